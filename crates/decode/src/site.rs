@@ -1,0 +1,168 @@
+use serde::Serialize;
+
+/// The identity of one rendered Kubernetes object.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectRef {
+    /// `apiVersion` as rendered.
+    pub api_version: String,
+    /// `kind` as rendered.
+    pub kind: String,
+    /// `metadata.namespace`, when the object sets one.
+    pub namespace: Option<String>,
+    /// `metadata.name` (empty when the object has none).
+    pub name: String,
+}
+
+/// What sort of place an image site is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SiteKind {
+    /// `containers[]` of a pod spec.
+    Container,
+    /// `initContainers[]` of a pod spec.
+    InitContainer,
+    /// `ephemeralContainers[]` of a pod spec.
+    EphemeralContainer,
+    /// A configured custom image field (for example a primitive's `spec.image`).
+    CustomField,
+    /// Found by the safety net: a string field named like an image in an object no other rule covers.
+    Unclassified,
+}
+
+impl SiteKind {
+    /// True for the three kinds of pod-spec container, where `imagePullPolicy` applies.
+    pub fn is_container(self) -> bool {
+        matches!(self, Self::Container | Self::InitContainer | Self::EphemeralContainer)
+    }
+}
+
+/// The pull policy of an image site, exactly as rendered.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "state", content = "value", rename_all = "camelCase")]
+pub enum PullPolicy {
+    /// The field is not present at all (Kubernetes will default it).
+    Absent,
+    /// The field is present; the string is exactly what was rendered (may be empty or odd).
+    Set(String),
+    /// The site has no pull-policy field to speak of (a custom field with none configured,
+    /// or a safety-net site).
+    NotApplicable,
+}
+
+/// Helm hook information of the object that holds a site.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Default)]
+pub struct Hook {
+    /// The values of the `helm.sh/hook` annotation, split on commas and trimmed
+    /// (for example `pre-install`, `test`).
+    pub events: Vec<String>,
+}
+
+impl Hook {
+    /// True when the object is a Helm test (`test` or the old `test-success`/`test-failure`).
+    pub fn is_test(&self) -> bool {
+        self.events.iter().any(|e| e == "test" || e == "test-success" || e == "test-failure")
+    }
+}
+
+/// One place an image reference is taken from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageSite {
+    /// The container's name, for container sites.
+    pub container: Option<String>,
+    /// What sort of place this is.
+    pub kind: SiteKind,
+    /// Path of the image field inside the object, for example
+    /// `spec.jobTemplate.spec.template.spec.initContainers[1].image`.
+    pub field: String,
+    /// The image string exactly as rendered.
+    pub image: String,
+    /// The pull policy exactly as rendered.
+    pub pull_policy: PullPolicy,
+    /// Path of the pull-policy field (present or not) that belongs to this site, if any.
+    pub pull_policy_field: Option<String>,
+    /// 1-based line of the image value inside its rendered document, when known.
+    pub line: Option<u32>,
+}
+
+/// A label (or pod-template label) of an object, for label-value checks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LabelSite {
+    /// Path of the labels map, for example `metadata.labels` or `spec.template.metadata.labels`.
+    pub field: String,
+    /// The label key.
+    pub key: String,
+    /// The label value as rendered (non-strings are rendered to their YAML text).
+    pub value: String,
+    /// 1-based line inside the rendered document, when known.
+    pub line: Option<u32>,
+}
+
+/// One decoded object with every image site and label it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DecodedObject {
+    /// Identity of the object.
+    pub object: ObjectRef,
+    /// `# Source:` template path of the document, when helm wrote one.
+    pub template: Option<String>,
+    /// Index of the document in its stream (0-based, counting every `---` separated document,
+    /// including empty ones, so the number stays faithful to the stream).
+    pub document: usize,
+    /// Helm hook information, when the object is a hook or test.
+    pub hook: Option<Hook>,
+    /// Every label of the object and of embedded pod templates.
+    pub labels: Vec<LabelSite>,
+    /// Every image site, in document order.
+    pub sites: Vec<ImageSite>,
+}
+
+/// A document that could not be decoded. It is reported as a finding, never dropped silently.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentError {
+    /// Index of the document in its stream.
+    pub document: usize,
+    /// `# Source:` template path, when known.
+    pub template: Option<String>,
+    /// The object identity, when enough of it could be read.
+    pub object: Option<ObjectRef>,
+    /// 1-based line inside the document, when known.
+    pub line: Option<u32>,
+    /// What went wrong, in words a user can act on.
+    pub message: String,
+}
+
+/// The result of decoding one stream.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Decoded {
+    /// Every object found (items of `kind: List` are objects of their own).
+    pub objects: Vec<DecodedObject>,
+    /// Every document or object that could not be decoded.
+    pub errors: Vec<DocumentError>,
+    /// Number of non-empty documents in the stream.
+    pub documents: usize,
+}
+
+impl Decoded {
+    /// Total number of image sites.
+    pub fn image_count(&self) -> usize {
+        self.objects.iter().map(|o| o.sites.len()).sum()
+    }
+}
+
+/// A configured custom image field: for objects of an API group and kind, where the image and
+/// (optionally) the pull policy live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomImageField {
+    /// API group (the part of `apiVersion` before `/`), for example `ameide.io`.
+    pub group: String,
+    /// Kinds this applies to; empty means every kind of the group.
+    pub kinds: Vec<String>,
+    /// Dotted paths of image fields, for example `spec.image`, `spec.db.migrationJobImage`.
+    pub image_paths: Vec<String>,
+    /// Dotted path of the pull-policy field, for example `spec.imagePullPolicy`.
+    pub pull_policy_path: Option<String>,
+}

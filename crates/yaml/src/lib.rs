@@ -1,0 +1,17 @@
+//! Bounded, span-aware YAML for imagegate.
+//!
+//! Two jobs live here because every later stage needs them and none should parse YAML its own way:
+//! - [`split_stream`]: cut a `helm template` output stream (or any multi-document file) into
+//!   documents, remembering each one's `# Source:` template path and where it starts;
+//! - [`load`]: parse one document into a [`Node`] tree that keeps the line and column of every
+//!   node, with hard limits on depth, node count and alias expansion so hostile input
+//!   (billion laughs, deep nesting) fails with an error instead of exhausting memory.
+//!
+//! Scalars keep their raw text and style, so later stages can tell `tag: 1.10` (a float, which
+//! Go renders as `1.1`) from `tag: "1.10"`.
+
+mod load;
+mod stream;
+
+pub use load::{load, load_all, Limits, Node, Scalar, ScalarStyle, Value, YamlError};
+pub use stream::{split_stream, Document};
