@@ -1,1 +1,206 @@
-fn main() {}
+//! Project automation, run as `cargo xtask <command>`.
+//!
+//! - `helm`: provision the two pinned Helm releases into `target/tools/` (verified by sha256).
+//! - `demo`: provision helm, build imagegate and run `imagegate check` on `charts-testdata/`.
+//! - `ci`: provision helm, check formatting and lints, run the whole test suite on Helm 3 and Helm 4.
+//! - `docs`: regenerate the generated documentation (rule pages, config schema).
+//! - `bench`: the side-by-side benchmark (see `docs/performance.md`).
+
+mod helm;
+
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn main() {
+    if let Err(err) = run() {
+        eprintln!("xtask: error: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = workspace_root();
+    match args.first().map(String::as_str) {
+        Some("helm") => {
+            for h in helm::provision_all(&root)? {
+                println!("{} {}", h.major_label(), h.path.display());
+            }
+            Ok(())
+        }
+        Some("demo") => demo(&root, &args[1..]),
+        Some("ci") => ci(&root, &args[1..]),
+        Some("test") => test(&root, &args[1..]),
+        Some("docs") => docs(&root, &args[1..]),
+        Some("bench") => bench(&root, &args[1..]),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <helm|demo|ci|test|docs|bench>\n\
+                 \n  helm    install Helm 3.17.3 and 4.1.4 into target/tools (sha256-verified)\
+                 \n  demo    provision helm and run `imagegate check` on charts-testdata/\
+                 \n  ci      provision helm; fmt, clippy, and the whole test suite on both Helm versions\
+                 \n  test    the test suite only (both Helm versions), no fmt/clippy\
+                 \n  docs    regenerate docs/rules/*.md and docs/imagegate.schema.json (--check: fail if stale)\
+                 \n  bench   the benchmark (--quick for a small fleet)"
+            );
+            bail!("unknown or missing command")
+        }
+    }
+}
+
+/// The workspace root: the parent of this crate's folder.
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn status(cmd: &mut Command) -> Result<()> {
+    eprintln!("xtask: running {cmd:?}");
+    let st = cmd
+        .status()
+        .with_context(|| format!("could not start {cmd:?}"))?;
+    if !st.success() {
+        bail!("{cmd:?} failed with {st}");
+    }
+    Ok(())
+}
+
+fn demo(root: &Path, rest: &[String]) -> Result<()> {
+    let helms = helm::provision_all(root)?;
+    let helm3 = helms
+        .iter()
+        .find(|h| h.major == 3)
+        .context("helm 3 missing after provisioning")?;
+    let mut cmd = cargo();
+    cmd.current_dir(root)
+        .args([
+            "run",
+            "--quiet",
+            "--release",
+            "-p",
+            "imagegate",
+            "--",
+            "check",
+            "--config",
+        ])
+        .arg(root.join("charts-testdata/imagegate.yaml"))
+        .arg("--helm")
+        .arg(&helm3.path)
+        .args(rest);
+    eprintln!("xtask: running {cmd:?}");
+    let st = cmd.status()?;
+    // Exit status 1 means "the fleet has findings", which is the point of the demo fleet.
+    match st.code() {
+        Some(0) | Some(1) => Ok(()),
+        _ => bail!("imagegate check failed with {st}"),
+    }
+}
+
+fn ci(root: &Path, rest: &[String]) -> Result<()> {
+    status(
+        cargo()
+            .current_dir(root)
+            .args(["fmt", "--all", "--", "--check"]),
+    )?;
+    status(cargo().current_dir(root).args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    test(root, rest)?;
+    docs(root, &["--check".to_string()])?;
+    Ok(())
+}
+
+/// Runs the whole suite once per Helm major version. Tests that need helm read `IMAGEGATE_TEST_HELM`
+/// and fail (never skip) when it is missing and `CI` is set.
+fn test(root: &Path, rest: &[String]) -> Result<()> {
+    let helms = helm::provision_all(root)?;
+    let nextest = Command::new("cargo")
+        .args(["nextest", "--version"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    for (i, h) in helms.iter().enumerate() {
+        eprintln!(
+            "xtask: === test suite with {} ({}) ===",
+            h.major_label(),
+            h.version
+        );
+        let mut cmd = cargo();
+        cmd.current_dir(root)
+            .env("IMAGEGATE_TEST_HELM", &h.path)
+            .env("IMAGEGATE_TEST_REQUIRE_HELM", "1");
+        if nextest {
+            cmd.args(["nextest", "run", "--workspace", "--no-fail-fast"]);
+        } else {
+            cmd.args(["test", "--workspace", "--no-fail-fast"]);
+        }
+        // Helm-independent tests need to run only once; the second pass runs the helm-backed ones.
+        if i > 0 {
+            if nextest {
+                cmd.args(["-E", "binary(/helm/) | test(/helm/)"]);
+            } else {
+                cmd.arg("helm");
+            }
+        }
+        cmd.args(rest);
+        status(&mut cmd)?;
+    }
+    if nextest {
+        // Doc tests are not run by nextest.
+        status(
+            cargo()
+                .current_dir(root)
+                .args(["test", "--workspace", "--doc"]),
+        )?;
+    }
+    Ok(())
+}
+
+fn docs(root: &Path, rest: &[String]) -> Result<()> {
+    let check = rest.iter().any(|a| a == "--check");
+    let mut cmd = cargo();
+    cmd.current_dir(root)
+        .args(["run", "--quiet", "-p", "imagegate", "--", "__generate-docs"])
+        .arg(root.join("docs"));
+    if check {
+        cmd.arg("--check");
+    }
+    status(&mut cmd)
+}
+
+fn bench(root: &Path, rest: &[String]) -> Result<()> {
+    let helms = helm::provision_all(root)?;
+    let helm3 = helms
+        .iter()
+        .find(|h| h.major == 3)
+        .context("helm 3 missing")?;
+    let mut cmd = cargo();
+    cmd.current_dir(root)
+        .args([
+            "run",
+            "--quiet",
+            "--release",
+            "-p",
+            "imagegate",
+            "--",
+            "__bench",
+            "--helm",
+        ])
+        .arg(&helm3.path)
+        .arg("--out")
+        .arg(root.join("target/bench"))
+        .args(rest);
+    status(&mut cmd)
+}
