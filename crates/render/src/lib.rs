@@ -1,1 +1,19 @@
-//! placeholder
+//! The render engine: runs `helm template` for every cell of the matrix.
+//!
+//! - Cells render in parallel on a bounded pool of worker threads; each result is handed to a
+//!   callback on the worker that produced it, so decoding and judging overlap with other renders
+//!   and no rendered output outlives its cell.
+//! - Every helm runs in its own process group with a private `HELM_*_HOME`, plugins disabled and
+//!   a scrubbed environment; stdout and stderr are read while it runs (a full pipe never blocks
+//!   it), both bounded in size; on timeout the whole group gets SIGTERM, then SIGKILL.
+//! - A cell that cannot render is a [`RenderFailure`] carrying helm's own message, never a skip.
+
+mod helm;
+mod process;
+mod run;
+
+pub use helm::{Helm, HelmError};
+pub use process::{install_interrupt_handler, ProcessError};
+pub use run::{
+    helm_args, render_all, render_cell, template_in_repo, RenderFailure, RenderOptions, Rendered,
+};

@@ -1,0 +1,547 @@
+//! Environments × components → cells.
+
+use crate::model::{
+    ComponentEntry, ConfigFile, EnvironmentEntry, InlineComponent, MissingValueFiles, ScopeName,
+};
+use crate::{render_template, Config, ConfigError, Repo, MAX_CONFIG_BYTES};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Whether a component (and so a cell) is per environment or per cluster.
+pub type Scope = ScopeName;
+
+/// One resolved environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Environment {
+    /// The name (`{env}`).
+    pub name: String,
+    /// Every placeholder it provides, `env` included.
+    pub vars: BTreeMap<String, String>,
+    /// `--kube-version`.
+    pub kube_version: String,
+    /// `--api-versions`.
+    pub api_versions: Vec<String>,
+    /// Where it was declared (record file or the configuration file).
+    pub source: String,
+}
+
+/// One resolved component.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Component {
+    /// Name (`{name}`).
+    pub name: String,
+    /// Domain (`{domain}`).
+    pub domain: String,
+    /// Project (`{project}`).
+    pub project: String,
+    /// Namespace of its own, if it sets one.
+    pub namespace: Option<String>,
+    /// Per environment or per cluster.
+    pub scope: Scope,
+    /// Chart folder, repository-relative and normalised.
+    pub chart: String,
+    /// Own values files (templates, prefix stripped) that replace the default stack.
+    pub value_files: Option<Vec<String>>,
+    /// Only these environments, when set.
+    pub environments: Option<Vec<String>>,
+    /// Skip CRDs.
+    pub skip_crds: bool,
+    /// Where it was declared (component file or the configuration file).
+    pub source: String,
+}
+
+/// One values file of a cell's stack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ValueFile {
+    /// Repository-relative path.
+    pub path: String,
+    /// Whether the file exists (a missing one is skipped or an error, per `missingValueFiles`).
+    pub present: bool,
+}
+
+/// One chart × environment (or chart × cluster) render.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Cell {
+    /// Environment name (cluster cells: the cluster environment name).
+    pub environment: String,
+    /// Argo CD application name.
+    pub app: String,
+    /// Helm release name.
+    pub release: String,
+    /// Namespace rendered into.
+    pub namespace: String,
+    /// Component name.
+    pub component: String,
+    /// Per environment or per cluster.
+    pub scope: Scope,
+    /// Chart folder, repository-relative.
+    pub chart: String,
+    /// The value stack, in order (later files win), missing ones included and marked.
+    pub value_files: Vec<ValueFile>,
+    /// `--kube-version`.
+    pub kube_version: String,
+    /// `--api-versions`.
+    pub api_versions: Vec<String>,
+    /// `--include-crds`.
+    pub include_crds: bool,
+    /// Where the component was declared.
+    pub source: String,
+    /// Problems that stop this cell from rendering (missing chart, chart outside the repository,
+    /// a missing values file when those are errors). Each becomes a `render-failed` finding.
+    pub problems: Vec<String>,
+}
+
+impl Cell {
+    /// The values files that exist, in order: what helm gets as `-f`.
+    pub fn present_value_files(&self) -> impl Iterator<Item = &str> {
+        self.value_files
+            .iter()
+            .filter(|v| v.present)
+            .map(|v| v.path.as_str())
+    }
+}
+
+fn scalar_text(v: &yaml_serde::Value) -> Option<String> {
+    match v {
+        yaml_serde::Value::String(s) => Some(s.clone()),
+        yaml_serde::Value::Bool(b) => Some(b.to_string()),
+        yaml_serde::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn yaml_error(file: &str, e: yaml_serde::Error) -> ConfigError {
+    let loc = e.location();
+    ConfigError::new(file, e.to_string()).at(
+        loc.as_ref().map(|l| l.line() as u32),
+        loc.as_ref().map(|l| l.column() as u32),
+    )
+}
+
+/// Finds the line of a configuration entry for errors that serde cannot position.
+fn line_of(text: &str, path: &str) -> Option<u32> {
+    crate::model::locate(text, path)
+}
+
+pub(crate) fn resolve_environments(
+    repo: &Repo,
+    file: &str,
+    text: &str,
+    model: &ConfigFile,
+) -> Result<Vec<Environment>, ConfigError> {
+    let mut envs: Vec<Environment> = Vec::new();
+    let default_env = |name: String, vars: BTreeMap<String, String>, source: String| Environment {
+        name,
+        vars,
+        kube_version: model.helm.kube_version.clone(),
+        api_versions: model.helm.api_versions.clone(),
+        source,
+    };
+    for (i, entry) in model.environments.iter().enumerate() {
+        let here = || line_of(text, &format!("environments[{i}]"));
+        match entry {
+            EnvironmentEntry::Discover(d) => {
+                let files = repo
+                    .glob(&d.from)
+                    .map_err(|m| ConfigError::new(file, m).at(here(), None))?;
+                if files.is_empty() {
+                    return Err(ConfigError::new(file, format!("`{}` matches no file", d.from))
+                        .at(here(), None)
+                        .hint("environment record files are matched relative to the repository root"));
+                }
+                for rec_file in files {
+                    let rec_text = repo.read_to_string(&rec_file, MAX_CONFIG_BYTES)?;
+                    let value: yaml_serde::Value =
+                        yaml_serde::from_str(&rec_text).map_err(|e| yaml_error(&rec_file, e))?;
+                    let records = match value {
+                        yaml_serde::Value::Sequence(items) => items,
+                        yaml_serde::Value::Mapping(_) => vec![value],
+                        yaml_serde::Value::Null => Vec::new(),
+                        _ => return Err(ConfigError::new(
+                            &rec_file,
+                            "expected a mapping or a list of mappings",
+                        )
+                        .hint(
+                            "each record is one environment, e.g. `{env: dev, clusterType: azure}`",
+                        )),
+                    };
+                    for (ri, rec) in records.into_iter().enumerate() {
+                        let yaml_serde::Value::Mapping(map) = rec else {
+                            return Err(ConfigError::new(
+                                &rec_file,
+                                format!("record {ri} is not a mapping"),
+                            ));
+                        };
+                        let vars: BTreeMap<String, String> = map
+                            .iter()
+                            .filter_map(|(k, v)| Some((scalar_text(k)?, scalar_text(v)?)))
+                            .collect();
+                        let name = render_template(&d.name, &vars).map_err(|p| {
+                            ConfigError::new(
+                                &rec_file,
+                                format!(
+                                    "record {ri} has no field `{p}` for the name template `{}`",
+                                    d.name
+                                ),
+                            )
+                            .hint(format!(
+                                "fields available: {}",
+                                vars.keys().cloned().collect::<Vec<_>>().join(", ")
+                            ))
+                        })?;
+                        if envs.iter().any(|e| e.name == name) {
+                            return Err(ConfigError::new(
+                                &rec_file,
+                                format!("environment `{name}` is declared twice"),
+                            ));
+                        }
+                        let mut vars = vars;
+                        vars.insert("env".into(), name.clone());
+                        envs.push(default_env(name, vars, rec_file.clone()));
+                    }
+                }
+            }
+            EnvironmentEntry::Inline(inline) => {
+                validate_name(&inline.name)
+                    .map_err(|m| ConfigError::new(file, m).at(here(), None))?;
+                let pos = match envs.iter().position(|e| e.name == inline.name) {
+                    Some(p) => p,
+                    None => {
+                        let vars = BTreeMap::from([("env".to_string(), inline.name.clone())]);
+                        envs.push(default_env(inline.name.clone(), vars, file.to_string()));
+                        envs.len() - 1
+                    }
+                };
+                let env = &mut envs[pos];
+                env.vars
+                    .extend(inline.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+                if let Some(k) = &inline.kube_version {
+                    env.kube_version = k.clone();
+                }
+                if let Some(a) = &inline.api_versions {
+                    env.api_versions = a.clone();
+                }
+            }
+        }
+    }
+    if envs.is_empty() {
+        return Err(ConfigError::new(file, "no environment is declared")
+            .at(line_of(text, "environments"), None));
+    }
+    for env in &envs {
+        validate_name(&env.name).map_err(|m| ConfigError::new(&env.source, m))?;
+    }
+    Ok(envs)
+}
+
+/// Names end up in file names, report keys and helm arguments: keep them plain.
+fn validate_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > 253 {
+        return Err(format!(
+            "`{name}` is not a valid name (1 to 253 characters)"
+        ));
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        || name.starts_with(['-', '.'])
+    {
+        return Err(format!(
+            "`{name}` is not a valid name: use letters, digits, `-`, `_` and `.`"
+        ));
+    }
+    Ok(())
+}
+
+/// A component file as Argo CD's ApplicationSet reads it. Unknown fields are allowed: these files
+/// carry more than imagegate needs.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ComponentFile {
+    name: String,
+    #[serde(default)]
+    project: Option<String>,
+    #[serde(default)]
+    domain: Option<String>,
+    #[serde(default)]
+    namespace: Option<String>,
+    chart: ComponentChart,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ComponentChart {
+    #[serde(default, rename = "repoURL")]
+    repo_url: Option<String>,
+    #[serde(default)]
+    path: Option<String>,
+    #[serde(default)]
+    value_files: Option<Vec<String>>,
+    #[serde(default)]
+    skip_crds: Option<bool>,
+}
+
+pub(crate) fn resolve_components(
+    repo: &Repo,
+    file: &str,
+    text: &str,
+    model: &ConfigFile,
+) -> Result<Vec<Component>, ConfigError> {
+    let mut out: Vec<Component> = Vec::new();
+    let strip = |v: &String| {
+        v.strip_prefix(model.values_prefix.as_str())
+            .unwrap_or(v)
+            .to_string()
+    };
+    for (i, entry) in model.components.iter().enumerate() {
+        let here = || line_of(text, &format!("components[{i}]"));
+        match entry {
+            ComponentEntry::Discover(d) => {
+                let files = repo
+                    .glob(&d.from)
+                    .map_err(|m| ConfigError::new(file, m).at(here(), None))?;
+                if files.is_empty() {
+                    return Err(ConfigError::new(
+                        file,
+                        format!("`{}` matches no component file", d.from),
+                    )
+                    .at(here(), None)
+                    .hint("component files are matched relative to the repository root"));
+                }
+                for cf in files {
+                    let ctext = repo.read_to_string(&cf, MAX_CONFIG_BYTES)?;
+                    let c: ComponentFile =
+                        yaml_serde::from_str(&ctext).map_err(|e| yaml_error(&cf, e))?;
+                    validate_name(&c.name).map_err(|m| ConfigError::new(&cf, m))?;
+                    let Some(path) = c.chart.path.as_deref() else {
+                        return Err(ConfigError::new(&cf, "`chart.path` is missing").hint(format!(
+                            "imagegate renders charts vendored in the repository; vendor {} and set chart.path",
+                            c.chart.repo_url.as_deref().unwrap_or("the chart")
+                        )));
+                    };
+                    let chart = repo
+                        .normalise(path)
+                        .map_err(|m| ConfigError::new(&cf, format!("chart.path: {m}")))?;
+                    out.push(Component {
+                        name: c.name,
+                        domain: c.domain.unwrap_or_default(),
+                        project: c.project.unwrap_or_default(),
+                        namespace: c.namespace,
+                        scope: d.scope,
+                        chart,
+                        value_files: c.chart.value_files.map(|v| v.iter().map(strip).collect()),
+                        environments: None,
+                        skip_crds: c.chart.skip_crds.unwrap_or(false),
+                        source: cf,
+                    });
+                }
+            }
+            ComponentEntry::Inline(c) => {
+                let InlineComponent {
+                    name,
+                    chart,
+                    domain,
+                    project,
+                    namespace,
+                    scope,
+                    environments,
+                    value_files,
+                    skip_crds,
+                } = c;
+                validate_name(name).map_err(|m| ConfigError::new(file, m).at(here(), None))?;
+                let chart = repo
+                    .normalise(chart)
+                    .map_err(|m| ConfigError::new(file, format!("chart: {m}")).at(here(), None))?;
+                out.push(Component {
+                    name: name.clone(),
+                    domain: domain.clone(),
+                    project: project.clone(),
+                    namespace: namespace.clone(),
+                    scope: *scope,
+                    chart,
+                    value_files: value_files.as_ref().map(|v| v.iter().map(strip).collect()),
+                    environments: environments.clone(),
+                    skip_crds: *skip_crds,
+                    source: file.to_string(),
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| (a.scope, &a.name).cmp(&(b.scope, &b.name)));
+    for w in out.windows(2) {
+        if w[0].scope == w[1].scope && w[0].name == w[1].name {
+            return Err(ConfigError::new(&w[1].source, format!("component `{}` is also declared in {}", w[1].name, w[0].source))
+                .hint("component names must be unique within their scope: they name the Argo CD applications"));
+        }
+    }
+    Ok(out)
+}
+
+/// The distinct clusters: (cluster environment name, shared vars, first environment of it).
+fn clusters(
+    cfg: &Config,
+) -> Result<Vec<(String, BTreeMap<String, String>, &Environment)>, ConfigError> {
+    let key = &cfg.model.cluster_scope.key;
+    let mut seen: Vec<(String, Vec<&Environment>)> = Vec::new();
+    for env in &cfg.environments {
+        let Some(v) = env.vars.get(key) else { continue };
+        match seen.iter_mut().find(|(k, _)| k == v) {
+            Some((_, list)) => list.push(env),
+            None => seen.push((v.clone(), vec![env])),
+        }
+    }
+    let mut out = Vec::new();
+    for (_, members) in seen {
+        // A cluster cell sees only the placeholders all of its environments agree on.
+        let mut vars = members[0].vars.clone();
+        vars.retain(|k, v| k != "env" && members.iter().all(|m| m.vars.get(k) == Some(v)));
+        let name = render_template(&cfg.model.cluster_scope.environment, &vars).map_err(|p| {
+            ConfigError::new(&cfg.file, format!("clusterScope.environment uses `{{{p}}}`, which the cluster's environments do not share"))
+        })?;
+        vars.insert("env".into(), name.clone());
+        out.push((name, vars, members[0]));
+    }
+    Ok(out)
+}
+
+pub(crate) fn cells(cfg: &Config) -> Result<Vec<Cell>, ConfigError> {
+    let model = &cfg.model;
+    let has_cluster_components = cfg.components.iter().any(|c| c.scope == Scope::Cluster);
+    let cluster_list = if has_cluster_components {
+        clusters(cfg)?
+    } else {
+        Vec::new()
+    };
+    if has_cluster_components && cluster_list.is_empty() {
+        return Err(ConfigError::new(
+            &cfg.file,
+            format!(
+                "cluster-scoped components are declared, but no environment has the `{}` variable",
+                model.cluster_scope.key
+            ),
+        ));
+    }
+    let mut out = Vec::new();
+    for comp in &cfg.components {
+        let targets: Vec<(String, BTreeMap<String, String>, &Environment)> = match comp.scope {
+            Scope::Environment => cfg
+                .environments
+                .iter()
+                .filter(|e| {
+                    comp.environments
+                        .as_ref()
+                        .is_none_or(|only| only.contains(&e.name))
+                })
+                .map(|e| (e.name.clone(), e.vars.clone(), e))
+                .collect(),
+            Scope::Cluster => cluster_list.clone(),
+        };
+        for (env_name, mut vars, env) in targets {
+            vars.insert("name".into(), comp.name.clone());
+            vars.insert("domain".into(), comp.domain.clone());
+            vars.insert("project".into(), comp.project.clone());
+            let err = |what: &str, p: String| {
+                ConfigError::new(
+                    &comp.source,
+                    format!(
+                        "{what} uses `{{{p}}}`, which cell {env_name}/{} does not provide",
+                        comp.name
+                    ),
+                )
+                .hint(format!(
+                    "placeholders available: {}",
+                    vars.keys().cloned().collect::<Vec<_>>().join(", ")
+                ))
+            };
+            let (app_tpl, stack) = match comp.scope {
+                Scope::Environment => (&model.naming.app, &model.value_stacks.environment),
+                Scope::Cluster => (&model.naming.cluster_app, &model.value_stacks.cluster),
+            };
+            let app = render_template(app_tpl, &vars).map_err(|p| err("naming.app", p))?;
+            let namespace = match &comp.namespace {
+                Some(ns) => ns.clone(),
+                None => render_template(&model.naming.namespace, &vars)
+                    .map_err(|p| err("naming.namespace", p))?,
+            };
+            let mut vars_app = vars.clone();
+            vars_app.insert("app".into(), app.clone());
+            let release = render_template(&model.naming.release, &vars_app)
+                .map_err(|p| err("naming.release", p))?;
+            let templates = comp.value_files.as_ref().unwrap_or(stack);
+            let mut value_files = Vec::new();
+            let mut problems = Vec::new();
+            for t in templates {
+                let rel =
+                    render_template(t, &vars).map_err(|p| err(&format!("value file `{t}`"), p))?;
+                let path = cfg
+                    .repo
+                    .normalise(&rel)
+                    .map_err(|m| ConfigError::new(&comp.source, format!("value file: {m}")))?;
+                let present = match cfg.repo.resolve(&path) {
+                    Ok(Some(real)) => real.is_file(),
+                    Ok(None) => false,
+                    Err(m) => {
+                        return Err(ConfigError::new(&comp.source, format!("value file: {m}")))
+                    }
+                };
+                if !present && model.missing_value_files == MissingValueFiles::Error {
+                    problems.push(format!(
+                        "values file {path} does not exist (missingValueFiles: error)"
+                    ));
+                }
+                if !value_files.iter().any(|v: &ValueFile| v.path == path) {
+                    value_files.push(ValueFile { path, present });
+                }
+            }
+            match cfg.repo.resolve(&comp.chart) {
+                Ok(Some(real)) if real.join("Chart.yaml").is_file() => {}
+                Ok(Some(_)) => problems.push(format!(
+                    "{} is not a chart: it has no Chart.yaml",
+                    comp.chart
+                )),
+                Ok(None) => problems.push(format!("chart folder {} does not exist", comp.chart)),
+                Err(m) => problems.push(format!("chart refused: {m}")),
+            }
+            out.push(Cell {
+                environment: env_name,
+                app,
+                release,
+                namespace,
+                component: comp.name.clone(),
+                scope: comp.scope,
+                chart: comp.chart.clone(),
+                value_files,
+                kube_version: env.kube_version.clone(),
+                api_versions: env.api_versions.clone(),
+                include_crds: model.helm.include_crds && !comp.skip_crds,
+                source: comp.source.clone(),
+                problems,
+            });
+        }
+    }
+    out.sort_by(|a, b| (&a.environment, &a.app).cmp(&(&b.environment, &b.app)));
+    for w in out.windows(2) {
+        if w[0].environment == w[1].environment && w[0].app == w[1].app {
+            return Err(ConfigError::new(
+                &w[1].source,
+                format!(
+                    "two cells are both named {}/{} (components {} and {})",
+                    w[1].environment, w[1].app, w[0].component, w[1].component
+                ),
+            ));
+        }
+    }
+    if out.len() > model.limits.max_cells {
+        return Err(ConfigError::new(
+            &cfg.file,
+            format!(
+                "the matrix has {} cells, over limits.maxCells ({})",
+                out.len(),
+                model.limits.max_cells
+            ),
+        ));
+    }
+    Ok(out)
+}

@@ -1,0 +1,307 @@
+//! The shape of `imagegate.yaml`, as serde structs. The JSON schema for editors is generated from
+//! these types (see [`schema`]), so the documentation on each field is what users see.
+
+use crate::ConfigError;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ConfigFile {
+    /// Format version of this file; `1`.
+    pub version: u32,
+    /// How helm is invoked for every cell.
+    #[serde(default)]
+    pub helm: HelmSettings,
+    /// The environments: discovered from files, listed inline, or both.
+    pub environments: Vec<EnvironmentEntry>,
+    /// How cluster-scoped components are rendered (once per distinct value of `key`).
+    #[serde(default)]
+    pub cluster_scope: ClusterScope,
+    /// The components (charts): discovered from component files, listed inline, or both.
+    pub components: Vec<ComponentEntry>,
+    /// The default value stacks, as path templates; later files win.
+    #[serde(default)]
+    pub value_stacks: ValueStacks,
+    /// Prefix stripped from a component's own `valueFiles` entries (Argo CD's `$values/` source ref).
+    #[serde(default = "default_values_prefix")]
+    pub values_prefix: String,
+    /// What a value-stack file that does not exist means: `skip` it (as Argo CD's
+    /// `ignoreMissingValueFiles` does) or make it an `error`.
+    #[serde(default)]
+    pub missing_value_files: MissingValueFiles,
+    /// Templates for the names of apps, releases and namespaces.
+    #[serde(default)]
+    pub naming: Naming,
+    /// The image policy: immutable tag shapes, severities, custom image fields.
+    #[serde(default)]
+    pub policy: serde_json::Value,
+    /// Time-boxed exceptions.
+    #[serde(default)]
+    pub exceptions: serde_json::Value,
+    /// Bounds on what one run may consume.
+    #[serde(default)]
+    pub limits: LimitSettings,
+}
+
+/// How helm is invoked.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct HelmSettings {
+    /// `--kube-version` for every environment that sets none (charts branch on
+    /// `.Capabilities.KubeVersion`; helm's built-in default is never used).
+    pub kube_version: String,
+    /// Extra `--api-versions` for every environment.
+    pub api_versions: Vec<String>,
+    /// Render the charts' `crds/` folders too (`--include-crds`).
+    pub include_crds: bool,
+    /// Seconds one render may take before its whole process group is killed.
+    pub timeout_seconds: u64,
+}
+
+impl Default for HelmSettings {
+    fn default() -> Self {
+        Self {
+            kube_version: "1.31.0".into(),
+            api_versions: Vec::new(),
+            include_crds: false,
+            timeout_seconds: 120,
+        }
+    }
+}
+
+/// An `environments:` entry.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum EnvironmentEntry {
+    /// Environments discovered from record files.
+    Discover(EnvironmentDiscovery),
+    /// One environment listed inline (or overrides of a discovered one with the same name).
+    Inline(InlineEnvironment),
+}
+
+/// Environments discovered from files: every record (a mapping) in every matching file is one
+/// environment; its scalar fields become placeholders.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EnvironmentDiscovery {
+    /// Glob of record files, relative to the repository root (for example `config/clusters/*.yaml`).
+    pub from: String,
+    /// Template of the environment name, from the record's fields (for example `{env}`).
+    pub name: String,
+}
+
+/// One environment listed inline.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct InlineEnvironment {
+    /// The environment name (also the `{env}` placeholder).
+    pub name: String,
+    /// Placeholders for path templates (for example `clusterType`, `nodeProfile`, `namespace`).
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
+    /// `--kube-version` for this environment.
+    #[serde(default)]
+    pub kube_version: Option<String>,
+    /// Extra `--api-versions` for this environment.
+    #[serde(default)]
+    pub api_versions: Option<Vec<String>>,
+}
+
+/// How cluster-scoped components are rendered.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct ClusterScope {
+    /// The environment variable whose distinct values are the clusters (for example `clusterType`).
+    pub key: String,
+    /// Template of the environment name cluster cells are reported under.
+    pub environment: String,
+}
+
+impl Default for ClusterScope {
+    fn default() -> Self {
+        Self {
+            key: "clusterType".into(),
+            environment: "cluster-{clusterType}".into(),
+        }
+    }
+}
+
+/// Whether a component is rendered per environment or per cluster.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Deserialize,
+    serde::Serialize,
+    JsonSchema,
+    Default,
+)]
+#[serde(rename_all = "camelCase")]
+pub enum ScopeName {
+    /// One cell per environment.
+    #[default]
+    Environment,
+    /// One cell per distinct cluster (see `clusterScope`).
+    Cluster,
+}
+
+/// A `components:` entry.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ComponentEntry {
+    /// Components discovered from component files.
+    Discover(ComponentDiscovery),
+    /// One component listed inline.
+    Inline(InlineComponent),
+}
+
+/// Components discovered from component files (`name, project, domain, namespace, rolloutPhase,
+/// chart: {repoURL, path, version, valueFiles, skipCrds}`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ComponentDiscovery {
+    /// Glob of component files, relative to the repository root.
+    pub from: String,
+    /// Rendered per environment or per cluster.
+    #[serde(default)]
+    pub scope: ScopeName,
+}
+
+/// One component listed inline.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct InlineComponent {
+    /// Component name (`{name}`).
+    pub name: String,
+    /// Chart folder, relative to the repository root.
+    pub chart: String,
+    /// Domain (`{domain}`), for example `apps`.
+    #[serde(default)]
+    pub domain: String,
+    /// Project (`{project}`).
+    #[serde(default)]
+    pub project: String,
+    /// Namespace override (else `naming.namespace`).
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Rendered per environment or per cluster.
+    #[serde(default)]
+    pub scope: ScopeName,
+    /// Only these environments (by name); all when absent.
+    #[serde(default)]
+    pub environments: Option<Vec<String>>,
+    /// Values files that replace the default stack (templates allowed).
+    #[serde(default)]
+    pub value_files: Option<Vec<String>>,
+    /// Skip the chart's CRDs even when `helm.includeCrds` is set.
+    #[serde(default)]
+    pub skip_crds: bool,
+}
+
+/// The default value stacks.
+#[derive(Debug, Clone, Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct ValueStacks {
+    /// Path templates for environment cells, in order (later files win).
+    pub environment: Vec<String>,
+    /// Path templates for cluster cells, in order.
+    pub cluster: Vec<String>,
+}
+
+/// What a missing value-stack file means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub enum MissingValueFiles {
+    /// Skip it, as Argo CD's `ignoreMissingValueFiles: true` does.
+    #[default]
+    Skip,
+    /// A configuration error for that cell.
+    Error,
+}
+
+/// Name templates.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct Naming {
+    /// Application name of an environment cell.
+    pub app: String,
+    /// Application name of a cluster cell.
+    pub cluster_app: String,
+    /// Helm release name (`{app}` is available).
+    pub release: String,
+    /// Namespace when the component sets none.
+    pub namespace: String,
+}
+
+impl Default for Naming {
+    fn default() -> Self {
+        Self {
+            app: "{env}-{name}".into(),
+            cluster_app: "cluster-{name}".into(),
+            release: "{app}".into(),
+            namespace: "{namespace}".into(),
+        }
+    }
+}
+
+/// Bounds on what one run may consume.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct LimitSettings {
+    /// Largest rendered output of one cell, in MiB.
+    pub max_rendered_mib: u64,
+    /// Most documents in one cell's rendered output.
+    pub max_documents: usize,
+    /// Most cells in one run.
+    pub max_cells: usize,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            max_rendered_mib: 64,
+            max_documents: 20_000,
+            max_cells: 20_000,
+        }
+    }
+}
+
+fn default_values_prefix() -> String {
+    "$values/".into()
+}
+
+/// The JSON schema of `imagegate.yaml`.
+pub fn schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(ConfigFile)).expect("a schema serialises")
+}
+
+/// Parses the configuration text; errors carry the line and column.
+pub(crate) fn parse(file: &str, text: &str) -> Result<ConfigFile, ConfigError> {
+    let model: ConfigFile = yaml_serde::from_str(text).map_err(|e| {
+        let loc = e.location();
+        ConfigError::new(file, e.to_string())
+            .at(loc.as_ref().map(|l| l.line() as u32), loc.as_ref().map(|l| l.column() as u32))
+            .hint("see docs/configuration.md for the format, or validate with docs/imagegate.schema.json")
+    })?;
+    if model.version != 1 {
+        return Err(
+            ConfigError::new(file, format!("unsupported version {}", model.version))
+                .hint("this imagegate understands `version: 1`"),
+        );
+    }
+    Ok(model)
+}
+
+/// Line of the node at `path` (for example `components[2]`) in the configuration text.
+pub(crate) fn locate(text: &str, path: &str) -> Option<u32> {
+    let _ = (text, path, imagegate_yaml::Limits::default());
+    None // PENDING: imagegate_yaml::Node::at_path
+}

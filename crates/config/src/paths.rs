@@ -1,0 +1,266 @@
+//! The repository under check, and the only way to reach its files.
+//!
+//! Every path the configuration names is relative to the repository root. Before a file is read
+//! we check, lexically, that the path has no `..` or root component that could leave the
+//! repository, and then, after resolving symlinks, that the real path is still inside the real
+//! root. A path that fails either check is a configuration error, never a read.
+
+use crate::ConfigError;
+use globset::{GlobBuilder, GlobMatcher};
+use std::io::Read;
+use std::path::{Component as PathComponent, Path, PathBuf};
+
+/// Most files a single glob may match (hostile repositories are bounded).
+const MAX_GLOB_MATCHES: usize = 100_000;
+/// Most directory entries a single glob walk may visit.
+const MAX_GLOB_VISITS: usize = 2_000_000;
+
+/// The repository under check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repo {
+    root: PathBuf,
+}
+
+impl Repo {
+    /// Opens the repository rooted at `root` (resolved to its real path).
+    pub fn open(root: &Path) -> Result<Self, ConfigError> {
+        let root = root.canonicalize().map_err(|e| {
+            ConfigError::new(
+                root.display().to_string(),
+                format!("cannot open the repository folder: {e}"),
+            )
+        })?;
+        Ok(Self { root })
+    }
+
+    /// The real path of the repository root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Checks that `rel` is a relative path that stays inside the repository (lexically), and
+    /// returns it normalised (no `.` components, `/` separators).
+    pub fn normalise(&self, rel: &str) -> Result<String, String> {
+        if rel.is_empty() {
+            return Err("the path is empty".into());
+        }
+        if rel.contains('\0') {
+            return Err("the path contains a NUL byte".into());
+        }
+        let mut parts: Vec<&str> = Vec::new();
+        for c in Path::new(rel).components() {
+            match c {
+                PathComponent::Normal(p) => {
+                    parts.push(p.to_str().ok_or("the path is not valid UTF-8")?)
+                }
+                PathComponent::CurDir => {}
+                PathComponent::ParentDir => {
+                    if parts.pop().is_none() {
+                        return Err(format!("`{rel}` leaves the repository through `..`"));
+                    }
+                }
+                PathComponent::RootDir | PathComponent::Prefix(_) => {
+                    return Err(format!(
+                        "`{rel}` is absolute; paths must be relative to the repository root"
+                    ));
+                }
+            }
+        }
+        if parts.is_empty() {
+            return Err(format!("`{rel}` names the repository root itself"));
+        }
+        Ok(parts.join("/"))
+    }
+
+    /// Resolves `rel` to a real path inside the repository. `Ok(None)` when it does not exist;
+    /// an error when it escapes the repository lexically or through a symlink.
+    pub fn resolve(&self, rel: &str) -> Result<Option<PathBuf>, String> {
+        let norm = self.normalise(rel)?;
+        let joined = self.root.join(&norm);
+        match joined.canonicalize() {
+            Ok(real) if real.starts_with(&self.root) => Ok(Some(real)),
+            Ok(real) => Err(format!(
+                "`{rel}` resolves through a symlink to {}, outside the repository",
+                real.display()
+            )),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // A dangling symlink is not "missing": refuse it rather than skip it silently.
+                if joined.symlink_metadata().is_ok() {
+                    return Err(format!("`{rel}` is a symlink to nowhere"));
+                }
+                Ok(None)
+            }
+            Err(e) => Err(format!("cannot resolve `{rel}`: {e}")),
+        }
+    }
+
+    /// Reads a repository file as UTF-8 text, at most `max` bytes.
+    pub fn read_to_string(&self, rel: &str, max: u64) -> Result<String, ConfigError> {
+        let path = match self.resolve(rel) {
+            Ok(Some(p)) => p,
+            Ok(None) => return Err(ConfigError::new(rel, "file not found")),
+            Err(msg) => return Err(ConfigError::new(rel, msg)),
+        };
+        let file = std::fs::File::open(&path)
+            .map_err(|e| ConfigError::new(rel, format!("cannot read: {e}")))?;
+        let mut buf = Vec::new();
+        file.take(max + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| ConfigError::new(rel, format!("cannot read: {e}")))?;
+        if buf.len() as u64 > max {
+            return Err(ConfigError::new(
+                rel,
+                format!("file is larger than the limit of {max} bytes"),
+            ));
+        }
+        String::from_utf8(buf).map_err(|e| {
+            ConfigError::new(
+                rel,
+                format!(
+                    "file is not valid UTF-8 (byte {})",
+                    e.utf8_error().valid_up_to()
+                ),
+            )
+        })
+    }
+
+    /// Every file whose repository-relative path matches `pattern` (globset syntax: `*`, `**`,
+    /// `{a,b}`), sorted. Symlinks are not followed; `.git` is never entered.
+    pub fn glob(&self, pattern: &str) -> Result<Vec<String>, String> {
+        let pattern = pattern.trim_start_matches("./");
+        if pattern.starts_with('/') || pattern.split('/').any(|p| p == "..") {
+            return Err(format!(
+                "glob `{pattern}` must be relative and must not contain `..`"
+            ));
+        }
+        let matcher: GlobMatcher = GlobBuilder::new(pattern)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| format!("invalid glob `{pattern}`: {e}"))?
+            .compile_matcher();
+        let prefix = literal_prefix(pattern);
+        let start = self.root.join(prefix);
+        if !start.is_dir() {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        let mut visits = 0usize;
+        for entry in walkdir::WalkDir::new(&start)
+            .follow_links(false)
+            .sort_by_file_name()
+        {
+            visits += 1;
+            if visits > MAX_GLOB_VISITS {
+                return Err(format!(
+                    "glob `{pattern}` visits more than {MAX_GLOB_VISITS} entries"
+                ));
+            }
+            let Ok(entry) = entry else { continue };
+            if entry.file_type().is_dir() && entry.file_name() == ".git" {
+                continue;
+            }
+            let Ok(rel) = entry.path().strip_prefix(&self.root) else {
+                continue;
+            };
+            let Some(rel) = rel.to_str() else { continue };
+            if (entry.file_type().is_file() || entry.file_type().is_symlink())
+                && matcher.is_match(rel)
+            {
+                out.push(rel.to_string());
+                if out.len() > MAX_GLOB_MATCHES {
+                    return Err(format!(
+                        "glob `{pattern}` matches more than {MAX_GLOB_MATCHES} files"
+                    ));
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+/// The folder part of a glob before its first wildcard (where the walk can start).
+fn literal_prefix(pattern: &str) -> &str {
+    let first_wild = pattern.find(['*', '?', '[', '{']).unwrap_or(pattern.len());
+    match pattern[..first_wild].rfind('/') {
+        Some(slash) => &pattern[..slash + 1],
+        None => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalise_refuses_escapes() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
+        assert_eq!(repo.normalise("./a/./b/../c.yaml").unwrap(), "a/c.yaml");
+        assert!(repo
+            .normalise("../x")
+            .unwrap_err()
+            .contains("leaves the repository"));
+        assert!(repo
+            .normalise("a/../../x")
+            .unwrap_err()
+            .contains("leaves the repository"));
+        assert!(repo
+            .normalise("/etc/passwd")
+            .unwrap_err()
+            .contains("absolute"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn resolve_refuses_symlink_out_and_globs_do_not_follow_links() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret.yaml"), "a: 1").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("v/apps")).unwrap();
+        std::fs::write(dir.path().join("v/apps/ok.yaml"), "a: 1").unwrap();
+        std::os::unix::fs::symlink(
+            outside.path().join("secret.yaml"),
+            dir.path().join("v/apps/evil.yaml"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("v/linkdir")).unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
+        assert!(repo.resolve("v/apps/ok.yaml").unwrap().is_some());
+        assert!(repo.resolve("v/missing.yaml").unwrap().is_none());
+        assert!(repo
+            .resolve("v/apps/evil.yaml")
+            .unwrap_err()
+            .contains("outside the repository"));
+        assert!(repo
+            .resolve("v/linkdir/secret.yaml")
+            .unwrap_err()
+            .contains("outside the repository"));
+        // The glob lists the symlink (so reading it is refused loudly) but never walks into linkdir.
+        assert_eq!(
+            repo.glob("v/**/*.yaml").unwrap(),
+            vec!["v/apps/evil.yaml", "v/apps/ok.yaml"]
+        );
+    }
+
+    #[test]
+    fn glob_alternation_and_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        for p in [
+            "c/apps/a/component.yaml",
+            "c/data/b/component.yaml",
+            "c/cluster/x/component.yaml",
+        ] {
+            let f = dir.path().join(p);
+            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+            std::fs::write(f, "").unwrap();
+        }
+        let repo = Repo::open(dir.path()).unwrap();
+        assert_eq!(
+            repo.glob("c/{apps,data}/**/component.yaml").unwrap(),
+            vec!["c/apps/a/component.yaml", "c/data/b/component.yaml"]
+        );
+        assert_eq!(literal_prefix("c/{apps}/x"), "c/");
+        assert_eq!(literal_prefix("*.yaml"), "");
+    }
+}

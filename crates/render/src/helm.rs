@@ -1,0 +1,115 @@
+//! Finding helm and learning its version.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A usable helm binary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Helm {
+    /// Path to the binary.
+    pub path: PathBuf,
+    /// `helm version` as helm reports it, for example `v3.17.3`.
+    pub version: String,
+}
+
+/// Why no usable helm was found.
+#[derive(Debug, thiserror::Error)]
+pub enum HelmError {
+    /// Nothing was found where we looked.
+    #[error("helm not found: {0}\n  hint: pass --helm PATH, set IMAGEGATE_HELM, or put helm on PATH (in the imagegate repository, `cargo xtask helm` installs Helm 3 and 4 into target/tools)")]
+    NotFound(String),
+    /// Something was found but `helm version` failed.
+    #[error("{path} does not work as helm: {message}")]
+    Broken {
+        /// The binary.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl Helm {
+    /// Finds helm: `explicit` (from `--helm`), else `IMAGEGATE_HELM`, else `helm` on `PATH`.
+    pub fn locate(explicit: Option<&Path>) -> Result<Self, HelmError> {
+        let candidate = if let Some(p) = explicit {
+            if !p.is_file() {
+                return Err(HelmError::NotFound(format!(
+                    "--helm {} does not exist",
+                    p.display()
+                )));
+            }
+            p.to_path_buf()
+        } else if let Some(p) = std::env::var_os("IMAGEGATE_HELM").filter(|p| !p.is_empty()) {
+            let p = PathBuf::from(p);
+            if !p.is_file() {
+                return Err(HelmError::NotFound(format!(
+                    "IMAGEGATE_HELM={} does not exist",
+                    p.display()
+                )));
+            }
+            p
+        } else {
+            search_path("helm").ok_or_else(|| {
+                HelmError::NotFound("no --helm, no IMAGEGATE_HELM, and no helm on PATH".into())
+            })?
+        };
+        Self::at(&candidate)
+    }
+
+    /// Uses the helm at `path`, reading its version.
+    pub fn at(path: &Path) -> Result<Self, HelmError> {
+        let mut cmd = std::process::Command::new(path);
+        cmd.args(["version", "--template", "{{.Version}}"]);
+        let out = crate::process::run(cmd, Duration::from_secs(30), 64 * 1024).map_err(|e| {
+            HelmError::Broken {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            }
+        })?;
+        let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if !out.status_ok || !version.starts_with('v') {
+            return Err(HelmError::Broken {
+                path: path.to_path_buf(),
+                message: format!(
+                    "`helm version` said: {}{}",
+                    version,
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ),
+            });
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            version,
+        })
+    }
+
+    /// The major version (3, 4, …), 0 if unparsable.
+    pub fn major(&self) -> u32 {
+        self.version
+            .trim_start_matches('v')
+            .split('.')
+            .next()
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+fn search_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| is_executable(p))
+}
+
+#[cfg(unix)]
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    p.metadata()
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+#[cfg(not(unix))]
+fn is_executable(p: &Path) -> bool {
+    p.is_file()
+}

@@ -1,0 +1,358 @@
+//! Rendering cells.
+
+use crate::process::{self, ProcessError};
+use crate::Helm;
+use imagegate_config::{Cell, Repo};
+use std::collections::HashMap;
+
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Most entries of one chart folder walked when looking for symlinks out of the repository.
+const MAX_CHART_ENTRIES: usize = 200_000;
+
+/// How renders run.
+#[derive(Debug, Clone)]
+pub struct RenderOptions {
+    /// Renders at once.
+    pub jobs: usize,
+    /// Deadline of one render.
+    pub timeout: Duration,
+    /// Largest rendered output of one cell, in bytes.
+    pub max_output_bytes: usize,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        Self {
+            jobs: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            timeout: Duration::from_secs(120),
+            max_output_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// A successful render.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// The rendered manifest stream.
+    pub stdout: String,
+    /// What helm wrote to stderr (warnings), trimmed.
+    pub stderr: String,
+    /// How long helm took.
+    pub elapsed: Duration,
+}
+
+/// A cell that could not be rendered. The message is helm's own where helm said something.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct RenderFailure {
+    /// What went wrong (helm's stderr, a timeout, a refused chart).
+    pub message: String,
+    /// What to do, when we know.
+    pub hint: Option<String>,
+}
+
+impl RenderFailure {
+    fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            hint: None,
+        }
+    }
+}
+
+/// Arguments of `helm template` for a cell (paths absolute; no shell is ever involved).
+pub fn helm_args(repo: &Repo, cell: &Cell) -> Result<Vec<std::ffi::OsString>, RenderFailure> {
+    let chart = match repo.resolve(&cell.chart) {
+        Ok(Some(p)) => p,
+        Ok(None) => {
+            return Err(RenderFailure::new(format!(
+                "chart folder {} does not exist",
+                cell.chart
+            )))
+        }
+        Err(m) => return Err(RenderFailure::new(format!("chart refused: {m}"))),
+    };
+    let mut args: Vec<std::ffi::OsString> =
+        vec!["template".into(), cell.release.clone().into(), chart.into()];
+    args.extend(["--namespace".into(), cell.namespace.clone().into()]);
+    args.extend(["--kube-version".into(), cell.kube_version.clone().into()]);
+    for a in &cell.api_versions {
+        args.extend(["--api-versions".into(), a.clone().into()]);
+    }
+    for vf in cell.present_value_files() {
+        match repo.resolve(vf) {
+            Ok(Some(p)) => args.extend(["--values".into(), p.into()]),
+            Ok(None) => {
+                return Err(RenderFailure::new(format!(
+                    "values file {vf} disappeared during the run"
+                )))
+            }
+            Err(m) => return Err(RenderFailure::new(format!("values file refused: {m}"))),
+        }
+    }
+    if cell.include_crds {
+        args.push("--include-crds".into());
+    }
+    Ok(args)
+}
+
+/// A private scratch folder for helm's homes; helm never sees the user's configuration,
+/// repositories, registry credentials or plugins.
+struct Sandbox {
+    dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    fn new() -> Result<Self, RenderFailure> {
+        let dir = tempfile::Builder::new()
+            .prefix("imagegate-helm-")
+            .tempdir()
+            .map_err(|e| RenderFailure::new(format!("cannot create a temporary folder: {e}")))?;
+        for sub in ["cache", "config", "data", "plugins", "home"] {
+            std::fs::create_dir_all(dir.path().join(sub)).map_err(|e| {
+                RenderFailure::new(format!("cannot prepare the temporary folder: {e}"))
+            })?;
+        }
+        process::register_temp(dir.path().to_path_buf());
+        Ok(Self { dir })
+    }
+
+    fn command(&self, helm: &Helm) -> Command {
+        let d = self.dir.path();
+        let mut cmd = Command::new(&helm.path);
+        cmd.env_clear()
+            .current_dir(d)
+            .env("HOME", d.join("home"))
+            .env("HELM_CACHE_HOME", d.join("cache"))
+            .env("HELM_CONFIG_HOME", d.join("config"))
+            .env("HELM_DATA_HOME", d.join("data"))
+            .env("HELM_PLUGINS", d.join("plugins"))
+            .env("HELM_NO_PLUGINS", "1")
+            .env("KUBECONFIG", d.join("no-kubeconfig"))
+            .env("TMPDIR", d)
+            .env("PATH", "/usr/bin:/bin");
+        cmd
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        process::unregister_temp(self.dir.path());
+    }
+}
+
+/// Renders one cell (in a private sandbox of its own).
+pub fn render_cell(
+    helm: &Helm,
+    repo: &Repo,
+    cell: &Cell,
+    opts: &RenderOptions,
+) -> Result<Rendered, RenderFailure> {
+    let sandbox = Sandbox::new()?;
+    render_in(helm, repo, cell, opts, &sandbox)
+}
+
+fn render_in(
+    helm: &Helm,
+    repo: &Repo,
+    cell: &Cell,
+    opts: &RenderOptions,
+    sandbox: &Sandbox,
+) -> Result<Rendered, RenderFailure> {
+    if let Some(p) = cell.problems.first() {
+        return Err(RenderFailure::new(cell.problems.join("; ")).with_hint_for(p));
+    }
+    let mut cmd = sandbox.command(helm);
+    cmd.args(helm_args(repo, cell)?);
+    let out = process::run(cmd, opts.timeout, opts.max_output_bytes).map_err(|e| match e {
+        ProcessError::Timeout(t, stderr) => RenderFailure {
+            message: format!("helm template did not finish within {}s and was killed{}", t.as_secs(), tail(&stderr)),
+            hint: Some("a template loops (tpl/until/range over a huge list) or the chart is too large; raise helm.timeoutSeconds only if the chart is legitimately slow".into()),
+        },
+        ProcessError::OutputTooLarge(n) => RenderFailure {
+            message: format!("helm template wrote more than {} MiB; stopped", n / (1024 * 1024)),
+            hint: Some("raise limits.maxRenderedMib if this chart is legitimately that large".into()),
+        },
+        other => RenderFailure::new(other.to_string()),
+    })?;
+    let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    if !out.status_ok {
+        let message = if stderr.is_empty() {
+            format!("helm template failed ({}) and printed nothing", out.status)
+        } else {
+            stderr
+        };
+        let hint = dependency_hint(&message);
+        return Err(RenderFailure { message, hint });
+    }
+    let stdout = String::from_utf8(out.stdout).map_err(|e| {
+        RenderFailure::new(format!(
+            "helm output is not valid UTF-8 (byte {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })?;
+    Ok(Rendered {
+        stdout,
+        stderr,
+        elapsed: out.elapsed,
+    })
+}
+
+impl RenderFailure {
+    fn with_hint_for(mut self, problem: &str) -> Self {
+        if problem.contains("missingValueFiles") {
+            self.hint = Some(
+                "create the file, fix the path in the value stack, or set missingValueFiles: skip"
+                    .into(),
+            );
+        } else if problem.contains("outside the repository") {
+            self.hint =
+                Some("charts and values must live inside the repository under check".into());
+        }
+        self
+    }
+}
+
+fn tail(stderr: &[u8]) -> String {
+    let s = String::from_utf8_lossy(stderr);
+    let s = s.trim();
+    if s.is_empty() {
+        String::new()
+    } else {
+        let start = s.len().saturating_sub(2000);
+        let start = (start..s.len())
+            .find(|&i| s.is_char_boundary(i))
+            .unwrap_or(s.len());
+        format!(": {}", &s[start..])
+    }
+}
+
+fn dependency_hint(message: &str) -> Option<String> {
+    if message.contains("missing in charts/ directory")
+        || message.contains("found in Chart.yaml, but missing")
+    {
+        Some("vendor the chart's dependencies: run `helm dependency build` in the chart folder and commit charts/*.tgz (imagegate renders offline and never fetches dependencies)".into())
+    } else if message.contains("required") {
+        Some("a value the chart requires is empty in this cell's value stack: set it in the environment's overlay (or disable the component)".into())
+    } else {
+        None
+    }
+}
+
+/// Finds a symlink inside the chart folder that resolves outside the repository. helm follows
+/// symlinks in charts, so such a link would let a chart read any file on the machine.
+fn chart_escape(repo: &Repo, chart_rel: &str) -> Option<String> {
+    let chart = repo.resolve(chart_rel).ok().flatten()?;
+    for (n, entry) in walkdir::WalkDir::new(&chart)
+        .follow_links(false)
+        .into_iter()
+        .enumerate()
+    {
+        if n > MAX_CHART_ENTRIES {
+            return Some(format!(
+                "chart {chart_rel} has more than {MAX_CHART_ENTRIES} files"
+            ));
+        }
+        let Ok(entry) = entry else { continue };
+        if entry.path_is_symlink() {
+            let escapes = match entry.path().canonicalize() {
+                Ok(real) => !real.starts_with(repo.root()),
+                Err(_) => true,
+            };
+            if escapes {
+                let rel = entry
+                    .path()
+                    .strip_prefix(repo.root())
+                    .unwrap_or(entry.path());
+                return Some(format!(
+                    "chart refused: {} is a symlink that leads outside the repository",
+                    rel.display()
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// Renders every cell on `opts.jobs` worker threads and hands each result to `work` on the worker
+/// that rendered it (so per-cell processing runs in parallel too). Results come back in cell order.
+pub fn render_all<T, F>(
+    helm: &Helm,
+    repo: &Repo,
+    cells: &[Cell],
+    opts: &RenderOptions,
+    work: F,
+) -> Vec<T>
+where
+    T: Send,
+    F: Fn(usize, Result<Rendered, RenderFailure>) -> T + Sync,
+{
+    let next = AtomicUsize::new(0);
+    let escapes: Mutex<HashMap<String, Option<String>>> = Mutex::new(HashMap::new());
+    let jobs = opts.jobs.clamp(1, cells.len().max(1));
+    let mut results: Vec<(usize, T)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..jobs)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut done = Vec::new();
+                    let sandbox = Sandbox::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(cell) = cells.get(i) else { break };
+                        let escape = {
+                            let cached = escapes
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .get(&cell.chart)
+                                .cloned();
+                            match cached {
+                                Some(v) => v,
+                                None => {
+                                    let v = chart_escape(repo, &cell.chart);
+                                    escapes
+                                        .lock()
+                                        .unwrap_or_else(|e| e.into_inner())
+                                        .insert(cell.chart.clone(), v.clone());
+                                    v
+                                }
+                            }
+                        };
+                        let result = match (&sandbox, escape) {
+                            (_, Some(msg)) => Err(RenderFailure {
+                                message: msg,
+                                hint: Some(
+                                    "charts must not link outside the repository under check"
+                                        .into(),
+                                ),
+                            }),
+                            (Ok(sb), None) => render_in(helm, repo, cell, opts, sb),
+                            (Err(e), None) => Err(e.clone()),
+                        };
+                        done.push((i, work(i, result)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, t)| t).collect()
+}
+
+/// The repository-relative chart folder of a template path from `# Source:` (`<chart>/templates/x.yaml`
+/// or `<chart>/charts/<sub>/templates/x.yaml`): joins the cell's chart folder with the part after
+/// the chart name.
+pub fn template_in_repo(chart_dir: &str, source: &str) -> Option<String> {
+    let (_, rest) = source.split_once('/')?;
+    Some(format!("{}/{}", chart_dir.trim_end_matches('/'), rest))
+}
