@@ -13,5 +13,5 @@
 mod load;
 mod stream;
 
-pub use load::{load, load_all, Limits, Node, Scalar, ScalarStyle, Value, YamlError};
+pub use load::{load, load_all, Limits, Node, Resolved, Scalar, ScalarStyle, Value, YamlError};
 pub use stream::{split_stream, Document};

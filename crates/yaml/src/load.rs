@@ -1,4 +1,13 @@
-//! Span-aware, bounded loading of one YAML document. (Interface fixed; implementation pending.)
+//! Span-aware, bounded loading of YAML documents into a [`Node`] tree.
+//!
+//! The tree is built from `saphyr-parser` events with an explicit stack (no recursion over the
+//! input), and every node produced — including copies made to expand aliases and to store
+//! anchors — is counted against [`Limits::max_nodes`] *before* it is made, so a billion-laughs
+//! document fails after a bounded amount of work.
+
+use std::collections::{HashMap, HashSet};
+
+use saphyr_parser::{Event, Parser, ScanError, Span, Tag};
 
 /// Limits that bound the work and memory of loading hostile YAML.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,7 +22,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_depth: 128, max_nodes: 2_000_000, max_bytes: 64 * 1024 * 1024 }
+        Self {
+            max_depth: 128,
+            max_nodes: 2_000_000,
+            max_bytes: 64 * 1024 * 1024,
+        }
     }
 }
 
@@ -33,6 +46,9 @@ pub enum ScalarStyle {
 }
 
 /// A scalar with its raw text and style.
+///
+/// A plain scalar explicitly tagged `!!str` is loaded with [`ScalarStyle::DoubleQuoted`]: it
+/// resolves exactly like a quoted one (always a string), which is what every later stage asks.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scalar {
     /// The scalar's value text (after unquoting and escapes), before type resolution.
@@ -75,12 +91,1081 @@ pub struct YamlError {
     pub col: u32,
 }
 
-/// Loads a single document. Returns `Ok(None)` for an empty or comment-only document.
-pub fn load(_text: &str, _limits: &Limits) -> Result<Option<Node>, YamlError> {
-    Err(YamlError { message: "not implemented yet".into(), line: 1, col: 1 })
+impl YamlError {
+    fn at(message: impl Into<String>, span: Span) -> Self {
+        Self {
+            message: message.into(),
+            line: to_u32(span.start.line()),
+            col: to_u32(span.start.col() + 1),
+        }
+    }
+
+    fn from_scan(err: &ScanError) -> Self {
+        let mark = err.marker();
+        Self {
+            message: format!("invalid YAML: {}", err.info()),
+            line: to_u32(mark.line()).max(1),
+            col: to_u32(mark.col() + 1),
+        }
+    }
 }
 
-/// Loads every document of a multi-document text.
-pub fn load_all(_text: &str, _limits: &Limits) -> Result<Vec<Node>, YamlError> {
-    Err(YamlError { message: "not implemented yet".into(), line: 1, col: 1 })
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Loads a single document. Returns `Ok(None)` for an empty or comment-only document.
+///
+/// Aliases are expanded and `<<` merge keys are applied (as go-yaml does for Kubernetes and
+/// Helm), so the tree is what a Kubernetes client would see. A text holding more than one
+/// document is an error rather than a silent truncation: split streams with
+/// [`crate::split_stream`] first.
+///
+/// # Errors
+/// A [`YamlError`] for invalid YAML, for a second document, and when the input exceeds any of
+/// the [`Limits`].
+pub fn load(text: &str, limits: &Limits) -> Result<Option<Node>, YamlError> {
+    let mut docs = load_documents(text, limits, true)?;
+    Ok(docs.pop().flatten())
+}
+
+/// Loads every document of a multi-document text. Empty and comment-only documents are skipped.
+///
+/// # Errors
+/// A [`YamlError`] for invalid YAML and when the input exceeds any of the [`Limits`]; the node
+/// limit applies to the whole text.
+pub fn load_all(text: &str, limits: &Limits) -> Result<Vec<Node>, YamlError> {
+    Ok(load_documents(text, limits, false)?
+        .into_iter()
+        .flatten()
+        .collect())
+}
+
+fn load_documents(
+    text: &str,
+    limits: &Limits,
+    single: bool,
+) -> Result<Vec<Option<Node>>, YamlError> {
+    if text.len() > limits.max_bytes {
+        return Err(YamlError {
+            message: format!(
+                "document is {} bytes, more than the limit of {} bytes",
+                text.len(),
+                limits.max_bytes
+            ),
+            line: 1,
+            col: 1,
+        });
+    }
+    let mut parser = Parser::new_from_str(text);
+    let mut builder = Builder::new(limits);
+    let mut docs = Vec::new();
+    while let Some(next) = parser.next_event() {
+        let (event, span) = next.map_err(|e| YamlError::from_scan(&e))?;
+        match event {
+            Event::StreamEnd => break,
+            Event::DocumentStart(_) => {
+                if single && !docs.is_empty() {
+                    return Err(YamlError::at(
+                        "expected a single YAML document but found another one here",
+                        span,
+                    ));
+                }
+                builder.start_document();
+            }
+            Event::DocumentEnd => docs.push(builder.finish_document()),
+            other => builder.event(other, span)?,
+        }
+    }
+    Ok(docs)
+}
+
+/// A collection under construction.
+struct Frame {
+    /// `Seq` or `Map` with its children so far.
+    value: Value,
+    /// A mapping key waiting for its value.
+    pending_key: Option<Node>,
+    line: u32,
+    col: u32,
+    /// Anchor id to record when the collection completes (0: none).
+    anchor: usize,
+    /// Node count when the frame opened, to know how many nodes an anchored copy will cost.
+    nodes_at_start: usize,
+    /// Greatest height among children (a scalar has height 0, a collection 1 + its children's).
+    child_height: usize,
+}
+
+/// An anchored node kept for alias expansion, with what a copy of it costs.
+struct Anchored {
+    node: Node,
+    nodes: usize,
+    height: usize,
+}
+
+struct Builder<'l> {
+    limits: &'l Limits,
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, Anchored>,
+    root: Option<(Node, bool)>,
+    /// Everything charged against the limit: tree nodes plus stored anchor copies.
+    charged: usize,
+    /// Nodes in the tree being built (what a copy of a subtree costs).
+    tree_nodes: usize,
+}
+
+impl<'l> Builder<'l> {
+    fn new(limits: &'l Limits) -> Self {
+        Self {
+            limits,
+            stack: Vec::new(),
+            anchors: HashMap::new(),
+            root: None,
+            charged: 0,
+            tree_nodes: 0,
+        }
+    }
+
+    fn start_document(&mut self) {
+        self.stack.clear();
+        self.anchors.clear();
+        self.root = None;
+    }
+
+    /// The document's root; `None` when the document held nothing but an implicit empty scalar.
+    fn finish_document(&mut self) -> Option<Node> {
+        self.anchors.clear();
+        match self.root.take() {
+            Some((_, true)) | None => None,
+            Some((node, false)) => Some(node),
+        }
+    }
+
+    /// Counts `n` more nodes, failing before they are made when that would pass the limit.
+    fn charge(&mut self, n: usize, span: Span) -> Result<(), YamlError> {
+        let total = self.charged.saturating_add(n);
+        if total > self.limits.max_nodes {
+            return Err(YamlError::at(
+                format!(
+                    "document has more than {} nodes (limit hit; alias expansion counts every copy)",
+                    self.limits.max_nodes
+                ),
+                span,
+            ));
+        }
+        self.charged = total;
+        Ok(())
+    }
+
+    /// Charges for `n` nodes that become part of the tree.
+    fn grow(&mut self, n: usize, span: Span) -> Result<(), YamlError> {
+        self.charge(n, span)?;
+        self.tree_nodes += n;
+        Ok(())
+    }
+
+    fn check_depth(&self, depth: usize, span: Span) -> Result<(), YamlError> {
+        if depth > self.limits.max_depth {
+            return Err(YamlError::at(
+                format!(
+                    "document nests deeper than the limit of {} levels",
+                    self.limits.max_depth
+                ),
+                span,
+            ));
+        }
+        Ok(())
+    }
+
+    fn event(&mut self, event: Event<'_>, span: Span) -> Result<(), YamlError> {
+        let line = to_u32(span.start.line());
+        let col = to_u32(span.start.col() + 1);
+        match event {
+            Event::Scalar(text, style, anchor, tag) => {
+                self.grow(1, span)?;
+                let style = scalar_style(style, tag.as_deref());
+                // An implicit empty document shows up as an empty plain scalar at the root.
+                let trivially_empty = self.stack.is_empty()
+                    && text.is_empty()
+                    && style == ScalarStyle::Plain
+                    && anchor == 0
+                    && tag.is_none();
+                let node = Node {
+                    value: Value::Scalar(Scalar {
+                        text: text.into_owned(),
+                        style,
+                    }),
+                    line,
+                    col,
+                };
+                if anchor != 0 {
+                    self.charge(1, span)?;
+                    self.anchors.insert(
+                        anchor,
+                        Anchored {
+                            node: node.clone(),
+                            nodes: 1,
+                            height: 0,
+                        },
+                    );
+                }
+                self.place(node, 0, trivially_empty, span)
+            }
+            Event::SequenceStart(anchor, _) => {
+                self.open(Value::Seq(Vec::new()), anchor, line, col, span)
+            }
+            Event::MappingStart(anchor, _) => {
+                self.open(Value::Map(Vec::new()), anchor, line, col, span)
+            }
+            Event::SequenceEnd | Event::MappingEnd => self.close(span),
+            Event::Alias(id) => {
+                let Some((nodes, height)) = self.anchors.get(&id).map(|a| (a.nodes, a.height))
+                else {
+                    return Err(YamlError::at("alias refers to an unknown anchor", span));
+                };
+                self.check_depth(self.stack.len() + height, span)?;
+                self.grow(nodes, span)?;
+                let Some(mut node) = self.anchors.get(&id).map(|a| a.node.clone()) else {
+                    return Err(YamlError::at("alias refers to an unknown anchor", span));
+                };
+                // The copy is reported where the alias is, so findings point at the use site.
+                node.line = line;
+                node.col = col;
+                self.place(node, height, false, span)
+            }
+            // Stream and document boundaries are handled by the caller; `Nothing` is internal.
+            Event::StreamStart
+            | Event::StreamEnd
+            | Event::DocumentStart(_)
+            | Event::DocumentEnd
+            | Event::Nothing => Ok(()),
+        }
+    }
+
+    fn open(
+        &mut self,
+        value: Value,
+        anchor: usize,
+        line: u32,
+        col: u32,
+        span: Span,
+    ) -> Result<(), YamlError> {
+        self.check_depth(self.stack.len() + 1, span)?;
+        self.grow(1, span)?;
+        self.stack.push(Frame {
+            value,
+            pending_key: None,
+            line,
+            col,
+            anchor,
+            nodes_at_start: self.tree_nodes - 1,
+            child_height: 0,
+        });
+        Ok(())
+    }
+
+    fn close(&mut self, span: Span) -> Result<(), YamlError> {
+        let Some(frame) = self.stack.pop() else {
+            return Err(YamlError::at("unbalanced end of collection", span));
+        };
+        let height = frame.child_height + 1;
+        let value = match frame.value {
+            Value::Map(entries) => {
+                if frame.pending_key.is_some() {
+                    return Err(YamlError::at("mapping key without a value", span));
+                }
+                Value::Map(apply_merges(entries)?)
+            }
+            other => other,
+        };
+        let node = Node {
+            value,
+            line: frame.line,
+            col: frame.col,
+        };
+        if frame.anchor != 0 {
+            let nodes = self.tree_nodes - frame.nodes_at_start;
+            self.charge(nodes, span)?;
+            self.anchors.insert(
+                frame.anchor,
+                Anchored {
+                    node: node.clone(),
+                    nodes,
+                    height,
+                },
+            );
+        }
+        self.place(node, height, false, span)
+    }
+
+    /// Puts a finished node into its parent collection, or makes it the document root.
+    fn place(
+        &mut self,
+        node: Node,
+        height: usize,
+        trivially_empty: bool,
+        span: Span,
+    ) -> Result<(), YamlError> {
+        let Some(parent) = self.stack.last_mut() else {
+            self.root = Some((node, trivially_empty));
+            return Ok(());
+        };
+        parent.child_height = parent.child_height.max(height);
+        match &mut parent.value {
+            Value::Seq(items) => items.push(node),
+            Value::Map(entries) => match parent.pending_key.take() {
+                None => parent.pending_key = Some(node),
+                Some(key) => entries.push((key, node)),
+            },
+            Value::Scalar(_) => {
+                return Err(YamlError::at("internal: scalar used as a collection", span))
+            }
+        }
+        Ok(())
+    }
+}
+
+fn scalar_style(style: saphyr_parser::ScalarStyle, tag: Option<&Tag>) -> ScalarStyle {
+    use saphyr_parser::ScalarStyle as S;
+    match style {
+        S::Plain if tag.is_some_and(|t| t.is_yaml_core_schema() && t.suffix == "str") => {
+            ScalarStyle::DoubleQuoted
+        }
+        S::Plain => ScalarStyle::Plain,
+        S::SingleQuoted => ScalarStyle::SingleQuoted,
+        S::DoubleQuoted => ScalarStyle::DoubleQuoted,
+        S::Literal => ScalarStyle::Literal,
+        S::Folded => ScalarStyle::Folded,
+    }
+}
+
+fn is_merge_key(key: &Node) -> bool {
+    matches!(&key.value, Value::Scalar(Scalar { text, style: ScalarStyle::Plain }) if text == "<<")
+}
+
+/// Applies YAML 1.1 merge keys (`<<: *base`, `<<: [*a, *b]`): keys written in the mapping win,
+/// then earlier merged mappings win over later ones. Merged entries take the place of the `<<`
+/// entry so document order stays readable.
+fn apply_merges(entries: Vec<(Node, Node)>) -> Result<Vec<(Node, Node)>, YamlError> {
+    if !entries.iter().any(|(k, _)| is_merge_key(k)) {
+        return Ok(entries);
+    }
+    let explicit: HashSet<String> = entries
+        .iter()
+        .filter(|(k, _)| !is_merge_key(k))
+        .filter_map(|(k, _)| k.as_str().map(str::to_owned))
+        .collect();
+    let mut merged_keys = HashSet::new();
+    let mut out = Vec::with_capacity(entries.len());
+    for (key, value) in entries {
+        if !is_merge_key(&key) {
+            out.push((key, value));
+            continue;
+        }
+        let sources = match value.value {
+            Value::Map(map) => vec![map],
+            Value::Seq(items) => {
+                let mut maps = Vec::with_capacity(items.len());
+                for item in items {
+                    match item.value {
+                        Value::Map(map) => maps.push(map),
+                        _ => return Err(merge_error(item.line, item.col)),
+                    }
+                }
+                maps
+            }
+            Value::Scalar(_) => return Err(merge_error(value.line, value.col)),
+        };
+        for (k, v) in sources.into_iter().flatten() {
+            let keep = match k.as_str() {
+                Some(name) => !explicit.contains(name) && merged_keys.insert(name.to_owned()),
+                None => true,
+            };
+            if keep {
+                out.push((k, v));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn merge_error(line: u32, col: u32) -> YamlError {
+    YamlError {
+        message: "merge key `<<` needs a mapping or a sequence of mappings".into(),
+        line,
+        col,
+    }
+}
+
+/// A plain scalar resolved with the YAML 1.2 core schema (what Kubernetes' go-yaml sees).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Resolved<'a> {
+    /// `null`, `~` or empty.
+    Null,
+    /// `true`/`false` (also capitalised or upper case).
+    Bool(bool),
+    /// An integer that fits `i64` (decimal, `0o` octal or `0x` hex).
+    Int(i64),
+    /// A positive integer too large for `i64` that fits `u64`.
+    Uint(u64),
+    /// A float, including `.inf` and `.nan`, and integers too large for `u64`.
+    Float(f64),
+    /// Anything else, and every quoted or block scalar.
+    Str(&'a str),
+}
+
+impl Scalar {
+    /// Resolves the scalar's type: quoted and block scalars are strings, plain ones follow the
+    /// YAML 1.2 core schema.
+    pub fn resolve(&self) -> Resolved<'_> {
+        if self.style != ScalarStyle::Plain {
+            return Resolved::Str(&self.text);
+        }
+        resolve_plain(&self.text)
+    }
+
+    /// True for a plain `null`, `~` or empty scalar.
+    pub fn is_null(&self) -> bool {
+        matches!(self.resolve(), Resolved::Null)
+    }
+
+    /// The scalar as JSON, as Kubernetes' YAML-to-JSON conversion would produce it.
+    ///
+    /// Integral floats become integers (Go's JSON encoder writes `3.0` as `3`, so `replicas: 3.0`
+    /// still fits an integer field); `.inf` and `.nan`, which JSON cannot hold, stay strings.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self.resolve() {
+            Resolved::Null => serde_json::Value::Null,
+            Resolved::Bool(b) => serde_json::Value::Bool(b),
+            Resolved::Int(i) => i.into(),
+            Resolved::Uint(u) => u.into(),
+            Resolved::Float(f) => {
+                float_json(f).unwrap_or_else(|| serde_json::Value::String(self.text.clone()))
+            }
+            Resolved::Str(s) => serde_json::Value::String(s.to_owned()),
+        }
+    }
+
+    /// How Go's `text/template` prints this value after Helm loaded it from a values file.
+    ///
+    /// Helm decodes values through JSON into `interface{}`, so every plain number becomes a
+    /// `float64` and prints with `%v`: `1.10` → `1.1`, `1.0` → `1`, `1e3` → `1000`,
+    /// `1234567` → `1.234567e+06`. Booleans print as `true`/`false`, null as nothing (Helm
+    /// drops null keys and blanks `<no value>`), strings as they are.
+    pub fn go_template_text(&self) -> String {
+        match self.resolve() {
+            Resolved::Null => String::new(),
+            Resolved::Bool(b) => b.to_string(),
+            #[allow(clippy::cast_precision_loss)] // the loss is exactly what Go's float64 does
+            Resolved::Int(i) => go_float(i as f64),
+            #[allow(clippy::cast_precision_loss)]
+            Resolved::Uint(u) => go_float(u as f64),
+            Resolved::Float(f) => go_float(f),
+            Resolved::Str(s) => s.to_owned(),
+        }
+    }
+}
+
+fn float_json(f: f64) -> Option<serde_json::Value> {
+    if !f.is_finite() {
+        return None;
+    }
+    // 2^63: beyond it an integral float no longer fits i64.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if f.fract() == 0.0 && f.abs() < LIMIT {
+        #[allow(clippy::cast_possible_truncation)] // integral and in range, checked above
+        return Some(serde_json::Value::from(f as i64));
+    }
+    serde_json::Number::from_f64(f).map(serde_json::Value::Number)
+}
+
+fn resolve_plain(text: &str) -> Resolved<'_> {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Resolved::Null,
+        "true" | "True" | "TRUE" => return Resolved::Bool(true),
+        "false" | "False" | "FALSE" => return Resolved::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Resolved::Float(f64::INFINITY)
+        }
+        "-.inf" | "-.Inf" | "-.INF" => return Resolved::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Resolved::Float(f64::NAN),
+        _ => {}
+    }
+    let bytes = text.as_bytes();
+    if let Some(digits) = text.strip_prefix("0x") {
+        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return radix_int(text, digits, 16);
+        }
+        return Resolved::Str(text);
+    }
+    if let Some(digits) = text.strip_prefix("0o") {
+        if !digits.is_empty() && digits.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+            return radix_int(text, digits, 8);
+        }
+        return Resolved::Str(text);
+    }
+    let unsigned = bytes
+        .strip_prefix(b"-")
+        .or_else(|| bytes.strip_prefix(b"+"))
+        .unwrap_or(bytes);
+    if !unsigned.is_empty() && unsigned.iter().all(u8::is_ascii_digit) {
+        if let Ok(i) = text.parse::<i64>() {
+            return Resolved::Int(i);
+        }
+        if let Ok(u) = text.trim_start_matches('+').parse::<u64>() {
+            return Resolved::Uint(u);
+        }
+        return text
+            .parse::<f64>()
+            .map_or(Resolved::Str(text), Resolved::Float);
+    }
+    if is_core_float(unsigned) {
+        return text
+            .parse::<f64>()
+            .map_or(Resolved::Str(text), Resolved::Float);
+    }
+    Resolved::Str(text)
+}
+
+fn radix_int<'a>(text: &'a str, digits: &str, radix: u32) -> Resolved<'a> {
+    if let Ok(i) = i64::from_str_radix(digits, radix) {
+        return Resolved::Int(i);
+    }
+    if let Ok(u) = u64::from_str_radix(digits, radix) {
+        return Resolved::Uint(u);
+    }
+    // Too large for any integer type: keep the text rather than invent a value.
+    Resolved::Str(text)
+}
+
+/// `(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?` — the core schema's float, sign removed.
+/// Checked by hand because Rust's float parser also accepts `inf`, `nan` and `infinity`.
+fn is_core_float(s: &[u8]) -> bool {
+    let digits = |s: &[u8], i: usize| s[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+    let int = digits(s, 0);
+    let mut i = int;
+    let mut frac = 0;
+    if s.get(i) == Some(&b'.') {
+        i += 1;
+        frac = digits(s, i);
+        i += frac;
+    }
+    if int == 0 && frac == 0 {
+        return false;
+    }
+    if matches!(s.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(s.get(i), Some(b'-' | b'+')) {
+            i += 1;
+        }
+        let exp = digits(s, i);
+        if exp == 0 {
+            return false;
+        }
+        i += exp;
+    }
+    i == s.len()
+}
+
+/// Formats a float the way Go's `fmt` prints a `float64` with `%v`: the shortest digits that
+/// round-trip, in `%e` form when the decimal exponent is below -4 or at least 6 (Go's
+/// `strconv.FormatFloat(f, 'g', -1, 64)`).
+fn go_float(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
+    }
+    let sign = if f.is_sign_negative() { "-" } else { "" };
+    // Rust's `{:e}` gives the same shortest round-trip digits as Go: `d.ddde±x`.
+    let sci = format!("{:e}", f.abs());
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let nd = i32::try_from(digits.len()).unwrap_or(i32::MAX);
+    if !(-4..6).contains(&exp) {
+        let (first, rest) = digits.split_at(1.min(digits.len()));
+        let dot = if rest.is_empty() { "" } else { "." };
+        let esign = if exp < 0 { '-' } else { '+' };
+        return format!("{sign}{first}{dot}{rest}e{esign}{:02}", exp.unsigned_abs());
+    }
+    // Fixed notation: the decimal point sits after `exp + 1` digits.
+    let point = exp + 1;
+    let mut out = String::from(sign);
+    if point <= 0 {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', point.unsigned_abs() as usize));
+        out.push_str(&digits);
+    } else if point >= nd {
+        out.push_str(&digits);
+        out.extend(std::iter::repeat_n(
+            '0',
+            (point - nd).unsigned_abs() as usize,
+        ));
+    } else {
+        let (int, frac) = digits.split_at(point.unsigned_abs() as usize);
+        out.push_str(int);
+        out.push('.');
+        out.push_str(frac);
+    }
+    out
+}
+
+impl Value {
+    /// The value of `key` in a mapping (matching keys by their text). When a key repeats, the
+    /// last one wins, as in Kubernetes' YAML-to-JSON conversion. `None` for non-mappings.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        match self {
+            Value::Map(entries) => entries
+                .iter()
+                .rev()
+                .find(|(k, _)| k.as_str() == Some(key))
+                .map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The text of a scalar (of any style); `None` for collections.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Scalar(s) => Some(&s.text),
+            _ => None,
+        }
+    }
+
+    /// The scalar, if this is one.
+    pub fn as_scalar(&self) -> Option<&Scalar> {
+        match self {
+            Value::Scalar(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The entries, if this is a mapping.
+    pub fn as_map(&self) -> Option<&[(Node, Node)]> {
+        match self {
+            Value::Map(entries) => Some(entries),
+            _ => None,
+        }
+    }
+
+    /// The items, if this is a sequence.
+    pub fn as_seq(&self) -> Option<&[Node]> {
+        match self {
+            Value::Seq(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    /// True for a plain null scalar (`null`, `~`, empty).
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Scalar(s) if s.is_null())
+    }
+
+    /// The value as JSON, as Kubernetes' YAML-to-JSON conversion would produce it: scalars
+    /// resolved with the core schema (see [`Scalar::to_json`]), map keys as their text
+    /// (non-scalar keys as their compact JSON), later duplicate keys winning.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Value::Scalar(s) => s.to_json(),
+            Value::Seq(items) => {
+                serde_json::Value::Array(items.iter().map(Node::to_json).collect())
+            }
+            Value::Map(entries) => {
+                let mut map = serde_json::Map::with_capacity(entries.len());
+                for (k, v) in entries {
+                    let key = match &k.value {
+                        Value::Scalar(s) => s.text.clone(),
+                        other => other.to_json().to_string(),
+                    };
+                    map.insert(key, v.to_json());
+                }
+                serde_json::Value::Object(map)
+            }
+        }
+    }
+}
+
+impl Node {
+    /// The value of `key` in a mapping node; see [`Value::get`].
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.value.get(key)
+    }
+
+    /// The text of a scalar node; `None` for collections.
+    pub fn as_str(&self) -> Option<&str> {
+        self.value.as_str()
+    }
+
+    /// The scalar, if this node is one.
+    pub fn as_scalar(&self) -> Option<&Scalar> {
+        self.value.as_scalar()
+    }
+
+    /// The entries, if this node is a mapping.
+    pub fn as_map(&self) -> Option<&[(Node, Node)]> {
+        self.value.as_map()
+    }
+
+    /// The items, if this node is a sequence.
+    pub fn as_seq(&self) -> Option<&[Node]> {
+        self.value.as_seq()
+    }
+
+    /// True for a plain null scalar.
+    pub fn is_null(&self) -> bool {
+        self.value.is_null()
+    }
+
+    /// The node as JSON; see [`Value::to_json`].
+    pub fn to_json(&self) -> serde_json::Value {
+        self.value.to_json()
+    }
+
+    /// Follows a field path such as `spec.template.spec.containers[1].image` or
+    /// `metadata.annotations["helm.sh/hook"]`: dotted keys, `[n]` sequence indexes, and
+    /// `["key"]` for keys holding dots (with `\"` and `\\` escapes). The empty path is the node
+    /// itself. `None` when any step is missing or the path is malformed.
+    pub fn at_path(&self, path: &str) -> Option<&Node> {
+        let mut node = self;
+        let mut rest = path;
+        let mut first = true;
+        while !rest.is_empty() {
+            if let Some(after) = rest.strip_prefix('[') {
+                if let Some(quoted) = after.strip_prefix('"') {
+                    let (key, len) = parse_quoted(quoted)?;
+                    rest = quoted[len..].strip_prefix(']')?;
+                    node = node.get(&key)?;
+                } else {
+                    let close = after.find(']')?;
+                    let index: usize = after[..close].parse().ok()?;
+                    node = node.as_seq()?.get(index)?;
+                    rest = &after[close + 1..];
+                }
+            } else {
+                if !first {
+                    rest = rest.strip_prefix('.')?;
+                }
+                let end = rest.find(['.', '[']).unwrap_or(rest.len());
+                if end == 0 {
+                    return None;
+                }
+                node = node.get(&rest[..end])?;
+                rest = &rest[end..];
+            }
+            first = false;
+        }
+        Some(node)
+    }
+}
+
+/// Reads a `"`-terminated key (the opening quote already consumed). Returns the key and the
+/// number of bytes consumed including the closing quote.
+fn parse_quoted(s: &str) -> Option<(String, usize)> {
+    let mut key = String::new();
+    let mut chars = s.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => return Some((key, i + 1)),
+            '\\' => key.push(chars.next()?.1),
+            c => key.push(c),
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(text: &str) -> Node {
+        load(text, &Limits::default())
+            .expect("valid")
+            .expect("non-empty")
+    }
+
+    fn plain(text: &str) -> Scalar {
+        Scalar {
+            text: text.into(),
+            style: ScalarStyle::Plain,
+        }
+    }
+
+    #[test]
+    fn positions_are_one_based() {
+        let node = one("# Source: x\napiVersion: v1\nspec:\n  containers:\n    - name: a\n      image: nginx\n");
+        let image = node.at_path("spec.containers[0].image").unwrap();
+        assert_eq!(image.as_str(), Some("nginx"));
+        assert_eq!((image.line, image.col), (6, 14));
+        let name = node.at_path("spec.containers[0].name").unwrap();
+        assert_eq!((name.line, name.col), (5, 13));
+        assert_eq!(node.get("apiVersion").map(|n| n.line), Some(2));
+    }
+
+    #[test]
+    fn empty_and_comment_only_are_none() {
+        let limits = Limits::default();
+        assert_eq!(load("", &limits), Ok(None));
+        assert_eq!(load("# just a comment\n\n", &limits), Ok(None));
+        assert_eq!(load("---\n", &limits), Ok(None));
+        // An explicit null is a value, not an empty document.
+        assert!(load("null", &limits).unwrap().unwrap().is_null());
+    }
+
+    #[test]
+    fn syntax_errors_have_positions() {
+        let err = load("a: 1\nb: [1, 2\nc: 3\n", &Limits::default()).unwrap_err();
+        assert!(err.line >= 2, "{err:?}");
+        assert!(err.message.contains("invalid YAML"), "{err:?}");
+        let err = load("a: 1\n  b: 2\n", &Limits::default()).unwrap_err();
+        assert_eq!(err.line, 2, "{err:?}");
+        assert!(err.col >= 1);
+    }
+
+    #[test]
+    fn second_document_is_an_error() {
+        let err = load("a: 1\n---\nb: 2\n", &Limits::default()).unwrap_err();
+        assert_eq!(err.line, 2);
+        let all = load_all("a: 1\n---\n---\nb: 2\n", &Limits::default()).unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[1].get("b").and_then(Node::as_str), Some("2"));
+    }
+
+    #[test]
+    fn styles_are_kept() {
+        let node =
+            one("a: plain\nb: 'single'\nc: \"double\"\nd: |\n  lit\ne: >\n  fold\nf: !!str 1.10\n");
+        let style = |k: &str| node.get(k).and_then(Node::as_scalar).map(|s| s.style);
+        assert_eq!(style("a"), Some(ScalarStyle::Plain));
+        assert_eq!(style("b"), Some(ScalarStyle::SingleQuoted));
+        assert_eq!(style("c"), Some(ScalarStyle::DoubleQuoted));
+        assert_eq!(style("d"), Some(ScalarStyle::Literal));
+        assert_eq!(style("e"), Some(ScalarStyle::Folded));
+        assert_eq!(node.get("d").and_then(Node::as_str), Some("lit\n"));
+        assert_eq!(
+            node.get("f").map(Node::to_json),
+            Some(serde_json::json!("1.10"))
+        );
+    }
+
+    #[test]
+    fn aliases_expand_and_keep_use_site_position() {
+        let node = one("base: &b\n  image: nginx\ncopy: *b\n");
+        let copy = node.get("copy").unwrap();
+        assert_eq!(copy.line, 3);
+        assert_eq!(copy.get("image").and_then(Node::as_str), Some("nginx"));
+    }
+
+    #[test]
+    fn alias_bomb_fails_fast() {
+        let bomb =
+            "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n\
+                    b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n\
+                    c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n\
+                    d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n\
+                    e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n\
+                    f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n\
+                    g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n\
+                    h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]\n\
+                    i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]\n";
+        let start = std::time::Instant::now();
+        let err = load(bomb, &Limits::default()).unwrap_err();
+        assert!(err.message.contains("limit"), "{err:?}");
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
+        let small = Limits {
+            max_nodes: 50,
+            ..Limits::default()
+        };
+        let err = load(bomb, &small).unwrap_err();
+        assert!(err.message.contains("more than 50 nodes"), "{err:?}");
+        assert_eq!(err.line, 2);
+    }
+
+    #[test]
+    fn deep_nesting_is_bounded() {
+        // Very deep flow nesting: the scanner's own limit or ours, either way an error.
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(load(&deep, &Limits::default()).is_err());
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let err = load(&deep, &Limits::default()).unwrap_err();
+        assert!(
+            err.message.contains("deeper than the limit of 128"),
+            "{err:?}"
+        );
+        let block: String = (0..200).map(|i| format!("{}k:\n", " ".repeat(i))).collect();
+        assert!(load(&block, &Limits::default())
+            .unwrap_err()
+            .message
+            .contains("deeper"));
+        let ok = format!("{}{}", "[".repeat(128), "]".repeat(128));
+        assert!(load(&ok, &Limits::default()).is_ok());
+        // An alias can make a tree deeper than anything written at its use site.
+        let via_alias = format!("a: &a {}{}\nb: [*a]\n", "[".repeat(127), "]".repeat(127));
+        assert!(load(&via_alias, &Limits::default())
+            .unwrap_err()
+            .message
+            .contains("deeper"));
+    }
+
+    #[test]
+    fn size_limit() {
+        let limits = Limits {
+            max_bytes: 10,
+            ..Limits::default()
+        };
+        assert!(load("a: 1234567890", &limits)
+            .unwrap_err()
+            .message
+            .contains("more than the limit"));
+    }
+
+    #[test]
+    fn merge_keys() {
+        let node = one(
+            "base: &base\n  a: 1\n  b: 2\nother: &other\n  b: 20\n  c: 30\n\
+             one:\n  <<: *base\n  a: 10\nmany:\n  <<: [*other, *base]\n  d: 4\nquoted:\n  '<<': *base\n",
+        );
+        assert_eq!(
+            node.at_path("one").unwrap().to_json(),
+            serde_json::json!({"a": 10, "b": 2})
+        );
+        assert_eq!(
+            node.at_path("many").unwrap().to_json(),
+            serde_json::json!({"b": 20, "c": 30, "a": 1, "d": 4})
+        );
+        // A quoted `<<` is an ordinary key.
+        assert!(node.at_path("quoted").unwrap().get("<<").is_some());
+        assert!(load("a:\n  <<: 5\n", &Limits::default()).is_err());
+    }
+
+    #[test]
+    fn core_schema_resolution() {
+        use serde_json::json;
+        let cases = [
+            ("", json!(null)),
+            ("~", json!(null)),
+            ("Null", json!(null)),
+            ("true", json!(true)),
+            ("TRUE", json!(true)),
+            ("False", json!(false)),
+            ("yes", json!("yes")),
+            ("42", json!(42)),
+            ("-7", json!(-7)),
+            ("+7", json!(7)),
+            ("0x1F", json!(31)),
+            ("0o17", json!(15)),
+            ("0o18", json!("0o18")),
+            ("1.5", json!(1.5)),
+            ("3.0", json!(3)),
+            (".5", json!(0.5)),
+            ("1e3", json!(1000)),
+            ("1.10", json!(1.1)),
+            (".inf", json!(".inf")),
+            (
+                "18446744073709551615",
+                json!(18_446_744_073_709_551_615_u64),
+            ),
+            ("1.2.3", json!("1.2.3")),
+            ("inf", json!("inf")),
+            ("nan", json!("nan")),
+            ("1e", json!("1e")),
+            ("-", json!("-")),
+            ("sha256:abc", json!("sha256:abc")),
+        ];
+        for (text, want) in cases {
+            assert_eq!(plain(text).to_json(), want, "{text:?}");
+        }
+        let quoted = Scalar {
+            text: "42".into(),
+            style: ScalarStyle::DoubleQuoted,
+        };
+        assert_eq!(quoted.to_json(), json!("42"));
+    }
+
+    #[test]
+    fn json_of_a_tree() {
+        let node = one("a: [1, x, {b: null}]\n1: one\n? [k]\n: v\n");
+        assert_eq!(
+            node.to_json(),
+            serde_json::json!({"a": [1, "x", {"b": null}], "1": "one", "[\"k\"]": "v"})
+        );
+    }
+
+    #[test]
+    fn go_template_text_matches_go() {
+        let cases = [
+            ("1.10", "1.1"),
+            ("1.0", "1"),
+            ("1e3", "1000"),
+            ("100000", "100000"),
+            ("1234567", "1.234567e+06"),
+            ("1000000", "1e+06"),
+            ("0.0001", "0.0001"),
+            ("0.00001", "1e-05"),
+            ("-2.50", "-2.5"),
+            ("3.14159", "3.14159"),
+            ("0x10", "16"),
+            ("1e100", "1e+100"),
+            ("123456.7", "123456.7"),
+            ("0", "0"),
+            ("-0.0", "-0"),
+            (".inf", "+Inf"),
+            ("-.inf", "-Inf"),
+            (".nan", "NaN"),
+            ("true", "true"),
+            ("~", ""),
+            ("1.2.3", "1.2.3"),
+            ("v1.10", "v1.10"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(plain(text).go_template_text(), want, "{text:?}");
+        }
+        let quoted = Scalar {
+            text: "1.10".into(),
+            style: ScalarStyle::SingleQuoted,
+        };
+        assert_eq!(quoted.go_template_text(), "1.10");
+    }
+
+    #[test]
+    fn paths() {
+        let node = one("metadata:\n  annotations:\n    helm.sh/hook: test\n    'a\"b': q\nlist: [[1, 2], [3]]\n");
+        assert_eq!(
+            node.at_path("metadata.annotations[\"helm.sh/hook\"]")
+                .and_then(Node::as_str),
+            Some("test")
+        );
+        assert_eq!(
+            node.at_path("metadata.annotations[\"a\\\"b\"]")
+                .and_then(Node::as_str),
+            Some("q")
+        );
+        assert_eq!(node.at_path("list[0][1]").and_then(Node::as_str), Some("2"));
+        assert_eq!(node.at_path("list[1][0]").and_then(Node::as_str), Some("3"));
+        assert_eq!(node.at_path("").map(|n| n.line), Some(1));
+        for bad in [
+            "list[2]",
+            "list[x]",
+            "list[0",
+            "metadata..x",
+            ".metadata",
+            "metadata.",
+            "metadata[\"x",
+            "nope",
+        ] {
+            assert!(node.at_path(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn duplicate_keys_last_wins() {
+        let node = one("image: a\nimage: b\n");
+        assert_eq!(node.get("image").and_then(Node::as_str), Some("b"));
+        assert_eq!(node.to_json(), serde_json::json!({"image": "b"}));
+    }
 }
