@@ -1,0 +1,354 @@
+//! `--format markdown`: for a pull-request comment or `$GITHUB_STEP_SUMMARY`.
+//!
+//! A heading with the verdict, a table of counts per environment, the table of failing findings
+//! (rule, message, environment, app, object, container, image, where to fix), each failed cell
+//! with helm's error in a collapsible `<details>`, and the excepted findings collapsed too.
+//!
+//! Every chart-controlled string is escaped for where it lands: table cells escape Markdown
+//! punctuation, `|`, HTML and `@` (so a chart cannot ping people or inject markup); code spans
+//! and fenced blocks are chosen so no backtick in the text can close them. Long reports are cut
+//! to stay within GitHub's comment size (65,536 characters).
+
+use std::io::Write;
+
+use super::{RenderError, Renderer};
+use crate::model::{CellStatus, EnvironmentCounts, Report, ReportFinding, Severity};
+use crate::sanitize::{block, one_line};
+
+/// Writes the Markdown summary.
+#[derive(Debug, Clone, Copy)]
+pub struct MarkdownRenderer {
+    max_rows: usize,
+    max_error_chars: usize,
+}
+
+impl Default for MarkdownRenderer {
+    /// At most 100 findings per table and 4,000 characters of each helm error: about 40 KB in
+    /// the worst case, under GitHub's comment limit.
+    fn default() -> Self {
+        Self {
+            max_rows: 100,
+            max_error_chars: 4000,
+        }
+    }
+}
+
+impl MarkdownRenderer {
+    /// A renderer that lists at most `max_rows` findings per table and `max_error_chars`
+    /// characters of each helm error.
+    pub fn new(max_rows: usize, max_error_chars: usize) -> Self {
+        Self {
+            max_rows,
+            max_error_chars,
+        }
+    }
+}
+
+impl Renderer for MarkdownRenderer {
+    fn render(&self, report: &Report, out: &mut dyn Write) -> Result<(), RenderError> {
+        let total = report.total_counts();
+        let failed = report.exit_code(false) != 0;
+        let (icon, verdict) = if failed {
+            ("❌", "failed")
+        } else {
+            ("✅", "passed")
+        };
+        writeln!(out, "## {icon} imagegate {verdict}")?;
+        writeln!(out)?;
+        writeln!(out, "{}", headline(&total))?;
+        writeln!(out)?;
+
+        writeln!(
+            out,
+            "| Environment | Cells | Failed | Errors | Warnings | Excepted |"
+        )?;
+        writeln!(out, "|---|--:|--:|--:|--:|--:|")?;
+        for c in report.environment_counts() {
+            let name = if c.environment.is_empty() {
+                "(repository)".to_owned()
+            } else {
+                text(&c.environment)
+            };
+            writeln!(out, "{}", counts_row(&name, &c))?;
+        }
+        writeln!(out, "{}", counts_row("**Total**", &total))?;
+        writeln!(out)?;
+
+        let active: Vec<&ReportFinding> = report.findings.iter().filter(|f| !f.excepted).collect();
+        if !active.is_empty() {
+            writeln!(out, "### Findings")?;
+            writeln!(out)?;
+            self.findings_table(&active, out)?;
+        }
+
+        let failed_cells: Vec<_> = report
+            .cells
+            .iter()
+            .filter(|c| c.status == CellStatus::Failed)
+            .collect();
+        if !failed_cells.is_empty() {
+            writeln!(out, "### Cells that failed to render")?;
+            writeln!(out)?;
+            for cell in failed_cells {
+                writeln!(
+                    out,
+                    "<details><summary>{} / {} ({})</summary>",
+                    html(&cell.environment),
+                    html(&cell.app),
+                    html(&cell.chart)
+                )?;
+                writeln!(out)?;
+                let error = cell
+                    .error
+                    .as_deref()
+                    .unwrap_or("helm failed without a message");
+                writeln!(out, "{}", fenced(&self.truncate(error.trim())))?;
+                writeln!(out)?;
+                writeln!(out, "</details>")?;
+                writeln!(out)?;
+            }
+        }
+
+        let excepted: Vec<&ReportFinding> = report.findings.iter().filter(|f| f.excepted).collect();
+        if !excepted.is_empty() {
+            let n = excepted.len();
+            let plural = if n == 1 { "" } else { "s" };
+            writeln!(
+                out,
+                "<details><summary>{n} excepted finding{plural}</summary>"
+            )?;
+            writeln!(out)?;
+            self.findings_table(&excepted, out)?;
+            writeln!(out, "</details>")?;
+            writeln!(out)?;
+        }
+        Ok(())
+    }
+}
+
+impl MarkdownRenderer {
+    fn findings_table(
+        &self,
+        findings: &[&ReportFinding],
+        out: &mut dyn Write,
+    ) -> Result<(), RenderError> {
+        writeln!(
+            out,
+            "| Rule | Message | Env | App | Object | Container | Image | Where to fix |"
+        )?;
+        writeln!(out, "|---|---|---|---|---|---|---|---|")?;
+        for f in findings.iter().take(self.max_rows) {
+            let icon = match f.severity {
+                Severity::Error => "❌",
+                Severity::Warning => "⚠️",
+            };
+            let cells = [
+                format!("{icon} {}", code(&f.rule)),
+                rich(&f.message),
+                text(&f.environment),
+                text(&f.app),
+                f.object
+                    .as_ref()
+                    .map(|o| code(&o.to_string()))
+                    .unwrap_or_default(),
+                f.container.as_deref().map(code).unwrap_or_default(),
+                f.image.as_deref().map(code).unwrap_or_default(),
+                where_to_fix(f),
+            ];
+            writeln!(out, "| {} |", cells.join(" | "))?;
+        }
+        if findings.len() > self.max_rows {
+            writeln!(out)?;
+            writeln!(
+                out,
+                "…and {} more; the full list is in the job's text or JSON report.",
+                findings.len() - self.max_rows
+            )?;
+        }
+        writeln!(out)?;
+        Ok(())
+    }
+
+    /// At most `max_error_chars` characters, cut at a character boundary with a marker.
+    fn truncate(&self, error: &str) -> String {
+        match error.char_indices().nth(self.max_error_chars) {
+            Some((cut, _)) => format!("{}\n… (cut)", &error[..cut]),
+            None => error.to_owned(),
+        }
+    }
+}
+
+fn headline(t: &EnvironmentCounts) -> String {
+    let plural = |n: u64, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let mut line = format!(
+        "{}, {} and {} excepted in {}",
+        plural(t.errors, "error"),
+        plural(t.warnings, "warning"),
+        t.excepted,
+        plural(t.cells, "cell")
+    );
+    if t.failed > 0 {
+        line.push_str(&format!("; {} failed to render", t.failed));
+    }
+    line.push('.');
+    line
+}
+
+fn counts_row(name: &str, c: &EnvironmentCounts) -> String {
+    format!(
+        "| {name} | {} | {} | {} | {} | {} |",
+        c.cells, c.failed, c.errors, c.warnings, c.excepted
+    )
+}
+
+/// The values line to change, else the origin note and template.
+fn where_to_fix(f: &ReportFinding) -> String {
+    let mut parts = Vec::new();
+    if let Some(origin) = &f.origin {
+        parts.push(code(&origin.to_string()));
+    }
+    if let Some(note) = &f.origin_note {
+        parts.push(text(note));
+    }
+    if f.origin.is_none() {
+        if let Some(template) = &f.template {
+            parts.push(format!("template {}", code(template)));
+        }
+    }
+    if parts.is_empty() && !f.chart.is_empty() {
+        parts.push(format!("chart {}", code(&f.chart)));
+    }
+    parts.join("<br>")
+}
+
+/// User text in a table cell: controls made visible, Markdown punctuation and `|` escaped,
+/// HTML neutralized, `@` kept from mentioning anyone.
+fn text(s: &str) -> String {
+    let s = one_line(s);
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            // A zero-width space after `@` stops GitHub from reading a mention.
+            '@' => out.push_str("@&#8203;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' | '#' | '!' | '$' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A message whose `` `quoted` `` parts become code spans (as policy messages quote images and
+/// values), the rest escaped as [`text`]. With an odd number of backticks nothing is quoted.
+fn rich(s: &str) -> String {
+    let s = one_line(s);
+    let parts: Vec<&str> = s.split('`').collect();
+    if parts.len() % 2 == 0 {
+        return text(&s);
+    }
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 && !part.is_empty() {
+                code(part)
+            } else {
+                text(part)
+            }
+        })
+        .collect()
+}
+
+/// User text as an inline code span in a table cell (literal, no mentions, no HTML), or as
+/// escaped text when a backtick in it could close the span.
+fn code(s: &str) -> String {
+    let s = one_line(s);
+    if s.is_empty() || s.contains('`') {
+        return text(&s);
+    }
+    // Inside a table, `|` must be escaped even in a code span; GitHub shows it unescaped.
+    format!("`{}`", s.replace('|', "\\|"))
+}
+
+/// User text in a Markdown-free HTML context (a `<summary>`).
+fn html(s: &str) -> String {
+    let s = one_line(s);
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '@' => out.push_str("@&#8203;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A fenced code block holding `s` literally: the fence is longer than any backtick run in it.
+fn fenced(s: &str) -> String {
+    let s = block(s);
+    let longest = s.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    format!("{fence}text\n{s}\n{fence}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_text_is_inert() {
+        assert_eq!(text("a|b"), "a\\|b");
+        assert_eq!(text("<img src=x onerror=y>"), "&lt;img src=x onerror=y&gt;");
+        assert_eq!(text("ping @org/team"), "ping @&#8203;org/team");
+        assert_eq!(
+            text("[x](javascript:1) **b**"),
+            "\\[x\\](javascript:1) \\*\\*b\\*\\*"
+        );
+        assert_eq!(text("line\nbreak"), "line\\\\nbreak");
+    }
+
+    #[test]
+    fn quoted_parts_of_messages_become_code() {
+        assert_eq!(rich("image `a|b` is <bad>"), "image `a\\|b` is &lt;bad&gt;");
+        assert_eq!(rich("odd ` count `x`"), "odd \\` count \\`x\\`");
+        assert_eq!(rich("empty `` quote"), "empty  quote");
+    }
+
+    #[test]
+    fn code_spans_cannot_be_closed_early() {
+        assert_eq!(code("nginx:1.27|x"), "`nginx:1.27\\|x`");
+        assert_eq!(code("a`b"), "a\\`b");
+        assert_eq!(code(""), "");
+    }
+
+    #[test]
+    fn fences_outgrow_the_content() {
+        assert_eq!(fenced("plain"), "```text\nplain\n```");
+        assert_eq!(fenced("has ```` four"), "`````text\nhas ```` four\n`````");
+    }
+
+    #[test]
+    fn summaries_escape_html() {
+        assert_eq!(
+            html("</summary><b>@x"),
+            "&lt;/summary&gt;&lt;b&gt;@&#8203;x"
+        );
+    }
+
+    #[test]
+    fn truncation_respects_characters() {
+        let r = MarkdownRenderer::new(1, 3);
+        assert_eq!(r.truncate("ééééé"), "ééé\n… (cut)");
+        assert_eq!(r.truncate("abc"), "abc");
+    }
+}

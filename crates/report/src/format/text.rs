@@ -1,0 +1,493 @@
+//! `--format text`: the human-readable report for a terminal.
+//!
+//! Findings are grouped by environment, then app. Each finding shows its severity and rule,
+//! the message, the object, container, image and template, and where to fix it: the values
+//! file and line with the line itself (and a few around it) underlined, or the origin note when
+//! no values line explains the finding. A summary table per environment closes the report.
+//!
+//! The snippet is drawn by a small renderer here rather than `annotate-snippets`: a finding is a
+//! list of facts plus one underlined line, so the rustc-style layout machinery (multi-line
+//! spans, folding, labels) would go unused, while its own styling would fight the requirement
+//! that an excepted finding be dimmed as a whole. Keeping it here also keeps every piece of
+//! chart-controlled text visibly passing through the control-character escaping.
+//! Column alignment of the underline counts characters, so it can be off under wide (CJK)
+//! characters; values files rarely hold them on the lines that matter.
+
+use std::collections::BTreeMap;
+use std::fmt::Display;
+use std::io::Write;
+
+use anstyle::{AnsiColor, Effects, Style};
+
+use super::{RenderError, Renderer};
+use crate::model::{
+    CellReport, CellStatus, EnvironmentCounts, Report, ReportFinding, Severity, Snippet,
+    RENDER_FAILED,
+};
+use crate::sanitize::{block, one_line};
+
+/// How the text format looks. The CLI decides (terminal or not, `NO_COLOR`, `--quiet`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TextOptions {
+    /// Use ANSI colours and effects.
+    pub color: bool,
+    /// One line per failing finding (a failed render with helm's first line), then one
+    /// verdict line: no snippets, no excepted findings, no table.
+    pub quiet: bool,
+}
+
+/// Writes the human-readable report.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TextRenderer {
+    options: TextOptions,
+}
+
+impl TextRenderer {
+    /// A text renderer with `options`.
+    pub fn new(options: TextOptions) -> Self {
+        Self { options }
+    }
+}
+
+impl Renderer for TextRenderer {
+    fn render(&self, report: &Report, out: &mut dyn Write) -> Result<(), RenderError> {
+        let palette = if self.options.color {
+            Palette::colored()
+        } else {
+            Palette::plain()
+        };
+        if self.options.quiet {
+            write_quiet(report, &palette, out)?;
+        } else {
+            write_full(report, &palette, out)?;
+        }
+        write_verdict(report, &palette, out)?;
+        Ok(())
+    }
+}
+
+/// The styles of the text format; all empty when colour is off, all dimmed for an excepted
+/// finding.
+#[derive(Debug, Clone, Copy)]
+struct Palette {
+    enabled: bool,
+    error: Style,
+    warning: Style,
+    rule: Style,
+    heading: Style,
+    label: Style,
+    gutter: Style,
+    caret: Style,
+    ok: Style,
+}
+
+impl Palette {
+    fn plain() -> Self {
+        let none = Style::new();
+        Self {
+            enabled: false,
+            error: none,
+            warning: none,
+            rule: none,
+            heading: none,
+            label: none,
+            gutter: none,
+            caret: none,
+            ok: none,
+        }
+    }
+
+    fn colored() -> Self {
+        let bold = Style::new().effects(Effects::BOLD);
+        Self {
+            enabled: true,
+            error: bold.fg_color(Some(AnsiColor::Red.into())),
+            warning: bold.fg_color(Some(AnsiColor::Yellow.into())),
+            rule: bold,
+            heading: bold.effects(Effects::BOLD | Effects::UNDERLINE),
+            label: Style::new().effects(Effects::DIMMED),
+            gutter: bold.fg_color(Some(AnsiColor::Blue.into())),
+            caret: bold.fg_color(Some(AnsiColor::Red.into())),
+            ok: bold.fg_color(Some(AnsiColor::Green.into())),
+        }
+    }
+
+    /// Every style dimmed: for excepted findings, which are shown but must not draw the eye.
+    fn dimmed(self) -> Self {
+        if !self.enabled {
+            return self;
+        }
+        let dim = Style::new().effects(Effects::DIMMED);
+        Self {
+            enabled: true,
+            error: dim,
+            warning: dim,
+            rule: dim,
+            heading: dim,
+            label: dim,
+            gutter: dim,
+            caret: dim,
+            ok: dim,
+        }
+    }
+
+    /// `text` in `style` (unstyled when colour is off).
+    fn paint(&self, style: Style, text: impl Display) -> String {
+        if self.enabled && style != Style::new() {
+            format!("{}{}{}", style.render(), text, style.render_reset())
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn severity(&self, severity: Severity) -> Style {
+        match severity {
+            Severity::Error => self.error,
+            Severity::Warning => self.warning,
+        }
+    }
+}
+
+/// One app's part of the report: its cell (if the report has it) and its findings.
+#[derive(Default)]
+struct Group<'r> {
+    cell: Option<&'r CellReport>,
+    findings: Vec<&'r ReportFinding>,
+}
+
+/// The report grouped by environment, then app (both sorted). Only cells with something to say
+/// (findings or a failure) appear.
+fn groups(report: &Report) -> BTreeMap<&str, BTreeMap<&str, Group<'_>>> {
+    let mut groups: BTreeMap<&str, BTreeMap<&str, Group<'_>>> = BTreeMap::new();
+    for cell in report
+        .cells
+        .iter()
+        .filter(|c| c.status == CellStatus::Failed)
+    {
+        groups
+            .entry(&cell.environment)
+            .or_default()
+            .entry(&cell.app)
+            .or_default()
+            .cell = Some(cell);
+    }
+    for finding in &report.findings {
+        let group = groups
+            .entry(&finding.environment)
+            .or_default()
+            .entry(&finding.app)
+            .or_default();
+        group.findings.push(finding);
+        if group.cell.is_none() {
+            group.cell = report.cell_of(finding);
+        }
+    }
+    groups
+}
+
+fn write_full(report: &Report, p: &Palette, out: &mut dyn Write) -> Result<(), RenderError> {
+    for (environment, apps) in groups(report) {
+        let title = if environment.is_empty() {
+            "repository".to_owned()
+        } else {
+            format!("environment {}", one_line(environment))
+        };
+        writeln!(out, "{}", p.paint(p.heading, &title))?;
+        writeln!(out)?;
+        for (app, group) in apps {
+            write_group_header(app, &group, p, out)?;
+            for finding in &group.findings {
+                write_finding(finding, p, out)?;
+            }
+        }
+    }
+    write_table(report, p, out)
+}
+
+fn write_group_header(
+    app: &str,
+    group: &Group<'_>,
+    p: &Palette,
+    out: &mut dyn Write,
+) -> Result<(), RenderError> {
+    if !app.is_empty() {
+        let mut header = p.paint(p.rule, one_line(app));
+        if let Some(cell) = group.cell {
+            header.push_str(&format!(" (chart {}", one_line(&cell.chart)));
+            match cell.status {
+                CellStatus::Failed => {
+                    header.push_str(&format!(", {})", p.paint(p.error, "failed to render")))
+                }
+                status => header.push_str(&format!(
+                    ", {status}, {} documents, {} images)",
+                    cell.documents, cell.images
+                )),
+            }
+        }
+        writeln!(out, "{header}")?;
+    }
+    if let Some(error) = group.cell.and_then(|c| c.error.as_deref()) {
+        let label = "helm: ";
+        for (i, line) in block(error).lines().enumerate() {
+            let lead = if i == 0 {
+                p.paint(p.label, label)
+            } else {
+                " ".repeat(label.len())
+            };
+            writeln!(out, "    {lead}{line}")?;
+        }
+    }
+    writeln!(out)?;
+    Ok(())
+}
+
+fn write_finding(f: &ReportFinding, p: &Palette, out: &mut dyn Write) -> Result<(), RenderError> {
+    let p = if f.excepted { p.dimmed() } else { *p };
+    let severity = p.paint(
+        p.severity(f.severity),
+        format!("{}[{}]", f.severity, one_line(&f.rule)),
+    );
+    let excepted = if f.excepted { " (excepted)" } else { "" };
+    writeln!(
+        out,
+        "  {severity}{}: {}",
+        p.paint(p.rule, excepted),
+        p.paint(p.rule, one_line(&f.message))
+    )?;
+
+    let mut facts: Vec<(&str, String)> = Vec::new();
+    if let Some(object) = &f.object {
+        facts.push(("object", one_line(&object.to_string()).into_owned()));
+    }
+    if let Some(container) = &f.container {
+        facts.push(("container", one_line(container).into_owned()));
+    }
+    if let Some(image) = &f.image {
+        facts.push(("image", one_line(image).into_owned()));
+    }
+    if let Some(template) = &f.template {
+        let mut t = one_line(template).into_owned();
+        if let Some(line) = f.rendered_line {
+            t.push_str(&format!(" (rendered line {line})"));
+        }
+        facts.push(("template", t));
+    }
+    match (&f.origin, &f.origin_note) {
+        (Some(origin), Some(note)) => {
+            facts.push((
+                "origin",
+                format!("{} ({})", one_line(&origin.to_string()), one_line(note)),
+            ));
+        }
+        (Some(origin), None) => facts.push(("origin", one_line(&origin.to_string()).into_owned())),
+        (None, Some(note)) => facts.push(("origin", one_line(note).into_owned())),
+        (None, None) => {}
+    }
+    if let Some(note) = f.exception_note.as_deref().filter(|_| f.excepted) {
+        facts.push(("exception", one_line(note).into_owned()));
+    }
+    let width = facts.iter().map(|(k, _)| k.len() + 1).max().unwrap_or(0);
+    for (key, value) in &facts {
+        let key = format!("{key}:");
+        writeln!(
+            out,
+            "    {} {value}",
+            p.paint(p.label, format!("{key:<width$}"))
+        )?;
+    }
+    if let Some(snippet) = &f.snippet {
+        write_snippet(snippet, &p, out)?;
+    }
+    writeln!(out)?;
+    Ok(())
+}
+
+/// The snippet, rustc-style: a gutter with line numbers, the highlighted line underlined.
+fn write_snippet(s: &Snippet, p: &Palette, out: &mut dyn Write) -> Result<(), RenderError> {
+    if s.lines.is_empty() {
+        return Ok(());
+    }
+    let last = s
+        .start_line
+        .saturating_add(u32::try_from(s.lines.len()).unwrap_or(u32::MAX) - 1);
+    let width = last.to_string().len();
+    let bar = p.paint(p.gutter, "|");
+    writeln!(out, "    {:width$} {bar}", "")?;
+    for (number, line) in (s.start_line..).zip(&s.lines) {
+        let shown = display_line(line);
+        let number_text = p.paint(p.gutter, format!("{number:>width$}"));
+        writeln!(out, "    {number_text} {bar} {}", shown.trim_end())?;
+        if number == s.highlight_line {
+            let (start, len) = underline(line, s.highlight.clone());
+            if len > 0 {
+                let carets = p.paint(p.caret, "^".repeat(len));
+                writeln!(out, "    {:width$} {bar} {}{carets}", "", " ".repeat(start))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A values line as shown: control characters escaped, tabs as four spaces.
+fn display_line(line: &str) -> String {
+    one_line(line).replace('\t', "    ")
+}
+
+/// Where the underline of `line` starts and how long it is, in displayed columns: the given byte
+/// range (clamped to the line and to character boundaries) or else the trimmed line.
+fn underline(line: &str, range: Option<std::ops::Range<usize>>) -> (usize, usize) {
+    let (start, end) = match range {
+        Some(r) => {
+            let clamp = |mut i: usize| {
+                i = i.min(line.len());
+                while !line.is_char_boundary(i) {
+                    i -= 1;
+                }
+                i
+            };
+            (clamp(r.start), clamp(r.end.max(r.start)))
+        }
+        None => {
+            let trimmed = line.trim_end();
+            let start = trimmed.len() - trimmed.trim_start().len();
+            (start, trimmed.len())
+        }
+    };
+    let columns = |s: &str| display_line(s).chars().count();
+    (columns(&line[..start]), columns(&line[start..end]))
+}
+
+fn write_quiet(report: &Report, p: &Palette, out: &mut dyn Write) -> Result<(), RenderError> {
+    for f in report.findings.iter().filter(|f| !f.excepted) {
+        let mut line = format!(
+            "{} {}/{}",
+            p.paint(
+                p.severity(f.severity),
+                format!("{}[{}]", f.severity, one_line(&f.rule))
+            ),
+            one_line(&f.environment),
+            one_line(&f.app),
+        );
+        if let Some(object) = &f.object {
+            line.push_str(&format!(" {}", one_line(&object.to_string())));
+        }
+        if let Some(container) = &f.container {
+            line.push_str(&format!(" container {}", one_line(container)));
+        }
+        line.push_str(&format!(": {}", one_line(&f.message)));
+        if let Some(origin) = &f.origin {
+            line.push_str(&format!(" ({})", one_line(&origin.to_string())));
+        }
+        if f.rule == RENDER_FAILED {
+            // helm's first line says what went wrong; the full text is in the other formats.
+            let error = report.cell_of(f).and_then(|c| c.error.as_deref());
+            if let Some(first) = error.and_then(|e| e.lines().find(|l| !l.trim().is_empty())) {
+                line.push_str(&format!(" (helm: {})", one_line(first.trim())));
+            }
+        }
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
+}
+
+fn write_table(report: &Report, p: &Palette, out: &mut dyn Write) -> Result<(), RenderError> {
+    let mut rows: Vec<[String; 6]> = vec![[
+        "environment".into(),
+        "cells".into(),
+        "failed".into(),
+        "errors".into(),
+        "warnings".into(),
+        "excepted".into(),
+    ]];
+    let row = |name: String, c: &EnvironmentCounts| {
+        [
+            name,
+            c.cells.to_string(),
+            c.failed.to_string(),
+            c.errors.to_string(),
+            c.warnings.to_string(),
+            c.excepted.to_string(),
+        ]
+    };
+    for counts in report.environment_counts() {
+        let name = if counts.environment.is_empty() {
+            "(repository)".to_owned()
+        } else {
+            one_line(&counts.environment).into_owned()
+        };
+        rows.push(row(name, &counts));
+    }
+    rows.push(row("total".to_owned(), &report.total_counts()));
+
+    let mut widths = [0usize; 6];
+    for r in &rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let last = rows.len() - 1;
+    for (i, r) in rows.iter().enumerate() {
+        let mut line = format!("{:<w$}", r[0], w = widths[0]);
+        for (cell, w) in r.iter().zip(widths).skip(1) {
+            line.push_str(&format!("  {cell:>w$}"));
+        }
+        let line = if i == 0 || i == last {
+            p.paint(p.rule, line)
+        } else {
+            line
+        };
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    writeln!(out)?;
+    Ok(())
+}
+
+fn write_verdict(report: &Report, p: &Palette, out: &mut dyn Write) -> Result<(), RenderError> {
+    let t = report.total_counts();
+    let plural = |n: u64, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let mut details = vec![plural(t.errors, "error"), plural(t.warnings, "warning")];
+    if t.excepted > 0 {
+        details.push(format!("{} excepted", t.excepted));
+    }
+    let mut line = format!("{} in {}", details.join(", "), plural(t.cells, "cell"));
+    if t.failed > 0 {
+        line.push_str(&format!(" ({} failed to render)", t.failed));
+    }
+    let verdict = if report.exit_code(false) == 0 {
+        p.paint(p.ok, "passed")
+    } else {
+        p.paint(p.error, "failed")
+    };
+    writeln!(out, "{verdict}: {line}")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn underline_defaults_to_the_trimmed_line() {
+        assert_eq!(underline("    tag: v1  ", None), (4, 7));
+        assert_eq!(underline("", None), (0, 0));
+    }
+
+    #[test]
+    fn underline_counts_displayed_columns() {
+        // `\t` shows as four columns, ESC as the four characters `\x1b`.
+        assert_eq!(underline("\ttag: v1", Some(6..8)), (9, 2));
+        assert_eq!(underline("\x1bx: y", Some(4..5)), (7, 1));
+    }
+
+    #[test]
+    fn underline_clamps_bad_ranges() {
+        assert_eq!(underline("ab", Some(1..99)), (1, 1));
+        // A reversed range (as a caller bug might produce) underlines nothing.
+        assert_eq!(
+            underline("ab", Some(std::ops::Range { start: 5, end: 1 })),
+            (2, 0)
+        );
+        // Byte 1 is inside `é`: clamped back to its start.
+        assert_eq!(underline("é: x", Some(1..2)), (0, 1));
+    }
+}

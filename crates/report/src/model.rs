@@ -1,0 +1,560 @@
+//! The report model: exactly the `imagegate/report/v1` JSON schema of the product spec, plus a
+//! few Rust-only fields (never serialized) that some output formats need.
+//!
+//! The model is plain data. The CLI converts the findings of the policy crate and the cells of
+//! the render crate into it; this crate depends on neither, so the data keeps flowing one way.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The value of the top-level `schema` key of every JSON report this crate writes.
+pub const SCHEMA: &str = "imagegate/report/v1";
+
+/// The rule id of the finding that stands for a cell that could not be rendered.
+pub const RENDER_FAILED: &str = "render-failed";
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Fails the run (exit status 1) unless excepted.
+    Error,
+    /// Reported; fails the run only with `--warnings-as-errors`.
+    Warning,
+}
+
+impl Severity {
+    /// The lowercase name used in every format (`error`, `warning`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Error => "error",
+            Self::Warning => "warning",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The program that wrote a report.
+///
+/// This is the one key the report adds to the `imagegate/report/v1` schema of the product spec
+/// (`"generator"`, after `"schema"`): a report read back later, or next to another one in a
+/// `diff`, says which imagegate and which helm produced it. Readers of v1 must ignore unknown
+/// keys, so adding it keeps the schema at v1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Generator {
+    /// Program name, `imagegate`.
+    pub name: String,
+    /// Program version, for example `0.1.0`.
+    pub version: String,
+    /// `helm version --short` of the helm that rendered the cells, when helm ran at all.
+    pub helm: Option<String>,
+}
+
+impl Generator {
+    /// A generator named `name` at `version`, with no helm version.
+    pub fn new(name: impl Into<String>, version: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            version: version.into(),
+            helm: None,
+        }
+    }
+
+    /// The same generator with the helm version set.
+    #[must_use]
+    pub fn with_helm(mut self, helm: impl Into<String>) -> Self {
+        self.helm = Some(helm.into());
+        self
+    }
+}
+
+/// The identity of one rendered Kubernetes object.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectRef {
+    /// `apiVersion` as rendered.
+    pub api_version: String,
+    /// `kind` as rendered.
+    pub kind: String,
+    /// `metadata.namespace`, when the object sets one (`null` otherwise).
+    pub namespace: Option<String>,
+    /// `metadata.name` (empty when the object has none).
+    pub name: String,
+}
+
+impl ObjectRef {
+    /// An object reference.
+    pub fn new(
+        api_version: impl Into<String>,
+        kind: impl Into<String>,
+        namespace: Option<String>,
+        name: impl Into<String>,
+    ) -> Self {
+        Self {
+            api_version: api_version.into(),
+            kind: kind.into(),
+            namespace,
+            name: name.into(),
+        }
+    }
+}
+
+impl fmt::Display for ObjectRef {
+    /// `Kind/name`, or `Kind/namespace/name` when the object names its namespace.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{}/{}/{}", self.kind, ns, self.name),
+            None => write!(f, "{}/{}", self.kind, self.name),
+        }
+    }
+}
+
+/// A place in a repository file: where the value behind a finding was set.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Origin {
+    /// Repository-relative path, for example `sources/values/env/dev/apps/api.yaml`.
+    pub file: String,
+    /// 1-based line.
+    pub line: u32,
+}
+
+impl Origin {
+    /// An origin at `file`, line `line` (1-based).
+    pub fn new(file: impl Into<String>, line: u32) -> Self {
+        Self {
+            file: file.into(),
+            line,
+        }
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
+/// A few lines of a values file around the line a finding points at, for the text format.
+///
+/// Not part of the JSON schema: never serialized.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Snippet {
+    /// 1-based line number of `lines[0]`.
+    pub start_line: u32,
+    /// The lines, without their line terminators.
+    pub lines: Vec<String>,
+    /// 1-based line number of the line to highlight (normally the origin's line).
+    pub highlight_line: u32,
+    /// Byte range inside the highlighted line to underline; the whole trimmed line when `None`.
+    pub highlight: Option<std::ops::Range<usize>>,
+}
+
+impl Snippet {
+    /// A snippet of `lines` starting at line `start_line`, highlighting line `highlight_line`.
+    pub fn new(start_line: u32, lines: Vec<String>, highlight_line: u32) -> Self {
+        Self {
+            start_line,
+            lines,
+            highlight_line,
+            highlight: None,
+        }
+    }
+
+    /// The same snippet underlining the byte range `range` of the highlighted line.
+    #[must_use]
+    pub fn with_highlight(mut self, range: std::ops::Range<usize>) -> Self {
+        self.highlight = Some(range);
+        self
+    }
+}
+
+/// One finding as reported: one thing wrong, in one place of one cell.
+///
+/// The serialized fields are the `findings[]` entries of `imagegate/report/v1`; the fields marked
+/// *not serialized* carry what some formats need and the schema does not hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportFinding {
+    /// Stable rule id, for example `digest-required`.
+    pub rule: String,
+    /// Severity after configuration.
+    pub severity: Severity,
+    /// One sentence saying what is wrong and what to do.
+    pub message: String,
+    /// Environment of the cell.
+    pub environment: String,
+    /// App of the cell.
+    pub app: String,
+    /// Repository-relative chart path of the cell.
+    pub chart: String,
+    /// The object, when the finding is about one.
+    pub object: Option<ObjectRef>,
+    /// Container name, for container sites.
+    pub container: Option<String>,
+    /// Path inside the object, for example `spec.template.spec.containers[0].image`.
+    pub field: Option<String>,
+    /// The image reference as rendered.
+    pub image: Option<String>,
+    /// The `# Source:` template path, for example `api/templates/deployment.yaml`.
+    pub template: Option<String>,
+    /// The values file line to change, when one explains the finding.
+    pub origin: Option<Origin>,
+    /// True when an exception of the configuration covers the finding: reported, not failing.
+    pub excepted: bool,
+
+    /// The origin line and a few around it (text format). Not serialized.
+    #[serde(skip)]
+    pub snippet: Option<Snippet>,
+    /// Why there is no origin, or where else the value comes from, for example
+    /// `hard-coded in the template` or `chart default in sources/charts/x/values.yaml`.
+    /// Not serialized.
+    #[serde(skip)]
+    pub origin_note: Option<String>,
+    /// 1-based line in the rendered document. Not serialized.
+    #[serde(skip)]
+    pub rendered_line: Option<u32>,
+    /// Repository-relative path of `template` (SARIF and GitHub locations). Not serialized.
+    #[serde(skip)]
+    pub template_path_in_repo: Option<String>,
+    /// For an excepted finding: which exception covers it and why (SARIF suppression
+    /// justification). Not serialized.
+    #[serde(skip)]
+    pub exception_note: Option<String>,
+}
+
+impl ReportFinding {
+    /// A finding of `rule` in the cell (`environment`, `app`, `chart`), with every optional field
+    /// empty and not excepted.
+    pub fn new(
+        rule: impl Into<String>,
+        severity: Severity,
+        message: impl Into<String>,
+        environment: impl Into<String>,
+        app: impl Into<String>,
+        chart: impl Into<String>,
+    ) -> Self {
+        Self {
+            rule: rule.into(),
+            severity,
+            message: message.into(),
+            environment: environment.into(),
+            app: app.into(),
+            chart: chart.into(),
+            object: None,
+            container: None,
+            field: None,
+            image: None,
+            template: None,
+            origin: None,
+            excepted: false,
+            snippet: None,
+            origin_note: None,
+            rendered_line: None,
+            template_path_in_repo: None,
+            exception_note: None,
+        }
+    }
+
+    /// True when the finding fails a run: not excepted, and an error (or a warning when
+    /// warnings count as errors).
+    pub fn is_failing(&self, warnings_as_errors: bool) -> bool {
+        !self.excepted && (self.severity == Severity::Error || warnings_as_errors)
+    }
+
+    /// The key findings are sorted by: environment, app, template, object kind and name,
+    /// container, field, rule, then the remaining fields so the order is total.
+    fn sort_key(&self) -> impl Ord + '_ {
+        let object = self.object.as_ref();
+        (
+            (&self.environment, &self.app, &self.template),
+            (
+                object.map(|o| &o.kind),
+                object.map(|o| &o.name),
+                object.map(|o| &o.namespace),
+            ),
+            (&self.container, &self.field, &self.rule),
+            (
+                &self.image,
+                &self.message,
+                self.severity,
+                self.excepted,
+                &self.origin,
+            ),
+        )
+    }
+}
+
+/// How a cell went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CellStatus {
+    /// Rendered by helm in this run.
+    Rendered,
+    /// helm failed (see the cell's `error`).
+    Failed,
+    /// Taken from the render cache.
+    Cached,
+}
+
+impl CellStatus {
+    /// The lowercase name used in every format.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rendered => "rendered",
+            Self::Failed => "failed",
+            Self::Cached => "cached",
+        }
+    }
+}
+
+impl fmt::Display for CellStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One cell of the matrix (chart × environment) as rendered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CellReport {
+    /// Environment name.
+    pub environment: String,
+    /// App name.
+    pub app: String,
+    /// Repository-relative chart path.
+    pub chart: String,
+    /// The values files helm read, in order (later files win).
+    pub value_files: Vec<String>,
+    /// How the cell went.
+    pub status: CellStatus,
+    /// Number of rendered documents.
+    pub documents: u64,
+    /// Number of image sites found.
+    pub images: u64,
+    /// helm's error message, for a failed cell.
+    pub error: Option<String>,
+}
+
+impl CellReport {
+    /// A rendered (or cached) cell with its counts.
+    pub fn new(
+        environment: impl Into<String>,
+        app: impl Into<String>,
+        chart: impl Into<String>,
+        value_files: Vec<String>,
+        status: CellStatus,
+        documents: u64,
+        images: u64,
+    ) -> Self {
+        Self {
+            environment: environment.into(),
+            app: app.into(),
+            chart: chart.into(),
+            value_files,
+            status,
+            documents,
+            images,
+            error: None,
+        }
+    }
+
+    /// A cell helm could not render, with helm's message.
+    pub fn failed(
+        environment: impl Into<String>,
+        app: impl Into<String>,
+        chart: impl Into<String>,
+        value_files: Vec<String>,
+        error: impl Into<String>,
+    ) -> Self {
+        let mut cell = Self::new(
+            environment,
+            app,
+            chart,
+            value_files,
+            CellStatus::Failed,
+            0,
+            0,
+        );
+        cell.error = Some(error.into());
+        cell
+    }
+
+    /// True when this cell is the cell of `finding`.
+    pub fn holds(&self, finding: &ReportFinding) -> bool {
+        self.environment == finding.environment && self.app == finding.app
+    }
+}
+
+/// Totals, computed from the findings and cells by [`Report::new`].
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    /// Number of cells.
+    pub cells: u64,
+    /// Number of cells that failed to render.
+    pub failed: u64,
+    /// Number of image sites over all cells.
+    pub images: u64,
+    /// Number of findings per rule id, excepted ones included (they are listed too).
+    pub findings: BTreeMap<String, u64>,
+}
+
+/// A whole report: `imagegate/report/v1`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// Always [`SCHEMA`].
+    pub schema: String,
+    /// Which program wrote it (the one key added to the spec's schema; see [`Generator`]).
+    pub generator: Generator,
+    /// Every finding, sorted.
+    pub findings: Vec<ReportFinding>,
+    /// Every cell, sorted.
+    pub cells: Vec<CellReport>,
+    /// Totals.
+    pub summary: Summary,
+}
+
+impl Report {
+    /// The report of `findings` over `cells`: sorts both into a stable order (cells by
+    /// environment and app; findings by environment, app, template, object kind and name,
+    /// container, field, rule) and computes the summary.
+    ///
+    /// Fail closed: a failed cell that no `render-failed` finding speaks for gets one (an
+    /// error), so no format can show a failed cell as a pass.
+    pub fn new(
+        generator: Generator,
+        mut findings: Vec<ReportFinding>,
+        mut cells: Vec<CellReport>,
+    ) -> Self {
+        for cell in cells.iter().filter(|c| c.status == CellStatus::Failed) {
+            let spoken_for = findings
+                .iter()
+                .any(|f| f.rule == RENDER_FAILED && cell.holds(f));
+            if !spoken_for {
+                findings.push(ReportFinding::new(
+                    RENDER_FAILED,
+                    Severity::Error,
+                    "helm could not render this cell; fix the chart or its values",
+                    &cell.environment,
+                    &cell.app,
+                    &cell.chart,
+                ));
+            }
+        }
+        cells.sort_by(|a, b| {
+            (&a.environment, &a.app, &a.chart).cmp(&(&b.environment, &b.app, &b.chart))
+        });
+        findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+
+        let mut summary = Summary {
+            cells: cells.len() as u64,
+            failed: cells
+                .iter()
+                .filter(|c| c.status == CellStatus::Failed)
+                .count() as u64,
+            images: cells.iter().map(|c| c.images).sum(),
+            findings: BTreeMap::new(),
+        };
+        for finding in &findings {
+            *summary.findings.entry(finding.rule.clone()).or_default() += 1;
+        }
+        Self {
+            schema: SCHEMA.to_owned(),
+            generator,
+            findings,
+            cells,
+            summary,
+        }
+    }
+
+    /// The exit status the report calls for: 1 when any finding fails the run (a non-excepted
+    /// error, `render-failed` included; with `warnings_as_errors` a non-excepted warning too),
+    /// else 0.
+    pub fn exit_code(&self, warnings_as_errors: bool) -> i32 {
+        i32::from(
+            self.findings
+                .iter()
+                .any(|f| f.is_failing(warnings_as_errors)),
+        )
+    }
+
+    /// The cell a finding belongs to, if the report holds it.
+    pub fn cell_of(&self, finding: &ReportFinding) -> Option<&CellReport> {
+        self.cells.iter().find(|c| c.holds(finding))
+    }
+
+    /// Counts per environment, in environment order (the table of the text and markdown
+    /// formats). Environments that only findings name (no cell) are included.
+    pub fn environment_counts(&self) -> Vec<EnvironmentCounts> {
+        let mut by_env: BTreeMap<&str, EnvironmentCounts> = BTreeMap::new();
+        for cell in &self.cells {
+            let counts = by_env
+                .entry(&cell.environment)
+                .or_insert_with(|| EnvironmentCounts {
+                    environment: cell.environment.clone(),
+                    ..Default::default()
+                });
+            counts.cells += 1;
+            counts.failed += u64::from(cell.status == CellStatus::Failed);
+            counts.images += cell.images;
+        }
+        for finding in &self.findings {
+            let counts = by_env
+                .entry(&finding.environment)
+                .or_insert_with(|| EnvironmentCounts {
+                    environment: finding.environment.clone(),
+                    ..Default::default()
+                });
+            match (finding.excepted, finding.severity) {
+                (true, _) => counts.excepted += 1,
+                (false, Severity::Error) => counts.errors += 1,
+                (false, Severity::Warning) => counts.warnings += 1,
+            }
+        }
+        by_env.into_values().collect()
+    }
+
+    /// Totals over all environments, in the shape of [`EnvironmentCounts`] (environment empty).
+    pub fn total_counts(&self) -> EnvironmentCounts {
+        self.environment_counts()
+            .into_iter()
+            .fold(EnvironmentCounts::default(), |mut t, c| {
+                t.cells += c.cells;
+                t.failed += c.failed;
+                t.images += c.images;
+                t.errors += c.errors;
+                t.warnings += c.warnings;
+                t.excepted += c.excepted;
+                t
+            })
+    }
+}
+
+/// Counts for one environment.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EnvironmentCounts {
+    /// Environment name.
+    pub environment: String,
+    /// Cells in it.
+    pub cells: u64,
+    /// Cells that failed to render.
+    pub failed: u64,
+    /// Image sites.
+    pub images: u64,
+    /// Non-excepted error findings.
+    pub errors: u64,
+    /// Non-excepted warning findings.
+    pub warnings: u64,
+    /// Excepted findings, of either severity.
+    pub excepted: u64,
+}
