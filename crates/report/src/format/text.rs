@@ -66,8 +66,7 @@ impl Renderer for TextRenderer {
     }
 }
 
-/// The styles of the text format; all empty when colour is off, all dimmed for an excepted
-/// finding.
+/// The styles of the text format; all empty when colour is off.
 #[derive(Debug, Clone, Copy)]
 struct Palette {
     enabled: bool,
@@ -112,31 +111,13 @@ impl Palette {
         }
     }
 
-    /// Every style dimmed: for excepted findings, which are shown but must not draw the eye.
-    fn dimmed(self) -> Self {
-        if !self.enabled {
-            return self;
-        }
-        let dim = Style::new().effects(Effects::DIMMED);
-        Self {
-            enabled: true,
-            error: dim,
-            warning: dim,
-            rule: dim,
-            heading: dim,
-            label: dim,
-            gutter: dim,
-            caret: dim,
-            ok: dim,
-        }
-    }
-
     /// `text` in `style` (unstyled when colour is off).
     fn paint(&self, style: Style, text: impl Display) -> String {
-        if self.enabled && style != Style::new() {
+        let text = text.to_string();
+        if self.enabled && style != Style::new() && !text.is_empty() {
             format!("{}{}{}", style.render(), text, style.render_reset())
         } else {
-            text.to_string()
+            text
         }
     }
 
@@ -242,7 +223,25 @@ fn write_group_header(
 }
 
 fn write_finding(f: &ReportFinding, p: &Palette, out: &mut dyn Write) -> Result<(), RenderError> {
-    let p = if f.excepted { p.dimmed() } else { *p };
+    if f.excepted && p.enabled {
+        // Shown, but not drawing the eye: the whole block dimmed, line by line (so no style
+        // spans a line break), with no other colour inside.
+        let mut plain = Vec::new();
+        write_finding_body(f, &Palette::plain(), &mut plain)?;
+        let dim = Style::new().effects(Effects::DIMMED);
+        for line in String::from_utf8_lossy(&plain).lines() {
+            writeln!(out, "{}", p.paint(dim, line))?;
+        }
+        return Ok(());
+    }
+    write_finding_body(f, p, out)
+}
+
+fn write_finding_body(
+    f: &ReportFinding,
+    p: &Palette,
+    out: &mut dyn Write,
+) -> Result<(), RenderError> {
     let severity = p.paint(
         p.severity(f.severity),
         format!("{}[{}]", f.severity, one_line(&f.rule)),
@@ -296,7 +295,7 @@ fn write_finding(f: &ReportFinding, p: &Palette, out: &mut dyn Write) -> Result<
         )?;
     }
     if let Some(snippet) = &f.snippet {
-        write_snippet(snippet, &p, out)?;
+        write_snippet(snippet, p, out)?;
     }
     writeln!(out)?;
     Ok(())
