@@ -69,9 +69,42 @@ pub struct Finding {
     pub offending: Option<Offending>,
     /// When an exception matched: its index in the configuration.
     pub excepted_by: Option<usize>,
+    /// A repository file the finding is about directly, rather than a rendered object: the
+    /// stray values file of `values-file-unused`. (Exception findings leave it empty: the
+    /// caller knows the config file's path, and `config_line` gives the line in it.)
+    pub file: Option<String>,
+    /// 1-based line in the configuration file, for findings about the configuration itself
+    /// (the exception entry of `exception-expired`, `exception-unused`, `exception-invalid`).
+    pub config_line: Option<u32>,
 }
 
 impl Finding {
+    /// A finding of `rule` in `cell` with nothing else known yet; the other fields start empty.
+    pub fn new(
+        rule: &'static str,
+        severity: Severity,
+        message: impl Into<String>,
+        cell: CellContext,
+    ) -> Self {
+        Self {
+            rule,
+            severity,
+            message: message.into(),
+            cell,
+            object: None,
+            container: None,
+            field: None,
+            image: None,
+            template: None,
+            document: None,
+            line: None,
+            offending: None,
+            excepted_by: None,
+            file: None,
+            config_line: None,
+        }
+    }
+
     /// True when an exception covers this finding (reported, but not failing).
     pub fn is_excepted(&self) -> bool {
         self.excepted_by.is_some()

@@ -1,0 +1,29 @@
+#![doc = include_str!("exception-expired.md")]
+
+use chrono::NaiveDate;
+
+use super::exception_finding;
+use crate::{Exception, Finding, Severity};
+
+/// Stable rule id.
+pub const ID: &str = "exception-expired";
+/// One line for tables and `--help`.
+pub const SUMMARY: &str = "an exception whose `expires` date has passed";
+/// Severity unless the configuration says otherwise.
+pub const DEFAULT_SEVERITY: Severity = Severity::Error;
+/// The rule's documentation (the same text as this module's doc comment).
+pub const DOC: &str = include_str!("exception-expired.md");
+
+/// The finding for exception number `index` (0-based in `exceptions.list`), expired as of `today`.
+pub fn finding(index: usize, exception: &Exception, today: NaiveDate) -> Finding {
+    let days = (today - exception.expires).num_days();
+    let message = format!(
+        "the exception for `{rule}` at exceptions.list[{index}] (\"{reason}\") expired on {expires} ({days} day{s} ago); \
+         fix what it covered and delete it, or renew it with a later `expires`",
+        rule = exception.rule,
+        reason = exception.reason,
+        expires = exception.expires,
+        s = if days == 1 { "" } else { "s" },
+    );
+    exception_finding(ID, DEFAULT_SEVERITY, message, index, exception)
+}

@@ -1,0 +1,24 @@
+#![doc = include_str!("exception-invalid.md")]
+
+use super::exception_finding;
+use crate::{Exception, Finding, Severity};
+
+/// Stable rule id.
+pub const ID: &str = "exception-invalid";
+/// One line for tables and `--help`.
+pub const SUMMARY: &str =
+    "an exception that outlives `maxLifetimeDays` or names a forbidden environment";
+/// Severity unless the configuration says otherwise.
+pub const DEFAULT_SEVERITY: Severity = Severity::Error;
+/// The rule's documentation (the same text as this module's doc comment).
+pub const DOC: &str = include_str!("exception-invalid.md");
+
+/// The finding for exception number `index` (0-based in `exceptions.list`); `problem` completes
+/// the sentence "the exception for `rule` at `exceptions.list[index]` …" and ends with what to do.
+pub fn finding(index: usize, exception: &Exception, problem: &str) -> Finding {
+    let message = format!(
+        "the exception for `{rule}` at exceptions.list[{index}] {problem}",
+        rule = exception.rule,
+    );
+    exception_finding(ID, DEFAULT_SEVERITY, message, index, exception)
+}

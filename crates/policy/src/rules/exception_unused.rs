@@ -1,0 +1,24 @@
+#![doc = include_str!("exception-unused.md")]
+
+use super::exception_finding;
+use crate::{Exception, Finding, Severity};
+
+/// Stable rule id.
+pub const ID: &str = "exception-unused";
+/// One line for tables and `--help`.
+pub const SUMMARY: &str = "an exception that matched no finding in a full run";
+/// Severity unless the configuration says otherwise.
+pub const DEFAULT_SEVERITY: Severity = Severity::Warning;
+/// The rule's documentation (the same text as this module's doc comment).
+pub const DOC: &str = include_str!("exception-unused.md");
+
+/// The finding for exception number `index` (0-based in `exceptions.list`), which matched nothing.
+pub fn finding(index: usize, exception: &Exception) -> Finding {
+    let message = format!(
+        "the exception for `{rule}` at exceptions.list[{index}] (\"{reason}\") matched no finding; \
+         delete it, or correct its patterns if it was meant to match",
+        rule = exception.rule,
+        reason = exception.reason,
+    );
+    exception_finding(ID, DEFAULT_SEVERITY, message, index, exception)
+}

@@ -1,0 +1,99 @@
+#![doc = include_str!("invalid-image-ref.md")]
+
+use super::SiteContext;
+use crate::{Finding, Offending, RefError, Severity};
+
+/// Stable rule id.
+pub const ID: &str = "invalid-image-ref";
+/// One line for tables and `--help`.
+pub const SUMMARY: &str =
+    "unparsable reference or malformed digest; reported alone for that reference";
+/// Severity unless the configuration says otherwise.
+pub const DEFAULT_SEVERITY: Severity = Severity::Error;
+/// The rule's documentation (the same text as this module's doc comment).
+pub const DOC: &str = include_str!("invalid-image-ref.md");
+
+/// Reports a site whose image did not parse. Safety-net sites are never reported: a field named
+/// like an image in an unknown object may hold any string.
+pub(crate) fn check(site: &SiteContext<'_>, error: &RefError) -> Option<Finding> {
+    if site.site.kind == imagegate_decode::SiteKind::Unclassified {
+        return None;
+    }
+    let raw = &site.site.image;
+    let message = format!(
+        "`{raw}` in {where_} is not a valid image reference: {error}; render `repository@sha256:<64 lowercase hex digits>`",
+        where_ = site.describe(),
+    );
+    Some(site.finding(
+        ID,
+        DEFAULT_SEVERITY,
+        message,
+        Some(Offending::Reference(raw.clone())),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::fixtures::{object, set, site};
+    use crate::{CellContext, ImageRef};
+    use imagegate_decode::SiteKind;
+
+    fn judge(kind: SiteKind, image: &str) -> Option<Finding> {
+        let cell = CellContext::default();
+        let object = object("Deployment", "web", 0);
+        let site = site(kind, image, set("IfNotPresent"));
+        let error = ImageRef::parse(image).err()?;
+        check(
+            &SiteContext {
+                cell: &cell,
+                object: &object,
+                site: &site,
+            },
+            &error,
+        )
+    }
+
+    #[test]
+    fn unparsable_references_are_reported_on_classified_sites() {
+        for kind in [
+            SiteKind::Container,
+            SiteKind::InitContainer,
+            SiteKind::EphemeralContainer,
+            SiteKind::CustomField,
+        ] {
+            for image in ["", "repo:", "app:<no value>", "repo@sha256:abc", "Repo/App"] {
+                let finding =
+                    judge(kind, image).unwrap_or_else(|| panic!("{kind:?} `{image}` not reported"));
+                assert_eq!(
+                    finding.offending,
+                    Some(Offending::Reference(image.to_owned()))
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn safety_net_sites_are_never_reported() {
+        for image in ["", "repo:", "some free text", "{{ x }}"] {
+            assert_eq!(judge(SiteKind::Unclassified, image), None, "`{image}`");
+        }
+    }
+
+    #[test]
+    fn valid_references_are_not_reported() {
+        assert_eq!(judge(SiteKind::Container, "nginx"), None);
+    }
+
+    #[test]
+    fn message_carries_the_parse_error() {
+        let finding =
+            judge(SiteKind::InitContainer, "repo@sha256:abc").unwrap_or_else(|| unreachable!());
+        assert_eq!(
+            finding.message,
+            "`repo@sha256:abc` in init container `init` of Deployment/web is not a valid image reference: \
+             the sha256 digest has 3 hex digits; exactly 64 are required; \
+             render `repository@sha256:<64 lowercase hex digits>`"
+        );
+    }
+}

@@ -1,0 +1,42 @@
+#![doc = include_str!("values-file-unused.md")]
+
+use crate::{CellContext, Finding, Severity};
+
+/// Stable rule id.
+pub const ID: &str = "values-file-unused";
+/// One line for tables and `--help`.
+pub const SUMMARY: &str = "a values file that no cell reads (a mistyped overlay path)";
+/// Severity unless the configuration says otherwise.
+pub const DEFAULT_SEVERITY: Severity = Severity::Warning;
+/// The rule's documentation (the same text as this module's doc comment).
+pub const DOC: &str = include_str!("values-file-unused.md");
+
+/// The finding for the values file at `path` (relative to the repository), which no cell reads.
+/// Severity is the rule default; run [`crate::PolicySettings::apply_severity`] before reporting.
+pub fn finding(path: &str) -> Finding {
+    let message = format!(
+        "values file `{path}` is read by no cell; move its values to a file the cells read (see `imagegate cells`) or delete it"
+    );
+    let mut finding = Finding::new(ID, DEFAULT_SEVERITY, message, CellContext::default());
+    finding.file = Some(path.to_owned());
+    finding
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn points_at_the_file() {
+        let f = finding("sources/values/env/prod/apps/web.yaml");
+        assert_eq!(f.rule, ID);
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(
+            f.file.as_deref(),
+            Some("sources/values/env/prod/apps/web.yaml")
+        );
+        assert!(f
+            .message
+            .contains("`sources/values/env/prod/apps/web.yaml`"));
+    }
+}
