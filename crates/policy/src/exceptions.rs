@@ -51,6 +51,21 @@ impl ExceptionOutcome {
     }
 }
 
+/// Each index counts as one match: an outcome rebuilt from the indices of used exceptions (for
+/// example a set collected across worker threads).
+impl FromIterator<usize> for ExceptionOutcome {
+    fn from_iter<I: IntoIterator<Item = usize>>(indices: I) -> Self {
+        let mut outcome = ExceptionOutcome::default();
+        for index in indices {
+            if outcome.matches.len() <= index {
+                outcome.matches.resize(index + 1, 0);
+            }
+            outcome.matches[index] += 1;
+        }
+        outcome
+    }
+}
+
 /// Marks each finding that an exception covers with `excepted_by = Some(index)` (the first
 /// matching exception) and counts the matches of every exception.
 ///

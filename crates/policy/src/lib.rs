@@ -4,8 +4,9 @@
 //! from, and gets findings back.
 //!
 //! - [`ImageRef`]: image references parsed as written, never normalised;
-//! - [`rules`]: one module per rule, each documented with what it catches, why it matters, an
-//!   example and how to fix it; [`registry`] lists them for `imagegate explain`;
+//! - [`mod@rules`]: one module per rule, each documented with what it catches, why it matters, an
+//!   example and how to fix it; [`registry`] lists them ([`rules()`], [`rule()`]) for
+//!   `imagegate explain`;
 //! - [`PolicySettings`] and [`ExceptionSettings`]: the `policy:` and `exceptions:` sections of
 //!   `imagegate.yaml`;
 //! - [`evaluate`]: every finding of one cell; [`apply_exceptions`] and [`exception_hygiene`]:
@@ -19,13 +20,13 @@ pub mod registry;
 pub mod rules;
 mod settings;
 
-pub use evaluate::evaluate;
+pub use evaluate::{evaluate, render_failed};
 pub use exceptions::{apply_exceptions, exception_hygiene, ExceptionOutcome, RunScope};
 pub use finding::*;
 pub use reference::{
     ImageRef, RefError, DIGEST_ALGORITHM, NAME_MAX_LEN, SHA256_HEX_LEN, TAG_MAX_LEN,
 };
-pub use registry::{RuleInfo, RuleStatus};
+pub use registry::{rule, rules, RuleInfo, RuleStatus};
 pub use settings::{
     builtin_custom_image_fields, CustomImageFieldSetting, Exception, ExceptionRule,
     ExceptionSettings, Glob, Level, ObjectGlob, PerEnvironment, PolicySettings, RuleSeverity,

@@ -124,7 +124,7 @@ pub enum RefError {
     #[error("the tag after `:` is empty")]
     EmptyTag,
     /// A tag longer than 128 characters.
-    #[error("the tag is {0} characters long; at most 128 are allowed")]
+    #[error("the tag is {0} characters long (at most 128 are allowed)")]
     TagTooLong(usize),
     /// A tag with a character outside `[A-Za-z0-9_.-]`, or starting with `.` or `-`.
     #[error("the tag `{tag}` has {problem}")]
@@ -144,25 +144,25 @@ pub enum RefError {
     #[error("the digest `{0}` has no algorithm (expected `sha256:<64 hex digits>`)")]
     DigestWithoutAlgorithm(String),
     /// A digest algorithm other than `sha256`.
-    #[error("the digest algorithm `{0}` is not supported; only `sha256` is")]
+    #[error("the digest algorithm `{0}` is not supported (only `sha256` is)")]
     UnknownDigestAlgorithm(String),
     /// Uppercase hex in the digest (registries compare digests as lowercase strings).
-    #[error("the sha256 digest contains uppercase hex `{0}`; digests are lowercase")]
+    #[error("the sha256 digest contains uppercase hex `{0}` (digests are lowercase)")]
     UppercaseDigest(char),
     /// A non-hex character in the digest.
     #[error("the sha256 digest contains `{0}`, which is not a hex digit")]
     DigestNotHex(char),
     /// A sha256 digest with the wrong number of hex digits.
-    #[error("the sha256 digest has {0} hex digits; exactly 64 are required")]
+    #[error("the sha256 digest has {0} hex digits where exactly 64 are required")]
     DigestLength(usize),
     /// Domain and path together are longer than 255 characters.
-    #[error("the repository name is {0} characters long; at most 255 are allowed")]
+    #[error("the repository name is {0} characters long (at most 255 are allowed)")]
     NameTooLong(usize),
     /// Empty domain or path component (`//`, a leading or trailing `/`).
     #[error("the repository has an empty path component")]
     EmptyComponent,
     /// Uppercase in the repository path.
-    #[error("the repository `{0}` contains uppercase letters; repositories are lowercase")]
+    #[error("the repository `{0}` contains uppercase letters (repositories are lowercase)")]
     UppercaseRepository(String),
     /// A path component that breaks the grammar.
     #[error("the repository component `{component}` {problem}")]
@@ -291,12 +291,12 @@ fn check_tag(tag: &str) -> Result<(), RefError> {
     }
     if !is_word(first) {
         return Err(invalid(format!(
-            "`{first}` as its first character; a tag starts with a letter, digit or `_`"
+            "`{first}` as its first character (a tag starts with a letter, digit or `_`)"
         )));
     }
     if let Some(bad) = chars.find(|c| !(is_word(*c) || *c == '.' || *c == '-')) {
         return Err(invalid(format!(
-            "the character `{bad}`; a tag holds only letters, digits, `_`, `.` and `-`"
+            "the character `{bad}` (a tag holds only letters, digits, `_`, `.` and `-`)"
         )));
     }
     Ok(())
@@ -395,10 +395,10 @@ fn check_component(component: &str) -> Result<(), RefError> {
         if !ok {
             return Err(invalid(
                 if separator.chars().all(|c| matches!(c, '.' | '_' | '-')) {
-                    format!("has the separator `{separator}`; only `.`, `_`, `__` or dashes may join two parts")
+                    format!("has the separator `{separator}` (only `.`, `_`, `__` or dashes may join two parts)")
                 } else {
                     format!(
-                        "contains `{separator}`; only lowercase letters, digits, `.`, `_` and `-` are allowed"
+                        "contains `{separator}` (only lowercase letters, digits, `.`, `_` and `-` are allowed)"
                     )
                 },
             ));
@@ -605,15 +605,15 @@ mod tests {
     fn messages_name_the_problem() {
         assert_eq!(
             err("repo@sha256:abc").to_string(),
-            "the sha256 digest has 3 hex digits; exactly 64 are required"
+            "the sha256 digest has 3 hex digits where exactly 64 are required"
         );
         assert_eq!(
             err("app:ta+g").to_string(),
-            "the tag `ta+g` has the character `+`; a tag holds only letters, digits, `_`, `.` and `-`"
+            "the tag `ta+g` has the character `+` (a tag holds only letters, digits, `_`, `.` and `-`)"
         );
         assert_eq!(
             err("a$b").to_string(),
-            "the repository component `a$b` contains `$`; only lowercase letters, digits, `.`, `_` and `-` are allowed"
+            "the repository component `a$b` contains `$` (only lowercase letters, digits, `.`, `_` and `-` are allowed)"
         );
     }
 }

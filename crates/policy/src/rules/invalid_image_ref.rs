@@ -92,7 +92,7 @@ mod tests {
         assert_eq!(
             finding.message,
             "`repo@sha256:abc` in init container `init` of Deployment/web is not a valid image reference: \
-             the sha256 digest has 3 hex digits; exactly 64 are required; \
+             the sha256 digest has 3 hex digits where exactly 64 are required; \
              render `repository@sha256:<64 lowercase hex digits>`"
         );
     }

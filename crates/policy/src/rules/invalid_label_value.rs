@@ -18,8 +18,8 @@ pub const DOC: &str = include_str!("invalid-label-value.md");
 /// Longest label value Kubernetes accepts.
 pub const MAX_LEN: usize = 63;
 
-/// What is wrong with a label value, or `None` when Kubernetes accepts it
-/// (empty, or at most 63 of `[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?`).
+/// What is wrong with a label value (a clause completing "it …"), or `None` when Kubernetes
+/// accepts it (empty, or at most 63 of `[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?`).
 pub fn label_value_problem(value: &str) -> Option<String> {
     if value.is_empty() {
         return None;
@@ -27,7 +27,7 @@ pub fn label_value_problem(value: &str) -> Option<String> {
     let len = value.chars().count();
     if len > MAX_LEN {
         return Some(format!(
-            "is {len} characters long; at most {MAX_LEN} are allowed"
+            "is {len} characters long (at most {MAX_LEN} are allowed)"
         ));
     }
     if let Some(bad) = value
@@ -35,12 +35,12 @@ pub fn label_value_problem(value: &str) -> Option<String> {
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
     {
         return Some(format!(
-            "contains `{bad}`; only letters, digits, `-`, `_` and `.` are allowed"
+            "contains `{bad}` (only letters, digits, `-`, `_` and `.` are allowed)"
         ));
     }
     let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
     if !edge_ok(value.chars().next()) || !edge_ok(value.chars().last()) {
-        return Some("must start and end with a letter or digit".to_owned());
+        return Some("does not start and end with a letter or digit".to_owned());
     }
     None
 }
@@ -52,13 +52,13 @@ pub(crate) fn check(
     label: &LabelSite,
 ) -> Option<Finding> {
     let problem = label_value_problem(&label.value)?;
-    let hint = if label.value.contains("@sha256:") || label.value.contains("sha256:") {
+    let hint = if label.value.contains("sha256:") {
         "; a digest leaked into it: keep the chart's tag a plain version and put the digest in its own value"
     } else {
         "; render a valid value, or shorten it with `trunc 63`"
     };
     let message = format!(
-        "label `{key}: {value}` ({field}) of {object} {problem}{hint}",
+        "label `{key}` ({field}) of {object} has the value `{value}`, which Kubernetes rejects: it {problem}{hint}",
         key = label.key,
         value = label.value,
         field = label.field,
