@@ -21,7 +21,7 @@ pub(crate) enum Newlines {
 
 /// True for characters that change how surrounding text is displayed rather than being text:
 /// C0 and C1 controls, DEL, and the Unicode bidirectional and line-separator controls.
-fn is_dangerous(c: char) -> bool {
+pub(crate) fn is_dangerous(c: char) -> bool {
     c.is_control()
         || matches!(
             c,

@@ -27,7 +27,7 @@ impl Renderer for GithubRenderer {
             let mut properties = Vec::new();
             let (file, line) = location(f);
             if let Some(file) = file {
-                properties.push(format!("file={}", escape_property(&file)));
+                properties.push(format!("file={}", escape_property(&one_line(&file))));
             }
             if let Some(line) = line {
                 properties.push(format!("line={line}"));

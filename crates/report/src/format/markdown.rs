@@ -266,10 +266,12 @@ fn rich(s: &str) -> String {
 }
 
 /// User text as an inline code span in a table cell (literal, no mentions, no HTML), or as
-/// escaped text when a backtick in it could close the span.
+/// escaped text when a backtick or `\|` in it could break the span or the table.
 fn code(s: &str) -> String {
     let s = one_line(s);
-    if s.is_empty() || s.contains('`') {
+    // A backslash before a `|` would escape the backslash instead of the pipe when the table
+    // row is split, so such text is escaped as plain text instead.
+    if s.is_empty() || s.contains('`') || s.contains("\\|") {
         return text(&s);
     }
     // Inside a table, `|` must be escaped even in a code span; GitHub shows it unescaped.
@@ -329,6 +331,8 @@ mod tests {
         assert_eq!(code("nginx:1.27|x"), "`nginx:1.27\\|x`");
         assert_eq!(code("a`b"), "a\\`b");
         assert_eq!(code(""), "");
+        assert_eq!(code("a\\|b"), "a\\\\\\|b");
+        assert_eq!(code("a\\x|b"), "`a\\x\\|b`");
     }
 
     #[test]

@@ -49,9 +49,7 @@ impl<'a> SarifRenderer<'a> {
 
 impl Renderer for SarifRenderer<'_> {
     fn render(&self, report: &Report, out: &mut dyn Write) -> Result<(), RenderError> {
-        serde_json::to_writer_pretty(&mut *out, &self.log(report))?;
-        out.write_all(b"\n")?;
-        Ok(())
+        super::json::write_pretty(&self.log(report), out)
     }
 }
 
