@@ -6,6 +6,7 @@
 //! - `docs`: regenerate the generated documentation (rule pages, config schema).
 //! - `bench`: the side-by-side benchmark (see `docs/performance.md`).
 
+mod bench;
 mod helm;
 
 use anyhow::{bail, Context, Result};
@@ -122,10 +123,29 @@ fn ci(root: &Path, rest: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Runs the whole suite once per Helm major version. Tests that need helm read `IMAGEGATE_TEST_HELM`
-/// and fail (never skip) when it is missing and `CI` is set.
+/// Runs the whole suite once per Helm major version (or only for `--helm-major N`). Tests that
+/// need helm read `IMAGEGATE_TEST_HELM` and fail (never skip) when it does not work.
 fn test(root: &Path, rest: &[String]) -> Result<()> {
-    let helms = helm::provision_all(root)?;
+    let mut rest = rest.to_vec();
+    let only: Option<u32> = match rest.iter().position(|a| a == "--helm-major") {
+        Some(i) => {
+            let v = rest
+                .get(i + 1)
+                .context("--helm-major needs a value (3 or 4)")?
+                .parse()
+                .context("--helm-major takes 3 or 4")?;
+            rest.drain(i..i + 2);
+            Some(v)
+        }
+        None => None,
+    };
+    let helms: Vec<_> = helm::provision_all(root)?
+        .into_iter()
+        .filter(|h| only.is_none_or(|m| m == h.major))
+        .collect();
+    if helms.is_empty() {
+        bail!("no pinned helm has major version {:?}", only);
+    }
     let nextest = Command::new("cargo")
         .args(["nextest", "--version"])
         .output()
@@ -138,15 +158,14 @@ fn test(root: &Path, rest: &[String]) -> Result<()> {
             h.version
         );
         let mut cmd = cargo();
-        cmd.current_dir(root)
-            .env("IMAGEGATE_TEST_HELM", &h.path)
-            .env("IMAGEGATE_TEST_REQUIRE_HELM", "1");
+        cmd.current_dir(root).env("IMAGEGATE_TEST_HELM", &h.path);
         if nextest {
             cmd.args(["nextest", "run", "--workspace", "--no-fail-fast"]);
         } else {
             cmd.args(["test", "--workspace", "--no-fail-fast"]);
         }
-        // Helm-independent tests need to run only once; the second pass runs the helm-backed ones.
+        // Helm-independent tests need to run only once; later passes run the helm-backed ones,
+        // which live in test binaries (or have names) containing `helm`.
         if i > 0 {
             if nextest {
                 cmd.args(["-E", "binary(/helm/) | test(/helm/)"]);
@@ -154,11 +173,11 @@ fn test(root: &Path, rest: &[String]) -> Result<()> {
                 cmd.arg("helm");
             }
         }
-        cmd.args(rest);
+        cmd.args(&rest);
         status(&mut cmd)?;
     }
     if nextest {
-        // Doc tests are not run by nextest.
+        // nextest does not run doc tests.
         status(
             cargo()
                 .current_dir(root)
@@ -180,27 +199,7 @@ fn docs(root: &Path, rest: &[String]) -> Result<()> {
     status(&mut cmd)
 }
 
+/// `cargo xtask bench`: the side-by-side benchmark (see `bench` and `docs/performance.md`).
 fn bench(root: &Path, rest: &[String]) -> Result<()> {
-    let helms = helm::provision_all(root)?;
-    let helm3 = helms
-        .iter()
-        .find(|h| h.major == 3)
-        .context("helm 3 missing")?;
-    let mut cmd = cargo();
-    cmd.current_dir(root)
-        .args([
-            "run",
-            "--quiet",
-            "--release",
-            "-p",
-            "imagegate",
-            "--",
-            "__bench",
-            "--helm",
-        ])
-        .arg(&helm3.path)
-        .arg("--out")
-        .arg(root.join("target/bench"))
-        .args(rest);
-    status(&mut cmd)
+    bench::run(root, rest)
 }

@@ -379,10 +379,12 @@ pub(crate) fn resolve_components(
     Ok(out)
 }
 
+/// Where a component renders: (environment name of the cell, placeholders, the environment
+/// whose helm settings apply).
+type Target<'a> = (String, BTreeMap<String, String>, &'a Environment);
+
 /// The distinct clusters: (cluster environment name, shared vars, first environment of it).
-fn clusters(
-    cfg: &Config,
-) -> Result<Vec<(String, BTreeMap<String, String>, &Environment)>, ConfigError> {
+fn clusters(cfg: &Config) -> Result<Vec<Target<'_>>, ConfigError> {
     let key = &cfg.model.cluster_scope.key;
     let mut seen: Vec<(String, Vec<&Environment>)> = Vec::new();
     for env in &cfg.environments {
@@ -425,7 +427,7 @@ pub(crate) fn cells(cfg: &Config) -> Result<Vec<Cell>, ConfigError> {
     }
     let mut out = Vec::new();
     for comp in &cfg.components {
-        let targets: Vec<(String, BTreeMap<String, String>, &Environment)> = match comp.scope {
+        let targets: Vec<Target<'_>> = match comp.scope {
             Scope::Environment => cfg
                 .environments
                 .iter()
@@ -460,10 +462,15 @@ pub(crate) fn cells(cfg: &Config) -> Result<Vec<Cell>, ConfigError> {
                 Scope::Cluster => (&model.naming.cluster_app, &model.value_stacks.cluster),
             };
             let app = render_template(app_tpl, &vars).map_err(|p| err("naming.app", p))?;
-            let namespace = match &comp.namespace {
-                Some(ns) => ns.clone(),
-                None => render_template(&model.naming.namespace, &vars)
-                    .map_err(|p| err("naming.namespace", p))?,
+            let namespace = match (&comp.namespace, &model.naming.namespace) {
+                (Some(ns), _) => ns.clone(),
+                (None, Some(t)) => {
+                    render_template(t, &vars).map_err(|p| err("naming.namespace", p))?
+                }
+                (None, None) => vars
+                    .get("namespace")
+                    .cloned()
+                    .unwrap_or_else(|| "default".into()),
             };
             let mut vars_app = vars.clone();
             vars_app.insert("app".into(), app.clone());

@@ -37,10 +37,10 @@ pub struct ConfigFile {
     pub naming: Naming,
     /// The image policy: immutable tag shapes, severities, custom image fields.
     #[serde(default)]
-    pub policy: serde_json::Value,
+    pub policy: imagegate_policy::PolicySettings,
     /// Time-boxed exceptions.
     #[serde(default)]
-    pub exceptions: serde_json::Value,
+    pub exceptions: imagegate_policy::ExceptionSettings,
     /// Bounds on what one run may consume.
     #[serde(default)]
     pub limits: LimitSettings,
@@ -237,8 +237,9 @@ pub struct Naming {
     pub cluster_app: String,
     /// Helm release name (`{app}` is available).
     pub release: String,
-    /// Namespace when the component sets none.
-    pub namespace: String,
+    /// Namespace when the component sets none. Default: the environment's `namespace`
+    /// placeholder when it has one, else `default`.
+    pub namespace: Option<String>,
 }
 
 impl Default for Naming {
@@ -247,7 +248,7 @@ impl Default for Naming {
             app: "{env}-{name}".into(),
             cluster_app: "cluster-{name}".into(),
             release: "{app}".into(),
-            namespace: "{namespace}".into(),
+            namespace: None,
         }
     }
 }
@@ -291,6 +292,10 @@ pub(crate) fn parse(file: &str, text: &str) -> Result<ConfigFile, ConfigError> {
             .at(loc.as_ref().map(|l| l.line() as u32), loc.as_ref().map(|l| l.column() as u32))
             .hint("see docs/configuration.md for the format, or validate with docs/imagegate.schema.json")
     })?;
+    let mut model = model;
+    for (i, e) in model.exceptions.list.iter_mut().enumerate() {
+        e.line = locate(text, &format!("exceptions.list[{i}]"));
+    }
     if model.version != 1 {
         return Err(
             ConfigError::new(file, format!("unsupported version {}", model.version))
@@ -302,6 +307,6 @@ pub(crate) fn parse(file: &str, text: &str) -> Result<ConfigFile, ConfigError> {
 
 /// Line of the node at `path` (for example `components[2]`) in the configuration text.
 pub(crate) fn locate(text: &str, path: &str) -> Option<u32> {
-    let _ = (text, path, imagegate_yaml::Limits::default());
-    None // PENDING: imagegate_yaml::Node::at_path
+    let root = imagegate_yaml::load(text, &imagegate_yaml::Limits::default()).ok()??;
+    root.at_path(path).map(|n| n.line)
 }

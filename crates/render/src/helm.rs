@@ -58,6 +58,11 @@ impl Helm {
 
     /// Uses the helm at `path`, reading its version.
     pub fn at(path: &Path) -> Result<Self, HelmError> {
+        // Renders run in a sandbox folder: a relative path must not change meaning there.
+        let path = &std::fs::canonicalize(path).map_err(|e| HelmError::Broken {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
         let mut cmd = std::process::Command::new(path);
         cmd.args(["version", "--template", "{{.Version}}"]);
         let out = crate::process::run(cmd, Duration::from_secs(30), 64 * 1024).map_err(|e| {

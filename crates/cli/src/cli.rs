@@ -1,0 +1,170 @@
+//! The command line (names are part of the contract; flags may grow).
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// A Helm-render-aware image policy validator for GitOps repositories.
+///
+/// Renders every chart × environment with real `helm template`, finds every image Kubernetes
+/// would receive, judges it against the image policy (digest-pinned, no mutable tags,
+/// imagePullPolicy: IfNotPresent), and points at the values file and line to fix.
+///
+/// Exit status: 0 no error-level finding; 1 error-level findings; 2 usage, configuration or
+/// infrastructure error.
+#[derive(Debug, Parser)]
+#[command(name = "imagegate", version, about, long_about, max_term_width = 100)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render the whole matrix of imagegate.yaml (or one chart) and judge it.
+    Check(CheckArgs),
+    /// Judge manifests that are already rendered (files, or - for stdin).
+    Scan(ScanArgs),
+    /// The inventory: every image per environment, app, object and container.
+    Images(ImagesArgs),
+    /// The matrix that would be rendered, with each cell's value stack.
+    Cells(CellsArgs),
+    /// Print a rule's documentation (or list the rules).
+    Explain(ExplainArgs),
+    /// Generated documentation (used by `cargo xtask docs`).
+    #[command(name = "__generate-docs", hide = true)]
+    GenerateDocs(GenerateDocsArgs),
+}
+
+/// Where the configuration is and which part of the matrix to take.
+#[derive(Debug, Args, Clone)]
+pub struct MatrixArgs {
+    /// The configuration file (default: ./imagegate.yaml).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Only these environments (repeatable).
+    #[arg(long = "env", value_name = "ENV")]
+    pub envs: Vec<String>,
+    /// Only these apps (repeatable; app or component name).
+    #[arg(long = "app", value_name = "APP")]
+    pub apps: Vec<String>,
+}
+
+/// How helm is found and run.
+#[derive(Debug, Args, Clone)]
+pub struct HelmArgs {
+    /// The helm binary (else $IMAGEGATE_HELM, else helm on PATH).
+    #[arg(long, value_name = "PATH")]
+    pub helm: Option<PathBuf>,
+    /// Renders at once (default: the number of cores).
+    #[arg(short = 'j', long = "jobs", value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Seconds one render may take (default: helm.timeoutSeconds of the config, 120).
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+}
+
+/// Report output.
+#[derive(Debug, Args, Clone)]
+pub struct OutputArgs {
+    /// Format on stdout: text, json, sarif, junit, github, markdown.
+    #[arg(long, default_value = "text", value_name = "FORMAT")]
+    pub format: String,
+    /// Also write a report to a file: FILE (in --format) or FORMAT=FILE. Repeatable.
+    #[arg(long, short = 'o', value_name = "[FORMAT=]FILE")]
+    pub output: Vec<String>,
+    /// Fail (exit 1) on warnings too.
+    #[arg(long)]
+    pub warnings_as_errors: bool,
+    /// Print only findings (no summary, no progress).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Never draw a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// `imagegate check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub matrix: MatrixArgs,
+    #[command(flatten)]
+    pub helm: HelmArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Check one chart without a configuration file.
+    #[arg(long, value_name = "DIR", conflicts_with = "config")]
+    pub chart: Option<PathBuf>,
+    /// Values files for --chart, in order (repeatable).
+    #[arg(short = 'f', long = "values", value_name = "FILE", requires = "chart")]
+    pub values: Vec<PathBuf>,
+    /// Release name for --chart.
+    #[arg(long, requires = "chart", default_value = "release")]
+    pub release: String,
+    /// Namespace for --chart.
+    #[arg(long, requires = "chart", default_value = "default")]
+    pub namespace: String,
+    /// Kubernetes version for --chart.
+    #[arg(long, requires = "chart", default_value = "1.31.0")]
+    pub kube_version: String,
+}
+
+/// `imagegate scan`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Rendered manifest files; `-` reads stdin.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// A configuration whose policy and exceptions apply (optional).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Environment name to report (and to match exceptions and severities against).
+    #[arg(long = "env", default_value = "scan")]
+    pub env: String,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `imagegate images`.
+#[derive(Debug, Args)]
+pub struct ImagesArgs {
+    #[command(flatten)]
+    pub matrix: MatrixArgs,
+    #[command(flatten)]
+    pub helm: HelmArgs,
+    /// text, json or csv.
+    #[arg(long, default_value = "text")]
+    pub format: String,
+    /// Never draw a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// `imagegate cells`.
+#[derive(Debug, Args)]
+pub struct CellsArgs {
+    #[command(flatten)]
+    pub matrix: MatrixArgs,
+    /// text or json.
+    #[arg(long, default_value = "text")]
+    pub format: String,
+}
+
+/// `imagegate explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The rule id (omit to list every rule).
+    pub rule: Option<String>,
+}
+
+/// `imagegate __generate-docs`.
+#[derive(Debug, Args)]
+pub struct GenerateDocsArgs {
+    /// The docs folder.
+    pub dir: PathBuf,
+    /// Fail when the committed docs differ from the generated ones.
+    #[arg(long)]
+    pub check: bool,
+}

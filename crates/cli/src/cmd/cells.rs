@@ -1,0 +1,48 @@
+//! `imagegate cells`: the matrix, with each cell's resolved value stack.
+
+use crate::cli::CellsArgs;
+use crate::output::{sanitize_terminal, stdout};
+use crate::Fatal;
+use anyhow::Result;
+use std::io::Write;
+
+pub fn run(args: CellsArgs) -> Result<u8> {
+    let cfg = super::load_config(&super::config_path(&args.matrix.config))?;
+    let cells = super::select_cells(&cfg, &args.matrix)?;
+    let mut out = stdout();
+    match args.format.as_str() {
+        "json" => {
+            let doc = serde_json::json!({ "schema": "imagegate/cells/v1", "cells": cells });
+            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        }
+        "text" => {
+            for c in &cells {
+                writeln!(
+                    out,
+                    "{}/{}  release={} namespace={} chart={}",
+                    sanitize_terminal(&c.environment),
+                    sanitize_terminal(&c.app),
+                    sanitize_terminal(&c.release),
+                    sanitize_terminal(&c.namespace),
+                    sanitize_terminal(&c.chart)
+                )?;
+                for v in &c.value_files {
+                    let mark = if v.present {
+                        "  -f"
+                    } else {
+                        "  (missing, skipped)"
+                    };
+                    writeln!(out, "{mark} {}", sanitize_terminal(&v.path))?;
+                }
+                for p in &c.problems {
+                    writeln!(out, "  problem: {}", sanitize_terminal(p))?;
+                }
+            }
+            writeln!(out, "{} cells", cells.len())?;
+        }
+        other => {
+            return Err(Fatal(format!("--format {other}: cells supports text and json")).into())
+        }
+    }
+    Ok(0)
+}

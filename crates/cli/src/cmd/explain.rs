@@ -1,0 +1,35 @@
+//! `imagegate explain`: a rule's documentation.
+
+use crate::cli::ExplainArgs;
+use crate::output::stdout;
+use crate::Fatal;
+use anyhow::Result;
+use std::io::Write;
+
+pub fn run(args: ExplainArgs) -> Result<u8> {
+    let mut out = stdout();
+    match args.rule {
+        None => {
+            let width = imagegate_policy::registry::rules()
+                .iter()
+                .map(|r| r.id.len())
+                .max()
+                .unwrap_or(0);
+            for r in imagegate_policy::registry::rules() {
+                let sev = match r.default_severity {
+                    imagegate_policy::Severity::Error => "error",
+                    imagegate_policy::Severity::Warning => "warning",
+                };
+                writeln!(out, "{:width$}  {:7}  {}", r.id, sev, r.summary)?;
+            }
+        }
+        Some(id) => {
+            let rule = imagegate_policy::registry::rule(&id)
+                .ok_or_else(|| Fatal(format!("no rule `{id}`; `imagegate explain` lists them")))?;
+            writeln!(out, "# {}\n", rule.id)?;
+            write!(out, "{}", rule.doc)?;
+        }
+    }
+    out.flush()?;
+    Ok(0)
+}

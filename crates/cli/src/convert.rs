@@ -1,0 +1,170 @@
+//! From the policy's findings and the decoder's sites to the report's model.
+
+use imagegate_config::Cell;
+use imagegate_decode::{Decoded, PullPolicy, SiteKind};
+use imagegate_origin::{LayerKind, Stack};
+use imagegate_policy::{CellContext, ExceptionSettings, Finding, ImageRef, Offending, Severity};
+use imagegate_report::{ObjectRef, Origin, ReportFinding, Severity as ReportSeverity, Snippet};
+use serde::Serialize;
+
+/// One row of the image inventory.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "camelCase")]
+pub struct InventoryRow {
+    /// Environment.
+    pub environment: String,
+    /// App.
+    pub app: String,
+    /// Object kind.
+    pub kind: String,
+    /// Object namespace.
+    pub namespace: Option<String>,
+    /// Object name.
+    pub name: String,
+    /// Container name (custom fields: none).
+    pub container: Option<String>,
+    /// container, initContainer, ephemeralContainer, customField, unclassified.
+    pub site: String,
+    /// Field path.
+    pub field: String,
+    /// The image as rendered.
+    pub image: String,
+    /// Repository (registry included), when the reference parses.
+    pub repository: Option<String>,
+    /// Tag, when written.
+    pub tag: Option<String>,
+    /// Digest, when pinned.
+    pub digest: Option<String>,
+    /// Pull policy as rendered (`(absent)` when not set).
+    pub pull_policy: Option<String>,
+    /// `# Source:` template.
+    pub template: Option<String>,
+}
+
+/// The inventory rows of one decoded cell.
+pub fn inventory(ctx: &CellContext, decoded: &Decoded) -> Vec<InventoryRow> {
+    let mut rows = Vec::new();
+    for obj in &decoded.objects {
+        for site in &obj.sites {
+            let parsed = ImageRef::parse(&site.image).ok();
+            rows.push(InventoryRow {
+                environment: ctx.environment.clone(),
+                app: ctx.app.clone(),
+                kind: obj.object.kind.clone(),
+                namespace: obj.object.namespace.clone(),
+                name: obj.object.name.clone(),
+                container: site.container.clone(),
+                site: site_kind(site.kind).into(),
+                field: site.field.clone(),
+                image: site.image.clone(),
+                repository: parsed.as_ref().map(|r| r.repository().to_string()),
+                tag: parsed.as_ref().and_then(|r| r.tag().map(str::to_string)),
+                digest: parsed.as_ref().and_then(|r| r.digest().map(str::to_string)),
+                pull_policy: match &site.pull_policy {
+                    PullPolicy::Absent => Some("(absent)".into()),
+                    PullPolicy::Set(p) => Some(p.clone()),
+                    PullPolicy::NotApplicable => None,
+                },
+                template: obj.template.clone(),
+            });
+        }
+    }
+    rows
+}
+
+fn site_kind(k: SiteKind) -> &'static str {
+    match k {
+        SiteKind::Container => "container",
+        SiteKind::InitContainer => "initContainer",
+        SiteKind::EphemeralContainer => "ephemeralContainer",
+        SiteKind::CustomField => "customField",
+        SiteKind::Unclassified => "unclassified",
+    }
+}
+
+fn severity(s: Severity) -> ReportSeverity {
+    match s {
+        Severity::Error => ReportSeverity::Error,
+        Severity::Warning => ReportSeverity::Warning,
+    }
+}
+
+/// Converts a finding with no origin resolution.
+pub fn finding(
+    f: &Finding,
+    origin: Option<&imagegate_origin::Origin>,
+    cell: Option<&Cell>,
+) -> ReportFinding {
+    let mut r = ReportFinding::new(
+        f.rule,
+        severity(f.severity),
+        &f.message,
+        &f.cell.environment,
+        &f.cell.app,
+        &f.cell.chart,
+    );
+    r.object = f
+        .object
+        .as_ref()
+        .map(|o| ObjectRef::new(&o.api_version, &o.kind, o.namespace.clone(), &o.name));
+    r.container = f.container.clone();
+    r.field = f.field.clone();
+    r.image = f.image.clone();
+    r.template = f.template.clone();
+    r.rendered_line = f.line;
+    r.excepted = f.is_excepted();
+    if let (Some(t), Some(cell)) = (&f.template, cell) {
+        r.template_path_in_repo = imagegate_render::template_in_repo(&cell.chart, t);
+    }
+    if let Some(o) = origin {
+        r.origin = Some(Origin::new(&o.file, o.line));
+        r.snippet = Some(Snippet::new(o.line, vec![o.text.clone()], o.line));
+        r.origin_note = match o.layer {
+            LayerKind::ValueStack => None,
+            LayerKind::ChartDefault => Some(format!(
+                "chart default (`{}`), not overridden by any values file of this cell",
+                o.key
+            )),
+            LayerKind::SubchartDefault => Some(format!(
+                "subchart default (`{}`): override it from the parent chart's values",
+                o.key
+            )),
+        };
+    } else if f.offending.is_some() {
+        r.origin_note = Some(match &f.template {
+            Some(t) => format!("no values file sets it: hard-coded in the template {t}"),
+            None => "no values file sets it".to_string(),
+        });
+    }
+    r
+}
+
+/// Converts a finding, resolving its origin in the cell's value stack.
+pub fn finding_with_stack(
+    f: &Finding,
+    stack: Option<&Stack>,
+    cell: Option<&Cell>,
+    exceptions: &ExceptionSettings,
+) -> ReportFinding {
+    let origin = match (stack, &f.offending) {
+        (Some(stack), Some(off)) => stack.find(off),
+        _ => None,
+    };
+    let mut r = finding(f, origin.as_ref(), cell);
+    if let Some(i) = f.excepted_by {
+        if let Some(e) = exceptions.list.get(i) {
+            r.exception_note = Some(format!("excepted until {}: {}", e.expires, e.reason));
+        }
+    }
+    // The float-tag trap deserves its own words: the values line says 1.10, the image says 1.1.
+    if let (Some(Offending::Tag(t)), Some(s)) = (&f.offending, &r.snippet) {
+        if let Some(line) = s.lines.first() {
+            if !line.contains(t.as_str()) {
+                r.origin_note = Some(format!(
+                    "the value is a YAML number and renders as `{t}`: quote it (\"…\") or, better, pin the image by digest"
+                ));
+            }
+        }
+    }
+    r
+}

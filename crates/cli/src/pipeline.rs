@@ -1,0 +1,179 @@
+//! The check pipeline: cells → renders → image sites → findings, one cell at a time on the
+//! render workers, so nothing rendered outlives its cell.
+
+use crate::convert;
+use imagegate_config::{Cell, Config};
+use imagegate_decode::{decode_stream, DecodeOptions, Decoded};
+use imagegate_policy::{CellContext, ExceptionOutcome, ExceptionSettings, Finding, PolicySettings};
+use imagegate_render::{render_all, Helm, RenderFailure, RenderOptions, Rendered};
+use imagegate_report::{CellReport, CellStatus, ReportFinding};
+use std::io::IsTerminal;
+
+/// What one cell produced.
+pub struct CellOutcome {
+    /// The cell as reported.
+    pub report: CellReport,
+    /// Its findings, converted, with origins resolved.
+    pub findings: Vec<ReportFinding>,
+    /// Which exceptions matched a finding of this cell.
+    pub matched_exceptions: ExceptionOutcome,
+    /// Every image site, for the inventory.
+    pub inventory: Vec<convert::InventoryRow>,
+}
+
+/// Shared, read-only inputs of every cell's work.
+pub struct Judge<'a> {
+    /// The configuration (for the repository and exceptions).
+    pub config: Option<&'a Config>,
+    /// The policy.
+    pub settings: &'a PolicySettings,
+    /// The time-boxed exceptions.
+    pub exceptions: &'a ExceptionSettings,
+    /// Decoder options derived from the policy.
+    pub decode: DecodeOptions,
+    /// The day exceptions are judged against.
+    pub today: chrono::NaiveDate,
+    /// Collect the inventory too.
+    pub inventory: bool,
+}
+
+impl Judge<'_> {
+    /// Judges one rendered (or failed) cell.
+    pub fn cell(&self, cell: &Cell, result: Result<Rendered, RenderFailure>) -> CellOutcome {
+        let ctx = CellContext {
+            environment: cell.environment.clone(),
+            app: cell.app.clone(),
+            chart: cell.chart.clone(),
+        };
+        let value_files: Vec<String> = cell.present_value_files().map(str::to_string).collect();
+        match result {
+            Err(failure) => {
+                let message = match &failure.hint {
+                    Some(h) => format!("{}\n  hint: {h}", failure.message),
+                    None => failure.message.clone(),
+                };
+                let finding = self.settings.apply_severity(vec![
+                    imagegate_policy::rules::render_failed::finding(&ctx, &message),
+                ]);
+                let report = CellReport::failed(
+                    &cell.environment,
+                    &cell.app,
+                    &cell.chart,
+                    value_files,
+                    &message,
+                );
+                let findings = finding
+                    .into_iter()
+                    .map(|f| convert::finding(&f, None, Some(cell)))
+                    .collect();
+                CellOutcome {
+                    report,
+                    findings,
+                    matched_exceptions: ExceptionOutcome::default(),
+                    inventory: Vec::new(),
+                }
+            }
+            Ok(rendered) => {
+                let decoded = decode_stream(&rendered.stdout, &self.decode);
+                drop(rendered);
+                self.judge_decoded(&ctx, Some(cell), decoded, value_files, &cell.chart)
+            }
+        }
+    }
+
+    /// Judges an already decoded stream (also used by `scan`).
+    pub fn judge_decoded(
+        &self,
+        ctx: &CellContext,
+        cell: Option<&Cell>,
+        decoded: Decoded,
+        value_files: Vec<String>,
+        chart: &str,
+    ) -> CellOutcome {
+        let mut findings: Vec<Finding> =
+            imagegate_policy::evaluate(ctx, &decoded.objects, &decoded.errors, self.settings);
+        let matched =
+            imagegate_policy::apply_exceptions(&mut findings, self.exceptions, self.today);
+        let stack = match (self.config, cell) {
+            (Some(cfg), Some(cell)) if findings.iter().any(|f| f.offending.is_some()) => {
+                Some(imagegate_origin::Stack::for_cell(&cfg.repo, cell))
+            }
+            _ => None,
+        };
+        let findings = findings
+            .iter()
+            .map(|f| convert::finding_with_stack(f, stack.as_ref(), cell, self.exceptions))
+            .collect();
+        let inventory = if self.inventory {
+            convert::inventory(ctx, &decoded)
+        } else {
+            Vec::new()
+        };
+        let report = CellReport::new(
+            &ctx.environment,
+            &ctx.app,
+            chart,
+            value_files,
+            CellStatus::Rendered,
+            decoded.documents as u64,
+            decoded.image_count() as u64,
+        );
+        CellOutcome {
+            report,
+            findings,
+            matched_exceptions: matched,
+            inventory,
+        }
+    }
+}
+
+/// Renders and judges `cells`, drawing a progress bar on a terminal.
+pub fn run(
+    judge: &Judge<'_>,
+    cfg: &Config,
+    helm: &Helm,
+    cells: &[Cell],
+    opts: &RenderOptions,
+    progress: bool,
+) -> Vec<CellOutcome> {
+    let bar = if progress && std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(cells.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} rendering [{bar:30}] {pos}/{len} cells, {msg} {elapsed}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar.set_message("0 failed");
+        Some(bar)
+    } else {
+        None
+    };
+    let failed = std::sync::atomic::AtomicUsize::new(0);
+    let outcomes = render_all(helm, &cfg.repo, cells, opts, |i, result| {
+        let outcome = judge.cell(&cells[i], result);
+        if let Some(bar) = &bar {
+            if outcome.report.status == CellStatus::Failed {
+                let n = failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                bar.set_message(format!("{n} failed"));
+            }
+            bar.inc(1);
+        }
+        outcome
+    });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    outcomes
+}
+
+/// Decoder options from the policy: the built-in and configured custom image fields, and the
+/// safety net's field names.
+pub fn decode_options(settings: &PolicySettings) -> DecodeOptions {
+    DecodeOptions {
+        custom_fields: settings.custom_image_fields(),
+        image_field_names: settings.image_field_names(),
+        ..DecodeOptions::default()
+    }
+}

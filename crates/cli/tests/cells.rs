@@ -1,0 +1,190 @@
+//! `imagegate cells` on charts-testdata: the value stacks match the fleet's real composition.
+
+mod common;
+use common::*;
+use serde_json::Value;
+
+fn cells() -> Vec<Value> {
+    let out = imagegate(
+        &[
+            "cells",
+            "--config",
+            "charts-testdata/imagegate.yaml",
+            "--format",
+            "json",
+        ],
+        &root(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["cells"].as_array().unwrap().clone()
+}
+
+fn stack(cells: &[Value], env: &str, app: &str) -> Vec<(String, bool)> {
+    let c = cells
+        .iter()
+        .find(|c| c["environment"] == env && c["app"] == app)
+        .unwrap_or_else(|| panic!("no cell {env}/{app}"));
+    c["valueFiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["path"].as_str().unwrap().to_string(),
+                v["present"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_matrix_has_every_cell() {
+    let cells = cells();
+    assert_eq!(cells.len(), 52);
+    let envs: std::collections::BTreeSet<_> = cells
+        .iter()
+        .map(|c| c["environment"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        envs.into_iter().collect::<Vec<_>>(),
+        [
+            "cluster-azure",
+            "cluster-local",
+            "dev",
+            "local",
+            "production",
+            "staging"
+        ]
+    );
+}
+
+#[test]
+fn an_environment_cell_reads_the_six_layer_stack() {
+    let cells = cells();
+    let s = stack(&cells, "staging", "staging-www");
+    let paths: Vec<_> = s.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "sources/values/base/globals.yaml",
+            "sources/values/cluster/azure/globals.yaml",
+            "sources/values/env/staging/globals.yaml",
+            "config/node-profiles/general-pool.yaml",
+            "sources/values/_shared/apps/www.yaml",
+            "sources/values/env/staging/apps/www.yaml",
+        ]
+    );
+    let c = cells.iter().find(|c| c["app"] == "staging-www").unwrap();
+    assert_eq!(c["namespace"], "ameide-staging");
+    assert_eq!(c["release"], "staging-www");
+}
+
+#[test]
+fn the_local_environment_skips_its_missing_node_profile() {
+    let cells = cells();
+    let s = stack(&cells, "local", "local-www");
+    assert!(
+        s.contains(&("config/node-profiles/none.yaml".to_string(), false)),
+        "{s:?}"
+    );
+}
+
+#[test]
+fn a_misplaced_overlay_is_not_read() {
+    let cells = cells();
+    let s = stack(&cells, "staging", "staging-graph");
+    assert!(
+        s.contains(&(
+            "sources/values/env/staging/apps/graph.yaml".to_string(),
+            false
+        )),
+        "{s:?}"
+    );
+    assert!(!s.iter().any(|(p, _)| p.contains("/app/graph.yaml")));
+}
+
+#[test]
+fn a_cluster_cell_reads_the_cluster_stack() {
+    let cells = cells();
+    let s = stack(&cells, "cluster-local", "cluster-ameide-operators");
+    let paths: Vec<_> = s.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "sources/values/cluster/globals.yaml",
+            "sources/values/_shared/cluster/ameide-operators.yaml",
+            "sources/values/cluster/local/ameide-operators.yaml",
+        ]
+    );
+}
+
+#[test]
+fn a_component_with_its_own_value_files_replaces_the_stack() {
+    let cells = cells();
+    let s = stack(&cells, "production", "production-registry-mirror");
+    assert_eq!(
+        s,
+        [
+            ("sources/values/base/globals.yaml".to_string(), true),
+            (
+                "sources/values/_shared/foundation/registry-mirror.yaml".to_string(),
+                true
+            ),
+            (
+                "sources/values/_shared/foundation/registry-mirror-azure.yaml".to_string(),
+                true
+            ),
+            (
+                "sources/values/env/production/foundation/registry-mirror.yaml".to_string(),
+                false
+            ),
+        ]
+    );
+}
+
+#[test]
+fn text_output_marks_missing_files() {
+    let out = imagegate(
+        &[
+            "cells",
+            "--config",
+            "charts-testdata/imagegate.yaml",
+            "--env",
+            "local",
+            "--app",
+            "local-www",
+        ],
+        &root(),
+    );
+    let text = stdout(&out);
+    assert!(
+        text.contains("local/local-www  release=local-www namespace=ameide-local"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(missing, skipped) config/node-profiles/none.yaml"),
+        "{text}"
+    );
+    assert!(text.ends_with("1 cells\n"), "{text}");
+}
+
+#[test]
+fn unknown_environment_is_a_usage_error() {
+    let out = imagegate(
+        &[
+            "cells",
+            "--config",
+            "charts-testdata/imagegate.yaml",
+            "--env",
+            "prod",
+        ],
+        &root(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--env prod: no such environment"),
+        "{}",
+        stderr(&out)
+    );
+}

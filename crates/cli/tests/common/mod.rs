@@ -1,0 +1,64 @@
+//! Shared helpers of the CLI integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .unwrap()
+        .to_path_buf()
+}
+
+/// The helm the suite runs against: `IMAGEGATE_TEST_HELM` (set by `cargo xtask test`), else the
+/// Helm 3 that `cargo xtask helm` installs. Missing helm fails the test loudly: it never skips.
+pub fn helm() -> PathBuf {
+    if let Some(p) = std::env::var_os("IMAGEGATE_TEST_HELM") {
+        let p = PathBuf::from(p);
+        assert!(
+            p.is_file(),
+            "IMAGEGATE_TEST_HELM={} does not exist",
+            p.display()
+        );
+        return p;
+    }
+    let p = root().join("target/tools/helm-3.17.3/helm");
+    assert!(p.is_file(), "no helm for the integration tests: run `cargo xtask helm` (or `cargo xtask test`), or set IMAGEGATE_TEST_HELM");
+    p
+}
+
+/// `imagegate ARGS` with the test helm, a fixed date, no colour.
+pub fn imagegate(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_imagegate"))
+        .args(args)
+        .current_dir(cwd)
+        .env("IMAGEGATE_HELM", helm())
+        .env("IMAGEGATE_TODAY", "2026-11-23")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("imagegate runs")
+}
+
+/// Writes `files` (path, content) under a fresh temporary folder.
+pub fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in files {
+        let p = dir.path().join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    dir
+}
+
+/// Stdout as UTF-8.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Stderr as UTF-8.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}

@@ -1,0 +1,134 @@
+//! End to end on charts-testdata with real helm: the findings must equal `expected.json`
+//! exactly (no missing, no extra), failed cells are `render-failed`, and every other cell is
+//! still judged.
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+fn key(v: &Value) -> String {
+    // A repository-level finding (an exception's hygiene) has no cell: null and "" both say so.
+    let s = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .unwrap_or("-")
+            .to_string()
+    };
+    let obj = v.get("object").filter(|o| !o.is_null());
+    let kind = obj
+        .and_then(|o| o.get("kind"))
+        .or_else(|| v.get("kind"))
+        .and_then(Value::as_str)
+        .unwrap_or("-");
+    let name = obj
+        .and_then(|o| o.get("name"))
+        .or_else(|| v.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or("-");
+    format!(
+        "{} | {} | {} | {kind}/{name} | {} | {} | excepted={}",
+        s("rule"),
+        s("environment"),
+        s("app"),
+        s("container"),
+        s("image"),
+        v.get("excepted").and_then(Value::as_bool).unwrap_or(false)
+    )
+}
+
+fn check_fleet() -> Value {
+    let root = root();
+    let out = imagegate(
+        &[
+            "check",
+            "--config",
+            "charts-testdata/imagegate.yaml",
+            "--format",
+            "json",
+            "--no-progress",
+        ],
+        &root,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the fleet has error findings; stderr: {}",
+        stderr(&out)
+    );
+    serde_json::from_slice(&out.stdout).expect("the JSON report parses")
+}
+
+#[test]
+fn helm_fleet_findings_equal_expected() {
+    let report = check_fleet();
+    assert_eq!(report["schema"], "imagegate/report/v1");
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("charts-testdata/expected.json")).unwrap(),
+    )
+    .unwrap();
+    let want: Vec<String> = expected.as_array().unwrap().iter().map(key).collect();
+    let got: Vec<String> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(key)
+        .collect();
+    let want_set: BTreeSet<_> = want.iter().cloned().collect();
+    let got_set: BTreeSet<_> = got.iter().cloned().collect();
+    let missing: Vec<_> = want_set.difference(&got_set).collect();
+    let extra: Vec<_> = got_set.difference(&want_set).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing findings:\n{missing:#?}\nextra findings:\n{extra:#?}"
+    );
+    assert_eq!(
+        want.len(),
+        got.len(),
+        "same findings, but some are reported more than once"
+    );
+}
+
+#[test]
+fn helm_fleet_failed_cells_are_reported_and_the_rest_judged() {
+    let report = check_fleet();
+    let cells = report["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 52);
+    let failed: Vec<_> = cells.iter().filter(|c| c["status"] == "failed").collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["app"], "dev-agents");
+    assert!(failed[0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("image.ref is required"));
+    assert!(cells
+        .iter()
+        .filter(|c| c["status"] == "rendered")
+        .all(|c| c["documents"].as_u64().unwrap() > 0
+            || c["app"].as_str().unwrap().contains("agents")));
+    assert_eq!(report["summary"]["cells"], 52);
+    assert_eq!(report["summary"]["failed"], 1);
+    let rf: Vec<_> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "render-failed")
+        .collect();
+    assert_eq!(rf.len(), 1);
+    assert_eq!(rf[0]["app"], "dev-agents");
+}
+
+#[test]
+fn helm_fleet_every_image_finding_says_where_to_fix_it() {
+    let report = check_fleet();
+    for f in report["findings"].as_array().unwrap() {
+        if f["image"].is_null() {
+            continue;
+        }
+        assert!(
+            f["template"].is_string(),
+            "image finding without a template: {f}"
+        );
+    }
+}
