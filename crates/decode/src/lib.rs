@@ -4,7 +4,262 @@
 //! resource) will take an image reference from: a container, an init or ephemeral container, or a
 //! configured custom field such as an `ameide.io` primitive's `spec.image`. The decoder knows
 //! nothing of policy; it only promises that no image escapes it.
+//!
+//! Every object goes through up to four rules, and a field is reported by the first that covers
+//! it:
+//! 1. built-in workloads (`v1` Pod, PodTemplate, ReplicationController; `apps/v1`; `batch/v1`
+//!    Job and CronJob) are decoded through `k8s-openapi`, so a malformed one is a
+//!    [`DocumentError`] naming the field;
+//! 2. configured [`CustomImageField`]s;
+//! 3. in every other object, pod specs found by their shape (a `containers` list of mappings) at
+//!    any depth: Argo Rollouts, KEDA ScaledJobs, runner sets, old `batch/v1beta1` CronJobs;
+//! 4. the safety net: any remaining string field named like an image
+//!    ([`SiteKind::Unclassified`]).
 
+mod collect;
+mod object;
+mod path;
+mod shape;
 mod site;
+mod typed;
 
 pub use site::*;
+
+use imagegate_yaml::{split_stream, Document, Limits};
+
+/// What the decoder looks for beyond the built-in workload kinds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeOptions {
+    /// Custom resources' image fields (for example `ameide.io` primitives' `spec.image`).
+    pub custom_fields: Vec<CustomImageField>,
+    /// Keys the safety net treats as image fields in any object.
+    pub image_field_names: Vec<String>,
+    /// Bounds for loading each document. `max_depth` is capped at [`MAX_DEPTH`] because the
+    /// walks over the tree recurse.
+    pub limits: Limits,
+}
+
+/// The deepest nesting the decoder accepts, whatever [`DecodeOptions::limits`] says: the tree
+/// walks recurse, and this keeps them far inside a thread's stack.
+pub const MAX_DEPTH: usize = 512;
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        let primitive = |kind: &str, extra: &[&str]| CustomImageField {
+            group: "ameide.io".into(),
+            kinds: vec![kind.into()],
+            image_paths: std::iter::once("spec.image")
+                .chain(extra.iter().copied())
+                .map(str::to_owned)
+                .collect(),
+            pull_policy_path: Some("spec.imagePullPolicy".into()),
+        };
+        Self {
+            custom_fields: vec![
+                primitive("Domain", &["spec.db.migrationJobImage"]),
+                primitive("Process", &[]),
+                primitive("Agent", &[]),
+                primitive("UISurface", &[]),
+                primitive("Projection", &[]),
+                primitive("Integration", &[]),
+            ],
+            image_field_names: vec!["image".into()],
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Splits a stream (for example `helm template` output) and decodes every document.
+pub fn decode_stream(text: &str, opts: &DecodeOptions) -> Decoded {
+    decode_documents(&split_stream(text), opts)
+}
+
+/// Decodes documents already split from a stream.
+///
+/// Empty and comment-only documents are skipped (their numbers stay reserved); every other
+/// document is counted in [`Decoded::documents`] and yields objects, errors or both. Nothing
+/// here panics or stops early: one bad document is one [`DocumentError`].
+pub fn decode_documents(docs: &[Document], opts: &DecodeOptions) -> Decoded {
+    let limits = Limits {
+        max_depth: opts.limits.max_depth.min(MAX_DEPTH),
+        ..opts.limits
+    };
+    let mut out = Decoded::default();
+    for doc in docs {
+        let origin = object::Origin {
+            document: doc.index,
+            template: doc.source.as_deref(),
+        };
+        match imagegate_yaml::load(&doc.text, &limits) {
+            Ok(None) => {}
+            Ok(Some(root)) => {
+                out.documents += 1;
+                object::decode(&root, &origin, opts, &mut out);
+            }
+            Err(err) => {
+                out.documents += 1;
+                out.errors.push(origin.error(
+                    None,
+                    Some(err.line),
+                    format!("{} (column {})", err.message, err.col),
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn custom(kinds: &[&str], policy: Option<&str>) -> DecodeOptions {
+        DecodeOptions {
+            custom_fields: vec![CustomImageField {
+                group: "example.com".into(),
+                kinds: kinds.iter().map(|k| (*k).to_owned()).collect(),
+                image_paths: vec!["spec.runner.image".into(), "spec[\"odd.key\"]".into()],
+                pull_policy_path: policy.map(str::to_owned),
+            }],
+            ..DecodeOptions::default()
+        }
+    }
+
+    const RUNNER: &str = "apiVersion: example.com/v2\nkind: Runner\nmetadata: {name: r}\nspec:\n  runner:\n    image: repo/runner:1\n  odd.key: repo/odd:2\n  policy: Never\n";
+
+    #[test]
+    fn custom_fields_by_group_and_kind() {
+        let d = decode_stream(RUNNER, &custom(&[], Some("spec.policy")));
+        let sites = &d.objects[0].sites;
+        assert_eq!(sites.len(), 2);
+        assert!(sites.iter().all(|s| s.kind == SiteKind::CustomField));
+        assert_eq!(sites[0].field, "spec.runner.image");
+        assert_eq!(sites[0].pull_policy, PullPolicy::Set("Never".into()));
+        assert_eq!(sites[1].field, "spec[\"odd.key\"]");
+        assert_eq!(sites[1].image, "repo/odd:2");
+
+        // No pull-policy path configured: not applicable. A missing one: absent.
+        let d = decode_stream(RUNNER, &custom(&["Runner"], None));
+        assert_eq!(d.objects[0].sites[0].pull_policy, PullPolicy::NotApplicable);
+        let d = decode_stream(RUNNER, &custom(&["Runner"], Some("spec.missing")));
+        assert_eq!(d.objects[0].sites[0].pull_policy, PullPolicy::Absent);
+
+        // Another kind of the group: the custom rule does not apply, the safety net still sees
+        // the `image` key (but not the oddly named one).
+        let d = decode_stream(RUNNER, &custom(&["Other"], None));
+        let sites = &d.objects[0].sites;
+        assert_eq!(sites.len(), 1);
+        assert_eq!(sites[0].kind, SiteKind::Unclassified);
+    }
+
+    #[test]
+    fn custom_field_that_is_not_a_string() {
+        let text = "apiVersion: example.com/v1\nkind: Runner\nspec:\n  runner:\n    image: {repository: x}\n";
+        let d = decode_stream(text, &custom(&[], None));
+        assert_eq!(d.errors.len(), 1);
+        assert_eq!(d.errors[0].line, Some(5));
+        assert!(
+            d.errors[0].message.contains("spec.runner.image"),
+            "{}",
+            d.errors[0].message
+        );
+        assert_eq!(d.objects.len(), 1, "the object itself is still reported");
+    }
+
+    #[test]
+    fn configured_image_field_names() {
+        let text =
+            "apiVersion: v1\nkind: ConfigMap\ndata:\n  image: a/b:1\n  sidecarImage: c/d:2\n";
+        let opts = DecodeOptions {
+            image_field_names: vec!["sidecarImage".into()],
+            ..DecodeOptions::default()
+        };
+        let d = decode_stream(text, &opts);
+        let fields: Vec<_> = d.objects[0]
+            .sites
+            .iter()
+            .map(|s| s.field.as_str())
+            .collect();
+        assert_eq!(fields, ["data.sidecarImage"]);
+    }
+
+    #[test]
+    fn nested_lists_and_non_list_kinds() {
+        let text = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: PodList\n  items:\n  - apiVersion: v1\n    kind: Pod\n    spec: {containers: [{name: a, image: x/y:1}]}\n";
+        let d = decode_stream(text, &DecodeOptions::default());
+        assert_eq!(d.objects.len(), 1);
+        assert_eq!(d.objects[0].object.kind, "Pod");
+        assert_eq!(d.objects[0].sites[0].field, "spec.containers[0].image");
+        // A `*List` kind without items is an ordinary object.
+        let d = decode_stream(
+            "apiVersion: x/v1\nkind: AllowList\nspec: {image: a}\n",
+            &DecodeOptions::default(),
+        );
+        assert_eq!(d.objects[0].object.kind, "AllowList");
+        assert_eq!(d.objects[0].sites.len(), 1);
+    }
+
+    #[test]
+    fn hook_annotation_edge_cases() {
+        let text =
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  annotations:\n    helm.sh/hook: ' , '\n";
+        assert_eq!(
+            decode_stream(text, &DecodeOptions::default()).objects[0].hook,
+            None
+        );
+        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  annotations:\n    helm.sh/hook: test-success\n";
+        let hook = decode_stream(text, &DecodeOptions::default()).objects[0]
+            .hook
+            .clone();
+        assert!(hook.is_some_and(|h| h.is_test()));
+    }
+
+    #[test]
+    fn typed_workload_without_image_fails_closed() {
+        let text = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: a\n";
+        let d = decode_stream(text, &DecodeOptions::default());
+        let site = &d.objects[0].sites[0];
+        assert_eq!(site.image, "");
+        assert_eq!(site.line, None);
+        // Not a string where Kubernetes needs one: a schema error naming the field and line.
+        let d = decode_stream(
+            "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: a\n    image: 1.10\n",
+            &DecodeOptions::default(),
+        );
+        assert_eq!(d.errors.len(), 1);
+        assert!(
+            d.errors[0].message.contains("spec.containers[0].image"),
+            "{}",
+            d.errors[0].message
+        );
+        assert_eq!(d.errors[0].line, Some(6));
+    }
+
+    #[test]
+    fn hostile_documents_are_errors() {
+        let bomb = "a: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f,*f]\n";
+        let stream = format!("---\n# Source: bomb.yaml\n{bomb}---\napiVersion: v1\nkind: Pod\nspec: {{containers: [{{name: a, image: b}}]}}\n");
+        let d = decode_stream(&stream, &DecodeOptions::default());
+        assert_eq!(d.errors.len(), 1);
+        assert!(
+            d.errors[0].message.contains("limit"),
+            "{}",
+            d.errors[0].message
+        );
+        assert_eq!(d.image_count(), 1, "the next document is still decoded");
+        // A huge configured depth is capped so the tree walks cannot exhaust the stack.
+        let deep = format!(
+            "apiVersion: v1\nkind: X\nspec: {}{}\n",
+            "[".repeat(600),
+            "]".repeat(600)
+        );
+        let opts = DecodeOptions {
+            limits: Limits {
+                max_depth: usize::MAX,
+                ..Limits::default()
+            },
+            ..DecodeOptions::default()
+        };
+        assert_eq!(decode_stream(&deep, &opts).errors.len(), 1);
+    }
+}

@@ -33,7 +33,10 @@ pub enum SiteKind {
 impl SiteKind {
     /// True for the three kinds of pod-spec container, where `imagePullPolicy` applies.
     pub fn is_container(self) -> bool {
-        matches!(self, Self::Container | Self::InitContainer | Self::EphemeralContainer)
+        matches!(
+            self,
+            Self::Container | Self::InitContainer | Self::EphemeralContainer
+        )
     }
 }
 
@@ -61,7 +64,9 @@ pub struct Hook {
 impl Hook {
     /// True when the object is a Helm test (`test` or the old `test-success`/`test-failure`).
     pub fn is_test(&self) -> bool {
-        self.events.iter().any(|e| e == "test" || e == "test-success" || e == "test-failure")
+        self.events
+            .iter()
+            .any(|e| e == "test" || e == "test-success" || e == "test-failure")
     }
 }
 

@@ -1,0 +1,218 @@
+//! Decoding one Kubernetes object (or, for `kind: List`, each of its items).
+
+use imagegate_yaml::{Node, Value};
+
+use crate::collect::{render_text, Collector};
+use crate::shape::{safety_net, Walk};
+use crate::typed::{self, Workload};
+use crate::{
+    CustomImageField, DecodeOptions, Decoded, DecodedObject, DocumentError, Hook, ImageSite,
+    ObjectRef, PullPolicy, SiteKind,
+};
+
+/// Where the object came from.
+pub(crate) struct Origin<'a> {
+    pub(crate) document: usize,
+    pub(crate) template: Option<&'a str>,
+}
+
+impl Origin<'_> {
+    pub(crate) fn error(
+        &self,
+        object: Option<ObjectRef>,
+        line: Option<u32>,
+        message: String,
+    ) -> DocumentError {
+        DocumentError {
+            document: self.document,
+            template: self.template.map(str::to_owned),
+            object,
+            line,
+            message,
+        }
+    }
+}
+
+/// Decodes the root of a document (or an item of a list) into `out`.
+pub(crate) fn decode(node: &Node, origin: &Origin<'_>, opts: &DecodeOptions, out: &mut Decoded) {
+    if node.as_map().is_none() {
+        let what = match &node.value {
+            Value::Seq(_) => "a sequence",
+            _ => "a scalar",
+        };
+        out.errors.push(origin.error(
+            None,
+            Some(node.line),
+            format!(
+                "expected a Kubernetes object (a mapping with apiVersion and kind), found {what}"
+            ),
+        ));
+        return;
+    }
+    let api_version = node
+        .get("apiVersion")
+        .filter(|n| !n.is_null())
+        .and_then(Node::as_str)
+        .unwrap_or_default();
+    let kind = node
+        .get("kind")
+        .filter(|n| !n.is_null())
+        .and_then(Node::as_str)
+        .unwrap_or_default();
+    let object = ObjectRef {
+        api_version: api_version.to_owned(),
+        kind: kind.to_owned(),
+        namespace: node
+            .at_path("metadata.namespace")
+            .filter(|n| !n.is_null())
+            .map(render_text),
+        name: node
+            .at_path("metadata.name")
+            .map(render_text)
+            .unwrap_or_default(),
+    };
+    let missing: Vec<&str> = [("apiVersion", api_version), ("kind", kind)]
+        .into_iter()
+        .filter(|(_, v)| v.is_empty())
+        .map(|(k, _)| k)
+        .collect();
+    if !missing.is_empty() {
+        let message = format!("not a Kubernetes object: no {}", missing.join(" and no "));
+        out.errors
+            .push(origin.error(Some(object), Some(node.line), message));
+        return;
+    }
+
+    if kind.ends_with("List") {
+        if let Some(items) = node.get("items").and_then(Node::as_seq) {
+            for item in items {
+                decode(item, origin, opts, out);
+            }
+            return;
+        }
+    }
+
+    let mut collector = Collector::default();
+    let workload = Workload::of(api_version, kind);
+    let mut typed_ok = false;
+    if let Some(workload) = workload {
+        match typed::walk(workload, node, &mut collector) {
+            Ok(()) => typed_ok = true,
+            Err(err) => out.errors.push(origin.error(
+                Some(object.clone()),
+                Some(err.line),
+                format!(
+                    "{kind} {api_version} does not match the Kubernetes schema: {}",
+                    err.message
+                ),
+            )),
+        }
+    }
+    for field in opts
+        .custom_fields
+        .iter()
+        .filter(|f| f.applies_to(api_version, kind))
+    {
+        custom_field(
+            field,
+            node,
+            &object,
+            origin,
+            &mut collector,
+            &mut out.errors,
+        );
+    }
+    // A workload whose typed decode failed is still walked by shape, so its images are judged.
+    let walk = Walk {
+        pod_specs: !typed_ok,
+        image_keys: &opts.image_field_names,
+    };
+    if let Some(labels) = node.at_path("metadata.labels") {
+        collector.labels(labels, "metadata.labels");
+    }
+    let candidates = walk.run(node, &mut collector);
+    safety_net(candidates, &mut collector);
+
+    let (sites, labels) = collector.finish();
+    out.objects.push(DecodedObject {
+        object,
+        template: origin.template.map(str::to_owned),
+        document: origin.document,
+        hook: hook(node),
+        labels,
+        sites,
+    });
+}
+
+/// The `helm.sh/hook` events of an object, when it is a hook.
+fn hook(node: &Node) -> Option<Hook> {
+    let value = node.at_path("metadata.annotations")?.get("helm.sh/hook")?;
+    let events: Vec<String> = render_text(value)
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(str::to_owned)
+        .collect();
+    (!events.is_empty()).then_some(Hook { events })
+}
+
+impl CustomImageField {
+    /// True when this field is configured for objects of `apiVersion` and `kind`.
+    pub fn applies_to(&self, api_version: &str, kind: &str) -> bool {
+        let group = api_version.split_once('/').map_or("", |(group, _)| group);
+        group == self.group && (self.kinds.is_empty() || self.kinds.iter().any(|k| k == kind))
+    }
+}
+
+fn custom_field(
+    field: &CustomImageField,
+    node: &Node,
+    object: &ObjectRef,
+    origin: &Origin<'_>,
+    out: &mut Collector,
+    errors: &mut Vec<DocumentError>,
+) {
+    let policy_holder = field.pull_policy_path.as_deref();
+    for path in &field.image_paths {
+        let Some(image) = node.at_path(path).filter(|n| !n.is_null()) else {
+            continue;
+        };
+        if image.as_scalar().is_none() {
+            errors.push(origin.error(
+                Some(object.clone()),
+                Some(image.line),
+                format!(
+                    "custom image field `{path}` of {} {} is not a string",
+                    object.kind, object.name
+                ),
+            ));
+            continue;
+        }
+        let pull_policy = match policy_holder {
+            None => PullPolicy::NotApplicable,
+            Some(policy_path) => custom_pull_policy(node, policy_path),
+        };
+        out.push_site(
+            (image.line, image.col),
+            ImageSite {
+                container: None,
+                kind: SiteKind::CustomField,
+                field: path.clone(),
+                image: render_text(image),
+                pull_policy,
+                pull_policy_field: policy_holder.map(str::to_owned),
+                line: Some(image.line),
+            },
+        );
+    }
+}
+
+/// The pull policy at a configured path: missing or null is absent, as for a container's
+/// `imagePullPolicy`; anything else is kept exactly as rendered.
+fn custom_pull_policy(node: &Node, path: &str) -> PullPolicy {
+    match node.at_path(path) {
+        None => PullPolicy::Absent,
+        Some(found) if found.is_null() => PullPolicy::Absent,
+        Some(found) => PullPolicy::Set(render_text(found)),
+    }
+}
