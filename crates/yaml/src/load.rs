@@ -12,7 +12,8 @@ use saphyr_parser::{Event, Parser, ScanError, Span, Tag};
 /// Limits that bound the work and memory of loading hostile YAML.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Maximum nesting depth of collections.
+    /// Maximum nesting depth of collections. It also bounds the stack used by operations that
+    /// recurse over a loaded tree (`clone`, `drop`, [`Node::to_json`]), so keep it modest.
     pub max_depth: usize,
     /// Maximum number of nodes in the loaded tree, counting every alias expansion.
     pub max_nodes: usize,
