@@ -92,19 +92,3 @@ proptest! {
         check(&text);
     }
 }
-
-/// Decoding speed on typical helm output. Run with
-/// `cargo test --release -p imagegate-decode --test props -- --ignored decode_throughput --nocapture`.
-#[test]
-#[ignore = "a measurement, meaningful only in release builds"]
-fn decode_throughput() {
-    let doc = "---\n# Source: app/templates/deployment.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels:\n    app: web\nspec:\n  selector:\n    matchLabels:\n      app: web\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      containers:\n        - name: web\n          image: registry.example.com/web@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n          imagePullPolicy: IfNotPresent\n          ports:\n            - containerPort: 8080\n---\n# Source: app/templates/configmap.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\ndata:\n  a: b\n  c: d\n";
-    let stream = doc.repeat(20_000);
-    let start = std::time::Instant::now();
-    let decoded = decode_stream(&stream, &DecodeOptions::default());
-    let secs = start.elapsed().as_secs_f64();
-    assert_eq!(decoded.image_count(), 20_000);
-    #[allow(clippy::cast_precision_loss)]
-    let mb = stream.len() as f64 / 1e6;
-    println!("decoded {mb:.1} MB in {secs:.3}s: {:.1} MB/s", mb / secs);
-}

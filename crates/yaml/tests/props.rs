@@ -102,19 +102,3 @@ proptest! {
         }
     }
 }
-
-/// Splitting is on the hot path (every byte helm prints). Run with
-/// `cargo test --release -p imagegate-yaml -- --ignored split_throughput --nocapture`.
-#[test]
-#[ignore = "a measurement, meaningful only in release builds"]
-fn split_throughput() {
-    let doc = "---\n# Source: app/templates/deployment.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels:\n    app: web\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: registry.example.com/web@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n          imagePullPolicy: IfNotPresent\n";
-    let stream = doc.repeat(200_000);
-    let start = std::time::Instant::now();
-    let docs = split_stream(&stream);
-    let secs = start.elapsed().as_secs_f64();
-    assert_eq!(docs.len(), 200_000);
-    #[allow(clippy::cast_precision_loss)]
-    let mb = stream.len() as f64 / 1e6;
-    println!("split {mb:.0} MB in {secs:.3}s: {:.0} MB/s", mb / secs);
-}
