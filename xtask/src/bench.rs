@@ -1,0 +1,800 @@
+//! `cargo xtask bench`: imagegate measured side by side with the floor it cannot beat, plain
+//! `helm template` of every cell at the same parallelism (method: `docs/performance.md`).
+//!
+//! Rows are measured interleaved (floor and check alternate which goes first in each
+//! repetition), so a machine that gets slower or faster during the run moves both, and the
+//! report gives medians and ratios to the floor rather than absolute seconds, which say more
+//! about the machine than about imagegate. No target is ever enforced by the exit status: the
+//! bench fails only when it cannot measure (a fleet that does not render, imagegate exit 2).
+
+mod fleet;
+mod measure;
+
+use crate::helm;
+use anyhow::{bail, Context, Result};
+use measure::{median, Sample};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// `.Capabilities.KubeVersion` of the generated fleet (its `helm.kubeVersion`).
+const KUBE_VERSION: &str = "1.31.0";
+/// The scan stream holds at least this many documents.
+const MIN_SCAN_DOCS: usize = 2000;
+/// Targets, reported next to the measurements (never enforced).
+const TARGET_CHECK_RATIO: f64 = 1.10;
+const TARGET_SCAN_MBPS: f64 = 20.0;
+const TARGET_CHECK_RSS_MIB: f64 = 150.0;
+
+/// Command-line options of `cargo xtask bench`.
+struct Options {
+    charts: usize,
+    runs: usize,
+    helm_major: u32,
+    jobs: usize,
+    quick: bool,
+    imagegate: Option<PathBuf>,
+    keep: bool,
+}
+
+const USAGE: &str = "usage: cargo xtask bench [--quick] [--charts N] [--runs N] [--helm-major 3|4] [-j N] [--imagegate PATH] [--keep]\n\
+\n  --quick          10 charts x 4 environments, 1 run (CI runs it so the bench keeps working)\
+\n  --charts N       charts in the synthetic fleet (default 200; cells = 4 x N)\
+\n  --runs N         interleaved repetitions; the report gives medians (default 3)\
+\n  --helm-major M   render with the pinned Helm 3 or Helm 4 (default 3)\
+\n  -j N             parallel renders, for the floor and for imagegate (default: the number of cores)\
+\n  --imagegate PATH measure this binary instead of building target/release/imagegate\
+\n  --keep           keep the generated fleet and print where it is";
+
+fn parse(args: &[String], cores: usize) -> Result<Options> {
+    let mut o = Options {
+        charts: 200,
+        runs: 3,
+        helm_major: 3,
+        jobs: cores,
+        quick: false,
+        imagegate: None,
+        keep: false,
+    };
+    let (mut charts, mut runs) = (None, None);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .cloned()
+                .with_context(|| format!("{name} needs a value\n{USAGE}"))
+        };
+        match a.as_str() {
+            "--quick" => o.quick = true,
+            "--keep" => o.keep = true,
+            "--charts" => charts = Some(positive(&value("--charts")?, "--charts")?),
+            "--runs" => runs = Some(positive(&value("--runs")?, "--runs")?),
+            "-j" | "--jobs" => o.jobs = positive(&value("-j")?, "-j")?,
+            "--helm-major" => {
+                o.helm_major = match value("--helm-major")?.as_str() {
+                    "3" => 3,
+                    "4" => 4,
+                    other => bail!("--helm-major takes 3 or 4, not {other:?}"),
+                }
+            }
+            "--imagegate" => o.imagegate = Some(PathBuf::from(value("--imagegate")?)),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other:?}\n{USAGE}"),
+        }
+    }
+    o.charts = charts.unwrap_or(if o.quick { 10 } else { 200 });
+    o.runs = runs.unwrap_or(if o.quick { 1 } else { 3 });
+    Ok(o)
+}
+
+fn positive(v: &str, name: &str) -> Result<usize> {
+    match v.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => bail!("{name} takes a positive number, not {v:?}"),
+    }
+}
+
+/// The cargo target folder: `CARGO_TARGET_DIR` when set (relative to the workspace root, as
+/// cargo resolves it there), else `<root>/target`.
+fn target_dir(root: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) if !d.is_empty() => root.join(d),
+        _ => root.join("target"),
+    }
+}
+
+/// The measured rows, in table order.
+#[derive(Clone, Copy, PartialEq)]
+enum Row {
+    Floor,
+    Check,
+    Scan,
+}
+
+/// Runs the benchmark; see the module documentation.
+pub fn run(root: &Path, args: &[String]) -> Result<()> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let o = parse(args, cores)?;
+
+    let helms = helm::provision_all(root)?;
+    let h = helms
+        .iter()
+        .find(|h| h.major == o.helm_major)
+        .with_context(|| format!("no pinned helm with major version {}", o.helm_major))?;
+    let helm_path = h.path.clone();
+    let helm_version =
+        capture(Command::new(&helm_path).args(["version", "--template", "{{.Version}}"]))
+            .unwrap_or_else(|_| h.version.to_string());
+
+    let target = target_dir(root);
+    let imagegate = match &o.imagegate {
+        Some(p) => p.clone(),
+        None => {
+            crate::status(crate::cargo().current_dir(root).args([
+                "build",
+                "--release",
+                "-p",
+                "imagegate",
+            ]))
+            .context(
+                "building imagegate in release mode (the bench measures the release binary)",
+            )?;
+            target.join("release/imagegate")
+        }
+    };
+    if !imagegate.is_file() {
+        bail!("{} does not exist", imagegate.display());
+    }
+    let imagegate_version = capture(Command::new(&imagegate).arg("--version"))
+        .unwrap_or_else(|e| format!("unknown ({e:#})"));
+
+    let work = tempfile::Builder::new()
+        .prefix("imagegate-bench-")
+        .tempdir()
+        .context("creating the bench's temporary folder")?;
+    let work_path = work.path().to_path_buf();
+    let _work_guard = if o.keep {
+        // The caller asked to inspect the fleet afterwards.
+        let _ = work.keep();
+        None
+    } else {
+        Some(work)
+    };
+    let home = work_path.join("helm-home");
+    for sub in ["home", "cache", "config", "data", "plugins"] {
+        std::fs::create_dir_all(home.join(sub))?;
+    }
+    let fleet_root = work_path.join("fleet");
+    let fleet = fleet::generate(&fleet_root, o.charts)?;
+    let config = fleet_root.join("imagegate.yaml");
+    let n_cells = fleet.cells.len();
+    eprintln!(
+        "xtask bench: fleet of {} charts x {} environments = {n_cells} cells in {}{}",
+        fleet.charts,
+        fleet::ENVS.len(),
+        fleet_root.display(),
+        if o.keep { " (kept)" } else { "" }
+    );
+
+    // Validation, untimed. The fleet must render with plain helm (this pass also warms the
+    // page cache and builds the scan stream), and imagegate must see the same matrix.
+    eprintln!(
+        "xtask bench: warm-up: rendering every cell with {} ...",
+        helm_version
+    );
+    let (warm_floor, outputs) =
+        measure::render_all(&helm_path, &home, &fleet.cells, KUBE_VERSION, o.jobs, true)
+            .context("the generated fleet does not render with plain helm")?;
+    let rendered_bytes: usize = outputs.iter().map(Vec::len).sum();
+    let rendered_docs: usize = outputs.iter().map(|o| measure::count_documents(o)).sum();
+    eprintln!(
+        "xtask bench: warm-up floor {warm_floor:.2}s, {rendered_docs} documents, {:.1} MB",
+        rendered_bytes as f64 / 1e6
+    );
+    let scan_file = work_path.join("scan-stream.yaml");
+    let (scan_bytes, scan_docs) = write_scan_stream(&scan_file, &outputs)?;
+    drop(outputs);
+
+    check_same_matrix(&imagegate, &config, &fleet_root, &fleet.cells)?;
+    let check_cmd = || {
+        let mut c = Command::new(&imagegate);
+        c.arg("check")
+            .arg("--config")
+            .arg(&config)
+            .args(["--format", "json", "--no-progress", "--helm"])
+            .arg(&helm_path)
+            .arg("-j")
+            .arg(o.jobs.to_string());
+        c
+    };
+    let scan_cmd = || {
+        let mut c = Command::new(&imagegate);
+        c.arg("scan").arg(&scan_file).args(["--format", "json"]);
+        c
+    };
+    let check_summary = validate_check(check_cmd(), &work_path, n_cells)?;
+    eprintln!(
+        "xtask bench: warm-up check: {}",
+        summary_line(&check_summary)
+    );
+    let scan_summary = validate_scan(scan_cmd(), &work_path)?;
+    eprintln!("xtask bench: warm-up scan: {}", summary_line(&scan_summary));
+
+    // The measured repetitions.
+    let mut floor: Vec<f64> = Vec::new();
+    let mut check: Vec<Sample> = Vec::new();
+    let mut scan: Vec<Sample> = Vec::new();
+    let mut failure: Option<String> = None;
+    for r in 0..o.runs {
+        // Alternate which of the two long rows goes first, so neither always inherits the
+        // other's thermal or cache state.
+        let order: [Row; 3] = if r % 2 == 0 {
+            [Row::Floor, Row::Check, Row::Scan]
+        } else {
+            [Row::Check, Row::Floor, Row::Scan]
+        };
+        for row in order {
+            match row {
+                Row::Floor => {
+                    let (s, _) = measure::render_all(
+                        &helm_path,
+                        &home,
+                        &fleet.cells,
+                        KUBE_VERSION,
+                        o.jobs,
+                        false,
+                    )?;
+                    eprintln!("xtask bench: run {}/{}: floor {s:.2}s", r + 1, o.runs);
+                    floor.push(s);
+                }
+                Row::Check => {
+                    let err = work_path.join(format!("check-{r}.stderr"));
+                    let s = measure::run_measured(&mut check_cmd(), &err)?;
+                    eprintln!(
+                        "xtask bench: run {}/{}: check {:.2}s (exit {})",
+                        r + 1,
+                        o.runs,
+                        s.seconds,
+                        s.exit
+                    );
+                    if !matches!(s.exit, 0 | 1) && failure.is_none() {
+                        failure = Some(format!(
+                            "imagegate check exited {} in run {}: {}",
+                            s.exit,
+                            r + 1,
+                            tail(&err)
+                        ));
+                    }
+                    check.push(s);
+                }
+                Row::Scan => {
+                    let err = work_path.join(format!("scan-{r}.stderr"));
+                    let s = measure::run_measured(&mut scan_cmd(), &err)?;
+                    eprintln!(
+                        "xtask bench: run {}/{}: scan {:.3}s (exit {})",
+                        r + 1,
+                        o.runs,
+                        s.seconds,
+                        s.exit
+                    );
+                    if !matches!(s.exit, 0 | 1) && failure.is_none() {
+                        failure = Some(format!(
+                            "imagegate scan exited {} in run {}: {}",
+                            s.exit,
+                            r + 1,
+                            tail(&err)
+                        ));
+                    }
+                    scan.push(s);
+                }
+            }
+        }
+    }
+
+    let report = Report {
+        cores,
+        o: &o,
+        cells: n_cells,
+        helm_version: &helm_version,
+        helm_path: &helm_path,
+        imagegate: &imagegate,
+        imagegate_version: &imagegate_version,
+        rendered_docs,
+        rendered_bytes,
+        scan_bytes,
+        scan_docs,
+        floor: &floor,
+        check: &check,
+        scan: &scan,
+        violations: &fleet.violations,
+        check_summary: &check_summary,
+        warm_floor,
+    };
+    print!("{}", report.table());
+    let json = report.json();
+    let out_dir = target.join("bench");
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let text = serde_json::to_string_pretty(&json)? + "\n";
+    let stamp = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    let file = out_dir.join(format!("bench-{stamp}.json"));
+    std::fs::write(&file, &text).with_context(|| format!("writing {}", file.display()))?;
+    std::fs::write(out_dir.join("latest.json"), &text)?;
+    println!("report: {} (and latest.json)", file.display());
+    if let Some(f) = failure {
+        bail!("{f}");
+    }
+    Ok(())
+}
+
+/// Trimmed stdout of a command that must succeed.
+fn capture(cmd: &mut Command) -> Result<String> {
+    let out = cmd
+        .output()
+        .with_context(|| format!("could not start {cmd:?}"))?;
+    if !out.status.success() {
+        bail!(
+            "{cmd:?} failed with {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// The last lines of a captured stderr file.
+fn tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.len().saturating_sub(15);
+    let t = lines[start..].join("\n");
+    if t.trim().is_empty() {
+        "(nothing on stderr)".into()
+    } else {
+        t
+    }
+}
+
+/// Concatenates rendered cells into one stream of at least [`MIN_SCAN_DOCS`] documents (every
+/// cell once; for a small fleet, round again), and returns its bytes and documents.
+fn write_scan_stream(path: &Path, outputs: &[Vec<u8>]) -> Result<(usize, usize)> {
+    let docs: Vec<usize> = outputs
+        .iter()
+        .map(|o| measure::count_documents(o))
+        .collect();
+    if docs.iter().sum::<usize>() == 0 {
+        bail!("the fleet rendered no documents");
+    }
+    let mut stream: Vec<u8> = Vec::new();
+    let mut total = 0;
+    'rounds: loop {
+        for (out, d) in outputs.iter().zip(&docs) {
+            stream.extend_from_slice(out);
+            if !out.ends_with(b"\n") {
+                stream.push(b'\n');
+            }
+            total += d;
+        }
+        if total >= MIN_SCAN_DOCS {
+            break 'rounds;
+        }
+    }
+    std::fs::write(path, &stream).with_context(|| format!("writing {}", path.display()))?;
+    Ok((stream.len(), total))
+}
+
+/// Checks that `imagegate cells --format json` lists exactly the fleet's cells, each with the
+/// value files the floor passes to helm (so the floor and imagegate render the same work).
+fn check_same_matrix(
+    imagegate: &Path,
+    config: &Path,
+    fleet_root: &Path,
+    cells: &[fleet::Cell],
+) -> Result<()> {
+    let out = capture(
+        Command::new(imagegate)
+            .arg("cells")
+            .arg("--config")
+            .arg(config)
+            .args(["--format", "json"]),
+    )
+    .context("`imagegate cells` on the generated fleet")?;
+    let v: Value = serde_json::from_str(&out).context("`imagegate cells --format json` output")?;
+    let list = v
+        .get("cells")
+        .and_then(Value::as_array)
+        .context("`imagegate cells --format json` holds no list of cells")?;
+    if list.len() != cells.len() {
+        bail!(
+            "`imagegate cells --config {}` lists {} cells, the fleet has {} (charts x environments)",
+            config.display(),
+            list.len(),
+            cells.len()
+        );
+    }
+    let theirs: std::collections::BTreeMap<&str, Vec<&str>> = list
+        .iter()
+        .map(|c| {
+            let release = c.get("release").and_then(Value::as_str).unwrap_or("?");
+            let files = c
+                .get("valueFiles")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter(|f| f.get("present").and_then(Value::as_bool) == Some(true))
+                .filter_map(|f| f.get("path").and_then(Value::as_str))
+                .collect();
+            (release, files)
+        })
+        .collect();
+    for cell in cells {
+        let ours: Vec<String> = cell
+            .values
+            .iter()
+            .map(|p| {
+                p.strip_prefix(fleet_root)
+                    .unwrap_or(p)
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        match theirs.get(cell.release.as_str()) {
+            None => bail!(
+                "`imagegate cells` has no cell with release {}",
+                cell.release
+            ),
+            Some(t) if *t != ours => bail!(
+                "cell {}: imagegate would pass {t:?}, the floor passes {ours:?}",
+                cell.release
+            ),
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Runs `imagegate check` once, untimed, keeping its JSON report, and refuses to measure a
+/// run that could not render the fleet: exit 2, a wrong cell count or failed cells.
+fn validate_check(mut cmd: Command, work: &Path, cells: usize) -> Result<Value> {
+    let report = work.join("check-warmup.json");
+    let stderr = work.join("check-warmup.stderr");
+    cmd.stdout(std::fs::File::create(&report)?)
+        .stderr(std::fs::File::create(&stderr)?);
+    let st = cmd
+        .status()
+        .with_context(|| format!("could not start {cmd:?}"))?;
+    if !matches!(st.code(), Some(0 | 1)) {
+        bail!(
+            "imagegate check on the generated fleet failed with {st}:\n{}",
+            tail(&stderr)
+        );
+    }
+    let v: Value = serde_json::from_slice(&std::fs::read(&report)?)
+        .context("imagegate check --format json is not JSON")?;
+    let summary = v.get("summary").cloned().unwrap_or(Value::Null);
+    let got = summary.get("cells").and_then(Value::as_u64);
+    if got != Some(cells as u64) {
+        bail!("imagegate check reports {got:?} cells; the fleet has {cells}");
+    }
+    let failed = summary.get("failed").and_then(Value::as_u64).unwrap_or(0);
+    if failed > 0 {
+        let errors: Vec<String> = v
+            .get("cells")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|c| c.get("status").and_then(Value::as_str) == Some("failed"))
+            .take(5)
+            .map(|c| {
+                format!(
+                    "  {}/{}: {}",
+                    c.get("environment").and_then(Value::as_str).unwrap_or("?"),
+                    c.get("app").and_then(Value::as_str).unwrap_or("?"),
+                    c.get("error").and_then(Value::as_str).unwrap_or("?")
+                )
+            })
+            .collect();
+        bail!(
+            "imagegate check failed to render {failed} of {cells} cells that plain helm renders:\n{}",
+            errors.join("\n")
+        );
+    }
+    Ok(summary)
+}
+
+/// Runs `imagegate scan` once, untimed, and returns its summary.
+fn validate_scan(mut cmd: Command, work: &Path) -> Result<Value> {
+    let stderr = work.join("scan-warmup.stderr");
+    cmd.stderr(std::fs::File::create(&stderr)?);
+    let out = cmd
+        .output()
+        .with_context(|| format!("could not start {cmd:?}"))?;
+    if !matches!(out.status.code(), Some(0 | 1)) {
+        bail!(
+            "imagegate scan of the rendered stream failed with {}:\n{}",
+            out.status,
+            tail(&stderr)
+        );
+    }
+    let v: Value =
+        serde_json::from_slice(&out.stdout).context("imagegate scan --format json is not JSON")?;
+    Ok(v.get("summary").cloned().unwrap_or(Value::Null))
+}
+
+fn summary_line(summary: &Value) -> String {
+    let findings: u64 = summary
+        .get("findings")
+        .and_then(Value::as_object)
+        .map(|m| m.values().filter_map(Value::as_u64).sum())
+        .unwrap_or(0);
+    format!(
+        "{} cells, {} failed, {} images, {findings} findings",
+        summary.get("cells").unwrap_or(&Value::Null),
+        summary.get("failed").unwrap_or(&Value::Null),
+        summary.get("images").unwrap_or(&Value::Null),
+    )
+}
+
+/// Everything measured, for the table and the JSON.
+struct Report<'a> {
+    cores: usize,
+    o: &'a Options,
+    cells: usize,
+    helm_version: &'a str,
+    helm_path: &'a Path,
+    imagegate: &'a Path,
+    imagegate_version: &'a str,
+    rendered_docs: usize,
+    rendered_bytes: usize,
+    scan_bytes: usize,
+    scan_docs: usize,
+    floor: &'a [f64],
+    check: &'a [Sample],
+    scan: &'a [Sample],
+    violations: &'a [(&'static str, usize)],
+    check_summary: &'a Value,
+    warm_floor: f64,
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+impl Report<'_> {
+    fn floor_median(&self) -> Option<f64> {
+        median(self.floor)
+    }
+    fn check_median(&self) -> Option<f64> {
+        median(&self.check.iter().map(|s| s.seconds).collect::<Vec<_>>())
+    }
+    fn scan_median(&self) -> Option<f64> {
+        median(&self.scan.iter().map(|s| s.seconds).collect::<Vec<_>>())
+    }
+    fn ratio(&self) -> Option<f64> {
+        Some(self.check_median()? / self.floor_median()?)
+    }
+    fn scan_mbps(&self) -> Option<f64> {
+        Some(self.scan_bytes as f64 / 1e6 / self.scan_median()?)
+    }
+    fn scan_docs_per_s(&self) -> Option<f64> {
+        Some(self.scan_docs as f64 / self.scan_median()?)
+    }
+    /// Peak over the repetitions: (own sampled, wait4 tree).
+    fn peaks(samples: &[Sample]) -> (Option<f64>, Option<f64>) {
+        let own = samples.iter().filter_map(|s| s.own_peak_kib).max().map(mib);
+        let tree = samples.iter().map(|s| s.tree_peak_kib).max().map(mib);
+        (own, tree)
+    }
+
+    /// The targets: (what, target text, measured, pass).
+    fn targets(&self) -> Vec<(&'static str, String, Option<f64>, Option<bool>)> {
+        let ratio = self.ratio();
+        let mbps = self.scan_mbps();
+        let (own, _) = Self::peaks(self.check);
+        vec![
+            (
+                "check cold vs floor",
+                format!("<= {TARGET_CHECK_RATIO:.2} x"),
+                ratio,
+                ratio.map(|r| r <= TARGET_CHECK_RATIO),
+            ),
+            (
+                "scan throughput",
+                format!(">= {TARGET_SCAN_MBPS:.0} MB/s"),
+                mbps,
+                mbps.map(|m| m >= TARGET_SCAN_MBPS),
+            ),
+            (
+                "check peak RSS (own)",
+                format!("<= {TARGET_CHECK_RSS_MIB:.0} MiB"),
+                own,
+                own.map(|m| m <= TARGET_CHECK_RSS_MIB),
+            ),
+        ]
+    }
+
+    fn table(&self) -> String {
+        let f = |x: Option<f64>, p: usize| x.map_or("-".to_string(), |v| format!("{v:.p$}"));
+        let (check_own, check_tree) = Self::peaks(self.check);
+        let (scan_own, scan_tree) = Self::peaks(self.scan);
+        let rss = |own: Option<f64>, tree: Option<f64>| match (own, tree) {
+            (Some(o), Some(t)) => format!("{o:.0} (tree {t:.0})"),
+            (None, Some(t)) => format!("? (tree {t:.0})"),
+            _ => "-".into(),
+        };
+        let mut s = String::new();
+        s.push_str(&format!(
+            "\nimagegate bench: {} charts x {} environments = {} cells, helm {}, {} cores, -j {}, {} run(s), medians\n\
+             fleet: {} documents, {:.1} MB rendered per full pass; {}\n\n",
+            self.o.charts,
+            fleet::ENVS.len(),
+            self.cells,
+            self.helm_version,
+            self.cores,
+            self.o.jobs,
+            self.o.runs,
+            self.rendered_docs,
+            self.rendered_bytes as f64 / 1e6,
+            self.imagegate_version,
+        ));
+        s.push_str(&format!(
+            "{:<36} {:>9} {:>8} {:>8} {:>10} {:>18}\n",
+            "row", "median s", "x floor", "MB/s", "docs/s", "peak RSS MiB"
+        ));
+        s.push_str(&format!(
+            "{:<36} {:>9} {:>8} {:>8} {:>10} {:>18}\n",
+            format!("floor: helm template -j{}", self.o.jobs),
+            f(self.floor_median(), 2),
+            "1.00",
+            "",
+            "",
+            ""
+        ));
+        s.push_str(&format!(
+            "{:<36} {:>9} {:>8} {:>8} {:>10} {:>18}\n",
+            "imagegate check (cold)",
+            f(self.check_median(), 2),
+            f(self.ratio(), 2),
+            "",
+            "",
+            rss(check_own, check_tree)
+        ));
+        s.push_str(&format!(
+            "{:<36} {:>9}\n",
+            "imagegate check (warm cache)", "not implemented"
+        ));
+        s.push_str(&format!(
+            "{:<36} {:>9}\n",
+            "imagegate diff (one chart changed)", "not implemented"
+        ));
+        s.push_str(&format!(
+            "{:<36} {:>9} {:>8} {:>8} {:>10} {:>18}\n",
+            format!(
+                "imagegate scan ({:.1} MB, {} docs)",
+                self.scan_bytes as f64 / 1e6,
+                self.scan_docs
+            ),
+            f(self.scan_median(), 3),
+            "",
+            f(self.scan_mbps(), 1),
+            f(self.scan_docs_per_s(), 0),
+            rss(scan_own, scan_tree)
+        ));
+        s.push_str("\ntargets (reported, never enforced):\n");
+        for (what, target, measured, pass) in self.targets() {
+            s.push_str(&format!(
+                "  {:<24} {:<14} measured {:>8}  {}\n",
+                what,
+                target,
+                f(measured, 2),
+                match pass {
+                    Some(true) => "PASS",
+                    Some(false) => "FAIL",
+                    None => "n/a",
+                }
+            ));
+        }
+        s.push_str(
+            "\npeak RSS: own = imagegate's VmHWM sampled every 5 ms; tree = wait4 ru_maxrss, the largest of imagegate and its helm children\n",
+        );
+        s
+    }
+
+    fn json(&self) -> Value {
+        let samples = |v: &[Sample]| -> Vec<Value> {
+            v.iter()
+                .map(|s| {
+                    json!({
+                        "seconds": s.seconds,
+                        "exit": s.exit,
+                        "ownPeakRssMib": s.own_peak_kib.map(mib),
+                        "treePeakRssMib": mib(s.tree_peak_kib),
+                    })
+                })
+                .collect()
+        };
+        let (check_own, check_tree) = Self::peaks(self.check);
+        let (scan_own, scan_tree) = Self::peaks(self.scan);
+        json!({
+            "schema": "imagegate/bench/v1",
+            "unixTime": SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+            "machine": {
+                "cores": self.cores,
+                "cpu": cpu_model(),
+                "memTotalMib": mem_total_mib(),
+                "os": std::env::consts::OS,
+                "arch": std::env::consts::ARCH,
+            },
+            "options": {
+                "charts": self.o.charts,
+                "runs": self.o.runs,
+                "jobs": self.o.jobs,
+                "quick": self.o.quick,
+                "helmMajor": self.o.helm_major,
+            },
+            "fleet": {
+                "charts": self.o.charts,
+                "environments": fleet::ENVS.iter().map(|e| e.name).collect::<Vec<_>>(),
+                "cells": self.cells,
+                "documents": self.rendered_docs,
+                "renderedBytes": self.rendered_bytes,
+                "violations": self.violations.iter().map(|(k, n)| json!({"kind": k, "charts": n})).collect::<Vec<_>>(),
+                "checkSummary": self.check_summary,
+            },
+            "helm": { "version": self.helm_version, "path": self.helm_path },
+            "imagegate": { "version": self.imagegate_version, "path": self.imagegate },
+            "warmupFloorSeconds": self.warm_floor,
+            "rows": {
+                "floor": {
+                    "command": format!("helm template RELEASE CHART --namespace NS --kube-version {KUBE_VERSION} --values ... (-j {})", self.o.jobs),
+                    "medianSeconds": self.floor_median(),
+                    "runs": self.floor,
+                },
+                "checkCold": {
+                    "command": format!("imagegate check --config FLEET/imagegate.yaml --format json --no-progress --helm HELM -j {}", self.o.jobs),
+                    "medianSeconds": self.check_median(),
+                    "ratioToFloor": self.ratio(),
+                    "peakRssMib": check_own,
+                    "treePeakRssMib": check_tree,
+                    "runs": samples(self.check),
+                },
+                "checkWarmCache": null,
+                "diffOneChartChanged": null,
+                "scan": {
+                    "command": "imagegate scan FILE --format json",
+                    "bytes": self.scan_bytes,
+                    "documents": self.scan_docs,
+                    "medianSeconds": self.scan_median(),
+                    "mbPerSecond": self.scan_mbps(),
+                    "documentsPerSecond": self.scan_docs_per_s(),
+                    "peakRssMib": scan_own,
+                    "treePeakRssMib": scan_tree,
+                    "runs": samples(self.scan),
+                },
+            },
+            "targets": self.targets().into_iter().map(|(what, target, measured, pass)| json!({
+                "what": what, "target": target, "measured": measured, "pass": pass,
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+fn cpu_model() -> Option<String> {
+    std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("model name"))
+            .map(|v| v.trim_start_matches([' ', '\t', ':']).trim().to_string())
+    })
+}
+
+fn mem_total_mib() -> Option<u64> {
+    std::fs::read_to_string("/proc/meminfo").ok().and_then(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|k| k / 1024)
+    })
+}
