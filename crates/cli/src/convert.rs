@@ -147,7 +147,18 @@ pub fn finding_with_stack(
     exceptions: &ExceptionSettings,
 ) -> ReportFinding {
     let origin = match (stack, &f.offending) {
-        (Some(stack), Some(off)) => stack.find(off),
+        (Some(stack), Some(off)) => {
+            let object = f.object.as_ref().map(|o| o.name.as_str()).unwrap_or("");
+            let container = f.container.as_deref().unwrap_or("");
+            let words = [object, container];
+            stack.find(
+                off,
+                &imagegate_origin::Hints {
+                    image: f.image.as_deref(),
+                    words: &words,
+                },
+            )
+        }
         _ => None,
     };
     let mut r = finding(f, origin.as_ref(), cell);

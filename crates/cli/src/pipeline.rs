@@ -48,13 +48,14 @@ impl Judge<'_> {
         let value_files: Vec<String> = cell.present_value_files().map(str::to_string).collect();
         match result {
             Err(failure) => {
+                let finding = self.settings.apply_severity(vec![
+                    imagegate_policy::rules::render_failed::finding(&ctx, &failure.message),
+                ]);
+                // The cell's error carries the hint; the finding says what failed.
                 let message = match &failure.hint {
-                    Some(h) => format!("{}\n  hint: {h}", failure.message),
+                    Some(h) => format!("{}\nhint: {h}", failure.message),
                     None => failure.message.clone(),
                 };
-                let finding = self.settings.apply_severity(vec![
-                    imagegate_policy::rules::render_failed::finding(&ctx, &message),
-                ]);
                 let report = CellReport::failed(
                     &cell.environment,
                     &cell.app,

@@ -50,6 +50,9 @@ struct Layer {
     kind: LayerKind,
     text: String,
     root: Option<Node>,
+    /// Where this layer's keys sit in the parent chart's values: `sentinel.` for
+    /// `charts/sentinel/values.yaml`, so key paths line up across layers.
+    prefix: String,
 }
 
 /// The value layers of one cell, lowest precedence first.
@@ -74,6 +77,82 @@ struct Hit {
     key: String,
 }
 
+/// Among equally strong hits in one layer (a values file that sets `tag: latest` for several
+/// images), which one belongs to the finding: first a sibling `repository`/`image` value that
+/// the rendered image contains, then the number of key-path words shared with the image,
+/// object and container names (`operators.integration.image.tag` for `integration-operator`).
+fn affinity(key: &str, siblings: &[(Node, Node)], hints: &Hints) -> Affinity {
+    let mut confirmed = false;
+    let mut contradicted = false;
+    if let Some(image) = hints.image {
+        for (k, v) in siblings {
+            let name = k.as_str().unwrap_or("").to_ascii_lowercase();
+            if !(name.contains("repository") || name == "image" || name == "name") {
+                continue;
+            }
+            // Only a repository-like value (with a `/`) speaks for or against the image.
+            if let Some(r) = v.as_str().filter(|r| r.contains('/')) {
+                if image.contains(r) {
+                    confirmed = true;
+                } else {
+                    contradicted = true;
+                }
+            }
+        }
+    }
+    let words = |s: &str| -> Vec<String> {
+        s.split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| w.len() > 1)
+            .map(str::to_ascii_lowercase)
+            .collect()
+    };
+    let context: Vec<String> = hints
+        .words
+        .iter()
+        .chain(hints.image.iter())
+        .flat_map(|h| words(h))
+        .collect();
+    let shared = words(key).iter().filter(|w| context.contains(w)).count();
+    Affinity {
+        confirmed: confirmed && !contradicted,
+        contradicted: contradicted && !confirmed,
+        shared,
+    }
+}
+
+/// What a hit's neighbourhood says about it.
+#[derive(Debug, Clone, Copy)]
+struct Affinity {
+    /// A sibling repository value is part of the image.
+    confirmed: bool,
+    /// A sibling repository value is not part of the image: this value feeds another image.
+    contradicted: bool,
+    /// Key-path words shared with the image, object and container names.
+    shared: usize,
+}
+
+/// The key prefix of a subchart's values in its parent: `charts/a/charts/b/values.yaml` → `a.b.`.
+fn subchart_prefix(rel: &str) -> String {
+    let parts: Vec<&str> = rel.split('/').collect();
+    let mut prefix = String::new();
+    for pair in parts.windows(2) {
+        if pair[0] == "charts" && pair[1] != "values.yaml" {
+            prefix.push_str(pair[1]);
+            prefix.push('.');
+        }
+    }
+    prefix
+}
+
+/// What the finding is about, to pick between equally strong hits.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Hints<'a> {
+    /// The rendered image reference.
+    pub image: Option<&'a str>,
+    /// Other names of the place: object name, container name.
+    pub words: &'a [&'a str],
+}
+
 impl Stack {
     /// Loads the layers of `cell`: subchart `values.yaml` files, the chart's `values.yaml`, then
     /// the present files of the value stack. Unreadable layers are left out (the render already
@@ -94,7 +173,14 @@ impl Stack {
         let stack = cell
             .present_value_files()
             .map(|f| (f.to_string(), LayerKind::ValueStack));
+        let charts_dir = format!("{}/", cell.chart);
         for (file, kind) in defaults.into_iter().chain(stack) {
+            let prefix = match kind {
+                LayerKind::SubchartDefault => {
+                    subchart_prefix(file.strip_prefix(&charts_dir).unwrap_or(&file))
+                }
+                _ => String::new(),
+            };
             let Ok(text) = repo.read_to_string(&file, MAX_VALUES_BYTES) else {
                 continue;
             };
@@ -106,6 +192,7 @@ impl Stack {
                 kind,
                 text,
                 root,
+                prefix,
             });
         }
         Self { layers }
@@ -114,8 +201,8 @@ impl Stack {
     /// The values line that supplies `offending`, if any layer sets it. A whole reference that no
     /// layer holds was assembled from parts: then the layer that set its tag (where a digest
     /// belongs), else the one that set its repository, is the place to fix.
-    pub fn find(&self, offending: &Offending) -> Option<Origin> {
-        if let Some(o) = self.find_exact(offending) {
+    pub fn find(&self, offending: &Offending, hints: &Hints) -> Option<Origin> {
+        if let Some(o) = self.find_exact(offending, hints) {
             return Some(o);
         }
         let Offending::Reference(r) = offending else {
@@ -123,47 +210,75 @@ impl Stack {
         };
         let (repository, tag) = split_reference(r);
         if let Some(tag) = tag {
-            if let Some(o) = self.find_exact(&Offending::Tag(tag.to_string())) {
+            if let Some(o) = self.find_exact(&Offending::Tag(tag.to_string()), hints) {
                 return Some(o);
             }
         }
         (!repository.is_empty() && repository != r)
-            .then(|| self.find_exact(&Offending::Reference(repository.to_string())))
+            .then(|| self.find_exact(&Offending::Reference(repository.to_string()), hints))
             .flatten()
     }
 
-    fn find_exact(&self, offending: &Offending) -> Option<Origin> {
-        for layer in self.layers.iter().rev() {
+    fn find_exact(&self, offending: &Offending, hints: &Hints) -> Option<Origin> {
+        // Every hit in every layer, with what its neighbourhood says about it.
+        let mut hits: Vec<(usize, Hit, Affinity)> = Vec::new();
+        for (index, layer) in self.layers.iter().enumerate() {
             let Some(root) = &layer.root else { continue };
-            let mut best: Option<Hit> = None;
+            let mut path = layer.prefix.trim_end_matches('.').to_string();
             visit(
                 root,
-                &mut String::new(),
-                &mut |key, node, scalar_text, style| {
-                    if let Some(hit) = judge(offending, key, node, scalar_text, style) {
-                        if best.as_ref().is_none_or(|b| hit.strength > b.strength) {
-                            best = Some(hit);
+                &mut path,
+                &[],
+                &mut |key, node, siblings, text, style| {
+                    if let Some(mut hit) = judge(offending, key, node, text, style) {
+                        // A value holding the image's whole `repo:tag` names this very image:
+                        // no `tag:` key elsewhere is better evidence than that.
+                        let name = hints.image.map(|i| i.split('@').next().unwrap_or(i));
+                        if hit.strength == Strength::Contained
+                            && name.is_some_and(|n| n.contains(':') && text.contains(n))
+                        {
+                            hit.strength = Strength::Exact;
+                        }
+                        let a = affinity(key, siblings, hints);
+                        if !a.contradicted {
+                            hits.push((index, hit, a));
                         }
                     }
                 },
             );
-            if let Some(hit) = best {
-                let text = layer
-                    .text
-                    .lines()
-                    .nth(hit.line.saturating_sub(1) as usize)
-                    .unwrap_or("")
-                    .to_string();
-                return Some(Origin {
-                    file: layer.file.clone(),
-                    line: hit.line,
-                    text,
-                    key: hit.key,
-                    layer: layer.kind,
-                });
-            }
         }
-        None
+        let strongest = hits.iter().map(|(_, h, _)| h.strength).max()?;
+        hits.retain(|(_, h, _)| h.strength == strongest);
+        // A hit whose sibling repository is in the image identifies the key that feeds it; the
+        // last layer setting that same key is the one that wins in helm's merge.
+        let chosen = match hits
+            .iter()
+            .filter(|(_, _, a)| a.confirmed)
+            .max_by_key(|(i, _, a)| (a.shared, *i))
+        {
+            Some((_, confirmed, _)) => {
+                let key = confirmed.key.clone();
+                hits.iter()
+                    .filter(|(_, h, _)| h.key == key)
+                    .max_by_key(|(i, _, _)| *i)
+            }
+            None => hits.iter().max_by_key(|(i, _, a)| (*i, a.shared)),
+        }?;
+        let (index, hit, _) = chosen;
+        let layer = &self.layers[*index];
+        let text = layer
+            .text
+            .lines()
+            .nth(hit.line.saturating_sub(1) as usize)
+            .unwrap_or("")
+            .to_string();
+        Some(Origin {
+            file: layer.file.clone(),
+            line: hit.line,
+            text,
+            key: hit.key.clone(),
+            layer: layer.kind,
+        })
     }
 }
 
@@ -178,15 +293,18 @@ fn split_reference(r: &str) -> (&str, Option<&str>) {
     }
 }
 
-/// Calls `f(key_path, node, text, style)` for every scalar.
-fn visit(node: &Node, path: &mut String, f: &mut dyn FnMut(&str, &Node, &str, ScalarStyle)) {
+/// A scalar visitor: key path, node, the entries of the mapping holding it, text, style.
+type Visitor<'f> = dyn FnMut(&str, &Node, &[(Node, Node)], &str, ScalarStyle) + 'f;
+
+/// Calls `f` for every scalar.
+fn visit(node: &Node, path: &mut String, siblings: &[(Node, Node)], f: &mut Visitor<'_>) {
     match &node.value {
-        Value::Scalar(s) => f(path, node, &s.text, s.style),
+        Value::Scalar(s) => f(path, node, siblings, &s.text, s.style),
         Value::Seq(items) => {
             for (i, item) in items.iter().enumerate() {
                 let len = path.len();
                 path.push_str(&format!("[{i}]"));
-                visit(item, path, f);
+                visit(item, path, &[], f);
                 path.truncate(len);
             }
         }
@@ -201,7 +319,7 @@ fn visit(node: &Node, path: &mut String, f: &mut dyn FnMut(&str, &Node, &str, Sc
                     path.push('.');
                 }
                 path.push_str(key);
-                visit(v, path, f);
+                visit(v, path, entries, f);
                 path.truncate(len);
             }
         }
@@ -232,7 +350,7 @@ fn judge(
             if text == r {
                 return hit(Strength::Exact, node.line);
             }
-            contained(node, text, style, r).and_then(|line| hit(Strength::Contained, line))
+            contained(node, text, r).and_then(|line| hit(Strength::Contained, line))
         }
         Offending::Tag(t) => {
             let plain_go = matches!(style, ScalarStyle::Plain)
@@ -242,18 +360,17 @@ fn judge(
                 return hit(Strength::KeyMatch, node.line);
             }
             // A full reference (or a YAML string of manifests) that carries this tag.
-            contained(node, text, style, &format!(":{t}"))
-                .and_then(|line| hit(Strength::Contained, line))
+            contained(node, text, &format!(":{t}")).and_then(|line| hit(Strength::Contained, line))
         }
         Offending::Digest(d) => {
-            contained(node, text, style, d).and_then(|line| hit(Strength::Contained, line))
+            contained(node, text, d).and_then(|line| hit(Strength::Contained, line))
         }
         Offending::PullPolicy(p) => {
             if leaf.contains("pullpolicy") && text == p {
                 return hit(Strength::KeyMatch, node.line);
             }
             let needle = format!("imagePullPolicy: {p}");
-            contained(node, text, style, &needle).and_then(|line| hit(Strength::Contained, line))
+            contained(node, text, &needle).and_then(|line| hit(Strength::Contained, line))
         }
     }
 }
@@ -269,7 +386,7 @@ fn go_text(node: &Node) -> Option<String> {
 
 /// The line where `needle` occurs inside a (possibly multi-line) scalar, if it does, requiring a
 /// token boundary after it so `:dev` does not match `:devel`.
-fn contained(node: &Node, text: &str, style: ScalarStyle, needle: &str) -> Option<u32> {
+fn contained(node: &Node, text: &str, needle: &str) -> Option<u32> {
     let mut from = 0;
     while let Some(pos) = text[from..].find(needle).map(|p| p + from) {
         let end = pos + needle.len();
@@ -279,11 +396,8 @@ fn contained(node: &Node, text: &str, style: ScalarStyle, needle: &str) -> Optio
             .is_none_or(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')));
         if boundary {
             let newlines = text[..pos].matches('\n').count() as u32;
-            // Block scalars start on the line after their `|` / `>` indicator.
-            let first = match style {
-                ScalarStyle::Literal | ScalarStyle::Folded => node.line + 1,
-                _ => node.line,
-            };
+            // Block scalars are positioned at their first content line (after `|` / `>`).
+            let first = node.line;
             return Some(first + newlines);
         }
         from = end;

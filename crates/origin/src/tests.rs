@@ -47,7 +47,9 @@ fn assembled_tag_points_at_the_layer_that_set_the_tag() {
         ("v/env.yaml", "global:\n  imageTag: main\n"),
     ]);
     let stack = Stack::for_cell(&repo, &cell(&["v/shared.yaml", "v/env.yaml"]));
-    let o = stack.find(&Offending::Tag("main".into())).unwrap();
+    let o = stack
+        .find(&Offending::Tag("main".into()), &Hints::default())
+        .unwrap();
     assert_eq!(
         (o.file.as_str(), o.line, o.layer),
         ("v/env.yaml", 2, LayerKind::ValueStack)
@@ -55,7 +57,10 @@ fn assembled_tag_points_at_the_layer_that_set_the_tag() {
     assert_eq!(o.key, "global.imageTag");
     // digest-required on the assembled reference: no layer holds it whole; the tag's layer is where to fix.
     let o = stack
-        .find(&Offending::Reference("ghcr.io/acme/web:main".into()))
+        .find(
+            &Offending::Reference("ghcr.io/acme/web:main".into()),
+            &Hints::default(),
+        )
         .unwrap();
     assert_eq!(o.file, "v/env.yaml");
 }
@@ -67,7 +72,9 @@ fn chart_default_nobody_overrode() {
         "image:\n  repository: ghcr.io/x/web\n  tag: latest\n",
     )]);
     let stack = Stack::for_cell(&repo, &cell(&[]));
-    let o = stack.find(&Offending::Tag("latest".into())).unwrap();
+    let o = stack
+        .find(&Offending::Tag("latest".into()), &Hints::default())
+        .unwrap();
     assert_eq!(
         (o.file.as_str(), o.line, o.layer),
         ("charts/web/values.yaml", 3, LayerKind::ChartDefault)
@@ -81,7 +88,9 @@ fn later_layers_win_and_floats_are_found() {
         ("v/a.yaml", "image:\n  tag: 1.10\n"),
     ]);
     let stack = Stack::for_cell(&repo, &cell(&["v/a.yaml"]));
-    let o = stack.find(&Offending::Tag("1.1".into())).unwrap();
+    let o = stack
+        .find(&Offending::Tag("1.1".into()), &Hints::default())
+        .unwrap();
     assert_eq!((o.file.as_str(), o.line), ("v/a.yaml", 2));
     assert_eq!(o.text, "  tag: 1.10");
 }
@@ -95,12 +104,19 @@ fn image_inside_a_yaml_string_points_at_its_own_line() {
     ]);
     let stack = Stack::for_cell(&repo, &cell(&["v/p.yaml"]));
     let o = stack
-        .find(&Offending::Reference("ghcr.io/acme/domain:dev".into()))
+        .find(
+            &Offending::Reference("ghcr.io/acme/domain:dev".into()),
+            &Hints::default(),
+        )
         .unwrap();
     assert_eq!((o.file.as_str(), o.line), ("v/p.yaml", 6));
-    let o = stack.find(&Offending::Tag("dev".into())).unwrap();
+    let o = stack
+        .find(&Offending::Tag("dev".into()), &Hints::default())
+        .unwrap();
     assert_eq!(o.line, 6);
-    let o = stack.find(&Offending::PullPolicy("Always".into())).unwrap();
+    let o = stack
+        .find(&Offending::PullPolicy("Always".into()), &Hints::default())
+        .unwrap();
     assert_eq!(o.line, 7);
 }
 
@@ -114,15 +130,24 @@ fn hard_coded_in_template_has_no_origin() {
         ("v/a.yaml", "x: 1\n"),
     ]);
     let stack = Stack::for_cell(&repo, &cell(&["v/a.yaml"]));
-    assert_eq!(stack.find(&Offending::Tag("devel".into())), None);
-    assert_eq!(stack.find(&Offending::PullPolicy("Always".into())), None);
+    assert_eq!(
+        stack.find(&Offending::Tag("devel".into()), &Hints::default()),
+        None
+    );
+    assert_eq!(
+        stack.find(&Offending::PullPolicy("Always".into()), &Hints::default()),
+        None
+    );
 }
 
 #[test]
 fn token_boundaries_are_respected() {
     let (_d, repo) = fleet(&[("charts/web/values.yaml", "a: ghcr.io/acme/web:devel\n")]);
     let stack = Stack::for_cell(&repo, &cell(&[]));
-    assert_eq!(stack.find(&Offending::Tag("dev".into())), None);
+    assert_eq!(
+        stack.find(&Offending::Tag("dev".into()), &Hints::default()),
+        None
+    );
 }
 
 #[test]
@@ -136,4 +161,122 @@ fn split_reference_handles_ports_and_digests() {
         ("registry.local:5000/team/app", Some("v1"))
     );
     assert_eq!(split_reference("nginx"), ("nginx", None));
+}
+
+#[test]
+fn several_images_with_the_same_tag_pick_the_one_that_belongs() {
+    let values = "operators:\n  domain:\n    image:\n      repository: acme/domain-operator\n      tag: latest\n  integration:\n    image:\n      repository: acme/integration-operator\n      tag: latest\n";
+    let overlay =
+        "operators:\n  domain:\n    image:\n      tag: dev\n  agent:\n    image:\n      tag: dev\n";
+    let (_d, repo) = fleet(&[
+        ("charts/web/values.yaml", values),
+        ("v/local.yaml", overlay),
+    ]);
+    let stack = Stack::for_cell(&repo, &cell(&["v/local.yaml"]));
+    // The sibling repository decides in the chart defaults…
+    let image = "ghcr.io/acme/integration-operator:latest";
+    let hints = Hints {
+        image: Some(image),
+        words: &["integration-operator", "manager"],
+    };
+    let o = stack
+        .find(&Offending::Tag("latest".into()), &hints)
+        .unwrap();
+    assert_eq!((o.file.as_str(), o.line), ("charts/web/values.yaml", 9));
+    // …and the key path's words where there is no sibling to go by.
+    let image = "ghcr.io/acme/agent-operator:dev";
+    let hints = Hints {
+        image: Some(image),
+        words: &["agent-operator", "manager"],
+    };
+    let o = stack.find(&Offending::Tag("dev".into()), &hints).unwrap();
+    assert_eq!(
+        (o.file.as_str(), o.line, o.key.as_str()),
+        ("v/local.yaml", 7, "operators.agent.image.tag")
+    );
+}
+
+#[test]
+fn a_subchart_default_is_found_under_its_key_and_a_parent_value_for_another_image_is_not() {
+    let (_d, repo) = fleet(&[
+        (
+            "charts/web/values.yaml",
+            "image:\n  repository: acme/cache\n  tag: 7.2.4\n",
+        ),
+        (
+            "charts/web/charts/sentinel/values.yaml",
+            "image:\n  repository: acme/sentinel\n  tag: 7.2.4\n  pullPolicy: Always\n",
+        ),
+        (
+            "v/shared.yaml",
+            "image:\n  repository: acme/cache\n  tag: 7.2.4\n",
+        ),
+        (
+            "v/env.yaml",
+            "global:\n  primitives:\n    imagePullPolicy: Always\n",
+        ),
+    ]);
+    let stack = Stack::for_cell(&repo, &cell(&["v/shared.yaml", "v/env.yaml"]));
+    let image = "docker.io/acme/sentinel:7.2.4";
+    let hints = Hints {
+        image: Some(image),
+        words: &["web-sentinel", "sentinel"],
+    };
+    let o = stack
+        .find(&Offending::Reference(image.into()), &hints)
+        .unwrap();
+    assert_eq!(
+        (o.file.as_str(), o.line, o.layer),
+        (
+            "charts/web/charts/sentinel/values.yaml",
+            3,
+            LayerKind::SubchartDefault
+        )
+    );
+    assert_eq!(o.key, "sentinel.image.tag");
+    let o = stack
+        .find(&Offending::PullPolicy("Always".into()), &hints)
+        .unwrap();
+    assert_eq!(
+        (o.file.as_str(), o.line),
+        ("charts/web/charts/sentinel/values.yaml", 4)
+    );
+    assert_eq!(subchart_prefix("charts/a/charts/b/values.yaml"), "a.b.");
+}
+
+#[test]
+fn an_override_of_the_confirmed_key_in_a_later_layer_wins() {
+    let (_d, repo) = fleet(&[
+        (
+            "charts/web/values.yaml",
+            "image:\n  repository: acme/web\n  tag: dev\n",
+        ),
+        ("v/env.yaml", "image:\n  tag: dev\n"),
+    ]);
+    let stack = Stack::for_cell(&repo, &cell(&["v/env.yaml"]));
+    let hints = Hints {
+        image: Some("ghcr.io/acme/web:dev"),
+        words: &[],
+    };
+    let o = stack.find(&Offending::Tag("dev".into()), &hints).unwrap();
+    assert_eq!((o.file.as_str(), o.line), ("v/env.yaml", 2));
+}
+
+#[test]
+fn a_value_holding_the_whole_reference_beats_a_generic_tag_key() {
+    let (_d, repo) = fleet(&[
+        ("charts/web/values.yaml", "x: 1\n"),
+        ("v/base.yaml", "global:\n  primitives:\n    imageTag: dev\n"),
+        (
+            "v/smoke.yaml",
+            "runner:\n  image: ghcr.io/acme/runner:dev\n",
+        ),
+    ]);
+    let stack = Stack::for_cell(&repo, &cell(&["v/base.yaml", "v/smoke.yaml"]));
+    let hints = Hints {
+        image: Some("ghcr.io/acme/runner:dev"),
+        words: &[],
+    };
+    let o = stack.find(&Offending::Tag("dev".into()), &hints).unwrap();
+    assert_eq!((o.file.as_str(), o.line), ("v/smoke.yaml", 2));
 }
