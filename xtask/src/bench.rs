@@ -186,9 +186,9 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         "xtask bench: warm-up: rendering every cell with {} ...",
         helm_version
     );
-    let (warm_floor, outputs) =
-        measure::render_all(&helm_path, &home, &fleet.cells, KUBE_VERSION, o.jobs, true)
-            .context("the generated fleet does not render with plain helm")?;
+    let warm = measure::render_all(&helm_path, &home, &fleet.cells, KUBE_VERSION, o.jobs, true)
+        .context("the generated fleet does not render with plain helm")?;
+    let (warm_floor, outputs) = (warm.seconds, warm.outputs);
     let rendered_bytes: usize = outputs.iter().map(Vec::len).sum();
     let rendered_docs: usize = outputs.iter().map(|o| measure::count_documents(o)).sum();
     eprintln!(
@@ -225,7 +225,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     eprintln!("xtask bench: warm-up scan: {}", summary_line(&scan_summary));
 
     // The measured repetitions.
-    let mut floor: Vec<f64> = Vec::new();
+    let mut floor: Vec<measure::Pass> = Vec::new();
     let mut check: Vec<Sample> = Vec::new();
     let mut scan: Vec<Sample> = Vec::new();
     let mut failure: Option<String> = None;
@@ -240,7 +240,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         for row in order {
             match row {
                 Row::Floor => {
-                    let (s, _) = measure::render_all(
+                    let pass = measure::render_all(
                         &helm_path,
                         &home,
                         &fleet.cells,
@@ -248,8 +248,13 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
                         o.jobs,
                         false,
                     )?;
-                    eprintln!("xtask bench: run {}/{}: floor {s:.2}s", r + 1, o.runs);
-                    floor.push(s);
+                    eprintln!(
+                        "xtask bench: run {}/{}: floor {:.2}s",
+                        r + 1,
+                        o.runs,
+                        pass.seconds
+                    );
+                    floor.push(pass);
                 }
                 Row::Check => {
                     let err = work_path.join(format!("check-{r}.stderr"));
@@ -551,7 +556,7 @@ struct Report<'a> {
     rendered_bytes: usize,
     scan_bytes: usize,
     scan_docs: usize,
-    floor: &'a [f64],
+    floor: &'a [measure::Pass],
     check: &'a [Sample],
     scan: &'a [Sample],
     violations: &'a [(&'static str, usize)],
@@ -565,7 +570,13 @@ fn mib(kib: u64) -> f64 {
 
 impl Report<'_> {
     fn floor_median(&self) -> Option<f64> {
-        median(self.floor)
+        median(&self.floor.iter().map(|p| p.seconds).collect::<Vec<_>>())
+    }
+    fn floor_cpu(&self) -> Option<f64> {
+        median(&self.floor.iter().map(|p| p.cpu_seconds).collect::<Vec<_>>())
+    }
+    fn cpu(samples: &[Sample]) -> Option<f64> {
+        median(&samples.iter().map(|s| s.cpu_seconds).collect::<Vec<_>>())
     }
     fn check_median(&self) -> Option<f64> {
         median(&self.check.iter().map(|s| s.seconds).collect::<Vec<_>>())
@@ -641,23 +652,25 @@ impl Report<'_> {
             self.imagegate_version,
         ));
         s.push_str(&format!(
-            "{:<36} {:>9} {:>8} {:>8} {:>10} {:>18}\n",
-            "row", "median s", "x floor", "MB/s", "docs/s", "peak RSS MiB"
+            "{:<36} {:>9} {:>8} {:>8} {:>8} {:>10} {:>18}\n",
+            "row", "median s", "x floor", "CPU s", "MB/s", "docs/s", "peak RSS MiB"
         ));
         s.push_str(&format!(
-            "{:<36} {:>9} {:>8} {:>8} {:>10} {:>18}\n",
+            "{:<36} {:>9} {:>8} {:>8} {:>8} {:>10} {:>18}\n",
             format!("floor: helm template -j{}", self.o.jobs),
             f(self.floor_median(), 2),
             "1.00",
+            f(self.floor_cpu(), 2),
             "",
             "",
             ""
         ));
         s.push_str(&format!(
-            "{:<36} {:>9} {:>8} {:>8} {:>10} {:>18}\n",
+            "{:<36} {:>9} {:>8} {:>8} {:>8} {:>10} {:>18}\n",
             "imagegate check (cold)",
             f(self.check_median(), 2),
             f(self.ratio(), 2),
+            f(Self::cpu(self.check), 2),
             "",
             "",
             rss(check_own, check_tree)
@@ -671,7 +684,7 @@ impl Report<'_> {
             "imagegate diff (one chart changed)", "not implemented"
         ));
         s.push_str(&format!(
-            "{:<36} {:>9} {:>8} {:>8} {:>10} {:>18}\n",
+            "{:<36} {:>9} {:>8} {:>8} {:>8} {:>10} {:>18}\n",
             format!(
                 "imagegate scan ({:.1} MB, {} docs)",
                 self.scan_bytes as f64 / 1e6,
@@ -679,6 +692,7 @@ impl Report<'_> {
             ),
             f(self.scan_median(), 3),
             "",
+            f(Self::cpu(self.scan), 2),
             f(self.scan_mbps(), 1),
             f(self.scan_docs_per_s(), 0),
             rss(scan_own, scan_tree)
@@ -697,8 +711,17 @@ impl Report<'_> {
                 }
             ));
         }
+        let n = self.cells;
+        if let (Some(c), Some(fl)) = (Self::cpu(self.check), self.floor_cpu()) {
+            s.push_str(&format!(
+                "\nimagegate's own CPU (check CPU - floor CPU): {:.2}s = {:.1} ms per cell, {:.1}% of helm's CPU\n",
+                c - fl,
+                (c - fl) * 1000.0 / n as f64,
+                (c - fl) / fl * 100.0
+            ));
+        }
         s.push_str(
-            "\npeak RSS: own = imagegate's VmHWM sampled every 5 ms; tree = wait4 ru_maxrss, the largest of imagegate and its helm children\n",
+            "\nCPU s: user+system of the row's process tree (helm children included)\npeak RSS: own = imagegate's VmHWM sampled every 5 ms; tree = wait4 ru_maxrss, the largest of imagegate and its helm children\n",
         );
         s
     }
@@ -712,6 +735,7 @@ impl Report<'_> {
                         "exit": s.exit,
                         "ownPeakRssMib": s.own_peak_kib.map(mib),
                         "treePeakRssMib": mib(s.tree_peak_kib),
+                        "cpuSeconds": s.cpu_seconds,
                     })
                 })
                 .collect()
@@ -751,12 +775,14 @@ impl Report<'_> {
                 "floor": {
                     "command": format!("helm template RELEASE CHART --namespace NS --kube-version {KUBE_VERSION} --values ... (-j {})", self.o.jobs),
                     "medianSeconds": self.floor_median(),
-                    "runs": self.floor,
+                    "medianCpuSeconds": self.floor_cpu(),
+                    "runs": self.floor.iter().map(|p| json!({"seconds": p.seconds, "cpuSeconds": p.cpu_seconds})).collect::<Vec<_>>(),
                 },
                 "checkCold": {
                     "command": format!("imagegate check --config FLEET/imagegate.yaml --format json --no-progress --helm HELM -j {}", self.o.jobs),
                     "medianSeconds": self.check_median(),
                     "ratioToFloor": self.ratio(),
+                    "medianCpuSeconds": Self::cpu(self.check),
                     "peakRssMib": check_own,
                     "treePeakRssMib": check_tree,
                     "runs": samples(self.check),
@@ -770,6 +796,7 @@ impl Report<'_> {
                     "medianSeconds": self.scan_median(),
                     "mbPerSecond": self.scan_mbps(),
                     "documentsPerSecond": self.scan_docs_per_s(),
+                    "medianCpuSeconds": Self::cpu(self.scan),
                     "peakRssMib": scan_own,
                     "treePeakRssMib": scan_tree,
                     "runs": samples(self.scan),

@@ -21,6 +21,8 @@ pub struct Sample {
     /// `ru_maxrss` of `wait4`: the largest peak RSS of the process and of every descendant it
     /// waited for (for `imagegate check`, its helm children too): an upper bound of its own.
     pub tree_peak_kib: u64,
+    /// User + system CPU seconds of the process and of every descendant it waited for.
+    pub cpu_seconds: f64,
 }
 
 /// How often the sampler reads `/proc/<pid>/status`.
@@ -68,7 +70,7 @@ pub fn run_measured(cmd: &mut Command, stderr_path: &Path) -> Result<Sample> {
         exited?;
         Ok((seconds, peak))
     })?;
-    let (exit, tree_peak_kib) = reap(pid)?;
+    let (exit, tree_peak_kib, cpu_seconds) = reap(pid)?;
     // `child` was reaped by wait4 above; dropping a std Child never waits, so this is sound.
     drop(child);
     Ok(Sample {
@@ -76,6 +78,7 @@ pub fn run_measured(cmd: &mut Command, stderr_path: &Path) -> Result<Sample> {
         exit,
         own_peak_kib,
         tree_peak_kib,
+        cpu_seconds,
     })
 }
 
@@ -111,8 +114,8 @@ fn wait_exited_no_reap(pid: libc::pid_t) -> Result<()> {
     }
 }
 
-/// Reaps `pid` with `wait4`: its exit code and `ru_maxrss` (KiB on Linux).
-fn reap(pid: libc::pid_t) -> Result<(i32, u64)> {
+/// Reaps `pid` with `wait4`: its exit code, `ru_maxrss` (KiB on Linux) and CPU seconds.
+fn reap(pid: libc::pid_t) -> Result<(i32, u64, f64)> {
     loop {
         let mut status: libc::c_int = 0;
         // SAFETY: rusage is plain old data; wait4 only writes into it.
@@ -127,13 +130,30 @@ fn reap(pid: libc::pid_t) -> Result<(i32, u64)> {
             } else {
                 -1
             };
-            return Ok((exit, usage.ru_maxrss.max(0) as u64));
+            return Ok((exit, usage.ru_maxrss.max(0) as u64, cpu_of(&usage)));
         }
         let err = std::io::Error::last_os_error();
         if err.kind() != std::io::ErrorKind::Interrupted {
             return Err(err).context("wait4 on the measured child");
         }
     }
+}
+
+fn cpu_of(u: &libc::rusage) -> f64 {
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
+/// CPU seconds of every child this process has waited for so far (`RUSAGE_CHILDREN`; its
+/// times are sums, so the difference around a pass is that pass's CPU).
+fn children_cpu() -> f64 {
+    // SAFETY: rusage is plain old data; getrusage only writes into it.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid, writable rusage.
+    if unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) } != 0 {
+        return f64::NAN;
+    }
+    cpu_of(&usage)
 }
 
 /// A `helm` command in the process shape imagegate uses: a cleared environment whose helm
@@ -173,9 +193,19 @@ pub fn helm_args(cell: &Cell, kube_version: &str) -> Vec<std::ffi::OsString> {
     args
 }
 
-/// Renders every cell with plain `helm template`, `jobs` at a time, and returns the wall time
-/// of the whole matrix; with `capture`, also every cell's stdout (else it is discarded). Any
-/// failed render fails the call: the floor of a fleet that does not render means nothing.
+/// One pass of plain helm over the matrix.
+pub struct Pass {
+    /// Wall time of the whole matrix.
+    pub seconds: f64,
+    /// CPU seconds of all the helm processes (nothing else runs children meanwhile).
+    pub cpu_seconds: f64,
+    /// Every cell's stdout, with `capture` (else empty).
+    pub outputs: Vec<Vec<u8>>,
+}
+
+/// Renders every cell with plain `helm template`, `jobs` at a time; with `capture`, keeps every
+/// cell's stdout (else it is discarded). Any failed render fails the call: the floor of a fleet
+/// that does not render means nothing.
 pub fn render_all(
     helm: &Path,
     home: &Path,
@@ -183,10 +213,11 @@ pub fn render_all(
     kube_version: &str,
     jobs: usize,
     capture: bool,
-) -> Result<(f64, Vec<Vec<u8>>)> {
+) -> Result<Pass> {
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let first_error: Mutex<Option<String>> = Mutex::new(None);
+    let cpu_before = children_cpu();
     let start = Instant::now();
     let mut outputs: Vec<Vec<u8>> = vec![Vec::new(); if capture { cells.len() } else { 0 }];
     let per_thread: Vec<Vec<(usize, Vec<u8>)>> = std::thread::scope(|s| {
@@ -243,13 +274,18 @@ pub fn render_all(
             .collect()
     });
     let seconds = start.elapsed().as_secs_f64();
+    let cpu_seconds = children_cpu() - cpu_before;
     if let Some(e) = first_error.into_inner().expect("not poisoned") {
         bail!("{e}");
     }
     for (i, out) in per_thread.into_iter().flatten() {
         outputs[i] = out;
     }
-    Ok((seconds, outputs))
+    Ok(Pass {
+        seconds,
+        cpu_seconds,
+        outputs,
+    })
 }
 
 /// Number of YAML documents in a helm output stream (`---` separator lines; content before
