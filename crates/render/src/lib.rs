@@ -7,13 +7,21 @@
 //!   a scrubbed environment; stdout and stderr are read while it runs (a full pipe never blocks
 //!   it), both bounded in size; on timeout the whole group gets SIGTERM, then SIGKILL.
 //! - A cell that cannot render is a [`RenderFailure`] carrying helm's own message, never a skip.
+//! - Renders can go through a content-addressed [`RenderCache`] outside the repository
+//!   ([`render_all_cached`], keys from [`cell_keys`]).
 
+mod cache;
 mod helm;
 mod process;
 mod run;
 
+pub use cache::{
+    cell_keys, chart_digest, CacheError, CacheKey, RenderCache, TrimStats, CACHE_FORMAT,
+    DEFAULT_MAX_BYTES,
+};
 pub use helm::{Helm, HelmError};
-pub use process::{install_interrupt_handler, ProcessError};
+pub use process::{install_interrupt_handler, register_temp, unregister_temp, ProcessError};
 pub use run::{
-    helm_args, render_all, render_cell, template_in_repo, RenderFailure, RenderOptions, Rendered,
+    helm_args, render_all, render_all_cached, render_cell, template_in_repo, CacheUse, Provenance,
+    RenderFailure, RenderOptions, Rendered,
 };

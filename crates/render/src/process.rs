@@ -23,6 +23,8 @@ static LIVE: Mutex<(BTreeSet<i32>, Vec<PathBuf>)> = Mutex::new((BTreeSet::new(),
 #[derive(Debug)]
 pub(crate) struct Output {
     pub status_ok: bool,
+    /// The exit code, when the child exited rather than being killed by a signal.
+    pub code: Option<i32>,
     pub status: String,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
@@ -131,12 +133,13 @@ pub(crate) fn run(
         Err(()) => Err(ProcessError::Timeout(timeout, stderr)),
         Ok(_) if out_over => Err(ProcessError::OutputTooLarge(max_stdout)),
         Ok(status) => {
-            let (status_ok, status) = match status {
-                Ok(s) => (s.success(), s.to_string()),
-                Err(e) => (false, format!("wait failed: {e}")),
+            let (status_ok, code, status) = match status {
+                Ok(s) => (s.success(), s.code(), s.to_string()),
+                Err(e) => (false, None, format!("wait failed: {e}")),
             };
             Ok(Output {
                 status_ok,
+                code,
                 status,
                 stdout,
                 stderr,
@@ -147,12 +150,12 @@ pub(crate) fn run(
 }
 
 /// Registers a temporary folder to remove if the run is interrupted.
-pub(crate) fn register_temp(path: PathBuf) {
+pub fn register_temp(path: PathBuf) {
     LIVE.lock().unwrap_or_else(|e| e.into_inner()).1.push(path);
 }
 
 /// Unregisters a temporary folder (it was removed normally).
-pub(crate) fn unregister_temp(path: &std::path::Path) {
+pub fn unregister_temp(path: &std::path::Path) {
     LIVE.lock()
         .unwrap_or_else(|e| e.into_inner())
         .1

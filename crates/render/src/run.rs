@@ -1,7 +1,7 @@
 //! Rendering cells.
 
 use crate::process::{self, ProcessError};
-use crate::Helm;
+use crate::{CacheKey, Helm, RenderCache};
 use imagegate_config::{Cell, Repo};
 use std::collections::HashMap;
 
@@ -165,8 +165,37 @@ fn render_in(
     opts: &RenderOptions,
     sandbox: &Sandbox,
 ) -> Result<Rendered, RenderFailure> {
+    attempt(helm, repo, cell, opts, sandbox).map_err(|f| f.failure)
+}
+
+/// A failed render, and whether the same inputs always fail the same way (helm ran and refused
+/// the chart with its error exit): the only kind of failure the render cache keeps. Timeouts,
+/// oversized output, crashes and sandbox problems say nothing about the inputs.
+struct Failed {
+    failure: RenderFailure,
+    deterministic: bool,
+}
+
+impl From<RenderFailure> for Failed {
+    fn from(failure: RenderFailure) -> Self {
+        Self {
+            failure,
+            deterministic: false,
+        }
+    }
+}
+
+fn attempt(
+    helm: &Helm,
+    repo: &Repo,
+    cell: &Cell,
+    opts: &RenderOptions,
+    sandbox: &Sandbox,
+) -> Result<Rendered, Failed> {
     if let Some(p) = cell.problems.first() {
-        return Err(RenderFailure::new(cell.problems.join("; ")).with_hint_for(p));
+        return Err(RenderFailure::new(cell.problems.join("; "))
+            .with_hint_for(p)
+            .into());
     }
     let mut cmd = sandbox.command(helm);
     cmd.args(helm_args(repo, cell)?);
@@ -181,7 +210,7 @@ fn render_in(
         },
         other => RenderFailure::new(other.to_string()),
     })?;
-    let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    let stderr = clean_stderr(&String::from_utf8_lossy(&out.stderr));
     if !out.status_ok {
         let message = if stderr.is_empty() {
             format!("helm template failed ({}) and printed nothing", out.status)
@@ -189,7 +218,10 @@ fn render_in(
             stderr
         };
         let hint = dependency_hint(&message);
-        return Err(RenderFailure { message, hint });
+        return Err(Failed {
+            deterministic: out.code == Some(1) && !out.stderr.is_empty(),
+            failure: RenderFailure { message, hint },
+        });
     }
     let stdout = String::from_utf8(out.stdout).map_err(|e| {
         RenderFailure::new(format!(
@@ -217,6 +249,19 @@ impl RenderFailure {
         }
         self
     }
+}
+
+/// helm's stderr without advice that does not apply to imagegate (`--debug` is not ours to pass)
+/// and without blank lines.
+fn clean_stderr(stderr: &str) -> String {
+    stderr
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| {
+            !l.trim().is_empty() && !l.contains("Use --debug flag to render out invalid YAML")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn tail(stderr: &[u8]) -> String {
@@ -293,6 +338,44 @@ where
     T: Send,
     F: Fn(usize, Result<Rendered, RenderFailure>) -> T + Sync,
 {
+    render_all_cached(helm, repo, cells, opts, None, |i, result, _| {
+        work(i, result)
+    })
+}
+
+/// Where a cell's result came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provenance {
+    /// helm rendered it in this run.
+    Helm,
+    /// The render cache held it.
+    Cache,
+}
+
+/// A render cache and the key of every cell (in the order of the cells; see [`crate::cell_keys`]).
+#[derive(Debug, Clone, Copy)]
+pub struct CacheUse<'a> {
+    /// The cache folder.
+    pub cache: &'a RenderCache,
+    /// One key (or the reason there is none) per cell.
+    pub keys: &'a [Result<CacheKey, String>],
+}
+
+/// [`render_all`] through a render cache: a cell whose key the cache holds is not rendered, and
+/// every render that says something about its inputs (success, or helm's own refusal) is stored.
+/// `work` also learns where each result came from.
+pub fn render_all_cached<T, F>(
+    helm: &Helm,
+    repo: &Repo,
+    cells: &[Cell],
+    opts: &RenderOptions,
+    cache: Option<CacheUse<'_>>,
+    work: F,
+) -> Vec<T>
+where
+    T: Send,
+    F: Fn(usize, Result<Rendered, RenderFailure>, Provenance) -> T + Sync,
+{
     let next = AtomicUsize::new(0);
     let escapes: Mutex<HashMap<String, Option<String>>> = Mutex::new(HashMap::new());
     let jobs = opts.jobs.clamp(1, cells.len().max(1));
@@ -323,6 +406,14 @@ where
                                 }
                             }
                         };
+                        let stored = cache.and_then(|c| match c.keys.get(i) {
+                            Some(Ok(key)) if escape.is_none() => Some((c.cache, key)),
+                            _ => None,
+                        });
+                        if let Some(hit) = stored.and_then(|(c, key)| c.get(key)) {
+                            done.push((i, work(i, hit, Provenance::Cache)));
+                            continue;
+                        }
                         let result = match (&sandbox, escape) {
                             (_, Some(msg)) => Err(RenderFailure {
                                 message: msg,
@@ -331,10 +422,25 @@ where
                                         .into(),
                                 ),
                             }),
-                            (Ok(sb), None) => render_in(helm, repo, cell, opts, sb),
+                            (Ok(sb), None) => match attempt(helm, repo, cell, opts, sb) {
+                                Ok(r) => {
+                                    let r = Ok(r);
+                                    if let Some((c, key)) = stored {
+                                        c.put(key, &r);
+                                    }
+                                    r
+                                }
+                                Err(f) => {
+                                    let r = Err(f.failure);
+                                    if let (Some((c, key)), true) = (stored, f.deterministic) {
+                                        c.put(key, &r);
+                                    }
+                                    r
+                                }
+                            },
                             (Err(e), None) => Err(e.clone()),
                         };
-                        done.push((i, work(i, result)));
+                        done.push((i, work(i, result, Provenance::Helm)));
                     }
                     done
                 })
@@ -355,4 +461,16 @@ where
 pub fn template_in_repo(chart_dir: &str, source: &str) -> Option<String> {
     let (_, rest) = source.split_once('/')?;
     Some(format!("{}/{}", chart_dir.trim_end_matches('/'), rest))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn helm_noise_is_dropped() {
+        let raw = "Error: execution error at (a/templates/d.yaml:20:20): image.ref is required\n\nUse --debug flag to render out invalid YAML\n";
+        assert_eq!(
+            super::clean_stderr(raw),
+            "Error: execution error at (a/templates/d.yaml:20:20): image.ref is required"
+        );
+    }
 }

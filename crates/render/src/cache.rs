@@ -1,0 +1,523 @@
+//! The render cache: content-addressed renders on disk, outside the repository under check.
+//!
+//! A cell's [`CacheKey`] is a SHA-256 over everything that decides what `helm template` prints for
+//! it: every file of its chart folder (path and content, vendored dependencies included), each
+//! present values file of its stack (path and content, in order), the helm arguments that matter
+//! (release, namespace, kube version, API versions, `--include-crds`), the helm version and the
+//! cache format. Chart folders and values files are hashed once per run, however many cells share
+//! them ([`cell_keys`]).
+//!
+//! An entry holds the rendered stream (or helm's own refusal: a chart that fails the same way
+//! every time). Timeouts, oversized output, sandbox problems and helm crashes are never stored.
+//! Entries are written to a temporary file in the same folder and renamed into place, so a
+//! concurrent reader sees the old entry, the new one, or none, never half of one. Each entry
+//! carries its key and a checksum of its content: a corrupt or foreign entry is ignored (and
+//! overwritten by the next render). [`RenderCache::trim`] keeps the folder under its size bound by
+//! removing the least recently used entries.
+
+use crate::{RenderFailure, Rendered};
+use imagegate_config::{Cell, Repo};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+/// Version of the key derivation and of the entry layout; bumping it orphans old entries.
+pub const CACHE_FORMAT: u32 = 1;
+/// Default size bound of the cache folder: 1 GiB.
+pub const DEFAULT_MAX_BYTES: u64 = 1 << 30;
+/// Most entries walked in one chart folder when hashing it.
+const MAX_HASHED_ENTRIES: usize = 200_000;
+/// Most bytes hashed in one chart folder; a larger chart renders uncached.
+const MAX_HASHED_BYTES: u64 = 1 << 30;
+/// Largest entry we read back.
+const MAX_ENTRY_BYTES: u64 = 512 * 1024 * 1024;
+/// Temporary files older than this are leftovers of a crashed run.
+const STALE_TEMP: Duration = Duration::from_secs(3600);
+const MAGIC: &[u8; 8] = b"IGRCACHE";
+/// magic, format, key, kind, three lengths, checksum.
+const HEADER_LEN: usize = 8 + 4 + 32 + 1 + 3 * 8 + 32;
+
+/// The content address of one cell's render.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CacheKey([u8; 32]);
+
+impl CacheKey {
+    /// The key as 64 lowercase hex digits.
+    pub fn hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+/// Why the cache folder could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("render cache {}: {message}", path.display())]
+pub struct CacheError {
+    /// The file or folder concerned.
+    pub path: PathBuf,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl CacheError {
+    fn new(path: &Path, message: impl std::fmt::Display) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            message: message.to_string(),
+        }
+    }
+}
+
+/// What [`RenderCache::trim`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TrimStats {
+    /// Entries left.
+    pub entries: usize,
+    /// Bytes left.
+    pub bytes: u64,
+    /// Entries (and stale temporary files) removed.
+    pub removed: usize,
+}
+
+/// A render cache folder.
+#[derive(Debug)]
+pub struct RenderCache {
+    /// `<dir>/v<format>`: entries live under two-hex-digit fan-out folders.
+    root: PathBuf,
+    max_bytes: u64,
+    hits: AtomicUsize,
+    write_errors: AtomicUsize,
+    first_write_error: Mutex<Option<String>>,
+}
+
+impl RenderCache {
+    /// The default folder: `$XDG_CACHE_HOME/imagegate`, else `$HOME/.cache/imagegate`.
+    pub fn default_dir() -> Option<PathBuf> {
+        let non_empty = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+        if let Some(x) = non_empty("XDG_CACHE_HOME").map(PathBuf::from) {
+            if x.is_absolute() {
+                return Some(x.join("imagegate"));
+            }
+        }
+        non_empty("HOME").map(|h| PathBuf::from(h).join(".cache").join("imagegate"))
+    }
+
+    /// Opens (creating it if needed) the cache in `dir`, bounded to `max_bytes`.
+    pub fn open(dir: &Path, max_bytes: u64) -> Result<Self, CacheError> {
+        let root = dir.join(format!("v{CACHE_FORMAT}"));
+        std::fs::create_dir_all(&root).map_err(|e| CacheError::new(dir, e))?;
+        // Backup and indexing tools skip folders tagged this way.
+        let tag = dir.join("CACHEDIR.TAG");
+        if !tag.exists() {
+            let _ = std::fs::write(
+                &tag,
+                "Signature: 8a477f597d28d172789f06886806bc55\n# imagegate render cache; safe to delete.\n",
+            );
+        }
+        let probe = tempfile::Builder::new()
+            .prefix(".tmp-probe-")
+            .tempfile_in(&root)
+            .map_err(|e| CacheError::new(&root, format!("not writable: {e}")))?;
+        drop(probe);
+        Ok(Self {
+            root,
+            max_bytes,
+            hits: AtomicUsize::new(0),
+            write_errors: AtomicUsize::new(0),
+            first_write_error: Mutex::new(None),
+        })
+    }
+
+    /// The folder entries are stored in.
+    pub fn dir(&self) -> &Path {
+        &self.root
+    }
+
+    /// Cells served from the cache so far.
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::Relaxed)
+    }
+
+    /// Entries that could not be written so far, and the first reason.
+    pub fn write_errors(&self) -> (usize, Option<String>) {
+        let first = self
+            .first_write_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        (self.write_errors.load(Ordering::Relaxed), first)
+    }
+
+    fn path_of(&self, key: &CacheKey) -> PathBuf {
+        let hex = key.hex();
+        self.root.join(&hex[..2]).join(hex)
+    }
+
+    /// The stored render of `key`, if there is a sound one. A corrupt, truncated or foreign
+    /// entry is treated as absent.
+    pub fn get(&self, key: &CacheKey) -> Option<Result<Rendered, RenderFailure>> {
+        let path = self.path_of(key);
+        let meta = std::fs::metadata(&path).ok()?;
+        if !meta.is_file() || meta.len() > MAX_ENTRY_BYTES {
+            return None;
+        }
+        let bytes = std::fs::read(&path).ok()?;
+        let entry = decode(key, &bytes)?;
+        // Least recently *used*: a hit refreshes the entry's time for trim.
+        if let Ok(f) = std::fs::File::options().write(true).open(&path) {
+            let _ = f.set_modified(SystemTime::now());
+        }
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        Some(entry)
+    }
+
+    /// Stores `result` under `key`, atomically. Errors are counted (see
+    /// [`RenderCache::write_errors`]) rather than returned: the cache is an optimisation and
+    /// never fails a run.
+    pub fn put(&self, key: &CacheKey, result: &Result<Rendered, RenderFailure>) {
+        if let Err(e) = self.try_put(key, result) {
+            self.write_errors.fetch_add(1, Ordering::Relaxed);
+            let mut first = self
+                .first_write_error
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            first.get_or_insert_with(|| e.to_string());
+        }
+    }
+
+    fn try_put(
+        &self,
+        key: &CacheKey,
+        result: &Result<Rendered, RenderFailure>,
+    ) -> Result<(), CacheError> {
+        let path = self.path_of(key);
+        let dir = path.parent().unwrap_or(&self.root);
+        std::fs::create_dir_all(dir).map_err(|e| CacheError::new(dir, e))?;
+        let bytes = encode(key, result);
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempfile_in(dir)
+            .map_err(|e| CacheError::new(dir, e))?;
+        tmp.write_all(&bytes)
+            .map_err(|e| CacheError::new(tmp.path(), e))?;
+        tmp.persist(&path)
+            .map_err(|e| CacheError::new(&path, e.error))?;
+        Ok(())
+    }
+
+    /// Brings the folder under its size bound: removes stale temporary files, then the least
+    /// recently used entries until at most 90% of the bound is used. Safe while other runs read
+    /// and write (a removed entry is just a miss for them).
+    pub fn trim(&self) -> Result<TrimStats, CacheError> {
+        let mut entries: Vec<(SystemTime, u64, PathBuf)> = Vec::new();
+        let mut stats = TrimStats::default();
+        let now = SystemTime::now();
+        let fans = std::fs::read_dir(&self.root).map_err(|e| CacheError::new(&self.root, e))?;
+        for fan in fans.flatten() {
+            let Ok(files) = std::fs::read_dir(fan.path()) else {
+                continue;
+            };
+            for file in files.flatten() {
+                let Ok(meta) = file.metadata() else { continue };
+                if !meta.is_file() {
+                    continue;
+                }
+                let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+                if file.file_name().to_string_lossy().starts_with(".tmp-") {
+                    let age = now.duration_since(mtime).unwrap_or_default();
+                    if age > STALE_TEMP && std::fs::remove_file(file.path()).is_ok() {
+                        stats.removed += 1;
+                    }
+                    continue;
+                }
+                entries.push((mtime, meta.len(), file.path()));
+            }
+        }
+        let mut total: u64 = entries.iter().map(|e| e.1).sum();
+        if total > self.max_bytes {
+            let target = self.max_bytes / 10 * 9;
+            entries.sort();
+            let mut kept = Vec::new();
+            for (mtime, len, path) in entries {
+                if total > target {
+                    match std::fs::remove_file(&path) {
+                        Ok(()) => {
+                            total -= len;
+                            stats.removed += 1;
+                            continue;
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                            total -= len;
+                            continue;
+                        }
+                        Err(_) => {}
+                    }
+                }
+                kept.push((mtime, len, path));
+            }
+            entries = kept;
+        }
+        stats.entries = entries.len();
+        stats.bytes = total;
+        Ok(stats)
+    }
+}
+
+fn encode(key: &CacheKey, result: &Result<Rendered, RenderFailure>) -> Vec<u8> {
+    let (kind, a, b, c): (u8, &[u8], &[u8], &[u8]) = match result {
+        Ok(r) => (1, r.stdout.as_bytes(), r.stderr.as_bytes(), b""),
+        Err(f) => match &f.hint {
+            None => (2, f.message.as_bytes(), b"", b""),
+            Some(h) => (3, f.message.as_bytes(), h.as_bytes(), b""),
+        },
+    };
+    let mut out = Vec::with_capacity(HEADER_LEN + a.len() + b.len() + c.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&CACHE_FORMAT.to_le_bytes());
+    out.extend_from_slice(&key.0);
+    out.push(kind);
+    for part in [a, b, c] {
+        out.extend_from_slice(&(part.len() as u64).to_le_bytes());
+    }
+    let sum = checksum(&out, &[a, b, c]);
+    out.extend_from_slice(&sum);
+    for part in [a, b, c] {
+        out.extend_from_slice(part);
+    }
+    out
+}
+
+fn checksum(head: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(head);
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
+fn decode(key: &CacheKey, bytes: &[u8]) -> Option<Result<Rendered, RenderFailure>> {
+    if bytes.len() < HEADER_LEN || &bytes[..8] != MAGIC {
+        return None;
+    }
+    let format = u32::from_le_bytes(bytes[8..12].try_into().ok()?);
+    if format != CACHE_FORMAT || bytes[12..44] != key.0 {
+        return None;
+    }
+    let kind = bytes[44];
+    let len = |at: usize| -> Option<usize> {
+        usize::try_from(u64::from_le_bytes(bytes[at..at + 8].try_into().ok()?)).ok()
+    };
+    let (la, lb, lc) = (len(45)?, len(53)?, len(61)?);
+    let body = &bytes[HEADER_LEN..];
+    if la.checked_add(lb)?.checked_add(lc)? != body.len() {
+        return None;
+    }
+    let (a, rest) = body.split_at(la);
+    let (b, c) = rest.split_at(lb);
+    if checksum(&bytes[..69], &[a, b, c])[..] != bytes[69..HEADER_LEN] {
+        return None;
+    }
+    let text = |p: &[u8]| String::from_utf8(p.to_vec()).ok();
+    match kind {
+        1 => Some(Ok(Rendered {
+            stdout: text(a)?,
+            stderr: text(b)?,
+            elapsed: Duration::ZERO,
+        })),
+        2 | 3 => Some(Err(RenderFailure {
+            message: text(a)?,
+            hint: if kind == 3 { Some(text(b)?) } else { None },
+        })),
+        _ => None,
+    }
+}
+
+/// Hashes `s` with its length, so that adjacent fields can never run into each other.
+fn field(h: &mut Sha256, s: &[u8]) {
+    h.update((s.len() as u64).to_le_bytes());
+    h.update(s);
+}
+
+fn file_digest(path: &Path) -> Result<[u8; 32], String> {
+    let mut f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut h = Sha256::new();
+    std::io::copy(&mut f, &mut h).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(h.finalize().into())
+}
+
+/// SHA-256 over every file of a chart folder (relative path and content digest, in sorted order),
+/// following symlinks that stay inside the repository. A link out of it, an unreadable file or a
+/// folder over the size bounds makes the chart uncacheable (the error says why).
+pub fn chart_digest(repo: &Repo, chart_rel: &str) -> Result<[u8; 32], String> {
+    let chart = match repo.resolve(chart_rel) {
+        Ok(Some(p)) => p,
+        Ok(None) => return Err(format!("chart folder {chart_rel} does not exist")),
+        Err(m) => return Err(m),
+    };
+    let mut h = Sha256::new();
+    let mut bytes: u64 = 0;
+    let walk = walkdir::WalkDir::new(&chart)
+        .follow_links(true)
+        .sort_by_file_name();
+    for (n, entry) in walk.into_iter().enumerate() {
+        if n > MAX_HASHED_ENTRIES {
+            return Err(format!(
+                "chart {chart_rel} has more than {MAX_HASHED_ENTRIES} files"
+            ));
+        }
+        let entry = entry.map_err(|e| format!("chart {chart_rel}: {e}"))?;
+        if entry.path_is_symlink() {
+            let real = entry
+                .path()
+                .canonicalize()
+                .map_err(|e| format!("{}: {e}", entry.path().display()))?;
+            if !real.starts_with(repo.root()) {
+                return Err(format!(
+                    "{} links outside the repository",
+                    entry.path().display()
+                ));
+            }
+        }
+        let rel = entry
+            .path()
+            .strip_prefix(&chart)
+            .unwrap_or(entry.path())
+            .to_string_lossy()
+            .replace('\\', "/");
+        if entry.file_type().is_dir() {
+            field(&mut h, b"d");
+            field(&mut h, rel.as_bytes());
+        } else if entry.file_type().is_file() {
+            bytes += entry.metadata().map(|m| m.len()).unwrap_or(0);
+            if bytes > MAX_HASHED_BYTES {
+                return Err(format!(
+                    "chart {chart_rel} is larger than {} MiB",
+                    MAX_HASHED_BYTES >> 20
+                ));
+            }
+            field(&mut h, b"f");
+            field(&mut h, rel.as_bytes());
+            h.update(file_digest(entry.path())?);
+        }
+    }
+    Ok(h.finalize().into())
+}
+
+/// SHA-256 of one values file of the repository.
+fn values_digest(repo: &Repo, rel: &str) -> Result<[u8; 32], String> {
+    match repo.resolve(rel) {
+        Ok(Some(p)) => file_digest(&p),
+        Ok(None) => Err(format!("values file {rel} does not exist")),
+        Err(m) => Err(m),
+    }
+}
+
+/// One input file or folder to hash.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Input {
+    Chart(String),
+    Values(String),
+}
+
+/// The cache key of every cell (same order), hashing each distinct chart folder and values file
+/// once, on up to `jobs` threads. A cell that cannot have a key (it has configuration problems,
+/// its chart links outside the repository, a file is unreadable) gets the reason instead: it
+/// renders uncached, and the render reports the actual problem.
+pub fn cell_keys(
+    repo: &Repo,
+    cells: &[Cell],
+    helm_version: &str,
+    jobs: usize,
+) -> Vec<Result<CacheKey, String>> {
+    let mut inputs: Vec<Input> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for cell in cells.iter().filter(|c| c.problems.is_empty()) {
+        let wanted = std::iter::once(Input::Chart(cell.chart.clone()))
+            .chain(cell.present_value_files().map(|v| Input::Values(v.into())));
+        for input in wanted {
+            if seen.insert(input.clone()) {
+                inputs.push(input);
+            }
+        }
+    }
+    let digests = hash_inputs(repo, &inputs, jobs);
+    cells
+        .iter()
+        .map(|cell| cell_key(cell, helm_version, &digests))
+        .collect()
+}
+
+fn hash_inputs(
+    repo: &Repo,
+    inputs: &[Input],
+    jobs: usize,
+) -> HashMap<Input, Result<[u8; 32], String>> {
+    let next = AtomicUsize::new(0);
+    let jobs = jobs.clamp(1, inputs.len().max(1));
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..jobs)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut done = Vec::new();
+                    while let Some(input) = inputs.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        let d = match input {
+                            Input::Chart(c) => chart_digest(repo, c),
+                            Input::Values(v) => values_digest(repo, v),
+                        };
+                        done.push((input.clone(), d));
+                    }
+                    done
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
+}
+
+fn cell_key(
+    cell: &Cell,
+    helm_version: &str,
+    digests: &HashMap<Input, Result<[u8; 32], String>>,
+) -> Result<CacheKey, String> {
+    if let Some(p) = cell.problems.first() {
+        return Err(p.clone());
+    }
+    let digest = |input: Input| -> Result<[u8; 32], String> {
+        digests
+            .get(&input)
+            .cloned()
+            .unwrap_or_else(|| Err("input was not hashed".into()))
+    };
+    let mut h = Sha256::new();
+    field(&mut h, b"imagegate-render-cache");
+    h.update(CACHE_FORMAT.to_le_bytes());
+    field(&mut h, helm_version.as_bytes());
+    field(&mut h, cell.chart.as_bytes());
+    h.update(digest(Input::Chart(cell.chart.clone()))?);
+    let values: Vec<&str> = cell.present_value_files().collect();
+    h.update((values.len() as u64).to_le_bytes());
+    for v in values {
+        field(&mut h, v.as_bytes());
+        h.update(digest(Input::Values(v.to_string()))?);
+    }
+    field(&mut h, cell.release.as_bytes());
+    field(&mut h, cell.namespace.as_bytes());
+    field(&mut h, cell.kube_version.as_bytes());
+    h.update((cell.api_versions.len() as u64).to_le_bytes());
+    for a in &cell.api_versions {
+        field(&mut h, a.as_bytes());
+    }
+    h.update([u8::from(cell.include_crds)]);
+    Ok(CacheKey(h.finalize().into()))
+}
+
+#[cfg(test)]
+#[path = "cache_tests.rs"]
+mod tests;

@@ -1,0 +1,297 @@
+use super::*;
+use imagegate_config::{Scope, ValueFile};
+use std::fs;
+
+fn rendered(stdout: &str) -> Result<Rendered, RenderFailure> {
+    Ok(Rendered {
+        stdout: stdout.into(),
+        stderr: "warning: x".into(),
+        elapsed: Duration::from_millis(40),
+    })
+}
+
+fn key(n: u8) -> CacheKey {
+    CacheKey([n; 32])
+}
+
+fn stdout_of(r: Option<Result<Rendered, RenderFailure>>) -> Option<String> {
+    r.and_then(|r| r.ok()).map(|r| r.stdout)
+}
+
+#[test]
+fn entries_round_trip_successes_and_helm_refusals() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = RenderCache::open(dir.path(), DEFAULT_MAX_BYTES).unwrap();
+    assert!(cache.get(&key(1)).is_none());
+    cache.put(&key(1), &rendered("kind: Pod\n"));
+    let failure = RenderFailure {
+        message: "Error: execution error: image.tag is required".into(),
+        hint: Some("set it".into()),
+    };
+    cache.put(&key(2), &Err(failure.clone()));
+    let bare = RenderFailure {
+        message: "Error: parse error".into(),
+        hint: None,
+    };
+    cache.put(&key(3), &Err(bare.clone()));
+
+    let hit = cache.get(&key(1)).unwrap().unwrap();
+    assert_eq!(hit.stdout, "kind: Pod\n");
+    assert_eq!(hit.stderr, "warning: x");
+    assert_eq!(hit.elapsed, Duration::ZERO);
+    assert_eq!(cache.get(&key(2)).unwrap().unwrap_err(), failure);
+    assert_eq!(cache.get(&key(3)).unwrap().unwrap_err(), bare);
+    assert_eq!(cache.hits(), 3);
+    assert_eq!(cache.write_errors().0, 0);
+    assert!(dir.path().join("CACHEDIR.TAG").is_file());
+}
+
+#[test]
+fn corrupt_truncated_and_foreign_entries_are_ignored_then_rewritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = RenderCache::open(dir.path(), DEFAULT_MAX_BYTES).unwrap();
+    cache.put(&key(7), &rendered("image: a\n"));
+    let path = cache.path_of(&key(7));
+    let good = fs::read(&path).unwrap();
+
+    // One flipped bit in the body: the checksum no longer matches.
+    let mut flipped = good.clone();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 0x01;
+    fs::write(&path, &flipped).unwrap();
+    assert!(
+        cache.get(&key(7)).is_none(),
+        "a flipped byte is never trusted"
+    );
+
+    // Truncated (a crash of a writer that did not use rename would leave this).
+    fs::write(&path, &good[..good.len() - 3]).unwrap();
+    assert!(cache.get(&key(7)).is_none());
+    fs::write(&path, &good[..10]).unwrap();
+    assert!(cache.get(&key(7)).is_none());
+    fs::write(&path, b"").unwrap();
+    assert!(cache.get(&key(7)).is_none());
+
+    // A sound entry of another key placed under this key's name.
+    cache.put(&key(8), &rendered("image: b\n"));
+    fs::copy(cache.path_of(&key(8)), &path).unwrap();
+    assert!(cache.get(&key(7)).is_none(), "an entry is bound to its key");
+
+    // The next render overwrites the bad entry.
+    cache.put(&key(7), &rendered("image: a\n"));
+    assert_eq!(stdout_of(cache.get(&key(7))).as_deref(), Some("image: a\n"));
+    assert_eq!(cache.hits(), 1, "only the sound entry counted as a hit");
+}
+
+#[test]
+fn concurrent_writers_and_readers_never_see_half_an_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = "x".repeat(256 * 1024);
+    std::thread::scope(|s| {
+        for t in 0..8u8 {
+            let dir = dir.path();
+            let big = &big;
+            s.spawn(move || {
+                // Separate handles, as separate processes would have.
+                let cache = RenderCache::open(dir, DEFAULT_MAX_BYTES).unwrap();
+                for round in 0..20u8 {
+                    let k = key(round % 4);
+                    if (t + round) % 2 == 0 {
+                        cache.put(&k, &rendered(&format!("{}{big}", round % 4)));
+                    } else if let Some(got) = stdout_of(cache.get(&k)) {
+                        assert_eq!(got, format!("{}{big}", round % 4), "a torn read");
+                    }
+                }
+                assert_eq!(cache.write_errors().0, 0);
+            });
+        }
+    });
+    let cache = RenderCache::open(dir.path(), DEFAULT_MAX_BYTES).unwrap();
+    for n in 0..4u8 {
+        assert_eq!(stdout_of(cache.get(&key(n))), Some(format!("{n}{big}")));
+    }
+    // No temporary file is left behind.
+    let leftovers: Vec<_> = walkdir::WalkDir::new(cache.dir())
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+fn age(path: &Path, secs_ago: u64) {
+    let f = fs::File::options().write(true).open(path).unwrap();
+    f.set_modified(SystemTime::now() - Duration::from_secs(secs_ago))
+        .unwrap();
+}
+
+#[test]
+fn trim_evicts_least_recently_used_entries_down_to_the_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = "y".repeat(10_000);
+    // Room for about four entries.
+    let cache = RenderCache::open(dir.path(), 45_000).unwrap();
+    for n in 0..6u8 {
+        cache.put(&key(n), &rendered(&body));
+        age(&cache.path_of(&key(n)), 1000 - u64::from(n) * 100);
+    }
+    // Entry 0 is the oldest written, but a hit makes it the most recently used.
+    assert!(cache.get(&key(0)).is_some());
+    let stale = cache.dir().join("00").join(".tmp-crashed");
+    fs::write(&stale, b"half").unwrap();
+    age(&stale, 2 * 3600);
+
+    let stats = cache.trim().unwrap();
+    assert!(stats.bytes <= 45_000 / 10 * 9, "{stats:?}");
+    assert!(!stale.exists(), "stale temporary files are removed");
+    let alive: Vec<u8> = (0..6u8)
+        .filter(|n| cache.path_of(&key(*n)).exists())
+        .collect();
+    assert_eq!(alive, vec![0, 3, 4, 5], "the least recently used go first");
+    assert_eq!(stats.entries, 4);
+    assert_eq!(stats.removed, 3, "two entries and the stale temporary file");
+
+    // Under the bound, trim removes nothing.
+    assert_eq!(cache.trim().unwrap().removed, 0);
+}
+
+fn cell(chart: &str, values: &[&str]) -> Cell {
+    Cell {
+        environment: "dev".into(),
+        app: format!("dev-{}", chart.rsplit('/').next().unwrap_or(chart)),
+        release: "dev-web".into(),
+        namespace: "web".into(),
+        component: "web".into(),
+        scope: Scope::Environment,
+        chart: chart.into(),
+        value_files: values
+            .iter()
+            .map(|v| ValueFile {
+                path: (*v).into(),
+                present: true,
+            })
+            .collect(),
+        kube_version: "1.31.0".into(),
+        api_versions: vec![],
+        include_crds: false,
+        source: "imagegate.yaml".into(),
+        problems: vec![],
+    }
+}
+
+fn fleet() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let files = [
+        (
+            "charts/web/Chart.yaml",
+            "apiVersion: v2\nname: web\nversion: 1.0.0\n",
+        ),
+        ("charts/web/templates/deploy.yaml", "kind: Deployment\n"),
+        (
+            "charts/api/Chart.yaml",
+            "apiVersion: v2\nname: api\nversion: 1.0.0\n",
+        ),
+        ("values/globals.yaml", "a: 1\n"),
+        ("values/dev.yaml", "b: 2\n"),
+    ];
+    for (p, t) in files {
+        let p = dir.path().join(p);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, t).unwrap();
+    }
+    dir
+}
+
+fn keys(dir: &Path, cells: &[Cell]) -> Vec<CacheKey> {
+    let repo = Repo::open(dir).unwrap();
+    cell_keys(&repo, cells, "v3.17.3", 2)
+        .into_iter()
+        .map(|k| k.unwrap())
+        .collect()
+}
+
+#[test]
+fn keys_depend_on_content_not_on_where_the_repository_is() {
+    let a = fleet();
+    let b = fleet();
+    let cells = [
+        cell("charts/web", &["values/globals.yaml", "values/dev.yaml"]),
+        cell("charts/api", &["values/globals.yaml"]),
+    ];
+    let ka = keys(a.path(), &cells);
+    assert_eq!(
+        ka,
+        keys(b.path(), &cells),
+        "two copies of one fleet share keys"
+    );
+    assert_ne!(ka[0], ka[1]);
+
+    // A template change moves only the cells of that chart.
+    fs::write(
+        b.path().join("charts/web/templates/deploy.yaml"),
+        "kind: StatefulSet\n",
+    )
+    .unwrap();
+    let kb = keys(b.path(), &cells);
+    assert_ne!(ka[0], kb[0]);
+    assert_eq!(ka[1], kb[1]);
+
+    // A renamed template moves it too (the `# Source:` comment changes).
+    let b = fleet();
+    fs::rename(
+        b.path().join("charts/web/templates/deploy.yaml"),
+        b.path().join("charts/web/templates/deployment.yaml"),
+    )
+    .unwrap();
+    assert_ne!(ka[0], keys(b.path(), &cells)[0]);
+
+    // A shared values file moves every cell that reads it.
+    let b = fleet();
+    fs::write(b.path().join("values/globals.yaml"), "a: 2\n").unwrap();
+    let kb = keys(b.path(), &cells);
+    assert_ne!(ka[0], kb[0]);
+    assert_ne!(ka[1], kb[1]);
+
+    // The order of the value stack, the helm version and the arguments all count.
+    let swapped = [cell(
+        "charts/web",
+        &["values/dev.yaml", "values/globals.yaml"],
+    )];
+    assert_ne!(keys(a.path(), &swapped)[0], ka[0]);
+    let repo = Repo::open(a.path()).unwrap();
+    let v4 = cell_keys(&repo, &cells[..1], "v4.1.4", 1);
+    assert_ne!(v4[0].as_ref().unwrap(), &ka[0]);
+    let mut other_ns = cells[0].clone();
+    other_ns.namespace = "other".into();
+    assert_ne!(keys(a.path(), &[other_ns])[0], ka[0]);
+    let mut crds = cells[0].clone();
+    crds.include_crds = true;
+    assert_ne!(keys(a.path(), &[crds])[0], ka[0]);
+}
+
+#[test]
+fn cells_with_problems_or_escaping_links_have_no_key() {
+    let a = fleet();
+    let repo = Repo::open(a.path()).unwrap();
+    let mut broken = cell("charts/web", &[]);
+    broken.problems = vec!["values file x does not exist (missingValueFiles: error)".into()];
+    let outside = tempfile::tempdir().unwrap();
+    fs::write(outside.path().join("secret"), "s").unwrap();
+    std::os::unix::fs::symlink(
+        outside.path().join("secret"),
+        a.path().join("charts/api/templates-link"),
+    )
+    .unwrap();
+    let got = cell_keys(
+        &repo,
+        &[broken, cell("charts/api", &[]), cell("charts/missing", &[])],
+        "v3",
+        1,
+    );
+    assert!(got[0].as_ref().unwrap_err().contains("missingValueFiles"));
+    assert!(got[1]
+        .as_ref()
+        .unwrap_err()
+        .contains("outside the repository"));
+    assert!(got[2].as_ref().unwrap_err().contains("does not exist"));
+}
