@@ -119,6 +119,7 @@ enum Row {
 pub fn run(root: &Path, args: &[String]) -> Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let o = parse(args, cores)?;
+    let load_start = loadavg();
 
     let helms = helm::provision_all(root)?;
     let h = helms
@@ -200,9 +201,14 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     drop(outputs);
 
     check_same_matrix(&imagegate, &config, &fleet_root, &fleet.cells)?;
-    let check_cmd = || {
+    // Every check gets the render cache folder it is given (a fresh one for a cold run), so
+    // "cold" stays cold once imagegate caches renders by default, and the bench never reads
+    // or fills the user's own cache. A binary without a cache ignores these variables.
+    let check_cmd = |cache: &Path| {
         let mut c = Command::new(&imagegate);
-        c.arg("check")
+        c.env("IMAGEGATE_CACHE_DIR", cache)
+            .env("XDG_CACHE_HOME", cache)
+            .arg("check")
             .arg("--config")
             .arg(&config)
             .args(["--format", "json", "--no-progress", "--helm"])
@@ -216,7 +222,11 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         c.arg("scan").arg(&scan_file).args(["--format", "json"]);
         c
     };
-    let check_summary = validate_check(check_cmd(), &work_path, n_cells)?;
+    let check_summary = validate_check(
+        check_cmd(&work_path.join("cache-warmup")),
+        &work_path,
+        n_cells,
+    )?;
     eprintln!(
         "xtask bench: warm-up check: {}",
         summary_line(&check_summary)
@@ -227,6 +237,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     // The measured repetitions.
     let mut floor: Vec<measure::Pass> = Vec::new();
     let mut check: Vec<Sample> = Vec::new();
+    let mut warm: Vec<Sample> = Vec::new();
     let mut scan: Vec<Sample> = Vec::new();
     let mut failure: Option<String> = None;
     for r in 0..o.runs {
@@ -258,7 +269,8 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
                 }
                 Row::Check => {
                     let err = work_path.join(format!("check-{r}.stderr"));
-                    let s = measure::run_measured(&mut check_cmd(), &err)?;
+                    let cache = work_path.join(format!("cache-{r}"));
+                    let s = measure::run_measured(&mut check_cmd(&cache), &err)?;
                     eprintln!(
                         "xtask bench: run {}/{}: check {:.2}s (exit {})",
                         r + 1,
@@ -275,6 +287,28 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
                         ));
                     }
                     check.push(s);
+                    // The warm row exists only when the binary really cached something: a
+                    // second run on the cache the cold run just filled.
+                    if has_files(&cache) {
+                        let err = work_path.join(format!("check-warm-{r}.stderr"));
+                        let s = measure::run_measured(&mut check_cmd(&cache), &err)?;
+                        eprintln!(
+                            "xtask bench: run {}/{}: check warm {:.2}s (exit {})",
+                            r + 1,
+                            o.runs,
+                            s.seconds,
+                            s.exit
+                        );
+                        if !matches!(s.exit, 0 | 1) && failure.is_none() {
+                            failure = Some(format!(
+                                "imagegate check (warm cache) exited {} in run {}: {}",
+                                s.exit,
+                                r + 1,
+                                tail(&err)
+                            ));
+                        }
+                        warm.push(s);
+                    }
                 }
                 Row::Scan => {
                     let err = work_path.join(format!("scan-{r}.stderr"));
@@ -314,10 +348,12 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         scan_docs,
         floor: &floor,
         check: &check,
+        warm: &warm,
         scan: &scan,
         violations: &fleet.violations,
         check_summary: &check_summary,
         warm_floor,
+        load: [load_start, loadavg()],
     };
     print!("{}", report.table());
     let json = report.json();
@@ -333,6 +369,20 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         bail!("{f}");
     }
     Ok(())
+}
+
+/// Whether `dir` holds at least one file, at any depth.
+fn has_files(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            let p = e.path();
+            if p.is_dir() {
+                has_files(&p)
+            } else {
+                true
+            }
+        })
+    })
 }
 
 /// Trimmed stdout of a command that must succeed.
@@ -558,10 +608,14 @@ struct Report<'a> {
     scan_docs: usize,
     floor: &'a [measure::Pass],
     check: &'a [Sample],
+    /// Empty when the binary has no render cache.
+    warm: &'a [Sample],
     scan: &'a [Sample],
     violations: &'a [(&'static str, usize)],
     check_summary: &'a Value,
     warm_floor: f64,
+    /// `/proc/loadavg` at the start and at the end: other work on the machine during the run.
+    load: [Option<String>; 2],
 }
 
 fn mib(kib: u64) -> f64 {
@@ -638,13 +692,15 @@ impl Report<'_> {
         };
         let mut s = String::new();
         s.push_str(&format!(
-            "\nimagegate bench: {} charts x {} environments = {} cells, helm {}, {} cores, -j {}, {} run(s), medians\n\
+            "\nimagegate bench: {} charts x {} environments = {} cells, helm {}, {} cores (load {} -> {}), -j {}, {} run(s), medians\n\
              fleet: {} documents, {:.1} MB rendered per full pass; {}\n\n",
             self.o.charts,
             fleet::ENVS.len(),
             self.cells,
             self.helm_version,
             self.cores,
+            self.load[0].as_deref().unwrap_or("?"),
+            self.load[1].as_deref().unwrap_or("?"),
             self.o.jobs,
             self.o.runs,
             self.rendered_docs,
@@ -675,10 +731,25 @@ impl Report<'_> {
             "",
             rss(check_own, check_tree)
         ));
-        s.push_str(&format!(
-            "{:<36} {:>9}\n",
-            "imagegate check (warm cache)", "not implemented"
-        ));
+        if self.warm.is_empty() {
+            s.push_str(&format!(
+                "{:<36} {:>9}\n",
+                "imagegate check (warm cache)", "not implemented"
+            ));
+        } else {
+            let (own, tree) = Self::peaks(self.warm);
+            let m = median(&self.warm.iter().map(|s| s.seconds).collect::<Vec<_>>());
+            s.push_str(&format!(
+                "{:<36} {:>9} {:>8} {:>8} {:>8} {:>10} {:>18}\n",
+                "imagegate check (warm cache)",
+                f(m, 2),
+                f(m.zip(self.floor_median()).map(|(a, b)| a / b), 2),
+                f(Self::cpu(self.warm), 2),
+                "",
+                "",
+                rss(own, tree)
+            ));
+        }
         s.push_str(&format!(
             "{:<36} {:>9}\n",
             "imagegate diff (one chart changed)", "not implemented"
@@ -751,6 +822,8 @@ impl Report<'_> {
                 "memTotalMib": mem_total_mib(),
                 "os": std::env::consts::OS,
                 "arch": std::env::consts::ARCH,
+                "loadavgStart": self.load[0],
+                "loadavgEnd": self.load[1],
             },
             "options": {
                 "charts": self.o.charts,
@@ -787,7 +860,19 @@ impl Report<'_> {
                     "treePeakRssMib": check_tree,
                     "runs": samples(self.check),
                 },
-                "checkWarmCache": null,
+                "checkWarmCache": if self.warm.is_empty() { Value::Null } else {
+                    let m = median(&self.warm.iter().map(|s| s.seconds).collect::<Vec<_>>());
+                    let (own, tree) = Self::peaks(self.warm);
+                    json!({
+                        "command": "the checkCold command again, on the cache its run just filled",
+                        "medianSeconds": m,
+                        "ratioToFloor": m.zip(self.floor_median()).map(|(a, b)| a / b),
+                        "medianCpuSeconds": Self::cpu(self.warm),
+                        "peakRssMib": own,
+                        "treePeakRssMib": tree,
+                        "runs": samples(self.warm),
+                    })
+                },
                 "diffOneChartChanged": null,
                 "scan": {
                     "command": "imagegate scan FILE --format json",
@@ -807,6 +892,13 @@ impl Report<'_> {
             })).collect::<Vec<_>>(),
         })
     }
+}
+
+/// The first three fields of `/proc/loadavg`.
+fn loadavg() -> Option<String> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
 }
 
 fn cpu_model() -> Option<String> {
