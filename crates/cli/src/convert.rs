@@ -5,10 +5,10 @@ use imagegate_decode::{Decoded, PullPolicy, SiteKind};
 use imagegate_origin::{LayerKind, Stack};
 use imagegate_policy::{CellContext, ExceptionSettings, Finding, ImageRef, Offending, Severity};
 use imagegate_report::{ObjectRef, Origin, ReportFinding, Severity as ReportSeverity, Snippet};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One row of the image inventory.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "camelCase")]
 pub struct InventoryRow {
     /// Environment.
@@ -39,6 +39,15 @@ pub struct InventoryRow {
     pub pull_policy: Option<String>,
     /// `# Source:` template.
     pub template: Option<String>,
+    /// Object `apiVersion` (for promotion findings; not part of the inventory formats).
+    #[serde(skip)]
+    pub api_version: String,
+    /// Index of the document in the rendered stream (not part of the inventory formats).
+    #[serde(skip)]
+    pub document: usize,
+    /// 1-based line of the image in its rendered document (not part of the inventory formats).
+    #[serde(skip)]
+    pub line: Option<u32>,
 }
 
 /// The inventory rows of one decoded cell.
@@ -66,13 +75,17 @@ pub fn inventory(ctx: &CellContext, decoded: &Decoded) -> Vec<InventoryRow> {
                     PullPolicy::NotApplicable => None,
                 },
                 template: obj.template.clone(),
+                api_version: obj.object.api_version.clone(),
+                document: obj.document,
+                line: site.line,
             });
         }
     }
     rows
 }
 
-fn site_kind(k: SiteKind) -> &'static str {
+/// The inventory name of a site kind (`container`, `initContainer`, …).
+pub fn site_kind(k: SiteKind) -> &'static str {
     match k {
         SiteKind::Container => "container",
         SiteKind::InitContainer => "initContainer",
@@ -80,6 +93,19 @@ fn site_kind(k: SiteKind) -> &'static str {
         SiteKind::CustomField => "customField",
         SiteKind::Unclassified => "unclassified",
     }
+}
+
+/// The site kind of an inventory name (the inverse of [`site_kind`]).
+pub fn site_kind_named(name: &str) -> Option<SiteKind> {
+    [
+        SiteKind::Container,
+        SiteKind::InitContainer,
+        SiteKind::EphemeralContainer,
+        SiteKind::CustomField,
+        SiteKind::Unclassified,
+    ]
+    .into_iter()
+    .find(|k| site_kind(*k) == name)
 }
 
 fn severity(s: Severity) -> ReportSeverity {
@@ -113,6 +139,10 @@ pub fn finding(
     r.template = f.template.clone();
     r.rendered_line = f.line;
     r.excepted = f.is_excepted();
+    // A finding about a repository file itself (values-file-unused) points at that file.
+    if let (Some(file), None) = (&f.file, origin) {
+        r.origin = Some(Origin::new(file, 1));
+    }
     if let (Some(t), Some(cell)) = (&f.template, cell) {
         r.template_path_in_repo = imagegate_render::template_in_repo(&cell.chart, t);
     }
@@ -130,7 +160,8 @@ pub fn finding(
                 o.key
             )),
         };
-    } else if f.offending.is_some() {
+    } else if f.offending.is_some() && cell.is_some() {
+        // Only a cell has a value stack to search; `scan` input has none to blame.
         r.origin_note = Some(match &f.template {
             Some(t) => format!("no values file sets it: hard-coded in the template {t}"),
             None => "no values file sets it".to_string(),

@@ -5,7 +5,10 @@ use crate::convert;
 use imagegate_config::{Cell, Config};
 use imagegate_decode::{decode_stream, DecodeOptions, Decoded};
 use imagegate_policy::{CellContext, ExceptionOutcome, ExceptionSettings, Finding, PolicySettings};
-use imagegate_render::{render_all, Helm, RenderFailure, RenderOptions, Rendered};
+use imagegate_render::{
+    cell_keys, render_all_cached, CacheUse, Helm, Provenance, RenderCache, RenderFailure,
+    RenderOptions, Rendered,
+};
 use imagegate_report::{CellReport, CellStatus, ReportFinding};
 use std::io::IsTerminal;
 
@@ -77,7 +80,7 @@ impl Judge<'_> {
             Ok(rendered) => {
                 let decoded = decode_stream(&rendered.stdout, &self.decode);
                 drop(rendered);
-                self.judge_decoded(&ctx, Some(cell), decoded, value_files, &cell.chart)
+                self.judge_decoded(&ctx, Some(cell), decoded, value_files, &cell.chart, None)
             }
         }
     }
@@ -90,6 +93,7 @@ impl Judge<'_> {
         decoded: Decoded,
         value_files: Vec<String>,
         chart: &str,
+        stream: Option<StreamLines<'_>>,
     ) -> CellOutcome {
         let mut findings: Vec<Finding> =
             imagegate_policy::evaluate(ctx, &decoded.objects, &decoded.errors, self.settings);
@@ -103,7 +107,17 @@ impl Judge<'_> {
         };
         let findings = findings
             .iter()
-            .map(|f| convert::finding_with_stack(f, stack.as_ref(), cell, self.exceptions))
+            .map(|f| {
+                let mut r = convert::finding_with_stack(f, stack.as_ref(), cell, self.exceptions);
+                // Already-rendered input has no values to blame: the place to fix is the line in
+                // the file that was scanned.
+                if let (Some(s), Some(doc), Some(line)) = (&stream, f.document, f.line) {
+                    if let Some(start) = s.starts.get(doc) {
+                        r.origin = Some(imagegate_report::Origin::new(s.file, start + line - 1));
+                    }
+                }
+                r
+            })
             .collect();
         let inventory = if self.inventory {
             convert::inventory(ctx, &decoded)
@@ -128,6 +142,14 @@ impl Judge<'_> {
     }
 }
 
+/// Where the documents of a scanned file start, so findings can point at its lines.
+pub struct StreamLines<'a> {
+    /// The file as the user named it.
+    pub file: &'a str,
+    /// 1-based start line of each document, by document index.
+    pub starts: &'a [u32],
+}
+
 /// Renders and judges `cells`, drawing a progress bar on a terminal.
 pub fn run(
     judge: &Judge<'_>,
@@ -137,6 +159,25 @@ pub fn run(
     opts: &RenderOptions,
     progress: bool,
 ) -> Vec<CellOutcome> {
+    run_cached(judge, cfg, helm, cells, opts, progress, None)
+}
+
+/// [`run`] through the render cache (when given): cells it holds are not rendered, and their
+/// report says `cached`.
+pub fn run_cached(
+    judge: &Judge<'_>,
+    cfg: &Config,
+    helm: &Helm,
+    cells: &[Cell],
+    opts: &RenderOptions,
+    progress: bool,
+    cache: Option<&RenderCache>,
+) -> Vec<CellOutcome> {
+    let keys = match cache {
+        Some(_) => cell_keys(&cfg.repo, cells, &helm.version, opts.jobs),
+        None => Vec::new(),
+    };
+    let cache = cache.map(|cache| CacheUse { cache, keys: &keys });
     let bar = if progress && std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(cells.len() as u64);
         bar.set_style(
@@ -152,8 +193,11 @@ pub fn run(
         None
     };
     let failed = std::sync::atomic::AtomicUsize::new(0);
-    let outcomes = render_all(helm, &cfg.repo, cells, opts, |i, result| {
-        let outcome = judge.cell(&cells[i], result);
+    let outcomes = render_all_cached(helm, &cfg.repo, cells, opts, cache, |i, result, from| {
+        let mut outcome = judge.cell(&cells[i], result);
+        if from == Provenance::Cache && outcome.report.status == CellStatus::Rendered {
+            outcome.report.status = CellStatus::Cached;
+        }
         if let Some(bar) = &bar {
             if outcome.report.status == CellStatus::Failed {
                 let n = failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;

@@ -2,10 +2,10 @@
 
 use crate::cli::ScanArgs;
 use crate::output::{today, Outputs};
-use crate::pipeline::Judge;
+use crate::pipeline::{Judge, StreamLines};
 use crate::Fatal;
 use anyhow::Result;
-use imagegate_decode::decode_stream;
+use imagegate_decode::decode_documents;
 use imagegate_policy::{CellContext, ExceptionSettings, PolicySettings};
 use imagegate_report::{Generator, Report};
 use std::io::Read;
@@ -39,8 +39,15 @@ pub fn run(args: ScanArgs) -> Result<u8> {
             app: name.clone(),
             chart: name.clone(),
         };
-        let decoded = decode_stream(&text, &judge.decode);
-        let outcome = judge.judge_decoded(&ctx, None, decoded, Vec::new(), &name);
+        let docs = imagegate_yaml::split_stream(&text);
+        let starts: Vec<u32> = docs.iter().map(|d| d.start_line).collect();
+        let decoded = decode_documents(&docs, &judge.decode);
+        drop(docs);
+        let lines = StreamLines {
+            file: &name,
+            starts: &starts,
+        };
+        let outcome = judge.judge_decoded(&ctx, None, decoded, Vec::new(), &name, Some(lines));
         findings.extend(outcome.findings);
         cells.push(outcome.report);
     }
