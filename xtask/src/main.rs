@@ -5,8 +5,10 @@
 //! - `ci`: provision helm, check formatting and lints, run the whole test suite on Helm 3 and Helm 4.
 //! - `docs`: regenerate the generated documentation (rule pages, config schema).
 //! - `bench`: the side-by-side benchmark (see `docs/performance.md`).
+//! - `fuzz`: run the fuzz targets of `crates/fuzz` (see `docs/security.md`).
 
 mod bench;
+mod fuzz;
 mod helm;
 
 use anyhow::{bail, Context, Result};
@@ -35,6 +37,7 @@ fn run() -> Result<()> {
         Some("test") => test(&root, &args[1..]),
         Some("docs") => docs(&root, &args[1..]),
         Some("bench") => bench(&root, &args[1..]),
+        Some("fuzz") => fuzz::run(&root, &args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask <helm|demo|ci|test|docs|bench>\n\
@@ -43,7 +46,8 @@ fn run() -> Result<()> {
                  \n  ci      provision helm; fmt, clippy, and the whole test suite on both Helm versions\
                  \n  test    the test suite only (both Helm versions), no fmt/clippy\
                  \n  docs    regenerate docs/rules/*.md and docs/imagegate.schema.json (--check: fail if stale)\
-                 \n  bench   the benchmark (--quick for a small fleet)"
+                 \n  bench   the benchmark (--quick for a small fleet)\
+                 \n  fuzz    fuzz a reader of untrusted text: fuzz [image_ref|decode|config|all] [--seconds N] [--seed S]"
             );
             bail!("unknown or missing command")
         }

@@ -1,0 +1,421 @@
+//! The fuzz targets: one reader of untrusted text each, with the promises it must keep.
+
+use imagegate_config::{Config, Repo};
+use imagegate_decode::{decode_stream, DecodeOptions};
+use imagegate_policy::ImageRef;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+/// One fuzz target.
+#[derive(Debug, Clone, Copy)]
+pub struct Target {
+    /// Its name: the folder of its corpus and artifacts.
+    pub name: &'static str,
+    /// Largest input the engine generates for it.
+    pub max_len: usize,
+    /// Tokens the engine splices into inputs.
+    pub dictionary: &'static [&'static str],
+    /// Runs one input; `Ok` carries the outcome's shape (inputs with a new shape are kept),
+    /// `Err` a broken promise.
+    pub run: fn(&[u8]) -> Result<String, String>,
+}
+
+/// Every target.
+pub const TARGETS: &[Target] = &[
+    Target {
+        name: "image_ref",
+        max_len: 1024,
+        dictionary: &[
+            ":",
+            "/",
+            "@",
+            "@sha256:",
+            "sha256:",
+            "sha512:",
+            ".",
+            "-",
+            "_",
+            "__",
+            "localhost",
+            "localhost:5000/",
+            "registry.example.com/",
+            "docker.io/",
+            "[::1]:5000/",
+            "{{",
+            "}}",
+            "<no value>",
+            "%!v(MISSING)",
+            " ",
+            "\t",
+            "\n",
+            "\u{0}",
+            "\u{1b}[31m",
+            "é",
+            "latest",
+            "v1.2.3",
+            "0123456789abcdef",
+            "ABCDEF",
+            SHA_HEX,
+        ],
+        run: image_ref,
+    },
+    Target {
+        name: "decode",
+        max_len: 64 * 1024,
+        dictionary: &[
+            "---\n",
+            "# Source: c/templates/x.yaml\n",
+            "apiVersion: v1\n",
+            "apiVersion: apps/v1\n",
+            "kind: Pod\n",
+            "kind: Deployment\n",
+            "kind: List\n",
+            "kind: CronJob\n",
+            "apiVersion: batch/v1\n",
+            "apiVersion: ameide.io/v1\n",
+            "kind: Domain\n",
+            "metadata:\n  name: x\n",
+            "spec:\n",
+            "  template:\n",
+            "    spec:\n",
+            "containers:\n",
+            "initContainers:\n",
+            "ephemeralContainers:\n",
+            "- name: a\n",
+            "  image: ",
+            "image: ",
+            "imagePullPolicy: ",
+            "IfNotPresent\n",
+            "Always\n",
+            "items:\n",
+            "&a ",
+            "*a",
+            "<<: *a\n",
+            "[",
+            "]",
+            "{",
+            "}",
+            ", ",
+            ": ",
+            "- ",
+            "  ",
+            "\t",
+            "'",
+            "\"",
+            "|\n",
+            ">-\n",
+            "!!str ",
+            "!!binary ",
+            "? ",
+            "~",
+            "null",
+            "1.10",
+            "0x1F",
+            "\u{feff}",
+            "\r\n",
+            "\u{0}",
+            "\u{1b}",
+            "%YAML 1.2\n",
+            "...\n",
+            "labels:\n",
+            "helm.sh/hook: test\n",
+        ],
+        run: decode,
+    },
+    Target {
+        name: "config",
+        max_len: 64 * 1024,
+        dictionary: &[
+            "version: 1\n",
+            "environments:\n",
+            "components:\n",
+            "- name: dev\n",
+            "  - name: web\n",
+            "    chart: charts/web\n",
+            "chart: ",
+            "from: ",
+            "config/clusters/*.yaml",
+            "{env}",
+            "{name}",
+            "{clusterType}",
+            "{nope}",
+            "{",
+            "}",
+            "valueFiles: [",
+            "values/{env}/web.yaml",
+            "valueStacks:\n",
+            "  environment:\n",
+            "naming:\n",
+            "  app: \"{env}-{name}\"\n",
+            "release: ",
+            "namespace: ",
+            "scope: cluster\n",
+            "clusterScope:\n  key: clusterType\n",
+            "policy:\n",
+            "severity:\n",
+            "immutableTags: ['",
+            "(a+)+$",
+            "exceptions:\n",
+            "  list:\n",
+            "    - rule: mutable-tag\n",
+            "expires: 2026-01-01\n",
+            "limits:\n",
+            "maxCells: 0\n",
+            "helm:\n",
+            "timeoutSeconds: 0\n",
+            "kubeVersion: ",
+            "../",
+            "/etc/passwd",
+            "**",
+            "&a ",
+            "*a",
+            "<<: *a\n",
+            "[",
+            "]",
+            ": ",
+            "- ",
+            "  ",
+            "\t",
+            "\"",
+            "'",
+            "~",
+            "\u{0}",
+            "missingValueFiles: error\n",
+            "valuesPrefix: ",
+            "$values/",
+        ],
+        run: config,
+    },
+];
+
+const SHA_HEX: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+/// The target called `name`.
+pub fn by_name(name: &str) -> Option<&'static Target> {
+    TARGETS.iter().find(|t| t.name == name)
+}
+
+/// A shape label of a message: digits folded and quoted input (between backticks or quotes)
+/// dropped, so neither a position nor the input's own text makes an outcome "new".
+fn shape(s: &str, max: usize) -> String {
+    let mut out = String::new();
+    let mut quote: Option<char> = None;
+    for c in s.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if matches!(c, '`' | '"' | '\'') => {
+                quote = Some(c);
+                out.push('_');
+            }
+            None if c.is_ascii_digit() => out.push('#'),
+            None => out.push(c),
+        }
+        if out.len() >= max {
+            break;
+        }
+    }
+    out
+}
+
+/// `ImageRef::parse`: never panics; a parsed reference is its input byte for byte, its parts
+/// are pieces of it in order, and a digest is `sha256:` and 64 lowercase hex digits.
+pub fn image_ref(data: &[u8]) -> Result<String, String> {
+    let raw = String::from_utf8_lossy(data);
+    match ImageRef::parse(&raw) {
+        Err(e) => {
+            let variant: String = format!("{e:?}")
+                .chars()
+                .take_while(char::is_ascii_alphanumeric)
+                .collect();
+            Ok(format!("err {variant}"))
+        }
+        Ok(r) => {
+            if r.as_str() != raw || r.to_string() != raw {
+                return Err(format!("{raw:?} came back as {:?}", r.as_str()));
+            }
+            let mut rebuilt = r.repository().to_string();
+            if let Some(t) = r.tag() {
+                rebuilt.push(':');
+                rebuilt.push_str(t);
+            }
+            if let Some(d) = r.digest() {
+                rebuilt.push('@');
+                rebuilt.push_str(d);
+            }
+            if rebuilt != raw {
+                return Err(format!("{raw:?}: its parts rebuild {rebuilt:?}"));
+            }
+            if !r.repository().ends_with(r.path()) {
+                return Err(format!(
+                    "{raw:?}: path {:?} is not in the repository",
+                    r.path()
+                ));
+            }
+            if let Some(d) = r.domain() {
+                if !r.repository().starts_with(d) {
+                    return Err(format!(
+                        "{raw:?}: domain {d:?} does not start the repository"
+                    ));
+                }
+            }
+            if let Some(d) = r.digest() {
+                let hex = d.strip_prefix("sha256:").unwrap_or("");
+                if hex.len() != 64
+                    || !hex
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                {
+                    return Err(format!("{raw:?}: accepted digest {d:?}"));
+                }
+            }
+            if raw.chars().any(char::is_whitespace) {
+                return Err(format!("{raw:?}: accepted whitespace"));
+            }
+            Ok(format!(
+                "ok domain={} tag={} digest={}",
+                r.domain().is_some(),
+                r.tag().is_some(),
+                r.digest().is_some()
+            ))
+        }
+    }
+}
+
+/// `decode_stream`: never panics; every object and error points at a document of the stream,
+/// and the document count never exceeds the stream's documents.
+pub fn decode(data: &[u8]) -> Result<String, String> {
+    let text = String::from_utf8_lossy(data);
+    let docs = imagegate_yaml::split_stream(&text);
+    let d = decode_stream(&text, &DecodeOptions::default());
+    if d.documents > docs.len() {
+        return Err(format!(
+            "{} documents counted in a stream of {}",
+            d.documents,
+            docs.len()
+        ));
+    }
+    let lines = text.lines().count() as u32 + 1;
+    for o in &d.objects {
+        if o.document >= docs.len() {
+            return Err(format!(
+                "object {:?} in document {} of {}",
+                o.object,
+                o.document,
+                docs.len()
+            ));
+        }
+        for s in &o.sites {
+            if s.line.is_some_and(|l| l == 0 || l > lines) {
+                return Err(format!("site {} at line {:?} of {lines}", s.field, s.line));
+            }
+        }
+    }
+    for e in &d.errors {
+        if e.document >= docs.len() {
+            return Err(format!(
+                "error in document {} of {}: {}",
+                e.document,
+                docs.len(),
+                e.message
+            ));
+        }
+        if e.message.trim().is_empty() {
+            return Err(format!(
+                "an error without a message in document {}",
+                e.document
+            ));
+        }
+    }
+    let mut kinds: Vec<String> = d
+        .objects
+        .iter()
+        .flat_map(|o| o.sites.iter().map(|s| format!("{:?}", s.kind)))
+        .collect();
+    kinds.sort();
+    kinds.dedup();
+    Ok(format!(
+        "objects={} errors={} kinds={kinds:?} first={}",
+        d.objects.len().min(4),
+        d.errors.len().min(4),
+        d.errors
+            .first()
+            .map(|e| shape(&e.message, 30))
+            .unwrap_or_default()
+    ))
+}
+
+/// A small repository the config target resolves against: a chart, two environment records,
+/// a component file and values files.
+fn repo() -> &'static (tempfile::TempDir, Repo) {
+    static REPO: OnceLock<(tempfile::TempDir, Repo)> = OnceLock::new();
+    REPO.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("imagegate-fuzz-repo-")
+            .tempdir()
+            .unwrap_or_else(|e| panic!("cannot create the fuzz repository: {e}"));
+        let files: &[(&str, &str)] = &[
+            ("charts/web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 0.1.0\n"),
+            ("config/clusters/a.yaml", "- env: dev\n  clusterType: azure\n- env: prod\n  clusterType: azure\n"),
+            ("config/clusters/b.yaml", "env: local\nclusterType: local\n"),
+            ("components/web/component.yaml", "name: web\ndomain: apps\nchart:\n  path: charts/web\n  valueFiles: [\"$values/values/{env}/web.yaml\"]\n"),
+            ("values/dev/web.yaml", "image: a\n"),
+            ("values/base.yaml", "x: 1\n"),
+        ];
+        for (path, text) in files {
+            let p: PathBuf = dir.path().join(path);
+            if let Some(parent) = p.parent() {
+                std::fs::create_dir_all(parent)
+                    .unwrap_or_else(|e| panic!("cannot create {}: {e}", parent.display()));
+            }
+            std::fs::write(&p, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", p.display()));
+        }
+        let repo = Repo::open(dir.path()).unwrap_or_else(|e| panic!("cannot open the fuzz repository: {e}"));
+        (dir, repo)
+    })
+}
+
+/// `Config::from_text` and the cell matrix: never panics, and every file a cell would hand to
+/// helm resolves inside the repository.
+pub fn config(data: &[u8]) -> Result<String, String> {
+    let text = String::from_utf8_lossy(data);
+    let (_, repo) = repo();
+    let cfg = match Config::from_text(repo.clone(), "imagegate.yaml", &text) {
+        Ok(c) => c,
+        Err(e) => return Ok(format!("load-err {}", shape(&e.message, 28))),
+    };
+    let cells = match cfg.cells() {
+        Ok(c) => c,
+        Err(e) => return Ok(format!("cells-err {}", shape(&e.message, 28))),
+    };
+    for cell in &cells {
+        for vf in cell.present_value_files() {
+            match repo.resolve(vf) {
+                Ok(Some(p)) if p.starts_with(repo.root()) => {}
+                other => {
+                    return Err(format!(
+                        "cell {} hands helm values file {vf:?}: {other:?}",
+                        cell.app
+                    ))
+                }
+            }
+        }
+        if cell.problems.is_empty() {
+            if let Err(e) = repo.resolve(&cell.chart) {
+                return Err(format!(
+                    "cell {} has chart {:?} ({e}) and no problem",
+                    cell.app, cell.chart
+                ));
+            }
+        }
+    }
+    Ok(format!(
+        "ok cells={} problems={}",
+        cells.len().min(4),
+        cells
+            .iter()
+            .filter(|c| !c.problems.is_empty())
+            .count()
+            .min(2)
+    ))
+}
