@@ -9,6 +9,7 @@ use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -16,8 +17,13 @@ use std::time::{Duration, Instant};
 /// Time between SIGTERM and SIGKILL for a group that overran its deadline.
 const GRACE: Duration = Duration::from_secs(2);
 
-/// Process groups alive right now, and temporary folders to remove on interrupt.
+/// Process groups alive right now, and temporary folders to remove on interrupt. Children are
+/// started and temporary folders created while holding this lock, so the interrupt handler (which
+/// holds it until the process exits) never misses one that appears while it cleans up.
 static LIVE: Mutex<(BTreeSet<i32>, Vec<PathBuf>)> = Mutex::new((BTreeSet::new(), Vec::new()));
+
+/// Set by the interrupt handler: no child may start and no temporary folder be created after it.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// What a finished child left.
 #[derive(Debug)]
@@ -48,6 +54,13 @@ pub enum ProcessError {
     /// It wrote more than the allowed output and was killed.
     #[error("wrote more than {0} bytes of output; stopped")]
     OutputTooLarge(usize),
+    /// Its output could not be read to the end (a read error, a reader that broke): what was
+    /// read may be truncated, so none of it is used.
+    #[error("its output could not be read to the end ({0}); nothing of it is used")]
+    Unreadable(String),
+    /// The run is being interrupted (Ctrl-C, SIGTERM): nothing new starts.
+    #[error("interrupted")]
+    Interrupted,
 }
 
 fn signal_group(pgid: i32, sig: Signal) {
@@ -57,10 +70,12 @@ fn signal_group(pgid: i32, sig: Signal) {
 
 /// Reads a pipe to its end, keeping at most `cap` bytes; on overflow it kills the group once
 /// (the output is unusable anyway) and keeps draining so the writer is never blocked.
-fn drain(mut pipe: impl Read, cap: usize, pgid: i32) -> (Vec<u8>, bool) {
+/// A read error ends the drain and is returned: the output is then incomplete.
+fn drain(mut pipe: impl Read, cap: usize, pgid: i32) -> (Vec<u8>, bool, Option<String>) {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 64 * 1024];
     let mut over = false;
+    let mut failed = None;
     loop {
         match pipe.read(&mut chunk) {
             Ok(0) => break,
@@ -74,10 +89,14 @@ fn drain(mut pipe: impl Read, cap: usize, pgid: i32) -> (Vec<u8>, bool) {
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => break,
+            Err(e) => {
+                failed = Some(e.to_string());
+                signal_group(pgid, Signal::SIGKILL);
+                break;
+            }
         }
     }
-    (buf, over)
+    (buf, over, failed)
 }
 
 /// Runs `cmd` in a new process group with `timeout` and at most `max_stdout` bytes of stdout
@@ -93,16 +112,24 @@ pub(crate) fn run(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let start = Instant::now();
-    let mut child = cmd
-        .spawn()
-        .map_err(|source| ProcessError::Spawn { program, source })?;
+    let mut child = {
+        let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            return Err(ProcessError::Interrupted);
+        }
+        let child = cmd
+            .spawn()
+            .map_err(|source| ProcessError::Spawn { program, source })?;
+        live.0.insert(child.id() as i32);
+        child
+    };
     let pgid = child.id() as i32;
-    LIVE.lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .0
-        .insert(pgid);
-    let stdout = child.stdout.take().expect("piped");
-    let stderr = child.stderr.take().expect("piped");
+    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        signal_group(pgid, Signal::SIGKILL);
+        let _ = child.wait();
+        forget_group(pgid);
+        return Err(ProcessError::Unreadable("the pipes were not set up".into()));
+    };
     let out_reader = std::thread::spawn(move || drain(stdout, max_stdout, pgid));
     let err_reader = std::thread::spawn(move || drain(stderr, 1024 * 1024, pgid));
     let (tx, rx) = mpsc::channel();
@@ -122,16 +149,24 @@ pub(crate) fn run(
     };
     // The leader is gone; make sure nothing it started lingers holding the pipes open.
     signal_group(pgid, Signal::SIGKILL);
-    LIVE.lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .0
-        .remove(&pgid);
-    let (stdout, out_over) = out_reader.join().unwrap_or_default();
-    let (stderr, _) = err_reader.join().unwrap_or_default();
+    forget_group(pgid);
+    // A reader that panicked read nothing we can trust: never mistake that for empty output.
+    let broken = || {
+        (
+            Vec::new(),
+            false,
+            Some("the reader thread failed".to_string()),
+        )
+    };
+    let (stdout, out_over, out_failed) = out_reader.join().unwrap_or_else(|_| broken());
+    let (stderr, _, err_failed) = err_reader.join().unwrap_or_else(|_| broken());
     let elapsed = start.elapsed();
     match waited {
         Err(()) => Err(ProcessError::Timeout(timeout, stderr)),
         Ok(_) if out_over => Err(ProcessError::OutputTooLarge(max_stdout)),
+        Ok(_) if out_failed.is_some() || err_failed.is_some() => Err(ProcessError::Unreadable(
+            out_failed.or(err_failed).unwrap_or_default(),
+        )),
         Ok(status) => {
             let (status_ok, code, status) = match status {
                 Ok(s) => (s.success(), s.code(), s.to_string()),
@@ -147,6 +182,29 @@ pub(crate) fn run(
             })
         }
     }
+}
+
+fn forget_group(pgid: i32) {
+    LIVE.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .0
+        .remove(&pgid);
+}
+
+/// Creates a private (mode 0700) temporary folder named `<prefix>…` and registers it for removal
+/// on interrupt, both under the lock the interrupt handler takes: no folder can appear unseen
+/// while the handler cleans up. Fails once the run is interrupted.
+pub(crate) fn private_temp_dir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
+    let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::Interrupted,
+            "the run is being interrupted",
+        ));
+    }
+    let dir = tempfile::Builder::new().prefix(prefix).tempdir()?;
+    live.1.push(dir.path().to_path_buf());
+    Ok(dir)
 }
 
 /// Registers a temporary folder to remove if the run is interrupted.
@@ -166,7 +224,9 @@ pub fn unregister_temp(path: &std::path::Path) {
 /// registered temporary folder, and exits with status 130.
 pub fn install_interrupt_handler() {
     let _ = ctrlc::set_handler(|| {
+        // Held until exit: no child starts and no folder is created after this point.
         let live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+        INTERRUPTED.store(true, Ordering::SeqCst);
         for &pgid in &live.0 {
             signal_group(pgid, Signal::SIGKILL);
         }

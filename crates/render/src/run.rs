@@ -6,7 +6,7 @@ use imagegate_config::{Cell, Repo};
 use std::collections::HashMap;
 
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -110,17 +110,16 @@ struct Sandbox {
 
 impl Sandbox {
     fn new() -> Result<Self, RenderFailure> {
-        let dir = tempfile::Builder::new()
-            .prefix("imagegate-helm-")
-            .tempdir()
+        let dir = process::private_temp_dir("imagegate-helm-")
             .map_err(|e| RenderFailure::new(format!("cannot create a temporary folder: {e}")))?;
+        // Made a sandbox first, so its Drop unregisters the folder on every path out.
+        let sandbox = Self { dir };
         for sub in ["cache", "config", "data", "plugins", "home"] {
-            std::fs::create_dir_all(dir.path().join(sub)).map_err(|e| {
+            std::fs::create_dir_all(sandbox.dir.path().join(sub)).map_err(|e| {
                 RenderFailure::new(format!("cannot prepare the temporary folder: {e}"))
             })?;
         }
-        process::register_temp(dir.path().to_path_buf());
-        Ok(Self { dir })
+        Ok(sandbox)
     }
 
     fn command(&self, helm: &Helm) -> Command {
@@ -223,6 +222,9 @@ fn attempt(
             failure: RenderFailure { message, hint },
         });
     }
+    if let Some(message) = empty_success(&out.stdout) {
+        return Err(RenderFailure::new(message).into());
+    }
     let stdout = String::from_utf8(out.stdout).map_err(|e| {
         RenderFailure::new(format!(
             "helm output is not valid UTF-8 (byte {})",
@@ -249,6 +251,18 @@ impl RenderFailure {
         }
         self
     }
+}
+
+/// helm 3 and 4 end every successful `helm template` with a newline, even for a chart that
+/// renders no document at all (every template disabled). Zero bytes with exit status 0 is
+/// therefore not helm's own output (a wrapper that swallowed it, a binary that is not helm), and
+/// judging it would pass a cell nobody saw: it is a failure.
+fn empty_success(stdout: &[u8]) -> Option<String> {
+    stdout.is_empty().then(|| {
+        "helm template exited successfully but wrote nothing, not even the newline helm always \
+         writes; the output cannot be trusted"
+            .to_string()
+    })
 }
 
 /// helm's stderr without advice that does not apply to imagegate (`--debug` is not ours to pass)
@@ -292,32 +306,49 @@ fn dependency_hint(message: &str) -> Option<String> {
 
 /// Finds a symlink inside the chart folder that resolves outside the repository. helm follows
 /// symlinks in charts, so such a link would let a chart read any file on the machine.
+///
+/// The walk follows symlinks as helm does, so a link to a folder elsewhere in the repository is
+/// walked too (a link out of *that* folder is found as well). What cannot be walked (a symlink
+/// loop, an unreadable folder) refuses the chart: helm would read it, so it must be checked.
 fn chart_escape(repo: &Repo, chart_rel: &str) -> Option<String> {
     let chart = repo.resolve(chart_rel).ok().flatten()?;
+    let shown = |p: &std::path::Path| {
+        p.strip_prefix(repo.root())
+            .unwrap_or(p)
+            .display()
+            .to_string()
+    };
     for (n, entry) in walkdir::WalkDir::new(&chart)
-        .follow_links(false)
+        .follow_links(true)
         .into_iter()
         .enumerate()
     {
         if n > MAX_CHART_ENTRIES {
             return Some(format!(
-                "chart {chart_rel} has more than {MAX_CHART_ENTRIES} files"
+                "chart refused: {chart_rel} has more than {MAX_CHART_ENTRIES} files"
             ));
         }
-        let Ok(entry) = entry else { continue };
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                let at = e.path().map(shown).unwrap_or_else(|| chart_rel.to_string());
+                let why = if e.loop_ancestor().is_some() {
+                    "is a symlink loop".to_string()
+                } else {
+                    format!("cannot be checked ({e})")
+                };
+                return Some(format!("chart refused: {at} {why}"));
+            }
+        };
         if entry.path_is_symlink() {
             let escapes = match entry.path().canonicalize() {
                 Ok(real) => !real.starts_with(repo.root()),
                 Err(_) => true,
             };
             if escapes {
-                let rel = entry
-                    .path()
-                    .strip_prefix(repo.root())
-                    .unwrap_or(entry.path());
                 return Some(format!(
                     "chart refused: {} is a symlink that leads outside the repository",
-                    rel.display()
+                    shown(entry.path())
                 ));
             }
         }
@@ -364,6 +395,10 @@ pub struct CacheUse<'a> {
 /// [`render_all`] through a render cache: a cell whose key the cache holds is not rendered, and
 /// every render that says something about its inputs (success, or helm's own refusal) is stored.
 /// `work` also learns where each result came from.
+///
+/// A panic on a worker (in `work` or in rendering) stops the other workers from taking new cells;
+/// once every worker has stopped (and its helm and sandbox are gone) the panic is passed on to
+/// the caller, whose binary turns it into exit status 2.
 pub fn render_all_cached<T, F>(
     helm: &Helm,
     repo: &Repo,
@@ -377,6 +412,8 @@ where
     F: Fn(usize, Result<Rendered, RenderFailure>, Provenance) -> T + Sync,
 {
     let next = AtomicUsize::new(0);
+    // Set when a worker panics: the others finish the cell in hand and take no new one.
+    let stop = AtomicBool::new(false);
     let escapes: Mutex<HashMap<String, Option<String>>> = Mutex::new(HashMap::new());
     let jobs = opts.jobs.clamp(1, cells.len().max(1));
     let mut results: Vec<(usize, T)> = std::thread::scope(|s| {
@@ -385,7 +422,10 @@ where
                 s.spawn(|| {
                     let mut done = Vec::new();
                     let sandbox = Sandbox::new();
-                    loop {
+                    let worked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| loop {
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(cell) = cells.get(i) else { break };
                         let escape = {
@@ -441,15 +481,27 @@ where
                             (Err(e), None) => Err(e.clone()),
                         };
                         done.push((i, work(i, result, Provenance::Helm)));
+                    }));
+                    if let Err(panic) = worked {
+                        stop.store(true, Ordering::Relaxed);
+                        // The sandbox is removed (and unregistered) before the panic travels on.
+                        drop(sandbox);
+                        std::panic::resume_unwind(panic);
                     }
                     done
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
+        // Join every worker before passing a panic on, so no helm outlives the run.
+        let joined: Vec<_> = handles.into_iter().map(|h| h.join()).collect();
+        let mut results = Vec::new();
+        for j in joined {
+            match j {
+                Ok(done) => results.extend(done),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        results
     });
     results.sort_by_key(|(i, _)| *i);
     results.into_iter().map(|(_, t)| t).collect()
@@ -465,6 +517,66 @@ pub fn template_in_repo(chart_dir: &str, source: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// A cell that never reaches helm: its problem fails it before any process starts.
+    fn refused_cell(app: &str) -> Cell {
+        Cell {
+            environment: "dev".into(),
+            app: app.into(),
+            release: app.into(),
+            namespace: "default".into(),
+            component: app.into(),
+            scope: imagegate_config::Scope::Environment,
+            chart: "charts/none".into(),
+            value_files: Vec::new(),
+            kube_version: "1.31.0".into(),
+            api_versions: Vec::new(),
+            include_crds: false,
+            source: "imagegate.yaml".into(),
+            problems: vec![format!("{app}: refused")],
+        }
+    }
+
+    #[test]
+    fn a_panicking_worker_stops_the_others_and_is_passed_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
+        let helm = Helm {
+            path: "/nonexistent/helm".into(),
+            version: "v3.17.3".into(),
+        };
+        let cells: Vec<Cell> = (0..50).map(|i| refused_cell(&format!("c{i}"))).collect();
+        let opts = RenderOptions {
+            jobs: 1,
+            ..RenderOptions::default()
+        };
+        let seen = AtomicUsize::new(0);
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            render_all(&helm, &repo, &cells, &opts, |i, result| {
+                seen.fetch_add(1, Ordering::SeqCst);
+                assert_eq!(result.unwrap_err().message, format!("c{i}: refused"));
+                if i == 2 {
+                    panic!("judging c2 broke");
+                }
+                i
+            })
+        }));
+        let payload = outcome.expect_err("the panic reaches the caller");
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"judging c2 broke"));
+        assert_eq!(seen.load(Ordering::SeqCst), 3, "no cell is taken after the panic");
+        // Without a panic every cell comes back, in order.
+        let all = render_all(&helm, &repo, &cells, &opts, |i, _| i);
+        assert_eq!(all, (0..50).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn zero_bytes_from_a_successful_helm_is_a_failure() {
+        assert!(empty_success(b"").is_some());
+        // What helm 3 and 4 print for a chart that renders no document.
+        assert_eq!(empty_success(b"\n"), None);
+    }
+
     #[test]
     fn helm_noise_is_dropped() {
         let raw = "Error: execution error at (a/templates/d.yaml:20:20): image.ref is required\n\nUse --debug flag to render out invalid YAML\n";
