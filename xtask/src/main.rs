@@ -124,6 +124,25 @@ fn ci(root: &Path, rest: &[String]) -> Result<()> {
     ]))?;
     test(root, rest)?;
     docs(root, &["--check".to_string()])?;
+    // Keep the benchmark from rotting: a small fleet, one run, on the debug binary the tests
+    // already built (timings from CI are not meaningful and are never asserted).
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let debug_bin = target.join("debug/imagegate");
+    status(
+        cargo()
+            .current_dir(root)
+            .args(["build", "-q", "-p", "imagegate"]),
+    )?;
+    bench(
+        root,
+        &[
+            "--quick".to_string(),
+            "--imagegate".to_string(),
+            debug_bin.display().to_string(),
+        ],
+    )?;
     Ok(())
 }
 
