@@ -30,6 +30,9 @@ pub enum Command {
     Images(ImagesArgs),
     /// The matrix that would be rendered, with each cell's value stack.
     Cells(CellsArgs),
+    /// The PR check: render what a change can affect on both sides, show what changed, fail on
+    /// new findings.
+    Diff(DiffArgs),
     /// Print a rule's documentation (or list the rules).
     Explain(ExplainArgs),
     /// Generated documentation (used by `cargo xtask docs`).
@@ -63,6 +66,8 @@ pub struct HelmArgs {
     /// Seconds one render may take (default: helm.timeoutSeconds of the config, 120).
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
+    #[command(flatten)]
+    pub cache: CacheArgs,
 }
 
 /// Report output.
@@ -83,6 +88,31 @@ pub struct OutputArgs {
     /// Never draw a progress bar.
     #[arg(long)]
     pub no_progress: bool,
+}
+
+/// The render cache.
+#[derive(Debug, Args, Clone, Default)]
+pub struct CacheArgs {
+    /// Render cache folder (default: $XDG_CACHE_HOME/imagegate, else ~/.cache/imagegate); never
+    /// inside the repository under check.
+    #[arg(long, value_name = "DIR", env = "IMAGEGATE_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Render every cell with helm: neither read nor write the render cache.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+/// Sharding and promotion history of full-fleet runs.
+#[derive(Debug, Args, Clone)]
+pub struct FleetArgs {
+    /// Render only shard K of N: a deterministic slice of the cells (by a hash of environment
+    /// and app), for a CI matrix. Combine the shard reports with `imagegate merge`.
+    #[arg(long, value_name = "K/N", conflicts_with_all = ["envs", "apps"])]
+    pub shard: Option<String>,
+    /// promotion-drift: also accept a digest the upstream environment rendered in one of the last
+    /// N commits (first-parent history of HEAD, read with git archive; at most 100).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub history: usize,
 }
 
 /// `imagegate check`.
@@ -109,6 +139,38 @@ pub struct CheckArgs {
     /// Kubernetes version for --chart.
     #[arg(long, requires = "chart", default_value = "1.31.0")]
     pub kube_version: String,
+}
+
+/// `imagegate diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The base revision (branch, tag or commit) the change is compared against.
+    #[arg(long, value_name = "REF")]
+    pub base: String,
+    /// The head revision (default: the working tree, uncommitted changes included).
+    #[arg(long, value_name = "REF")]
+    pub head: Option<String>,
+    /// The configuration file, in the working tree (default: ./imagegate.yaml); each side reads
+    /// its own version of it.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub helm: HelmArgs,
+    /// Format on stdout: text, json, markdown, sarif, github (sarif and github: new findings only).
+    #[arg(long, default_value = "text", value_name = "FORMAT")]
+    pub format: String,
+    /// Also write to a file: FILE (in --format) or FORMAT=FILE. Repeatable.
+    #[arg(long, short = 'o', value_name = "[FORMAT=]FILE")]
+    pub output: Vec<String>,
+    /// Fail (exit 1) on any error finding in the affected cells, not only on new ones.
+    #[arg(long)]
+    pub strict: bool,
+    /// Count warnings as errors.
+    #[arg(long)]
+    pub warnings_as_errors: bool,
+    /// Never draw a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
 }
 
 /// `imagegate scan`.

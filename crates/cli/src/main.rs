@@ -4,6 +4,7 @@
 //! (config → cells → renders → image sites → findings → report) and maps the outcome to the exit
 //! status: 0 clean, 1 error-level findings, 2 usage, configuration or infrastructure errors.
 
+mod cache;
 mod cli;
 mod cmd;
 mod convert;

@@ -151,6 +151,7 @@ pub struct StreamLines<'a> {
 }
 
 /// Renders and judges `cells`, drawing a progress bar on a terminal.
+#[allow(dead_code)] // the uncached entry point; commands go through `run_with_cache`
 pub fn run(
     judge: &Judge<'_>,
     cfg: &Config,
@@ -160,6 +161,25 @@ pub fn run(
     progress: bool,
 ) -> Vec<CellOutcome> {
     run_cached(judge, cfg, helm, cells, opts, progress, None)
+}
+
+/// [`run`] through the render cache that `--cache-dir` / `--no-cache` select (opened before,
+/// trimmed after). An explicit cache folder that cannot be used is a usage error.
+pub fn run_with_cache(
+    judge: &Judge<'_>,
+    cfg: &Config,
+    helm: &Helm,
+    cells: &[Cell],
+    opts: &RenderOptions,
+    progress: bool,
+    args: &crate::cli::CacheArgs,
+) -> Result<Vec<CellOutcome>, crate::Fatal> {
+    let cache = crate::cache::open(args, &[cfg.repo.root()])?;
+    let outcomes = run_cached(judge, cfg, helm, cells, opts, progress, cache.as_ref());
+    if let Some(cache) = &cache {
+        crate::cache::close(cache);
+    }
+    Ok(outcomes)
 }
 
 /// [`run`] through the render cache (when given): cells it holds are not rendered, and their

@@ -23,6 +23,7 @@
 //! assert!(out.starts_with("::error "));
 //! ```
 
+pub mod diff;
 pub mod format;
 pub mod model;
 mod rules;

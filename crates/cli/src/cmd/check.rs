@@ -63,7 +63,7 @@ pub fn check(
     } else {
         imagegate_policy::RunScope::Narrowed
     };
-    let outcomes = pipeline::run(&judge, cfg, helm, cells, &opts, progress);
+    let outcomes = pipeline::run_with_cache(&judge, cfg, helm, cells, &opts, progress, &h.cache)?;
     let mut findings = Vec::new();
     let mut reports = Vec::new();
     let mut matched = imagegate_policy::ExceptionOutcome::default();

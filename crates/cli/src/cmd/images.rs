@@ -43,7 +43,15 @@ pub fn run(args: ImagesArgs) -> Result<u8> {
         ),
         max_output_bytes: (cfg.model.limits.max_rendered_mib as usize).saturating_mul(1024 * 1024),
     };
-    let outcomes = pipeline::run(&judge, &cfg, &helm, &cells, &opts, !args.no_progress);
+    let outcomes = pipeline::run_with_cache(
+        &judge,
+        &cfg,
+        &helm,
+        &cells,
+        &opts,
+        !args.no_progress,
+        &args.helm.cache,
+    )?;
     let mut failed = Vec::new();
     let mut rows: Vec<InventoryRow> = Vec::new();
     for o in outcomes {

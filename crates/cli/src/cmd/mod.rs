@@ -2,6 +2,7 @@
 
 mod cells;
 mod check;
+mod diff;
 mod docs;
 mod explain;
 mod images;
@@ -20,6 +21,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Scan(a) => scan::run(a),
         Command::Images(a) => images::run(a),
         Command::Cells(a) => cells::run(a),
+        Command::Diff(a) => diff::run(a),
         Command::Explain(a) => explain::run(a),
         Command::GenerateDocs(a) => docs::run(a),
     }

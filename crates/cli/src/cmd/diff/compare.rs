@@ -1,0 +1,176 @@
+//! Comparing the two renders of one cell: image references, rendered text, findings.
+
+use imagegate_decode::Decoded;
+use imagegate_report::diff::ImageChange;
+use imagegate_report::{ObjectRef, ReportFinding};
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+/// Largest unified diff kept per cell.
+const MAX_DIFF_BYTES: usize = 64 * 1024;
+/// Longest time spent diffing one cell; past it the diff is coarser, never wrong.
+const DIFF_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Where an image sits: object, container and field.
+type SiteKey = (ObjectRef, Option<String>, String);
+
+/// The image reference of every site of one render.
+pub type SiteMap = BTreeMap<SiteKey, String>;
+
+/// Every image site of a decoded render.
+pub fn image_sites(decoded: &Decoded) -> SiteMap {
+    let mut out = BTreeMap::new();
+    for obj in &decoded.objects {
+        let o = &obj.object;
+        let object = ObjectRef::new(&o.api_version, &o.kind, o.namespace.clone(), &o.name);
+        for site in &obj.sites {
+            out.insert(
+                (object.clone(), site.container.clone(), site.field.clone()),
+                site.image.clone(),
+            );
+        }
+    }
+    out
+}
+
+/// The sites whose reference differs, appeared or disappeared.
+pub fn image_changes(base: &SiteMap, head: &SiteMap) -> Vec<ImageChange> {
+    let mut keys: Vec<&SiteKey> = base.keys().chain(head.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|k| base.get(*k) != head.get(*k))
+        .map(|(object, container, field)| {
+            let key = (object.clone(), container.clone(), field.clone());
+            ImageChange {
+                object: object.clone(),
+                container: container.clone(),
+                field: field.clone(),
+                old: base.get(&key).cloned(),
+                new: head.get(&key).cloned(),
+            }
+        })
+        .collect()
+}
+
+/// The unified diff of two rendered streams (`None` when identical), cut to a bound; the bool
+/// says whether it was cut.
+pub fn unified(base: &str, head: &str, label: &str) -> Option<(String, bool)> {
+    if base == head {
+        return None;
+    }
+    let diff = similar::TextDiff::configure()
+        .timeout(DIFF_TIMEOUT)
+        .diff_lines(base, head);
+    let text = diff
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("base/{label}"), &format!("head/{label}"))
+        .to_string();
+    if text.len() <= MAX_DIFF_BYTES {
+        return Some((text, false));
+    }
+    let mut end = MAX_DIFF_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let end = text[..end].rfind('\n').map_or(0, |i| i + 1);
+    Some((text[..end].to_string(), true))
+}
+
+/// What identifies a finding across the two sides: not its message or image (a changed tag is
+/// the same problem in the same place), but rule, cell, object, container and field.
+type Identity = (
+    String,
+    String,
+    String,
+    Option<(String, Option<String>, String)>,
+    Option<String>,
+    Option<String>,
+);
+
+fn identity(f: &ReportFinding, app: &str) -> Identity {
+    (
+        f.rule.clone(),
+        f.environment.clone(),
+        app.to_string(),
+        f.object
+            .as_ref()
+            .map(|o| (o.kind.clone(), o.namespace.clone(), o.name.clone())),
+        f.container.clone(),
+        f.field.clone(),
+    )
+}
+
+/// The findings of one cell on both sides, classified as (new, fixed, unchanged). Base findings
+/// are matched as if they had the head's app name (a renamed cell keeps its findings).
+pub fn classify(
+    base: Vec<ReportFinding>,
+    head: Vec<ReportFinding>,
+    head_app: &str,
+) -> [Vec<ReportFinding>; 3] {
+    let mut left: HashMap<Identity, Vec<ReportFinding>> = HashMap::new();
+    for f in base {
+        left.entry(identity(&f, head_app)).or_default().push(f);
+    }
+    let (mut new, mut unchanged) = (Vec::new(), Vec::new());
+    for f in head {
+        match left.get_mut(&identity(&f, &f.app)).and_then(Vec::pop) {
+            Some(_) => unchanged.push(f),
+            None => new.push(f),
+        }
+    }
+    let fixed = left.into_values().flatten().collect();
+    [new, fixed, unchanged]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use imagegate_report::Severity;
+
+    fn finding(rule: &str, app: &str, container: &str, image: &str) -> ReportFinding {
+        let mut f = ReportFinding::new(rule, Severity::Error, image, "dev", app, "charts/x");
+        f.object = Some(ObjectRef::new("apps/v1", "Deployment", None, "x"));
+        f.container = Some(container.into());
+        f.field = Some(format!("spec.template.spec.containers[{container}].image"));
+        f.image = Some(image.into());
+        f
+    }
+
+    #[test]
+    fn findings_match_by_place_not_by_message_or_image() {
+        let base = vec![
+            finding("mutable-tag", "dev-old", "a", "x:latest"),
+            finding("digest-required", "dev-old", "b", "y:1"),
+        ];
+        let head = vec![
+            finding("mutable-tag", "dev-new", "a", "x:main"),
+            finding("pull-policy-missing", "dev-new", "a", "x:main"),
+        ];
+        let [new, fixed, unchanged] = classify(base, head, "dev-new");
+        assert_eq!(unchanged.len(), 1);
+        assert_eq!(
+            unchanged[0].image.as_deref(),
+            Some("x:main"),
+            "the head's version"
+        );
+        assert_eq!(new.len(), 1);
+        assert_eq!(new[0].rule, "pull-policy-missing");
+        assert_eq!(fixed.len(), 1);
+        assert_eq!(fixed[0].rule, "digest-required");
+    }
+
+    #[test]
+    fn unified_diffs_are_none_when_equal_and_cut_when_huge() {
+        assert!(unified("a\n", "a\n", "dev/x").is_none());
+        let (d, cut) = unified("image: a\n", "image: b\n", "dev/x").unwrap();
+        assert!(!cut);
+        assert!(d.starts_with("--- base/dev/x\n+++ head/dev/x\n"), "{d}");
+        assert!(d.contains("-image: a\n+image: b\n"));
+        let big_a: String = (0..20_000).map(|i| format!("a{i}\n")).collect();
+        let big_b: String = (0..20_000).map(|i| format!("b{i}\n")).collect();
+        let (d, cut) = unified(&big_a, &big_b, "dev/x").unwrap();
+        assert!(cut && d.len() <= MAX_DIFF_BYTES && d.ends_with('\n'));
+    }
+}

@@ -1,0 +1,616 @@
+//! `imagegate diff` end to end with real helm, on a copy of charts-testdata committed into a
+//! temporary git repository: what re-renders for each kind of change, how findings are
+//! classified, the exit status, and the render cache (`check` and `diff`).
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A git repository holding a copy of the fleet, committed once.
+struct Fleet {
+    repo: tempfile::TempDir,
+    cache: tempfile::TempDir,
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        let kind = entry.file_type().unwrap();
+        if kind.is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else if kind.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(entry.path()).unwrap(), &target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.name=imagegate tests",
+            "-c",
+            "user.email=tests@imagegate.invalid",
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+impl Fleet {
+    fn new() -> Self {
+        let repo = tempfile::tempdir().unwrap();
+        copy_dir(&root().join("charts-testdata"), repo.path());
+        git(repo.path(), &["init", "-q"]);
+        git(repo.path(), &["add", "-A"]);
+        git(repo.path(), &["commit", "-q", "-m", "base"]);
+        Self {
+            repo,
+            cache: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.repo.path().join(rel)
+    }
+
+    fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path(rel)).unwrap()
+    }
+
+    fn write(&self, rel: &str, text: &str) {
+        std::fs::write(self.path(rel), text).unwrap();
+    }
+
+    fn replace(&self, rel: &str, from: &str, to: &str) {
+        let text = self.read(rel);
+        assert!(text.contains(from), "{rel} does not contain {from:?}");
+        self.write(rel, &text.replacen(from, to, 1));
+    }
+
+    /// `imagegate diff ARGS --format json`: (exit status, report).
+    fn diff(&self, args: &[&str]) -> (i32, Value) {
+        let cache = self.cache.path().to_str().unwrap();
+        let mut all = vec![
+            "diff",
+            "--format",
+            "json",
+            "--no-progress",
+            "--cache-dir",
+            cache,
+        ];
+        all.extend_from_slice(args);
+        let out = imagegate(&all, self.repo.path());
+        let code = out.status.code().unwrap_or(-1);
+        assert!(
+            code == 0 || code == 1,
+            "diff {args:?} exited {code}; stderr: {}",
+            stderr(&out)
+        );
+        let report: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("diff JSON does not parse ({e}): {}", stdout(&out)));
+        assert_eq!(report["schema"], "imagegate/diff/v1");
+        (code, report)
+    }
+
+    /// The cells of the working tree, from `imagegate cells --format json`.
+    fn cells(&self) -> Vec<Value> {
+        let out = imagegate(&["cells", "--format", "json"], self.repo.path());
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v.as_array()
+            .or_else(|| v["cells"].as_array())
+            .expect("cells JSON is a list")
+            .clone()
+    }
+}
+
+fn rendered(report: &Value) -> (u64, u64) {
+    (
+        report["rendered"]["base"].as_u64().unwrap(),
+        report["rendered"]["head"].as_u64().unwrap(),
+    )
+}
+
+/// `environment/app` of every affected cell.
+fn affected(report: &Value) -> BTreeSet<String> {
+    report["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{}/{}",
+                c["environment"].as_str().unwrap(),
+                c["app"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+fn rules_of(findings: &Value) -> BTreeSet<String> {
+    findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {}/{} {}",
+                f["rule"].as_str().unwrap(),
+                f["environment"].as_str().unwrap(),
+                f["app"].as_str().unwrap(),
+                f["container"].as_str().unwrap_or("-")
+            )
+        })
+        .collect()
+}
+
+fn all_image_changes(report: &Value) -> Vec<Value> {
+    report["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["imageChanges"].as_array().unwrap().clone())
+        .collect()
+}
+
+const WWW_DIGEST: &str =
+    "ghcr.io/ameideio/www@sha256:7c2ecd07f155648431e0f94b89247d713c5786e1e73e953f2fe7eca39534cd6d";
+const WWW_NEW: &str =
+    "ghcr.io/ameideio/www@sha256:1111111111111111111111111111111111111111111111111111111111111111";
+
+#[test]
+fn helm_diff_values_change_in_one_overlay_rerenders_only_that_cell() {
+    let fleet = Fleet::new();
+    fleet.replace(
+        "sources/values/env/staging/apps/www.yaml",
+        WWW_DIGEST,
+        WWW_NEW,
+    );
+    let (code, r) = fleet.diff(&["--base", "HEAD"]);
+    assert_eq!(code, 0, "a new pinned digest is no violation");
+    assert_eq!(rendered(&r), (1, 1), "one cell per side");
+    assert_eq!(
+        affected(&r),
+        BTreeSet::from(["staging/staging-www".to_string()])
+    );
+    assert_eq!(r["cells"]["unchanged"], 51);
+    assert_eq!(r["cells"]["changed"], 1);
+    let change = &r["changes"][0];
+    assert_eq!(change["kind"], "changed");
+    assert_eq!(
+        change["inputs"],
+        serde_json::json!(["values sources/values/env/staging/apps/www.yaml"])
+    );
+    let images = all_image_changes(&r);
+    assert_eq!(images.len(), 1, "{images:?}");
+    assert_eq!(images[0]["object"]["kind"], "Deployment");
+    assert_eq!(images[0]["container"], "www");
+    assert_eq!(images[0]["old"], WWW_DIGEST);
+    assert_eq!(images[0]["new"], WWW_NEW);
+    let diff = change["diff"].as_str().unwrap();
+    assert!(
+        diff.contains(&format!("-          image: {WWW_DIGEST}")),
+        "{diff}"
+    );
+    assert!(
+        diff.contains(&format!("+          image: {WWW_NEW}")),
+        "{diff}"
+    );
+    assert_eq!(r["new"], serde_json::json!([]));
+    assert_eq!(r["fixed"], serde_json::json!([]));
+    // The user's checkout is untouched: still exactly the one edit, no worktree, no stash.
+    assert_eq!(
+        git(fleet.repo.path(), &["status", "--porcelain"]).trim(),
+        "M sources/values/env/staging/apps/www.yaml"
+    );
+    assert_eq!(
+        git(fleet.repo.path(), &["worktree", "list"])
+            .lines()
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn helm_diff_template_change_rerenders_that_chart_in_every_environment() {
+    let fleet = Fleet::new();
+    let www: BTreeSet<String> = fleet
+        .cells()
+        .iter()
+        .filter(|c| c["chart"] == "sources/charts/apps/www")
+        .map(|c| {
+            format!(
+                "{}/{}",
+                c["environment"].as_str().unwrap(),
+                c["app"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        www.len(),
+        4,
+        "www is deployed in the four environments: {www:?}"
+    );
+    fleet.replace(
+        "sources/charts/apps/www/templates/deployment.yaml",
+        "    app.kubernetes.io/name: www\n    app.kubernetes.io/instance",
+        "    app.kubernetes.io/name: www\n    app.kubernetes.io/part-of: ameide\n    app.kubernetes.io/instance",
+    );
+    let (code, r) = fleet.diff(&["--base", "HEAD"]);
+    assert_eq!(code, 0);
+    assert_eq!(rendered(&r), (4, 4));
+    assert_eq!(affected(&r), www);
+    for c in r["changes"].as_array().unwrap() {
+        assert_eq!(
+            c["inputs"],
+            serde_json::json!(["chart sources/charts/apps/www"])
+        );
+        assert!(c["diff"]
+            .as_str()
+            .unwrap()
+            .contains("+    app.kubernetes.io/part-of: ameide"));
+    }
+    assert!(all_image_changes(&r).is_empty());
+    assert_eq!(r["new"], serde_json::json!([]));
+    assert_eq!(r["fixed"], serde_json::json!([]));
+}
+
+#[test]
+fn helm_diff_base_globals_change_rerenders_every_cell_that_reads_it() {
+    let fleet = Fleet::new();
+    let readers =
+        fleet
+            .cells()
+            .iter()
+            .filter(|c| {
+                c["valueFiles"].as_array().unwrap().iter().any(|v| {
+                    v["path"] == "sources/values/base/globals.yaml" && v["present"] == true
+                })
+            })
+            .count() as u64;
+    assert_eq!(
+        readers, 48,
+        "every environment cell reads base/globals.yaml"
+    );
+    let text = fleet.read("sources/values/base/globals.yaml");
+    fleet.write(
+        "sources/values/base/globals.yaml",
+        &format!("{text}\n# a comment-only change still changes the input\nnote: reviewed\n"),
+    );
+    let (code, r) = fleet.diff(&["--base", "HEAD"]);
+    assert_eq!(code, 0);
+    assert_eq!(rendered(&r), (readers, readers));
+    assert_eq!(
+        r["cells"]["unchanged"],
+        52 - readers,
+        "the cluster cells do not read it"
+    );
+    assert!(all_image_changes(&r).is_empty());
+    assert_eq!(r["new"], serde_json::json!([]));
+    assert_eq!(r["fixed"], serde_json::json!([]));
+    // Cells that fail on both sides stay failed, and that is not new.
+    assert!(rules_of(&r["unchanged"]).contains("render-failed dev/dev-agents -"));
+}
+
+#[test]
+fn helm_diff_new_violation_fails_and_is_new_also_between_two_commits() {
+    let fleet = Fleet::new();
+    fleet.replace(
+        "sources/values/env/staging/apps/www.yaml",
+        WWW_DIGEST,
+        "ghcr.io/ameideio/www:main",
+    );
+    let (code, r) = fleet.diff(&["--base", "HEAD"]);
+    assert_eq!(code, 1, "a new error finding fails the PR");
+    assert_eq!(
+        rules_of(&r["new"]),
+        BTreeSet::from([
+            "digest-required staging/staging-www www".to_string(),
+            "mutable-tag staging/staging-www www".to_string(),
+        ])
+    );
+    assert_eq!(r["summary"]["newFailing"], 2);
+    assert_eq!(r["fixed"], serde_json::json!([]));
+
+    // The same change committed, compared revision to revision (--head), from the cache.
+    git(fleet.repo.path(), &["commit", "-q", "-am", "unpin www"]);
+    let (code, r2) = fleet.diff(&["--base", "HEAD~1", "--head", "HEAD"]);
+    assert_eq!(code, 1);
+    assert_eq!(rules_of(&r2["new"]), rules_of(&r["new"]));
+    assert_eq!(r2["cached"], serde_json::json!({"base": 1, "head": 1}));
+    assert!(r2["head"]["commit"].as_str().unwrap().len() == 40);
+
+    // Other formats: markdown is a failing PR comment; SARIF and GitHub carry only the new.
+    let cache = fleet.cache.path().to_str().unwrap();
+    let md = imagegate(
+        &[
+            "diff",
+            "--base",
+            "HEAD~1",
+            "--format",
+            "markdown",
+            "--cache-dir",
+            cache,
+        ],
+        fleet.repo.path(),
+    );
+    assert_eq!(md.status.code(), Some(1));
+    let md = stdout(&md);
+    assert!(
+        md.starts_with("## ❌ imagegate: 2 new findings fail this change"),
+        "{md}"
+    );
+    assert!(md.contains("<details><summary>changed staging / staging-www"));
+    assert!(md.contains("```diff\n"));
+    let gh = imagegate(
+        &[
+            "diff",
+            "--base",
+            "HEAD~1",
+            "--format",
+            "github",
+            "--cache-dir",
+            cache,
+        ],
+        fleet.repo.path(),
+    );
+    let gh = stdout(&gh);
+    assert_eq!(
+        gh.lines().filter(|l| l.starts_with("::error ")).count(),
+        2,
+        "{gh}"
+    );
+    // --strict: the www cell's other findings do not exist, but render-failed cells are not
+    // affected; the same two errors are all that fail.
+    let (code, strict) = fleet.diff(&["--base", "HEAD~1", "--strict"]);
+    assert_eq!(code, 1);
+    assert_eq!(strict["strict"], true);
+}
+
+#[test]
+fn helm_diff_fixed_violation_is_fixed_and_passes() {
+    let fleet = Fleet::new();
+    fleet.write(
+        "sources/values/env/dev/apps/www.yaml",
+        &format!(
+            "image:\n  ref: {WWW_DIGEST}\nwaitFor:\n  image: ghcr.io/ameideio/wait-for@sha256:e95223ed065e1ea8426841a503e6964475e9e32f82731f4fe73c26eb275b74a5\nproxy:\n  image: docker.io/envoyproxy/envoy:v1.31.2@sha256:84532b306f259587c364bd7301e0813963d5b84fd27c9338f0862dab8f0499d7\n"
+        ),
+    );
+    let (code, r) = fleet.diff(&["--base", "HEAD"]);
+    assert_eq!(code, 0, "fixing is never a failure");
+    assert_eq!(rendered(&r), (1, 1));
+    assert_eq!(
+        rules_of(&r["fixed"]),
+        BTreeSet::from([
+            "digest-required dev/dev-www proxy".to_string(),
+            "digest-required dev/dev-www wait-for-graph".to_string(),
+            "mutable-tag dev/dev-www wait-for-graph".to_string(),
+        ])
+    );
+    assert_eq!(r["new"], serde_json::json!([]));
+    let images = all_image_changes(&r);
+    assert_eq!(images.len(), 2, "{images:?}");
+    // --strict still fails on error findings that remain in an affected cell: here none.
+    let (code, _) = fleet.diff(&["--base", "HEAD", "--strict"]);
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn helm_diff_pure_refactor_reports_no_image_change() {
+    let fleet = Fleet::new();
+    // Keys reordered in an overlay, and a template file renamed: the same objects render.
+    fleet.write(
+        "sources/values/env/dev/apps/www.yaml",
+        "proxy:\n  image: envoyproxy/envoy:v1.31.2\nwaitFor:\n  image: busybox:1.36\n# A hand edit dropped the digests of the init container and the sidecar.\nimage:\n  ref: ghcr.io/ameideio/www@sha256:7c2ecd07f155648431e0f94b89247d713c5786e1e73e953f2fe7eca39534cd6d\n",
+    );
+    std::fs::rename(
+        fleet.path("sources/charts/apps/www/templates/deployment.yaml"),
+        fleet.path("sources/charts/apps/www/templates/www-deployment.yaml"),
+    )
+    .unwrap();
+    let (code, r) = fleet.diff(&["--base", "HEAD"]);
+    assert_eq!(code, 0);
+    assert_eq!(rendered(&r), (4, 4), "the rename touches every www cell");
+    assert!(
+        all_image_changes(&r).is_empty(),
+        "{:?}",
+        all_image_changes(&r)
+    );
+    assert_eq!(r["new"], serde_json::json!([]));
+    assert_eq!(r["fixed"], serde_json::json!([]));
+    // Only the `# Source:` comments differ.
+    for c in r["changes"].as_array().unwrap() {
+        let diff = c["diff"].as_str().unwrap();
+        let changed: Vec<&str> = diff
+            .lines()
+            .filter(|l| {
+                (l.starts_with('+') || l.starts_with('-'))
+                    && !l.starts_with("+++")
+                    && !l.starts_with("---")
+            })
+            .collect();
+        assert!(
+            changed
+                .iter()
+                .all(|l| l.contains("# Source: www/templates/")),
+            "{diff}"
+        );
+    }
+}
+
+#[test]
+fn helm_diff_added_and_removed_cells_are_reported_as_such() {
+    let fleet = Fleet::new();
+    std::fs::remove_dir_all(fleet.path("environments/_shared/components/apps/inference")).unwrap();
+    copy_dir(
+        &fleet.path("environments/_shared/components/apps/www"),
+        &fleet.path("environments/_shared/components/apps/www2"),
+    );
+    fleet.replace(
+        "environments/_shared/components/apps/www2/component.yaml",
+        "name: www",
+        "name: www2",
+    );
+    let (_, r) = fleet.diff(&["--base", "HEAD"]);
+    let kinds: BTreeSet<String> = r["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {}",
+                c["kind"].as_str().unwrap(),
+                c["app"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(kinds.contains("added dev-www2"), "{kinds:?}");
+    assert!(kinds.contains("removed dev-inference"), "{kinds:?}");
+    assert_eq!(r["cells"]["added"], 4);
+    assert_eq!(r["cells"]["removed"], 4);
+    assert_eq!(
+        rendered(&r),
+        (0, 4),
+        "removed cells are not rendered; added ones are"
+    );
+}
+
+#[test]
+fn helm_diff_usage_errors_exit_2() {
+    let fleet = Fleet::new();
+    let out = imagegate(&["diff", "--base", "no-such-branch"], fleet.repo.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("`no-such-branch` names no commit"),
+        "{}",
+        stderr(&out)
+    );
+    let out = imagegate(&["diff", "--base", "--help-me"], fleet.repo.path());
+    assert_eq!(out.status.code(), Some(2));
+    let inside = fleet.path("cache").to_str().unwrap().to_string();
+    let out = imagegate(
+        &["diff", "--base", "HEAD", "--cache-dir", &inside],
+        fleet.repo.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("inside the repository"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!fleet.path("cache").exists());
+    let not_git = tempfile::tempdir().unwrap();
+    copy_dir(&root().join("charts-testdata"), not_git.path());
+    let out = imagegate(&["diff", "--base", "HEAD", "--no-cache"], not_git.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("not inside a git repository"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn helm_check_with_a_warm_cache_serves_every_sound_cell_from_it() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = cache.path().to_str().unwrap();
+    let run = || {
+        let out = imagegate(
+            &[
+                "check",
+                "--config",
+                "charts-testdata/imagegate.yaml",
+                "--format",
+                "json",
+                "--no-progress",
+                "--cache-dir",
+                dir,
+            ],
+            &root(),
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let cold = run();
+    let statuses = |r: &Value, s: &str| {
+        r["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["status"] == s)
+            .count()
+    };
+    // Content addressing: the two cluster types render image-prepuller from identical inputs
+    // (same chart, values, release and namespace), so one may already serve the other.
+    let cold_cached: Vec<_> = cold["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "cached")
+        .map(|c| c["app"].as_str().unwrap())
+        .collect();
+    assert!(
+        cold_cached.iter().all(|a| *a == "cluster-image-prepuller") && cold_cached.len() <= 1,
+        "{cold_cached:?}"
+    );
+    assert_eq!(statuses(&cold, "failed"), 1);
+    // One entry per distinct key: 52 cells, one shared key, and helm's refusal of dev-agents
+    // is stored too (it fails the same way every time).
+    let entries = std::fs::read_dir(cache.path().join("v1"))
+        .unwrap()
+        .flatten()
+        .flat_map(|fan| std::fs::read_dir(fan.path()).unwrap().flatten())
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .count();
+    assert_eq!(entries, 51);
+    let warm = run();
+    assert_eq!(
+        statuses(&warm, "cached"),
+        51,
+        "every cell that rendered comes from the cache"
+    );
+    assert_eq!(
+        statuses(&warm, "failed"),
+        1,
+        "helm's refusal is cached too, and still failed"
+    );
+    assert_eq!(
+        warm["findings"], cold["findings"],
+        "the cache changes nothing in the report"
+    );
+    // --no-cache renders everything again.
+    let out = imagegate(
+        &[
+            "check",
+            "--config",
+            "charts-testdata/imagegate.yaml",
+            "--format",
+            "json",
+            "--no-progress",
+            "--no-cache",
+        ],
+        &root(),
+    );
+    let fresh: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(statuses(&fresh, "cached"), 0);
+    assert_eq!(fresh["findings"], cold["findings"]);
+}
