@@ -61,6 +61,27 @@ impl Config {
         let model = model::parse(file, text)?;
         let environments = matrix::resolve_environments(&repo, file, text, &model)?;
         let components = matrix::resolve_components(&repo, file, text, &model)?;
+        if let Some(p) = &model.promotion {
+            for (i, chain) in p.chains.iter().enumerate() {
+                for env in chain {
+                    if !environments.iter().any(|e| &e.name == env) {
+                        return Err(ConfigError::new(
+                            file,
+                            format!("promotion.chains[{i}] names `{env}`, which is no environment"),
+                        )
+                        .at(model::locate(text, &format!("promotion.chains[{i}]")), None)
+                        .hint(format!(
+                            "known environments: {}",
+                            environments
+                                .iter()
+                                .map(|e| e.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )));
+                    }
+                }
+            }
+        }
         Ok(Self {
             repo,
             file: file.to_string(),
@@ -73,5 +94,46 @@ impl Config {
     /// The full cell matrix, sorted by (environment, app).
     pub fn cells(&self) -> Result<Vec<Cell>, ConfigError> {
         matrix::cells(self)
+    }
+
+    /// The folders whose values files cells must read (`valueFolders.include`, else the folders
+    /// the value stacks and the components' own `valueFiles` point into), repository-relative,
+    /// without a trailing slash, sorted, none inside another. An empty string is the repository
+    /// root (a template that starts with a placeholder points anywhere, so it adds nothing).
+    pub fn value_folders(&self) -> Vec<String> {
+        let mut folders: Vec<String> = match &self.model.value_folders.include {
+            Some(list) => list
+                .iter()
+                .map(|f| f.trim_start_matches("./").trim_end_matches('/').to_string())
+                .collect(),
+            None => {
+                let stacks = &self.model.value_stacks;
+                let own = self
+                    .components
+                    .iter()
+                    .flat_map(|c| c.value_files.iter().flatten());
+                stacks
+                    .environment
+                    .iter()
+                    .chain(&stacks.cluster)
+                    .chain(own)
+                    .filter_map(|t| {
+                        let literal = &t[..t.find('{').unwrap_or(t.len())];
+                        let folder = &literal[..literal.rfind('/')?];
+                        let folder = folder.trim_start_matches("./");
+                        (!folder.is_empty()).then(|| folder.to_string())
+                    })
+                    .collect()
+            }
+        };
+        folders.sort();
+        folders.dedup();
+        let all = folders.clone();
+        folders.retain(|f| {
+            !all.iter().any(|other| {
+                other != f && (other.is_empty() || f.starts_with(&format!("{other}/")))
+            })
+        });
+        folders
     }
 }

@@ -44,6 +44,78 @@ pub struct ConfigFile {
     /// Bounds on what one run may consume.
     #[serde(default)]
     pub limits: LimitSettings,
+    /// Promotion lineage (`promotion-drift`): the chains environments are promoted along and
+    /// which images are first-party. Absent: no lineage is judged.
+    #[serde(default)]
+    pub promotion: Option<PromotionSettings>,
+    /// Which values files must each be read by some cell (`values-file-unused`).
+    #[serde(default)]
+    pub value_folders: ValueFolders,
+}
+
+/// The promotion lineage of 602 Rule 4: downstream environments move only by copying the exact
+/// digest their upstream environment runs.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PromotionSettings {
+    /// Promotion chains, each a list of environment names from upstream to downstream (for
+    /// example `[dev, staging, production]`). Every first-party digest an environment renders
+    /// must be rendered for the same repository by the environment before it in the chain (today,
+    /// or with `--history N` in one of the last N commits). An environment downstream in two
+    /// chains is satisfied by either upstream.
+    pub chains: Vec<Vec<String>>,
+    /// Repository prefixes of first-party images (for example `ghcr.io/ameideio/`): only these
+    /// are judged, since third-party digests are pinned per environment by design. A prefix
+    /// matches the repository (registry included) as written, from its start.
+    pub first_party: Vec<String>,
+}
+
+impl PromotionSettings {
+    /// True when `repository` (registry included) is first-party.
+    pub fn is_first_party(&self, repository: &str) -> bool {
+        self.first_party
+            .iter()
+            .any(|p| !p.is_empty() && repository.starts_with(p.as_str()))
+    }
+
+    /// The environments `environment` is promoted from (its predecessor in every chain).
+    pub fn upstreams_of(&self, environment: &str) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for chain in &self.chains {
+            for pair in chain.windows(2) {
+                if pair[1] == environment && !out.contains(&pair[0].as_str()) {
+                    out.push(pair[0].as_str());
+                }
+            }
+        }
+        out
+    }
+
+    /// Every environment named by a chain.
+    pub fn environments(&self) -> std::collections::BTreeSet<&str> {
+        self.chains.iter().flatten().map(String::as_str).collect()
+    }
+}
+
+/// Where the values files live that cells must read (`values-file-unused`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct ValueFolders {
+    /// Folders (repository-relative) whose `*.yaml` and `*.yml` files must each be read by at
+    /// least one cell. Default: the folders the value stacks and the components' own `valueFiles`
+    /// point into (each template's path up to its first placeholder).
+    pub include: Option<Vec<String>>,
+    /// Globs of files under those folders that no cell needs to read.
+    pub ignore: Vec<String>,
+}
+
+impl Default for ValueFolders {
+    fn default() -> Self {
+        Self {
+            include: None,
+            ignore: vec!["sources/charts/shared-values/**".into()],
+        }
+    }
 }
 
 /// How helm is invoked.
@@ -296,6 +368,9 @@ pub(crate) fn parse(file: &str, text: &str) -> Result<ConfigFile, ConfigError> {
     for (i, e) in model.exceptions.list.iter_mut().enumerate() {
         e.line = locate(text, &format!("exceptions.list[{i}]"));
     }
+    if let Some(p) = &model.promotion {
+        check_promotion(file, text, p)?;
+    }
     if model.version != 1 {
         return Err(
             ConfigError::new(file, format!("unsupported version {}", model.version))
@@ -303,6 +378,45 @@ pub(crate) fn parse(file: &str, text: &str) -> Result<ConfigFile, ConfigError> {
         );
     }
     Ok(model)
+}
+
+/// The shape rules of `promotion:` that need no environment list (names are checked once the
+/// environments are resolved).
+fn check_promotion(file: &str, text: &str, p: &PromotionSettings) -> Result<(), ConfigError> {
+    for (i, chain) in p.chains.iter().enumerate() {
+        let at = locate(text, &format!("promotion.chains[{i}]"));
+        if chain.len() < 2 {
+            return Err(ConfigError::new(
+                file,
+                format!("promotion.chains[{i}] names {} environment(s); a chain needs an upstream and a downstream", chain.len()),
+            )
+            .at(at, None)
+            .hint("write a chain as a list from upstream to downstream, for example [staging, production]"));
+        }
+        for (j, env) in chain.iter().enumerate() {
+            if chain[..j].contains(env) {
+                return Err(ConfigError::new(
+                    file,
+                    format!("promotion.chains[{i}] names `{env}` twice"),
+                )
+                .at(at, None)
+                .hint(
+                    "a chain is a line from upstream to downstream; list each environment once",
+                ));
+            }
+        }
+    }
+    if !p.chains.is_empty() && p.first_party.iter().all(|f| f.is_empty()) {
+        return Err(ConfigError::new(
+            file,
+            "promotion.firstParty is empty: no image would be judged",
+        )
+        .at(locate(text, "promotion"), None)
+        .hint(
+            "list the repository prefixes of your own images, for example [\"ghcr.io/your-org/\"]",
+        ));
+    }
+    Ok(())
 }
 
 /// Line of the node at `path` (for example `components[2]`) in the configuration text.

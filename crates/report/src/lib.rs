@@ -28,6 +28,7 @@ pub mod format;
 pub mod model;
 mod rules;
 mod sanitize;
+pub mod shard;
 
 pub use format::github::GithubRenderer;
 pub use format::json::JsonRenderer;
@@ -43,3 +44,4 @@ pub use model::{
     Severity, Snippet, Summary, RENDER_FAILED, SCHEMA,
 };
 pub use rules::RuleMeta;
+pub use shard::{FindingDetail, LineageSite, ShardRecord};

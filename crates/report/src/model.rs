@@ -145,8 +145,9 @@ impl fmt::Display for Origin {
 
 /// A few lines of a values file around the line a finding points at, for the text format.
 ///
-/// Not part of the JSON schema: never serialized.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// Not part of the findings of the JSON schema (a shard report carries it in its `shard` key).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Snippet {
     /// 1-based line number of `lines[0]`.
     pub start_line: u32,
@@ -422,6 +423,10 @@ pub struct Report {
     pub cells: Vec<CellReport>,
     /// Totals.
     pub summary: Summary,
+    /// Only in the report of a sharded run (`--shard K/N`): what `imagegate merge` needs to judge
+    /// the whole fleet. An additive key, absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::shard::ShardRecord>,
 }
 
 impl Report {
@@ -474,6 +479,7 @@ impl Report {
             findings,
             cells,
             summary,
+            shard: None,
         }
     }
 

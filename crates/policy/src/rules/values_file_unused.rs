@@ -22,6 +22,19 @@ pub fn finding(path: &str) -> Finding {
     finding
 }
 
+/// The finding for the value-stack entry `path` of `cell`, which does not exist although the
+/// configuration says missing values files are errors (`missingValueFiles: error`).
+/// Severity is the rule default; run [`crate::PolicySettings::apply_severity`] before reporting.
+pub fn missing(cell: &CellContext, path: &str) -> Finding {
+    let message = format!(
+        "values file `{path}` of the value stack of {app} does not exist (missingValueFiles: error); create it, or fix the path in the value stack or the component's valueFiles",
+        app = cell.app
+    );
+    let mut finding = Finding::new(ID, DEFAULT_SEVERITY, message, cell.clone());
+    finding.file = Some(path.to_owned());
+    finding
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -38,5 +51,23 @@ mod tests {
         assert!(f
             .message
             .contains("`sources/values/env/prod/apps/web.yaml`"));
+    }
+
+    #[test]
+    fn missing_entry_names_the_cell_and_the_file() {
+        let cell = CellContext {
+            environment: "prod".to_owned(),
+            app: "prod-web".to_owned(),
+            chart: "charts/web".to_owned(),
+        };
+        let f = missing(&cell, "values/prod/web.yaml");
+        assert_eq!(f.rule, ID);
+        assert_eq!(f.cell, cell);
+        assert_eq!(f.file.as_deref(), Some("values/prod/web.yaml"));
+        assert!(
+            f.message.contains("of prod-web does not exist"),
+            "{}",
+            f.message
+        );
     }
 }
