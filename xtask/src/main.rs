@@ -10,6 +10,7 @@
 mod bench;
 mod fuzz;
 mod helm;
+mod lint;
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -37,6 +38,7 @@ fn run() -> Result<()> {
         Some("test") => test(&root, &args[1..]),
         Some("docs") => docs(&root, &args[1..]),
         Some("bench") => bench(&root, &args[1..]),
+        Some("lint") => lint::run(&root),
         Some("fuzz") => fuzz::run(&root, &args[1..]),
         _ => {
             eprintln!(
@@ -47,6 +49,7 @@ fn run() -> Result<()> {
                  \n  test    the test suite only (both Helm versions), no fmt/clippy\
                  \n  docs    regenerate docs/rules/*.md and docs/imagegate.schema.json (--check: fail if stale)\
                  \n  bench   the benchmark (--quick for a small fleet)\
+                 \n  lint    the workflows, action.yml and GitLab CI file against their schemas, and actionlint\
                  \n  fuzz    fuzz a reader of untrusted text: fuzz [image_ref|decode|config|all] [--seconds N] [--seed S]"
             );
             bail!("unknown or missing command")
@@ -122,6 +125,7 @@ fn ci(root: &Path, rest: &[String]) -> Result<()> {
         "-D",
         "warnings",
     ]))?;
+    lint::run(root)?;
     test(root, rest)?;
     docs(root, &["--check".to_string()])?;
     // Keep the benchmark from rotting: a small fleet, one run, on the debug binary the tests

@@ -35,6 +35,10 @@ pub enum Command {
     Diff(DiffArgs),
     /// Print a rule's documentation (or list the rules).
     Explain(ExplainArgs),
+    /// Inspect a GitOps repository and write a commented starting imagegate.yaml.
+    Init(InitArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(CompletionsArgs),
     /// Generated documentation (used by `cargo xtask docs`).
     #[command(name = "__generate-docs", hide = true)]
     GenerateDocs(GenerateDocsArgs),
@@ -219,6 +223,28 @@ pub struct CellsArgs {
 pub struct ExplainArgs {
     /// The rule id (omit to list every rule).
     pub rule: Option<String>,
+}
+
+/// `imagegate init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The repository root to inspect and write imagegate.yaml into (default: the current folder).
+    #[arg(value_name = "PATH")]
+    pub path: Option<PathBuf>,
+    /// Replace an existing imagegate.yaml.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the proposed configuration instead of writing it.
+    #[arg(long, conflicts_with = "force")]
+    pub stdout: bool,
+}
+
+/// `imagegate completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 /// `imagegate __generate-docs`.

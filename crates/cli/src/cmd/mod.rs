@@ -2,10 +2,12 @@
 
 mod cells;
 mod check;
+mod completions;
 mod diff;
 mod docs;
 mod explain;
 mod images;
+mod init;
 mod scan;
 
 use crate::cli::{Cli, Command, MatrixArgs};
@@ -23,6 +25,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Cells(a) => cells::run(a),
         Command::Diff(a) => diff::run(a),
         Command::Explain(a) => explain::run(a),
+        Command::Init(a) => init::run(a),
+        Command::Completions(a) => completions::run(a),
         Command::GenerateDocs(a) => docs::run(a),
     }
 }
