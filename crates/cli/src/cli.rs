@@ -30,6 +30,11 @@ pub enum Command {
     Images(ImagesArgs),
     /// The matrix that would be rendered, with each cell's value stack.
     Cells(CellsArgs),
+    /// The nightly fleet audit: one full run writing every report format and the image
+    /// inventory into a folder, with the trend since a previous audit.
+    Audit(AuditArgs),
+    /// Combine the reports of `--shard K/N` runs into one report and judge the whole fleet.
+    Merge(MergeArgs),
     /// The PR check: render what a change can affect on both sides, show what changed, fail on
     /// new findings.
     Diff(DiffArgs),
@@ -128,6 +133,8 @@ pub struct CheckArgs {
     pub helm: HelmArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
     /// Check one chart without a configuration file.
     #[arg(long, value_name = "DIR", conflicts_with = "config")]
     pub chart: Option<PathBuf>,
@@ -206,6 +213,58 @@ pub struct ImagesArgs {
     /// Never draw a progress bar.
     #[arg(long)]
     pub no_progress: bool,
+}
+
+/// `imagegate audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub matrix: MatrixArgs,
+    #[command(flatten)]
+    pub helm: HelmArgs,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
+    /// The folder to write report.json, report.sarif, junit.xml, summary.md, images.json,
+    /// images.csv (and trend.json) into; created when missing.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// A previous audit (its folder, or its report.json with images.json beside it): adds the
+    /// findings new and fixed since, and the images whose digest changed.
+    #[arg(long, value_name = "PREVIOUS")]
+    pub baseline: Option<PathBuf>,
+    /// Fail (exit 1) on warnings too.
+    #[arg(long)]
+    pub warnings_as_errors: bool,
+    /// Never draw a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// `imagegate merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The JSON reports of every shard (`check --shard K/N --output json=FILE`, or the
+    /// report.json of `audit --shard K/N`).
+    #[arg(required = true, value_name = "REPORT.json")]
+    pub reports: Vec<PathBuf>,
+    /// The configuration the shards ran with (default: ./imagegate.yaml).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Write the audit set into DIR (as `imagegate audit --out`); the inventory is merged from
+    /// the images.json beside each shard report.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// With --out: a previous audit to compute the trend against.
+    #[arg(long, value_name = "PREVIOUS", requires = "out")]
+    pub baseline: Option<PathBuf>,
+    /// promotion-drift: also search the last N commits on the upstream side (renders with helm).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub history: usize,
+    /// The helm binary for --history (else $IMAGEGATE_HELM, else helm on PATH).
+    #[arg(long, value_name = "PATH")]
+    pub helm: Option<PathBuf>,
 }
 
 /// `imagegate cells`.

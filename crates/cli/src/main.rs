@@ -8,8 +8,12 @@ mod cache;
 mod cli;
 mod cmd;
 mod convert;
+mod fleet;
 mod output;
+mod overlays;
 mod pipeline;
+mod promotion;
+mod shard;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -29,15 +33,62 @@ impl std::error::Error for Fatal {}
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     imagegate_render::install_interrupt_handler();
-    match cmd::run(args) {
-        Ok(code) => ExitCode::from(code),
-        Err(err) => {
+    ExitCode::from(guarded(|| cmd::run(args)))
+}
+
+/// Runs a command and maps its outcome to the exit status: its own status, or 2 for an error. A
+/// panic (on the main thread, or on a render worker, whose panic the render engine passes on after
+/// stopping the other workers) is exit 2 with a clear message too: a run that broke never passes,
+/// and never ends with Rust's bare 101.
+fn guarded(f: impl FnOnce() -> anyhow::Result<u8>) -> u8 {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(Ok(code)) => code,
+        Ok(Err(err)) => {
             let mut msg = format!("{err:#}");
             if let Some(f) = err.downcast_ref::<Fatal>() {
                 msg = f.0.clone();
             }
             eprintln!("imagegate: error: {}", output::sanitize_terminal(&msg));
-            ExitCode::from(2)
+            2
         }
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&str>().copied())
+                .unwrap_or("a panic without a message");
+            eprintln!(
+                "imagegate: error: internal error: {}; the run was stopped and reached no verdict (this is a bug in imagegate: please report it)",
+                output::sanitize_terminal(what)
+            );
+            2
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{guarded, Fatal};
+
+    #[test]
+    fn outcomes_map_to_exit_statuses_and_a_panic_is_2() {
+        assert_eq!(guarded(|| Ok(0)), 0);
+        assert_eq!(guarded(|| Ok(1)), 1);
+        assert_eq!(guarded(|| Err(Fatal("bad config".into()).into())), 2);
+        assert_eq!(
+            guarded(|| -> anyhow::Result<u8> { panic!("worker broke on cell dev/web") }),
+            2
+        );
+        // A panic on another thread, passed on with resume_unwind as the render engine does.
+        assert_eq!(
+            guarded(|| {
+                let joined = std::thread::spawn(|| -> u8 { panic!("in a worker") }).join();
+                match joined {
+                    Ok(code) => Ok(code),
+                    Err(payload) => std::panic::resume_unwind(payload),
+                }
+            }),
+            2
+        );
     }
 }

@@ -88,9 +88,26 @@ impl Outputs {
 
     /// Writes the report everywhere it was asked for.
     pub fn emit(&self, report: &Report) -> anyhow::Result<()> {
+        self.emit_files(report)?;
         let rules = rule_meta();
         let color = std::io::stdout().is_terminal()
             && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let opts = FormatOptions {
+            text: TextOptions {
+                color,
+                quiet: self.quiet,
+            },
+            rules: &rules,
+        };
+        let mut out = stdout();
+        self.stdout.renderer(&opts).render(report, &mut out)?;
+        out.flush()?;
+        Ok(())
+    }
+
+    /// Writes the report to every `--output` file only (nothing on stdout).
+    pub fn emit_files(&self, report: &Report) -> anyhow::Result<()> {
+        let rules = rule_meta();
         for (format, path) in &self.files {
             let opts = FormatOptions {
                 text: TextOptions {
@@ -106,16 +123,6 @@ impl Outputs {
             format.renderer(&opts).render(report, &mut f)?;
             f.flush()?;
         }
-        let opts = FormatOptions {
-            text: TextOptions {
-                color,
-                quiet: self.quiet,
-            },
-            rules: &rules,
-        };
-        let mut out = stdout();
-        self.stdout.renderer(&opts).render(report, &mut out)?;
-        out.flush()?;
         Ok(())
     }
 }

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod audit;
 mod cells;
 mod check;
 mod completions;
@@ -8,6 +9,7 @@ mod docs;
 mod explain;
 mod images;
 mod init;
+mod merge;
 mod scan;
 
 use crate::cli::{Cli, Command, MatrixArgs};
@@ -23,6 +25,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Scan(a) => scan::run(a),
         Command::Images(a) => images::run(a),
         Command::Cells(a) => cells::run(a),
+        Command::Audit(a) => audit::run(a),
+        Command::Merge(a) => merge::run(a),
         Command::Diff(a) => diff::run(a),
         Command::Explain(a) => explain::run(a),
         Command::Init(a) => init::run(a),

@@ -1,0 +1,256 @@
+//! A run over the fleet, and the judgements that need the whole of it.
+//!
+//! Per-cell rules run on the render workers (see [`crate::pipeline`]). Three rules can only be
+//! judged once every cell is in: whether an exception matched anything (`exception-unused`),
+//! promotion lineage (`promotion-drift`) and values files no cell reads (`values-file-unused`).
+//! [`run`] judges them at the end of a full run; a narrowed run judges what it can (promotion of
+//! the chains whose upstream environment it rendered completely); a shard judges none of them and
+//! records what [`whole`] needs in its report, so `imagegate merge` judges them once over the union.
+
+use crate::cli::HelmArgs;
+use crate::convert::{self, InventoryRow};
+use crate::output::today;
+use crate::overlays;
+use crate::pipeline::{self, Judge};
+use crate::promotion::{self, HistoryPlan, Judged};
+use crate::shard::Shard;
+use crate::Fatal;
+use anyhow::Result;
+use imagegate_config::{Cell, Config};
+use imagegate_policy::{ExceptionOutcome, RunScope};
+use imagegate_render::{Helm, RenderOptions};
+use imagegate_report::{
+    CellStatus, FindingDetail, Generator, LineageSite, Report, ReportFinding, ShardRecord,
+};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// How much of the fleet a run covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coverage {
+    /// Every cell of the matrix.
+    Full,
+    /// Narrowed by `--env` / `--app`.
+    Narrowed,
+    /// One shard of `--shard K/N` (which is also narrowed by nothing else).
+    Shard(Shard),
+}
+
+/// What a run does besides judging cells.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    /// The part of the fleet.
+    pub coverage: Coverage,
+    /// `--history N` (0: compare with today's upstream only).
+    pub history: usize,
+    /// Collect the image inventory too.
+    pub inventory: bool,
+}
+
+/// A finished run.
+pub struct Run {
+    /// The report (with the `shard` record for a shard).
+    pub report: Report,
+    /// The image inventory, sorted (empty unless asked for).
+    pub inventory: Vec<InventoryRow>,
+}
+
+/// Render options from the command line and the configuration.
+pub fn render_options(cfg: &Config, h: &HelmArgs) -> RenderOptions {
+    RenderOptions {
+        jobs: h
+            .jobs
+            .unwrap_or_else(|| RenderOptions::default().jobs)
+            .max(1),
+        timeout: Duration::from_secs(h.timeout.unwrap_or(cfg.model.helm.timeout_seconds).max(1)),
+        max_output_bytes: (cfg.model.limits.max_rendered_mib as usize).saturating_mul(1024 * 1024),
+    }
+}
+
+/// Renders and judges `cells` (already selected for the coverage), then the whole-fleet rules the
+/// coverage allows.
+pub fn run(
+    cfg: &Config,
+    cells: &[Cell],
+    helm: &Helm,
+    h: &HelmArgs,
+    progress: bool,
+    plan: Plan,
+) -> Result<Run> {
+    let settings = &cfg.model.policy;
+    let today = today()?;
+    let lineage_on = cfg.model.promotion.is_some();
+    let judge = Judge {
+        config: Some(cfg),
+        settings,
+        exceptions: &cfg.model.exceptions,
+        decode: pipeline::decode_options(settings),
+        today,
+        inventory: plan.inventory || lineage_on,
+    };
+    let opts = render_options(cfg, h);
+    let outcomes = pipeline::run_with_cache(&judge, cfg, helm, cells, &opts, progress, &h.cache)?;
+    let mut findings = Vec::new();
+    let mut reports = Vec::new();
+    let mut matched = ExceptionOutcome::default();
+    let mut inventory = Vec::new();
+    let mut lineage = Vec::new();
+    for o in outcomes {
+        if let Some(p) = &cfg.model.promotion {
+            lineage.extend(promotion::lineage_sites(p, &o.report.chart, &o.inventory));
+        }
+        findings.extend(o.findings);
+        reports.push(o.report);
+        matched.merge(&o.matched_exceptions);
+        if plan.inventory {
+            inventory.extend(o.inventory);
+        }
+    }
+    inventory.sort();
+
+    // Missing value-stack entries belong to their cells: judged in any run.
+    let mut missing = settings.apply_severity(overlays::missing(cfg, cells));
+    matched.merge(&imagegate_policy::apply_exceptions(
+        &mut missing,
+        &cfg.model.exceptions,
+        today,
+    ));
+    let by_cell: BTreeMap<(&str, &str), &Cell> = cells
+        .iter()
+        .map(|c| ((c.environment.as_str(), c.app.as_str()), c))
+        .collect();
+    findings.extend(missing.iter().map(|f| {
+        let cell = by_cell
+            .get(&(f.cell.environment.as_str(), f.cell.app.as_str()))
+            .copied();
+        convert::finding_with_stack(f, None, cell, &cfg.model.exceptions)
+    }));
+
+    let generator = Generator::new("imagegate", env!("CARGO_PKG_VERSION")).with_helm(&helm.version);
+    if let Coverage::Shard(shard) = plan.coverage {
+        let matrix_cells = cfg.cells().map_err(|e| Fatal(e.to_string()))?.len() as u64;
+        let n = cfg.model.exceptions.list.len();
+        let mut report = Report::new(generator, findings, reports);
+        let details = report.findings.iter().map(FindingDetail::of).collect();
+        lineage.sort();
+        report.shard = Some(ShardRecord {
+            index: shard.index,
+            count: shard.count,
+            matrix_cells,
+            exception_matches: (0..n).map(|i| matched.matches(i) as u64).collect(),
+            lineage,
+            details,
+        });
+        return Ok(Run { report, inventory });
+    }
+
+    let judged: BTreeMap<(String, String), bool> = reports
+        .iter()
+        .map(|r| {
+            (
+                (r.environment.clone(), r.app.clone()),
+                r.status == CellStatus::Failed,
+            )
+        })
+        .collect();
+    let whole = Whole {
+        cfg,
+        helm: Some(helm),
+        opts: &opts,
+        history: plan.history,
+        full: plan.coverage == Coverage::Full,
+    };
+    findings.extend(whole.judge(&lineage, &judged, matched)?);
+    Ok(Run {
+        report: Report::new(generator, findings, reports),
+        inventory,
+    })
+}
+
+/// The whole-fleet rules, over what a run (or the merge of shard runs) collected.
+pub struct Whole<'a> {
+    /// The configuration.
+    pub cfg: &'a Config,
+    /// Helm, for `--history` renders (required when `history` > 0).
+    pub helm: Option<&'a Helm>,
+    /// Render options, for `--history` renders.
+    pub opts: &'a RenderOptions,
+    /// `--history N`.
+    pub history: usize,
+    /// The run covered every cell of the matrix.
+    pub full: bool,
+}
+
+impl Whole<'_> {
+    /// `promotion-drift`, then (on a full run) `values-file-unused` for unread files, then the
+    /// exception hygiene over `matched` plus what the drift findings matched.
+    pub fn judge(
+        &self,
+        lineage: &[LineageSite],
+        judged: &BTreeMap<(String, String), bool>,
+        mut matched: ExceptionOutcome,
+    ) -> Result<Vec<ReportFinding>> {
+        let cfg = self.cfg;
+        let settings = &cfg.model.policy;
+        let exceptions = &cfg.model.exceptions;
+        let today = today()?;
+        let matrix = cfg.cells().map_err(|e| Fatal(e.to_string()))?;
+        let mut out = Vec::new();
+
+        let drift = promotion::drift(
+            cfg,
+            lineage,
+            &Judged {
+                cells: judged,
+                matrix: &matrix,
+            },
+            &HistoryPlan {
+                depth: self.history,
+                render: self.helm.map(|h| (h, self.opts)),
+            },
+        )?;
+        for d in drift {
+            let mut f = settings.apply_severity(vec![d.finding]);
+            matched.merge(&imagegate_policy::apply_exceptions(
+                &mut f, exceptions, today,
+            ));
+            if f.is_empty() {
+                continue;
+            }
+            let stack = imagegate_origin::Stack::for_cell(&cfg.repo, &d.cell);
+            out.extend(
+                f.iter().map(|f| {
+                    convert::finding_with_stack(f, Some(&stack), Some(&d.cell), exceptions)
+                }),
+            );
+        }
+
+        if self.full {
+            let mut unread = settings.apply_severity(overlays::unread(cfg, &matrix)?);
+            matched.merge(&imagegate_policy::apply_exceptions(
+                &mut unread,
+                exceptions,
+                today,
+            ));
+            out.extend(
+                unread
+                    .iter()
+                    .map(|f| convert::finding_with_stack(f, None, None, exceptions)),
+            );
+        }
+
+        let scope = if self.full {
+            RunScope::Full
+        } else {
+            RunScope::Narrowed
+        };
+        for f in imagegate_policy::exception_hygiene(exceptions, &matched, scope, today, settings) {
+            let mut r = convert::finding(&f, None, None);
+            if let Some(line) = f.config_line {
+                r.origin = Some(imagegate_report::Origin::new(&cfg.file, line));
+            }
+            out.push(r);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,74 @@
+//! `values-file-unused`: values files no cell reads, and value-stack entries that are missing
+//! where the configuration makes missing files errors. Both come from the configuration and the
+//! file tree alone; nothing is rendered.
+
+use crate::Fatal;
+use imagegate_config::{Cell, Config, MissingValueFiles};
+use imagegate_policy::rules::values_file_unused;
+use imagegate_policy::{CellContext, Finding};
+use std::collections::BTreeSet;
+
+/// The values files under the value folders that no cell of `matrix` (the whole matrix) reads,
+/// one finding each, sorted by path.
+pub fn unread(cfg: &Config, matrix: &[Cell]) -> Result<Vec<Finding>, Fatal> {
+    let read: BTreeSet<&str> = matrix.iter().flat_map(Cell::present_value_files).collect();
+    let ignore = cfg
+        .model
+        .value_folders
+        .ignore
+        .iter()
+        .map(|g| {
+            globset::GlobBuilder::new(g)
+                .literal_separator(true)
+                .build()
+                .map(|g| g.compile_matcher())
+                .map_err(|e| {
+                    Fatal(format!(
+                        "{}: valueFolders.ignore: invalid glob `{g}`: {e}",
+                        cfg.file
+                    ))
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut files = BTreeSet::new();
+    for folder in cfg.value_folders() {
+        let pattern = if folder.is_empty() {
+            "**/*.{yaml,yml}".to_string()
+        } else {
+            format!("{folder}/**/*.{{yaml,yml}}")
+        };
+        let found = cfg
+            .repo
+            .glob(&pattern)
+            .map_err(|e| Fatal(format!("{}: valueFolders: {e}", cfg.file)))?;
+        files.extend(found);
+    }
+    Ok(files
+        .into_iter()
+        .filter(|f| !read.contains(f.as_str()))
+        .filter(|f| !ignore.iter().any(|g| g.is_match(f)))
+        .map(|f| values_file_unused::finding(&f))
+        .collect())
+}
+
+/// The missing value-stack entries of `cells` when `missingValueFiles: error` (one finding per
+/// cell and file; the cell itself is `render-failed` too).
+pub fn missing(cfg: &Config, cells: &[Cell]) -> Vec<Finding> {
+    if cfg.model.missing_value_files != MissingValueFiles::Error {
+        return Vec::new();
+    }
+    cells
+        .iter()
+        .flat_map(|c| {
+            let ctx = CellContext {
+                environment: c.environment.clone(),
+                app: c.app.clone(),
+                chart: c.chart.clone(),
+            };
+            c.value_files
+                .iter()
+                .filter(|v| !v.present)
+                .map(move |v| values_file_unused::missing(&ctx, &v.path))
+        })
+        .collect()
+}

@@ -1,0 +1,207 @@
+//! `--history N`: the digests the upstream side rendered in the last N commits.
+//!
+//! Each commit's tree is read with `git archive` into a temporary folder (the checkout, the index
+//! and the refs are never touched), its own `imagegate.yaml` is loaded there, and only the cells
+//! that can settle an open question are rendered: the upstream environment's cells of the
+//! components whose downstream digest was not found today. The search walks the first-parent
+//! history of `HEAD` (the states the branch actually had) newest first and stops as soon as every
+//! question is settled, so a clean fleet renders nothing and a drifted one at most
+//! N × (questioned components) cells.
+
+use crate::convert;
+use crate::Fatal;
+use anyhow::{Context, Result};
+use imagegate_config::{Config, PromotionSettings};
+use imagegate_render::{render_all, Helm, RenderOptions};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// Most commits `--history` may search.
+pub const MAX_DEPTH: usize = 100;
+
+/// The open questions: which (upstream environment, repository, digest) must be found, and the
+/// components whose upstream cells may render them.
+#[derive(Debug, Default)]
+pub struct Wanted {
+    questions: BTreeSet<(String, String, String)>,
+    components: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Wanted {
+    /// Asks whether `environment` rendered `repository@digest`, in the cell of `component`.
+    pub fn add(&mut self, environment: &str, component: &str, repository: &str, digest: &str) {
+        self.questions.insert((
+            environment.to_string(),
+            repository.to_string(),
+            digest.to_string(),
+        ));
+        self.components
+            .entry(environment.to_string())
+            .or_default()
+            .insert(component.to_string());
+    }
+}
+
+/// Searches the last `depth` commits; returns the questions answered (environment, repository,
+/// digest).
+pub fn search(
+    cfg: &Config,
+    helm: &Helm,
+    opts: &RenderOptions,
+    promotion: &PromotionSettings,
+    wanted: &Wanted,
+    depth: usize,
+) -> Result<BTreeSet<(String, String, String)>> {
+    if depth > MAX_DEPTH {
+        return Err(Fatal(format!(
+            "--history {depth}: at most {MAX_DEPTH} commits are searched (each may render cells)"
+        ))
+        .into());
+    }
+    let root = cfg.repo.root();
+    let prefix = git(root, &["rev-parse", "--show-prefix"]).map_err(|e| {
+        Fatal(format!(
+            "--history needs the repository in git: {e}\n  hint: run in a git checkout, or drop --history"
+        ))
+    })?;
+    let prefix = prefix.trim().trim_end_matches('/').to_string();
+    // git archive run inside a subfolder archives only that subfolder of the tree it is given:
+    // run it from the top, with `commit:prefix` naming the configuration's folder.
+    let top = git(root, &["rev-parse", "--show-toplevel"]).map_err(|e| {
+        Fatal(format!(
+            "--history: cannot find the top of the git checkout: {e}"
+        ))
+    })?;
+    let top = std::path::PathBuf::from(top.trim_end_matches(['\n', '\r']));
+    let depth_arg = format!("--max-count={depth}");
+    let commits: Vec<String> = git(root, &["rev-list", "--first-parent", &depth_arg, "HEAD"])
+        .map_err(|e| Fatal(format!("--history: cannot list commits: {e}")))?
+        .lines()
+        .map(str::to_string)
+        .collect();
+    if commits.len() < depth {
+        let shallow = git(root, &["rev-parse", "--is-shallow-repository"])
+            .map(|s| s.trim() == "true")
+            .unwrap_or(false);
+        eprintln!(
+            "imagegate: --history {depth}: only {} commit(s) available{}",
+            commits.len(),
+            if shallow {
+                " (a shallow clone: fetch with depth N+1, e.g. actions/checkout `fetch-depth: 0`)"
+            } else {
+                ""
+            }
+        );
+    }
+    let mut found = BTreeSet::new();
+    for commit in &commits {
+        if wanted.questions.iter().all(|q| found.contains(q)) {
+            break;
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("imagegate-history-")
+            .tempdir()
+            .context("creating a temporary folder for --history")?;
+        let treeish = if prefix.is_empty() {
+            commit.clone()
+        } else {
+            format!("{commit}:{prefix}")
+        };
+        if let Err(e) = archive(&top, &treeish, dir.path()) {
+            eprintln!("imagegate: --history: skipping commit {commit}: {e}");
+            continue;
+        }
+        let config_path = dir.path().join(&cfg.file);
+        let old = match Config::load(&config_path) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!(
+                    "imagegate: --history: skipping commit {commit}: its configuration does not load: {e}"
+                );
+                continue;
+            }
+        };
+        let cells: Vec<_> = match old.cells() {
+            Ok(cells) => cells
+                .into_iter()
+                .filter(|c| {
+                    wanted
+                        .components
+                        .get(&c.environment)
+                        .is_some_and(|comps| comps.contains(&c.component))
+                })
+                .collect(),
+            Err(e) => {
+                eprintln!(
+                    "imagegate: --history: skipping commit {commit}: its matrix does not resolve: {e}"
+                );
+                continue;
+            }
+        };
+        let decode = crate::pipeline::decode_options(&old.model.policy);
+        let rendered = render_all(helm, &old.repo, &cells, opts, |i, result| {
+            let Ok(rendered) = result else {
+                return BTreeSet::new();
+            };
+            let decoded = imagegate_decode::decode_stream(&rendered.stdout, &decode);
+            let ctx = imagegate_policy::CellContext {
+                environment: cells[i].environment.clone(),
+                app: cells[i].app.clone(),
+                chart: cells[i].chart.clone(),
+            };
+            super::digests_of(promotion, &convert::inventory(&ctx, &decoded))
+        });
+        for set in rendered {
+            found.extend(set.into_iter().filter(|q| wanted.questions.contains(q)));
+        }
+    }
+    Ok(found)
+}
+
+/// Unpacks `treeish` (a commit, or `commit:folder`) into `dest` with `git archive`.
+fn archive(root: &Path, treeish: &str, dest: &Path) -> Result<()> {
+    let mut child = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["archive", "--format=tar", treeish])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("running git archive")?;
+    let stdout = child
+        .stdout
+        .take()
+        .context("git archive has no output pipe")?;
+    let mut tar = tar::Archive::new(stdout);
+    tar.set_preserve_permissions(false);
+    tar.set_overwrite(false);
+    let unpacked = tar.unpack(dest);
+    let out = child
+        .wait_with_output()
+        .context("waiting for git archive")?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "git archive {treeish}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    unpacked.with_context(|| format!("unpacking git archive {treeish}"))?;
+    Ok(())
+}
+
+/// Runs `git -C root ARGS`, returning stdout, or stderr as the error.
+fn git(root: &Path, args: &[&str]) -> Result<String, String> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
