@@ -3,7 +3,7 @@
 
 use crate::convert;
 use imagegate_config::{Cell, Config};
-use imagegate_decode::{decode_stream, DecodeOptions, Decoded};
+use imagegate_decode::{DecodeOptions, Decoded};
 use imagegate_policy::{CellContext, ExceptionOutcome, ExceptionSettings, Finding, PolicySettings};
 use imagegate_render::{
     cell_keys, render_all_cached, CacheUse, Helm, Provenance, RenderCache, RenderFailure,
@@ -78,8 +78,17 @@ impl Judge<'_> {
                 }
             }
             Ok(rendered) => {
-                let decoded = decode_stream(&rendered.stdout, &self.decode);
+                let docs = imagegate_yaml::split_stream(&rendered.stdout);
                 drop(rendered);
+                let max = self.config.map_or_else(
+                    || imagegate_config::LimitSettings::default().max_documents,
+                    |c| c.model.limits.max_documents,
+                );
+                if let Some(failure) = too_many_documents(&docs, max) {
+                    return self.cell(cell, Err(failure));
+                }
+                let decoded = imagegate_decode::decode_documents(&docs, &self.decode);
+                drop(docs);
                 self.judge_decoded(&ctx, Some(cell), decoded, value_files, &cell.chart, None)
             }
         }
@@ -231,6 +240,30 @@ pub fn run_cached(
         bar.finish_and_clear();
     }
     outcomes
+}
+
+/// A cell whose output holds more than `max` documents (`limits.maxDocuments`) is not judged at
+/// all: it fails like a render that broke a limit, so a flood of documents can neither exhaust
+/// the run nor pass half-read. Empty and comment-only documents do not count.
+fn too_many_documents(docs: &[imagegate_yaml::Document], max: usize) -> Option<RenderFailure> {
+    let count = docs
+        .iter()
+        .filter(|d| {
+            d.text.lines().any(|l| {
+                let l = l.trim();
+                !l.is_empty() && !l.starts_with('#')
+            })
+        })
+        .count();
+    (count > max).then(|| RenderFailure {
+        message: format!(
+            "helm template rendered {count} documents, more than limits.maxDocuments ({max}); \
+             the cell was not judged"
+        ),
+        hint: Some(
+            "raise limits.maxDocuments if this chart legitimately renders that many objects".into(),
+        ),
+    })
 }
 
 /// Decoder options from the policy: the built-in and configured custom image fields, and the

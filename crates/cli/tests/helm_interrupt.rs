@@ -1,0 +1,135 @@
+//! Ctrl-C and SIGTERM with real helm on a chart that never finishes: imagegate exits with 130
+//! promptly, no helm of its process groups survives, and no temporary folder is left behind.
+
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Live (non-zombie) processes whose working directory is under `dir`: helm runs in its sandbox.
+fn processes_under(dir: &Path) -> Vec<u32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cwd) = std::fs::read_link(entry.path().join("cwd")) else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        let zombie = stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z'));
+        if cwd.starts_with(dir) && !zombie {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+fn interrupted_by(signal: &str) {
+    let dir = tree(&[
+        ("imagegate.yaml", "version: 1\nenvironments: [{name: dev}, {name: prod}]\ncomponents:\n  - { name: hang, chart: charts/hang }\n"),
+        ("charts/hang/Chart.yaml", "apiVersion: v2\nname: hang\nversion: 0.1.0\n"),
+        ("charts/hang/templates/loop.yaml", "{{- range $i := until 100000 }}{{- range $j := until 100000 }}{{- end }}{{- end }}\n"),
+    ]);
+    let tmp = tempfile::tempdir().unwrap();
+    let tmp_real: PathBuf = tmp.path().canonicalize().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_imagegate"))
+        .args([
+            "check",
+            "--no-progress",
+            "--format",
+            "json",
+            "-j",
+            "2",
+            "--timeout",
+            "600",
+        ])
+        .current_dir(dir.path())
+        .env("IMAGEGATE_HELM", helm())
+        .env("TMPDIR", &tmp_real)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let helms = wait_for(Duration::from_secs(30), || {
+        let p = processes_under(&tmp_real);
+        (p.len() == 2).then_some(p)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "two helm renders never started: {:?}",
+            processes_under(&tmp_real)
+        )
+    });
+    let sent = Instant::now();
+    let st = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let status =
+        wait_for(Duration::from_secs(10), || child.try_wait().unwrap()).unwrap_or_else(|| {
+            let _ = child.kill();
+            panic!("imagegate did not exit within 10s of SIG{signal}")
+        });
+    let stderr = {
+        use std::io::Read;
+        let mut s = String::new();
+        child.stderr.take().unwrap().read_to_string(&mut s).unwrap();
+        s
+    };
+    assert_eq!(status.code(), Some(130), "SIG{signal}: {stderr}");
+    assert!(
+        sent.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        sent.elapsed()
+    );
+    assert!(
+        stderr.contains("imagegate: interrupted; stopped 2 helm process(es)"),
+        "{stderr}"
+    );
+    let gone = wait_for(Duration::from_secs(5), || {
+        helms
+            .iter()
+            .all(|pid| {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                stat.is_empty()
+                    || stat
+                        .rsplit_once(") ")
+                        .is_some_and(|(_, r)| r.starts_with('Z'))
+            })
+            .then_some(())
+    });
+    assert!(gone.is_some(), "helm {helms:?} outlived imagegate");
+    assert_eq!(processes_under(&tmp_real), Vec::<u32>::new());
+    let left: Vec<_> = std::fs::read_dir(&tmp_real)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "temporary folders left: {left:?}");
+}
+
+#[test]
+fn helm_sigint_stops_every_helm_and_removes_temporary_folders() {
+    interrupted_by("INT");
+}
+
+#[test]
+fn helm_sigterm_stops_every_helm_and_removes_temporary_folders() {
+    interrupted_by("TERM");
+}

@@ -1,0 +1,44 @@
+//! A report that cannot be written is exit 2, never a silent pass (no helm needed: `scan`).
+
+use std::process::{Command, Stdio};
+
+fn scan(args: &[&str], stdout: Stdio) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let digest = format!("ghcr.io/acme/web@sha256:{}", "a".repeat(64));
+    std::fs::write(
+        dir.path().join("m.yaml"),
+        format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nspec: {{containers: [{{name: a, image: \"{digest}\", imagePullPolicy: IfNotPresent}}]}}\n"),
+    )
+    .unwrap();
+    Command::new(env!("CARGO_BIN_EXE_imagegate"))
+        .args(args)
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_clean_scan_whose_report_file_cannot_be_written_is_exit_2() {
+    let ok = scan(&["scan", "m.yaml"], Stdio::piped());
+    assert_eq!(ok.status.code(), Some(0), "the input itself is clean");
+    let out = scan(&["scan", "m.yaml", "--output", "json=/dev/full"], Stdio::piped());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    let out = scan(&["scan", "m.yaml", "--output", "json=/nonexistent/dir/r.json"], Stdio::piped());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("cannot write /nonexistent/dir/r.json"), "{stderr}");
+}
+
+#[test]
+fn a_clean_scan_whose_stdout_cannot_be_written_is_exit_2() {
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let out = scan(&["scan", "m.yaml", "--format", "json"], Stdio::from(full));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+}
