@@ -38,8 +38,17 @@ pub fn imagegate(args: &[&str], cwd: &Path) -> Output {
         .env("IMAGEGATE_HELM", helm())
         .env("IMAGEGATE_TODAY", "2026-11-23")
         .env("NO_COLOR", "1")
+        // Never the user's cache: one private, initially empty cache per test process.
+        .env("IMAGEGATE_CACHE_DIR", cache_dir())
         .output()
         .expect("imagegate runs")
+}
+
+/// This test process's render cache folder (removed with the process's temp folder).
+pub fn cache_dir() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().expect("a temporary cache folder"))
+        .path()
 }
 
 /// Writes `files` (path, content) under a fresh temporary folder.
