@@ -75,6 +75,12 @@ fn interrupted_by(signal: &str) {
             processes_under(&tmp_real)
         )
     });
+    // The sandboxes helm runs in are private to the user.
+    for entry in std::fs::read_dir(&tmp_real).unwrap().flatten() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{} has mode {mode:o}", entry.path().display());
+    }
     let sent = Instant::now();
     let st = Command::new("kill")
         .args([&format!("-{signal}"), &child.id().to_string()])
