@@ -564,7 +564,11 @@ mod tests {
         }));
         let payload = outcome.expect_err("the panic reaches the caller");
         assert_eq!(payload.downcast_ref::<&str>(), Some(&"judging c2 broke"));
-        assert_eq!(seen.load(Ordering::SeqCst), 3, "no cell is taken after the panic");
+        assert_eq!(
+            seen.load(Ordering::SeqCst),
+            3,
+            "no cell is taken after the panic"
+        );
         // Without a panic every cell comes back, in order.
         let all = render_all(&helm, &repo, &cells, &opts, |i, _| i);
         assert_eq!(all, (0..50).collect::<Vec<_>>());
