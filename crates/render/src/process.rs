@@ -202,7 +202,12 @@ pub(crate) fn private_temp_dir(prefix: &str) -> std::io::Result<tempfile::TempDi
             "the run is being interrupted",
         ));
     }
-    let dir = tempfile::Builder::new().prefix(prefix).tempdir()?;
+    // tempfile makes folders with the default mode (0755 under the usual umask): ask for 0700,
+    // so other users cannot read the rendered output or list helm's homes.
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .tempdir()?;
     live.1.push(dir.path().to_path_buf());
     Ok(dir)
 }
