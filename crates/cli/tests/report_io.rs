@@ -24,19 +24,31 @@ fn scan(args: &[&str], stdout: Stdio) -> std::process::Output {
 fn a_clean_scan_whose_report_file_cannot_be_written_is_exit_2() {
     let ok = scan(&["scan", "m.yaml"], Stdio::piped());
     assert_eq!(ok.status.code(), Some(0), "the input itself is clean");
-    let out = scan(&["scan", "m.yaml", "--output", "json=/dev/full"], Stdio::piped());
+    let out = scan(
+        &["scan", "m.yaml", "--output", "json=/dev/full"],
+        Stdio::piped(),
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("No space left on device"), "{stderr}");
-    let out = scan(&["scan", "m.yaml", "--output", "json=/nonexistent/dir/r.json"], Stdio::piped());
+    let out = scan(
+        &["scan", "m.yaml", "--output", "json=/nonexistent/dir/r.json"],
+        Stdio::piped(),
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("cannot write /nonexistent/dir/r.json"), "{stderr}");
+    assert!(
+        stderr.contains("cannot write /nonexistent/dir/r.json"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn a_clean_scan_whose_stdout_cannot_be_written_is_exit_2() {
-    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
     let out = scan(&["scan", "m.yaml", "--format", "json"], Stdio::from(full));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
