@@ -9,6 +9,7 @@ mod cli;
 mod cmd;
 mod convert;
 mod fleet;
+mod git;
 mod output;
 mod overlays;
 mod pipeline;

@@ -20,7 +20,9 @@ pub use cache::{
     DEFAULT_MAX_BYTES,
 };
 pub use helm::{Helm, HelmError};
-pub use process::{install_interrupt_handler, register_temp, unregister_temp, ProcessError};
+pub use process::{
+    install_interrupt_handler, private_temp_dir, register_temp, unregister_temp, ProcessError,
+};
 pub use run::{
     helm_args, render_all, render_all_cached, render_cell, template_in_repo, CacheUse, Provenance,
     RenderFailure, RenderOptions, Rendered,

@@ -194,7 +194,7 @@ fn forget_group(pgid: i32) {
 /// Creates a private (mode 0700) temporary folder named `<prefix>…` and registers it for removal
 /// on interrupt, both under the lock the interrupt handler takes: no folder can appear unseen
 /// while the handler cleans up. Fails once the run is interrupted.
-pub(crate) fn private_temp_dir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
+pub fn private_temp_dir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
     let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
     if INTERRUPTED.load(Ordering::SeqCst) {
         return Err(std::io::Error::new(

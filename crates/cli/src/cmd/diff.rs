@@ -5,7 +5,6 @@
 //! documents and findings are compared. See docs/diff.md.
 
 mod compare;
-mod git;
 mod plan;
 
 use crate::cli::DiffArgs;
@@ -32,7 +31,7 @@ pub fn run(args: DiffArgs) -> Result<u8> {
     let outputs = parse_outputs(&args)?;
     let config_path = super::config_path(&args.config);
     let (config_dir, config_file) = split_config_path(&config_path)?;
-    let git = git::Git::discover(&config_dir)?;
+    let git = crate::git::Git::discover(&config_dir)?;
     let prefix = config_dir
         .strip_prefix(git.top())
         .map_err(|_| {
@@ -282,7 +281,7 @@ fn join(prefix: &str, file: &str) -> String {
 /// and all its findings are new.
 fn base_config(
     base: &str,
-    tree: Option<&git::Unpacked>,
+    tree: Option<&crate::git::Unpacked>,
     prefix: &str,
     file: &str,
 ) -> Option<Config> {

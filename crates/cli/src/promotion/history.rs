@@ -10,7 +10,7 @@
 
 use crate::convert;
 use crate::Fatal;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use imagegate_config::{Config, PromotionSettings};
 use imagegate_render::{render_all, Helm, RenderOptions};
 use std::collections::{BTreeMap, BTreeSet};
@@ -66,14 +66,8 @@ pub fn search(
         ))
     })?;
     let prefix = prefix.trim().trim_end_matches('/').to_string();
-    // git archive run inside a subfolder archives only that subfolder of the tree it is given:
-    // run it from the top, with `commit:prefix` naming the configuration's folder.
-    let top = git(root, &["rev-parse", "--show-toplevel"]).map_err(|e| {
-        Fatal(format!(
-            "--history: cannot find the top of the git checkout: {e}"
-        ))
-    })?;
-    let top = std::path::PathBuf::from(top.trim_end_matches(['\n', '\r']));
+    // The configuration's folder inside each commit (`commit:prefix`), unpacked from the top.
+    let repo = crate::git::Git::discover(root)?;
     let depth_arg = format!("--max-count={depth}");
     let commits: Vec<String> = git(root, &["rev-list", "--first-parent", &depth_arg, "HEAD"])
         .map_err(|e| Fatal(format!("--history: cannot list commits: {e}")))?
@@ -99,19 +93,19 @@ pub fn search(
         if wanted.questions.iter().all(|q| found.contains(q)) {
             break;
         }
-        let dir = tempfile::Builder::new()
-            .prefix("imagegate-history-")
-            .tempdir()
-            .context("creating a temporary folder for --history")?;
-        let treeish = if prefix.is_empty() {
-            commit.clone()
-        } else {
-            format!("{commit}:{prefix}")
+        let dir = match repo.unpack(commit, &prefix) {
+            Ok(Some(dir)) => dir,
+            Ok(None) => {
+                eprintln!(
+                    "imagegate: --history: skipping commit {commit}: it has no {prefix}/ folder"
+                );
+                continue;
+            }
+            Err(e) => {
+                eprintln!("imagegate: --history: skipping commit {commit}: {e}");
+                continue;
+            }
         };
-        if let Err(e) = archive(&top, &treeish, dir.path()) {
-            eprintln!("imagegate: --history: skipping commit {commit}: {e}");
-            continue;
-        }
         let config_path = dir.path().join(&cfg.file);
         let old = match Config::load(&config_path) {
             Ok(c) => c,
@@ -157,37 +151,6 @@ pub fn search(
         }
     }
     Ok(found)
-}
-
-/// Unpacks `treeish` (a commit, or `commit:folder`) into `dest` with `git archive`.
-fn archive(root: &Path, treeish: &str, dest: &Path) -> Result<()> {
-    let mut child = Command::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(["archive", "--format=tar", treeish])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("running git archive")?;
-    let stdout = child
-        .stdout
-        .take()
-        .context("git archive has no output pipe")?;
-    let mut tar = tar::Archive::new(stdout);
-    tar.set_preserve_permissions(false);
-    tar.set_overwrite(false);
-    let unpacked = tar.unpack(dest);
-    let out = child
-        .wait_with_output()
-        .context("waiting for git archive")?;
-    if !out.status.success() {
-        anyhow::bail!(
-            "git archive {treeish}: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    unpacked.with_context(|| format!("unpacking git archive {treeish}"))?;
-    Ok(())
 }
 
 /// Runs `git -C root ARGS`, returning stdout, or stderr as the error.

@@ -1,5 +1,6 @@
-//! The two revisions as folders: the working tree as it is, a committed revision unpacked from
-//! `git archive` into a temporary folder that is removed afterwards (also on error or interrupt).
+//! Revisions as folders: a committed revision unpacked from `git archive` into a private
+//! temporary folder that is removed afterwards (also on error or interrupt). Used by
+//! `imagegate diff` (the base side) and by `--history` (earlier commits of the upstream side).
 //! The user's checkout, index and `.git` are never written.
 
 use crate::Fatal;
@@ -112,11 +113,8 @@ impl Git {
             Ok(t) if t == "tree" || t == "commit" => {}
             _ => return Ok(None),
         }
-        let dir = tempfile::Builder::new()
-            .prefix("imagegate-rev-")
-            .tempdir()
+        let dir = imagegate_render::private_temp_dir("imagegate-rev-")
             .map_err(|e| Fatal(format!("cannot create a temporary folder: {e}")))?;
-        imagegate_render::register_temp(dir.path().to_path_buf());
         let unpacked = Unpacked { dir };
         let mut cmd = git(&self.top);
         cmd.args(["archive", "--format=tar", "--end-of-options", &tree])
