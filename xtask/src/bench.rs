@@ -24,6 +24,10 @@ const KUBE_VERSION: &str = "1.31.0";
 const MIN_SCAN_DOCS: usize = 2000;
 /// Targets, reported next to the measurements (never enforced).
 const TARGET_CHECK_RATIO: f64 = 1.10;
+/// `check` with a warm cache: at most this times the floor.
+const TARGET_WARM_RATIO: f64 = 0.05;
+/// `diff` with one chart changed: at most this times the floor.
+const TARGET_DIFF_RATIO: f64 = 0.10;
 const TARGET_SCAN_MBPS: f64 = 20.0;
 const TARGET_CHECK_RSS_MIB: f64 = 150.0;
 
@@ -150,6 +154,8 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     if !imagegate.is_file() {
         bail!("{} does not exist", imagegate.display());
     }
+    // Some rows run inside the fleet's folder: a relative path must keep its meaning.
+    let imagegate = imagegate.canonicalize()?;
     let imagegate_version = capture(Command::new(&imagegate).arg("--version"))
         .unwrap_or_else(|e| format!("unknown ({e:#})"));
 
@@ -234,11 +240,30 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     let scan_summary = validate_scan(scan_cmd(), &work_path)?;
     eprintln!("xtask bench: warm-up scan: {}", summary_line(&scan_summary));
 
+    // The PR-check row: the fleet becomes a git repository, and one chart gets a new template in
+    // the working tree (4 cells change, every other cell's inputs are identical on both sides).
+    let changed = prepare_diff(&fleet_root)?;
+    eprintln!("xtask bench: diff row: base HEAD, working tree changes {changed}");
+    let diff_cmd = |cache: &Path| {
+        let mut c = Command::new(&imagegate);
+        c.current_dir(&fleet_root)
+            .env("IMAGEGATE_CACHE_DIR", cache)
+            .env("XDG_CACHE_HOME", cache)
+            .args(["diff", "--base", "HEAD", "--config"])
+            .arg(&config)
+            .args(["--format", "json", "--no-progress", "--helm"])
+            .arg(&helm_path)
+            .arg("-j")
+            .arg(o.jobs.to_string());
+        c
+    };
+
     // The measured repetitions.
     let mut floor: Vec<measure::Pass> = Vec::new();
     let mut check: Vec<Sample> = Vec::new();
     let mut warm: Vec<Sample> = Vec::new();
     let mut scan: Vec<Sample> = Vec::new();
+    let mut diff: Vec<Sample> = Vec::new();
     let mut failure: Option<String> = None;
     for r in 0..o.runs {
         // Alternate which of the two long rows goes first, so neither always inherits the
@@ -329,6 +354,27 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
                         ));
                     }
                     scan.push(s);
+                    // The diff row, cold: a fresh cache, so it renders the changed cells on both
+                    // sides with helm, as a PR check on a fresh CI runner does.
+                    let err = work_path.join(format!("diff-{r}.stderr"));
+                    let cache = work_path.join(format!("diff-cache-{r}"));
+                    let s = measure::run_measured(&mut diff_cmd(&cache), &err)?;
+                    eprintln!(
+                        "xtask bench: run {}/{}: diff {:.2}s (exit {})",
+                        r + 1,
+                        o.runs,
+                        s.seconds,
+                        s.exit
+                    );
+                    if !matches!(s.exit, 0 | 1) && failure.is_none() {
+                        failure = Some(format!(
+                            "imagegate diff exited {} in run {}: {}",
+                            s.exit,
+                            r + 1,
+                            tail(&err)
+                        ));
+                    }
+                    diff.push(s);
                 }
             }
         }
@@ -350,6 +396,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         check: &check,
         warm: &warm,
         scan: &scan,
+        diff: &diff,
         violations: &fleet.violations,
         check_summary: &check_summary,
         warm_floor,
@@ -610,6 +657,7 @@ struct Report<'a> {
     check: &'a [Sample],
     /// Empty when the binary has no render cache.
     warm: &'a [Sample],
+    diff: &'a [Sample],
     scan: &'a [Sample],
     violations: &'a [(&'static str, usize)],
     check_summary: &'a Value,
@@ -655,8 +703,19 @@ impl Report<'_> {
     }
 
     /// The targets: (what, target text, measured, pass).
+    fn diff_median(&self) -> Option<f64> {
+        median(&self.diff.iter().map(|s| s.seconds).collect::<Vec<_>>())
+    }
+
     fn targets(&self) -> Vec<(&'static str, String, Option<f64>, Option<bool>)> {
         let ratio = self.ratio();
+        let warm = median(&self.warm.iter().map(|s| s.seconds).collect::<Vec<_>>())
+            .zip(self.floor_median())
+            .map(|(a, b)| a / b);
+        let diff = self
+            .diff_median()
+            .zip(self.floor_median())
+            .map(|(a, b)| a / b);
         let mbps = self.scan_mbps();
         let (own, _) = Self::peaks(self.check);
         vec![
@@ -665,6 +724,18 @@ impl Report<'_> {
                 format!("<= {TARGET_CHECK_RATIO:.2} x"),
                 ratio,
                 ratio.map(|r| r <= TARGET_CHECK_RATIO),
+            ),
+            (
+                "check warm cache vs floor",
+                format!("<= {TARGET_WARM_RATIO:.2} x"),
+                warm,
+                warm.map(|r| r <= TARGET_WARM_RATIO),
+            ),
+            (
+                "diff one chart vs floor",
+                format!("<= {TARGET_DIFF_RATIO:.2} x"),
+                diff,
+                diff.map(|r| r <= TARGET_DIFF_RATIO),
             ),
             (
                 "scan throughput",
@@ -750,10 +821,20 @@ impl Report<'_> {
                 rss(own, tree)
             ));
         }
-        s.push_str(&format!(
-            "{:<36} {:>9}\n",
-            "imagegate diff (one chart changed)", "not implemented"
-        ));
+        {
+            let (own, tree) = Self::peaks(self.diff);
+            let m = self.diff_median();
+            s.push_str(&format!(
+                "{:<36} {:>9} {:>8} {:>8} {:>8} {:>10} {:>18}\n",
+                "imagegate diff (one chart changed)",
+                f(m, 2),
+                f(m.zip(self.floor_median()).map(|(a, b)| a / b), 2),
+                f(Self::cpu(self.diff), 2),
+                "",
+                "",
+                rss(own, tree)
+            ));
+        }
         s.push_str(&format!(
             "{:<36} {:>9} {:>8} {:>8} {:>8} {:>10} {:>18}\n",
             format!(
@@ -873,7 +954,14 @@ impl Report<'_> {
                         "runs": samples(self.warm),
                     })
                 },
-                "diffOneChartChanged": null,
+                "diffOneChartChanged": {
+                    "command": "imagegate diff --base HEAD --format json --no-progress, one chart changed in the working tree, on an empty cache",
+                    "medianSeconds": self.diff_median(),
+                    "ratioToFloor": self.diff_median().zip(self.floor_median()).map(|(a, b)| a / b),
+                    "ratioToCheckCold": self.diff_median().zip(self.check_median()).map(|(a, b)| a / b),
+                    "medianCpuSeconds": Self::cpu(self.diff),
+                    "runs": samples(self.diff),
+                },
                 "scan": {
                     "command": "imagegate scan FILE --format json",
                     "bytes": self.scan_bytes,
@@ -916,4 +1004,52 @@ fn mem_total_mib() -> Option<u64> {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
             .map(|k| k / 1024)
     })
+}
+
+/// Makes the fleet a git repository with one commit, then adds a template to the first chart in
+/// the working tree: `imagegate diff --base HEAD` then sees one changed chart. Returns its path.
+fn prepare_diff(fleet: &Path) -> Result<String> {
+    let git = |args: &[&str]| -> Result<()> {
+        let out = Command::new("git")
+            .current_dir(fleet)
+            .args([
+                "-c",
+                "user.name=bench",
+                "-c",
+                "user.email=bench@localhost",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .output()
+            .context("running git (the diff row needs git)")?;
+        if !out.status.success() {
+            bail!(
+                "git {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(())
+    };
+    git(&["init", "-q"])?;
+    git(&["add", "-A"])?;
+    git(&["commit", "-q", "-m", "fleet"])?;
+    let apps = fleet.join("sources/charts/apps");
+    let mut charts: Vec<PathBuf> = std::fs::read_dir(&apps)
+        .with_context(|| format!("listing {}", apps.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("Chart.yaml").is_file())
+        .collect();
+    charts.sort();
+    let chart = charts.first().context("the fleet has no chart")?;
+    std::fs::write(
+        chart.join("templates/bench-change.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-bench-change\ndata:\n  changed: \"yes\"\n",
+    )?;
+    Ok(chart
+        .strip_prefix(fleet)
+        .unwrap_or(chart)
+        .display()
+        .to_string())
 }
