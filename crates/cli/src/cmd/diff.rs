@@ -25,7 +25,6 @@ use imagegate_report::diff::{
 use imagegate_report::{CellStatus, FormatOptions, Generator};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 pub fn run(args: DiffArgs) -> Result<u8> {
     let outputs = parse_outputs(&args)?;
@@ -85,21 +84,7 @@ pub fn run(args: DiffArgs) -> Result<u8> {
     };
 
     let cache = crate::cache::open(&args.helm.cache, &[git.top()])?;
-    let opts = RenderOptions {
-        jobs: args
-            .helm
-            .jobs
-            .unwrap_or_else(|| RenderOptions::default().jobs)
-            .max(1),
-        timeout: Duration::from_secs(
-            args.helm
-                .timeout
-                .unwrap_or(head_cfg.model.helm.timeout_seconds)
-                .max(1),
-        ),
-        max_output_bytes: (head_cfg.model.limits.max_rendered_mib as usize)
-            .saturating_mul(1024 * 1024),
-    };
+    let opts = crate::fleet::render_options(&head_cfg, &args.helm);
     let base_keys = match &base_cfg {
         Some(cfg) => cell_keys(&cfg.repo, &base_cells, &helm.version, opts.jobs),
         None => Vec::new(),

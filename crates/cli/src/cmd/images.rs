@@ -6,9 +6,8 @@ use crate::output::{sanitize_terminal, stdout, today};
 use crate::pipeline::{self, Judge};
 use crate::Fatal;
 use anyhow::Result;
-use imagegate_render::{Helm, RenderOptions};
+use imagegate_render::Helm;
 use std::io::Write;
-use std::time::Duration;
 
 pub fn run(args: ImagesArgs) -> Result<u8> {
     if !matches!(args.format.as_str(), "text" | "json" | "csv") {
@@ -29,20 +28,7 @@ pub fn run(args: ImagesArgs) -> Result<u8> {
         today: today()?,
         inventory: true,
     };
-    let opts = RenderOptions {
-        jobs: args
-            .helm
-            .jobs
-            .unwrap_or_else(|| RenderOptions::default().jobs)
-            .max(1),
-        timeout: Duration::from_secs(
-            args.helm
-                .timeout
-                .unwrap_or(cfg.model.helm.timeout_seconds)
-                .max(1),
-        ),
-        max_output_bytes: (cfg.model.limits.max_rendered_mib as usize).saturating_mul(1024 * 1024),
-    };
+    let opts = crate::fleet::render_options(&cfg, &args.helm);
     let outcomes = pipeline::run_with_cache(
         &judge,
         &cfg,
