@@ -10,9 +10,10 @@ use std::io::Write;
 
 use super::text::image_change;
 use super::{finding_place, CellChange, ChangeKind, DiffReport};
+use crate::format::markdown::{html, text};
 use crate::format::RenderError;
 use crate::model::ReportFinding;
-use crate::sanitize::{block, one_line};
+use crate::sanitize::block;
 
 /// Characters of diff text the whole comment may hold.
 const DIFF_BUDGET: usize = 40_000;
@@ -205,44 +206,6 @@ fn cut(s: &str, max: usize) -> (String, bool) {
     }
     let end = s[..boundary].rfind('\n').unwrap_or(0);
     (s[..end].to_string(), true)
-}
-
-/// User text in a table cell or a paragraph: no markup, no HTML, no mentions.
-fn text(s: &str) -> String {
-    let s = one_line(s);
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '@' => out.push_str("@&#8203;"),
-            '|' => out.push_str("\\|"),
-            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '#' | '!' | '~' => {
-                out.push('\\');
-                out.push(c);
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// User text inside an HTML `<summary>`.
-fn html(s: &str) -> String {
-    let s = one_line(s);
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '@' => out.push_str("@&#8203;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// A fenced block holding `s` literally: the fence is longer than any backtick run in it.

@@ -223,7 +223,7 @@ fn where_to_fix(f: &ReportFinding) -> String {
 
 /// User text in a table cell: controls made visible, Markdown punctuation and `|` escaped,
 /// HTML neutralized, `@` kept from mentioning anyone.
-fn text(s: &str) -> String {
+pub(crate) fn text(s: &str) -> String {
     let s = one_line(s);
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
@@ -279,7 +279,7 @@ fn code(s: &str) -> String {
 }
 
 /// User text in a Markdown-free HTML context (a `<summary>`).
-fn html(s: &str) -> String {
+pub(crate) fn html(s: &str) -> String {
     let s = one_line(s);
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
