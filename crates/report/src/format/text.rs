@@ -191,7 +191,10 @@ fn write_group_header(
     p: &Palette,
     out: &mut dyn Write,
 ) -> Result<(), RenderError> {
+    // Repository-level findings have no app: no header, and no blank line for one.
+    let mut wrote = false;
     if !app.is_empty() {
+        wrote = true;
         let mut header = p.paint(p.rule, one_line(app));
         if let Some(cell) = group.cell {
             header.push_str(&format!(" (chart {}", one_line(&cell.chart)));
@@ -208,6 +211,7 @@ fn write_group_header(
         writeln!(out, "{header}")?;
     }
     if let Some(error) = group.cell.and_then(|c| c.error.as_deref()) {
+        wrote = true;
         let label = "helm: ";
         for (i, line) in block(error).lines().enumerate() {
             let lead = if i == 0 {
@@ -218,7 +222,9 @@ fn write_group_header(
             writeln!(out, "    {lead}{line}")?;
         }
     }
-    writeln!(out)?;
+    if wrote {
+        writeln!(out)?;
+    }
     Ok(())
 }
 
