@@ -265,6 +265,29 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     let mut scan: Vec<Sample> = Vec::new();
     let mut diff: Vec<Sample> = Vec::new();
     let mut failure: Option<String> = None;
+    // Runs one measured imagegate command, logs it, and keeps the first failure (an exit other
+    // than 0 or 1) to report after the table.
+    let mut measured =
+        |cmd: &mut Command, err: &Path, label: &str, what: &str, r: usize| -> Result<Sample> {
+            let s = measure::run_measured(cmd, err)?;
+            let prec = if label == "scan" { 3 } else { 2 };
+            eprintln!(
+                "xtask bench: run {}/{}: {label} {:.prec$}s (exit {})",
+                r + 1,
+                o.runs,
+                s.seconds,
+                s.exit
+            );
+            if !matches!(s.exit, 0 | 1) && failure.is_none() {
+                failure = Some(format!(
+                    "{what} exited {} in run {}: {}",
+                    s.exit,
+                    r + 1,
+                    tail(err)
+                ));
+            }
+            Ok(s)
+        };
     for r in 0..o.runs {
         // Alternate which of the two long rows goes first, so neither always inherits the
         // other's thermal or cache state.
@@ -295,85 +318,31 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
                 Row::Check => {
                     let err = work_path.join(format!("check-{r}.stderr"));
                     let cache = work_path.join(format!("cache-{r}"));
-                    let s = measure::run_measured(&mut check_cmd(&cache), &err)?;
-                    eprintln!(
-                        "xtask bench: run {}/{}: check {:.2}s (exit {})",
-                        r + 1,
-                        o.runs,
-                        s.seconds,
-                        s.exit
-                    );
-                    if !matches!(s.exit, 0 | 1) && failure.is_none() {
-                        failure = Some(format!(
-                            "imagegate check exited {} in run {}: {}",
-                            s.exit,
-                            r + 1,
-                            tail(&err)
-                        ));
-                    }
+                    let s = measured(&mut check_cmd(&cache), &err, "check", "imagegate check", r)?;
                     check.push(s);
                     // The warm row exists only when the binary really cached something: a
                     // second run on the cache the cold run just filled.
                     if has_files(&cache) {
                         let err = work_path.join(format!("check-warm-{r}.stderr"));
-                        let s = measure::run_measured(&mut check_cmd(&cache), &err)?;
-                        eprintln!(
-                            "xtask bench: run {}/{}: check warm {:.2}s (exit {})",
-                            r + 1,
-                            o.runs,
-                            s.seconds,
-                            s.exit
-                        );
-                        if !matches!(s.exit, 0 | 1) && failure.is_none() {
-                            failure = Some(format!(
-                                "imagegate check (warm cache) exited {} in run {}: {}",
-                                s.exit,
-                                r + 1,
-                                tail(&err)
-                            ));
-                        }
+                        let s = measured(
+                            &mut check_cmd(&cache),
+                            &err,
+                            "check warm",
+                            "imagegate check (warm cache)",
+                            r,
+                        )?;
                         warm.push(s);
                     }
                 }
                 Row::Scan => {
                     let err = work_path.join(format!("scan-{r}.stderr"));
-                    let s = measure::run_measured(&mut scan_cmd(), &err)?;
-                    eprintln!(
-                        "xtask bench: run {}/{}: scan {:.3}s (exit {})",
-                        r + 1,
-                        o.runs,
-                        s.seconds,
-                        s.exit
-                    );
-                    if !matches!(s.exit, 0 | 1) && failure.is_none() {
-                        failure = Some(format!(
-                            "imagegate scan exited {} in run {}: {}",
-                            s.exit,
-                            r + 1,
-                            tail(&err)
-                        ));
-                    }
+                    let s = measured(&mut scan_cmd(), &err, "scan", "imagegate scan", r)?;
                     scan.push(s);
                     // The diff row, cold: a fresh cache, so it renders the changed cells on both
                     // sides with helm, as a PR check on a fresh CI runner does.
                     let err = work_path.join(format!("diff-{r}.stderr"));
                     let cache = work_path.join(format!("diff-cache-{r}"));
-                    let s = measure::run_measured(&mut diff_cmd(&cache), &err)?;
-                    eprintln!(
-                        "xtask bench: run {}/{}: diff {:.2}s (exit {})",
-                        r + 1,
-                        o.runs,
-                        s.seconds,
-                        s.exit
-                    );
-                    if !matches!(s.exit, 0 | 1) && failure.is_none() {
-                        failure = Some(format!(
-                            "imagegate diff exited {} in run {}: {}",
-                            s.exit,
-                            r + 1,
-                            tail(&err)
-                        ));
-                    }
+                    let s = measured(&mut diff_cmd(&cache), &err, "diff", "imagegate diff", r)?;
                     diff.push(s);
                 }
             }
