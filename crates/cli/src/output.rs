@@ -52,6 +52,33 @@ pub fn rule_meta() -> Vec<RuleMeta> {
         .collect()
 }
 
+/// `--format F` and every `--output [FORMAT=]FILE`, for any format type: an output whose part
+/// before `=` names no format is a file name in the `--format` format.
+pub fn parse_output_specs<F>(
+    format: &str,
+    outputs: &[String],
+) -> Result<(F, Vec<(F, std::path::PathBuf)>), Fatal>
+where
+    F: std::str::FromStr + Copy,
+    F::Err: std::fmt::Display,
+{
+    let stdout: F = format
+        .parse()
+        .map_err(|e| Fatal(format!("--format: {e}")))?;
+    let mut files = Vec::new();
+    for o in outputs {
+        let (format, path) = match o.split_once('=').map(|(f, p)| (f.parse::<F>(), p)) {
+            Some((Ok(format), p)) => (format, p),
+            _ => (stdout, o.as_str()),
+        };
+        if path.is_empty() {
+            return Err(Fatal(format!("--output {o}: no file name")));
+        }
+        files.push((format, std::path::PathBuf::from(path)));
+    }
+    Ok((stdout, files))
+}
+
 /// Where reports go: stdout in `--format`, plus every `--output [FORMAT=]FILE`.
 pub struct Outputs {
     stdout: Format,
@@ -62,23 +89,7 @@ pub struct Outputs {
 impl Outputs {
     /// Parses `--format` and `--output` (usage errors are exit 2).
     pub fn parse(args: &OutputArgs) -> Result<Self, Fatal> {
-        let stdout: Format = args
-            .format
-            .parse()
-            .map_err(|e| Fatal(format!("--format: {e}")))?;
-        let mut files = Vec::new();
-        for o in &args.output {
-            let (format, path) = match o.split_once('=') {
-                Some((f, p)) if f.parse::<Format>().is_ok() => {
-                    (f.parse::<Format>().expect("checked"), p)
-                }
-                _ => (stdout, o.as_str()),
-            };
-            if path.is_empty() {
-                return Err(Fatal(format!("--output {o}: no file name")));
-            }
-            files.push((format, std::path::PathBuf::from(path)));
-        }
+        let (stdout, files) = parse_output_specs::<Format>(&args.format, &args.output)?;
         Ok(Self {
             stdout,
             files,

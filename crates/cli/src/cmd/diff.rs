@@ -506,24 +506,8 @@ struct DiffOutputs {
 }
 
 fn parse_outputs(args: &DiffArgs) -> Result<DiffOutputs, Fatal> {
-    let stdout: DiffFormat = args
-        .format
-        .parse()
-        .map_err(|e| Fatal(format!("--format: {e}")))?;
-    let mut files = Vec::new();
-    for o in &args.output {
-        let (format, path) = match o.split_once('=') {
-            Some((f, p)) => match f.parse::<DiffFormat>() {
-                Ok(format) => (format, p),
-                Err(_) => (stdout, o.as_str()),
-            },
-            None => (stdout, o.as_str()),
-        };
-        if path.is_empty() {
-            return Err(Fatal(format!("--output {o}: no file name")));
-        }
-        files.push((format, PathBuf::from(path)));
-    }
+    let (stdout, files) =
+        crate::output::parse_output_specs::<DiffFormat>(&args.format, &args.output)?;
     Ok(DiffOutputs { stdout, files })
 }
 
