@@ -159,21 +159,9 @@ pub struct StreamLines<'a> {
     pub starts: &'a [u32],
 }
 
-/// Renders and judges `cells`, drawing a progress bar on a terminal.
-#[allow(dead_code)] // the uncached entry point; commands go through `run_with_cache`
-pub fn run(
-    judge: &Judge<'_>,
-    cfg: &Config,
-    helm: &Helm,
-    cells: &[Cell],
-    opts: &RenderOptions,
-    progress: bool,
-) -> Vec<CellOutcome> {
-    run_cached(judge, cfg, helm, cells, opts, progress, None)
-}
-
-/// [`run`] through the render cache that `--cache-dir` / `--no-cache` select (opened before,
-/// trimmed after). An explicit cache folder that cannot be used is a usage error.
+/// Renders and judges `cells` through the render cache that `--cache-dir` / `--no-cache`
+/// select (opened before, trimmed after). An explicit cache folder that cannot be used is a
+/// usage error.
 pub fn run_with_cache(
     judge: &Judge<'_>,
     cfg: &Config,
@@ -191,8 +179,8 @@ pub fn run_with_cache(
     Ok(outcomes)
 }
 
-/// [`run`] through the render cache (when given): cells it holds are not rendered, and their
-/// report says `cached`.
+/// Renders and judges `cells`, drawing a progress bar on a terminal, through the render cache
+/// (when given): cells it holds are not rendered, and their report says `cached`.
 pub fn run_cached(
     judge: &Judge<'_>,
     cfg: &Config,
