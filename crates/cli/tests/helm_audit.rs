@@ -15,20 +15,6 @@ const AGENTS: &str = "sha256:8c70b25cbbbe8e7935bbc70516181551934ae5e917b40d25c4a
 /// A digest nobody built: sha256 of the text "seeded".
 const SEEDED: &str = "sha256:d427d15fe148d6a93b1f7d31016f78cb0b2f8d41b2b1a19ae4cafa7c355e98cd";
 
-/// Copies the folder `from` into `to` (created), recursively.
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 /// A fresh copy of charts-testdata under `dir/sub`.
 fn fleet_copy(dir: &Path, sub: &str) -> PathBuf {
     let root = dir.join(sub);

@@ -128,19 +128,6 @@ fn parse_expected(text: &str) -> Result<Expected, String> {
     Ok(e)
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let dest = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &dest);
-        } else {
-            std::fs::copy(entry.path(), &dest).unwrap();
-        }
-    }
-}
-
 /// Every path under `dir` with its size (symlinks as their target), sorted.
 fn listing(dir: &Path) -> BTreeMap<PathBuf, String> {
     let mut out = BTreeMap::new();

@@ -15,22 +15,6 @@ struct Fleet {
     cache: tempfile::TempDir,
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        let kind = entry.file_type().unwrap();
-        if kind.is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else if kind.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(entry.path()).unwrap(), &target).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .args([
@@ -58,7 +42,7 @@ fn git(dir: &Path, args: &[&str]) -> String {
 impl Fleet {
     fn new() -> Self {
         let repo = tempfile::tempdir().unwrap();
-        copy_dir(&root().join("charts-testdata"), repo.path());
+        copy_tree(&root().join("charts-testdata"), repo.path());
         git(repo.path(), &["init", "-q"]);
         git(repo.path(), &["add", "-A"]);
         git(repo.path(), &["commit", "-q", "-m", "base"]);
@@ -461,7 +445,7 @@ fn helm_diff_pure_refactor_reports_no_image_change() {
 fn helm_diff_added_and_removed_cells_are_reported_as_such() {
     let fleet = Fleet::new();
     std::fs::remove_dir_all(fleet.path("environments/_shared/components/apps/inference")).unwrap();
-    copy_dir(
+    copy_tree(
         &fleet.path("environments/_shared/components/apps/www"),
         &fleet.path("environments/_shared/components/apps/www2"),
     );
@@ -519,7 +503,7 @@ fn helm_diff_usage_errors_exit_2() {
     );
     assert!(!fleet.path("cache").exists());
     let not_git = tempfile::tempdir().unwrap();
-    copy_dir(&root().join("charts-testdata"), not_git.path());
+    copy_tree(&root().join("charts-testdata"), not_git.path());
     let out = imagegate(&["diff", "--base", "HEAD", "--no-cache"], not_git.path());
     assert_eq!(out.status.code(), Some(2));
     assert!(

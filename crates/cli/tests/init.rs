@@ -2,6 +2,8 @@
 //! configuration resolves to exactly the matrix of the hand-written one; it never overwrites a
 //! file without `--force`; an unknown layout gets a template listing the charts. No helm needed.
 
+mod common;
+use common::copy_tree;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -28,19 +30,6 @@ fn imagegate(args: &[&str], cwd: &Path) -> Output {
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let dest = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &dest);
-        } else {
-            std::fs::copy(entry.path(), dest).unwrap();
-        }
-    }
 }
 
 /// A copy of charts-testdata without its configuration.
