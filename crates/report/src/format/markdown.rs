@@ -228,17 +228,11 @@ pub(crate) fn text(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
         match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            // A zero-width space after `@` stops GitHub from reading a mention.
-            '@' => out.push_str("@&#8203;"),
             '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' | '#' | '!' | '$' => {
                 out.push('\\');
                 out.push(c);
             }
-            c => out.push(c),
+            c => push_html(c, &mut out),
         }
     }
     out
@@ -283,16 +277,22 @@ pub(crate) fn html(s: &str) -> String {
     let s = one_line(s);
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '@' => out.push_str("@&#8203;"),
-            c => out.push(c),
-        }
+        push_html(c, &mut out);
     }
     out
+}
+
+/// One character of user text, HTML-neutralized: entities for `&`, `<`, `>`, `"`, and a
+/// zero-width space after `@` so GitHub reads no mention.
+fn push_html(c: char, out: &mut String) {
+    match c {
+        '&' => out.push_str("&amp;"),
+        '<' => out.push_str("&lt;"),
+        '>' => out.push_str("&gt;"),
+        '"' => out.push_str("&quot;"),
+        '@' => out.push_str("@&#8203;"),
+        c => out.push(c),
+    }
 }
 
 /// A fenced code block holding `s` literally: the fence is longer than any backtick run in it.
