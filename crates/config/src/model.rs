@@ -365,8 +365,17 @@ pub(crate) fn parse(file: &str, text: &str) -> Result<ConfigFile, ConfigError> {
             .hint("see docs/configuration.md for the format, or validate with docs/imagegate.schema.json")
     })?;
     let mut model = model;
-    for (i, e) in model.exceptions.list.iter_mut().enumerate() {
-        e.line = locate(text, &format!("exceptions.list[{i}]"));
+    // Exception findings point at their line: one span-aware parse for all of them.
+    if !model.exceptions.list.is_empty() {
+        let root = imagegate_yaml::load(text, &imagegate_yaml::Limits::default())
+            .ok()
+            .flatten();
+        for (i, e) in model.exceptions.list.iter_mut().enumerate() {
+            e.line = root
+                .as_ref()
+                .and_then(|r| r.at_path(&format!("exceptions.list[{i}]")))
+                .map(|n| n.line);
+        }
     }
     if let Some(p) = &model.promotion {
         check_promotion(file, text, p)?;
