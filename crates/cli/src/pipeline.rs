@@ -114,7 +114,7 @@ impl Judge<'_> {
             }
             _ => None,
         };
-        let findings = findings
+        let findings: Vec<ReportFinding> = findings
             .iter()
             .map(|f| {
                 let mut r = convert::finding_with_stack(f, stack.as_ref(), cell, self.exceptions);
@@ -128,6 +128,28 @@ impl Judge<'_> {
                 r
             })
             .collect();
+        // imagegate's own work on a cell is bounded like helm's: a provenance search that ran out
+        // of budget fails the cell (it is not judged), it never stalls the run or passes.
+        if let (Some(stack), Some(cell)) = (&stack, cell) {
+            if stack.exhausted() {
+                return self.cell(
+                    cell,
+                    Err(RenderFailure {
+                        message: format!(
+                            "the search for the values lines behind this cell's {} finding(s) \
+                             exceeded imagegate's work budget ({} units); the cell was not judged",
+                            findings.len(),
+                            imagegate_origin::DEFAULT_BUDGET
+                        ),
+                        hint: Some(
+                            "a values file of this cell is pathologically large or repetitive; \
+                             split or shrink it"
+                                .into(),
+                        ),
+                    }),
+                );
+            }
+        }
         let inventory = if self.inventory {
             convert::inventory(ctx, &decoded)
         } else {

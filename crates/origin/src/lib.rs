@@ -9,6 +9,11 @@
 //! which layer we point at. When no layer explains it, the value is hard-coded in a template.
 //!
 //! Origins are resolved only for findings, never for every image, so clean cells pay nothing.
+//!
+//! The search runs under a work budget per cell ([`Stack::exhausted`]): every scalar visited and
+//! every byte scanned is charged, so a hostile values file (or a pathological finding) can make
+//! the search give up, never make it spin. The caller turns an exhausted budget into a cell that
+//! was not judged.
 
 use imagegate_config::{Cell, Repo};
 use imagegate_policy::Offending;
@@ -17,6 +22,11 @@ use serde::Serialize;
 
 /// Largest values file we read for origin resolution.
 const MAX_VALUES_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Work units one cell's provenance search may spend: one per scalar visited, plus one per 64
+/// bytes of scalar text scanned. About a second of work on a slow machine; an ordinary cell
+/// with findings spends well under a percent of it.
+pub const DEFAULT_BUDGET: u64 = 50_000_000;
 
 /// What kind of layer an origin is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -55,9 +65,12 @@ struct Layer {
     prefix: String,
 }
 
-/// The value layers of one cell, lowest precedence first.
+/// The value layers of one cell, lowest precedence first, and what is left of the cell's
+/// search budget.
 pub struct Stack {
     layers: Vec<Layer>,
+    budget: std::cell::Cell<u64>,
+    exhausted: std::cell::Cell<bool>,
 }
 
 /// How well a scalar explains the offending string; higher is better.
@@ -195,13 +208,55 @@ impl Stack {
                 prefix,
             });
         }
-        Self { layers }
+        Self::from_layers(layers)
+    }
+
+    fn from_layers(layers: Vec<Layer>) -> Self {
+        Self {
+            layers,
+            budget: std::cell::Cell::new(DEFAULT_BUDGET),
+            exhausted: std::cell::Cell::new(false),
+        }
+    }
+
+    /// Sets the work budget left for this cell's searches (see [`DEFAULT_BUDGET`]).
+    pub fn with_budget(self, units: u64) -> Self {
+        self.budget.set(units);
+        self.exhausted.set(units == 0);
+        self
+    }
+
+    /// Whether a search ran out of budget. Every search after that finds nothing, so the
+    /// caller must not present the cell's origins as complete: it fails the cell instead.
+    pub fn exhausted(&self) -> bool {
+        self.exhausted.get()
+    }
+
+    /// Charges `units` of work; false (and exhausted from now on) when the budget cannot pay.
+    fn charge(&self, units: u64) -> bool {
+        if self.exhausted.get() {
+            return false;
+        }
+        match self.budget.get().checked_sub(units) {
+            Some(left) => {
+                self.budget.set(left);
+                true
+            }
+            None => {
+                self.budget.set(0);
+                self.exhausted.set(true);
+                false
+            }
+        }
     }
 
     /// The values line that supplies `offending`, if any layer sets it. A whole reference that no
     /// layer holds was assembled from parts: then the layer that set its tag (where a digest
     /// belongs), else the one that set its repository, is the place to fix.
     pub fn find(&self, offending: &Offending, hints: &Hints) -> Option<Origin> {
+        if self.exhausted() {
+            return None;
+        }
         if let Some(o) = self.find_exact(offending, hints) {
             return Some(o);
         }
@@ -230,6 +285,11 @@ impl Stack {
                 &mut path,
                 &[],
                 &mut |key, node, siblings, text, style| {
+                    // One unit per scalar, one per 64 bytes a search may scan (a scalar is
+                    // scanned at most a few times: the budget is a bound, not an exact count).
+                    if !self.charge(1 + text.len() as u64 / 64) {
+                        return false;
+                    }
                     if let Some(mut hit) = judge(offending, key, node, text, style) {
                         // A value holding the image's whole `repo:tag` names this very image:
                         // no `tag:` key elsewhere is better evidence than that.
@@ -244,8 +304,12 @@ impl Stack {
                             hits.push((index, hit, a));
                         }
                     }
+                    true
                 },
             );
+            if self.exhausted() {
+                return None;
+            }
         }
         let strongest = hits.iter().map(|(_, h, _)| h.strength).max()?;
         hits.retain(|(_, h, _)| h.strength == strongest);
@@ -294,19 +358,24 @@ fn split_reference(r: &str) -> (&str, Option<&str>) {
 }
 
 /// A scalar visitor: key path, node, the entries of the mapping holding it, text, style.
-type Visitor<'f> = dyn FnMut(&str, &Node, &[(Node, Node)], &str, ScalarStyle) + 'f;
+/// It returns whether the walk goes on.
+type Visitor<'f> = dyn FnMut(&str, &Node, &[(Node, Node)], &str, ScalarStyle) -> bool + 'f;
 
-/// Calls `f` for every scalar.
-fn visit(node: &Node, path: &mut String, siblings: &[(Node, Node)], f: &mut Visitor<'_>) {
+/// Calls `f` for every scalar until it returns false; returns whether the walk went to the end.
+fn visit(node: &Node, path: &mut String, siblings: &[(Node, Node)], f: &mut Visitor<'_>) -> bool {
     match &node.value {
         Value::Scalar(s) => f(path, node, siblings, &s.text, s.style),
         Value::Seq(items) => {
             for (i, item) in items.iter().enumerate() {
                 let len = path.len();
                 path.push_str(&format!("[{i}]"));
-                visit(item, path, &[], f);
+                let go_on = visit(item, path, &[], f);
                 path.truncate(len);
+                if !go_on {
+                    return false;
+                }
             }
+            true
         }
         Value::Map(entries) => {
             for (k, v) in entries {
@@ -319,9 +388,13 @@ fn visit(node: &Node, path: &mut String, siblings: &[(Node, Node)], f: &mut Visi
                     path.push('.');
                 }
                 path.push_str(key);
-                visit(v, path, entries, f);
+                let go_on = visit(v, path, entries, f);
                 path.truncate(len);
+                if !go_on {
+                    return false;
+                }
             }
+            true
         }
     }
 }
@@ -351,6 +424,18 @@ fn judge(
                 return hit(Strength::Exact, node.line);
             }
             contained(node, text, r).and_then(|line| hit(Strength::Contained, line))
+        }
+        Offending::EmptyImage => {
+            // Nothing to look for but the empty value itself, under a key that names an image.
+            let empty = text.trim().is_empty()
+                || (matches!(style, ScalarStyle::Plain)
+                    && matches!(text, "~" | "null" | "Null" | "NULL"));
+            let image_key = leaf.contains("image")
+                || leaf.contains("repository")
+                || matches!(leaf.as_str(), "ref" | "reference");
+            (empty && image_key)
+                .then(|| hit(Strength::KeyMatch, node.line))
+                .flatten()
         }
         Offending::Tag(t) => {
             let plain_go = matches!(style, ScalarStyle::Plain)
@@ -386,7 +471,13 @@ fn go_text(node: &Node) -> Option<String> {
 
 /// The line where `needle` occurs inside a (possibly multi-line) scalar, if it does, requiring a
 /// token boundary after it so `:dev` does not match `:devel`.
+///
+/// An empty needle is found nowhere: it would match at every position (and a search that does
+/// not advance past an empty match never ends).
 fn contained(node: &Node, text: &str, needle: &str) -> Option<u32> {
+    if needle.is_empty() {
+        return None;
+    }
     let mut from = 0;
     while let Some(pos) = text[from..].find(needle).map(|p| p + from) {
         let end = pos + needle.len();
@@ -400,6 +491,7 @@ fn contained(node: &Node, text: &str, needle: &str) -> Option<u32> {
             let first = node.line;
             return Some(first + newlines);
         }
+        // Strictly past the match start: the needle is not empty, so `end > pos >= from`.
         from = end;
     }
     None

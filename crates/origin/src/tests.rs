@@ -280,3 +280,107 @@ fn a_value_holding_the_whole_reference_beats_a_generic_tag_key() {
     let o = stack.find(&Offending::Tag("dev".into()), &hints).unwrap();
     assert_eq!((o.file.as_str(), o.line), ("v/smoke.yaml", 2));
 }
+
+/// Runs `f` on its own thread and fails the test (instead of hanging the suite) when it does not
+/// finish within a few seconds: the regressions below are infinite loops.
+fn within_seconds<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the origin search did not finish within 10 s: it loops")
+}
+
+const NEIGHBOURS: &str = "replicaCount: 1\nenabled: true\nimage:\n  repository: ghcr.io/acme/web\n  tag: v1\n_x: -y\n.dot: .z\nmetrics:\n  image: \"\"\n";
+
+#[test]
+fn an_empty_image_points_at_the_empty_value_and_never_spins() {
+    let (d, _) = fleet(&[("charts/web/values.yaml", NEIGHBOURS)]);
+    let root = d.path().to_path_buf();
+    let o = within_seconds(move || {
+        let repo = Repo::open(&root).unwrap();
+        let stack = Stack::for_cell(&repo, &cell(&[]));
+        let words = ["web", "metrics"];
+        let hints = Hints {
+            image: Some(""),
+            words: &words,
+        };
+        stack.find(&Offending::EmptyImage, &hints)
+    })
+    .expect("the empty value is the origin");
+    assert_eq!((o.line, o.key.as_str()), (9, "metrics.image"));
+}
+
+#[test]
+fn null_and_blank_image_values_are_origins_of_an_empty_image() {
+    for (values, line) in [
+        ("a: 1\nsidecar:\n  image:\n", 3),
+        ("a: 1\nsidecar:\n  image: ~\n", 3),
+        ("a: 1\nsidecar:\n  image: null\n", 3),
+        ("a: 1\nsidecar:\n  repository: ''\n", 3),
+    ] {
+        let (_d, repo) = fleet(&[("charts/web/values.yaml", values)]);
+        let stack = Stack::for_cell(&repo, &cell(&[]));
+        let o = stack.find(&Offending::EmptyImage, &Hints::default());
+        assert_eq!(o.map(|o| o.line), Some(line), "{values:?}");
+    }
+    // An empty value under a key that names no image is not an origin, and `"null"` (a string)
+    // is not empty.
+    for values in ["name: \"\"\n", "image: \"null\"\n", "image: x\n"] {
+        let (_d, repo) = fleet(&[("charts/web/values.yaml", values)]);
+        let stack = Stack::for_cell(&repo, &cell(&[]));
+        assert_eq!(
+            stack.find(&Offending::EmptyImage, &Hints::default()),
+            None,
+            "{values:?}"
+        );
+    }
+}
+
+#[test]
+fn empty_search_strings_find_nothing_and_terminate() {
+    // Not produced by the policy any more, but the search itself must never depend on that.
+    let (d, _) = fleet(&[("charts/web/values.yaml", NEIGHBOURS)]);
+    for offending in [
+        Offending::Reference(String::new()),
+        Offending::LabelValue(String::new()),
+        Offending::Digest(String::new()),
+        Offending::Tag(String::new()),
+    ] {
+        let root = d.path().to_path_buf();
+        let shown = format!("{offending:?}");
+        let found = within_seconds(move || {
+            let repo = Repo::open(&root).unwrap();
+            Stack::for_cell(&repo, &cell(&[])).find(&offending, &Hints::default())
+        });
+        // An exact empty value (line 9) is a fair answer; nothing else may be found.
+        assert!(
+            found.as_ref().is_none_or(|o| o.line == 9),
+            "{shown}: {found:?}"
+        );
+    }
+}
+
+#[test]
+fn a_search_that_exceeds_its_budget_gives_up_and_says_so() {
+    let big: String = (0..5000).map(|i| format!("k{i}: value-{i}\n")).collect();
+    let (_d, repo) = fleet(&[("charts/web/values.yaml", &big)]);
+    let hints = Hints::default();
+    let roomy = Stack::for_cell(&repo, &cell(&[]));
+    assert!(roomy
+        .find(&Offending::Reference("value-4999".into()), &hints)
+        .is_some());
+    assert!(!roomy.exhausted());
+    let tight = Stack::for_cell(&repo, &cell(&[])).with_budget(1000);
+    assert_eq!(
+        tight.find(&Offending::Reference("value-4999".into()), &hints),
+        None
+    );
+    assert!(tight.exhausted());
+    // Once exhausted, every later search gives up at once.
+    assert_eq!(
+        tight.find(&Offending::Reference("value-1".into()), &hints),
+        None
+    );
+}

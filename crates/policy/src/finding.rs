@@ -16,8 +16,12 @@ pub enum Severity {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(tag = "part", content = "text", rename_all = "camelCase")]
 pub enum Offending {
-    /// The whole reference string.
+    /// The whole reference string (never empty: an empty image is [`Offending::EmptyImage`]).
     Reference(String),
+    /// The image is empty (`image: ""`, an empty or null value, a template that rendered
+    /// nothing): there is no text to look for, so the origin is the empty value under an
+    /// image-like key.
+    EmptyImage,
     /// The tag (without the `:`).
     Tag(String),
     /// The digest (`sha256:…`).

@@ -24,12 +24,14 @@ pub(crate) fn check(site: &SiteContext<'_>, error: &RefError) -> Option<Finding>
         "`{raw}` in {where_} is not a valid image reference: {error}; render `repository@sha256:<64 lowercase hex digits>`",
         where_ = site.describe(),
     );
-    Some(site.finding(
-        ID,
-        DEFAULT_SEVERITY,
-        message,
-        Some(Offending::Reference(raw.clone())),
-    ))
+    // An empty string is not something a search can look for (it occurs everywhere): an empty
+    // image is its own kind of offending value.
+    let offending = if raw.trim().is_empty() {
+        Offending::EmptyImage
+    } else {
+        Offending::Reference(raw.clone())
+    };
+    Some(site.finding(ID, DEFAULT_SEVERITY, message, Some(offending)))
 }
 
 #[cfg(test)]
@@ -62,12 +64,28 @@ mod tests {
             SiteKind::EphemeralContainer,
             SiteKind::CustomField,
         ] {
-            for image in ["", "repo:", "app:<no value>", "repo@sha256:abc", "Repo/App"] {
+            for image in [
+                "repo:",
+                "app:<no value>",
+                "repo@sha256:abc",
+                "Repo/App",
+                " x",
+            ] {
                 let finding =
                     judge(kind, image).unwrap_or_else(|| panic!("{kind:?} `{image}` not reported"));
                 assert_eq!(
                     finding.offending,
                     Some(Offending::Reference(image.to_owned()))
+                );
+            }
+            // Nothing to search for: an empty image never becomes an empty search string.
+            for image in ["", " ", "\t"] {
+                let finding =
+                    judge(kind, image).unwrap_or_else(|| panic!("{kind:?} `{image}` not reported"));
+                assert_eq!(
+                    finding.offending,
+                    Some(Offending::EmptyImage),
+                    "`{image:?}`"
                 );
             }
         }
