@@ -119,7 +119,7 @@ pub struct FleetArgs {
     #[arg(long, value_name = "K/N", conflicts_with_all = ["envs", "apps"])]
     pub shard: Option<String>,
     /// promotion-drift: also accept a digest the upstream environment rendered in one of the last
-    /// N commits (first-parent history of HEAD, read with git archive; at most 100).
+    /// N commits (first-parent history of HEAD, read from git objects; at most 100).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub history: usize,
 }

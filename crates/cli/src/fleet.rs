@@ -64,6 +64,12 @@ pub fn render_options(cfg: &Config, h: &HelmArgs) -> RenderOptions {
             .max(1),
         timeout: Duration::from_secs(h.timeout.unwrap_or(cfg.model.helm.timeout_seconds).max(1)),
         max_output_bytes: (cfg.model.limits.max_rendered_mib as usize).saturating_mul(1024 * 1024),
+        max_memory_bytes: Some(
+            cfg.model
+                .limits
+                .max_helm_memory_mib
+                .saturating_mul(1024 * 1024),
+        ),
     }
 }
 

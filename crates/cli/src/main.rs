@@ -34,6 +34,8 @@ impl std::error::Error for Fatal {}
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     imagegate_render::install_interrupt_handler();
+    // What a run killed with SIGKILL (OOM killer, CI hard timeout) could not remove.
+    imagegate_render::remove_stale_temp_dirs();
     ExitCode::from(guarded(|| cmd::run(args)))
 }
 

@@ -7,17 +7,26 @@
 //!
 //! - `args:` the command line (default `check --format json --no-progress`);
 //! - `exit:` the exact exit status;
-//! - `stderr:`, `stdout:` a substring that must appear (repeatable); `stdout-lacks:` one that must not;
+//! - `stderr:`, `stdout:` a substring that must appear (repeatable); `stdout-lacks:`,
+//!   `stderr-lacks:` one that must not;
 //! - `rules:` the exact rule ids of the JSON report's findings, sorted, space separated (`none`);
 //! - `symlink: LINK -> TARGET` made before the run (`@outside` is a folder outside the repository
 //!   holding `secret.txt` and `dir/leak.yaml`);
 //! - `generate: PATH MIB KIND` appends MIB MiB to PATH: `configmap` (one document with one huge
 //!   string), `comment` (comment lines);
-//! - `env: NAME=VALUE` for imagegate (`@repo` is the repository folder);
+//! - `write: PATH = TEXT` writes TEXT (escapes as above, `\x0a` is a newline) to PATH, made
+//!   executable when it starts with `#!` (a `.git/config` with a token, a program the repository
+//!   plants);
+//! - `git: ARGS` runs git in the repository (with a fixed identity, no signing); the setup steps
+//!   (`symlink`, `generate`, `write`, `git`) run in the order they are written;
+//! - `cwd: PATH` runs imagegate in that folder of the repository (default its root);
+//! - `absent: PATH` must not exist after the run (`@outside/…`: a marker a planted program writes);
+//! - `env: NAME=VALUE` for imagegate (`@repo` is the repository folder; an empty VALUE removes
+//!   the variable);
 //! - `seconds:` the most the run may take (default 60).
 //!
-//! Every case also checks that nothing in the repository changed and that no temporary folder
-//! was left behind.
+//! In every value, `@outside` and `@repo` are replaced by those folders. Every case also checks
+//! that nothing in the repository changed and that no temporary folder was left behind.
 
 mod common;
 use common::*;
@@ -33,11 +42,22 @@ struct Expected {
     stderr: Vec<String>,
     stdout: Vec<String>,
     stdout_lacks: Vec<String>,
+    stderr_lacks: Vec<String>,
     rules: Option<Vec<String>>,
-    symlinks: Vec<(String, String)>,
-    generate: Vec<(String, usize, String)>,
+    steps: Vec<Step>,
+    cwd: Option<String>,
+    absent: Vec<String>,
     env: Vec<(String, String)>,
     seconds: u64,
+}
+
+/// One setup step, run in order before imagegate.
+#[derive(Debug)]
+enum Step {
+    Symlink(String, String),
+    Generate(String, usize, String),
+    Write(String, String),
+    Git(Vec<String>),
 }
 
 /// `\xNN` is that byte and `\\` a backslash; everything else is taken literally.
@@ -95,6 +115,7 @@ fn parse_expected(text: &str) -> Result<Expected, String> {
             "stderr" => e.stderr.push(value),
             "stdout" => e.stdout.push(value),
             "stdout-lacks" => e.stdout_lacks.push(value),
+            "stderr-lacks" => e.stderr_lacks.push(value),
             "rules" => {
                 e.rules = Some(if value == "none" {
                     Vec::new()
@@ -104,7 +125,8 @@ fn parse_expected(text: &str) -> Result<Expected, String> {
             }
             "symlink" => {
                 let (l, t) = value.split_once(" -> ").ok_or("symlink: LINK -> TARGET")?;
-                e.symlinks.push((l.trim().into(), t.trim().into()));
+                e.steps
+                    .push(Step::Symlink(l.trim().into(), t.trim().into()));
             }
             "generate" => {
                 let parts: Vec<&str> = value.split_whitespace().collect();
@@ -112,8 +134,17 @@ fn parse_expected(text: &str) -> Result<Expected, String> {
                     return Err("generate: PATH MIB KIND".into());
                 };
                 let mib = mib.parse().map_err(|_| format!("generate: {mib}"))?;
-                e.generate.push((path.into(), mib, kind.into()));
+                e.steps.push(Step::Generate(path.into(), mib, kind.into()));
             }
+            "write" => {
+                let (p, t) = value.split_once(" = ").ok_or("write: PATH = TEXT")?;
+                e.steps.push(Step::Write(p.trim().into(), t.into()));
+            }
+            "git" => e.steps.push(Step::Git(
+                value.split_whitespace().map(String::from).collect(),
+            )),
+            "cwd" => e.cwd = Some(value),
+            "absent" => e.absent.push(value),
             "env" => {
                 let (k, v) = value.split_once('=').ok_or("env: NAME=VALUE")?;
                 e.env.push((k.into(), v.into()));
@@ -207,28 +238,75 @@ fn run_case(case: &Path) -> Vec<String> {
     } else {
         std::fs::create_dir_all(&repo).unwrap();
     }
-    for (link, target) in &exp.symlinks {
-        let link = repo.join(link);
-        std::fs::create_dir_all(link.parent().unwrap()).unwrap();
-        let target = target.replace("@outside", &outside.to_string_lossy());
-        std::os::unix::fs::symlink(target, link).unwrap();
-    }
-    for (path, mib, kind) in &exp.generate {
-        let p = repo.join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        generate(&p, *mib, kind);
+    let at = |s: &str| {
+        s.replace("@outside", &outside.to_string_lossy())
+            .replace("@repo", &repo.to_string_lossy())
+    };
+    for step in &exp.steps {
+        match step {
+            Step::Symlink(link, target) => {
+                let link = repo.join(link);
+                std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+                std::os::unix::fs::symlink(at(target), link).unwrap();
+            }
+            Step::Generate(path, mib, kind) => {
+                let p = repo.join(path);
+                std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+                generate(&p, *mib, kind);
+            }
+            Step::Write(path, text) => {
+                use std::os::unix::fs::PermissionsExt;
+                let p = repo.join(path);
+                std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+                let text = at(text);
+                std::fs::write(&p, &text).unwrap();
+                if text.starts_with("#!") {
+                    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+                }
+            }
+            Step::Git(args) => {
+                let out = Command::new("git")
+                    .args([
+                        "-c",
+                        "user.name=imagegate tests",
+                        "-c",
+                        "user.email=tests@imagegate.invalid",
+                        "-c",
+                        "commit.gpgsign=false",
+                        "-c",
+                        "init.defaultBranch=main",
+                    ])
+                    .args(args.iter().map(|a| at(a)))
+                    .current_dir(&repo)
+                    .output()
+                    .expect("git runs");
+                assert!(
+                    out.status.success(),
+                    "{name}: git {args:?}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
     }
     let before = listing(&repo);
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_imagegate"));
-    cmd.args(&exp.args)
-        .current_dir(&repo)
+    cmd.args(exp.args.iter().map(|a| at(a)))
+        .current_dir(
+            exp.cwd
+                .as_deref()
+                .map_or_else(|| repo.clone(), |c| repo.join(c)),
+        )
         .env("IMAGEGATE_HELM", helm())
         .env("IMAGEGATE_TODAY", "2026-11-23")
         .env("NO_COLOR", "1")
         .env("TMPDIR", &tmp)
         .env_remove("IMAGEGATE_CACHE_DIR");
     for (k, v) in &exp.env {
-        cmd.env(k, v.replace("@repo", &repo.to_string_lossy()));
+        if v.is_empty() {
+            cmd.env_remove(k);
+        } else {
+            cmd.env(k, at(v));
+        }
     }
     let start = Instant::now();
     let out = cmd.output().expect("imagegate runs");
@@ -258,6 +336,11 @@ fn run_case(case: &Path) -> Vec<String> {
             bad.push(format!("stdout contains {s:?}"));
         }
     }
+    for s in &exp.stderr_lacks {
+        if stderr.contains(s.as_str()) {
+            bad.push(format!("stderr contains {s:?}"));
+        }
+    }
     if let Some(rules) = &exp.rules {
         match serde_json::from_str::<serde_json::Value>(&stdout) {
             Ok(report) => {
@@ -282,6 +365,12 @@ fn run_case(case: &Path) -> Vec<String> {
     }
     if listing(&repo) != before {
         bad.push("the repository changed".into());
+    }
+    for p in &exp.absent {
+        let p = at(p);
+        if Path::new(&p).symlink_metadata().is_ok() || repo.join(&p).symlink_metadata().is_ok() {
+            bad.push(format!("{p} exists: something the repository planted ran"));
+        }
     }
     let left: Vec<_> = std::fs::read_dir(&tmp)
         .unwrap()

@@ -59,6 +59,7 @@ impl Config {
     /// Parses configuration text belonging to `repo` (the file is named `file` in errors).
     pub fn from_text(repo: Repo, file: &str, text: &str) -> Result<Self, ConfigError> {
         let model = model::parse(file, text)?;
+        model::check_bounds(file, text, &model)?;
         let environments = matrix::resolve_environments(&repo, file, text, &model)?;
         let components = matrix::resolve_components(&repo, file, text, &model)?;
         if let Some(p) = &model.promotion {

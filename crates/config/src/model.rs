@@ -335,6 +335,10 @@ pub struct LimitSettings {
     pub max_documents: usize,
     /// Most cells in one run.
     pub max_cells: usize,
+    /// Largest address space of one helm process, in MiB (at least 1024: the Go runtime
+    /// reserves most of a gigabyte at start). A render that needs more fails as
+    /// `render-failed` instead of taking the machine's memory.
+    pub max_helm_memory_mib: u64,
 }
 
 impl Default for LimitSettings {
@@ -343,8 +347,77 @@ impl Default for LimitSettings {
             max_rendered_mib: 64,
             max_documents: 20_000,
             max_cells: 20_000,
+            max_helm_memory_mib: 4096,
         }
     }
+}
+
+/// The bounds `imagegate.yaml` may set, whatever the repository says: the configuration is
+/// written by the pull request under check, so it must not be able to lift a bound out of reach
+/// (a timeout of 2^64 − 1 seconds is a hang). The command line, which the CI owner writes, may
+/// go further (`--timeout`).
+pub mod caps {
+    /// `helm.timeoutSeconds`: one hour.
+    pub const TIMEOUT_SECONDS: u64 = 3600;
+    /// `limits.maxRenderedMib`: 1 GiB of rendered output per cell.
+    pub const MAX_RENDERED_MIB: u64 = 1024;
+    /// `limits.maxDocuments`.
+    pub const MAX_DOCUMENTS: usize = 1_000_000;
+    /// `limits.maxCells`.
+    pub const MAX_CELLS: usize = 100_000;
+    /// `limits.maxHelmMemoryMib`: the range helm can run in, up to 16 GiB.
+    pub const HELM_MEMORY_MIB: std::ops::RangeInclusive<u64> = 1024..=16384;
+}
+
+/// Checks every bound of the configuration against [`caps`]: a value past its cap (or zero,
+/// which would judge nothing) is a configuration error naming the field and its line.
+pub(crate) fn check_bounds(file: &str, text: &str, model: &ConfigFile) -> Result<(), ConfigError> {
+    let l = &model.limits;
+    let checks: [(&str, u64, std::ops::RangeInclusive<u64>); 5] = [
+        (
+            "helm.timeoutSeconds",
+            model.helm.timeout_seconds,
+            1..=caps::TIMEOUT_SECONDS,
+        ),
+        (
+            "limits.maxRenderedMib",
+            l.max_rendered_mib,
+            1..=caps::MAX_RENDERED_MIB,
+        ),
+        (
+            "limits.maxDocuments",
+            l.max_documents as u64,
+            1..=caps::MAX_DOCUMENTS as u64,
+        ),
+        (
+            "limits.maxCells",
+            l.max_cells as u64,
+            1..=caps::MAX_CELLS as u64,
+        ),
+        (
+            "limits.maxHelmMemoryMib",
+            l.max_helm_memory_mib,
+            caps::HELM_MEMORY_MIB,
+        ),
+    ];
+    for (field, value, range) in checks {
+        if !range.contains(&value) {
+            return Err(ConfigError::new(
+                file,
+                format!(
+                    "{field} is {value}; the configuration may set {} to {}",
+                    range.start(),
+                    range.end()
+                ),
+            )
+            .at(locate(text, field), None)
+            .hint(
+                "the bounds protect the run from the repository it checks; a CI owner who needs \
+                 more passes it on the command line (for example --timeout SECONDS)",
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn default_values_prefix() -> String {

@@ -78,7 +78,13 @@ impl Repo {
         let norm = self.normalise(rel)?;
         let joined = self.root.join(&norm);
         match joined.canonicalize() {
-            Ok(real) if real.starts_with(&self.root) => Ok(Some(real)),
+            Ok(real) if real.starts_with(&self.root) => match self.in_git_dir(&real) {
+                Some(at) => Err(format!(
+                    "`{rel}` resolves into the git folder `{at}`, which is git's data, not \
+                     repository content (it holds credentials such as the CI token)"
+                )),
+                None => Ok(Some(real)),
+            },
             Ok(real) => Err(format!(
                 "`{rel}` resolves through a symlink to {}, outside the repository",
                 real.display()
@@ -92,6 +98,21 @@ impl Repo {
             }
             Err(e) => Err(format!("cannot resolve `{rel}`: {e}")),
         }
+    }
+
+    /// Whether the real path `real` (inside the root) lies in a `.git` folder (or is one): the
+    /// repository-relative path up to that component, else `None`. Compared without regard to
+    /// case, as a case-insensitive file system would.
+    pub fn in_git_dir(&self, real: &Path) -> Option<String> {
+        let rel = real.strip_prefix(&self.root).ok()?;
+        let mut shown = PathBuf::new();
+        for c in rel.components() {
+            shown.push(c);
+            if c.as_os_str().eq_ignore_ascii_case(".git") {
+                return Some(shown.display().to_string());
+            }
+        }
+        None
     }
 
     /// Reads a repository file as UTF-8 text, at most `max` bytes.
@@ -145,9 +166,12 @@ impl Repo {
         }
         let mut out = Vec::new();
         let mut visits = 0usize;
+        // `.git` folders are git's data, never repository content: not entered at all.
         for entry in walkdir::WalkDir::new(&start)
             .follow_links(false)
             .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|e| !e.file_name().eq_ignore_ascii_case(".git"))
         {
             visits += 1;
             if visits > MAX_GLOB_VISITS {
@@ -155,17 +179,29 @@ impl Repo {
                     "glob `{pattern}` visits more than {MAX_GLOB_VISITS} entries"
                 ));
             }
-            let Ok(entry) = entry else { continue };
-            if entry.file_type().is_dir() && entry.file_name() == ".git" {
-                continue;
-            }
+            // An entry that cannot be read or named is not skipped silently: a component whose
+            // folder cannot be listed, or whose name is not UTF-8, would vanish from the matrix.
+            let entry = entry.map_err(|e| {
+                format!(
+                    "glob `{pattern}`: cannot read {}: {e}",
+                    e.path()
+                        .map_or_else(|| start.display().to_string(), |p| p.display().to_string())
+                )
+            })?;
             let Ok(rel) = entry.path().strip_prefix(&self.root) else {
                 continue;
             };
-            let Some(rel) = rel.to_str() else { continue };
+            // Matched on the raw path, so a name that is not UTF-8 is found, then refused.
             if (entry.file_type().is_file() || entry.file_type().is_symlink())
                 && matcher.is_match(rel)
             {
+                let Some(rel) = rel.to_str() else {
+                    return Err(format!(
+                        "glob `{pattern}` matches {}, whose path is not valid UTF-8; rename it \
+                         (imagegate names every file it judges in its reports)",
+                        rel.display()
+                    ));
+                };
                 out.push(rel.to_string());
                 if out.len() > MAX_GLOB_MATCHES {
                     return Err(format!(
@@ -240,6 +276,73 @@ mod tests {
         assert_eq!(
             repo.glob("v/**/*.yaml").unwrap(),
             vec!["v/apps/evil.yaml", "v/apps/ok.yaml"]
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn git_folders_are_not_repository_content() {
+        let dir = tempfile::tempdir().unwrap();
+        for p in [
+            ".git/config",
+            "sub/.git/config",
+            "sub/.GIT/x.yaml",
+            "v/a.yaml",
+        ] {
+            let f = dir.path().join(p);
+            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+            std::fs::write(f, "extraheader = AUTHORIZATION: basic c2VjcmV0").unwrap();
+        }
+        std::os::unix::fs::symlink("../.git/config", dir.path().join("v/leak.yaml")).unwrap();
+        std::os::unix::fs::symlink("../.git", dir.path().join("v/gitdir")).unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
+        for rel in [
+            ".git/config",
+            "v/leak.yaml",
+            "v/gitdir/config",
+            "sub/.git/config",
+            "sub/.GIT/x.yaml",
+            "v/../.git/config",
+        ] {
+            let err = repo.resolve(rel).unwrap_err();
+            assert!(err.contains("git folder"), "{rel}: {err}");
+            assert!(repo.read_to_string(rel, 1024).is_err(), "{rel}");
+        }
+        assert!(repo.resolve("v/a.yaml").unwrap().is_some());
+        // Globs never enter a git folder (they count nothing there either).
+        assert_eq!(
+            repo.glob("**/*").unwrap(),
+            vec!["v/a.yaml", "v/gitdir", "v/leak.yaml"]
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_matched_path_that_is_not_utf8_is_an_error_not_a_skip() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let odd = dir
+            .path()
+            .join("c")
+            .join(std::ffi::OsStr::from_bytes(b"caf\xe9"));
+        std::fs::create_dir_all(&odd).unwrap();
+        std::fs::write(odd.join("component.yaml"), "").unwrap();
+        std::fs::create_dir_all(dir.path().join("c/web")).unwrap();
+        std::fs::write(dir.path().join("c/web/component.yaml"), "").unwrap();
+        std::fs::write(
+            dir.path()
+                .join("c/web")
+                .join(std::ffi::OsStr::from_bytes(b"notes\xff.txt")),
+            "",
+        )
+        .unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
+        let err = repo.glob("c/**/component.yaml").unwrap_err();
+        assert!(err.contains("not valid UTF-8"), "{err}");
+        // A name the glob does not match is no concern of it.
+        assert_eq!(
+            repo.glob("c/web/*.yaml").unwrap(),
+            vec!["c/web/component.yaml"]
         );
     }
 

@@ -18,6 +18,14 @@ pub enum HelmError {
     /// Nothing was found where we looked.
     #[error("helm not found: {0}\n  hint: pass --helm PATH, set IMAGEGATE_HELM, or put helm on PATH (in the imagegate repository, `cargo xtask helm` installs Helm 3 and 4 into target/tools)")]
     NotFound(String),
+    /// The helm found is a file of the repository under check.
+    #[error("{path} is inside the repository under check ({root}): imagegate never runs a program the repository provides\n  hint: install helm outside the checkout and pass its absolute path with --helm (or IMAGEGATE_HELM), or put it on PATH")]
+    Untrusted {
+        /// The binary.
+        path: PathBuf,
+        /// The repository root.
+        root: PathBuf,
+    },
     /// Something was found but `helm version` failed.
     #[error("{path} does not work as helm: {message}")]
     Broken {
@@ -29,30 +37,47 @@ pub enum HelmError {
 }
 
 impl Helm {
-    /// Finds helm: `explicit` (from `--helm`), else `IMAGEGATE_HELM`, else `helm` on `PATH`.
-    pub fn locate(explicit: Option<&Path>) -> Result<Self, HelmError> {
+    /// Finds helm: `explicit` (from `--helm`), else `IMAGEGATE_HELM`, else `helm` on `PATH`. A
+    /// bare name (`--helm helm`, `IMAGEGATE_HELM=helm3`) is looked up on `PATH`, never in the
+    /// current folder, and relative `PATH` entries are skipped. A helm that resolves inside
+    /// `untrusted` (the repository under check) is refused: the pull request wrote it.
+    pub fn locate(explicit: Option<&Path>, untrusted: &Path) -> Result<Self, HelmError> {
+        let named = |p: &Path, source: &str| -> Result<PathBuf, HelmError> {
+            let bare = p.components().count() == 1
+                && matches!(p.components().next(), Some(std::path::Component::Normal(_)));
+            if bare {
+                return search_path(&p.to_string_lossy()).ok_or_else(|| {
+                    HelmError::NotFound(format!(
+                        "{source} {}: no such program on PATH (a bare name is looked up on PATH, \
+                         never in the current folder; write ./{} for a file here)",
+                        p.display(),
+                        p.display()
+                    ))
+                });
+            }
+            if !p.is_file() {
+                return Err(HelmError::NotFound(format!(
+                    "{source} {} does not exist",
+                    p.display()
+                )));
+            }
+            Ok(p.to_path_buf())
+        };
         let candidate = if let Some(p) = explicit {
-            if !p.is_file() {
-                return Err(HelmError::NotFound(format!(
-                    "--helm {} does not exist",
-                    p.display()
-                )));
-            }
-            p.to_path_buf()
+            named(p, "--helm")?
         } else if let Some(p) = std::env::var_os("IMAGEGATE_HELM").filter(|p| !p.is_empty()) {
-            let p = PathBuf::from(p);
-            if !p.is_file() {
-                return Err(HelmError::NotFound(format!(
-                    "IMAGEGATE_HELM={} does not exist",
-                    p.display()
-                )));
-            }
-            p
+            named(Path::new(&p), "IMAGEGATE_HELM=")?
         } else {
             search_path("helm").ok_or_else(|| {
                 HelmError::NotFound("no --helm, no IMAGEGATE_HELM, and no helm on PATH".into())
             })?
         };
+        // Checked before `helm version` runs: running it is what must not happen.
+        if let (Ok(real), Ok(root)) = (candidate.canonicalize(), untrusted.canonicalize()) {
+            if real.starts_with(&root) {
+                return Err(HelmError::Untrusted { path: real, root });
+            }
+        }
         Self::at(&candidate)
     }
 
@@ -99,9 +124,12 @@ impl Helm {
     }
 }
 
+/// The first executable `name` in an absolute `PATH` entry (an empty or relative entry means
+/// the current folder to a shell, which is the repository under check here: skipped).
 fn search_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
+        .filter(|d| d.is_absolute())
         .map(|d| d.join(name))
         .find(|p| is_executable(p))
 }

@@ -21,7 +21,8 @@ pub use cache::{
 };
 pub use helm::{Helm, HelmError};
 pub use process::{
-    install_interrupt_handler, private_temp_dir, register_temp, unregister_temp, ProcessError,
+    install_interrupt_handler, private_temp_dir, register_temp, remove_stale_temp_dirs,
+    run_bounded, unregister_temp, Bounds, Output, ProcessError,
 };
 pub use run::{
     helm_args, render_all, render_all_cached, render_cell, template_in_repo, CacheUse, Provenance,

@@ -27,14 +27,33 @@ static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// What a finished child left.
 #[derive(Debug)]
-pub(crate) struct Output {
+pub struct Output {
+    /// It exited with status 0.
     pub status_ok: bool,
     /// The exit code, when the child exited rather than being killed by a signal.
     pub code: Option<i32>,
+    /// The exit status as text, for messages.
     pub status: String,
+    /// Its standard output (at most the cap the caller set).
     pub stdout: Vec<u8>,
+    /// Its standard error (at most 1 MiB).
     pub stderr: Vec<u8>,
+    /// How long it ran.
     pub elapsed: Duration,
+}
+
+/// How one child runs, besides its command line.
+#[derive(Debug, Clone, Default)]
+pub struct Bounds {
+    /// Deadline; past it the whole process group is terminated.
+    pub timeout: Duration,
+    /// Most bytes of stdout kept; past it the group is killed and the run fails.
+    pub max_stdout: usize,
+    /// Bytes written to the child's stdin (then closed); `None` gives it `/dev/null`.
+    pub stdin: Option<Vec<u8>>,
+    /// Largest address space of the child (`RLIMIT_AS`), in bytes: an allocation past it fails
+    /// inside the child, which then dies instead of taking the machine's memory.
+    pub max_address_space: Option<u64>,
 }
 
 /// Why a child did not finish normally.
@@ -102,13 +121,76 @@ fn drain(mut pipe: impl Read, cap: usize, pgid: i32) -> (Vec<u8>, bool, Option<S
 /// Runs `cmd` in a new process group with `timeout` and at most `max_stdout` bytes of stdout
 /// (stderr is bounded at 1 MiB; the rest is dropped).
 pub(crate) fn run(
-    mut cmd: Command,
+    cmd: Command,
     timeout: Duration,
     max_stdout: usize,
 ) -> Result<Output, ProcessError> {
+    run_bounded(
+        cmd,
+        &Bounds {
+            timeout,
+            max_stdout,
+            ..Bounds::default()
+        },
+    )
+}
+
+/// Makes the child die with imagegate: when the thread that started it ends (imagegate exits,
+/// is SIGKILLed by the OOM killer or a CI hard timeout), the kernel sends it SIGKILL. The check
+/// of the parent's pid closes the race in which imagegate died before the request was made.
+/// Also applies the address-space limit.
+///
+/// The closure runs in the forked child before `exec`, so it only makes async-signal-safe
+/// system calls (prctl, getppid, setrlimit, _exit) and allocates nothing.
+#[allow(unsafe_code)]
+fn die_with_parent(cmd: &mut Command, max_address_space: Option<u64>) {
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: `pre_exec` runs the closure between fork and exec; everything it calls is an
+    // async-signal-safe system call on plain integers, with no allocation and no locks.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                libc::_exit(137);
+            }
+            if let Some(bytes) = max_address_space {
+                let limit = libc::rlimit {
+                    rlim_cur: bytes as libc::rlim_t,
+                    rlim_max: bytes as libc::rlim_t,
+                };
+                if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Runs `cmd` in a new process group within `bounds`: both pipes drained while it runs, stdout
+/// capped at `bounds.max_stdout` and stderr at 1 MiB, the whole group terminated at the
+/// deadline, and the child tied to imagegate's life. Every child imagegate starts (helm, git)
+/// goes through here.
+pub fn run_bounded(mut cmd: Command, bounds: &Bounds) -> Result<Output, ProcessError> {
+    let timeout = bounds.timeout;
+    let max_stdout = bounds.max_stdout;
     let program = format!("{:?}", cmd.get_program());
+    die_with_parent(&mut cmd, bounds.max_address_space);
     cmd.process_group(0)
-        .stdin(Stdio::null())
+        .stdin(if bounds.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let start = Instant::now();
@@ -130,6 +212,15 @@ pub(crate) fn run(
         forget_group(pgid);
         return Err(ProcessError::Unreadable("the pipes were not set up".into()));
     };
+    // The input is written from its own thread: a child that reads slowly (or not at all, and
+    // fills its stdout first) never blocks the readers. A child that exits early just closes
+    // the pipe; the write error is of no interest.
+    if let (Some(input), Some(mut pipe)) = (bounds.stdin.clone(), child.stdin.take()) {
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let _ = pipe.write_all(&input);
+        });
+    }
     let out_reader = std::thread::spawn(move || drain(stdout, max_stdout, pgid));
     let err_reader = std::thread::spawn(move || drain(stderr, 1024 * 1024, pgid));
     let (tx, rx) = mpsc::channel();
@@ -204,12 +295,59 @@ pub fn private_temp_dir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
     }
     // tempfile makes folders with the default mode (0755 under the usual umask): ask for 0700,
     // so other users cannot read the rendered output or list helm's homes.
+    // The pid in the name lets a later run tell a dead run's folder from a live one's.
     let dir = tempfile::Builder::new()
-        .prefix(prefix)
+        .prefix(&format!("{prefix}{}-", std::process::id()))
         .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
         .tempdir()?;
     live.1.push(dir.path().to_path_buf());
     Ok(dir)
+}
+
+/// The prefixes of the temporary folders imagegate makes (see [`private_temp_dir`]).
+pub const TEMP_PREFIXES: [&str; 2] = ["imagegate-helm-", "imagegate-rev-"];
+
+/// Removes the temporary folders of imagegate runs that died without cleaning up (SIGKILL, the
+/// OOM killer, a CI hard timeout): folders in the temporary directory named
+/// `<prefix><pid>-…`, owned by this user, whose process no longer exists. A folder of a live
+/// run, of another user, or that is not a plain folder is left alone. Returns how many were
+/// removed.
+pub fn remove_stale_temp_dirs() -> usize {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return 0;
+    };
+    let me = nix::unistd::getuid().as_raw();
+    let mut removed = 0;
+    // Bounded: a temporary directory with millions of entries is looked at only so far.
+    for entry in entries.take(100_000).flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(rest) = TEMP_PREFIXES.iter().find_map(|p| name.strip_prefix(p)) else {
+            continue;
+        };
+        let Some(pid) = rest
+            .split_once('-')
+            .and_then(|(pid, _)| pid.parse::<i32>().ok())
+            .filter(|pid| *pid > 0)
+        else {
+            continue;
+        };
+        let Ok(meta) = entry.path().symlink_metadata() else {
+            continue;
+        };
+        if !meta.is_dir() || meta.uid() != me {
+            continue;
+        }
+        let alive = !matches!(
+            nix::sys::signal::kill(Pid::from_raw(pid), None),
+            Err(nix::errno::Errno::ESRCH)
+        );
+        if !alive && std::fs::remove_dir_all(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 /// Registers a temporary folder to remove if the run is interrupted.

@@ -22,6 +22,8 @@ pub struct RenderOptions {
     pub timeout: Duration,
     /// Largest rendered output of one cell, in bytes.
     pub max_output_bytes: usize,
+    /// Largest address space of one helm process, in bytes (`None`: unlimited).
+    pub max_memory_bytes: Option<u64>,
 }
 
 impl Default for RenderOptions {
@@ -32,6 +34,7 @@ impl Default for RenderOptions {
                 .unwrap_or(2),
             timeout: Duration::from_secs(120),
             max_output_bytes: 64 * 1024 * 1024,
+            max_memory_bytes: Some(4096 * 1024 * 1024),
         }
     }
 }
@@ -198,7 +201,13 @@ fn attempt(
     }
     let mut cmd = sandbox.command(helm);
     cmd.args(helm_args(repo, cell)?);
-    let out = process::run(cmd, opts.timeout, opts.max_output_bytes).map_err(|e| match e {
+    let bounds = process::Bounds {
+        timeout: opts.timeout,
+        max_stdout: opts.max_output_bytes,
+        stdin: None,
+        max_address_space: opts.max_memory_bytes,
+    };
+    let out = process::run_bounded(cmd, &bounds).map_err(|e| match e {
         ProcessError::Timeout(t, stderr) => RenderFailure {
             message: format!("helm template did not finish within {}s and was killed{}", t.as_secs(), tail(&stderr)),
             hint: Some("a template loops (tpl/until/range over a huge list) or the chart is too large; raise helm.timeoutSeconds only if the chart is legitimately slow".into()),
@@ -293,7 +302,10 @@ fn tail(stderr: &[u8]) -> String {
 }
 
 fn dependency_hint(message: &str) -> Option<String> {
-    if message.contains("missing in charts/ directory")
+    if message.contains("fatal error: out of memory") || message.contains("runtime: out of memory")
+    {
+        Some("helm ran out of the memory one render may use; raise limits.maxHelmMemoryMib only if the chart legitimately needs more (a template that builds huge values in memory is the usual cause)".into())
+    } else if message.contains("missing in charts/ directory")
         || message.contains("found in Chart.yaml, but missing")
     {
         Some("vendor the chart's dependencies: run `helm dependency build` in the chart folder and commit charts/*.tgz (imagegate renders offline and never fetches dependencies)".into())
@@ -341,13 +353,21 @@ fn chart_escape(repo: &Repo, chart_rel: &str) -> Option<String> {
             }
         };
         if entry.path_is_symlink() {
-            let escapes = match entry.path().canonicalize() {
-                Ok(real) => !real.starts_with(repo.root()),
-                Err(_) => true,
+            let real = match entry.path().canonicalize() {
+                Ok(real) if real.starts_with(repo.root()) => real,
+                _ => {
+                    return Some(format!(
+                        "chart refused: {} is a symlink that leads outside the repository",
+                        shown(entry.path())
+                    ))
+                }
             };
-            if escapes {
+            // `.Files.Get` would read git's own data (the CI token actions/checkout keeps in
+            // `.git/config`) and print it in the report.
+            if let Some(git) = repo.in_git_dir(&real) {
                 return Some(format!(
-                    "chart refused: {} is a symlink that leads outside the repository",
+                    "chart refused: {} is a symlink into the git folder `{git}`, which is git's \
+                     data, not repository content",
                     shown(entry.path())
                 ));
             }

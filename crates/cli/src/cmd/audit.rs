@@ -37,7 +37,8 @@ pub fn run(args: AuditArgs) -> Result<u8> {
     };
     // Read the baseline before the long render: a wrong path is a usage error, found at once.
     let baseline = args.baseline.as_deref().map(Baseline::read).transpose()?;
-    let helm = Helm::locate(args.helm.helm.as_deref()).map_err(|e| Fatal(e.to_string()))?;
+    let helm = Helm::locate(args.helm.helm.as_deref(), cfg.repo.root())
+        .map_err(|e| Fatal(e.to_string()))?;
     let run = crate::fleet::run(
         &cfg,
         &cells,

@@ -30,7 +30,8 @@ pub fn run(args: CheckArgs) -> Result<u8> {
         }
         None => Coverage::Narrowed,
     };
-    let helm = Helm::locate(args.helm.helm.as_deref()).map_err(|e| Fatal(e.to_string()))?;
+    let helm = Helm::locate(args.helm.helm.as_deref(), cfg.repo.root())
+        .map_err(|e| Fatal(e.to_string()))?;
     let plan = Plan {
         coverage,
         history: args.fleet.history,

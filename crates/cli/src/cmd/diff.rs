@@ -30,18 +30,10 @@ pub fn run(args: DiffArgs) -> Result<u8> {
     let outputs = parse_outputs(&args)?;
     let config_path = super::config_path(&args.config);
     let (config_dir, config_file) = split_config_path(&config_path)?;
-    let git = crate::git::Git::discover(&config_dir)?;
-    let prefix = config_dir
-        .strip_prefix(git.top())
-        .map_err(|_| {
-            Fatal(format!(
-                "{} is outside the git repository",
-                config_dir.display()
-            ))
-        })?
-        .to_string_lossy()
-        .replace('\\', "/");
-    let helm = Helm::locate(args.helm.helm.as_deref()).map_err(|e| Fatal(e.to_string()))?;
+    let git = crate::git::Git::discover()?;
+    let prefix = git.prefix_of(&config_dir)?;
+    let helm =
+        Helm::locate(args.helm.helm.as_deref(), &config_dir).map_err(|e| Fatal(e.to_string()))?;
 
     let base_commit = git.commit_of(&args.base)?;
     let base_tree = git.unpack(&base_commit, &prefix)?;

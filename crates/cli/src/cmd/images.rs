@@ -19,7 +19,8 @@ pub fn run(args: ImagesArgs) -> Result<u8> {
     }
     let cfg = super::load_config(&super::config_path(&args.matrix.config))?;
     let cells = super::select_cells(&cfg, &args.matrix)?;
-    let helm = Helm::locate(args.helm.helm.as_deref()).map_err(|e| Fatal(e.to_string()))?;
+    let helm = Helm::locate(args.helm.helm.as_deref(), cfg.repo.root())
+        .map_err(|e| Fatal(e.to_string()))?;
     let judge = Judge {
         config: Some(&cfg),
         settings: &cfg.model.policy,

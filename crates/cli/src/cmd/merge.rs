@@ -163,13 +163,22 @@ fn merge(cfg: &Config, shards: Vec<(PathBuf, Report)>, args: &MergeArgs) -> Resu
     }
     lineage.sort();
     let helm = if args.history > 0 {
-        Some(Helm::locate(args.helm.as_deref()).map_err(|e| Fatal(e.to_string()))?)
+        Some(
+            Helm::locate(args.helm.as_deref(), cfg.repo.root())
+                .map_err(|e| Fatal(e.to_string()))?,
+        )
     } else {
         None
     };
     let opts = RenderOptions {
         timeout: std::time::Duration::from_secs(cfg.model.helm.timeout_seconds.max(1)),
         max_output_bytes: (cfg.model.limits.max_rendered_mib as usize).saturating_mul(1024 * 1024),
+        max_memory_bytes: Some(
+            cfg.model
+                .limits
+                .max_helm_memory_mib
+                .saturating_mul(1024 * 1024),
+        ),
         ..RenderOptions::default()
     };
     let whole = Whole {

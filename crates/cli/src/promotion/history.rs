@@ -1,6 +1,6 @@
 //! `--history N`: the digests the upstream side rendered in the last N commits.
 //!
-//! Each commit's tree is read with `git archive` into a temporary folder (the checkout, the index
+//! Each commit's tree is read from git's raw objects into a temporary folder (the checkout, the index
 //! and the refs are never touched), its own `imagegate.yaml` is loaded there, and only the cells
 //! that can settle an open question are rendered: the upstream environment's cells of the
 //! components whose downstream digest was not found today. The search walks the first-parent
@@ -14,8 +14,6 @@ use anyhow::Result;
 use imagegate_config::{Config, PromotionSettings};
 use imagegate_render::{render_all, Helm, RenderOptions};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
-use std::process::{Command, Stdio};
 
 /// Most commits `--history` may search.
 pub const MAX_DEPTH: usize = 100;
@@ -59,25 +57,19 @@ pub fn search(
         ))
         .into());
     }
-    let root = cfg.repo.root();
-    let prefix = git(root, &["rev-parse", "--show-prefix"]).map_err(|e| {
+    // The checkout imagegate runs in, and the configuration's folder inside each commit.
+    let repo = crate::git::Git::discover().map_err(|e| {
         Fatal(format!(
-            "--history needs the repository in git: {e}\n  hint: run in a git checkout, or drop --history"
+            "--history needs the repository in git: {}\n  hint: run in a git checkout, or drop --history",
+            e.0
         ))
     })?;
-    let prefix = prefix.trim().trim_end_matches('/').to_string();
-    // The configuration's folder inside each commit (`commit:prefix`), unpacked from the top.
-    let repo = crate::git::Git::discover(root)?;
-    let depth_arg = format!("--max-count={depth}");
-    let commits: Vec<String> = git(root, &["rev-list", "--first-parent", &depth_arg, "HEAD"])
-        .map_err(|e| Fatal(format!("--history: cannot list commits: {e}")))?
-        .lines()
-        .map(str::to_string)
-        .collect();
+    let prefix = repo.prefix_of(cfg.repo.root())?;
+    let commits = repo
+        .first_parents(depth)
+        .map_err(|e| Fatal(format!("--history: cannot list commits: {}", e.0)))?;
     if commits.len() < depth {
-        let shallow = git(root, &["rev-parse", "--is-shallow-repository"])
-            .map(|s| s.trim() == "true")
-            .unwrap_or(false);
+        let shallow = repo.is_shallow();
         eprintln!(
             "imagegate: --history {depth}: only {} commit(s) available{}",
             commits.len(),
@@ -151,20 +143,4 @@ pub fn search(
         }
     }
     Ok(found)
-}
-
-/// Runs `git -C root ARGS`, returning stdout, or stderr as the error.
-fn git(root: &Path, args: &[&str]) -> Result<String, String> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run git: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
-    }
 }
