@@ -173,6 +173,36 @@ pub fn run(
     })
 }
 
+/// The `promotion-drift` findings of a run's lineage, finished (severity, exceptions, origins);
+/// the exceptions they match are added to `matched`.
+pub fn drift_findings(
+    cfg: &Config,
+    lineage: &[imagegate_report::LineageSite],
+    judged: &Judged<'_>,
+    history: &HistoryPlan<'_>,
+    today: chrono::NaiveDate,
+    matched: &mut ExceptionOutcome,
+) -> Result<Vec<ReportFinding>> {
+    let settings = &cfg.model.policy;
+    let exceptions = &cfg.model.exceptions;
+    let mut out = Vec::new();
+    for d in promotion::drift(cfg, lineage, judged, history)? {
+        let mut f = settings.apply_severity(vec![d.finding]);
+        matched.merge(&imagegate_policy::apply_exceptions(
+            &mut f, exceptions, today,
+        ));
+        if f.is_empty() {
+            continue;
+        }
+        let stack = imagegate_origin::Stack::for_cell(&cfg.repo, &d.cell);
+        out.extend(
+            f.iter()
+                .map(|f| convert::finding_with_stack(f, Some(&stack), Some(&d.cell), exceptions)),
+        );
+    }
+    Ok(out)
+}
+
 /// The whole-fleet rules, over what a run (or the merge of shard runs) collected.
 pub struct Whole<'a> {
     /// The configuration.
@@ -203,7 +233,7 @@ impl Whole<'_> {
         let matrix = cfg.cells().map_err(|e| Fatal(e.to_string()))?;
         let mut out = Vec::new();
 
-        let drift = promotion::drift(
+        out.extend(drift_findings(
             cfg,
             lineage,
             &Judged {
@@ -214,22 +244,9 @@ impl Whole<'_> {
                 depth: self.history,
                 render: self.helm.map(|h| (h, self.opts)),
             },
-        )?;
-        for d in drift {
-            let mut f = settings.apply_severity(vec![d.finding]);
-            matched.merge(&imagegate_policy::apply_exceptions(
-                &mut f, exceptions, today,
-            ));
-            if f.is_empty() {
-                continue;
-            }
-            let stack = imagegate_origin::Stack::for_cell(&cfg.repo, &d.cell);
-            out.extend(
-                f.iter().map(|f| {
-                    convert::finding_with_stack(f, Some(&stack), Some(&d.cell), exceptions)
-                }),
-            );
-        }
+            today,
+            &mut matched,
+        )?);
 
         if self.full {
             let mut unread = settings.apply_severity(overlays::unread(cfg, &matrix)?);

@@ -28,7 +28,8 @@ pub fn lineage_sites(
     rows.iter()
         .filter(|r| envs.contains(r.environment.as_str()))
         .filter_map(|r| {
-            let repository = r.repository.as_deref()?;
+            let repository = canonical(r)?;
+            let repository = repository.as_str();
             let digest = r.digest.as_deref()?;
             promotion.is_first_party(repository).then(|| LineageSite {
                 environment: r.environment.clone(),
@@ -47,6 +48,15 @@ pub fn lineage_sites(
             })
         })
         .collect()
+}
+
+/// The repository of a row in canonical form (`GHCR.IO:443/x` and `ghcr.io/x` are one
+/// repository to a registry, so they must be one to the lineage), when its image parses.
+fn canonical(r: &InventoryRow) -> Option<String> {
+    r.repository.as_ref()?;
+    imagegate_policy::ImageRef::parse(&r.image)
+        .ok()
+        .map(|i| i.canonical_repository())
 }
 
 /// What the run judged: the cells (environment, app) it rendered and which of them failed.
@@ -278,12 +288,12 @@ pub fn digests_of(
 ) -> BTreeSet<(String, String, String)> {
     rows.iter()
         .filter_map(|r| {
-            let repository = r.repository.as_deref()?;
+            let repository = canonical(r)?;
             let digest = r.digest.as_deref()?;
-            promotion.is_first_party(repository).then(|| {
+            promotion.is_first_party(&repository).then(|| {
                 (
                     r.environment.clone(),
-                    repository.to_string(),
+                    repository.clone(),
                     digest.to_string(),
                 )
             })

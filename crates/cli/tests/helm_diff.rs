@@ -598,3 +598,108 @@ fn helm_check_with_a_warm_cache_serves_every_sound_cell_from_it() {
     assert_eq!(statuses(&fresh, "cached"), 0);
     assert_eq!(fresh["findings"], cold["findings"]);
 }
+
+const SMOKE: &str = "sources/values/env/production/apps/www-smoke.yaml";
+const SMOKE_DIGEST: &str =
+    "sha256:1be6bfba212e2e885cdf80a4514a379f8d81cd54c542dc961b99d11fa2d7e8ac";
+const NEVER_PROMOTED: &str =
+    "sha256:0000000000000000000000000000000000000000000000000000000000000001";
+
+#[test]
+fn helm_diff_judges_promotion_drift_over_the_whole_lineage() {
+    let fleet = Fleet::new();
+    // A PR pins production to a digest staging never ran: only production's cell changes, but
+    // the rule is about staging's whole environment, so the diff must still see it.
+    fleet.replace(SMOKE, SMOKE_DIGEST, NEVER_PROMOTED);
+    let (code, r) = fleet.diff(&["--base", "HEAD"]);
+    assert_eq!(code, 1, "an unpromoted digest fails the PR");
+    assert!(
+        rules_of(&r["new"]).contains("promotion-drift production/production-www-smoke grpc-health"),
+        "{:#}",
+        r["new"]
+    );
+    // The fleet's existing drift findings are on both sides: neither new nor fixed (and, in
+    // cells this change does not affect, not listed as unchanged either).
+    for list in ["new", "fixed", "unchanged"] {
+        assert!(
+            !rules_of(&r[list]).contains("promotion-drift production/production-www www"),
+            "{list}"
+        );
+    }
+}
+
+#[test]
+fn helm_spelling_a_registry_differently_does_not_hide_promotion_drift() {
+    // Before references were compared canonically, `GHCR.IO/…` or `ghcr.io:443/…` was not
+    // first-party, so an unpromoted digest spelt that way passed.
+    for spelling in [
+        "GHCR.IO/ameideio/",
+        "ghcr.io:443/ameideio/",
+        "Ghcr.io/ameideio/",
+    ] {
+        let fleet = Fleet::new();
+        let text = fleet.read(SMOKE);
+        fleet.write(
+            SMOKE,
+            &text
+                .replace("ghcr.io/ameideio/", spelling)
+                .replace(SMOKE_DIGEST, NEVER_PROMOTED),
+        );
+        let (code, r) = fleet.diff(&["--base", "HEAD"]);
+        assert_eq!(code, 1, "{spelling}");
+        assert!(
+            rules_of(&r["new"])
+                .contains("promotion-drift production/production-www-smoke grpc-health"),
+            "{spelling}: {:#}",
+            r["new"]
+        );
+        // The same digest staging runs, spelt differently, is the same image: no drift.
+        fleet.write(SMOKE, &text.replace("ghcr.io/ameideio/", spelling));
+        let (_, r) = fleet.diff(&["--base", "HEAD"]);
+        assert!(
+            !rules_of(&r["new"])
+                .iter()
+                .any(|f| f.starts_with("promotion-drift")),
+            "{spelling}: {:#}",
+            r["new"]
+        );
+    }
+}
+
+#[test]
+fn helm_diff_a_violation_swapped_for_another_image_is_new() {
+    let fleet = Fleet::new();
+    // staging-www is pinned; unpin it in the base commit, then swap the image in the head.
+    fleet.replace(
+        "sources/values/env/staging/apps/www.yaml",
+        WWW_DIGEST,
+        "ghcr.io/ameideio/www:main",
+    );
+    git(fleet.repo.path(), &["commit", "-q", "-am", "unpinned"]);
+    fleet.replace(
+        "sources/values/env/staging/apps/www.yaml",
+        "ghcr.io/ameideio/www:main",
+        "docker.io/attacker/miner:main",
+    );
+    let (code, r) = fleet.diff(&["--base", "HEAD"]);
+    assert_eq!(code, 1, "another bad image is a new violation");
+    let images = |v: &Value| -> BTreeSet<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule"] == "mutable-tag")
+            .filter_map(|f| f["image"].as_str().map(str::to_string))
+            .collect()
+    };
+    assert!(
+        images(&r["new"]).contains("docker.io/attacker/miner:main"),
+        "{:#}",
+        r["new"]
+    );
+    assert!(
+        images(&r["fixed"]).contains("ghcr.io/ameideio/www:main"),
+        "{:#}",
+        r["fixed"]
+    );
+    assert!(!images(&r["unchanged"]).contains("docker.io/attacker/miner:main"));
+}

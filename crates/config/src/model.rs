@@ -71,11 +71,14 @@ pub struct PromotionSettings {
 }
 
 impl PromotionSettings {
-    /// True when `repository` (registry included) is first-party.
+    /// True when `repository` (registry included, in the canonical form of
+    /// `ImageRef::canonical_repository`) is first-party. Prefixes are compared in the same
+    /// canonical form, so `GHCR.IO/…` or `ghcr.io:443/…` is as first-party as `ghcr.io/…`.
     pub fn is_first_party(&self, repository: &str) -> bool {
-        self.first_party
-            .iter()
-            .any(|p| !p.is_empty() && repository.starts_with(p.as_str()))
+        self.first_party.iter().any(|p| {
+            !p.is_empty()
+                && repository.starts_with(imagegate_policy::canonical_repository_prefix(p).as_str())
+        })
     }
 
     /// The environments `environment` is promoted from (its predecessor in every chain).

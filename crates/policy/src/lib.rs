@@ -24,7 +24,8 @@ pub use evaluate::{evaluate, render_failed};
 pub use exceptions::{apply_exceptions, exception_hygiene, ExceptionOutcome, RunScope};
 pub use finding::*;
 pub use reference::{
-    ImageRef, RefError, DIGEST_ALGORITHM, NAME_MAX_LEN, SHA256_HEX_LEN, TAG_MAX_LEN,
+    canonical_repository_prefix, ImageRef, RefError, DIGEST_ALGORITHM, NAME_MAX_LEN,
+    SHA256_HEX_LEN, TAG_MAX_LEN,
 };
 pub use registry::{rule, rules, RuleInfo, RuleStatus};
 pub use settings::{

@@ -83,6 +83,22 @@ impl ImageRef {
         &self.raw[start..self.path.end]
     }
 
+    /// The repository as the registry identifies it, for comparing references written
+    /// differently: the registry in lowercase without the default port `:443`, Docker Hub's
+    /// aliases (`index.docker.io`, `registry-1.docker.io`, `registry.hub.docker.com`, no
+    /// registry at all) as `docker.io`, and its official images under `library/`
+    /// (`nginx` → `docker.io/library/nginx`). Used where two references must be the same image
+    /// (promotion lineage, first-party prefixes), never in what a report shows as rendered.
+    pub fn canonical_repository(&self) -> String {
+        let registry = canonical_registry(self.domain());
+        let path = self.path();
+        if registry == DOCKER_HUB && !path.contains('/') {
+            format!("{registry}/library/{path}")
+        } else {
+            format!("{registry}/{path}")
+        }
+    }
+
     /// The tag without its `:`, when one is written. Never invented.
     pub fn tag(&self) -> Option<&str> {
         self.tag.clone().map(|r| &self.raw[r])
@@ -91,6 +107,45 @@ impl ImageRef {
     /// The digest (`sha256:<64 hex>`), when one is written.
     pub fn digest(&self) -> Option<&str> {
         self.digest.clone().map(|r| &self.raw[r])
+    }
+}
+
+/// Docker Hub's canonical registry name.
+const DOCKER_HUB: &str = "docker.io";
+
+/// A registry (domain and optional port) as the canonical form [`ImageRef::canonical_repository`]
+/// uses: no registry and Docker Hub's aliases are `docker.io`.
+fn canonical_registry(domain: Option<&str>) -> String {
+    let Some(domain) = domain else {
+        return DOCKER_HUB.to_string();
+    };
+    let lower = domain.to_ascii_lowercase();
+    let host = lower.strip_suffix(":443").unwrap_or(&lower);
+    match host {
+        "docker.io" | "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => {
+            DOCKER_HUB.to_string()
+        }
+        _ => host.to_string(),
+    }
+}
+
+/// A repository prefix (for example a first-party prefix `GHCR.io:443/acme/`) in the canonical
+/// form of [`ImageRef::canonical_repository`], so that prefix matching agrees with how
+/// references are compared. The first component is the registry when it would be one in a
+/// reference (a `.` or `:`, `localhost`, an uppercase letter); otherwise the prefix is a path
+/// on Docker Hub.
+pub fn canonical_repository_prefix(prefix: &str) -> String {
+    let (first, rest) = match prefix.split_once('/') {
+        Some((first, rest)) => (first, Some(rest)),
+        None => (prefix, None),
+    };
+    let is_domain = first.contains(['.', ':'])
+        || first == "localhost"
+        || first.chars().any(|c| c.is_ascii_uppercase());
+    match (is_domain, rest) {
+        (true, Some(rest)) => format!("{}/{rest}", canonical_registry(Some(first))),
+        (true, None) => canonical_registry(Some(first)),
+        (false, _) => format!("{DOCKER_HUB}/{prefix}"),
     }
 }
 
@@ -706,5 +761,48 @@ mod proptests {
                 prop_assert!(s.contains(r.path()));
             }
         }
+    }
+
+    #[test]
+    fn canonical_repositories_compare_references_written_differently() {
+        let canon = |r: &str| ImageRef::parse(r).unwrap().canonical_repository();
+        for same in [
+            "ghcr.io/acme/web:1@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "GHCR.IO/acme/web",
+            "ghcr.io:443/acme/web:latest",
+            "Ghcr.Io:443/acme/web",
+        ] {
+            assert_eq!(canon(same), "ghcr.io/acme/web", "{same}");
+        }
+        for same in [
+            "nginx",
+            "library/nginx",
+            "docker.io/nginx",
+            "docker.io/library/nginx:1",
+            "index.docker.io/library/nginx",
+            "registry-1.docker.io/nginx",
+            "registry.hub.docker.com/library/nginx",
+            "DOCKER.IO:443/nginx",
+        ] {
+            assert_eq!(canon(same), "docker.io/library/nginx", "{same}");
+        }
+        assert_eq!(canon("acme/web"), "docker.io/acme/web");
+        // Another port, another registry; a path is never lowercased (it must already be).
+        assert_eq!(canon("ghcr.io:5000/acme/web"), "ghcr.io:5000/acme/web");
+        assert_eq!(canon("localhost/web"), "localhost/web");
+        assert_eq!(
+            canonical_repository_prefix("GHCR.io:443/acme/"),
+            "ghcr.io/acme/"
+        );
+        assert_eq!(
+            canonical_repository_prefix("ghcr.io/acme/"),
+            "ghcr.io/acme/"
+        );
+        assert_eq!(
+            canonical_repository_prefix("index.docker.io/acme/"),
+            "docker.io/acme/"
+        );
+        assert_eq!(canonical_repository_prefix("acme/"), "docker.io/acme/");
+        assert_eq!(canonical_repository_prefix("ghcr.io"), "ghcr.io");
     }
 }

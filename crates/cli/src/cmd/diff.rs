@@ -131,6 +131,15 @@ pub fn run(args: DiffArgs) -> Result<u8> {
         &progress,
     );
     progress.finish();
+    // promotion-drift is a rule over whole environments: judged on each side over every cell of
+    // its chains (unaffected cells come from the cache, rendered once for both sides).
+    let drift =
+        |cfg: &Config, cells: &[Cell]| side_drift(cfg, cells, &helm, &opts, cache.as_ref(), today);
+    let base_drift = match &base_cfg {
+        Some(cfg) => drift(cfg, &base_cells)?,
+        None => Vec::new(),
+    };
+    let head_drift = drift(&head_cfg, &head_cells)?;
     if let Some(cache) = &cache {
         crate::cache::close(cache);
     }
@@ -218,6 +227,21 @@ pub fn run(args: DiffArgs) -> Result<u8> {
         report.unchanged.extend(unchanged);
         report.changes.push(change);
     }
+    // New and fixed drift is reported wherever it is; an unchanged one only for a cell this
+    // change affects (unchanged lists the findings of affected cells, which --strict fails on).
+    let [new, fixed, unchanged] = compare::classify_fleet(base_drift, head_drift);
+    let affected: std::collections::BTreeSet<(String, String)> = report
+        .changes
+        .iter()
+        .map(|c| (c.environment.clone(), c.app.clone()))
+        .collect();
+    report.new.extend(new);
+    report.fixed.extend(fixed);
+    report.unchanged.extend(
+        unchanged
+            .into_iter()
+            .filter(|f| affected.contains(&(f.environment.clone(), f.app.clone()))),
+    );
     let report = report.finish();
     emit(&report, &outputs)?;
     Ok(report.exit_code() as u8)
@@ -367,6 +391,66 @@ fn render_side(
                 from,
             }
         },
+    )
+}
+
+/// The `promotion-drift` findings of one side: every cell of the environments its promotion
+/// chains name is rendered (through the cache) and the lineage judged as a full run would.
+fn side_drift(
+    cfg: &Config,
+    cells: &[Cell],
+    helm: &Helm,
+    opts: &RenderOptions,
+    cache: Option<&RenderCache>,
+    today: chrono::NaiveDate,
+) -> Result<Vec<imagegate_report::ReportFinding>> {
+    let Some(promotion) = &cfg.model.promotion else {
+        return Ok(Vec::new());
+    };
+    let envs = promotion.environments();
+    let chain_cells: Vec<Cell> = cells
+        .iter()
+        .filter(|c| envs.contains(c.environment.as_str()))
+        .cloned()
+        .collect();
+    if chain_cells.is_empty() {
+        return Ok(Vec::new());
+    }
+    let judge = Judge {
+        config: Some(cfg),
+        settings: &cfg.model.policy,
+        exceptions: &cfg.model.exceptions,
+        decode: decode_options(&cfg.model.policy),
+        today,
+        inventory: true,
+    };
+    let outcomes = crate::pipeline::run_cached(&judge, cfg, helm, &chain_cells, opts, false, cache);
+    let mut lineage = Vec::new();
+    let mut judged = std::collections::BTreeMap::new();
+    for o in &outcomes {
+        lineage.extend(crate::promotion::lineage_sites(
+            promotion,
+            &o.report.chart,
+            &o.inventory,
+        ));
+        judged.insert(
+            (o.report.environment.clone(), o.report.app.clone()),
+            o.report.status == CellStatus::Failed,
+        );
+    }
+    crate::fleet::drift_findings(
+        cfg,
+        &lineage,
+        &crate::promotion::Judged {
+            cells: &judged,
+            matrix: cells,
+        },
+        &crate::promotion::HistoryPlan {
+            depth: 0,
+            render: None,
+        },
+        today,
+        &mut imagegate_policy::ExceptionOutcome::default(),
     )
 }
 

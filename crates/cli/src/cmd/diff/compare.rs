@@ -78,13 +78,15 @@ pub fn unified(base: &str, head: &str, label: &str) -> Option<(String, bool)> {
     Some((text[..end].to_string(), true))
 }
 
-/// What identifies a finding across the two sides: not its message or image (a changed tag is
-/// the same problem in the same place), but rule, cell, object, container and field.
+/// What identifies a finding across the two sides: rule, cell, object, container, field and the
+/// image, but not its message. The image is part of it: a violation swapped for another image
+/// (`x:latest` for `docker.io/attacker/miner:latest`) is a new finding, never "unchanged".
 type Identity = (
     String,
     String,
     String,
     Option<(String, Option<String>, String)>,
+    Option<String>,
     Option<String>,
     Option<String>,
 );
@@ -99,6 +101,7 @@ fn identity(f: &ReportFinding, app: &str) -> Identity {
             .map(|o| (o.kind.clone(), o.namespace.clone(), o.name.clone())),
         f.container.clone(),
         f.field.clone(),
+        f.image.clone(),
     )
 }
 
@@ -109,9 +112,27 @@ pub fn classify(
     head: Vec<ReportFinding>,
     head_app: &str,
 ) -> [Vec<ReportFinding>; 3] {
+    classify_as(base, head, Some(head_app))
+}
+
+/// [`classify`] for findings of many cells (the whole-fleet `promotion-drift`): each base finding
+/// keeps its own app.
+pub fn classify_fleet(
+    base: Vec<ReportFinding>,
+    head: Vec<ReportFinding>,
+) -> [Vec<ReportFinding>; 3] {
+    classify_as(base, head, None)
+}
+
+fn classify_as(
+    base: Vec<ReportFinding>,
+    head: Vec<ReportFinding>,
+    head_app: Option<&str>,
+) -> [Vec<ReportFinding>; 3] {
     let mut left: HashMap<Identity, Vec<ReportFinding>> = HashMap::new();
     for f in base {
-        left.entry(identity(&f, head_app)).or_default().push(f);
+        let app = head_app.unwrap_or(&f.app).to_string();
+        left.entry(identity(&f, &app)).or_default().push(f);
     }
     let (mut new, mut unchanged) = (Vec::new(), Vec::new());
     for f in head {
@@ -139,26 +160,60 @@ mod tests {
     }
 
     #[test]
-    fn findings_match_by_place_not_by_message_or_image() {
+    fn findings_match_by_place_and_image_not_by_message() {
+        let mut reworded = finding("digest-required", "dev-old", "b", "y:1");
+        reworded.message = "worded differently".into();
         let base = vec![
             finding("mutable-tag", "dev-old", "a", "x:latest"),
-            finding("digest-required", "dev-old", "b", "y:1"),
+            reworded,
+            finding("mutable-tag", "dev-old", "c", "z:latest"),
         ];
         let head = vec![
-            finding("mutable-tag", "dev-new", "a", "x:main"),
+            // The same violation, the image swapped for another: new, and the old one fixed.
+            finding(
+                "mutable-tag",
+                "dev-new",
+                "a",
+                "docker.io/attacker/miner:latest",
+            ),
+            finding("digest-required", "dev-new", "b", "y:1"),
             finding("pull-policy-missing", "dev-new", "a", "x:main"),
+            // Same place, same image, renamed cell: unchanged.
+            finding("mutable-tag", "dev-new", "c", "z:latest"),
         ];
         let [new, fixed, unchanged] = classify(base, head, "dev-new");
-        assert_eq!(unchanged.len(), 1);
+        let rules = |v: &[ReportFinding]| {
+            let mut r: Vec<(String, Option<String>)> = v
+                .iter()
+                .map(|f| (f.rule.clone(), f.image.clone()))
+                .collect();
+            r.sort();
+            r
+        };
         assert_eq!(
-            unchanged[0].image.as_deref(),
-            Some("x:main"),
-            "the head's version"
+            rules(&unchanged),
+            vec![
+                ("digest-required".to_string(), Some("y:1".to_string())),
+                ("mutable-tag".to_string(), Some("z:latest".to_string())),
+            ]
         );
-        assert_eq!(new.len(), 1);
-        assert_eq!(new[0].rule, "pull-policy-missing");
-        assert_eq!(fixed.len(), 1);
-        assert_eq!(fixed[0].rule, "digest-required");
+        assert_eq!(
+            rules(&new),
+            vec![
+                (
+                    "mutable-tag".to_string(),
+                    Some("docker.io/attacker/miner:latest".to_string())
+                ),
+                (
+                    "pull-policy-missing".to_string(),
+                    Some("x:main".to_string())
+                ),
+            ]
+        );
+        assert_eq!(
+            rules(&fixed),
+            vec![("mutable-tag".to_string(), Some("x:latest".to_string()))]
+        );
     }
 
     #[test]
