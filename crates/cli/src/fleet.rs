@@ -262,10 +262,11 @@ impl Whole<'_> {
             );
         }
 
+        let selection: Vec<(String, String)> = judged.keys().cloned().collect();
         let scope = if self.full {
             RunScope::Full
         } else {
-            RunScope::Narrowed
+            RunScope::Narrowed(&selection)
         };
         for f in imagegate_policy::exception_hygiene(exceptions, &matched, scope, today, settings) {
             let mut r = convert::finding(&f, None, None);

@@ -188,3 +188,45 @@ fn unknown_environment_is_a_usage_error() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_selection_of_no_cell_is_a_usage_error_naming_where_the_cells_are() {
+    // ameide-operators is cluster-scoped: it has no cell in dev. Judging nothing must not pass.
+    for cmd in ["cells", "check"] {
+        let out = imagegate(
+            &[
+                cmd,
+                "--config",
+                "charts-testdata/imagegate.yaml",
+                "--env",
+                "dev",
+                "--app",
+                "ameide-operators",
+            ],
+            &root(),
+        );
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains("selects no cell"), "{cmd}: {err}");
+        assert!(
+            err.contains("cluster-azure/cluster-ameide-operators"),
+            "{cmd}: {err}"
+        );
+    }
+    // Variant: two environments, one app that lives in neither.
+    let out = imagegate(
+        &[
+            "check",
+            "--config",
+            "charts-testdata/imagegate.yaml",
+            "--env",
+            "dev",
+            "--env",
+            "staging",
+            "--app",
+            "cluster-image-prepuller",
+        ],
+        &root(),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}

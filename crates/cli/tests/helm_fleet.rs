@@ -132,3 +132,45 @@ fn helm_fleet_every_image_finding_says_where_to_fix_it() {
         );
     }
 }
+
+/// The rules of `check ARGS --format json` on the fleet.
+fn rules_of_narrowed(args: &[&str]) -> (Option<i32>, Vec<String>) {
+    let mut all = vec![
+        "check",
+        "--config",
+        "charts-testdata/imagegate.yaml",
+        "--format",
+        "json",
+        "--no-progress",
+    ];
+    all.extend_from_slice(args);
+    let out = imagegate(&all, &root());
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: {e}; stderr: {}", stderr(&out)));
+    let rules = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap().to_string())
+        .collect();
+    (out.status.code(), rules)
+}
+
+#[test]
+fn helm_narrowed_runs_answer_for_their_selection_only() {
+    // The expired exception is scoped to the cluster cells of ameide-operators: a run narrowed
+    // to staging's www is not about it (it used to fail that run).
+    let (code, rules) = rules_of_narrowed(&["--env", "staging", "--app", "www"]);
+    assert!(
+        !rules.contains(&"exception-expired".to_string()),
+        "{rules:?}"
+    );
+    assert_eq!(code, Some(0), "staging/www is clean: {rules:?}");
+    // Narrowed to the cells the exception is about, it is reported.
+    let (code, rules) = rules_of_narrowed(&["--env", "cluster-azure", "--app", "ameide-operators"]);
+    assert!(
+        rules.contains(&"exception-expired".to_string()),
+        "{rules:?}"
+    );
+    assert_eq!(code, Some(1));
+}

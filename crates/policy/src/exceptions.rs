@@ -7,11 +7,25 @@ use crate::{Exception, ExceptionSettings, Finding, ImageRef, PolicySettings};
 
 /// Whether a run saw the whole fleet. Only a full run can tell that an exception is unused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RunScope {
+pub enum RunScope<'a> {
     /// Every cell was rendered and judged.
     Full,
-    /// The run was narrowed (`--env`, `--app`, a PR check of some cells, `scan`).
-    Narrowed,
+    /// The run was narrowed (`--env`, `--app`, a PR check of some cells) to these cells
+    /// (environment, app): only the exceptions that could apply to one of them are judged, so a
+    /// narrowed run answers for its selection and nothing else.
+    Narrowed(&'a [(String, String)]),
+}
+
+impl RunScope<'_> {
+    /// Whether `exception` is this run's concern.
+    fn concerns(&self, exception: &Exception) -> bool {
+        match self {
+            RunScope::Full => true,
+            RunScope::Narrowed(cells) => cells
+                .iter()
+                .any(|(env, app)| exception.may_apply_to(env, app)),
+        }
+    }
 }
 
 /// How many findings each exception matched, by index in `exceptions.list`.
@@ -142,6 +156,9 @@ pub fn exception_hygiene(
         .and_then(|days| today.checked_add_days(Days::new(u64::from(days))));
     let mut findings = Vec::new();
     for (index, exception) in exceptions.list.iter().enumerate() {
+        if !scope.concerns(exception) {
+            continue;
+        }
         if exception.is_expired(today) {
             findings.push(exception_expired::finding(index, exception, today));
         } else if scope == RunScope::Full && !outcome.is_used(index) {
@@ -406,7 +423,8 @@ mod tests {
         let found = hygiene(yaml, &unused, RunScope::Full);
         assert_eq!(rules(&found), [("exception-unused", Some(10))]);
         assert_eq!(found[0].severity, Severity::Warning);
-        assert!(hygiene(yaml, &unused, RunScope::Narrowed).is_empty());
+        let dev = [("dev".to_string(), "dev-web".to_string())];
+        assert!(hygiene(yaml, &unused, RunScope::Narrowed(&dev)).is_empty());
         assert!(hygiene(yaml, &ExceptionOutcome { matches: vec![3] }, RunScope::Full).is_empty());
     }
 
@@ -474,5 +492,26 @@ mod tests {
             (found[0].rule, found[0].severity),
             ("exception-expired", Severity::Warning)
         );
+    }
+
+    #[test]
+    fn a_narrowed_run_judges_only_the_exceptions_of_its_selection() {
+        let yaml = "list: [\
+            {rule: mutable-tag, environments: [staging], reason: r, expires: 2026-01-01},\
+            {rule: mutable-tag, apps: ['dev-w*'], reason: r, expires: 2026-01-01},\
+            {rule: mutable-tag, reason: r, expires: 2026-01-01},\
+            {rule: mutable-tag, environments: [dev], apps: [dev-api], reason: r, expires: 2026-01-01}]";
+        let none = ExceptionOutcome::default();
+        let dev_web = [("dev".to_string(), "dev-web".to_string())];
+        // Expired everywhere, but only the ones that could apply to dev/dev-web concern it.
+        assert_eq!(
+            rules(&hygiene(yaml, &none, RunScope::Narrowed(&dev_web))),
+            [
+                ("exception-expired", Some(11)),
+                ("exception-expired", Some(12))
+            ]
+        );
+        assert_eq!(hygiene(yaml, &none, RunScope::Full).len(), 4);
+        assert!(hygiene(yaml, &none, RunScope::Narrowed(&[])).is_empty());
     }
 }

@@ -537,6 +537,14 @@ pub struct Exception {
 }
 
 impl Exception {
+    /// Whether the exception could cover a finding of the cell (`environment`, `app`): its
+    /// `environments` and `apps` (empty: any) admit the cell. Images and objects are not
+    /// known before rendering, so they do not narrow it.
+    pub fn may_apply_to(&self, environment: &str, app: &str) -> bool {
+        (self.environments.is_empty() || self.environments.iter().any(|e| e == environment))
+            && (self.apps.is_empty() || self.apps.iter().any(|g| g.matches(app)))
+    }
+
     /// True when `expires` is before `today` (the `expires` day itself still counts).
     pub fn is_expired(&self, today: NaiveDate) -> bool {
         self.expires < today

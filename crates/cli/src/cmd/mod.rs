@@ -75,9 +75,37 @@ pub fn select_cells(cfg: &Config, m: &MatrixArgs) -> Result<Vec<Cell>> {
             .into());
         }
     }
-    Ok(cells
-        .into_iter()
-        .filter(|c| m.envs.is_empty() || m.envs.contains(&c.environment))
-        .filter(|c| m.apps.is_empty() || m.apps.contains(&c.app) || m.apps.contains(&c.component))
-        .collect())
+    let env_ok = |c: &Cell| m.envs.is_empty() || m.envs.contains(&c.environment);
+    let app_ok =
+        |c: &Cell| m.apps.is_empty() || m.apps.contains(&c.app) || m.apps.contains(&c.component);
+    let selected: Vec<Cell> = cells
+        .iter()
+        .filter(|c| env_ok(c) && app_ok(c))
+        .cloned()
+        .collect();
+    // A selection of nothing would pass having judged nothing: the hook and the action are told
+    // to narrow with exactly these flags, so an empty intersection is a usage error.
+    if selected.is_empty() {
+        let theirs: Vec<String> = cells
+            .iter()
+            .filter(|c| app_ok(c))
+            .map(|c| format!("{}/{}", c.environment, c.app))
+            .collect();
+        let what = if m.apps.is_empty() {
+            "no cell".to_string()
+        } else {
+            format!(
+                "the cells of --app {} are {}",
+                m.apps.join(", "),
+                theirs.join(", ")
+            )
+        };
+        return Err(Fatal(format!(
+            "--env {} --app {} selects no cell ({what}); nothing would be judged\n  hint: pick an environment those cells are in (a cluster-scoped component's cells are in its cluster environment, for example cluster-<type>)",
+            m.envs.join(","),
+            m.apps.join(","),
+        ))
+        .into());
+    }
+    Ok(selected)
 }
