@@ -58,7 +58,7 @@ pub fn close(cache: &RenderCache) {
 fn warn(message: &str) {
     eprintln!(
         "imagegate: warning: {}",
-        crate::output::sanitize_terminal(message)
+        crate::output::sanitize_stderr(message)
     );
 }
 

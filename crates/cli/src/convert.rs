@@ -50,6 +50,52 @@ pub struct InventoryRow {
     pub line: Option<u32>,
 }
 
+/// Writes inventory rows as CSV (header first), every cell safe to open in a spreadsheet.
+pub fn write_inventory_csv(w: impl std::io::Write, rows: &[InventoryRow]) -> anyhow::Result<()> {
+    let mut c = csv::Writer::from_writer(w);
+    for r in rows {
+        c.serialize(r.spreadsheet_safe())?;
+    }
+    c.flush()?;
+    Ok(())
+}
+
+/// A CSV cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, or a tab or carriage
+/// return first), prefixed with `'` so it is shown as text (OWASP's CSV-injection advice).
+/// Names, images and field paths from a chart never legitimately start with one of these.
+fn spreadsheet_text(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    }
+}
+
+impl InventoryRow {
+    /// The row with every text cell made safe for a spreadsheet ([`spreadsheet_text`]).
+    fn spreadsheet_safe(&self) -> Self {
+        let t = |s: &String| spreadsheet_text(s);
+        let o = |s: &Option<String>| s.as_deref().map(spreadsheet_text);
+        Self {
+            environment: t(&self.environment),
+            app: t(&self.app),
+            kind: t(&self.kind),
+            namespace: o(&self.namespace),
+            name: t(&self.name),
+            container: o(&self.container),
+            site: t(&self.site),
+            field: t(&self.field),
+            image: t(&self.image),
+            repository: o(&self.repository),
+            tag: o(&self.tag),
+            digest: o(&self.digest),
+            pull_policy: o(&self.pull_policy),
+            template: o(&self.template),
+            ..self.clone()
+        }
+    }
+}
+
 /// The inventory rows of one decoded cell.
 pub fn inventory(ctx: &CellContext, decoded: &Decoded) -> Vec<InventoryRow> {
     let mut rows = Vec::new();
@@ -209,4 +255,45 @@ pub fn finding_with_stack(
         }
     }
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_that_a_spreadsheet_would_run_are_neutralised() {
+        let row = InventoryRow {
+            environment: "=HYPERLINK(\"http://x\")".into(),
+            app: "+1".into(),
+            kind: "-2".into(),
+            namespace: Some("@SUM(A1)".into()),
+            name: "\tx".into(),
+            container: Some("web".into()),
+            site: "container".into(),
+            field: "spec.containers[0].image".into(),
+            image: "ghcr.io/acme/web:1".into(),
+            repository: None,
+            tag: None,
+            digest: None,
+            pull_policy: Some("(absent)".into()),
+            template: None,
+            api_version: "v1".into(),
+            document: 0,
+            line: None,
+        };
+        let mut out = Vec::new();
+        write_inventory_csv(&mut out, &[row]).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let rec = reader.records().next().unwrap().unwrap();
+        for cell in rec.iter() {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "{cell:?} in {text}"
+            );
+        }
+        assert_eq!(&rec[0], "'=HYPERLINK(\"http://x\")");
+        assert!(text.contains("ghcr.io/acme/web:1"), "{text}");
+    }
 }

@@ -36,7 +36,10 @@ fn main() -> ExitCode {
     imagegate_render::install_interrupt_handler();
     // What a run killed with SIGKILL (OOM killer, CI hard timeout) could not remove.
     imagegate_render::remove_stale_temp_dirs();
-    ExitCode::from(guarded(|| cmd::run(args)))
+    ExitCode::from(guarded(|| {
+        output::require_stdout()?;
+        cmd::run(args)
+    }))
 }
 
 /// Runs a command and maps its outcome to the exit status: its own status, or 2 for an error. A
@@ -51,7 +54,7 @@ fn guarded(f: impl FnOnce() -> anyhow::Result<u8>) -> u8 {
             if let Some(f) = err.downcast_ref::<Fatal>() {
                 msg = f.0.clone();
             }
-            eprintln!("imagegate: error: {}", output::sanitize_terminal(&msg));
+            eprintln!("imagegate: error: {}", output::sanitize_stderr(&msg));
             2
         }
         Err(payload) => {
@@ -62,7 +65,7 @@ fn guarded(f: impl FnOnce() -> anyhow::Result<u8>) -> u8 {
                 .unwrap_or("a panic without a message");
             eprintln!(
                 "imagegate: error: internal error: {}; the run was stopped and reached no verdict (this is a bug in imagegate: please report it)",
-                output::sanitize_terminal(what)
+                output::sanitize_stderr(what)
             );
             2
         }

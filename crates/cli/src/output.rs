@@ -4,31 +4,51 @@ use crate::cli::OutputArgs;
 use crate::Fatal;
 use std::io::IsTerminal;
 use std::io::Write;
+use std::path::Path;
 
 /// Stdout, locked and buffered.
 pub fn stdout() -> impl Write {
     std::io::BufWriter::new(std::io::stdout().lock())
 }
 
-/// Replaces terminal control characters (ESC and other C0/C1 controls, DEL) except newline and
-/// tab with a visible escape, so text from charts cannot drive the user's terminal.
-pub fn sanitize_terminal(s: &str) -> String {
-    if !s.chars().any(is_control) {
-        return s.to_string();
+/// Fails when imagegate was started with standard output closed. The Rust runtime reopens a
+/// closed standard descriptor on `/dev/null` (read-write) before `main`, so the report would be
+/// written nowhere and the run would still exit 0 or 1: a verdict nobody can read must not look
+/// like one. A shell's `> /dev/null` opens it write-only, which is a choice, and is left alone.
+pub fn require_stdout() -> Result<(), crate::Fatal> {
+    if stdout_was_closed() {
+        return Err(crate::Fatal(
+            "standard output is closed: the report would be lost\n  hint: redirect it to a file or /dev/null, or write the reports with --output FORMAT=FILE".into(),
+        ));
     }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if is_control(c) {
-            out.push_str(&c.escape_unicode().to_string());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    Ok(())
 }
 
-fn is_control(c: char) -> bool {
-    c != '\n' && c != '\t' && (c.is_control())
+/// Linux: fd 1 is `/dev/null` opened read-write (what the runtime does for a closed fd).
+fn stdout_was_closed() -> bool {
+    let is_null = std::fs::read_link("/proc/self/fd/1").is_ok_and(|p| p == Path::new("/dev/null"));
+    if !is_null {
+        return false;
+    }
+    let Ok(info) = std::fs::read_to_string("/proc/self/fdinfo/1") else {
+        return false;
+    };
+    info.lines()
+        .find_map(|l| l.strip_prefix("flags:"))
+        .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
+        .is_some_and(|flags| flags & 0o3 == 0o2)
+}
+
+/// A one-line field from the repository, made safe for a terminal line: controls, newlines and
+/// bidirectional overrides shown as visible escapes (the report formats' own escaper).
+pub fn sanitize_terminal(s: &str) -> String {
+    imagegate_report::terminal_line(s)
+}
+
+/// A message for stderr: its lines kept, controls and bidirectional overrides escaped, and no
+/// line able to start a CI workflow command (`::error …`).
+pub fn sanitize_stderr(s: &str) -> String {
+    imagegate_report::terminal_block(s)
 }
 
 use imagegate_report::{
@@ -152,10 +172,11 @@ pub fn today() -> Result<chrono::NaiveDate, Fatal> {
 mod tests {
     #[test]
     fn escapes_terminal_controls() {
-        assert_eq!(
-            super::sanitize_terminal("a\u{1b}[31mb\n"),
-            "a\\u{1b}[31mb\n"
-        );
+        assert_eq!(super::sanitize_terminal("a\u{1b}[31mb\n"), "a\\x1b[31mb\\n");
         assert_eq!(super::sanitize_terminal("plain"), "plain");
+        assert_eq!(
+            super::sanitize_stderr("bad `x\n::error::forged`\n  hint: fix"),
+            "bad `x\n\\x3a:error::forged`\n  hint: fix"
+        );
     }
 }

@@ -54,3 +54,32 @@ fn a_clean_scan_whose_stdout_cannot_be_written_is_exit_2() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("No space left on device"), "{stderr}");
 }
+
+#[test]
+fn a_run_started_with_stdout_closed_is_exit_2_not_a_lost_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    // A clean input: before, the closed stdout swallowed the report and the run exited 0.
+    let digest = format!("ghcr.io/acme/web@sha256:{}", "a".repeat(64));
+    std::fs::write(
+        dir.path().join("m.yaml"),
+        format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nspec: {{containers: [{{name: a, image: \"{digest}\", imagePullPolicy: IfNotPresent}}]}}\n"),
+    )
+    .unwrap();
+    let bin = env!("CARGO_BIN_EXE_imagegate");
+    let closed = Command::new("sh")
+        .args(["-c", "exec \"$0\" scan m.yaml >&-", bin])
+        .current_dir(dir.path())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&closed.stderr);
+    assert_eq!(closed.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("standard output is closed"), "{stderr}");
+    // Variant: stdout sent to /dev/null on purpose is a choice, not an error.
+    let null = Command::new("sh")
+        .args(["-c", "exec \"$0\" scan m.yaml >/dev/null", bin])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(null.status.code(), Some(0));
+}

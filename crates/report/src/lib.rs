@@ -44,4 +44,5 @@ pub use model::{
     Severity, Snippet, Summary, RENDER_FAILED, SCHEMA,
 };
 pub use rules::RuleMeta;
+pub use sanitize::{terminal_block, terminal_line};
 pub use shard::{FindingDetail, LineageSite, ShardRecord};

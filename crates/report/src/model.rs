@@ -232,6 +232,25 @@ pub struct ReportFinding {
     pub exception_note: Option<String>,
 }
 
+/// The most bytes of one message or helm error a report keeps (helm may write a megabyte of
+/// errors; a report of a thousand such cells must stay readable and bounded).
+pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
+
+/// `text` cut to [`MAX_MESSAGE_BYTES`] at a character boundary, saying how much was cut.
+fn bounded(mut text: String) -> String {
+    if text.len() <= MAX_MESSAGE_BYTES {
+        return text;
+    }
+    let mut end = MAX_MESSAGE_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let cut = text.len() - end;
+    text.truncate(end);
+    text.push_str(&format!("… ({cut} more bytes cut)"));
+    text
+}
+
 impl ReportFinding {
     /// A finding of `rule` in the cell (`environment`, `app`, `chart`), with every optional field
     /// empty and not excepted.
@@ -246,7 +265,7 @@ impl ReportFinding {
         Self {
             rule: rule.into(),
             severity,
-            message: message.into(),
+            message: bounded(message.into()),
             environment: environment.into(),
             app: app.into(),
             chart: chart.into(),
@@ -385,7 +404,7 @@ impl CellReport {
             0,
             0,
         );
-        cell.error = Some(error.into());
+        cell.error = Some(bounded(error.into()));
         cell
     }
 

@@ -68,6 +68,35 @@ pub(crate) fn block(text: &str) -> Cow<'_, str> {
     escape_controls(text, Newlines::Keep)
 }
 
+/// A field printed on a terminal line (stdout tables, stderr messages): every control,
+/// newline and bidirectional override included, shown as a visible escape.
+pub fn terminal_line(text: &str) -> String {
+    one_line(text).into_owned()
+}
+
+/// A message printed on stderr, whose own lines are kept: controls and bidirectional overrides
+/// escaped, and a line that would start a CI workflow command (`::error …`, which GitHub
+/// Actions runs from any line of a step's output) neutralised as `\x3a:…`. imagegate's own
+/// messages never start a line with `::`, so only text from the repository is changed.
+pub fn terminal_block(text: &str) -> String {
+    let safe = block(text);
+    if !safe.lines().any(|l| l.trim_start().starts_with("::")) {
+        return safe.into_owned();
+    }
+    safe.split('\n')
+        .map(|line| {
+            let body = line.trim_start();
+            if body.starts_with("::") {
+                let indent = &line[..line.len() - body.len()];
+                format!("{indent}\\x3a{}", &body[1..])
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,5 +135,22 @@ mod tests {
     #[test]
     fn other_unicode_is_untouched() {
         assert_eq!(one_line("café 日本 ✓"), "café 日本 ✓");
+    }
+
+    #[test]
+    fn terminal_text_cannot_forge_workflow_commands_or_reorder_lines() {
+        let forged = "environment `dev\n::error file=x::all good\n  ::add-mask::x\u{202e}`";
+        let block = terminal_block(forged);
+        assert!(
+            !block.lines().any(|l| l.trim_start().starts_with("::")),
+            "{block}"
+        );
+        assert!(block.contains("\\x3a:error file=x::all good"), "{block}");
+        assert!(block.contains("\\u{202e}"), "{block}");
+        assert_eq!(block.lines().count(), 3, "our own lines are kept");
+        let line = terminal_line(forged);
+        assert_eq!(line.lines().count(), 1, "{line}");
+        assert!(line.contains("\\n::error"), "{line}");
+        assert_eq!(terminal_block("plain\n  hint: x"), "plain\n  hint: x");
     }
 }

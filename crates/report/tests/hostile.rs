@@ -129,3 +129,123 @@ fn strip_sgr(s: &str) -> String {
     out.push_str(rest);
     out
 }
+
+/// A report as large as a hostile fleet can make one: many findings with huge messages and many
+/// failed cells with huge helm errors.
+fn huge_report() -> Report {
+    let long = "x".repeat(200_000);
+    let mut findings = Vec::new();
+    let mut cells = Vec::new();
+    for i in 0..600 {
+        let mut f = ReportFinding::new(
+            "digest-required",
+            Severity::Error,
+            format!("{i} {long}"),
+            format!("env{}", i % 40),
+            format!("app{i}"),
+            "charts/x",
+        );
+        f.image = Some(format!("ghcr.io/acme/{i}:{}", "t".repeat(100)));
+        findings.push(f);
+        cells.push(CellReport::failed(
+            format!("env{}", i % 40),
+            format!("failed{i}"),
+            "charts/x",
+            vec![],
+            format!("Error: {long}\n{long}"),
+        ));
+    }
+    Report::new(Generator::new("imagegate", "0.1.0"), findings, cells)
+}
+
+#[test]
+fn a_finding_and_a_helm_error_are_bounded_in_every_report() {
+    let report = huge_report();
+    assert!(report
+        .findings
+        .iter()
+        .all(|f| f.message.len() <= imagegate_report::model::MAX_MESSAGE_BYTES + 64));
+    assert!(report.findings[0].message.ends_with("more bytes cut)"));
+    assert!(report.cells.iter().all(
+        |c| c.error.as_ref().unwrap().len() <= imagegate_report::model::MAX_MESSAGE_BYTES + 64
+    ));
+}
+
+#[test]
+fn a_markdown_comment_always_fits_what_github_accepts() {
+    // GitHub rejects comments over 65,536 characters: the comment must fit whatever the report.
+    let report = huge_report();
+    let md = render(Format::Markdown, &report, false);
+    assert!(md.len() <= 65_536, "{} bytes", md.len());
+    assert!(md.starts_with("## ❌ imagegate failed"), "{}", &md[..200]);
+    // The ordinary report is not cut at all.
+    let small = report_of(3);
+    let md = render(Format::Markdown, &small, false);
+    assert!(!md.contains("larger than a pull-request comment"), "{md}");
+    assert_eq!(md.matches("| ❌").count(), 3 + 3, "{md}");
+}
+
+fn report_of(n: usize) -> Report {
+    let findings = (0..n)
+        .map(|i| {
+            ReportFinding::new(
+                "mutable-tag",
+                Severity::Error,
+                "m",
+                "dev",
+                format!("a{i}"),
+                "c",
+            )
+        })
+        .collect();
+    let cells = (0..n)
+        .map(|i| CellReport::failed("dev", format!("f{i}"), "c", vec![], "Error: x"))
+        .collect();
+    Report::new(Generator::new("imagegate", "0.1.0"), findings, cells)
+}
+
+#[test]
+fn a_diff_comment_always_fits_what_github_accepts() {
+    use imagegate_report::diff::{
+        render_diff, CellChange, ChangeKind, DiffFormat, DiffReport, Side,
+    };
+    let report = huge_report();
+    let mut diff = DiffReport::new(
+        Generator::new("imagegate", "0.1.0"),
+        Side {
+            git_ref: Some("main".into()),
+            commit: None,
+        },
+        Side {
+            git_ref: None,
+            commit: None,
+        },
+    );
+    diff.new = report.findings.clone();
+    diff.fixed = report.findings.clone();
+    diff.unchanged = report.findings;
+    for i in 0..900 {
+        diff.changes.push(CellChange {
+            kind: ChangeKind::Changed,
+            environment: format!("env{i}"),
+            app: format!("app{i}"),
+            chart: "charts/x".into(),
+            inputs: vec!["x".repeat(300)],
+            base: None,
+            head: None,
+            image_changes: Vec::new(),
+            diff: Some("+x\n".repeat(20_000)),
+            diff_truncated: false,
+        });
+    }
+    let diff = diff.finish();
+    let options = FormatOptions {
+        text: TextOptions::default(),
+        rules: &[],
+    };
+    let mut out = Vec::new();
+    render_diff(DiffFormat::Markdown, &diff, &options, &mut out).unwrap();
+    let md = String::from_utf8(out).unwrap();
+    assert!(md.len() <= 65_536, "{} bytes", md.len());
+    assert!(md.starts_with("## ❌ imagegate: "), "{}", &md[..200]);
+}

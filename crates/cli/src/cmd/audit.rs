@@ -412,12 +412,7 @@ pub fn write_set(
         Ok(())
     })?;
     write("images.csv", &|w| {
-        let mut c = csv::Writer::from_writer(w);
-        for r in &images.images {
-            c.serialize(r)?;
-        }
-        c.flush()?;
-        Ok(())
+        crate::convert::write_inventory_csv(w, &images.images)
     })?;
     if let Some(t) = trend {
         write("trend.json", &|w| {

@@ -319,7 +319,7 @@ fn policy_fingerprint(cfg: &Config) -> String {
 fn warn(message: &str) {
     eprintln!(
         "imagegate: warning: {}",
-        crate::output::sanitize_terminal(message)
+        crate::output::sanitize_stderr(message)
     );
 }
 

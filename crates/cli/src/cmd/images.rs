@@ -59,13 +59,7 @@ pub fn run(args: ImagesArgs) -> Result<u8> {
             let doc = serde_json::json!({ "schema": "imagegate/images/v1", "images": rows, "failedCells": failed });
             writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         }
-        "csv" => {
-            let mut w = csv::Writer::from_writer(&mut out);
-            for r in &rows {
-                w.serialize(r)?;
-            }
-            w.flush()?;
-        }
+        "csv" => crate::convert::write_inventory_csv(&mut out, &rows)?,
         _ => write_table(&mut out, &rows)?,
     }
     out.flush()?;

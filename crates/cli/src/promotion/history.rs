@@ -94,7 +94,10 @@ pub fn search(
                 continue;
             }
             Err(e) => {
-                eprintln!("imagegate: --history: skipping commit {commit}: {e}");
+                eprintln!(
+                    "imagegate: --history: skipping commit {commit}: {}",
+                    crate::output::sanitize_stderr(&e.to_string())
+                );
                 continue;
             }
         };
@@ -103,7 +106,8 @@ pub fn search(
             Ok(c) => c,
             Err(e) => {
                 eprintln!(
-                    "imagegate: --history: skipping commit {commit}: its configuration does not load: {e}"
+                    "imagegate: --history: skipping commit {commit}: its configuration does not load: {}",
+                    crate::output::sanitize_stderr(&e.to_string())
                 );
                 continue;
             }
@@ -120,7 +124,8 @@ pub fn search(
                 .collect(),
             Err(e) => {
                 eprintln!(
-                    "imagegate: --history: skipping commit {commit}: its matrix does not resolve: {e}"
+                    "imagegate: --history: skipping commit {commit}: its matrix does not resolve: {}",
+                    crate::output::sanitize_stderr(&e.to_string())
                 );
                 continue;
             }

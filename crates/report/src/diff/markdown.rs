@@ -10,17 +10,64 @@ use std::io::Write;
 
 use super::text::image_change;
 use super::{finding_place, CellChange, ChangeKind, DiffReport};
-use crate::format::markdown::{html, text};
+use crate::format::markdown::{clip, html, text, MAX_COMMENT_BYTES};
 use crate::format::RenderError;
 use crate::model::ReportFinding;
 use crate::sanitize::block;
 
-/// Characters of diff text the whole comment may hold.
-const DIFF_BUDGET: usize = 40_000;
-/// Rows per findings table.
-const MAX_ROWS: usize = 100;
+/// How much of the report one rendering shows.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    /// Characters of diff text the whole comment may hold.
+    diff_budget: usize,
+    /// Rows per findings table.
+    rows: usize,
+    /// Affected cells shown.
+    cells: usize,
+    /// Characters of a message or helm error shown.
+    text: usize,
+}
 
+impl Limits {
+    const START: Self = Self {
+        diff_budget: 40_000,
+        rows: 100,
+        cells: 200,
+        text: 2000,
+    };
+
+    fn tighter(self) -> Self {
+        Self {
+            diff_budget: self.diff_budget / 2,
+            rows: (self.rows / 2).max(1),
+            cells: (self.cells / 2).max(1),
+            text: (self.text / 2).max(1),
+        }
+    }
+}
+
+/// Renders the comment, then again with tighter limits until it fits
+/// [`MAX_COMMENT_BYTES`]; past that only the verdict and a pointer to the full report.
 pub(super) fn render(r: &DiffReport, out: &mut dyn Write) -> Result<(), RenderError> {
+    let mut limits = Limits::START;
+    for _ in 0..8 {
+        let mut buf = Vec::new();
+        render_with(r, limits, &mut buf)?;
+        if buf.len() <= MAX_COMMENT_BYTES {
+            out.write_all(&buf)?;
+            return Ok(());
+        }
+        limits = limits.tighter();
+    }
+    heading(r, out)?;
+    writeln!(
+        out,
+        "The full comment is larger than a pull request can hold; the job's text, JSON and SARIF reports have every finding."
+    )?;
+    Ok(())
+}
+
+fn heading(r: &DiffReport, out: &mut dyn Write) -> Result<(), RenderError> {
     let failing = r.failing().count();
     if failing > 0 {
         writeln!(
@@ -34,6 +81,11 @@ pub(super) fn render(r: &DiffReport, out: &mut dyn Write) -> Result<(), RenderEr
         writeln!(out, "## ✅ imagegate: no new failing finding")?;
     }
     writeln!(out)?;
+    Ok(())
+}
+
+fn render_with(r: &DiffReport, limits: Limits, out: &mut dyn Write) -> Result<(), RenderError> {
+    heading(r, out)?;
     let c = &r.cells;
     writeln!(
         out,
@@ -52,8 +104,8 @@ pub(super) fn render(r: &DiffReport, out: &mut dyn Write) -> Result<(), RenderEr
         r.cached.base + r.cached.head
     )?;
     writeln!(out)?;
-    findings_table("New findings", &r.new, out)?;
-    findings_table("Fixed findings", &r.fixed, out)?;
+    findings_table("New findings", &r.new, limits, out)?;
+    findings_table("Fixed findings", &r.fixed, limits, out)?;
     if !r.unchanged.is_empty() {
         let n = r.unchanged.len();
         writeln!(
@@ -62,16 +114,23 @@ pub(super) fn render(r: &DiffReport, out: &mut dyn Write) -> Result<(), RenderEr
             plural(n)
         )?;
         writeln!(out)?;
-        findings_rows(&r.unchanged, out)?;
+        findings_rows(&r.unchanged, limits, out)?;
         writeln!(out, "</details>")?;
         writeln!(out)?;
     }
     if !r.changes.is_empty() {
         writeln!(out, "### Affected cells")?;
         writeln!(out)?;
-        let mut budget = DIFF_BUDGET;
-        for change in &r.changes {
-            write_change(change, &mut budget, out)?;
+        let mut budget = limits.diff_budget;
+        for change in r.changes.iter().take(limits.cells) {
+            write_change(change, &mut budget, limits.text, out)?;
+        }
+        if r.changes.len() > limits.cells {
+            writeln!(
+                out,
+                "…and {} more affected cells (see the JSON report).",
+                r.changes.len() - limits.cells
+            )?;
         }
     }
     Ok(())
@@ -88,6 +147,7 @@ fn plural(n: usize) -> &'static str {
 fn findings_table(
     title: &str,
     findings: &[ReportFinding],
+    limits: Limits,
     out: &mut dyn Write,
 ) -> Result<(), RenderError> {
     if findings.is_empty() {
@@ -95,16 +155,21 @@ fn findings_table(
     }
     writeln!(out, "### {title} ({})", findings.len())?;
     writeln!(out)?;
-    findings_rows(findings, out)
+    findings_rows(findings, limits, out)
 }
 
-fn findings_rows(findings: &[ReportFinding], out: &mut dyn Write) -> Result<(), RenderError> {
+fn findings_rows(
+    findings: &[ReportFinding],
+    limits: Limits,
+    out: &mut dyn Write,
+) -> Result<(), RenderError> {
+    let max_rows = limits.rows;
     writeln!(
         out,
         "| Severity | Rule | Environment | App | Object | Image | Message | Where to fix |"
     )?;
     writeln!(out, "|---|---|---|---|---|---|---|---|")?;
-    for f in findings.iter().take(MAX_ROWS) {
+    for f in findings.iter().take(max_rows) {
         let severity = if f.excepted {
             "excepted".to_string()
         } else {
@@ -122,14 +187,14 @@ fn findings_rows(findings: &[ReportFinding], out: &mut dyn Write) -> Result<(), 
             text(&f.app),
             text(&finding_place(f)),
             text(f.image.as_deref().unwrap_or("")),
-            text(f.message.lines().next().unwrap_or("")),
+            text(&clip(f.message.lines().next().unwrap_or(""), limits.text)),
         )?;
     }
-    if findings.len() > MAX_ROWS {
+    if findings.len() > max_rows {
         writeln!(
             out,
             "\n…and {} more (see the JSON report).",
-            findings.len() - MAX_ROWS
+            findings.len() - max_rows
         )?;
     }
     writeln!(out)?;
@@ -139,6 +204,7 @@ fn findings_rows(findings: &[ReportFinding], out: &mut dyn Write) -> Result<(), 
 fn write_change(
     c: &CellChange,
     budget: &mut usize,
+    max_text: usize,
     out: &mut dyn Write,
 ) -> Result<(), RenderError> {
     let name = match (c.kind, &c.base) {
@@ -168,7 +234,7 @@ fn write_change(
         if let Some(error) = s.as_ref().and_then(|s| s.error.as_deref()) {
             writeln!(out, "The {side} failed to render:")?;
             writeln!(out)?;
-            writeln!(out, "{}", fenced(&cut(error.trim(), 2000).0, "text"))?;
+            writeln!(out, "{}", fenced(&cut(error.trim(), max_text).0, "text"))?;
             writeln!(out)?;
         }
     }
@@ -204,7 +270,7 @@ fn cut(s: &str, max: usize) -> (String, bool) {
     while !s.is_char_boundary(boundary) {
         boundary -= 1;
     }
-    let end = s[..boundary].rfind('\n').unwrap_or(0);
+    let end = s[..boundary].rfind('\n').unwrap_or(boundary);
     (s[..end].to_string(), true)
 }
 

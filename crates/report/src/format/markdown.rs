@@ -15,20 +15,30 @@ use super::{RenderError, Renderer};
 use crate::model::{CellStatus, EnvironmentCounts, Report, ReportFinding, Severity};
 use crate::sanitize::{block, one_line};
 
+/// The most bytes a comment may have: GitHub rejects comments over 65,536 characters, and a
+/// character is at least a byte, so a comment of at most this many bytes always fits (with room
+/// for what a workflow adds around it).
+pub const MAX_COMMENT_BYTES: usize = 60_000;
+
 /// Writes the Markdown summary.
 #[derive(Debug, Clone, Copy)]
 pub struct MarkdownRenderer {
     max_rows: usize,
     max_error_chars: usize,
+    max_failed_cells: usize,
+    max_message_chars: usize,
 }
 
 impl Default for MarkdownRenderer {
-    /// At most 100 findings per table and 4,000 characters of each helm error: about 40 KB in
-    /// the worst case, under GitHub's comment limit.
+    /// At most 100 findings per table, 4,000 characters of each helm error, 20 failed cells and
+    /// 500 characters of each message; whatever the report holds, the output is cut further
+    /// until it fits [`MAX_COMMENT_BYTES`].
     fn default() -> Self {
         Self {
             max_rows: 100,
             max_error_chars: 4000,
+            max_failed_cells: 20,
+            max_message_chars: 500,
         }
     }
 }
@@ -40,12 +50,50 @@ impl MarkdownRenderer {
         Self {
             max_rows,
             max_error_chars,
+            ..Self::default()
+        }
+    }
+
+    /// The same renderer with every bound halved (at least 1), for a report that did not fit.
+    fn tighter(self) -> Self {
+        Self {
+            max_rows: (self.max_rows / 2).max(1),
+            max_error_chars: (self.max_error_chars / 2).max(1),
+            max_failed_cells: (self.max_failed_cells / 2).max(1),
+            max_message_chars: (self.max_message_chars / 2).max(1),
         }
     }
 }
 
 impl Renderer for MarkdownRenderer {
+    /// Renders, then renders again with tighter bounds until the comment fits
+    /// [`MAX_COMMENT_BYTES`]; when even the tightest does not (thousands of environments), only
+    /// the verdict and a pointer to the full report are written.
     fn render(&self, report: &Report, out: &mut dyn Write) -> Result<(), RenderError> {
+        let mut r = *self;
+        for _ in 0..8 {
+            let mut buf = Vec::new();
+            r.render_once(report, &mut buf)?;
+            if buf.len() <= MAX_COMMENT_BYTES {
+                out.write_all(&buf)?;
+                return Ok(());
+            }
+            r = r.tighter();
+        }
+        let failed = report.exit_code(false) != 0;
+        writeln!(
+            out,
+            "## {} imagegate {}\n\n{}\n\nThe full summary is larger than a pull-request comment can hold; the job's text, JSON and SARIF reports have every finding.",
+            if failed { "❌" } else { "✅" },
+            if failed { "failed" } else { "passed" },
+            headline(&report.total_counts())
+        )?;
+        Ok(())
+    }
+}
+
+impl MarkdownRenderer {
+    fn render_once(&self, report: &Report, out: &mut dyn Write) -> Result<(), RenderError> {
         let total = report.total_counts();
         let failed = report.exit_code(false) != 0;
         let (icon, verdict) = if failed {
@@ -89,7 +137,8 @@ impl Renderer for MarkdownRenderer {
         if !failed_cells.is_empty() {
             writeln!(out, "### Cells that failed to render")?;
             writeln!(out)?;
-            for cell in failed_cells {
+            let more = failed_cells.len().saturating_sub(self.max_failed_cells);
+            for cell in failed_cells.into_iter().take(self.max_failed_cells) {
                 writeln!(
                     out,
                     "<details><summary>{} / {} ({})</summary>",
@@ -105,6 +154,13 @@ impl Renderer for MarkdownRenderer {
                 writeln!(out, "{}", fenced(&self.truncate(error.trim())))?;
                 writeln!(out)?;
                 writeln!(out, "</details>")?;
+                writeln!(out)?;
+            }
+            if more > 0 {
+                writeln!(
+                    out,
+                    "…and {more} more; the full list is in the job's text or JSON report."
+                )?;
                 writeln!(out)?;
             }
         }
@@ -144,7 +200,7 @@ impl MarkdownRenderer {
             };
             let cells = [
                 format!("{icon} {}", code(&f.rule)),
-                rich(&f.message),
+                rich(&clip(&f.message, self.max_message_chars)),
                 text(&f.environment),
                 text(&f.app),
                 f.object
@@ -175,6 +231,14 @@ impl MarkdownRenderer {
             Some((cut, _)) => format!("{}\n… (cut)", &error[..cut]),
             None => error.to_owned(),
         }
+    }
+}
+
+/// At most `max` characters of `s`, with `…` when cut.
+pub(crate) fn clip(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &s[..cut]).into(),
+        None => s.into(),
     }
 }
 
