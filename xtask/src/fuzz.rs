@@ -5,7 +5,7 @@
 use anyhow::{bail, Result};
 use std::path::Path;
 
-const TARGETS: [&str; 3] = ["image_ref", "decode", "config"];
+const TARGETS: [&str; 4] = ["image_ref", "decode", "config", "origin"];
 
 /// Runs one target, or all of them one after the other.
 pub fn run(root: &Path, rest: &[String]) -> Result<()> {

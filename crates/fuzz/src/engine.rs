@@ -10,6 +10,14 @@ use std::time::{Duration, Instant};
 /// An input slower than this is a finding (a bounded reader must stay fast on hostile input).
 pub const SLOW: Duration = Duration::from_secs(2);
 
+/// An input still running after this long is a hang: the watchdog saves it and ends the
+/// process (a spinning thread cannot be stopped, and a fuzz run that froze would report
+/// nothing at all).
+pub const HANG: Duration = Duration::from_secs(20);
+
+/// The input being executed and since when, for the watchdog.
+static CURRENT: std::sync::Mutex<Option<(Instant, Vec<u8>)>> = std::sync::Mutex::new(None);
+
 /// Most inputs kept in memory beyond the corpus.
 const POOL_CAP: usize = 4096;
 
@@ -71,7 +79,9 @@ pub fn load_corpus(dir: &Path) -> std::io::Result<Vec<Vec<u8>>> {
 /// Runs one input, turning a panic into a finding.
 pub fn execute(target: &Target, input: &[u8]) -> Result<String, Finding> {
     let start = Instant::now();
+    *CURRENT.lock().unwrap_or_else(|e| e.into_inner()) = Some((start, input.to_vec()));
     let outcome = catch_unwind(AssertUnwindSafe(|| (target.run)(input)));
+    *CURRENT.lock().unwrap_or_else(|e| e.into_inner()) = None;
     let elapsed = start.elapsed();
     let finding = |kind, message| Finding {
         kind,
@@ -167,6 +177,12 @@ fn save(dir: &Path, f: &Finding) -> std::io::Result<PathBuf> {
 /// The run happens on a thread with a 2 MiB stack, the default of the render workers that run
 /// these readers in imagegate, so a recursion that would overflow there overflows here too.
 pub fn run(target: &'static Target, corpus: Vec<Vec<u8>>, settings: Settings) -> Summary {
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watchdog = {
+        let done = std::sync::Arc::clone(&done);
+        let artifacts = settings.artifacts.clone();
+        std::thread::spawn(move || watch(target, artifacts.as_deref(), &done))
+    };
     let previous = std::panic::take_hook();
     // Panics are findings, reported once in the summary; the default hook would print each.
     std::panic::set_hook(Box::new(|_| {}));
@@ -182,7 +198,43 @@ pub fn run(target: &'static Target, corpus: Vec<Vec<u8>>, settings: Settings) ->
         }
     };
     std::panic::set_hook(previous);
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let _ = watchdog.join();
     summary
+}
+
+/// The watchdog: every 200 ms, whether the input in execution has run past [`HANG`]; if so
+/// it saves the input as a `hang-…` artifact, says so, and exits the process with status 3.
+fn watch(target: &Target, artifacts: Option<&Path>, done: &std::sync::atomic::AtomicBool) {
+    while !done.load(std::sync::atomic::Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(200));
+        let hung = CURRENT
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .filter(|(since, _)| since.elapsed() > HANG)
+            .map(|(_, input)| input.clone());
+        if let Some(input) = hung {
+            let f = Finding {
+                kind: "hang",
+                message: format!(
+                    "{}: an input ran for more than {}s",
+                    target.name,
+                    HANG.as_secs()
+                ),
+                input,
+            };
+            match artifacts.map(|dir| save(dir, &f)) {
+                Some(Ok(p)) => eprintln!("finding (hang): {} -> {}", f.message, p.display()),
+                _ => eprintln!(
+                    "finding (hang): {}: {:?}",
+                    f.message,
+                    String::from_utf8_lossy(&f.input)
+                ),
+            }
+            std::process::exit(3);
+        }
+    }
 }
 
 fn fuzz_loop(target: &'static Target, corpus: Vec<Vec<u8>>, settings: &Settings) -> Summary {

@@ -23,6 +23,47 @@ pub struct Target {
 /// Every target.
 pub const TARGETS: &[Target] = &[
     Target {
+        name: "origin",
+        max_len: 16 * 1024,
+        dictionary: &[
+            "\n",
+            "reference:",
+            "empty:",
+            "tag:",
+            "digest:",
+            "policy:",
+            "label:",
+            "\n---\n",
+            "image: \"\"\n",
+            "image:\n",
+            "image: ~\n",
+            "  repository: ghcr.io/acme/web\n",
+            "  tag: latest\n",
+            "tag: 1.10\n",
+            "imagePullPolicy: Always\n",
+            "pullPolicy: Always\n",
+            "ghcr.io/acme/web:latest",
+            "@sha256:",
+            SHA_HEX,
+            "- ",
+            "  ",
+            ": ",
+            "{",
+            "}",
+            "[",
+            "]",
+            "&a ",
+            "*a",
+            "<<: *a\n",
+            "|\n  ",
+            "'",
+            "\"",
+            ":",
+            "",
+        ],
+        run: origin,
+    },
+    Target {
         name: "image_ref",
         max_len: 1024,
         dictionary: &[
@@ -280,6 +321,63 @@ pub fn image_ref(data: &[u8]) -> Result<String, String> {
             ))
         }
     }
+}
+
+/// The provenance search (`imagegate_origin::Stack::find`) over hostile values files and any
+/// offending value, the empty one included (which once made it spin forever). The input's first
+/// line is the offending part (`kind:text`); the rest is split at `\n---\n` into the layers of
+/// a value stack. Promises: it ends (the engine's watchdog), never panics, an origin names one
+/// of the layers and a line that exists there, and a search with an exhausted budget finds
+/// nothing.
+pub fn origin(data: &[u8]) -> Result<String, String> {
+    use imagegate_origin::{Hints, Stack};
+    use imagegate_policy::Offending;
+    let text = String::from_utf8_lossy(data);
+    let (head, rest) = text.split_once('\n').unwrap_or((&text, ""));
+    let (kind, value) = head.split_once(':').unwrap_or((head, ""));
+    let value = value.to_string();
+    let offending = match kind {
+        "reference" => Offending::Reference(value),
+        "tag" => Offending::Tag(value),
+        "digest" => Offending::Digest(value),
+        "policy" => Offending::PullPolicy(value),
+        "label" => Offending::LabelValue(value),
+        _ => Offending::EmptyImage,
+    };
+    let names: Vec<String> = (0..rest.split("\n---\n").count())
+        .map(|i| format!("v/{i}.yaml"))
+        .collect();
+    let layers: Vec<(&str, &str)> = names
+        .iter()
+        .map(String::as_str)
+        .zip(rest.split("\n---\n"))
+        .collect();
+    let stack = Stack::from_texts(&layers);
+    let words = ["web", "metrics"];
+    let hints = Hints {
+        image: Some("ghcr.io/acme/web:latest"),
+        words: &words,
+    };
+    let found = stack.find(&offending, &hints);
+    if let Some(o) = &found {
+        let Some((_, layer)) = layers.iter().find(|(f, _)| *f == o.file) else {
+            return Err(format!("origin in {}, which is no layer", o.file));
+        };
+        let lines = layer.lines().count().max(1) as u32;
+        if o.line == 0 || o.line > lines {
+            return Err(format!("origin line {} of a {lines}-line file", o.line));
+        }
+    }
+    // A search that ran out of budget reports nothing: a partial answer could be a wrong one.
+    let starved = Stack::from_texts(&layers).with_budget(1);
+    if starved.find(&offending, &hints).is_some() && starved.exhausted() {
+        return Err("an exhausted search still reported an origin".into());
+    }
+    Ok(format!(
+        "{kind} found={} exhausted={}",
+        found.is_some(),
+        stack.exhausted()
+    ))
 }
 
 /// `decode_stream`: never panics; every object and error points at a document of the stream,

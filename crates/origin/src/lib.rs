@@ -211,6 +211,25 @@ impl Stack {
         Self::from_layers(layers)
     }
 
+    /// A stack of in-memory values files (`(file, text)`, lowest precedence first), as the
+    /// value stack of a cell: for tests and the fuzz target. Text that does not parse is kept
+    /// (it can be no origin), as [`Stack::for_cell`] does.
+    pub fn from_texts(texts: &[(&str, &str)]) -> Self {
+        let layers = texts
+            .iter()
+            .map(|(file, text)| Layer {
+                file: file.to_string(),
+                kind: LayerKind::ValueStack,
+                text: text.to_string(),
+                root: imagegate_yaml::load(text, &Limits::default())
+                    .ok()
+                    .flatten(),
+                prefix: String::new(),
+            })
+            .collect();
+        Self::from_layers(layers)
+    }
+
     fn from_layers(layers: Vec<Layer>) -> Self {
         Self {
             layers,
