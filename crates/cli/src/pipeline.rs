@@ -51,9 +51,11 @@ impl Judge<'_> {
         let value_files: Vec<String> = cell.present_value_files().map(str::to_string).collect();
         match result {
             Err(failure) => {
-                let finding = self.settings.apply_severity(vec![
-                    imagegate_policy::rules::render_failed::finding(&ctx, &failure.message),
-                ]);
+                let finding = [imagegate_policy::render_failed(
+                    &ctx,
+                    &failure.message,
+                    self.settings,
+                )];
                 // The cell's error carries the hint; the finding says what failed.
                 let message = match &failure.hint {
                     Some(h) => format!("{}\nhint: {h}", failure.message),

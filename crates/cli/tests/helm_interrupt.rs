@@ -139,3 +139,70 @@ fn helm_sigint_stops_every_helm_and_removes_temporary_folders() {
 fn helm_sigterm_stops_every_helm_and_removes_temporary_folders() {
     interrupted_by("TERM");
 }
+
+/// True when every pid is gone or a zombie.
+fn all_gone(pids: &[u32]) -> bool {
+    pids.iter().all(|pid| {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        stat.is_empty()
+            || stat
+                .rsplit_once(") ")
+                .is_some_and(|(_, r)| r.starts_with('Z'))
+    })
+}
+
+#[test]
+fn helm_sigkill_takes_every_helm_along_and_the_next_run_removes_the_folders() {
+    // SIGKILL (the OOM killer, a CI hard timeout) cannot be handled: helm must die with
+    // imagegate anyway, and the folders it could not remove are removed by the next run.
+    let dir = tree(&[
+        ("imagegate.yaml", "version: 1\nenvironments: [{name: dev}, {name: prod}]\ncomponents:\n  - { name: hang, chart: charts/hang }\n"),
+        ("charts/hang/Chart.yaml", "apiVersion: v2\nname: hang\nversion: 0.1.0\n"),
+        ("charts/hang/templates/loop.yaml", "{{- range $i := until 100000 }}{{- range $j := until 100000 }}{{- end }}{{- end }}\n"),
+    ]);
+    let tmp = tempfile::tempdir().unwrap();
+    let tmp_real: PathBuf = tmp.path().canonicalize().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_imagegate"))
+        .args(["check", "--no-progress", "-j", "2", "--timeout", "600"])
+        .current_dir(dir.path())
+        .env("IMAGEGATE_HELM", helm())
+        .env("TMPDIR", &tmp_real)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let helms = wait_for(Duration::from_secs(30), || {
+        let p = processes_under(&tmp_real);
+        (p.len() == 2).then_some(p)
+    })
+    .expect("two helm renders started");
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(
+        wait_for(Duration::from_secs(5), || all_gone(&helms).then_some(())).is_some(),
+        "helm {helms:?} outlived a SIGKILLed imagegate"
+    );
+    let left: Vec<PathBuf> = std::fs::read_dir(&tmp_real)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(left.len(), 2, "the killed run's sandboxes: {left:?}");
+    // A folder of a live run (this test's own pid) and one of another user's naming are kept.
+    let live = tmp_real.join(format!("imagegate-helm-{}-keep", std::process::id()));
+    std::fs::create_dir(&live).unwrap();
+    let unrelated = tmp_real.join("imagegate-helm-notapid-x");
+    std::fs::create_dir(&unrelated).unwrap();
+    let next = Command::new(env!("CARGO_BIN_EXE_imagegate"))
+        .args(["cells"])
+        .current_dir(dir.path())
+        .env("IMAGEGATE_HELM", helm())
+        .env("TMPDIR", &tmp_real)
+        .output()
+        .unwrap();
+    assert_eq!(next.status.code(), Some(0), "{}", stderr(&next));
+    for p in &left {
+        assert!(!p.exists(), "{} was not removed", p.display());
+    }
+    assert!(live.exists() && unrelated.exists());
+}

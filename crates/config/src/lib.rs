@@ -8,6 +8,8 @@
 //! the repository under check: a configuration, component file or value stack that points outside
 //! it (`..`, an absolute path, a symlink out) is a configuration error.
 
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
 mod error;
 mod matrix;
 mod model;

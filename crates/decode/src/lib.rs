@@ -16,6 +16,8 @@
 //! 4. the safety net: any remaining string field named like an image
 //!    ([`SiteKind::Unclassified`]).
 
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
 mod collect;
 mod object;
 mod path;

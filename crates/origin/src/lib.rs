@@ -15,6 +15,8 @@
 //! the search give up, never make it spin. The caller turns an exhausted budget into a cell that
 //! was not judged.
 
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
 use imagegate_config::{Cell, Repo};
 use imagegate_policy::Offending;
 use imagegate_yaml::{Limits, Node, ScalarStyle, Value};

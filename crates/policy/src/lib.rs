@@ -12,6 +12,8 @@
 //! - [`evaluate`]: every finding of one cell; [`apply_exceptions`] and [`exception_hygiene`]:
 //!   the time-boxed exceptions over a run.
 
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
 mod evaluate;
 mod exceptions;
 mod finding;

@@ -112,16 +112,6 @@ impl Helm {
             version,
         })
     }
-
-    /// The major version (3, 4, …), 0 if unparsable.
-    pub fn major(&self) -> u32 {
-        self.version
-            .trim_start_matches('v')
-            .split('.')
-            .next()
-            .and_then(|m| m.parse().ok())
-            .unwrap_or(0)
-    }
 }
 
 /// The first executable `name` in an absolute `PATH` entry (an empty or relative entry means

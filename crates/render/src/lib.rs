@@ -10,6 +10,8 @@
 //! - Renders can go through a content-addressed [`RenderCache`] outside the repository
 //!   ([`render_all_cached`], keys from [`cell_keys`]).
 
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
 mod cache;
 mod helm;
 mod process;
@@ -21,10 +23,10 @@ pub use cache::{
 };
 pub use helm::{Helm, HelmError};
 pub use process::{
-    install_interrupt_handler, private_temp_dir, register_temp, remove_stale_temp_dirs,
-    run_bounded, unregister_temp, Bounds, Output, ProcessError,
+    install_interrupt_handler, private_temp_dir, remove_stale_temp_dirs, run_bounded,
+    unregister_temp, Bounds, Output, ProcessError,
 };
 pub use run::{
-    helm_args, render_all, render_all_cached, render_cell, template_in_repo, CacheUse, Provenance,
+    helm_args, render_all, render_all_cached, template_in_repo, CacheUse, Provenance,
     RenderFailure, RenderOptions, Rendered,
 };

@@ -350,11 +350,6 @@ pub fn remove_stale_temp_dirs() -> usize {
     removed
 }
 
-/// Registers a temporary folder to remove if the run is interrupted.
-pub fn register_temp(path: PathBuf) {
-    LIVE.lock().unwrap_or_else(|e| e.into_inner()).1.push(path);
-}
-
 /// Unregisters a temporary folder (it was removed normally).
 pub fn unregister_temp(path: &std::path::Path) {
     LIVE.lock()
@@ -365,6 +360,7 @@ pub fn unregister_temp(path: &std::path::Path) {
 
 /// Installs a SIGINT/SIGTERM handler that kills every live helm process group, removes every
 /// registered temporary folder, and exits with status 130.
+#[allow(clippy::print_stderr)] // the one message of a run that is ending; nothing else can say it
 pub fn install_interrupt_handler() {
     let _ = ctrlc::set_handler(|| {
         // Held until exit: no child starts and no folder is created after this point.

@@ -149,27 +149,6 @@ impl Drop for Sandbox {
     }
 }
 
-/// Renders one cell (in a private sandbox of its own).
-pub fn render_cell(
-    helm: &Helm,
-    repo: &Repo,
-    cell: &Cell,
-    opts: &RenderOptions,
-) -> Result<Rendered, RenderFailure> {
-    let sandbox = Sandbox::new()?;
-    render_in(helm, repo, cell, opts, &sandbox)
-}
-
-fn render_in(
-    helm: &Helm,
-    repo: &Repo,
-    cell: &Cell,
-    opts: &RenderOptions,
-    sandbox: &Sandbox,
-) -> Result<Rendered, RenderFailure> {
-    attempt(helm, repo, cell, opts, sandbox).map_err(|f| f.failure)
-}
-
 /// A failed render, and whether the same inputs always fail the same way (helm ran and refused
 /// the chart with its error exit): the only kind of failure the render cache keeps. Timeouts,
 /// oversized output, crashes and sandbox problems say nothing about the inputs.

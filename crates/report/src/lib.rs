@@ -23,6 +23,8 @@
 //! assert!(out.starts_with("::error "));
 //! ```
 
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod diff;
 pub mod format;
 pub mod model;

@@ -10,6 +10,8 @@
 //! Scalars keep their raw text and style, so later stages can tell `tag: 1.10` (a float, which
 //! Go renders as `1.1`) from `tag: "1.10"`.
 
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
 mod load;
 mod stream;
 

@@ -311,9 +311,17 @@ fn base_config(
     }
 }
 
-/// What the findings of a side depend on besides the renders.
+/// What the findings of a side depend on besides the renders: the policy and the exceptions,
+/// without where they are written (an exception's line), so moving or reformatting the
+/// `exceptions:` block does not make every cell look changed. Both sides are fingerprinted by
+/// the same binary in the same run, and every map in the settings is ordered, so their `Debug`
+/// text is a faithful canonical form.
 fn policy_fingerprint(cfg: &Config) -> String {
-    format!("{:?}\n{:?}", cfg.model.policy, cfg.model.exceptions)
+    let mut exceptions = cfg.model.exceptions.clone();
+    for e in &mut exceptions.list {
+        e.line = None;
+    }
+    format!("{:?}\n{:?}", cfg.model.policy, exceptions)
 }
 
 fn warn(message: &str) {
@@ -605,4 +613,33 @@ fn emit(report: &DiffReport, outputs: &DiffOutputs) -> Result<()> {
     render_diff(outputs.stdout, report, &options, &mut out)?;
     out.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> Config {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
+        Config::from_text(repo, "imagegate.yaml", text).unwrap()
+    }
+
+    const HEAD: &str = "version: 1\nenvironments: [{name: dev}]\ncomponents: []\n";
+    const EXCEPTIONS: &str = "exceptions:\n  list:\n    - rule: mutable-tag\n      reason: r\n      expires: 2026-12-31\n";
+    const POLICY: &str = "policy:\n  imageFieldNames: [image]\n";
+
+    #[test]
+    fn moving_the_exceptions_block_keeps_the_policy_fingerprint() {
+        let a = config(&format!("{HEAD}{EXCEPTIONS}{POLICY}"));
+        let b = config(&format!("{HEAD}\n\n# moved\n{POLICY}{EXCEPTIONS}"));
+        assert!(a.model.exceptions.list[0].line != b.model.exceptions.list[0].line);
+        assert_eq!(policy_fingerprint(&a), policy_fingerprint(&b));
+        // A change of what an exception says is a change of the policy.
+        let c = config(&format!(
+            "{HEAD}{}{POLICY}",
+            EXCEPTIONS.replace("reason: r", "reason: s")
+        ));
+        assert_ne!(policy_fingerprint(&a), policy_fingerprint(&c));
+    }
 }
