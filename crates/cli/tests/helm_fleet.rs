@@ -174,3 +174,103 @@ fn helm_narrowed_runs_answer_for_their_selection_only() {
     );
     assert_eq!(code, Some(1));
 }
+
+/// The four `invalid-image-ref` scenarios (README #17–#20): each finding points at the values
+/// line that causes it, and the empty image a template writes itself points at none.
+#[test]
+fn helm_fleet_invalid_image_refs_point_at_their_values_line_or_at_none() {
+    let report = check_fleet();
+    let invalid: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "invalid-image-ref")
+        .collect();
+    let find = |app: &str, container: &str| -> &Value {
+        let hits: Vec<&&Value> = invalid
+            .iter()
+            .filter(|f| f["app"] == app && f["container"] == container)
+            .collect();
+        assert_eq!(hits.len(), 1, "{app}/{container} in {invalid:#?}");
+        hits[0]
+    };
+    // The values line, checked against the file itself so a moved line cannot pass.
+    let at = |f: &Value, file: &str, line: u64, text: &str| {
+        assert_eq!(f["origin"]["file"], file, "{f}");
+        assert_eq!(f["origin"]["line"], line, "{f}");
+        let source = std::fs::read_to_string(root().join("charts-testdata").join(file)).unwrap();
+        assert_eq!(
+            source.lines().nth(line as usize - 1).map(str::trim),
+            Some(text),
+            "{file}:{line}"
+        );
+    };
+
+    // #17: the empty metrics image comes from the dev overlay's `image: ""`, not from the chart's
+    // own `metrics.image: ""` default nor from any other empty value of the stack.
+    let metrics = find("dev-graph", "metrics");
+    assert_eq!(metrics["image"], "");
+    assert_eq!(metrics["object"]["kind"], "Deployment");
+    at(
+        metrics,
+        "sources/values/env/dev/apps/graph.yaml",
+        8,
+        "image: \"\"",
+    );
+    assert!(
+        metrics["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("`\"\"` in container `metrics` of Deployment/graph"),
+        "{metrics}"
+    );
+
+    // #18: `default ""` in the template. The stack has empty values under image-like keys (the
+    // chart defaults `image.ref: ""` and `modelCache.image: ""`, both overridden; the base
+    // globals' `imagePullPolicy: ""`): none of them may be blamed.
+    let tokenizer = find("dev-inference", "tokenizer");
+    assert_eq!(tokenizer["image"], "");
+    assert!(tokenizer["origin"].is_null(), "{tokenizer}");
+    assert_eq!(
+        tokenizer["template"],
+        "inference/templates/statefulset.yaml"
+    );
+
+    // #19: the nulled tag of a `repository:{{ tag }}@digest` template.
+    let reloader = find("dev-observability-agent", "config-reloader");
+    assert_eq!(
+        reloader["image"],
+        "ghcr.io/lumen/config-reloader:@sha256:8feacb393107ce6c16073de7675329bdd90c42e2f6d5afd70044800fead8c9cb"
+    );
+    at(
+        reloader,
+        "sources/values/env/dev/observability/observability-agent.yaml",
+        5,
+        "tag: null",
+    );
+
+    // #20: the truncated digest, at the line that holds the whole reference.
+    let mirror = find("dev-registry-mirror", "registry");
+    at(
+        mirror,
+        "sources/values/env/dev/foundation/registry-mirror.yaml",
+        3,
+        "ref: ameide.azurecr.io/team/registry-mirror@sha256:08f02647b025",
+    );
+    assert!(
+        mirror["message"]
+            .as_str()
+            .unwrap()
+            .contains("12 hex digits where exactly 64 are required"),
+        "{mirror}"
+    );
+
+    assert_eq!(invalid.len(), 4, "no other invalid-image-ref: {invalid:#?}");
+    // Reported alone for that reference: no digest-required or mutable-tag on the same sites.
+    for f in report["findings"].as_array().unwrap() {
+        let same_site = invalid.iter().any(|i| {
+            i["app"] == f["app"] && i["container"] == f["container"] && i["rule"] != f["rule"]
+        });
+        assert!(!same_site, "another finding on an invalid reference: {f}");
+    }
+}

@@ -296,6 +296,12 @@ impl Stack {
     }
 
     fn find_exact(&self, offending: &Offending, hints: &Hints) -> Option<Origin> {
+        // An empty value is a common default (`image: ""` in a chart's values.yaml), so for an
+        // empty offending value only the one helm's merge keeps can be the origin: every key
+        // each layer sets is noted, and a hit that a later layer sets again is dropped below.
+        let empty = matches!(offending, Offending::EmptyImage)
+            || matches!(offending, Offending::Tag(t) if t.is_empty());
+        let mut set: Vec<(usize, String)> = Vec::new();
         // Every hit in every layer, with what its neighbourhood says about it.
         let mut hits: Vec<(usize, Hit, Affinity)> = Vec::new();
         for (index, layer) in self.layers.iter().enumerate() {
@@ -310,6 +316,9 @@ impl Stack {
                     // scanned at most a few times: the budget is a bound, not an exact count).
                     if !self.charge(1 + text.len() as u64 / 64) {
                         return false;
+                    }
+                    if empty {
+                        set.push((index, key.to_string()));
                     }
                     if let Some(mut hit) = judge(offending, key, node, text, style) {
                         // A value holding the image's whole `repo:tag` names this very image:
@@ -331,6 +340,12 @@ impl Stack {
             if self.exhausted() {
                 return None;
             }
+        }
+        if empty {
+            hits.retain(|(index, hit, _)| {
+                !set.iter()
+                    .any(|(later, key)| later > index && overlaps(key, &hit.key))
+            });
         }
         let strongest = hits.iter().map(|(_, h, _)| h.strength).max()?;
         hits.retain(|(_, h, _)| h.strength == strongest);
@@ -420,6 +435,37 @@ fn visit(node: &Node, path: &mut String, siblings: &[(Node, Node)], f: &mut Visi
     }
 }
 
+/// Whether setting key path `a` in a later layer replaces the value at `b`: the same key, one
+/// below it (a map where the scalar was) or one above it (the whole parent replaced or nulled).
+fn overlaps(a: &str, b: &str) -> bool {
+    let under = |x: &str, parent: &str| {
+        x.strip_prefix(parent)
+            .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+    };
+    a == b || under(a, b) || under(b, a)
+}
+
+/// Whether a key (its last path part, lowercased) names an image itself rather than one of its
+/// attributes: `image`, `sidecarImage`, `repository`, `ref`, but not `imagePullPolicy`,
+/// `imageTag`, `imageRegistry`, `imagePullSecrets`.
+fn names_an_image(leaf: &str) -> bool {
+    let attribute = [
+        "pullpolicy",
+        "pullsecret",
+        "pullsecrets",
+        "tag",
+        "digest",
+        "registry",
+        "version",
+    ]
+    .iter()
+    .any(|a| leaf.ends_with(a));
+    !attribute
+        && (leaf.contains("image")
+            || leaf.contains("repository")
+            || matches!(leaf, "ref" | "reference"))
+}
+
 fn last_key(path: &str) -> String {
     path.rsplit('.').next().unwrap_or(path).to_ascii_lowercase()
 }
@@ -451,10 +497,7 @@ fn judge(
             let empty = text.trim().is_empty()
                 || (matches!(style, ScalarStyle::Plain)
                     && matches!(text, "~" | "null" | "Null" | "NULL"));
-            let image_key = leaf.contains("image")
-                || leaf.contains("repository")
-                || matches!(leaf.as_str(), "ref" | "reference");
-            (empty && image_key)
+            (empty && names_an_image(&leaf))
                 .then(|| hit(Strength::KeyMatch, node.line))
                 .flatten()
         }
@@ -465,7 +508,11 @@ fn judge(
             if leaf.contains("tag") && (text == t || plain_go.as_deref() == Some(t.as_str())) {
                 return hit(Strength::KeyMatch, node.line);
             }
-            // A full reference (or a YAML string of manifests) that carries this tag.
+            // A full reference (or a YAML string of manifests) that carries this tag. An empty
+            // tag (`repo:`) has nothing to look for: `:` alone occurs in every URL.
+            if t.is_empty() {
+                return None;
+            }
             contained(node, text, &format!(":{t}")).and_then(|line| hit(Strength::Contained, line))
         }
         Offending::Digest(d) => {

@@ -384,3 +384,74 @@ fn a_search_that_exceeds_its_budget_gives_up_and_says_so() {
         None
     );
 }
+
+#[test]
+fn an_empty_image_is_never_blamed_on_an_image_attribute_or_an_overridden_default() {
+    // The charts-testdata shape: globals leave the primitives' pull policy empty, the chart
+    // defaults its image to "" and a later layer sets it, and the empty image comes from the
+    // template (`default ""`): no values line holds it.
+    let (_d, repo) = fleet(&[
+        (
+            "charts/web/values.yaml",
+            "image:\n  ref: \"\"\nmodelCache:\n  image: \"\"\n",
+        ),
+        (
+            "v/globals.yaml",
+            "global:\n  imagePullPolicy: \"\"\n  imageTag: \"\"\n  imageRegistry: \"\"\n  imagePullSecrets: \"\"\n  stagingImage: x\n",
+        ),
+        (
+            "v/shared.yaml",
+            "image:\n  ref: ghcr.io/acme/web@sha256:1\nmodelCache:\n  image:\n    repository: ghcr.io/acme/cache\n",
+        ),
+    ]);
+    let stack = Stack::for_cell(&repo, &cell(&["v/globals.yaml", "v/shared.yaml"]));
+    assert_eq!(
+        stack.find(&Offending::EmptyImage, &Hints::default()),
+        None,
+        "an attribute of an image, or a default a later layer replaces, is not an empty image"
+    );
+    // Without the override, the chart default is what helm renders.
+    let stack = Stack::for_cell(&repo, &cell(&["v/globals.yaml"]));
+    let o = stack
+        .find(&Offending::EmptyImage, &Hints::default())
+        .unwrap();
+    assert_eq!(
+        (o.file.as_str(), o.key.as_str()),
+        ("charts/web/values.yaml", "modelCache.image")
+    );
+    // An ancestor nulled in a later layer removes the default too.
+    let (_d, repo) = fleet(&[
+        ("charts/web/values.yaml", "sidecar:\n  image: \"\"\n"),
+        ("v/env.yaml", "sidecar: null\n"),
+    ]);
+    let stack = Stack::for_cell(&repo, &cell(&["v/env.yaml"]));
+    assert_eq!(stack.find(&Offending::EmptyImage, &Hints::default()), None);
+}
+
+#[test]
+fn an_empty_tag_points_at_the_emptied_tag_key_never_at_a_colon() {
+    // `repository:{{ tag }}@digest` with the tag nulled renders `repo:@sha256:…`.
+    let (_d, repo) = fleet(&[
+        (
+            "charts/web/values.yaml",
+            "upstream: https://ghcr.io\nreloader:\n  image:\n    repository: acme/reloader\n    tag: v0.9.1\n",
+        ),
+        ("v/env.yaml", "reloader:\n  image:\n    tag: null\n"),
+    ]);
+    let image = "ghcr.io/acme/reloader:@sha256:8f";
+    let hints = Hints {
+        image: Some(image),
+        words: &[],
+    };
+    let stack = Stack::for_cell(&repo, &cell(&["v/env.yaml"]));
+    let o = stack
+        .find(&Offending::Reference(image.into()), &hints)
+        .unwrap();
+    assert_eq!(
+        (o.file.as_str(), o.line, o.key.as_str()),
+        ("v/env.yaml", 3, "reloader.image.tag")
+    );
+    // No emptied tag anywhere: the URL's `:` is not an empty tag.
+    let stack = Stack::for_cell(&repo, &cell(&[]));
+    assert_eq!(stack.find(&Offending::Tag(String::new()), &hints), None);
+}

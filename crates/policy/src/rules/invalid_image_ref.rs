@@ -20,13 +20,20 @@ pub(crate) fn check(site: &SiteContext<'_>, error: &RefError) -> Option<Finding>
         return None;
     }
     let raw = &site.site.image;
+    let blank = raw.trim().is_empty();
+    // A blank image is shown quoted (`""`): bare, it would print as nothing at all.
+    let shown = if blank {
+        format!("{raw:?}")
+    } else {
+        raw.clone()
+    };
     let message = format!(
-        "`{raw}` in {where_} is not a valid image reference: {error}; render `repository@sha256:<64 lowercase hex digits>`",
+        "`{shown}` in {where_} is not a valid image reference: {error}; render `repository@sha256:<64 lowercase hex digits>`",
         where_ = site.describe(),
     );
     // An empty string is not something a search can look for (it occurs everywhere): an empty
     // image is its own kind of offending value.
-    let offending = if raw.trim().is_empty() {
+    let offending = if blank {
         Offending::EmptyImage
     } else {
         Offending::Reference(raw.clone())
@@ -112,6 +119,14 @@ mod tests {
             "`repo@sha256:abc` in init container `init` of Deployment/web is not a valid image reference: \
              the sha256 digest has 3 hex digits where exactly 64 are required; \
              render `repository@sha256:<64 lowercase hex digits>`"
+        );
+        let finding = judge(SiteKind::Container, "").unwrap_or_else(|| unreachable!());
+        assert!(
+            finding.message.starts_with(
+                "`\"\"` in container `app` of Deployment/web is not a valid image reference: the reference is empty"
+            ),
+            "{}",
+            finding.message
         );
     }
 }
