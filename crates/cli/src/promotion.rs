@@ -277,6 +277,7 @@ fn decoded(s: &LineageSite) -> (DecodedObject, ImageSite) {
         pull_policy: PullPolicy::NotApplicable,
         pull_policy_field: None,
         line: s.line,
+        pull_policy_line: None,
     };
     (object, site)
 }

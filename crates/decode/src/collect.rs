@@ -78,6 +78,14 @@ pub(crate) fn pull_policy(holder: Option<&Node>, key: &str) -> PullPolicy {
     }
 }
 
+/// The line of the non-null value at `key` of `holder`.
+pub(crate) fn value_line(holder: Option<&Node>, key: &str) -> Option<u32> {
+    holder
+        .and_then(|h| h.get(key))
+        .filter(|n| !n.is_null())
+        .map(|n| n.line)
+}
+
 /// The three container lists of a pod spec, in the order Kubernetes starts them.
 pub(crate) const CONTAINER_LISTS: [(SiteKind, &str); 3] = [
     (SiteKind::InitContainer, "initContainers"),
@@ -107,6 +115,7 @@ pub(crate) fn container_site(
             pull_policy: pull_policy(item, "imagePullPolicy"),
             pull_policy_field: Some(join(item_path, "imagePullPolicy")),
             line: image_node.map(|n| n.line),
+            pull_policy_line: value_line(item, "imagePullPolicy"),
         },
     );
 }
@@ -139,6 +148,7 @@ pub(crate) fn image_volumes(out: &mut Collector, spec: &Node, spec_path: &str) {
                 pull_policy: pull_policy(Some(source), "pullPolicy"),
                 pull_policy_field: Some(join(&source_path, "pullPolicy")),
                 line: Some(reference.line),
+                pull_policy_line: value_line(Some(source), "pullPolicy"),
             },
         );
     }

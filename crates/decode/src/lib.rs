@@ -202,6 +202,54 @@ mod tests {
     }
 
     #[test]
+    fn any_object_with_a_list_of_items_is_applied_as_its_items() {
+        // kubectl, Helm and Argo CD flatten by `items`, not by kind: a Deployment carrying
+        // `items: [Pod]` applies the Pod (whose missing pull policy must be seen), and nothing
+        // of its own.
+        let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: decoy}\nspec:\n  selector: {}\n  template: {spec: {containers: [{name: ok, image: a@sha256:0, imagePullPolicy: IfNotPresent}]}}\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: hidden}\n  spec: {containers: [{name: miner, image: docker.io/x/miner:latest}]}\n- null\n";
+        let d = decode_stream(text, &DecodeOptions::default());
+        assert_eq!(d.errors, vec![]);
+        let names: Vec<_> = d.objects.iter().map(|o| o.object.name.as_str()).collect();
+        assert_eq!(names, ["hidden"]);
+        assert_eq!(d.objects[0].sites[0].pull_policy, PullPolicy::Absent);
+        // Variant: an empty list applies nothing; `items` that is not a list is just a field.
+        let d = decode_stream(
+            "apiVersion: example.com/v1\nkind: Bag\nspec: {image: a/b:1}\nitems: []\n",
+            &DecodeOptions::default(),
+        );
+        assert_eq!(d.objects.len(), 0);
+        let d = decode_stream(
+            "apiVersion: example.com/v1\nkind: Bag\nspec: {image: a/b:1}\nitems: {a: 1}\n",
+            &DecodeOptions::default(),
+        );
+        assert_eq!(d.objects.len(), 1);
+    }
+
+    #[test]
+    fn an_object_with_only_generate_name_is_named_by_it() {
+        let text = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  generateName: db-migrate-\n  annotations: {argocd.argoproj.io/hook: PreSync}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: a/b:1}]\n";
+        let d = decode_stream(text, &DecodeOptions::default());
+        assert_eq!(d.objects[0].object.name, "db-migrate-");
+        // A name wins over generateName.
+        let d = decode_stream(
+            &text.replace("generateName: db-migrate-", "generateName: x-\n  name: fixed"),
+            &DecodeOptions::default(),
+        );
+        assert_eq!(d.objects[0].object.name, "fixed");
+    }
+
+    #[test]
+    fn pull_policy_lines_are_where_the_policy_is_written() {
+        let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: a\n    image: a/b:1\n    imagePullPolicy: Always\n  - name: b\n    image: c/d:1\n";
+        let d = decode_stream(text, &DecodeOptions::default());
+        let sites = &d.objects[0].sites;
+        assert_eq!((sites[0].line, sites[0].pull_policy_line), (Some(7), Some(8)));
+        assert_eq!((sites[1].line, sites[1].pull_policy_line), (Some(10), None));
+        let d = decode_stream(RUNNER, &custom(&[], Some("spec.policy")));
+        assert_eq!(d.objects[0].sites[0].pull_policy_line, Some(8));
+    }
+
+    #[test]
     fn hook_annotation_edge_cases() {
         let text =
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  annotations:\n    helm.sh/hook: ' , '\n";

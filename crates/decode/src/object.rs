@@ -1,4 +1,4 @@
-//! Decoding one Kubernetes object (or, for `kind: List`, each of its items).
+//! Decoding one Kubernetes object (or, for any object whose `items` is a list, each item).
 
 use imagegate_yaml::{Node, Value};
 
@@ -66,9 +66,18 @@ pub(crate) fn decode(node: &Node, origin: &Origin<'_>, opts: &DecodeOptions, out
             .at_path("metadata.namespace")
             .filter(|n| !n.is_null())
             .map(render_text),
+        // An object with only `generateName` (Argo CD hook Jobs often have one) is named by that
+        // prefix, so findings name it and exception globs like `Job/db-migrate-*` match it.
         name: node
             .at_path("metadata.name")
+            .filter(|n| !n.is_null())
             .map(render_text)
+            .filter(|n| !n.is_empty())
+            .or_else(|| {
+                node.at_path("metadata.generateName")
+                    .filter(|n| !n.is_null())
+                    .map(render_text)
+            })
             .unwrap_or_default(),
     };
     let missing: Vec<&str> = [("apiVersion", api_version), ("kind", kind)]
@@ -83,13 +92,14 @@ pub(crate) fn decode(node: &Node, origin: &Origin<'_>, opts: &DecodeOptions, out
         return;
     }
 
-    if kind.ends_with("List") {
-        if let Some(items) = node.get("items").and_then(Node::as_seq) {
-            for item in items {
-                decode(item, origin, opts, out);
-            }
-            return;
+    // kubectl, Helm and Argo CD apply the *items* of any object whose top-level `items` is a
+    // list (`meta.IsListType`), whatever its kind: a `kind: Deployment` carrying `items:` is a
+    // list of what it carries, and nothing of its own. A null item applies nothing.
+    if let Some(items) = node.get("items").and_then(Node::as_seq) {
+        for item in items.iter().filter(|i| !i.is_null()) {
+            decode(item, origin, opts, out);
         }
+        return;
     }
 
     let mut collector = Collector::default();
@@ -192,6 +202,10 @@ fn custom_field(
             None => PullPolicy::NotApplicable,
             Some(policy_path) => custom_pull_policy(node, policy_path),
         };
+        let pull_policy_line = policy_holder
+            .and_then(|p| node.at_path(p))
+            .filter(|n| !n.is_null())
+            .map(|n| n.line);
         out.push_site(
             (image.line, image.col),
             ImageSite {
@@ -202,6 +216,7 @@ fn custom_field(
                 pull_policy,
                 pull_policy_field: policy_holder.map(str::to_owned),
                 line: Some(image.line),
+                pull_policy_line,
             },
         );
     }

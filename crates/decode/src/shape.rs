@@ -106,6 +106,7 @@ pub(crate) fn safety_net(candidates: Vec<Candidate<'_>>, out: &mut Collector) {
                 pull_policy: PullPolicy::NotApplicable,
                 pull_policy_field: None,
                 line: Some(node.line),
+                pull_policy_line: None,
             },
         );
     }

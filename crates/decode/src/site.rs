@@ -89,6 +89,9 @@ pub struct ImageSite {
     pub pull_policy_field: Option<String>,
     /// 1-based line of the image value inside its rendered document, when known.
     pub line: Option<u32>,
+    /// 1-based line of the pull-policy value, when it is set: where a `pull-policy-*` finding
+    /// points.
+    pub pull_policy_line: Option<u32>,
 }
 
 /// A label (or pod-template label) of an object, for label-value checks.
@@ -143,7 +146,8 @@ pub struct DocumentError {
 /// The result of decoding one stream.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Decoded {
-    /// Every object found (items of `kind: List` are objects of their own).
+    /// Every object found (the items of any object whose `items` is a list are objects of
+    /// their own, and that object is not).
     pub objects: Vec<DecodedObject>,
     /// Every document or object that could not be decoded.
     pub errors: Vec<DocumentError>,

@@ -164,6 +164,7 @@ pub(crate) mod fixtures {
             pull_policy,
             pull_policy_field: pull_field.map(str::to_owned),
             line: Some(12),
+            pull_policy_line: pull_field.map(|_| 13),
         }
     }
 

@@ -50,6 +50,8 @@ pub(crate) fn check(site: &SiteContext<'_>) -> Option<Finding> {
         Some(Offending::PullPolicy(value.clone())),
     );
     finding.field = Some(field);
+    // The line to change is the pull policy's, not the image's.
+    finding.line = site.site.pull_policy_line.or(site.site.line);
     Some(finding)
 }
 
@@ -108,6 +110,9 @@ mod tests {
                     .field
                     .as_deref()
                     .is_some_and(|f| f.ends_with("imagePullPolicy")));
+                // The fixture's image is on line 12, its pull policy on 13: the finding points
+                // at the line to change.
+                assert_eq!(finding.line, Some(13), "{kind:?}");
             }
         }
     }
