@@ -104,6 +104,20 @@ pub struct Outputs {
     stdout: Format,
     files: Vec<(Format, std::path::PathBuf)>,
     quiet: bool,
+    path_prefix: String,
+}
+
+/// Where `dir` (a real path) sits inside its checkout: its path relative to the nearest folder
+/// at or above it that holds `.git`, `/`-separated; empty at the root or outside any checkout.
+/// SARIF and annotations resolve paths from the checkout's root, the report's are relative to
+/// the configuration's folder.
+pub fn checkout_prefix(dir: &Path) -> String {
+    dir.ancestors()
+        .find(|a| a.join(".git").symlink_metadata().is_ok())
+        .and_then(|root| dir.strip_prefix(root).ok())
+        .and_then(Path::to_str)
+        .unwrap_or_default()
+        .replace('\\', "/")
 }
 
 impl Outputs {
@@ -114,7 +128,15 @@ impl Outputs {
             stdout,
             files,
             quiet: args.quiet,
+            path_prefix: String::new(),
         })
+    }
+
+    /// The report's paths are relative to `dir` (the configuration's folder, or the current one
+    /// for `scan`): SARIF and annotations name them from the checkout's root.
+    pub fn relative_to(mut self, dir: &Path) -> Self {
+        self.path_prefix = checkout_prefix(dir);
+        self
     }
 
     /// Writes the report everywhere it was asked for.
@@ -129,6 +151,7 @@ impl Outputs {
                 quiet: self.quiet,
             },
             rules: &rules,
+            path_prefix: &self.path_prefix,
         };
         let mut out = stdout();
         self.stdout.renderer(&opts).render(report, &mut out)?;
@@ -146,6 +169,7 @@ impl Outputs {
                     quiet: self.quiet,
                 },
                 rules: &rules,
+                path_prefix: &self.path_prefix,
             };
             let mut f = std::io::BufWriter::new(
                 std::fs::File::create(path)

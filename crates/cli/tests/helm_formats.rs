@@ -88,14 +88,12 @@ fn helm_sarif_is_valid_sarif_2_1_0() {
         "one result per finding"
     );
     for r in results {
-        let uri = r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
-            .as_str()
-            .unwrap();
-        // Repository-relative (the fleet is the repository's charts-testdata folder here).
-        assert!(
-            !uri.starts_with('/') && root().join("charts-testdata").join(uri).exists(),
-            "{uri}"
-        );
+        let location = &r["locations"][0]["physicalLocation"];
+        let uri = location["artifactLocation"]["uri"].as_str().unwrap();
+        let line = location["region"]["startLine"].as_u64().unwrap();
+        // Relative to the checkout's root (the fleet is its charts-testdata folder here), so code
+        // scanning can attach the alert: a tracked file, and a line it has.
+        assert!(tracked_line(uri, line), "{uri}:{line}");
         assert!(r["partialFingerprints"]
             .as_object()
             .is_some_and(|m| !m.is_empty()));
@@ -148,11 +146,25 @@ fn helm_github_annotations_point_at_files() {
             line.starts_with("::error ") || line.starts_with("::warning "),
             "{line}"
         );
-        let file = line
-            .split("file=")
+        let rest = line.split("file=").nth(1).unwrap();
+        let file = rest.split([',', ':']).next().unwrap();
+        let at = rest
+            .split("line=")
             .nth(1)
-            .and_then(|r| r.split([',', ':']).next())
-            .unwrap();
-        assert!(root().join("charts-testdata").join(file).exists(), "{line}");
+            .and_then(|l| l.split([',', ':']).next())
+            .map_or(1, |l| l.parse().unwrap());
+        // From the checkout's root, as GitHub resolves annotations: a tracked file and a line it has.
+        assert!(tracked_line(file, at), "{line}");
     }
+}
+
+/// Whether `path` (from the checkout's root) is a file git tracks with at least `line` lines.
+fn tracked_line(path: &str, line: u64) -> bool {
+    let tracked = std::process::Command::new("git")
+        .args(["ls-files", "--error-unmatch", "--", path])
+        .current_dir(root())
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let lines = std::fs::read_to_string(root().join(path)).map_or(0, |t| t.lines().count());
+    tracked && line >= 1 && line as usize <= lines.max(1)
 }

@@ -13,6 +13,7 @@ fn render(format: Format, text: TextOptions) -> String {
     let options = FormatOptions {
         text,
         rules: &rules,
+        path_prefix: "",
     };
     let renderer = format.renderer(&options);
     let out = render_to_string(&*renderer, &common::report());
@@ -276,7 +277,7 @@ fn renderers_are_usable_directly() {
         (&JsonRenderer, Format::Json),
         (&SarifRenderer::new(&rules), Format::Sarif),
         (&JunitRenderer, Format::Junit),
-        (&GithubRenderer, Format::Github),
+        (&GithubRenderer::default(), Format::Github),
         (&MarkdownRenderer::default(), Format::Markdown),
     ];
     for (renderer, format) in direct {
@@ -326,4 +327,43 @@ fn write_errors_are_returned() {
             .render(&report, &mut Broken);
         assert!(result.is_err(), "{format}");
     }
+}
+
+#[test]
+fn sarif_and_annotations_name_paths_from_the_checkout_root() {
+    // With the configuration in a subfolder (`gitops/imagegate.yaml`), code scanning and
+    // annotations resolve paths from the checkout's root: every path gets the folder in front.
+    let rules = common::rules();
+    let report = common::report();
+    let render = |format: Format, prefix: &str| {
+        let options = FormatOptions {
+            text: TextOptions::default(),
+            rules: &rules,
+            path_prefix: prefix,
+        };
+        render_to_string(&*format.renderer(&options), &report).unwrap()
+    };
+    let sarif: serde_json::Value = serde_json::from_str(&render(Format::Sarif, "gitops")).unwrap();
+    let uris: Vec<&str> = sarif["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["locations"].as_array().unwrap())
+        .map(|l| l["physicalLocation"]["artifactLocation"]["uri"].as_str().unwrap())
+        .collect();
+    assert!(!uris.is_empty());
+    assert!(uris.iter().all(|u| u.starts_with("gitops/")), "{uris:?}");
+    let plain: serde_json::Value = serde_json::from_str(&render(Format::Sarif, "")).unwrap();
+    let first = plain["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
+        ["artifactLocation"]["uri"]
+        .as_str()
+        .unwrap();
+    assert_eq!(format!("gitops/{first}"), uris[0]);
+    let github = render(Format::Github, "gitops/");
+    let files: Vec<&str> = github
+        .lines()
+        .filter_map(|l| l.split("file=").nth(1))
+        .collect();
+    assert!(!files.is_empty());
+    assert!(files.iter().all(|f| f.starts_with("gitops/")), "{github}");
 }

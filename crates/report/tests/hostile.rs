@@ -61,6 +61,7 @@ fn render(format: Format, report: &Report, color: bool) -> String {
             quiet: false,
         },
         rules: &[],
+        path_prefix: "",
     };
     let renderer = format.renderer(&options);
     render_to_string(&*renderer, report).unwrap_or_else(|e| panic!("{format}: {e}"))
@@ -242,6 +243,7 @@ fn a_diff_comment_always_fits_what_github_accepts() {
     let options = FormatOptions {
         text: TextOptions::default(),
         rules: &[],
+        path_prefix: "",
     };
     let mut out = Vec::new();
     render_diff(DiffFormat::Markdown, &diff, &options, &mut out).unwrap();

@@ -53,7 +53,7 @@ pub fn run(args: AuditArgs) -> Result<u8> {
     )?;
     let images = Images::new(run.inventory, &run.report);
     let trend = baseline.map(|b| Trend::between(&b, &run.report, &images));
-    write_set(&args.out, &run.report, &images, trend.as_ref())?;
+    write_set(&args.out, cfg.repo.root(), &run.report, &images, trend.as_ref())?;
     Ok(run.report.exit_code(args.warnings_as_errors) as u8)
 }
 
@@ -363,9 +363,11 @@ fn md_cell(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// Writes the audit set into `dir` and prints the short summary on stdout.
+/// Writes the audit set into `dir` and prints the short summary on stdout. `root` is the
+/// configuration's folder (SARIF paths are written from its checkout's root).
 pub fn write_set(
     dir: &Path,
+    root: &Path,
     report: &Report,
     images: &Images,
     trend: Option<&Trend>,
@@ -379,6 +381,7 @@ pub fn write_set(
             quiet: false,
         },
         rules: &rules,
+        path_prefix: &crate::output::checkout_prefix(root),
     };
     let mut written = Vec::new();
     let mut write = |name: &str, body: &dyn Fn(&mut dyn Write) -> Result<()>| -> Result<()> {

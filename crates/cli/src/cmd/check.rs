@@ -15,6 +15,7 @@ pub fn run(args: CheckArgs) -> Result<u8> {
         Some(chart) => one_chart_config(&args, chart)?,
         None => super::load_config(&super::config_path(&args.matrix.config))?,
     };
+    let outputs = outputs.relative_to(cfg.repo.root());
     let mut cells = super::select_cells(&cfg, &args.matrix)?;
     // One chart is not a fleet: nothing there can be unused or drifted.
     let coverage = match shard {

@@ -243,7 +243,7 @@ pub fn run(args: DiffArgs) -> Result<u8> {
             .filter(|f| affected.contains(&(f.environment.clone(), f.app.clone()))),
     );
     let report = report.finish();
-    emit(&report, &outputs)?;
+    emit(&report, &outputs, &prefix)?;
     Ok(report.exit_code() as u8)
 }
 
@@ -595,10 +595,11 @@ fn parse_outputs(args: &DiffArgs) -> Result<DiffOutputs, Fatal> {
     Ok(DiffOutputs { stdout, files })
 }
 
-fn emit(report: &DiffReport, outputs: &DiffOutputs) -> Result<()> {
+fn emit(report: &DiffReport, outputs: &DiffOutputs, prefix: &str) -> Result<()> {
     let rules = rule_meta();
     let options = FormatOptions {
         rules: &rules,
+        path_prefix: prefix,
         ..FormatOptions::default()
     };
     for (format, path) in &outputs.files {

@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 pub fn run(args: MergeArgs) -> Result<u8> {
     let outputs = Outputs::parse(&args.output)?;
     let cfg = super::load_config(&super::config_path(&args.config))?;
+    let outputs = outputs.relative_to(cfg.repo.root());
     let baseline = args.baseline.as_deref().map(Baseline::read).transpose()?;
     let mut shards = Vec::new();
     for path in &args.reports {
@@ -34,7 +35,7 @@ pub fn run(args: MergeArgs) -> Result<u8> {
         Some(dir) => {
             let images = merged_images(&shards, &merged)?;
             let trend = baseline.map(|b| Trend::between(&b, &merged, &images));
-            write_set(dir, &merged, &images, trend.as_ref())?;
+            write_set(dir, cfg.repo.root(), &merged, &images, trend.as_ref())?;
             outputs.emit_files(&merged)?;
         }
         None => outputs.emit(&merged)?,

@@ -15,6 +15,10 @@ const MAX_INPUT: u64 = 256 * 1024 * 1024;
 
 pub fn run(args: ScanArgs) -> Result<u8> {
     let outputs = Outputs::parse(&args.output)?;
+    let outputs = match std::env::current_dir().and_then(|d| d.canonicalize()) {
+        Ok(cwd) => outputs.relative_to(&cwd),
+        Err(_) => outputs,
+    };
     let (settings, exceptions) = match &args.config {
         Some(path) => {
             let cfg = super::load_config(path)?;

@@ -15,9 +15,12 @@ use crate::sanitize::{block, one_line};
 
 /// Writes GitHub Actions annotations.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct GithubRenderer;
+pub struct GithubRenderer<'a> {
+    /// Where the report's paths sit in the checkout (see [`super::FormatOptions::path_prefix`]).
+    pub path_prefix: &'a str,
+}
 
-impl Renderer for GithubRenderer {
+impl Renderer for GithubRenderer<'_> {
     fn render(&self, report: &Report, out: &mut dyn Write) -> Result<(), RenderError> {
         for f in report.findings.iter().filter(|f| !f.excepted) {
             let command = match f.severity {
@@ -26,7 +29,7 @@ impl Renderer for GithubRenderer {
             };
             let mut properties = Vec::new();
             let (file, line) = location(f);
-            if let Some(file) = file {
+            if let Some(file) = file.map(|f| super::from_checkout_root(self.path_prefix, &f)) {
                 properties.push(format!("file={}", escape_property(&one_line(&file))));
             }
             if let Some(line) = line {
@@ -139,7 +142,7 @@ mod tests {
             "charts/api",
         );
         let report = Report::new(crate::Generator::new("imagegate", "0"), vec![f], vec![]);
-        let out = crate::render_to_string(&GithubRenderer, &report).unwrap_or_default();
+        let out = crate::render_to_string(&GithubRenderer::default(), &report).unwrap_or_default();
         assert_eq!(out.lines().count(), 1, "{out}");
         assert!(out.starts_with(
             "::error file=charts/api/Chart.yaml,title=imagegate mutable-tag in dev/dev-api::"

@@ -90,9 +90,13 @@ impl Format {
         match self {
             Self::Text => Box::new(text::TextRenderer::new(options.text)),
             Self::Json => Box::new(json::JsonRenderer),
-            Self::Sarif => Box::new(sarif::SarifRenderer::new(options.rules)),
+            Self::Sarif => Box::new(
+                sarif::SarifRenderer::new(options.rules).with_path_prefix(options.path_prefix),
+            ),
             Self::Junit => Box::new(junit::JunitRenderer),
-            Self::Github => Box::new(github::GithubRenderer),
+            Self::Github => Box::new(github::GithubRenderer {
+                path_prefix: options.path_prefix,
+            }),
             Self::Markdown => Box::new(markdown::MarkdownRenderer::default()),
         }
     }
@@ -127,6 +131,23 @@ pub struct FormatOptions<'a> {
     pub text: text::TextOptions,
     /// Rule documentation, for the formats that describe rules (SARIF).
     pub rules: &'a [RuleMeta],
+    /// Where the report's repository-relative paths sit inside the checkout (`gitops` for a
+    /// configuration in `gitops/imagegate.yaml`; empty at the root). SARIF and GitHub
+    /// annotations put it in front of every path, since code scanning and annotations resolve
+    /// paths from the checkout's root.
+    pub path_prefix: &'a str,
+}
+
+/// `path` as seen from the checkout's root: `prefix/path` (an absolute path, or an empty
+/// prefix, leaves it as it is).
+pub(crate) fn from_checkout_root(prefix: &str, path: &str) -> String {
+    let prefix = prefix.trim_matches('/');
+    let path = path.trim_start_matches("./");
+    if prefix.is_empty() || path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("{prefix}/{path}")
+    }
 }
 
 #[cfg(test)]

@@ -38,12 +38,23 @@ const FINGERPRINT_KEY: &str = "imagegate/v1";
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SarifRenderer<'a> {
     rules: &'a [RuleMeta],
+    path_prefix: &'a str,
 }
 
 impl<'a> SarifRenderer<'a> {
     /// A SARIF renderer that describes `rules` in `tool.driver.rules`.
     pub fn new(rules: &'a [RuleMeta]) -> Self {
-        Self { rules }
+        Self {
+            rules,
+            path_prefix: "",
+        }
+    }
+
+    /// Locations relative to the checkout's root: `prefix` is where the report's paths sit in
+    /// it (see [`super::FormatOptions::path_prefix`]).
+    pub fn with_path_prefix(mut self, prefix: &'a str) -> Self {
+        self.path_prefix = prefix;
+        self
     }
 }
 
@@ -75,7 +86,7 @@ impl SarifRenderer<'_> {
                     .iter()
                     .position(|r| r.id == f.rule)
                     .unwrap_or_default();
-                result(report, f, index)
+                result(report, f, index, self.path_prefix)
             })
             .collect();
 
@@ -105,7 +116,12 @@ impl SarifRenderer<'_> {
     }
 }
 
-fn result<'r>(report: &'r Report, f: &'r ReportFinding, rule_index: usize) -> SarifResult<'r> {
+fn result<'r>(
+    report: &'r Report,
+    f: &'r ReportFinding,
+    rule_index: usize,
+    prefix: &str,
+) -> SarifResult<'r> {
     let suppressions = f.excepted.then(|| {
         vec![Suppression {
             kind: "external",
@@ -125,7 +141,7 @@ fn result<'r>(report: &'r Report, f: &'r ReportFinding, rule_index: usize) -> Sa
         message: Message {
             text: message(report, f),
         },
-        locations: location(f).into_iter().collect(),
+        locations: location(f, prefix).into_iter().collect(),
         partial_fingerprints: BTreeMap::from([(FINGERPRINT_KEY, fingerprint(f))]),
         suppressions,
         properties: ResultProperties {
@@ -178,7 +194,7 @@ fn message(report: &Report, f: &ReportFinding) -> String {
 }
 
 /// Where to fix the finding: the values line, else the template file, else the chart.
-fn location(f: &ReportFinding) -> Option<Location> {
+fn location(f: &ReportFinding, prefix: &str) -> Option<Location> {
     let (path, line) = match (&f.origin, &f.template_path_in_repo) {
         (Some(origin), _) => (origin.file.clone(), origin.line),
         (None, Some(template)) => (template.clone(), 1),
@@ -187,7 +203,7 @@ fn location(f: &ReportFinding) -> Option<Location> {
         }
         (None, None) => return None,
     };
-    let (uri, uri_base_id) = artifact_uri(&path);
+    let (uri, uri_base_id) = artifact_uri(&super::from_checkout_root(prefix, &path));
     let (region, context_region) = match (&f.origin, &f.snippet) {
         (Some(origin), Some(snippet)) => regions(origin.line.max(1), snippet),
         _ => (
