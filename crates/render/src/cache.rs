@@ -12,8 +12,9 @@
 //! Entries are written to a temporary file in the same folder and renamed into place, so a
 //! concurrent reader sees the old entry, the new one, or none, never half of one. Each entry
 //! carries its key and a checksum of its content: a corrupt or foreign entry is ignored (and
-//! overwritten by the next render). [`RenderCache::trim`] keeps the folder under its size bound by
-//! removing the least recently used entries.
+//! overwritten by the next render). Nothing in the folder is read, written or removed through a
+//! symbolic link, and a folder holding one is refused when it is opened. [`RenderCache::trim`]
+//! keeps the folder under its size bound by removing the least recently used entries.
 
 use crate::{RenderFailure, Rendered};
 use imagegate_config::{Cell, Repo};
@@ -60,6 +61,10 @@ pub struct CacheError {
     pub path: PathBuf,
     /// What went wrong.
     pub message: String,
+    /// Where `path` leads, when the problem is that it is a symbolic link: imagegate never
+    /// creates one in its cache, so a link is a sign of tampering (it could lead into the
+    /// repository under check, which could then forge entries), not an inconvenience.
+    pub link: Option<PathBuf>,
 }
 
 impl CacheError {
@@ -67,8 +72,66 @@ impl CacheError {
         Self {
             path: path.to_path_buf(),
             message: message.to_string(),
+            link: None,
         }
     }
+
+    fn link(path: &Path) -> Self {
+        let target = std::fs::read_link(path).unwrap_or_default();
+        Self {
+            path: path.to_path_buf(),
+            message: format!(
+                "is a symbolic link (to {}); imagegate never creates links in its cache, and an \
+                 entry read or written through one could be anywhere, such as in the repository \
+                 under check",
+                target.display()
+            ),
+            link: Some(target),
+        }
+    }
+}
+
+/// Refuses `path` if it is a symbolic link (it need not exist).
+fn no_link(path: &Path) -> Result<Option<std::fs::Metadata>, CacheError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Err(CacheError::link(path)),
+        Ok(m) => Ok(Some(m)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(CacheError::new(path, e)),
+    }
+}
+
+/// Refuses a cache folder in which anything imagegate would read, write or remove is a symbolic
+/// link: the tag file, the format folder, a fan-out folder or an entry. Nothing is followed.
+fn refuse_links(dir: &Path, root: &Path) -> Result<(), CacheError> {
+    no_link(&dir.join("CACHEDIR.TAG"))?;
+    if no_link(root)?.is_none() {
+        return Ok(());
+    }
+    let fans = std::fs::read_dir(root).map_err(|e| CacheError::new(root, e))?;
+    for fan in fans {
+        let fan = fan.map_err(|e| CacheError::new(root, e))?;
+        let kind = fan
+            .file_type()
+            .map_err(|e| CacheError::new(&fan.path(), e))?;
+        if kind.is_symlink() {
+            return Err(CacheError::link(&fan.path()));
+        }
+        if !kind.is_dir() {
+            continue;
+        }
+        let files = std::fs::read_dir(fan.path()).map_err(|e| CacheError::new(&fan.path(), e))?;
+        for file in files {
+            let file = file.map_err(|e| CacheError::new(&fan.path(), e))?;
+            let kind = file
+                .file_type()
+                .map_err(|e| CacheError::new(&file.path(), e))?;
+            if kind.is_symlink() {
+                return Err(CacheError::link(&file.path()));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What [`RenderCache::trim`] did.
@@ -105,16 +168,24 @@ impl RenderCache {
         non_empty("HOME").map(|h| PathBuf::from(h).join(".cache").join("imagegate"))
     }
 
-    /// Opens (creating it if needed) the cache in `dir`, bounded to `max_bytes`.
+    /// Opens (creating it if needed) the cache in `dir`, bounded to `max_bytes`. A cache folder
+    /// in which the tag file, the format folder, a fan-out folder or an entry is a symbolic link
+    /// is refused before anything is created or written (the error's `link` says where it
+    /// leads).
     pub fn open(dir: &Path, max_bytes: u64) -> Result<Self, CacheError> {
         let root = dir.join(format!("v{CACHE_FORMAT}"));
+        refuse_links(dir, &root)?;
         std::fs::create_dir_all(&root).map_err(|e| CacheError::new(dir, e))?;
-        // Backup and indexing tools skip folders tagged this way.
+        // Backup and indexing tools skip folders tagged this way. `create_new` never follows a
+        // link that appeared since the check.
         let tag = dir.join("CACHEDIR.TAG");
-        if !tag.exists() {
-            let _ = std::fs::write(
-                &tag,
-                "Signature: 8a477f597d28d172789f06886806bc55\n# imagegate render cache; safe to delete.\n",
+        if let Ok(mut f) = std::fs::File::options()
+            .write(true)
+            .create_new(true)
+            .open(&tag)
+        {
+            let _ = f.write_all(
+                b"Signature: 8a477f597d28d172789f06886806bc55\n# imagegate render cache; safe to delete.\n",
             );
         }
         let probe = tempfile::Builder::new()
@@ -157,19 +228,30 @@ impl RenderCache {
     }
 
     /// The stored render of `key`, if there is a sound one. A corrupt, truncated or foreign
-    /// entry is treated as absent.
+    /// entry, and one reached through a symbolic link, are treated as absent.
     pub fn get(&self, key: &CacheKey) -> Option<Result<Rendered, RenderFailure>> {
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
         let path = self.path_of(key);
-        let meta = std::fs::metadata(&path).ok()?;
-        if !meta.is_file() || meta.len() > MAX_ENTRY_BYTES {
+        // Never through a link: neither the fan-out folder nor the entry may be one.
+        let fan = std::fs::symlink_metadata(path.parent()?).ok()?;
+        let meta = std::fs::symlink_metadata(&path).ok()?;
+        if !fan.is_dir() || !meta.is_file() || meta.len() > MAX_ENTRY_BYTES {
             return None;
         }
-        let bytes = std::fs::read(&path).ok()?;
+        let mut file = std::fs::File::options()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)
+            .ok()?;
+        let mut bytes = Vec::new();
+        (&mut file)
+            .take(MAX_ENTRY_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .ok()?;
         let entry = decode(key, &bytes)?;
         // Least recently *used*: a hit refreshes the entry's time for trim.
-        if let Ok(f) = std::fs::File::options().write(true).open(&path) {
-            let _ = f.set_modified(SystemTime::now());
-        }
+        let _ = file.set_modified(SystemTime::now());
         self.hits.fetch_add(1, Ordering::Relaxed);
         Some(entry)
     }
@@ -195,7 +277,10 @@ impl RenderCache {
     ) -> Result<(), CacheError> {
         let path = self.path_of(key);
         let dir = path.parent().unwrap_or(&self.root);
+        no_link(dir)?;
         std::fs::create_dir_all(dir).map_err(|e| CacheError::new(dir, e))?;
+        // Created just now or earlier: either way never written through a link.
+        no_link(dir)?;
         let bytes = encode(key, result);
         let mut tmp = tempfile::Builder::new()
             .prefix(".tmp-")
@@ -203,6 +288,7 @@ impl RenderCache {
             .map_err(|e| CacheError::new(dir, e))?;
         tmp.write_all(&bytes)
             .map_err(|e| CacheError::new(tmp.path(), e))?;
+        // A rename replaces a link at `path` itself; it never writes where the link leads.
         tmp.persist(&path)
             .map_err(|e| CacheError::new(&path, e.error))?;
         Ok(())
@@ -217,10 +303,15 @@ impl RenderCache {
         let now = SystemTime::now();
         let fans = std::fs::read_dir(&self.root).map_err(|e| CacheError::new(&self.root, e))?;
         for fan in fans.flatten() {
+            // A link is never walked: trim removes files only in the cache's own folders.
+            if !fan.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
             let Ok(files) = std::fs::read_dir(fan.path()) else {
                 continue;
             };
             for file in files.flatten() {
+                // Not followed: a link is not a file here.
                 let Ok(meta) = file.metadata() else { continue };
                 if !meta.is_file() {
                     continue;

@@ -295,3 +295,115 @@ fn cells_with_problems_or_escaping_links_have_no_key() {
         .contains("outside the repository"));
     assert!(got[2].as_ref().unwrap_err().contains("does not exist"));
 }
+
+#[test]
+fn a_cache_folder_with_a_link_inside_is_refused_before_anything_is_written() {
+    use std::os::unix::fs::symlink;
+    let repo = tempfile::tempdir().unwrap();
+    let target = repo.path().join("seeded");
+    let forged = encode(&key(9), &rendered("image: app:latest\n"));
+    let hex = key(9).hex();
+    type Plant = fn(&Path, &Path, &str, &[u8]);
+    let plants: [(&str, Plant); 4] = [
+        ("the format folder", |cache, target, _, _| {
+            fs::create_dir_all(target).unwrap();
+            symlink(target, cache.join("v1")).unwrap();
+        }),
+        ("a fan-out folder", |cache, target, hex, _| {
+            fs::create_dir_all(target).unwrap();
+            fs::create_dir_all(cache.join("v1")).unwrap();
+            symlink(target, cache.join("v1").join(&hex[..2])).unwrap();
+        }),
+        ("an entry", |cache, target, hex, forged| {
+            fs::write(target, forged).unwrap();
+            let fan = cache.join("v1").join(&hex[..2]);
+            fs::create_dir_all(&fan).unwrap();
+            symlink(target, fan.join(hex)).unwrap();
+        }),
+        ("the tag file, dangling", |cache, target, _, _| {
+            symlink(target, cache.join("CACHEDIR.TAG")).unwrap();
+        }),
+    ];
+    for (what, plant) in plants {
+        let cache = tempfile::tempdir().unwrap();
+        let _ = fs::remove_dir_all(&target);
+        let _ = fs::remove_file(&target);
+        plant(cache.path(), &target, &hex, &forged);
+        let before = walkdir::WalkDir::new(repo.path())
+            .into_iter()
+            .flatten()
+            .count();
+        let err = RenderCache::open(cache.path(), DEFAULT_MAX_BYTES)
+            .expect_err(&format!("{what}: a link is refused"));
+        assert!(err.link.is_some(), "{what}: {err}");
+        assert!(err.to_string().contains("symbolic link"), "{what}: {err}");
+        assert!(err.path.starts_with(cache.path()), "{what}: {err}");
+        let after = walkdir::WalkDir::new(repo.path())
+            .into_iter()
+            .flatten()
+            .count();
+        assert_eq!(
+            before, after,
+            "{what}: nothing was created through the link"
+        );
+    }
+}
+
+#[test]
+fn links_that_appear_after_opening_are_not_followed() {
+    use std::os::unix::fs::symlink;
+    let repo = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = RenderCache::open(dir.path(), 30_000).unwrap();
+    let hex = key(9).hex();
+    let fan = cache.dir().join(&hex[..2]);
+
+    // An entry that is a link to a forged entry in the repository: not served.
+    let forged = repo.path().join("forged");
+    fs::write(&forged, encode(&key(9), &rendered("image: app:latest\n"))).unwrap();
+    fs::create_dir_all(&fan).unwrap();
+    symlink(&forged, fan.join(&hex)).unwrap();
+    assert!(cache.get(&key(9)).is_none());
+    // Storing replaces the link itself; the repository's file is untouched.
+    cache.put(&key(9), &rendered("image: app@sha256:0\n"));
+    assert!(!fs::symlink_metadata(fan.join(&hex))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(
+        fs::read(&forged).unwrap(),
+        encode(&key(9), &rendered("image: app:latest\n"))
+    );
+
+    // A fan-out folder that is a link into the repository: nothing is read, written or trimmed
+    // there.
+    let seeded = repo.path().join("seeded");
+    fs::create_dir_all(&seeded).unwrap();
+    let k = key(0x42);
+    fs::write(
+        seeded.join(k.hex()),
+        encode(&k, &rendered("image: app:latest\n")),
+    )
+    .unwrap();
+    fs::write(seeded.join("big"), "z".repeat(100_000)).unwrap();
+    symlink(&seeded, cache.dir().join("42")).unwrap();
+    assert!(cache.get(&k).is_none());
+    cache.put(&k, &rendered("image: app@sha256:0\n"));
+    assert_eq!(
+        cache.write_errors().0,
+        1,
+        "the write through the link is refused"
+    );
+    assert!(cache.write_errors().1.unwrap().contains("symbolic link"));
+    for n in 0..4u8 {
+        cache.put(&key(n), &rendered(&"y".repeat(10_000)));
+    }
+    cache.trim().unwrap();
+    let mut left: Vec<_> = fs::read_dir(&seeded)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    left.sort();
+    assert_eq!(left, vec![k.hex().into(), std::ffi::OsString::from("big")]);
+}
