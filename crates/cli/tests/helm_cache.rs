@@ -2,7 +2,12 @@
 
 mod common;
 use common::*;
+use serde_json::Value;
 use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const DIGEST: &str =
+    "registry.example/app@sha256:7c2ecd07f155648431e0f94b89247d713c5786e1e73e953f2fe7eca39534cd6d";
 
 fn chart_yaml(name: &str) -> String {
     format!("apiVersion: v2\nname: {name}\nversion: 0.1.0\n")
@@ -77,4 +82,103 @@ fn walk(root: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.name=imagegate tests",
+            "-c",
+            "user.email=tests@imagegate.invalid",
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `diff --base HEAD --format json ARGS`: (exit status, report).
+fn diff(repo: &Path, cache: &Path, extra: &[&str]) -> (i32, Value) {
+    let mut args = vec!["diff", "--base", "HEAD", "--format", "json"];
+    args.extend_from_slice(extra);
+    let out = run(repo, cache, &args);
+    let code = out.status.code().unwrap_or(-1);
+    assert!(code == 0 || code == 1, "exit {code}: {}", stderr(&out));
+    (code, serde_json::from_slice(&out.stdout).unwrap())
+}
+
+#[test]
+fn helm_diff_sees_a_rename_that_differs_only_in_bytes_that_are_not_utf8() {
+    use std::os::unix::ffi::OsStrExt;
+    // `.Files.Get` finds `files/f\xfe` on the base and nothing once it is renamed to
+    // `files/f\xff`: the image becomes `:latest`. Read lossily, both names are `f\u{FFFD}` with
+    // the same content, and the cell looked unchanged.
+    let repo = tree(&[
+        (
+            "imagegate.yaml",
+            "version: 1\nenvironments:\n  - name: dev\ncomponents:\n  - { name: web, chart: charts/web }\n",
+        ),
+        ("charts/web/Chart.yaml", &chart_yaml("web")),
+        (
+            "charts/web/templates/pod.yaml",
+            &pod(&format!(
+                "{{{{ if .Files.Get \"files/f\\xfe\" }}}}{DIGEST}{{{{ else }}}}registry.example/app:latest{{{{ end }}}}"
+            )),
+        ),
+    ]);
+    let file = |b: u8| {
+        repo.path()
+            .join("charts/web/files")
+            .join(std::ffi::OsStr::from_bytes(&[b'f', b]))
+    };
+    std::fs::create_dir_all(file(0xfe).parent().unwrap()).unwrap();
+    std::fs::write(file(0xfe), "present\n").unwrap();
+    git(repo.path(), &["init", "-q"]);
+    git(repo.path(), &["add", "-A"]);
+    git(repo.path(), &["commit", "-q", "-m", "base"]);
+    let cache = tempfile::tempdir().unwrap();
+    let (code, r) = diff(repo.path(), cache.path(), &[]);
+    assert_eq!((code, r["cells"]["unchanged"].as_u64()), (0, Some(1)));
+
+    std::fs::rename(file(0xfe), file(0xff)).unwrap();
+    for extra in [&[][..], &["--no-cache"][..]] {
+        let (code, r) = diff(repo.path(), cache.path(), extra);
+        assert_eq!(r["cells"]["changed"], 1, "{extra:?}: {r}");
+        assert_eq!(code, 1, "{extra:?}: the new :latest fails the PR");
+        let rules: Vec<&str> = r["new"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["rule"].as_str().unwrap())
+            .collect();
+        assert!(rules.contains(&"mutable-tag"), "{rules:?}");
+    }
+    // Committed and compared revision to revision, the same.
+    git(repo.path(), &["add", "-A"]);
+    git(repo.path(), &["commit", "-q", "-m", "rename"]);
+    let out = run(
+        repo.path(),
+        cache.path(),
+        &[
+            "diff",
+            "--base",
+            "HEAD~1",
+            "--head",
+            "HEAD",
+            "--format",
+            "json",
+            "--no-cache",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
 }

@@ -1,10 +1,10 @@
 //! The render cache: content-addressed renders on disk, outside the repository under check.
 //!
 //! A cell's [`CacheKey`] is a SHA-256 over everything that decides what `helm template` prints for
-//! it: every file of its chart folder (path and content, vendored dependencies included), each
-//! present values file of its stack (path and content, in order), the helm arguments that matter
-//! (release, namespace, kube version, API versions, `--include-crds`), the helm version and the
-//! cache format. Chart folders and values files are hashed once per run, however many cells share
+//! it: every file of its chart folder (raw path bytes, kind and content, vendored dependencies
+//! included), each present values file of its stack (path and content, in order), the helm
+//! arguments that matter (release, namespace, kube version, API versions, `--include-crds`), the
+//! helm version and the cache format; every variable-length field is length-prefixed. Chart folders and values files are hashed once per run, however many cells share
 //! them ([`cell_keys`]).
 //!
 //! An entry holds the rendered stream (or helm's own refusal: a chart that fails the same way
@@ -21,6 +21,7 @@ use imagegate_config::{Cell, Repo};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -440,9 +441,10 @@ fn file_digest(path: &Path) -> Result<[u8; 32], String> {
     Ok(h.finalize().into())
 }
 
-/// SHA-256 over every file of a chart folder (relative path and content digest, in sorted order),
-/// following symlinks that stay inside the repository. A link out of it, an unreadable file or a
-/// folder over the size bounds makes the chart uncacheable (the error says why).
+/// SHA-256 over every file of a chart folder (relative path as raw bytes, kind and content
+/// digest, in sorted order), following symlinks that stay inside the repository. A link out of
+/// it, an unreadable file or a folder over the size bounds makes the chart uncacheable (the error
+/// says why).
 pub fn chart_digest(repo: &Repo, chart_rel: &str) -> Result<[u8; 32], String> {
     let chart = match repo.resolve(chart_rel) {
         Ok(Some(p)) => p,
@@ -473,27 +475,30 @@ pub fn chart_digest(repo: &Repo, chart_rel: &str) -> Result<[u8; 32], String> {
                 ));
             }
         }
-        let rel = entry
-            .path()
-            .strip_prefix(&chart)
-            .unwrap_or(entry.path())
-            .to_string_lossy()
-            .replace('\\', "/");
-        if entry.file_type().is_dir() {
-            field(&mut h, b"d");
-            field(&mut h, rel.as_bytes());
+        // The raw bytes of the name: two names that differ only in bytes that are not UTF-8
+        // are two different files to helm, so they are two different keys.
+        let rel = entry.path().strip_prefix(&chart).unwrap_or(entry.path());
+        let kind: &[u8] = if entry.file_type().is_dir() {
+            b"d"
         } else if entry.file_type().is_file() {
-            bytes += entry.metadata().map(|m| m.len()).unwrap_or(0);
-            if bytes > MAX_HASHED_BYTES {
-                return Err(format!(
-                    "chart {chart_rel} is larger than {} MiB",
-                    MAX_HASHED_BYTES >> 20
-                ));
-            }
-            field(&mut h, b"f");
-            field(&mut h, rel.as_bytes());
-            h.update(file_digest(entry.path())?);
+            b"f"
+        } else {
+            b"o"
+        };
+        field(&mut h, kind);
+        h.update([u8::from(entry.path_is_symlink())]);
+        field(&mut h, rel.as_os_str().as_bytes());
+        if !entry.file_type().is_file() {
+            continue;
         }
+        bytes += entry.metadata().map(|m| m.len()).unwrap_or(0);
+        if bytes > MAX_HASHED_BYTES {
+            return Err(format!(
+                "chart {chart_rel} is larger than {} MiB",
+                MAX_HASHED_BYTES >> 20
+            ));
+        }
+        h.update(file_digest(entry.path())?);
     }
     Ok(h.finalize().into())
 }

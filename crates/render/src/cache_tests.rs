@@ -296,6 +296,80 @@ fn cells_with_problems_or_escaping_links_have_no_key() {
     assert!(got[2].as_ref().unwrap_err().contains("does not exist"));
 }
 
+/// A chart folder of `files` (path as raw bytes, content) under a fresh repository.
+fn chart_of(files: &[(&[u8], &str)]) -> tempfile::TempDir {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let chart = dir.path().join("charts/web");
+    fs::create_dir_all(&chart).unwrap();
+    fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: web\nversion: 1.0.0\n",
+    )
+    .unwrap();
+    for (path, text) in files {
+        let p = chart.join(std::ffi::OsStr::from_bytes(path));
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, text).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn names_that_differ_only_in_bytes_that_are_not_utf8_have_different_keys() {
+    // `.Files.Get "f\xfe"` finds the file in one chart and not in the other: helm renders them
+    // differently, so one chart's render must never stand for the other's (nor may `diff`
+    // call the change "unchanged").
+    let body = "kind: ConfigMap\n";
+    let cells = [cell("charts/web", &[])];
+    let fe = keys(chart_of(&[(b"templates/f\xfe.yaml", body)]).path(), &cells)[0];
+    let ff = keys(chart_of(&[(b"templates/f\xff.yaml", body)]).path(), &cells)[0];
+    // What a lossy conversion turns both names into, spelled out in valid UTF-8.
+    let replacement = keys(
+        chart_of(&[("templates/f\u{FFFD}.yaml".as_bytes(), body)]).path(),
+        &cells,
+    )[0];
+    assert_ne!(fe, ff);
+    assert_ne!(fe, replacement);
+    assert_ne!(ff, replacement);
+    // Same names, same key: the raw bytes are stable.
+    assert_eq!(
+        fe,
+        keys(chart_of(&[(b"templates/f\xfe.yaml", body)]).path(), &cells)[0]
+    );
+}
+
+#[test]
+fn a_backslash_in_a_name_is_not_a_folder_separator() {
+    // On unix `templates\x.yaml` is one file at the chart's root, which helm does not render;
+    // `templates/x.yaml` is a template. An empty `templates` folder next to the first made the
+    // two walks hash alike when `\` was rewritten to `/`.
+    let cells = [cell("charts/web", &[])];
+    let template = chart_of(&[(b"templates/x.yaml", "kind: ConfigMap\n")]);
+    let flat = chart_of(&[(b"templates\\x.yaml", "kind: ConfigMap\n")]);
+    fs::create_dir_all(flat.path().join("charts/web/templates")).unwrap();
+    assert_ne!(
+        keys(template.path(), &cells)[0],
+        keys(flat.path(), &cells)[0]
+    );
+}
+
+#[test]
+fn a_link_and_the_file_it_leads_to_have_different_keys() {
+    let cells = [cell("charts/web", &[])];
+    let copy = chart_of(&[(b"templates/x.yaml", "kind: ConfigMap\n")]);
+    let linked = chart_of(&[(b"shared/x.yaml", "kind: ConfigMap\n")]);
+    fs::create_dir_all(linked.path().join("charts/web/templates")).unwrap();
+    std::os::unix::fs::symlink(
+        "../shared/x.yaml",
+        linked.path().join("charts/web/templates/x.yaml"),
+    )
+    .unwrap();
+    let copy_keys = keys(copy.path(), &cells);
+    let linked_keys = keys(linked.path(), &cells);
+    assert_ne!(copy_keys[0], linked_keys[0]);
+}
+
 #[test]
 fn a_cache_folder_with_a_link_inside_is_refused_before_anything_is_written() {
     use std::os::unix::fs::symlink;
