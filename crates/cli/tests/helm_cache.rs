@@ -3,6 +3,7 @@
 mod common;
 use common::*;
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -24,6 +25,109 @@ fn run(repo: &Path, cache: &Path, args: &[&str]) -> std::process::Output {
     let mut all: Vec<&str> = args.to_vec();
     all.extend(["--no-progress", "--cache-dir", cache.to_str().unwrap()]);
     imagegate(&all, repo)
+}
+
+/// `check --format json`: (exit status, status of every app's cell, report).
+fn check(repo: &Path, cache: &Path, extra: &[&str]) -> (i32, BTreeMap<String, String>, Value) {
+    let mut args = vec!["check", "--format", "json"];
+    args.extend_from_slice(extra);
+    let out = run(repo, cache, &args);
+    let code = out.status.code().unwrap_or(-1);
+    assert!(code == 0 || code == 1, "exit {code}: {}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let statuses = v["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["app"].as_str().unwrap().to_string(),
+                c["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    (code, statuses, v)
+}
+
+fn write(root: &Path, rel: &str, text: &[u8]) {
+    let p = root.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+#[test]
+fn helm_a_cached_render_is_held_to_todays_limits() {
+    let config = |limits: &str| {
+        format!(
+            "version: 1\nenvironments:\n  - name: dev\ncomponents:\n  - {{ name: big, chart: charts/big }}\n  - {{ name: many, chart: charts/many }}\nlimits: {limits}\n"
+        )
+    };
+    let repo = tree(&[
+        (
+            "imagegate.yaml",
+            &config("{maxRenderedMib: 2, maxDocuments: 20}"),
+        ),
+        ("charts/big/Chart.yaml", &chart_yaml("big")),
+        (
+            "charts/big/templates/pod.yaml",
+            &format!(
+                "{}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: blob}}\ndata: {{blob: {{{{ repeat 1500000 \"x\" | quote }}}}}}\n",
+                pod(DIGEST)
+            ),
+        ),
+        ("charts/many/Chart.yaml", &chart_yaml("many")),
+        (
+            "charts/many/templates/cms.yaml",
+            "{{- range $i := until 12 }}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: \"cm-{{ $i }}\"}\n{{- end }}\n",
+        ),
+    ]);
+    let cache = tempfile::tempdir().unwrap();
+    let (code, statuses, _) = check(repo.path(), cache.path(), &[]);
+    assert_eq!(code, 0);
+    assert_eq!(statuses["dev-big"], "rendered");
+    let (code, statuses, _) = check(repo.path(), cache.path(), &[]);
+    assert_eq!((code, statuses["dev-big"].as_str()), (0, "cached"));
+    assert_eq!(statuses["dev-many"], "cached");
+
+    // Lower limits: both cells fail exactly as a fresh render would, cache or not.
+    write(
+        repo.path(),
+        "imagegate.yaml",
+        config("{maxRenderedMib: 1, maxDocuments: 10}").as_bytes(),
+    );
+    for extra in [&[][..], &["--no-cache"][..]] {
+        let (code, statuses, report) = check(repo.path(), cache.path(), extra);
+        assert_eq!(code, 1, "{extra:?}");
+        assert_eq!(statuses["dev-big"], "failed", "{extra:?}");
+        assert_eq!(statuses["dev-many"], "failed", "{extra:?}");
+        let errors: Vec<&str> = report["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["error"].as_str().unwrap())
+            .collect();
+        assert!(
+            errors[0].contains("helm template wrote more than 1 MiB"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1].contains("rendered 12 documents, more than limits.maxDocuments (10)"),
+            "{errors:?}"
+        );
+    }
+
+    // Back to the first limits: the entries made under them serve again.
+    write(
+        repo.path(),
+        "imagegate.yaml",
+        config("{maxRenderedMib: 2, maxDocuments: 20}").as_bytes(),
+    );
+    let (code, statuses, _) = check(repo.path(), cache.path(), &[]);
+    assert_eq!(code, 0);
+    assert_eq!(statuses["dev-big"], "cached");
+    // Another deadline is another bound: the render is not reused under it.
+    let (_, statuses, _) = check(repo.path(), cache.path(), &["--timeout", "100"]);
+    assert_eq!(statuses["dev-big"], "rendered");
 }
 
 #[test]

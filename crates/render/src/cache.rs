@@ -4,7 +4,8 @@
 //! it: every file of its chart folder (raw path bytes, kind and content, vendored dependencies
 //! included), each present values file of its stack (path and content, in order), the helm
 //! arguments that matter (release, namespace, kube version, API versions, `--include-crds`), the
-//! helm version and the cache format; every variable-length field is length-prefixed. Chart folders and values files are hashed once per run, however many cells share
+//! helm version, the bounds the render had to finish within (timeout, output and memory limits)
+//! and the cache format; every variable-length field is length-prefixed. Chart folders and values files are hashed once per run, however many cells share
 //! them ([`cell_keys`]).
 //!
 //! An entry holds the rendered stream (or helm's own refusal: a chart that fails the same way
@@ -12,11 +13,12 @@
 //! Entries are written to a temporary file in the same folder and renamed into place, so a
 //! concurrent reader sees the old entry, the new one, or none, never half of one. Each entry
 //! carries its key and a checksum of its content: a corrupt or foreign entry is ignored (and
-//! overwritten by the next render). Nothing in the folder is read, written or removed through a
+//! overwritten by the next render), and so is one larger than the run's output limit. Nothing in
+//! the folder is read, written or removed through a
 //! symbolic link, and a folder holding one is refused when it is opened. [`RenderCache::trim`]
 //! keeps the folder under its size bound by removing the least recently used entries.
 
-use crate::{RenderFailure, Rendered};
+use crate::{RenderFailure, RenderOptions, Rendered};
 use imagegate_config::{Cell, Repo};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -228,16 +230,26 @@ impl RenderCache {
         self.root.join(&hex[..2]).join(hex)
     }
 
-    /// The stored render of `key`, if there is a sound one. A corrupt, truncated or foreign
-    /// entry, and one reached through a symbolic link, are treated as absent.
-    pub fn get(&self, key: &CacheKey) -> Option<Result<Rendered, RenderFailure>> {
+    /// The stored render of `key`, if there is a sound one that a fresh render under today's
+    /// bounds could have produced: a corrupt, truncated or foreign entry, one whose output is
+    /// larger than `max_stdout` (the run's `limits.maxRenderedMib`) and one reached through a
+    /// symbolic link are treated as absent, so the cell renders afresh.
+    pub fn get(
+        &self,
+        key: &CacheKey,
+        max_stdout: usize,
+    ) -> Option<Result<Rendered, RenderFailure>> {
         use std::io::Read;
         use std::os::unix::fs::OpenOptionsExt;
         let path = self.path_of(key);
         // Never through a link: neither the fan-out folder nor the entry may be one.
         let fan = std::fs::symlink_metadata(path.parent()?).ok()?;
         let meta = std::fs::symlink_metadata(&path).ok()?;
-        if !fan.is_dir() || !meta.is_file() || meta.len() > MAX_ENTRY_BYTES {
+        // helm's stderr is bounded at 1 MiB; a failure's message and hint are smaller still.
+        let bound = (max_stdout as u64)
+            .saturating_add(HEADER_LEN as u64 + (4 << 20))
+            .min(MAX_ENTRY_BYTES);
+        if !fan.is_dir() || !meta.is_file() || meta.len() > bound {
             return None;
         }
         let mut file = std::fs::File::options()
@@ -246,11 +258,11 @@ impl RenderCache {
             .open(&path)
             .ok()?;
         let mut bytes = Vec::new();
-        (&mut file)
-            .take(MAX_ENTRY_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .ok()?;
+        (&mut file).take(bound + 1).read_to_end(&mut bytes).ok()?;
         let entry = decode(key, &bytes)?;
+        if matches!(&entry, Ok(r) if r.stdout.len() > max_stdout) {
+            return None;
+        }
         // Least recently *used*: a hit refreshes the entry's time for trim.
         let _ = file.set_modified(SystemTime::now());
         self.hits.fetch_add(1, Ordering::Relaxed);
@@ -520,14 +532,16 @@ enum Input {
 }
 
 /// The cache key of every cell (same order), hashing each distinct chart folder and values file
-/// once, on up to `jobs` threads. A cell that cannot have a key (it has configuration problems,
-/// its chart links outside the repository, a file is unreadable) gets the reason instead: it
-/// renders uncached, and the render reports the actual problem.
+/// once, on up to `opts.jobs` threads. A cell that cannot have a key (it has configuration
+/// problems, its chart links outside the repository, a file is unreadable) gets the reason
+/// instead: it renders uncached, and the render reports the actual problem. The bounds of `opts`
+/// (timeout, output and memory limits) are part of every key: a render is only ever reused by a
+/// run that would have let it finish.
 pub fn cell_keys(
     repo: &Repo,
     cells: &[Cell],
     helm_version: &str,
-    jobs: usize,
+    opts: &RenderOptions,
 ) -> Vec<Result<CacheKey, String>> {
     let mut inputs: Vec<Input> = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -540,10 +554,10 @@ pub fn cell_keys(
             }
         }
     }
-    let digests = hash_inputs(repo, &inputs, jobs);
+    let digests = hash_inputs(repo, &inputs, opts.jobs);
     cells
         .iter()
-        .map(|cell| cell_key(cell, helm_version, &digests))
+        .map(|cell| cell_key(cell, helm_version, opts, &digests))
         .collect()
 }
 
@@ -580,6 +594,7 @@ fn hash_inputs(
 fn cell_key(
     cell: &Cell,
     helm_version: &str,
+    opts: &RenderOptions,
     digests: &HashMap<Input, Result<[u8; 32], String>>,
 ) -> Result<CacheKey, String> {
     if let Some(p) = cell.problems.first() {
@@ -611,6 +626,17 @@ fn cell_key(
         field(&mut h, a.as_bytes());
     }
     h.update([u8::from(cell.include_crds)]);
+    // The bounds a render had to finish within.
+    h.update(opts.timeout.as_secs().to_le_bytes());
+    h.update(opts.timeout.subsec_nanos().to_le_bytes());
+    h.update((opts.max_output_bytes as u64).to_le_bytes());
+    match opts.max_memory_bytes {
+        Some(m) => {
+            h.update([1]);
+            h.update(m.to_le_bytes());
+        }
+        None => h.update([0]),
+    }
     Ok(CacheKey(h.finalize().into()))
 }
 

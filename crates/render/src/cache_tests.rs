@@ -14,6 +14,9 @@ fn key(n: u8) -> CacheKey {
     CacheKey([n; 32])
 }
 
+/// No output bound: the tests of the entry format are not about limits.
+const ANY: usize = usize::MAX;
+
 fn stdout_of(r: Option<Result<Rendered, RenderFailure>>) -> Option<String> {
     r.and_then(|r| r.ok()).map(|r| r.stdout)
 }
@@ -22,7 +25,7 @@ fn stdout_of(r: Option<Result<Rendered, RenderFailure>>) -> Option<String> {
 fn entries_round_trip_successes_and_helm_refusals() {
     let dir = tempfile::tempdir().unwrap();
     let cache = RenderCache::open(dir.path(), DEFAULT_MAX_BYTES).unwrap();
-    assert!(cache.get(&key(1)).is_none());
+    assert!(cache.get(&key(1), ANY).is_none());
     cache.put(&key(1), &rendered("kind: Pod\n"));
     let failure = RenderFailure {
         message: "Error: execution error: image.tag is required".into(),
@@ -35,12 +38,12 @@ fn entries_round_trip_successes_and_helm_refusals() {
     };
     cache.put(&key(3), &Err(bare.clone()));
 
-    let hit = cache.get(&key(1)).unwrap().unwrap();
+    let hit = cache.get(&key(1), ANY).unwrap().unwrap();
     assert_eq!(hit.stdout, "kind: Pod\n");
     assert_eq!(hit.stderr, "warning: x");
     assert_eq!(hit.elapsed, Duration::ZERO);
-    assert_eq!(cache.get(&key(2)).unwrap().unwrap_err(), failure);
-    assert_eq!(cache.get(&key(3)).unwrap().unwrap_err(), bare);
+    assert_eq!(cache.get(&key(2), ANY).unwrap().unwrap_err(), failure);
+    assert_eq!(cache.get(&key(3), ANY).unwrap().unwrap_err(), bare);
     assert_eq!(cache.hits(), 3);
     assert_eq!(cache.write_errors().0, 0);
     assert!(dir.path().join("CACHEDIR.TAG").is_file());
@@ -60,26 +63,32 @@ fn corrupt_truncated_and_foreign_entries_are_ignored_then_rewritten() {
     flipped[last] ^= 0x01;
     fs::write(&path, &flipped).unwrap();
     assert!(
-        cache.get(&key(7)).is_none(),
+        cache.get(&key(7), ANY).is_none(),
         "a flipped byte is never trusted"
     );
 
     // Truncated (a crash of a writer that did not use rename would leave this).
     fs::write(&path, &good[..good.len() - 3]).unwrap();
-    assert!(cache.get(&key(7)).is_none());
+    assert!(cache.get(&key(7), ANY).is_none());
     fs::write(&path, &good[..10]).unwrap();
-    assert!(cache.get(&key(7)).is_none());
+    assert!(cache.get(&key(7), ANY).is_none());
     fs::write(&path, b"").unwrap();
-    assert!(cache.get(&key(7)).is_none());
+    assert!(cache.get(&key(7), ANY).is_none());
 
     // A sound entry of another key placed under this key's name.
     cache.put(&key(8), &rendered("image: b\n"));
     fs::copy(cache.path_of(&key(8)), &path).unwrap();
-    assert!(cache.get(&key(7)).is_none(), "an entry is bound to its key");
+    assert!(
+        cache.get(&key(7), ANY).is_none(),
+        "an entry is bound to its key"
+    );
 
     // The next render overwrites the bad entry.
     cache.put(&key(7), &rendered("image: a\n"));
-    assert_eq!(stdout_of(cache.get(&key(7))).as_deref(), Some("image: a\n"));
+    assert_eq!(
+        stdout_of(cache.get(&key(7), ANY)).as_deref(),
+        Some("image: a\n")
+    );
     assert_eq!(cache.hits(), 1, "only the sound entry counted as a hit");
 }
 
@@ -98,7 +107,7 @@ fn concurrent_writers_and_readers_never_see_half_an_entry() {
                     let k = key(round % 4);
                     if (t + round) % 2 == 0 {
                         cache.put(&k, &rendered(&format!("{}{big}", round % 4)));
-                    } else if let Some(got) = stdout_of(cache.get(&k)) {
+                    } else if let Some(got) = stdout_of(cache.get(&k, ANY)) {
                         assert_eq!(got, format!("{}{big}", round % 4), "a torn read");
                     }
                 }
@@ -108,7 +117,10 @@ fn concurrent_writers_and_readers_never_see_half_an_entry() {
     });
     let cache = RenderCache::open(dir.path(), DEFAULT_MAX_BYTES).unwrap();
     for n in 0..4u8 {
-        assert_eq!(stdout_of(cache.get(&key(n))), Some(format!("{n}{big}")));
+        assert_eq!(
+            stdout_of(cache.get(&key(n), ANY)),
+            Some(format!("{n}{big}"))
+        );
     }
     // No temporary file is left behind.
     let leftovers: Vec<_> = walkdir::WalkDir::new(cache.dir())
@@ -136,7 +148,7 @@ fn trim_evicts_least_recently_used_entries_down_to_the_bound() {
         age(&cache.path_of(&key(n)), 1000 - u64::from(n) * 100);
     }
     // Entry 0 is the oldest written, but a hit makes it the most recently used.
-    assert!(cache.get(&key(0)).is_some());
+    assert!(cache.get(&key(0), ANY).is_some());
     let stale = cache.dir().join("00").join(".tmp-crashed");
     fs::write(&stale, b"half").unwrap();
     age(&stale, 2 * 3600);
@@ -202,9 +214,16 @@ fn fleet() -> tempfile::TempDir {
     dir
 }
 
+fn opts() -> RenderOptions {
+    RenderOptions {
+        jobs: 2,
+        ..RenderOptions::default()
+    }
+}
+
 fn keys(dir: &Path, cells: &[Cell]) -> Vec<CacheKey> {
     let repo = Repo::open(dir).unwrap();
-    cell_keys(&repo, cells, "v3.17.3", 2)
+    cell_keys(&repo, cells, "v3.17.3", &opts())
         .into_iter()
         .map(|k| k.unwrap())
         .collect()
@@ -259,7 +278,7 @@ fn keys_depend_on_content_not_on_where_the_repository_is() {
     )];
     assert_ne!(keys(a.path(), &swapped)[0], ka[0]);
     let repo = Repo::open(a.path()).unwrap();
-    let v4 = cell_keys(&repo, &cells[..1], "v4.1.4", 1);
+    let v4 = cell_keys(&repo, &cells[..1], "v4.1.4", &opts());
     assert_ne!(v4[0].as_ref().unwrap(), &ka[0]);
     let mut other_ns = cells[0].clone();
     other_ns.namespace = "other".into();
@@ -286,7 +305,7 @@ fn cells_with_problems_or_escaping_links_have_no_key() {
         &repo,
         &[broken, cell("charts/api", &[]), cell("charts/missing", &[])],
         "v3",
-        1,
+        &opts(),
     );
     assert!(got[0].as_ref().unwrap_err().contains("missingValueFiles"));
     assert!(got[1]
@@ -371,6 +390,62 @@ fn a_link_and_the_file_it_leads_to_have_different_keys() {
 }
 
 #[test]
+fn the_bounds_a_render_finished_within_are_part_of_its_key() {
+    let a = fleet();
+    let repo = Repo::open(a.path()).unwrap();
+    let cells = [cell("charts/web", &[])];
+    let base = cell_keys(&repo, &cells, "v3", &opts()).remove(0).unwrap();
+    let variants = [
+        RenderOptions {
+            max_output_bytes: opts().max_output_bytes / 2,
+            ..opts()
+        },
+        RenderOptions {
+            timeout: opts().timeout / 2,
+            ..opts()
+        },
+        RenderOptions {
+            max_memory_bytes: None,
+            ..opts()
+        },
+        RenderOptions {
+            max_memory_bytes: Some(1 << 30),
+            ..opts()
+        },
+    ];
+    for v in &variants {
+        let k = cell_keys(&repo, &cells, "v3", v).remove(0).unwrap();
+        assert_ne!(k, base, "{v:?}");
+    }
+    // The number of threads is not a bound: it changes nothing.
+    let one = RenderOptions { jobs: 1, ..opts() };
+    assert_eq!(
+        cell_keys(&repo, &cells, "v3", &one).remove(0).unwrap(),
+        base
+    );
+}
+
+#[test]
+fn an_entry_larger_than_todays_output_limit_is_not_served() {
+    // Stored by a run with a higher limits.maxRenderedMib; a fresh render under today's lower
+    // limit would have been killed, so the cell must render again (and fail the same way).
+    let dir = tempfile::tempdir().unwrap();
+    let cache = RenderCache::open(dir.path(), DEFAULT_MAX_BYTES).unwrap();
+    let body = "x".repeat(1000);
+    cache.put(&key(1), &rendered(&body));
+    assert!(cache.get(&key(1), 999).is_none());
+    assert_eq!(cache.hits(), 0, "a refused entry is no hit");
+    assert_eq!(stdout_of(cache.get(&key(1), 1000)), Some(body));
+    // A stored helm refusal has no output to measure: it is still the same refusal.
+    let refusal = RenderFailure {
+        message: "Error: execution error".into(),
+        hint: None,
+    };
+    cache.put(&key(2), &Err(refusal.clone()));
+    assert_eq!(cache.get(&key(2), 0).unwrap().unwrap_err(), refusal);
+}
+
+#[test]
 fn a_cache_folder_with_a_link_inside_is_refused_before_anything_is_written() {
     use std::os::unix::fs::symlink;
     let repo = tempfile::tempdir().unwrap();
@@ -437,7 +512,7 @@ fn links_that_appear_after_opening_are_not_followed() {
     fs::write(&forged, encode(&key(9), &rendered("image: app:latest\n"))).unwrap();
     fs::create_dir_all(&fan).unwrap();
     symlink(&forged, fan.join(&hex)).unwrap();
-    assert!(cache.get(&key(9)).is_none());
+    assert!(cache.get(&key(9), ANY).is_none());
     // Storing replaces the link itself; the repository's file is untouched.
     cache.put(&key(9), &rendered("image: app@sha256:0\n"));
     assert!(!fs::symlink_metadata(fan.join(&hex))
@@ -461,7 +536,7 @@ fn links_that_appear_after_opening_are_not_followed() {
     .unwrap();
     fs::write(seeded.join("big"), "z".repeat(100_000)).unwrap();
     symlink(&seeded, cache.dir().join("42")).unwrap();
-    assert!(cache.get(&k).is_none());
+    assert!(cache.get(&k, ANY).is_none());
     cache.put(&k, &rendered("image: app@sha256:0\n"));
     assert_eq!(
         cache.write_errors().0,

@@ -78,10 +78,10 @@ pub fn run(args: DiffArgs) -> Result<u8> {
     let cache = crate::cache::open(&args.helm.cache, &[git.top()])?;
     let opts = crate::fleet::render_options(&head_cfg, &args.helm);
     let base_keys = match &base_cfg {
-        Some(cfg) => cell_keys(&cfg.repo, &base_cells, &helm.version, opts.jobs),
+        Some(cfg) => cell_keys(&cfg.repo, &base_cells, &helm.version, &opts),
         None => Vec::new(),
     };
-    let head_keys = cell_keys(&head_cfg.repo, &head_cells, &helm.version, opts.jobs);
+    let head_keys = cell_keys(&head_cfg.repo, &head_cells, &helm.version, &opts);
     let base_policy = base_cfg
         .as_ref()
         .map(policy_fingerprint)
