@@ -1,9 +1,13 @@
-//! The render cache fails closed, end to end with real helm.
+//! The render cache fails closed, end to end with real helm: renders that differ from one run
+//! to the next are never served, a cached render is held to today's limits, names that differ
+//! only in bytes that are not UTF-8 are different inputs (also to `diff`, cache or not), and a
+//! cache folder that links into the repository is refused.
 
 mod common;
 use common::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -25,6 +29,25 @@ fn run(repo: &Path, cache: &Path, args: &[&str]) -> std::process::Output {
     let mut all: Vec<&str> = args.to_vec();
     all.extend(["--no-progress", "--cache-dir", cache.to_str().unwrap()]);
     imagegate(&all, repo)
+}
+
+/// `images --format json`: the image of every app.
+fn images(repo: &Path, cache: &Path) -> BTreeMap<String, String> {
+    let out = run(repo, cache, &["images", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["failedCells"], serde_json::json!([]), "{v}");
+    v["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["app"].as_str().unwrap().to_string(),
+                i["image"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
 }
 
 /// `check --format json`: (exit status, status of every app's cell, report).
@@ -49,10 +72,134 @@ fn check(repo: &Path, cache: &Path, extra: &[&str]) -> (i32, BTreeMap<String, St
     (code, statuses, v)
 }
 
+/// Entries stored in the cache folder.
+fn entries(cache: &Path) -> usize {
+    let Ok(fans) = std::fs::read_dir(cache.join("v1")) else {
+        return 0;
+    };
+    fans.flatten()
+        .flat_map(|fan| std::fs::read_dir(fan.path()).unwrap().flatten())
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .count()
+}
+
 fn write(root: &Path, rel: &str, text: &[u8]) {
     let p = root.join(rel);
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
     std::fs::write(p, text).unwrap();
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(bytes).unwrap();
+    gz.finish().unwrap()
+}
+
+/// One tar entry (header and padded data), as `helm package` writes it.
+fn tar_entry(path: &str, data: &[u8]) -> Vec<u8> {
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_size(data.len() as u64);
+    h.set_mode(0o644);
+    tar.append_data(&mut h, path, data).unwrap();
+    let mut out = tar.into_inner().unwrap();
+    // `into_inner` ends the archive with two zero blocks; an entry alone has none.
+    out.truncate(out.len() - 1024);
+    out
+}
+
+#[test]
+fn helm_charts_that_render_differently_each_time_are_never_served_from_the_cache() {
+    let repo = tree(&[
+        (
+            "imagegate.yaml",
+            "version: 1\nenvironments:\n  - name: dev\ncomponents:\n  - { name: clock, chart: charts/clock }\n  - { name: helpers, chart: charts/helpers }\n  - { name: folder, chart: charts/folder }\n  - { name: vendored, chart: charts/vendored }\n  - { name: split, chart: charts/split }\n  - { name: tpl, chart: charts/tpl }\n  - { name: calm, chart: charts/calm }\n",
+        ),
+        // The time bomb's fuse, printed to the nanosecond so two renders always differ.
+        ("charts/clock/Chart.yaml", &chart_yaml("clock")),
+        (
+            "charts/clock/templates/pod.yaml",
+            &pod("registry.example/app:{{- now | date \"20060102150405.000000000\" }}"),
+        ),
+        // Called from a named template of `_helpers.tpl`.
+        ("charts/helpers/Chart.yaml", &chart_yaml("helpers")),
+        (
+            "charts/helpers/templates/_helpers.tpl",
+            "{{- define \"helpers.tag\" -}}\n{{ randAlphaNum 12 | lower }}\n{{- end }}\n",
+        ),
+        (
+            "charts/helpers/templates/pod.yaml",
+            &pod("registry.example/app:{{ include \"helpers.tag\" . }}"),
+        ),
+        // In a subchart folder, which helm renders with its parent.
+        ("charts/folder/Chart.yaml", &chart_yaml("folder")),
+        ("charts/folder/charts/sub/Chart.yaml", &chart_yaml("sub")),
+        (
+            "charts/folder/charts/sub/templates/pod.yaml",
+            &pod("registry.example/app:{{ uuidv4 }}"),
+        ),
+        ("charts/vendored/Chart.yaml", &chart_yaml("vendored")),
+        ("charts/split/Chart.yaml", &chart_yaml("split")),
+        // `tpl` runs template text built at render time: here `now` is only a value.
+        ("charts/tpl/Chart.yaml", &chart_yaml("tpl")),
+        ("charts/tpl/values.yaml", "fn: now\n"),
+        (
+            "charts/tpl/templates/pod.yaml",
+            &pod("registry.example/app:{{ tpl (printf \"{{ %s | date %q }}\" .Values.fn \"20060102150405.000000000\") . }}"),
+        ),
+        ("charts/calm/Chart.yaml", &chart_yaml("calm")),
+        ("charts/calm/templates/pod.yaml", &pod(DIGEST)),
+    ]);
+    // A vendored dependency, packaged by real helm, whose template calls uuidv4.
+    let lib = tree(&[
+        ("lib/Chart.yaml", &chart_yaml("lib")),
+        (
+            "lib/templates/pod.yaml",
+            &pod("registry.example/app:{{ uuidv4 }}"),
+        ),
+    ]);
+    let packaged = Command::new(helm())
+        .args(["package", "lib", "-d"])
+        .arg(repo.path().join("charts/vendored/charts"))
+        .current_dir(lib.path())
+        .env("HOME", lib.path())
+        .output()
+        .unwrap();
+    assert!(packaged.status.success(), "{packaged:?}");
+    assert!(repo
+        .path()
+        .join("charts/vendored/charts/lib-0.1.0.tgz")
+        .is_file());
+    // A vendored archive in two gzip members: helm reads both (Go's gzip reader is
+    // multistream), so the template of the second one is rendered too.
+    let first = tar_entry("lib/Chart.yaml", chart_yaml("lib").as_bytes());
+    let mut second = tar_entry(
+        "lib/templates/pod.yaml",
+        pod("registry.example/app:{{ uuidv4 }}").as_bytes(),
+    );
+    second.extend([0u8; 1024]);
+    let mut two = gzip(&first);
+    two.extend(gzip(&second));
+    write(repo.path(), "charts/split/charts/lib-0.1.0.tgz", &two);
+
+    let cache = tempfile::tempdir().unwrap();
+    let first = images(repo.path(), cache.path());
+    let second = images(repo.path(), cache.path());
+    let volatile = ["clock", "helpers", "folder", "vendored", "split", "tpl"];
+    for app in volatile {
+        let app = format!("dev-{app}");
+        let (a, b) = (&first[&app], &second[&app]);
+        assert!(a.starts_with("registry.example/app:"), "{app}: {a}");
+        assert_ne!(a, b, "{app} was rendered afresh, not served from the cache");
+    }
+    assert_eq!(first["dev-calm"], DIGEST);
+    assert_eq!(entries(cache.path()), 1, "only the calm chart is stored");
+    let (_, statuses, _) = check(repo.path(), cache.path(), &[]);
+    for app in volatile {
+        assert_eq!(statuses[&format!("dev-{app}")], "rendered", "{app}");
+    }
+    assert_eq!(statuses["dev-calm"], "cached");
 }
 
 #[test]

@@ -5,8 +5,11 @@
 //! included), each present values file of its stack (path and content, in order), the helm
 //! arguments that matter (release, namespace, kube version, API versions, `--include-crds`), the
 //! helm version, the bounds the render had to finish within (timeout, output and memory limits)
-//! and the cache format; every variable-length field is length-prefixed. Chart folders and values files are hashed once per run, however many cells share
-//! them ([`cell_keys`]).
+//! and the cache format; every variable-length field is length-prefixed. Chart folders and values
+//! files are hashed once per run, however many cells share them ([`cell_keys`]). A chart whose
+//! templates can render differently from the same files (the clock, randomness, `tpl`: see
+//! [`crate::volatile`]) gets a key that is not [reusable](CacheKey::reusable): it is never stored
+//! nor served.
 //!
 //! An entry holds the rendered stream (or helm's own refusal: a chart that fails the same way
 //! every time). Timeouts, oversized output, sandbox problems and helm crashes are never stored.
@@ -14,10 +17,11 @@
 //! concurrent reader sees the old entry, the new one, or none, never half of one. Each entry
 //! carries its key and a checksum of its content: a corrupt or foreign entry is ignored (and
 //! overwritten by the next render), and so is one larger than the run's output limit. Nothing in
-//! the folder is read, written or removed through a
-//! symbolic link, and a folder holding one is refused when it is opened. [`RenderCache::trim`]
-//! keeps the folder under its size bound by removing the least recently used entries.
+//! the folder is read, written or removed through a symbolic link, and a folder holding one is
+//! refused when it is opened. [`RenderCache::trim`] keeps the folder under its size bound by
+//! removing the least recently used entries.
 
+use crate::volatile::{Scanner, Volatile, MAX_SCANNED_FILE_BYTES};
 use crate::{RenderFailure, RenderOptions, Rendered};
 use imagegate_config::{Cell, Repo};
 use sha2::{Digest, Sha256};
@@ -47,12 +51,23 @@ const HEADER_LEN: usize = 8 + 4 + 32 + 1 + 3 * 8 + 32;
 
 /// The content address of one cell's render.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CacheKey([u8; 32]);
+pub struct CacheKey {
+    hash: [u8; 32],
+    /// False when the chart's templates can render differently from the same inputs (they call
+    /// the clock, a random source or `tpl`): such a render is never stored nor served.
+    reusable: bool,
+}
 
 impl CacheKey {
     /// The key as 64 lowercase hex digits.
     pub fn hex(&self) -> String {
-        hex::encode(self.0)
+        hex::encode(self.hash)
+    }
+
+    /// Whether a render under this key may be stored and served again. Two cells with equal
+    /// keys still have the same inputs, reusable or not.
+    pub fn reusable(&self) -> bool {
+        self.reusable
     }
 }
 
@@ -232,8 +247,9 @@ impl RenderCache {
 
     /// The stored render of `key`, if there is a sound one that a fresh render under today's
     /// bounds could have produced: a corrupt, truncated or foreign entry, one whose output is
-    /// larger than `max_stdout` (the run's `limits.maxRenderedMib`) and one reached through a
-    /// symbolic link are treated as absent, so the cell renders afresh.
+    /// larger than `max_stdout` (the run's `limits.maxRenderedMib`), one reached through a
+    /// symbolic link, and any entry of a key that is not [reusable](CacheKey::reusable) are
+    /// treated as absent, so the cell renders afresh.
     pub fn get(
         &self,
         key: &CacheKey,
@@ -241,6 +257,9 @@ impl RenderCache {
     ) -> Option<Result<Rendered, RenderFailure>> {
         use std::io::Read;
         use std::os::unix::fs::OpenOptionsExt;
+        if !key.reusable {
+            return None;
+        }
         let path = self.path_of(key);
         // Never through a link: neither the fan-out folder nor the entry may be one.
         let fan = std::fs::symlink_metadata(path.parent()?).ok()?;
@@ -269,10 +288,13 @@ impl RenderCache {
         Some(entry)
     }
 
-    /// Stores `result` under `key`, atomically. Errors are counted (see
-    /// [`RenderCache::write_errors`]) rather than returned: the cache is an optimisation and
-    /// never fails a run.
+    /// Stores `result` under `key`, atomically, unless the key is not
+    /// [reusable](CacheKey::reusable). Errors are counted (see [`RenderCache::write_errors`])
+    /// rather than returned: the cache is an optimisation and never fails a run.
     pub fn put(&self, key: &CacheKey, result: &Result<Rendered, RenderFailure>) {
+        if !key.reusable {
+            return;
+        }
         if let Err(e) = self.try_put(key, result) {
             self.write_errors.fetch_add(1, Ordering::Relaxed);
             let mut first = self
@@ -381,7 +403,7 @@ fn encode(key: &CacheKey, result: &Result<Rendered, RenderFailure>) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_LEN + a.len() + b.len() + c.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&CACHE_FORMAT.to_le_bytes());
-    out.extend_from_slice(&key.0);
+    out.extend_from_slice(&key.hash);
     out.push(kind);
     for part in [a, b, c] {
         out.extend_from_slice(&(part.len() as u64).to_le_bytes());
@@ -408,7 +430,7 @@ fn decode(key: &CacheKey, bytes: &[u8]) -> Option<Result<Rendered, RenderFailure
         return None;
     }
     let format = u32::from_le_bytes(bytes[8..12].try_into().ok()?);
-    if format != CACHE_FORMAT || bytes[12..44] != key.0 {
+    if format != CACHE_FORMAT || bytes[12..44] != key.hash {
         return None;
     }
     let kind = bytes[44];
@@ -453,17 +475,31 @@ fn file_digest(path: &Path) -> Result<[u8; 32], String> {
     Ok(h.finalize().into())
 }
 
+/// What the files of a chart folder decide about its renders.
+struct ChartInputs {
+    digest: [u8; 32],
+    /// Why a render of the chart may differ from one run to the next (see [`crate::volatile`]).
+    volatile: Option<Volatile>,
+}
+
 /// SHA-256 over every file of a chart folder (relative path as raw bytes, kind and content
 /// digest, in sorted order), following symlinks that stay inside the repository. A link out of
 /// it, an unreadable file or a folder over the size bounds makes the chart uncacheable (the error
 /// says why).
 pub fn chart_digest(repo: &Repo, chart_rel: &str) -> Result<[u8; 32], String> {
+    chart_inputs(repo, chart_rel, false).map(|c| c.digest)
+}
+
+/// [`chart_digest`], and with `scan` whether the chart's templates call anything that makes a
+/// render differ over time ([`crate::volatile`]).
+fn chart_inputs(repo: &Repo, chart_rel: &str, scan: bool) -> Result<ChartInputs, String> {
     let chart = match repo.resolve(chart_rel) {
         Ok(Some(p)) => p,
         Ok(None) => return Err(format!("chart folder {chart_rel} does not exist")),
         Err(m) => return Err(m),
     };
     let mut h = Sha256::new();
+    let mut scanner = Scanner::default();
     let mut bytes: u64 = 0;
     let walk = walkdir::WalkDir::new(&chart)
         .follow_links(true)
@@ -503,16 +539,48 @@ pub fn chart_digest(repo: &Repo, chart_rel: &str) -> Result<[u8; 32], String> {
         if !entry.file_type().is_file() {
             continue;
         }
-        bytes += entry.metadata().map(|m| m.len()).unwrap_or(0);
+        let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
+        bytes += len;
         if bytes > MAX_HASHED_BYTES {
             return Err(format!(
                 "chart {chart_rel} is larger than {} MiB",
                 MAX_HASHED_BYTES >> 20
             ));
         }
-        h.update(file_digest(entry.path())?);
+        let shown = || format!("{chart_rel}/{}", rel.display());
+        if !scan || scanner.found() {
+            h.update(file_digest(entry.path())?);
+        } else if len > MAX_SCANNED_FILE_BYTES {
+            scanner.give_up(format!(
+                "{} is larger than {} MiB, which is not scanned",
+                shown(),
+                MAX_SCANNED_FILE_BYTES >> 20
+            ));
+            h.update(file_digest(entry.path())?);
+        } else {
+            let content = read_bounded(entry.path(), MAX_SCANNED_FILE_BYTES)?;
+            h.update(Sha256::digest(&content));
+            scanner.file(&shown(), &content);
+        }
     }
-    Ok(h.finalize().into())
+    Ok(ChartInputs {
+        digest: h.finalize().into(),
+        volatile: scanner.finish(),
+    })
+}
+
+/// The whole file, refusing one that grew past `max` since it was measured.
+fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut out = Vec::new();
+    f.take(max + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if out.len() as u64 > max {
+        return Err(format!("{} changed while it was read", path.display()));
+    }
+    Ok(out)
 }
 
 /// SHA-256 of one values file of the repository.
@@ -536,7 +604,8 @@ enum Input {
 /// problems, its chart links outside the repository, a file is unreadable) gets the reason
 /// instead: it renders uncached, and the render reports the actual problem. The bounds of `opts`
 /// (timeout, output and memory limits) are part of every key: a render is only ever reused by a
-/// run that would have let it finish.
+/// run that would have let it finish. A chart whose templates can render differently from the
+/// same files ([`crate::volatile`]) gets a key that is not [reusable](CacheKey::reusable).
 pub fn cell_keys(
     repo: &Repo,
     cells: &[Cell],
@@ -561,11 +630,10 @@ pub fn cell_keys(
         .collect()
 }
 
-fn hash_inputs(
-    repo: &Repo,
-    inputs: &[Input],
-    jobs: usize,
-) -> HashMap<Input, Result<[u8; 32], String>> {
+/// An input's digest, and whether renders that read it are volatile.
+type Digested = Result<([u8; 32], bool), String>;
+
+fn hash_inputs(repo: &Repo, inputs: &[Input], jobs: usize) -> HashMap<Input, Digested> {
     let next = AtomicUsize::new(0);
     let jobs = jobs.clamp(1, inputs.len().max(1));
     std::thread::scope(|s| {
@@ -575,8 +643,9 @@ fn hash_inputs(
                     let mut done = Vec::new();
                     while let Some(input) = inputs.get(next.fetch_add(1, Ordering::Relaxed)) {
                         let d = match input {
-                            Input::Chart(c) => chart_digest(repo, c),
-                            Input::Values(v) => values_digest(repo, v),
+                            Input::Chart(c) => chart_inputs(repo, c, true)
+                                .map(|c| (c.digest, c.volatile.is_some())),
+                            Input::Values(v) => values_digest(repo, v).map(|d| (d, false)),
                         };
                         done.push((input.clone(), d));
                     }
@@ -595,12 +664,12 @@ fn cell_key(
     cell: &Cell,
     helm_version: &str,
     opts: &RenderOptions,
-    digests: &HashMap<Input, Result<[u8; 32], String>>,
+    digests: &HashMap<Input, Digested>,
 ) -> Result<CacheKey, String> {
     if let Some(p) = cell.problems.first() {
         return Err(p.clone());
     }
-    let digest = |input: Input| -> Result<[u8; 32], String> {
+    let digest = |input: Input| -> Digested {
         digests
             .get(&input)
             .cloned()
@@ -611,12 +680,13 @@ fn cell_key(
     h.update(CACHE_FORMAT.to_le_bytes());
     field(&mut h, helm_version.as_bytes());
     field(&mut h, cell.chart.as_bytes());
-    h.update(digest(Input::Chart(cell.chart.clone()))?);
+    let (chart, volatile) = digest(Input::Chart(cell.chart.clone()))?;
+    h.update(chart);
     let values: Vec<&str> = cell.present_value_files().collect();
     h.update((values.len() as u64).to_le_bytes());
     for v in values {
         field(&mut h, v.as_bytes());
-        h.update(digest(Input::Values(v.to_string()))?);
+        h.update(digest(Input::Values(v.to_string()))?.0);
     }
     field(&mut h, cell.release.as_bytes());
     field(&mut h, cell.namespace.as_bytes());
@@ -637,7 +707,10 @@ fn cell_key(
         }
         None => h.update([0]),
     }
-    Ok(CacheKey(h.finalize().into()))
+    Ok(CacheKey {
+        hash: h.finalize().into(),
+        reusable: !volatile,
+    })
 }
 
 #[cfg(test)]

@@ -11,7 +11,10 @@ fn rendered(stdout: &str) -> Result<Rendered, RenderFailure> {
 }
 
 fn key(n: u8) -> CacheKey {
-    CacheKey([n; 32])
+    CacheKey {
+        hash: [n; 32],
+        reusable: true,
+    }
 }
 
 /// No output bound: the tests of the entry format are not about limits.
@@ -443,6 +446,41 @@ fn an_entry_larger_than_todays_output_limit_is_not_served() {
     };
     cache.put(&key(2), &Err(refusal.clone()));
     assert_eq!(cache.get(&key(2), 0).unwrap().unwrap_err(), refusal);
+}
+
+#[test]
+fn charts_that_call_the_clock_randomness_or_tpl_get_keys_that_are_never_reused() {
+    let cells = [cell("charts/web", &[])];
+    let cases: [(&[u8], &str); 4] = [
+        (
+            b"templates/deploy.yaml",
+            "image: app{{ if gt (now | unixEpoch) 1767225600 }}:latest{{ else }}@sha256:0{{ end }}\n",
+        ),
+        (
+            b"templates/_helpers.tpl",
+            "{{- define \"web.tag\" -}}{{ randAlphaNum 8 }}{{- end -}}\n",
+        ),
+        (
+            b"charts/sub/templates/cm.yaml",
+            "data: {id: {{ uuidv4 | quote }}}\n",
+        ),
+        (b"templates/raw.yaml", "{{ tpl .Values.raw . }}\n"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let cache = RenderCache::open(dir.path(), DEFAULT_MAX_BYTES).unwrap();
+    for (path, text) in cases {
+        let repo = chart_of(&[(path, text)]);
+        let k = keys(repo.path(), &cells)[0];
+        assert!(!k.reusable(), "{text}");
+        // Same inputs still mean the same key (diff compares them), but nothing is stored.
+        assert_eq!(k, keys(repo.path(), &cells)[0]);
+        cache.put(&k, &rendered("image: app:latest\n"));
+        assert!(!cache.path_of(&k).exists(), "{text}: nothing is stored");
+        assert!(cache.get(&k, ANY).is_none());
+    }
+    // The same charts without the call are cached as before.
+    let calm = chart_of(&[(b"templates/deploy.yaml", "image: app@sha256:0\n")]);
+    assert!(keys(calm.path(), &cells)[0].reusable());
 }
 
 #[test]
