@@ -433,3 +433,40 @@ fn helm_diff_sees_a_rename_that_differs_only_in_bytes_that_are_not_utf8() {
     );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
 }
+
+#[test]
+fn helm_diff_sees_a_change_of_max_documents() {
+    // The base cannot judge the cell (too many documents); the head raises the limit and its
+    // `:latest` images become visible: new findings, not an unchanged cell.
+    let config = |max: u32| {
+        format!(
+            "version: 1\nenvironments:\n  - name: dev\ncomponents:\n  - {{ name: web, chart: charts/web }}\nlimits: {{maxDocuments: {max}}}\n"
+        )
+    };
+    let mut docs = String::new();
+    for i in 0..3 {
+        docs.push_str(&format!(
+            "---\n{}",
+            pod("registry.example/app:latest").replace("name: app}", &format!("name: app-{i}}}"))
+        ));
+    }
+    let repo = tree(&[
+        ("imagegate.yaml", &config(2)),
+        ("charts/web/Chart.yaml", &chart_yaml("web")),
+        ("charts/web/templates/pods.yaml", &docs),
+    ]);
+    git(repo.path(), &["init", "-q"]);
+    git(repo.path(), &["add", "-A"]);
+    git(repo.path(), &["commit", "-q", "-m", "base"]);
+    write(repo.path(), "imagegate.yaml", config(10).as_bytes());
+    let cache = tempfile::tempdir().unwrap();
+    for extra in [&[][..], &["--no-cache"][..]] {
+        let (code, r) = diff(repo.path(), cache.path(), extra);
+        assert_eq!(r["cells"]["changed"], 1, "{extra:?}: {r}");
+        assert_eq!(
+            r["changes"][0]["inputs"],
+            serde_json::json!(["limits.maxDocuments"])
+        );
+        assert_eq!(code, 1, "{extra:?}");
+    }
+}

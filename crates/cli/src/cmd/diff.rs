@@ -161,6 +161,10 @@ pub fn run(args: DiffArgs) -> Result<u8> {
     let mut base_iter = base_out.into_iter();
     let mut head_iter = head_out.into_iter();
     let mut inputs_memo = InputsMemo::default();
+    let judging = base_cfg
+        .as_ref()
+        .map(|b| judging_changes(b, &head_cfg))
+        .unwrap_or_default();
     for pair in &pairs {
         let b_cell = pair.base.map(|i| &base_cells[i]);
         let h_cell = pair.head.map(|i| &head_cells[i]);
@@ -170,11 +174,9 @@ pub fn run(args: DiffArgs) -> Result<u8> {
         };
         let h = pair.head.and_then(|_| head_iter.next());
         let inputs = match (b_cell, h_cell, &base_cfg) {
-            (Some(bc), Some(hc), Some(bcfg)) => inputs_memo.changed(
-                (&bcfg.repo, bc),
-                (&head_cfg.repo, hc),
-                base_policy != head_policy,
-            ),
+            (Some(bc), Some(hc), Some(bcfg)) => {
+                inputs_memo.changed((&bcfg.repo, bc), (&head_cfg.repo, hc), &judging)
+            }
             _ => Vec::new(),
         };
         let cell = h_cell
@@ -287,9 +289,28 @@ fn base_config(
     }
 }
 
-/// What the findings of a side depend on besides the renders.
+/// What the findings of a side depend on besides the renders: the policy, the exceptions and
+/// `limits.maxDocuments`, which each side applies to its own renders (a cell over it is not
+/// judged). The other bounds are the head's on both sides, and part of the render keys.
 fn policy_fingerprint(cfg: &Config) -> String {
-    format!("{:?}\n{:?}", cfg.model.policy, cfg.model.exceptions)
+    format!(
+        "{:?}\n{:?}\nmaxDocuments {}",
+        cfg.model.policy, cfg.model.exceptions, cfg.model.limits.max_documents
+    )
+}
+
+/// Which of the inputs of [`policy_fingerprint`] differ between the sides, as the report names
+/// them.
+fn judging_changes(base: &Config, head: &Config) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    let fp = |c: &Config| format!("{:?}\n{:?}", c.model.policy, c.model.exceptions);
+    if fp(base) != fp(head) {
+        out.push("policy");
+    }
+    if base.model.limits.max_documents != head.model.limits.max_documents {
+        out.push("limits.maxDocuments");
+    }
+    out
 }
 
 fn warn(message: &str) {
@@ -407,7 +428,7 @@ impl InputsMemo {
         &mut self,
         (base_repo, base): (&Repo, &Cell),
         (head_repo, head): (&Repo, &Cell),
-        policy: bool,
+        judging: &[&str],
     ) -> Vec<String> {
         let mut out = Vec::new();
         if base.chart != head.chart {
@@ -452,9 +473,7 @@ impl InputsMemo {
         if base.problems != head.problems {
             out.push("configuration problems".into());
         }
-        if policy {
-            out.push("policy".into());
-        }
+        out.extend(judging.iter().map(|j| j.to_string()));
         out
     }
 }
