@@ -9,25 +9,35 @@ use std::path::{Path, PathBuf};
 ///
 /// An explicit `--cache-dir` that cannot be used (inside a repository under check, not writable)
 /// is a usage error. The default folder is only a convenience: when it cannot be used the run
-/// goes on uncached, with a warning.
+/// goes on uncached, with a warning. A cache folder holding a symbolic link where imagegate
+/// keeps its entries is refused, default or not: imagegate never creates one, so it was planted,
+/// and when it leads into the repository under check that repository could forge entries.
 pub fn open(args: &CacheArgs, repo_roots: &[&Path]) -> Result<Option<RenderCache>, Fatal> {
     if args.no_cache {
         return Ok(None);
     }
-    let (dir, explicit) = match &args.cache_dir {
-        Some(d) => (d.clone(), true),
+    match &args.cache_dir {
+        Some(d) => open_at(d, true, repo_roots),
         None => match RenderCache::default_dir() {
-            Some(d) => (d, false),
-            None => return Ok(None),
+            Some(d) => open_at(&d, false, repo_roots),
+            None => Ok(None),
         },
-    };
-    let opened = match inside_repository(&dir, repo_roots) {
+    }
+}
+
+/// Opens the cache folder `dir`, given with `--cache-dir` (`explicit`) or the default one.
+fn open_at(dir: &Path, explicit: bool, repo_roots: &[&Path]) -> Result<Option<RenderCache>, Fatal> {
+    let opened = match inside_repository(dir, repo_roots) {
         Some(root) => Err(format!(
             "{} is inside the repository under check ({}); imagegate never writes into the repository it checks",
             dir.display(),
             root.display()
         )),
-        None => RenderCache::open(&dir, DEFAULT_MAX_BYTES).map_err(|e| e.to_string()),
+        None => match RenderCache::open(dir, DEFAULT_MAX_BYTES) {
+            Ok(cache) => Ok(cache),
+            Err(e) if e.link.is_some() => return Err(planted_link(dir, &e, repo_roots)),
+            Err(e) => Err(e.to_string()),
+        },
     };
     match (opened, explicit) {
         (Ok(cache), _) => Ok(Some(cache)),
@@ -39,6 +49,31 @@ pub fn open(args: &CacheArgs, repo_roots: &[&Path]) -> Result<Option<RenderCache
             Ok(None)
         }
     }
+}
+
+/// The usage error for a symbolic link found in the cache folder `dir`.
+fn planted_link(dir: &Path, e: &imagegate_render::CacheError, repo_roots: &[&Path]) -> Fatal {
+    let target = e.link.clone().unwrap_or_default();
+    let resolved = match e.path.parent() {
+        Some(parent) if target.is_relative() => parent.join(&target),
+        _ => target.clone(),
+    };
+    let into = match inside_repository(&resolved, repo_roots) {
+        Some(root) => format!(
+            ", which is inside the repository under check ({}): the repository could forge the \
+             renders imagegate would judge",
+            root.display()
+        ),
+        None => String::new(),
+    };
+    Fatal(format!(
+        "render cache: {} is a symbolic link to {}{into}; imagegate never creates links in its \
+         cache and does not follow them\n  hint: delete the cache folder {} (it only holds \
+         renders imagegate can redo), or pass --cache-dir with another folder, or --no-cache",
+        e.path.display(),
+        target.display(),
+        dir.display()
+    ))
 }
 
 /// After a run: says once if entries could not be written, and trims the folder to its bound.
@@ -115,5 +150,68 @@ mod tests {
             no_cache: true,
         };
         assert!(open(&off, &[repo.path()]).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_cache_folder_whose_subfolder_links_into_the_repository_is_refused() {
+        let repo = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(repo.path().join("seeded/ab")).unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let dir = outside.path().join("c");
+        std::fs::create_dir_all(&dir).unwrap();
+        // Relative, as a planted link would likely be: both folders share the temporary folder.
+        let rel = Path::new("../..")
+            .join(repo.path().file_name().unwrap())
+            .join("seeded");
+        std::os::unix::fs::symlink(&rel, dir.join("v1")).unwrap();
+        let args = CacheArgs {
+            cache_dir: Some(dir.clone()),
+            no_cache: false,
+        };
+        let before = tree_of(repo.path());
+        let err = open(&args, &[repo.path()]).unwrap_err();
+        let v1 = dir.join("v1");
+        assert!(err.0.contains(&v1.display().to_string()), "{}", err.0);
+        assert!(err.0.contains("symbolic link"), "{}", err.0);
+        assert!(
+            err.0.contains("inside the repository under check"),
+            "{}",
+            err.0
+        );
+        assert!(err.0.contains("hint: delete the cache folder"), "{}", err.0);
+        assert_eq!(tree_of(repo.path()), before, "nothing written through it");
+        // The default folder is refused the same way: a planted link is not an inconvenience
+        // to work around with a warning.
+        let err = open_at(&dir, false, &[repo.path()]).unwrap_err();
+        assert!(err.0.contains("symbolic link"), "{}", err.0);
+        assert_eq!(tree_of(repo.path()), before);
+
+        // An entry's fan-out folder that leads elsewhere is refused too, without the note.
+        let other = tempfile::tempdir().unwrap();
+        std::fs::remove_file(dir.join("v1")).unwrap();
+        std::fs::create_dir_all(dir.join("v1")).unwrap();
+        std::os::unix::fs::symlink(other.path(), dir.join("v1/ab")).unwrap();
+        let err = open(&args, &[repo.path()]).unwrap_err();
+        assert!(err.0.contains("v1/ab is a symbolic link"), "{}", err.0);
+        assert!(!err.0.contains("inside the repository"), "{}", err.0);
+        // Without links the same folder opens.
+        std::fs::remove_file(dir.join("v1/ab")).unwrap();
+        assert!(open(&args, &[repo.path()]).unwrap().is_some());
+    }
+
+    /// Every path under `root`, sorted.
+    fn tree_of(root: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                out.push(e.path());
+                if e.file_type().unwrap().is_dir() {
+                    stack.push(e.path());
+                }
+            }
+        }
+        out.sort();
+        out
     }
 }

@@ -215,7 +215,7 @@ pub fn run_cached(
     cache: Option<&RenderCache>,
 ) -> Vec<CellOutcome> {
     let keys = match cache {
-        Some(_) => cell_keys(&cfg.repo, cells, &helm.version, opts.jobs),
+        Some(_) => cell_keys(&cfg.repo, cells, &helm.version, opts),
         None => Vec::new(),
     };
     let cache = cache.map(|cache| CacheUse { cache, keys: &keys });

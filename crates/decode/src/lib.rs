@@ -232,7 +232,10 @@ mod tests {
         assert_eq!(d.objects[0].object.name, "db-migrate-");
         // A name wins over generateName.
         let d = decode_stream(
-            &text.replace("generateName: db-migrate-", "generateName: x-\n  name: fixed"),
+            &text.replace(
+                "generateName: db-migrate-",
+                "generateName: x-\n  name: fixed",
+            ),
             &DecodeOptions::default(),
         );
         assert_eq!(d.objects[0].object.name, "fixed");
@@ -243,7 +246,10 @@ mod tests {
         let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: a\n    image: a/b:1\n    imagePullPolicy: Always\n  - name: b\n    image: c/d:1\n";
         let d = decode_stream(text, &DecodeOptions::default());
         let sites = &d.objects[0].sites;
-        assert_eq!((sites[0].line, sites[0].pull_policy_line), (Some(7), Some(8)));
+        assert_eq!(
+            (sites[0].line, sites[0].pull_policy_line),
+            (Some(7), Some(8))
+        );
         assert_eq!((sites[1].line, sites[1].pull_policy_line), (Some(10), None));
         let d = decode_stream(RUNNER, &custom(&[], Some("spec.policy")));
         assert_eq!(d.objects[0].sites[0].pull_policy_line, Some(8));

@@ -1,25 +1,33 @@
 //! The render cache: content-addressed renders on disk, outside the repository under check.
 //!
 //! A cell's [`CacheKey`] is a SHA-256 over everything that decides what `helm template` prints for
-//! it: every file of its chart folder (path and content, vendored dependencies included), each
-//! present values file of its stack (path and content, in order), the helm arguments that matter
-//! (release, namespace, kube version, API versions, `--include-crds`), the helm version and the
-//! cache format. Chart folders and values files are hashed once per run, however many cells share
-//! them ([`cell_keys`]).
+//! it: every file of its chart folder (raw path bytes, kind and content, vendored dependencies
+//! included), each present values file of its stack (path and content, in order), the helm
+//! arguments that matter (release, namespace, kube version, API versions, `--include-crds`), the
+//! helm version, the bounds the render had to finish within (timeout, output and memory limits)
+//! and the cache format; every variable-length field is length-prefixed. Chart folders and values
+//! files are hashed once per run, however many cells share them ([`cell_keys`]). A chart whose
+//! templates can render differently from the same files (the clock, randomness, `tpl`: see
+//! [`crate::volatile`]) gets a key that is not [reusable](CacheKey::reusable): it is never stored
+//! nor served.
 //!
 //! An entry holds the rendered stream (or helm's own refusal: a chart that fails the same way
 //! every time). Timeouts, oversized output, sandbox problems and helm crashes are never stored.
 //! Entries are written to a temporary file in the same folder and renamed into place, so a
 //! concurrent reader sees the old entry, the new one, or none, never half of one. Each entry
 //! carries its key and a checksum of its content: a corrupt or foreign entry is ignored (and
-//! overwritten by the next render). [`RenderCache::trim`] keeps the folder under its size bound by
+//! overwritten by the next render), and so is one larger than the run's output limit. Nothing in
+//! the folder is read, written or removed through a symbolic link, and a folder holding one is
+//! refused when it is opened. [`RenderCache::trim`] keeps the folder under its size bound by
 //! removing the least recently used entries.
 
-use crate::{RenderFailure, Rendered};
+use crate::volatile::{Scanner, Volatile, MAX_SCANNED_FILE_BYTES};
+use crate::{RenderFailure, RenderOptions, Rendered};
 use imagegate_config::{Cell, Repo};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -43,12 +51,23 @@ const HEADER_LEN: usize = 8 + 4 + 32 + 1 + 3 * 8 + 32;
 
 /// The content address of one cell's render.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CacheKey([u8; 32]);
+pub struct CacheKey {
+    hash: [u8; 32],
+    /// False when the chart's templates can render differently from the same inputs (they call
+    /// the clock, a random source or `tpl`): such a render is never stored nor served.
+    reusable: bool,
+}
 
 impl CacheKey {
     /// The key as 64 lowercase hex digits.
     pub fn hex(&self) -> String {
-        hex::encode(self.0)
+        hex::encode(self.hash)
+    }
+
+    /// Whether a render under this key may be stored and served again. Two cells with equal
+    /// keys still have the same inputs, reusable or not.
+    pub fn reusable(&self) -> bool {
+        self.reusable
     }
 }
 
@@ -60,6 +79,10 @@ pub struct CacheError {
     pub path: PathBuf,
     /// What went wrong.
     pub message: String,
+    /// Where `path` leads, when the problem is that it is a symbolic link: imagegate never
+    /// creates one in its cache, so a link is a sign of tampering (it could lead into the
+    /// repository under check, which could then forge entries), not an inconvenience.
+    pub link: Option<PathBuf>,
 }
 
 impl CacheError {
@@ -67,8 +90,66 @@ impl CacheError {
         Self {
             path: path.to_path_buf(),
             message: message.to_string(),
+            link: None,
         }
     }
+
+    fn link(path: &Path) -> Self {
+        let target = std::fs::read_link(path).unwrap_or_default();
+        Self {
+            path: path.to_path_buf(),
+            message: format!(
+                "is a symbolic link (to {}); imagegate never creates links in its cache, and an \
+                 entry read or written through one could be anywhere, such as in the repository \
+                 under check",
+                target.display()
+            ),
+            link: Some(target),
+        }
+    }
+}
+
+/// Refuses `path` if it is a symbolic link (it need not exist).
+fn no_link(path: &Path) -> Result<Option<std::fs::Metadata>, CacheError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Err(CacheError::link(path)),
+        Ok(m) => Ok(Some(m)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(CacheError::new(path, e)),
+    }
+}
+
+/// Refuses a cache folder in which anything imagegate would read, write or remove is a symbolic
+/// link: the tag file, the format folder, a fan-out folder or an entry. Nothing is followed.
+fn refuse_links(dir: &Path, root: &Path) -> Result<(), CacheError> {
+    no_link(&dir.join("CACHEDIR.TAG"))?;
+    if no_link(root)?.is_none() {
+        return Ok(());
+    }
+    let fans = std::fs::read_dir(root).map_err(|e| CacheError::new(root, e))?;
+    for fan in fans {
+        let fan = fan.map_err(|e| CacheError::new(root, e))?;
+        let kind = fan
+            .file_type()
+            .map_err(|e| CacheError::new(&fan.path(), e))?;
+        if kind.is_symlink() {
+            return Err(CacheError::link(&fan.path()));
+        }
+        if !kind.is_dir() {
+            continue;
+        }
+        let files = std::fs::read_dir(fan.path()).map_err(|e| CacheError::new(&fan.path(), e))?;
+        for file in files {
+            let file = file.map_err(|e| CacheError::new(&fan.path(), e))?;
+            let kind = file
+                .file_type()
+                .map_err(|e| CacheError::new(&file.path(), e))?;
+            if kind.is_symlink() {
+                return Err(CacheError::link(&file.path()));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What [`RenderCache::trim`] did.
@@ -105,16 +186,24 @@ impl RenderCache {
         non_empty("HOME").map(|h| PathBuf::from(h).join(".cache").join("imagegate"))
     }
 
-    /// Opens (creating it if needed) the cache in `dir`, bounded to `max_bytes`.
+    /// Opens (creating it if needed) the cache in `dir`, bounded to `max_bytes`. A cache folder
+    /// in which the tag file, the format folder, a fan-out folder or an entry is a symbolic link
+    /// is refused before anything is created or written (the error's `link` says where it
+    /// leads).
     pub fn open(dir: &Path, max_bytes: u64) -> Result<Self, CacheError> {
         let root = dir.join(format!("v{CACHE_FORMAT}"));
+        refuse_links(dir, &root)?;
         std::fs::create_dir_all(&root).map_err(|e| CacheError::new(dir, e))?;
-        // Backup and indexing tools skip folders tagged this way.
+        // Backup and indexing tools skip folders tagged this way. `create_new` never follows a
+        // link that appeared since the check.
         let tag = dir.join("CACHEDIR.TAG");
-        if !tag.exists() {
-            let _ = std::fs::write(
-                &tag,
-                "Signature: 8a477f597d28d172789f06886806bc55\n# imagegate render cache; safe to delete.\n",
+        if let Ok(mut f) = std::fs::File::options()
+            .write(true)
+            .create_new(true)
+            .open(&tag)
+        {
+            let _ = f.write_all(
+                b"Signature: 8a477f597d28d172789f06886806bc55\n# imagegate render cache; safe to delete.\n",
             );
         }
         let probe = tempfile::Builder::new()
@@ -156,28 +245,56 @@ impl RenderCache {
         self.root.join(&hex[..2]).join(hex)
     }
 
-    /// The stored render of `key`, if there is a sound one. A corrupt, truncated or foreign
-    /// entry is treated as absent.
-    pub fn get(&self, key: &CacheKey) -> Option<Result<Rendered, RenderFailure>> {
-        let path = self.path_of(key);
-        let meta = std::fs::metadata(&path).ok()?;
-        if !meta.is_file() || meta.len() > MAX_ENTRY_BYTES {
+    /// The stored render of `key`, if there is a sound one that a fresh render under today's
+    /// bounds could have produced: a corrupt, truncated or foreign entry, one whose output is
+    /// larger than `max_stdout` (the run's `limits.maxRenderedMib`), one reached through a
+    /// symbolic link, and any entry of a key that is not [reusable](CacheKey::reusable) are
+    /// treated as absent, so the cell renders afresh.
+    pub fn get(
+        &self,
+        key: &CacheKey,
+        max_stdout: usize,
+    ) -> Option<Result<Rendered, RenderFailure>> {
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
+        if !key.reusable {
             return None;
         }
-        let bytes = std::fs::read(&path).ok()?;
-        let entry = decode(key, &bytes)?;
-        // Least recently *used*: a hit refreshes the entry's time for trim.
-        if let Ok(f) = std::fs::File::options().write(true).open(&path) {
-            let _ = f.set_modified(SystemTime::now());
+        let path = self.path_of(key);
+        // Never through a link: neither the fan-out folder nor the entry may be one.
+        let fan = std::fs::symlink_metadata(path.parent()?).ok()?;
+        let meta = std::fs::symlink_metadata(&path).ok()?;
+        // helm's stderr is bounded at 1 MiB; a failure's message and hint are smaller still.
+        let bound = (max_stdout as u64)
+            .saturating_add(HEADER_LEN as u64 + (4 << 20))
+            .min(MAX_ENTRY_BYTES);
+        if !fan.is_dir() || !meta.is_file() || meta.len() > bound {
+            return None;
         }
+        let mut file = std::fs::File::options()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)
+            .ok()?;
+        let mut bytes = Vec::new();
+        (&mut file).take(bound + 1).read_to_end(&mut bytes).ok()?;
+        let entry = decode(key, &bytes)?;
+        if matches!(&entry, Ok(r) if r.stdout.len() > max_stdout) {
+            return None;
+        }
+        // Least recently *used*: a hit refreshes the entry's time for trim.
+        let _ = file.set_modified(SystemTime::now());
         self.hits.fetch_add(1, Ordering::Relaxed);
         Some(entry)
     }
 
-    /// Stores `result` under `key`, atomically. Errors are counted (see
-    /// [`RenderCache::write_errors`]) rather than returned: the cache is an optimisation and
-    /// never fails a run.
+    /// Stores `result` under `key`, atomically, unless the key is not
+    /// [reusable](CacheKey::reusable). Errors are counted (see [`RenderCache::write_errors`])
+    /// rather than returned: the cache is an optimisation and never fails a run.
     pub fn put(&self, key: &CacheKey, result: &Result<Rendered, RenderFailure>) {
+        if !key.reusable {
+            return;
+        }
         if let Err(e) = self.try_put(key, result) {
             self.write_errors.fetch_add(1, Ordering::Relaxed);
             let mut first = self
@@ -195,7 +312,10 @@ impl RenderCache {
     ) -> Result<(), CacheError> {
         let path = self.path_of(key);
         let dir = path.parent().unwrap_or(&self.root);
+        no_link(dir)?;
         std::fs::create_dir_all(dir).map_err(|e| CacheError::new(dir, e))?;
+        // Created just now or earlier: either way never written through a link.
+        no_link(dir)?;
         let bytes = encode(key, result);
         let mut tmp = tempfile::Builder::new()
             .prefix(".tmp-")
@@ -203,6 +323,7 @@ impl RenderCache {
             .map_err(|e| CacheError::new(dir, e))?;
         tmp.write_all(&bytes)
             .map_err(|e| CacheError::new(tmp.path(), e))?;
+        // A rename replaces a link at `path` itself; it never writes where the link leads.
         tmp.persist(&path)
             .map_err(|e| CacheError::new(&path, e.error))?;
         Ok(())
@@ -217,10 +338,15 @@ impl RenderCache {
         let now = SystemTime::now();
         let fans = std::fs::read_dir(&self.root).map_err(|e| CacheError::new(&self.root, e))?;
         for fan in fans.flatten() {
+            // A link is never walked: trim removes files only in the cache's own folders.
+            if !fan.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
             let Ok(files) = std::fs::read_dir(fan.path()) else {
                 continue;
             };
             for file in files.flatten() {
+                // Not followed: a link is not a file here.
                 let Ok(meta) = file.metadata() else { continue };
                 if !meta.is_file() {
                     continue;
@@ -277,7 +403,7 @@ fn encode(key: &CacheKey, result: &Result<Rendered, RenderFailure>) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_LEN + a.len() + b.len() + c.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&CACHE_FORMAT.to_le_bytes());
-    out.extend_from_slice(&key.0);
+    out.extend_from_slice(&key.hash);
     out.push(kind);
     for part in [a, b, c] {
         out.extend_from_slice(&(part.len() as u64).to_le_bytes());
@@ -304,7 +430,7 @@ fn decode(key: &CacheKey, bytes: &[u8]) -> Option<Result<Rendered, RenderFailure
         return None;
     }
     let format = u32::from_le_bytes(bytes[8..12].try_into().ok()?);
-    if format != CACHE_FORMAT || bytes[12..44] != key.0 {
+    if format != CACHE_FORMAT || bytes[12..44] != key.hash {
         return None;
     }
     let kind = bytes[44];
@@ -349,16 +475,31 @@ fn file_digest(path: &Path) -> Result<[u8; 32], String> {
     Ok(h.finalize().into())
 }
 
-/// SHA-256 over every file of a chart folder (relative path and content digest, in sorted order),
-/// following symlinks that stay inside the repository. A link out of it, an unreadable file or a
-/// folder over the size bounds makes the chart uncacheable (the error says why).
+/// What the files of a chart folder decide about its renders.
+struct ChartInputs {
+    digest: [u8; 32],
+    /// Why a render of the chart may differ from one run to the next (see [`crate::volatile`]).
+    volatile: Option<Volatile>,
+}
+
+/// SHA-256 over every file of a chart folder (relative path as raw bytes, kind and content
+/// digest, in sorted order), following symlinks that stay inside the repository. A link out of
+/// it, an unreadable file or a folder over the size bounds makes the chart uncacheable (the error
+/// says why).
 pub fn chart_digest(repo: &Repo, chart_rel: &str) -> Result<[u8; 32], String> {
+    chart_inputs(repo, chart_rel, false).map(|c| c.digest)
+}
+
+/// [`chart_digest`], and with `scan` whether the chart's templates call anything that makes a
+/// render differ over time ([`crate::volatile`]).
+fn chart_inputs(repo: &Repo, chart_rel: &str, scan: bool) -> Result<ChartInputs, String> {
     let chart = match repo.resolve(chart_rel) {
         Ok(Some(p)) => p,
         Ok(None) => return Err(format!("chart folder {chart_rel} does not exist")),
         Err(m) => return Err(m),
     };
     let mut h = Sha256::new();
+    let mut scanner = Scanner::default();
     let mut bytes: u64 = 0;
     let walk = walkdir::WalkDir::new(&chart)
         .follow_links(true)
@@ -382,29 +523,64 @@ pub fn chart_digest(repo: &Repo, chart_rel: &str) -> Result<[u8; 32], String> {
                 ));
             }
         }
-        let rel = entry
-            .path()
-            .strip_prefix(&chart)
-            .unwrap_or(entry.path())
-            .to_string_lossy()
-            .replace('\\', "/");
-        if entry.file_type().is_dir() {
-            field(&mut h, b"d");
-            field(&mut h, rel.as_bytes());
+        // The raw bytes of the name: two names that differ only in bytes that are not UTF-8
+        // are two different files to helm, so they are two different keys.
+        let rel = entry.path().strip_prefix(&chart).unwrap_or(entry.path());
+        let kind: &[u8] = if entry.file_type().is_dir() {
+            b"d"
         } else if entry.file_type().is_file() {
-            bytes += entry.metadata().map(|m| m.len()).unwrap_or(0);
-            if bytes > MAX_HASHED_BYTES {
-                return Err(format!(
-                    "chart {chart_rel} is larger than {} MiB",
-                    MAX_HASHED_BYTES >> 20
-                ));
-            }
-            field(&mut h, b"f");
-            field(&mut h, rel.as_bytes());
+            b"f"
+        } else {
+            b"o"
+        };
+        field(&mut h, kind);
+        h.update([u8::from(entry.path_is_symlink())]);
+        field(&mut h, rel.as_os_str().as_bytes());
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
+        bytes += len;
+        if bytes > MAX_HASHED_BYTES {
+            return Err(format!(
+                "chart {chart_rel} is larger than {} MiB",
+                MAX_HASHED_BYTES >> 20
+            ));
+        }
+        let shown = || format!("{chart_rel}/{}", rel.display());
+        if !scan || scanner.found() {
             h.update(file_digest(entry.path())?);
+        } else if len > MAX_SCANNED_FILE_BYTES {
+            scanner.give_up(format!(
+                "{} is larger than {} MiB, which is not scanned",
+                shown(),
+                MAX_SCANNED_FILE_BYTES >> 20
+            ));
+            h.update(file_digest(entry.path())?);
+        } else {
+            let content = read_bounded(entry.path(), MAX_SCANNED_FILE_BYTES)?;
+            h.update(Sha256::digest(&content));
+            scanner.file(&shown(), &content);
         }
     }
-    Ok(h.finalize().into())
+    Ok(ChartInputs {
+        digest: h.finalize().into(),
+        volatile: scanner.finish(),
+    })
+}
+
+/// The whole file, refusing one that grew past `max` since it was measured.
+fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut out = Vec::new();
+    f.take(max + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if out.len() as u64 > max {
+        return Err(format!("{} changed while it was read", path.display()));
+    }
+    Ok(out)
 }
 
 /// SHA-256 of one values file of the repository.
@@ -424,14 +600,17 @@ enum Input {
 }
 
 /// The cache key of every cell (same order), hashing each distinct chart folder and values file
-/// once, on up to `jobs` threads. A cell that cannot have a key (it has configuration problems,
-/// its chart links outside the repository, a file is unreadable) gets the reason instead: it
-/// renders uncached, and the render reports the actual problem.
+/// once, on up to `opts.jobs` threads. A cell that cannot have a key (it has configuration
+/// problems, its chart links outside the repository, a file is unreadable) gets the reason
+/// instead: it renders uncached, and the render reports the actual problem. The bounds of `opts`
+/// (timeout, output and memory limits) are part of every key: a render is only ever reused by a
+/// run that would have let it finish. A chart whose templates can render differently from the
+/// same files ([`crate::volatile`]) gets a key that is not [reusable](CacheKey::reusable).
 pub fn cell_keys(
     repo: &Repo,
     cells: &[Cell],
     helm_version: &str,
-    jobs: usize,
+    opts: &RenderOptions,
 ) -> Vec<Result<CacheKey, String>> {
     let mut inputs: Vec<Input> = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -444,18 +623,17 @@ pub fn cell_keys(
             }
         }
     }
-    let digests = hash_inputs(repo, &inputs, jobs);
+    let digests = hash_inputs(repo, &inputs, opts.jobs);
     cells
         .iter()
-        .map(|cell| cell_key(cell, helm_version, &digests))
+        .map(|cell| cell_key(cell, helm_version, opts, &digests))
         .collect()
 }
 
-fn hash_inputs(
-    repo: &Repo,
-    inputs: &[Input],
-    jobs: usize,
-) -> HashMap<Input, Result<[u8; 32], String>> {
+/// An input's digest, and whether renders that read it are volatile.
+type Digested = Result<([u8; 32], bool), String>;
+
+fn hash_inputs(repo: &Repo, inputs: &[Input], jobs: usize) -> HashMap<Input, Digested> {
     let next = AtomicUsize::new(0);
     let jobs = jobs.clamp(1, inputs.len().max(1));
     std::thread::scope(|s| {
@@ -465,8 +643,9 @@ fn hash_inputs(
                     let mut done = Vec::new();
                     while let Some(input) = inputs.get(next.fetch_add(1, Ordering::Relaxed)) {
                         let d = match input {
-                            Input::Chart(c) => chart_digest(repo, c),
-                            Input::Values(v) => values_digest(repo, v),
+                            Input::Chart(c) => chart_inputs(repo, c, true)
+                                .map(|c| (c.digest, c.volatile.is_some())),
+                            Input::Values(v) => values_digest(repo, v).map(|d| (d, false)),
                         };
                         done.push((input.clone(), d));
                     }
@@ -484,12 +663,13 @@ fn hash_inputs(
 fn cell_key(
     cell: &Cell,
     helm_version: &str,
-    digests: &HashMap<Input, Result<[u8; 32], String>>,
+    opts: &RenderOptions,
+    digests: &HashMap<Input, Digested>,
 ) -> Result<CacheKey, String> {
     if let Some(p) = cell.problems.first() {
         return Err(p.clone());
     }
-    let digest = |input: Input| -> Result<[u8; 32], String> {
+    let digest = |input: Input| -> Digested {
         digests
             .get(&input)
             .cloned()
@@ -500,12 +680,13 @@ fn cell_key(
     h.update(CACHE_FORMAT.to_le_bytes());
     field(&mut h, helm_version.as_bytes());
     field(&mut h, cell.chart.as_bytes());
-    h.update(digest(Input::Chart(cell.chart.clone()))?);
+    let (chart, volatile) = digest(Input::Chart(cell.chart.clone()))?;
+    h.update(chart);
     let values: Vec<&str> = cell.present_value_files().collect();
     h.update((values.len() as u64).to_le_bytes());
     for v in values {
         field(&mut h, v.as_bytes());
-        h.update(digest(Input::Values(v.to_string()))?);
+        h.update(digest(Input::Values(v.to_string()))?.0);
     }
     field(&mut h, cell.release.as_bytes());
     field(&mut h, cell.namespace.as_bytes());
@@ -515,7 +696,21 @@ fn cell_key(
         field(&mut h, a.as_bytes());
     }
     h.update([u8::from(cell.include_crds)]);
-    Ok(CacheKey(h.finalize().into()))
+    // The bounds a render had to finish within.
+    h.update(opts.timeout.as_secs().to_le_bytes());
+    h.update(opts.timeout.subsec_nanos().to_le_bytes());
+    h.update((opts.max_output_bytes as u64).to_le_bytes());
+    match opts.max_memory_bytes {
+        Some(m) => {
+            h.update([1]);
+            h.update(m.to_le_bytes());
+        }
+        None => h.update([0]),
+    }
+    Ok(CacheKey {
+        hash: h.finalize().into(),
+        reusable: !volatile,
+    })
 }
 
 #[cfg(test)]

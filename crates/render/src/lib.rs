@@ -8,7 +8,8 @@
 //!   it), both bounded in size; on timeout the whole group gets SIGTERM, then SIGKILL.
 //! - A cell that cannot render is a [`RenderFailure`] carrying helm's own message, never a skip.
 //! - Renders can go through a content-addressed [`RenderCache`] outside the repository
-//!   ([`render_all_cached`], keys from [`cell_keys`]).
+//!   ([`render_all_cached`], keys from [`cell_keys`]); a chart whose templates can render
+//!   differently from the same files (the clock, randomness, `tpl`) is never cached.
 
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
@@ -16,6 +17,7 @@ mod cache;
 mod helm;
 mod process;
 mod run;
+pub mod volatile;
 
 pub use cache::{
     cell_keys, chart_digest, CacheError, CacheKey, RenderCache, TrimStats, CACHE_FORMAT,
@@ -30,3 +32,4 @@ pub use run::{
     helm_args, render_all, render_all_cached, template_in_repo, CacheUse, Provenance,
     RenderFailure, RenderOptions, Rendered,
 };
+pub use volatile::{volatile_call, VOLATILE_FUNCTIONS};

@@ -449,7 +449,9 @@ where
                             Some(Ok(key)) if escape.is_none() => Some((c.cache, key)),
                             _ => None,
                         });
-                        if let Some(hit) = stored.and_then(|(c, key)| c.get(key)) {
+                        if let Some(hit) =
+                            stored.and_then(|(c, key)| c.get(key, opts.max_output_bytes))
+                        {
                             done.push((i, work(i, hit, Provenance::Cache)));
                             continue;
                         }

@@ -349,7 +349,11 @@ fn sarif_and_annotations_name_paths_from_the_checkout_root() {
         .unwrap()
         .iter()
         .flat_map(|r| r["locations"].as_array().unwrap())
-        .map(|l| l["physicalLocation"]["artifactLocation"]["uri"].as_str().unwrap())
+        .map(|l| {
+            l["physicalLocation"]["artifactLocation"]["uri"]
+                .as_str()
+                .unwrap()
+        })
         .collect();
     assert!(!uris.is_empty());
     assert!(uris.iter().all(|u| u.starts_with("gitops/")), "{uris:?}");

@@ -53,7 +53,13 @@ pub fn run(args: AuditArgs) -> Result<u8> {
     )?;
     let images = Images::new(run.inventory, &run.report);
     let trend = baseline.map(|b| Trend::between(&b, &run.report, &images));
-    write_set(&args.out, cfg.repo.root(), &run.report, &images, trend.as_ref())?;
+    write_set(
+        &args.out,
+        cfg.repo.root(),
+        &run.report,
+        &images,
+        trend.as_ref(),
+    )?;
     Ok(run.report.exit_code(args.warnings_as_errors) as u8)
 }
 

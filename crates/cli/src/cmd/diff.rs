@@ -78,10 +78,10 @@ pub fn run(args: DiffArgs) -> Result<u8> {
     let cache = crate::cache::open(&args.helm.cache, &[git.top()])?;
     let opts = crate::fleet::render_options(&head_cfg, &args.helm);
     let base_keys = match &base_cfg {
-        Some(cfg) => cell_keys(&cfg.repo, &base_cells, &helm.version, opts.jobs),
+        Some(cfg) => cell_keys(&cfg.repo, &base_cells, &helm.version, &opts),
         None => Vec::new(),
     };
-    let head_keys = cell_keys(&head_cfg.repo, &head_cells, &helm.version, opts.jobs);
+    let head_keys = cell_keys(&head_cfg.repo, &head_cells, &helm.version, &opts);
     let base_policy = base_cfg
         .as_ref()
         .map(policy_fingerprint)
@@ -170,6 +170,10 @@ pub fn run(args: DiffArgs) -> Result<u8> {
     let mut base_iter = base_out.into_iter();
     let mut head_iter = head_out.into_iter();
     let mut inputs_memo = InputsMemo::default();
+    let judging = base_cfg
+        .as_ref()
+        .map(|b| judging_changes(b, &head_cfg))
+        .unwrap_or_default();
     for pair in &pairs {
         let b_cell = pair.base.map(|i| &base_cells[i]);
         let h_cell = pair.head.map(|i| &head_cells[i]);
@@ -179,11 +183,9 @@ pub fn run(args: DiffArgs) -> Result<u8> {
         };
         let h = pair.head.and_then(|_| head_iter.next());
         let inputs = match (b_cell, h_cell, &base_cfg) {
-            (Some(bc), Some(hc), Some(bcfg)) => inputs_memo.changed(
-                (&bcfg.repo, bc),
-                (&head_cfg.repo, hc),
-                base_policy != head_policy,
-            ),
+            (Some(bc), Some(hc), Some(bcfg)) => {
+                inputs_memo.changed((&bcfg.repo, bc), (&head_cfg.repo, hc), &judging)
+            }
             _ => Vec::new(),
         };
         let cell = h_cell
@@ -311,17 +313,41 @@ fn base_config(
     }
 }
 
-/// What the findings of a side depend on besides the renders: the policy and the exceptions,
-/// without where they are written (an exception's line), so moving or reformatting the
-/// `exceptions:` block does not make every cell look changed. Both sides are fingerprinted by
-/// the same binary in the same run, and every map in the settings is ordered, so their `Debug`
-/// text is a faithful canonical form.
-fn policy_fingerprint(cfg: &Config) -> String {
+/// The policy and the exceptions, without where they are written (an exception's line), so
+/// moving or reformatting the `exceptions:` block does not make every cell look changed. Both
+/// sides are fingerprinted by the same binary in the same run, and every map in the settings is
+/// ordered, so their `Debug` text is a faithful canonical form.
+fn policy_text(cfg: &Config) -> String {
     let mut exceptions = cfg.model.exceptions.clone();
     for e in &mut exceptions.list {
         e.line = None;
     }
     format!("{:?}\n{:?}", cfg.model.policy, exceptions)
+}
+
+/// What the findings of a side depend on besides the renders: the policy, the exceptions
+/// ([`policy_text`]) and `limits.maxDocuments`, which each side applies to its own renders (a
+/// cell over it is not judged). The other bounds are the head's on both sides, and part of the
+/// render keys.
+fn policy_fingerprint(cfg: &Config) -> String {
+    format!(
+        "{}\nmaxDocuments {}",
+        policy_text(cfg),
+        cfg.model.limits.max_documents
+    )
+}
+
+/// Which of the inputs of [`policy_fingerprint`] differ between the sides, as the report names
+/// them.
+fn judging_changes(base: &Config, head: &Config) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if policy_text(base) != policy_text(head) {
+        out.push("policy");
+    }
+    if base.model.limits.max_documents != head.model.limits.max_documents {
+        out.push("limits.maxDocuments");
+    }
+    out
 }
 
 fn warn(message: &str) {
@@ -499,7 +525,7 @@ impl InputsMemo {
         &mut self,
         (base_repo, base): (&Repo, &Cell),
         (head_repo, head): (&Repo, &Cell),
-        policy: bool,
+        judging: &[&str],
     ) -> Vec<String> {
         let mut out = Vec::new();
         if base.chart != head.chart {
@@ -544,9 +570,7 @@ impl InputsMemo {
         if base.problems != head.problems {
             out.push("configuration problems".into());
         }
-        if policy {
-            out.push("policy".into());
-        }
+        out.extend(judging.iter().map(|j| j.to_string()));
         out
     }
 }

@@ -142,7 +142,8 @@ mod tests {
         let repo = imagegate_config::Repo::open(dir.path()).unwrap();
         let mut template = cells[0].clone();
         template.chart = "c".into();
-        let same = imagegate_render::cell_keys(&repo, &[template], "v3", 1)
+        let opts = imagegate_render::RenderOptions::default();
+        let same = imagegate_render::cell_keys(&repo, &[template], "v3", &opts)
             .remove(0)
             .unwrap();
         cells
