@@ -64,16 +64,22 @@ pub fn rule_meta() -> Vec<RuleMeta> {
                 imagegate_policy::Severity::Error => ReportSeverity::Error,
                 imagegate_policy::Severity::Warning => ReportSeverity::Warning,
             };
-            RuleMeta::new(r.id, r.summary, r.doc, sev).with_help_uri(format!(
-                "https://github.com/imagegate/imagegate/blob/main/docs/rules/{}.md",
-                r.id
-            ))
+            RuleMeta::new(r.id, r.summary, r.doc, sev)
+                .with_help_uri(format!(
+                    "https://github.com/imagegate/imagegate/blob/main/docs/rules/{}.md",
+                    r.id
+                ))
+                .with_code_scanning(r.security_severity, r.tags)
         })
         .collect()
 }
 
-/// `--format F` and every `--output [FORMAT=]FILE`, for any format type: an output whose part
-/// before `=` names no format is a file name in the `--format` format.
+/// `--format F` and every `--output [FORMAT=]FILE`, for any format type:
+/// - `FORMAT=FILE` writes FILE in FORMAT; a `FORMAT` that looks like a format name but is none
+///   (`foo=bar`) is an error naming the formats, never a file called `foo=bar`;
+/// - `FILE` alone is written in the format its extension names (`.sarif`, `.json`, `.xml` for
+///   JUnit, `.md`, `.txt`), else in the `--format` format;
+/// - a bare format name (`--output sarif`) is an error: it names no file.
 pub fn parse_output_specs<F>(
     format: &str,
     outputs: &[String],
@@ -87,9 +93,26 @@ where
         .map_err(|e| Fatal(format!("--format: {e}")))?;
     let mut files = Vec::new();
     for o in outputs {
-        let (format, path) = match o.split_once('=').map(|(f, p)| (f.parse::<F>(), p)) {
-            Some((Ok(format), p)) => (format, p),
-            _ => (stdout, o.as_str()),
+        let (format, path) = match o.split_once('=') {
+            Some((name, path)) if looks_like_format_name(name) => match name.parse::<F>() {
+                Ok(format) => (format, path),
+                Err(e) => {
+                    return Err(Fatal(format!(
+                        "--output {o}: {e}{}\n  hint: write --output FORMAT=FILE, or a file name alone to use its extension's format",
+                        suggestion(name)
+                    )))
+                }
+            },
+            _ => {
+                if looks_like_format_name(o) && o.parse::<F>().is_ok() {
+                    return Err(Fatal(format!(
+                        "--output {o}: `{o}` is a format, not a file\n  hint: write --output {o}=FILE (for example --output {o}=imagegate.{ext})",
+                        ext = extension_of(o)
+                    )));
+                }
+                let inferred = format_of_extension(o).and_then(|n| n.parse::<F>().ok());
+                (inferred.unwrap_or(stdout), o.as_str())
+            }
         };
         if path.is_empty() {
             return Err(Fatal(format!("--output {o}: no file name")));
@@ -97,6 +120,53 @@ where
         files.push((format, std::path::PathBuf::from(path)));
     }
     Ok((stdout, files))
+}
+
+/// Every format name any command knows, for suggestions.
+const FORMAT_NAMES: [&str; 7] = [
+    "text", "json", "sarif", "junit", "github", "markdown", "csv",
+];
+
+/// A word that could only be meant as a format name: letters only, short.
+fn looks_like_format_name(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 16 && s.bytes().all(|b| b.is_ascii_alphabetic())
+}
+
+/// ` (did you mean `sarif`?)` for a name close to a known format.
+fn suggestion(name: &str) -> String {
+    imagegate_config::closest(name, &FORMAT_NAMES)
+        .map(|f| format!(" (did you mean `{f}`?)"))
+        .unwrap_or_default()
+}
+
+/// The format a file's extension names, if any.
+fn format_of_extension(path: &str) -> Option<&'static str> {
+    let lower = path.to_ascii_lowercase();
+    [
+        (".sarif.json", "sarif"),
+        (".sarif", "sarif"),
+        (".json", "json"),
+        (".xml", "junit"),
+        (".md", "markdown"),
+        (".markdown", "markdown"),
+        (".txt", "text"),
+        (".csv", "csv"),
+    ]
+    .into_iter()
+    .find(|(ext, _)| lower.ends_with(ext))
+    .map(|(_, f)| f)
+}
+
+/// The usual extension of a format's files.
+fn extension_of(format: &str) -> &'static str {
+    match format.to_ascii_lowercase().as_str() {
+        "sarif" => "sarif",
+        "json" => "json",
+        "junit" => "xml",
+        "markdown" => "md",
+        "csv" => "csv",
+        _ => "txt",
+    }
 }
 
 /// Where reports go: stdout in `--format`, plus every `--output [FORMAT=]FILE`.
@@ -202,5 +272,52 @@ mod tests {
             super::sanitize_stderr("bad `x\n::error::forged`\n  hint: fix"),
             "bad `x\n\\x3a:error::forged`\n  hint: fix"
         );
+    }
+
+    #[test]
+    fn output_specs_infer_refuse_and_suggest() {
+        use imagegate_report::Format;
+        let parse = |outputs: &[&str]| {
+            let outputs: Vec<String> = outputs.iter().map(|s| s.to_string()).collect();
+            super::parse_output_specs::<Format>("text", &outputs)
+        };
+        let (stdout, files) = parse(&[
+            "r.sarif",
+            "out/report.JSON",
+            "junit.xml",
+            "summary.md",
+            "plain",
+            "json=x.txt",
+            "./dir=1/a.sarif",
+        ])
+        .unwrap();
+        assert_eq!(stdout, Format::Text);
+        let formats: Vec<Format> = files.iter().map(|(f, _)| *f).collect();
+        assert_eq!(
+            formats,
+            [
+                Format::Sarif,
+                Format::Json,
+                Format::Junit,
+                Format::Markdown,
+                Format::Text,
+                Format::Json,
+                Format::Sarif
+            ]
+        );
+        assert_eq!(files[6].1, std::path::PathBuf::from("./dir=1/a.sarif"));
+        let err = parse(&["sarif"]).unwrap_err().0;
+        assert!(
+            err.contains("is a format, not a file") && err.contains("sarif=imagegate.sarif"),
+            "{err}"
+        );
+        let err = parse(&["sarfi=out.sarif"]).unwrap_err().0;
+        assert!(err.contains("did you mean `sarif`"), "{err}");
+        let err = parse(&["foo=bar"]).unwrap_err().0;
+        assert!(
+            err.contains("--output foo=bar") && !err.contains("did you mean"),
+            "{err}"
+        );
+        assert!(parse(&["json="]).unwrap_err().0.contains("no file name"));
     }
 }

@@ -85,13 +85,55 @@ impl Config {
                 }
             }
         }
-        Ok(Self {
+        let cfg = Self {
             repo,
             file: file.to_string(),
             model,
             environments,
             components,
-        })
+        };
+        cfg.check_environment_names(text)?;
+        Ok(cfg)
+    }
+
+    /// Every environment the policy names (`policy.severity` per environment, an exception's
+    /// `environments`, `exceptions.forbiddenEnvironments`) must be one a cell can have: a typo
+    /// (`prod` for `production`) would silently apply nothing, or forbid nothing.
+    fn check_environment_names(&self, text: &str) -> Result<(), ConfigError> {
+        let known = matrix::environment_names(self)?;
+        let ex = &self.model.exceptions;
+        let mut named: Vec<(String, &str)> = Vec::new();
+        for (rule, severity) in self.model.policy.severity.iter() {
+            if let imagegate_policy::RuleSeverity::PerEnvironment(p) = severity {
+                for env in p.environments.keys() {
+                    named.push((format!("policy.severity.{rule}.environments"), env));
+                }
+            }
+        }
+        for env in &ex.forbidden_environments {
+            named.push(("exceptions.forbiddenEnvironments".into(), env));
+        }
+        for (i, e) in ex.list.iter().enumerate() {
+            for env in &e.environments {
+                named.push((format!("exceptions.list[{i}].environments"), env));
+            }
+        }
+        for (field, env) in named {
+            if known.iter().any(|k| k == env) {
+                continue;
+            }
+            let names: Vec<&str> = known.iter().map(String::as_str).collect();
+            let close = closest(env, &names)
+                .map(|k| format!(" (did you mean `{k}`?)"))
+                .unwrap_or_default();
+            return Err(ConfigError::new(
+                &self.file,
+                format!("{field} names `{env}`, which is no environment{close}"),
+            )
+            .at(model::locate(text, &field), None)
+            .hint(format!("known environments: {}", known.join(", "))));
+        }
+        Ok(())
     }
 
     /// The full cell matrix, sorted by (environment, app).
@@ -138,5 +180,83 @@ impl Config {
             })
         });
         folders
+    }
+}
+
+/// The candidate closest to `word` for a "did you mean" (at most two edits away, or one a
+/// prefix of the other: `prod` for `production`), if any. Shared by every message that
+/// suggests a name.
+pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let word = word.to_ascii_lowercase();
+    candidates
+        .iter()
+        .map(|c| (edit_distance(&word, &c.to_ascii_lowercase()), *c))
+        .filter(|(d, c)| {
+            *d <= 2 || (word.len() >= 3 && (c.starts_with(word.as_str()) || word.starts_with(c)))
+        })
+        .min()
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+
+    fn load(extra: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
+        let text = format!(
+            "version: 1\nenvironments: [{{name: dev}}, {{name: production}}]\ncomponents: []\n{extra}"
+        );
+        Config::from_text(repo, "imagegate.yaml", &text)
+    }
+
+    #[test]
+    fn environments_the_policy_names_must_exist() {
+        assert!(load("").is_ok());
+        assert!(load("exceptions:\n  list:\n    - {rule: mutable-tag, environments: [dev], reason: r, expires: 2026-12-31}\n").is_ok());
+        for (extra, field) in [
+            (
+                "exceptions:\n  list:\n    - {rule: mutable-tag, environments: [prod], reason: r, expires: 2026-12-31}\n",
+                "exceptions.list[0].environments names `prod`",
+            ),
+            (
+                "exceptions:\n  forbiddenEnvironments: [prod]\n",
+                "exceptions.forbiddenEnvironments names `prod`",
+            ),
+            (
+                "policy:\n  severity:\n    mutable-tag: {default: error, environments: {prod: warning}}\n",
+                "policy.severity.mutable-tag.environments names `prod`",
+            ),
+        ] {
+            let err = load(extra).unwrap_err().to_string();
+            assert!(err.contains(field), "{err}");
+            assert!(err.contains("did you mean `production`"), "{err}");
+            assert!(err.contains("known environments: dev, production"), "{err}");
+        }
+    }
+
+    #[test]
+    fn closest_suggests_only_what_is_close() {
+        assert_eq!(closest("sarfi", &["text", "sarif"]), Some("sarif"));
+        assert_eq!(closest("prod", &["dev", "production"]), Some("production"));
+        assert_eq!(closest("foo", &["text", "json", "sarif"]), None);
+        assert_eq!(closest("stagign", &["staging", "dev"]), Some("staging"));
     }
 }

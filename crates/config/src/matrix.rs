@@ -383,6 +383,16 @@ pub(crate) fn resolve_components(
 /// whose helm settings apply).
 type Target<'a> = (String, BTreeMap<String, String>, &'a Environment);
 
+/// Every environment name a cell can have: the environments, and the cluster environments of
+/// the cluster-scoped components (none when there are none).
+pub(crate) fn environment_names(cfg: &Config) -> Result<Vec<String>, ConfigError> {
+    let mut names: Vec<String> = cfg.environments.iter().map(|e| e.name.clone()).collect();
+    if cfg.components.iter().any(|c| c.scope == Scope::Cluster) {
+        names.extend(clusters(cfg)?.into_iter().map(|(name, _, _)| name));
+    }
+    Ok(names)
+}
+
 /// The distinct clusters: (cluster environment name, shared vars, first environment of it).
 fn clusters(cfg: &Config) -> Result<Vec<Target<'_>>, ConfigError> {
     let key = &cfg.model.cluster_scope.key;

@@ -35,6 +35,11 @@ pub struct RuleInfo {
     /// The full documentation in markdown, with the sections `## What it catches`,
     /// `## Why it matters`, `## Example` and `## How to fix`.
     pub doc: &'static str,
+    /// GitHub code scanning's `security-severity` (0 to 10): an image the registry can change
+    /// under the cluster is high, what fails closed medium, pull policy and hygiene low.
+    pub security_severity: &'static str,
+    /// The rule's own tags for code scanning.
+    pub tags: &'static [&'static str],
 }
 
 macro_rules! rule_info {
@@ -45,6 +50,8 @@ macro_rules! rule_info {
             status: RuleStatus::Stable,
             summary: $module::SUMMARY,
             doc: $module::DOC,
+            security_severity: $module::SECURITY_SEVERITY,
+            tags: $module::TAGS,
         }
     };
 }

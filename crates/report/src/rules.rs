@@ -18,6 +18,10 @@ pub struct RuleMeta {
     pub default_severity: Severity,
     /// A page documenting the rule, when there is one.
     pub help_uri: Option<String>,
+    /// GitHub code scanning's `security-severity` (0 to 10), when the rule has one.
+    pub security_severity: Option<String>,
+    /// Tags for code scanning.
+    pub tags: Vec<String>,
 }
 
 impl RuleMeta {
@@ -34,7 +38,17 @@ impl RuleMeta {
             help_markdown: help_markdown.into(),
             default_severity,
             help_uri: None,
+            security_severity: None,
+            tags: Vec::new(),
         }
+    }
+
+    /// The same metadata with code scanning's severity and tags.
+    #[must_use]
+    pub fn with_code_scanning(mut self, security_severity: &str, tags: &[&str]) -> Self {
+        self.security_severity = Some(security_severity.to_owned());
+        self.tags = tags.iter().map(|t| (*t).to_owned()).collect();
+        self
     }
 
     /// The same metadata with a help page.

@@ -4,8 +4,9 @@
 mod common;
 
 use imagegate_report::{
-    render_to_string, Format, FormatOptions, GithubRenderer, JsonRenderer, JunitRenderer,
-    MarkdownRenderer, Report, SarifRenderer, TextOptions, TextRenderer,
+    render_to_string, Format, FormatOptions, Generator, GithubRenderer, JsonRenderer,
+    JunitRenderer, MarkdownRenderer, Report, ReportFinding, SarifRenderer, Severity, TextOptions,
+    TextRenderer,
 };
 
 fn render(format: Format, text: TextOptions) -> String {
@@ -370,4 +371,62 @@ fn sarif_and_annotations_name_paths_from_the_checkout_root() {
         .collect();
     assert!(!files.is_empty());
     assert!(files.iter().all(|f| f.starts_with("gitops/")), "{github}");
+}
+
+#[test]
+fn sarif_rules_carry_code_scanning_severity_and_results_are_distinct() {
+    let sarif: serde_json::Value = serde_json::from_str(&plain(Format::Sarif)).unwrap();
+    let rules = sarif["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap();
+    let digest = rules.iter().find(|r| r["id"] == "digest-required").unwrap();
+    assert_eq!(digest["properties"]["security-severity"], "8.0");
+    let tags: Vec<&str> = digest["properties"]["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        tags,
+        ["security", "kubernetes", "container-image", "supply-chain"]
+    );
+    // Every rule is tagged, even one the caller did not document.
+    assert!(rules
+        .iter()
+        .all(|r| r["properties"]["tags"][0] == "security"));
+
+    // Two findings about two files of the repository are two alerts, and their message says
+    // no empty "In environment , app ." of a cell they do not have.
+    let mut a = ReportFinding::new(
+        "values-file-unused",
+        Severity::Warning,
+        "a is read by no cell",
+        "",
+        "",
+        "",
+    );
+    a.origin = Some(imagegate_report::Origin::new("values/a.yaml", 1));
+    let mut b = a.clone();
+    b.message = "b is read by no cell".into();
+    b.origin = Some(imagegate_report::Origin::new("values/b.yaml", 1));
+    let report = Report::new(Generator::new("imagegate", "0.1.0"), vec![a, b], vec![]);
+    let rules = common::rules();
+    let options = FormatOptions {
+        text: TextOptions::default(),
+        rules: &rules,
+        path_prefix: "",
+    };
+    let out = render_to_string(&*Format::Sarif.renderer(&options), &report).unwrap();
+    let sarif: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert_ne!(
+        results[0]["partialFingerprints"],
+        results[1]["partialFingerprints"]
+    );
+    for r in results {
+        let text = r["message"]["text"].as_str().unwrap();
+        assert!(!text.contains("In environment"), "{text}");
+        assert!(text.ends_with("is read by no cell."), "{text}");
+    }
 }

@@ -9,6 +9,10 @@ pub const ID: &str = "digest-required";
 pub const SUMMARY: &str = "reference without `@sha256:` (a bare `nginx` is implicit latest)";
 /// Severity unless the configuration says otherwise.
 pub const DEFAULT_SEVERITY: Severity = Severity::Error;
+/// How GitHub code scanning ranks it (`security-severity`, 0 to 10).
+pub const SECURITY_SEVERITY: &str = "8.0";
+/// Tags for code scanning, besides `security`, `kubernetes` and `container-image`.
+pub const TAGS: &[&str] = &["supply-chain"];
 /// The rule's documentation (the same text as this module's doc comment).
 pub const DOC: &str = include_str!("digest-required.md");
 

@@ -11,6 +11,10 @@ pub const ID: &str = "exception-expired";
 pub const SUMMARY: &str = "an exception whose `expires` date has passed";
 /// Severity unless the configuration says otherwise.
 pub const DEFAULT_SEVERITY: Severity = Severity::Error;
+/// How GitHub code scanning ranks it (`security-severity`, 0 to 10).
+pub const SECURITY_SEVERITY: &str = "2.0";
+/// Tags for code scanning, besides `security`, `kubernetes` and `container-image`.
+pub const TAGS: &[&str] = &["exceptions"];
 /// The rule's documentation (the same text as this module's doc comment).
 pub const DOC: &str = include_str!("exception-expired.md");
 

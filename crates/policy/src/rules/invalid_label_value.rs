@@ -12,6 +12,10 @@ pub const SUMMARY: &str =
     "a label value Kubernetes would reject (a digest leaking into `app.kubernetes.io/version`)";
 /// Severity unless the configuration says otherwise.
 pub const DEFAULT_SEVERITY: Severity = Severity::Error;
+/// How GitHub code scanning ranks it (`security-severity`, 0 to 10).
+pub const SECURITY_SEVERITY: &str = "3.0";
+/// Tags for code scanning, besides `security`, `kubernetes` and `container-image`.
+pub const TAGS: &[&str] = &["kubernetes"];
 /// The rule's documentation (the same text as this module's doc comment).
 pub const DOC: &str = include_str!("invalid-label-value.md");
 

@@ -12,6 +12,10 @@ pub const SUMMARY: &str =
     "a rendered document that is not valid YAML or has wrong field types where images live";
 /// Severity unless the configuration says otherwise. It cannot be lowered: imagegate fails closed.
 pub const DEFAULT_SEVERITY: Severity = Severity::Error;
+/// How GitHub code scanning ranks it (`security-severity`, 0 to 10).
+pub const SECURITY_SEVERITY: &str = "5.0";
+/// Tags for code scanning, besides `security`, `kubernetes` and `container-image`.
+pub const TAGS: &[&str] = &["fail-closed"];
 /// The rule's documentation (the same text as this module's doc comment).
 pub const DOC: &str = include_str!("invalid-manifest.md");
 

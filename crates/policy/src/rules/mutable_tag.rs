@@ -9,6 +9,10 @@ pub const ID: &str = "mutable-tag";
 pub const SUMMARY: &str = "a tag that is not an immutable shape, even next to a digest";
 /// Severity unless the configuration says otherwise.
 pub const DEFAULT_SEVERITY: Severity = Severity::Error;
+/// How GitHub code scanning ranks it (`security-severity`, 0 to 10).
+pub const SECURITY_SEVERITY: &str = "8.0";
+/// Tags for code scanning, besides `security`, `kubernetes` and `container-image`.
+pub const TAGS: &[&str] = &["supply-chain"];
 /// The rule's documentation (the same text as this module's doc comment).
 pub const DOC: &str = include_str!("mutable-tag.md");
 

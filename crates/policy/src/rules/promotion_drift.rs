@@ -11,6 +11,10 @@ pub const ID: &str = "promotion-drift";
 pub const SUMMARY: &str = "a digest in a downstream environment that never appeared upstream";
 /// Severity unless the configuration says otherwise.
 pub const DEFAULT_SEVERITY: Severity = Severity::Error;
+/// How GitHub code scanning ranks it (`security-severity`, 0 to 10).
+pub const SECURITY_SEVERITY: &str = "7.0";
+/// Tags for code scanning, besides `security`, `kubernetes` and `container-image`.
+pub const TAGS: &[&str] = &["supply-chain", "promotion"];
 /// The rule's documentation (the same text as this module's doc comment).
 pub const DOC: &str = include_str!("promotion-drift.md");
 

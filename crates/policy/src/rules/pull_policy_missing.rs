@@ -11,6 +11,10 @@ pub const ID: &str = "pull-policy-missing";
 pub const SUMMARY: &str = "a container with no explicit `imagePullPolicy`";
 /// Severity unless the configuration says otherwise.
 pub const DEFAULT_SEVERITY: Severity = Severity::Error;
+/// How GitHub code scanning ranks it (`security-severity`, 0 to 10).
+pub const SECURITY_SEVERITY: &str = "3.0";
+/// Tags for code scanning, besides `security`, `kubernetes` and `container-image`.
+pub const TAGS: &[&str] = &["pull-policy"];
 /// The rule's documentation (the same text as this module's doc comment).
 pub const DOC: &str = include_str!("pull-policy-missing.md");
 

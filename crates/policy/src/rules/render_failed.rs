@@ -8,6 +8,10 @@ pub const ID: &str = "render-failed";
 pub const SUMMARY: &str = "the cell could not be rendered (helm error, `required`, timeout)";
 /// Severity unless the configuration says otherwise. It cannot be lowered: imagegate fails closed.
 pub const DEFAULT_SEVERITY: Severity = Severity::Error;
+/// How GitHub code scanning ranks it (`security-severity`, 0 to 10).
+pub const SECURITY_SEVERITY: &str = "5.0";
+/// Tags for code scanning, besides `security`, `kubernetes` and `container-image`.
+pub const TAGS: &[&str] = &["fail-closed"];
 /// The rule's documentation (the same text as this module's doc comment).
 pub const DOC: &str = include_str!("render-failed.md");
 

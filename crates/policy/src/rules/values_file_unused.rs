@@ -8,6 +8,10 @@ pub const ID: &str = "values-file-unused";
 pub const SUMMARY: &str = "a values file that no cell reads (a mistyped overlay path)";
 /// Severity unless the configuration says otherwise.
 pub const DEFAULT_SEVERITY: Severity = Severity::Warning;
+/// How GitHub code scanning ranks it (`security-severity`, 0 to 10).
+pub const SECURITY_SEVERITY: &str = "2.0";
+/// Tags for code scanning, besides `security`, `kubernetes` and `container-image`.
+pub const TAGS: &[&str] = &["hygiene"];
 /// The rule's documentation (the same text as this module's doc comment).
 pub const DOC: &str = include_str!("values-file-unused.md");
 

@@ -168,10 +168,12 @@ fn level(severity: Severity) -> &'static str {
 /// one plain-text paragraph ending in a period; for a failed render, helm's error after it.
 fn message(report: &Report, f: &ReportFinding) -> String {
     let mut text = one_line(f.message.trim()).trim_end_matches('.').to_owned();
-    let mut context = vec![
-        format!("environment {}", f.environment),
-        format!("app {}", f.app),
-    ];
+    // A finding about the repository itself (an exception, an unread values file) has no cell.
+    let mut context: Vec<String> = [("environment", &f.environment), ("app", &f.app)]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
     if let Some(object) = &f.object {
         context.push(format!("object {object}"));
     }
@@ -181,9 +183,13 @@ fn message(report: &Report, f: &ReportFinding) -> String {
     if let Some(image) = &f.image {
         context.push(format!("image {image}"));
     }
-    text.push_str(". In ");
-    text.push_str(&one_line(&context.join(", ")));
-    text.push('.');
+    if context.is_empty() {
+        text.push('.');
+    } else {
+        text.push_str(". In ");
+        text.push_str(&one_line(&context.join(", ")));
+        text.push('.');
+    }
     if f.rule == RENDER_FAILED {
         if let Some(error) = report.cell_of(f).and_then(|c| c.error.as_deref()) {
             text.push_str("\nhelm: ");
@@ -292,7 +298,7 @@ fn artifact_uri(path: &str) -> (String, Option<&'static str>) {
 /// value moving inside a file does not make code scanning see a new alert.
 fn fingerprint(f: &ReportFinding) -> String {
     let object = f.object.as_ref();
-    let parts = [
+    let mut parts = vec![
         f.environment.as_str(),
         f.app.as_str(),
         object.map_or("", |o| o.kind.as_str()),
@@ -302,6 +308,13 @@ fn fingerprint(f: &ReportFinding) -> String {
         f.field.as_deref().unwrap_or(""),
         f.rule.as_str(),
     ];
+    // A finding with no object is about a file of the repository (two unused values files are
+    // two alerts): its file tells it apart. Object findings keep the fingerprints they had.
+    if object.is_none() {
+        if let Some(origin) = &f.origin {
+            parts.push(origin.file.as_str());
+        }
+    }
     let mut hasher = Sha256::new();
     for part in parts {
         // Length-prefixed, so no choice of field contents can make two tuples hash alike.
@@ -416,6 +429,33 @@ struct Rule {
     #[serde(skip_serializing_if = "Option::is_none")]
     help_uri: Option<String>,
     default_configuration: Configuration,
+    properties: RuleProperties,
+}
+
+/// What GitHub code scanning reads beside the level: `security-severity` (0 to 10, shown as
+/// critical/high/medium/low) and tags, as trivy and checkov write them.
+#[derive(Serialize)]
+struct RuleProperties {
+    #[serde(rename = "security-severity", skip_serializing_if = "Option::is_none")]
+    security_severity: Option<String>,
+    tags: Vec<String>,
+}
+
+impl RuleProperties {
+    fn of(meta: Option<&RuleMeta>) -> Self {
+        let mut tags: Vec<String> = ["security", "kubernetes", "container-image"]
+            .map(str::to_owned)
+            .to_vec();
+        for t in meta.map(|m| m.tags.as_slice()).unwrap_or_default() {
+            if !tags.contains(t) {
+                tags.push(one_line(t).into_owned());
+            }
+        }
+        Self {
+            security_severity: meta.and_then(|m| m.security_severity.clone()),
+            tags,
+        }
+    }
 }
 
 impl Rule {
@@ -442,6 +482,7 @@ impl Rule {
             default_configuration: Configuration {
                 level: level(meta.default_severity),
             },
+            properties: RuleProperties::of(Some(meta)),
         }
     }
 
@@ -462,6 +503,7 @@ impl Rule {
             },
             help_uri: None,
             default_configuration: Configuration { level: "error" },
+            properties: RuleProperties::of(None),
         }
     }
 }

@@ -227,7 +227,8 @@ pub fn rules() -> Vec<RuleMeta> {
             "# digest-required\n\n## What it does\nFlags image references without `@sha256:`.\n\n## Why is this bad?\nA tag can be moved; only a digest names the exact image.\n\n## Fix\n```yaml\nimage:\n  digest: sha256:…\n```\n",
             Severity::Error,
         )
-        .with_help_uri("https://github.com/imagegate/imagegate/blob/main/docs/rules/digest-required.md"),
+        .with_help_uri("https://github.com/imagegate/imagegate/blob/main/docs/rules/digest-required.md")
+        .with_code_scanning("8.0", &["supply-chain"]),
         RuleMeta::new(
             "mutable-tag",
             "A tag must be immutable (a build SHA or a semantic version), even next to a digest.",
