@@ -85,7 +85,8 @@ pub struct OutputArgs {
     /// Format on stdout: text, json, sarif, junit, github, markdown.
     #[arg(long, default_value = "text", value_name = "FORMAT")]
     pub format: String,
-    /// Also write a report to a file: FILE (in --format) or FORMAT=FILE. Repeatable.
+    /// Also write a report to a file: FORMAT=FILE, or FILE in the format its extension names
+    /// (.sarif, .json, .xml for JUnit, .md, .txt; else --format). Repeatable.
     #[arg(long, short = 'o', value_name = "[FORMAT=]FILE")]
     pub output: Vec<String>,
     /// Fail (exit 1) on warnings too.
@@ -170,7 +171,8 @@ pub struct DiffArgs {
     /// Format on stdout: text, json, markdown, sarif, github (sarif and github: new findings only).
     #[arg(long, default_value = "text", value_name = "FORMAT")]
     pub format: String,
-    /// Also write to a file: FILE (in --format) or FORMAT=FILE. Repeatable.
+    /// Also write to a file: FORMAT=FILE, or FILE in the format its extension names (.sarif,
+    /// .json, .md, .txt; else --format). Repeatable.
     #[arg(long, short = 'o', value_name = "[FORMAT=]FILE")]
     pub output: Vec<String>,
     /// Fail (exit 1) on any error finding in the affected cells, not only on new ones.
