@@ -130,7 +130,10 @@ pub struct HelmSettings {
     pub kube_version: String,
     /// Extra `--api-versions` for every environment.
     pub api_versions: Vec<String>,
-    /// Render the charts' `crds/` folders too (`--include-crds`).
+    /// Render the charts' `crds/` folders too (`--include-crds`). On by default: `helm install`
+    /// and Argo CD apply everything in `crds/` (unless an Application sets `skipCrds`), and that
+    /// folder can hold any object, a Deployment included. Turn a component's off with its
+    /// `skipCrds`.
     pub include_crds: bool,
     /// Seconds one render may take before its whole process group is killed.
     pub timeout_seconds: u64,
@@ -141,7 +144,7 @@ impl Default for HelmSettings {
         Self {
             kube_version: "1.31.0".into(),
             api_versions: Vec::new(),
-            include_crds: false,
+            include_crds: true,
             timeout_seconds: 120,
         }
     }

@@ -968,7 +968,7 @@ impl Inspection {
         let _ = writeln!(w, "helm:");
         let _ = writeln!(w, "  kubeVersion: \"1.31.0\"     # .Capabilities.KubeVersion of every render: set it to your clusters' version");
         let _ = writeln!(w, "  apiVersions: []            # extra .Capabilities.APIVersions, e.g. monitoring.coreos.com/v1");
-        let _ = writeln!(w, "  includeCrds: false");
+        let _ = writeln!(w, "  includeCrds: true          # crds/ is applied by helm and Argo CD (skipCrds per component)");
         let _ = writeln!(w, "  timeoutSeconds: 120\n");
 
         let _ = writeln!(w, "environments:");
