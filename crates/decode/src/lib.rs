@@ -170,8 +170,7 @@ mod tests {
 
     #[test]
     fn configured_image_field_names() {
-        let text =
-            "apiVersion: v1\nkind: ConfigMap\ndata:\n  image: a/b:1\n  sidecarImage: c/d:2\n";
+        let text = "apiVersion: example.com/v1\nkind: Sidecars\ndata:\n  image: a/b:1\n  sidecarImage: c/d:2\n";
         let opts = DecodeOptions {
             image_field_names: vec!["sidecarImage".into()],
             ..DecodeOptions::default()
@@ -253,6 +252,29 @@ mod tests {
         assert_eq!((sites[1].line, sites[1].pull_policy_line), (Some(10), None));
         let d = decode_stream(RUNNER, &custom(&[], Some("spec.policy")));
         assert_eq!(d.objects[0].sites[0].pull_policy_line, Some(8));
+    }
+
+    #[test]
+    fn fields_named_image_in_built_in_kinds_and_in_status_are_not_images() {
+        // A Ceph RBD image of a Pod volume, a ConfigMap's data, a controller's status: not
+        // container images, so no site (and no finding).
+        let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: a, image: a/b@sha256:0, imagePullPolicy: IfNotPresent}]\n  volumes:\n  - name: ceph\n    rbd: {image: foo, pool: rbd, monitors: [m]}\nstatus:\n  containerStatuses: [{name: a, image: docker.io/a/b:latest}]\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {image: nginx:latest}\n---\napiVersion: v1\nkind: PersistentVolume\nmetadata: {name: pv}\nspec: {rbd: {image: foo, monitors: [m]}}\n---\napiVersion: example.com/v1\nkind: Thing\nmetadata: {name: t}\nspec: {image: a/b:1}\nstatus: {image: c/d:2}\n";
+        let d = decode_stream(text, &DecodeOptions::default());
+        let fields: Vec<(String, String)> = d
+            .objects
+            .iter()
+            .flat_map(|o| o.sites.iter().map(|s| (o.object.kind.clone(), s.field.clone())))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("Pod".to_string(), "spec.containers[0].image".to_string()),
+                ("Thing".to_string(), "spec.image".to_string())
+            ]
+        );
+        // An old built-in kind without a typed decode still has its pod spec found by shape.
+        let cron = "apiVersion: batch/v1beta1\nkind: CronJob\nmetadata: {name: c}\nspec:\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          containers: [{name: a, image: a/b:1}]\n";
+        assert_eq!(decode_stream(cron, &DecodeOptions::default()).image_count(), 1);
     }
 
     #[test]

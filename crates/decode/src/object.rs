@@ -141,7 +141,13 @@ pub(crate) fn decode(node: &Node, origin: &Origin<'_>, opts: &DecodeOptions, out
         collector.labels(labels, "metadata.labels");
     }
     let candidates = walk.run(node, &mut collector);
-    safety_net(candidates, &mut collector);
+    // The safety net is for kinds whose schema imagegate does not know. A Kubernetes built-in
+    // has a schema: its images are where the typed walk or the pod-spec shape finds them, and a
+    // field merely named `image` elsewhere in it (`volumes[].rbd.image`, a Ceph image; a
+    // ConfigMap's data) is not a container image.
+    if !is_builtin(api_version) {
+        safety_net(candidates, &mut collector);
+    }
 
     let (sites, labels) = collector.finish();
     out.objects.push(DecodedObject {
@@ -152,6 +158,36 @@ pub(crate) fn decode(node: &Node, origin: &Origin<'_>, opts: &DecodeOptions, out
         labels,
         sites,
     });
+}
+
+/// The API groups of Kubernetes itself (`v1` is the core group): their kinds have a schema.
+const BUILTIN_GROUPS: [&str; 19] = [
+    "",
+    "apps",
+    "batch",
+    "autoscaling",
+    "policy",
+    "rbac.authorization.k8s.io",
+    "networking.k8s.io",
+    "storage.k8s.io",
+    "apiextensions.k8s.io",
+    "admissionregistration.k8s.io",
+    "coordination.k8s.io",
+    "discovery.k8s.io",
+    "scheduling.k8s.io",
+    "certificates.k8s.io",
+    "node.k8s.io",
+    "flowcontrol.apiserver.k8s.io",
+    "apiregistration.k8s.io",
+    "events.k8s.io",
+    "resource.k8s.io",
+];
+
+/// Whether `api_version` (`group/version`, or `version` for the core group) is a Kubernetes
+/// built-in.
+fn is_builtin(api_version: &str) -> bool {
+    let group = api_version.split_once('/').map_or("", |(group, _)| group);
+    BUILTIN_GROUPS.contains(&group)
 }
 
 /// The `helm.sh/hook` events of an object, when it is a hook.

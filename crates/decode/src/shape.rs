@@ -68,6 +68,11 @@ impl Walk<'_> {
                 }
                 for (key, value) in entries {
                     let Some(key) = key.as_str() else { continue };
+                    // An object's `status` is what a controller reports, never what is applied
+                    // (`status.containerStatuses[].image` is not an image anyone pulls for it).
+                    if is_root && key == "status" {
+                        continue;
+                    }
                     let len = path.len();
                     push_key(path, key);
                     match &value.value {
