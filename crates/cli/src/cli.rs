@@ -55,12 +55,23 @@ pub struct MatrixArgs {
     /// The configuration file (default: ./imagegate.yaml).
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Only these environments (repeatable).
+    /// Only these environments (repeatable; globs such as `cluster-*` allowed).
     #[arg(long = "env", value_name = "ENV")]
     pub envs: Vec<String>,
-    /// Only these apps (repeatable; app or component name).
+    /// Only these apps (repeatable; app or component name, globs allowed).
     #[arg(long = "app", value_name = "APP")]
     pub apps: Vec<String>,
+    /// Leave out the cells ENV/APP (repeatable; globs allowed, for example `local/*`). Each
+    /// must match a cell.
+    #[arg(long = "skip-cell", value_name = "ENV/APP")]
+    pub skip_cells: Vec<String>,
+}
+
+impl MatrixArgs {
+    /// Whether the selection is the whole matrix.
+    pub fn is_whole(&self) -> bool {
+        self.envs.is_empty() && self.apps.is_empty() && self.skip_cells.is_empty()
+    }
 }
 
 /// How helm is found and run.

@@ -230,3 +230,71 @@ fn a_selection_of_no_cell_is_a_usage_error_naming_where_the_cells_are() {
     );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
+
+/// The (environment, app) of every cell `cells ARGS --format json` selects.
+fn selected(args: &[&str]) -> Vec<(String, String)> {
+    let mut all = vec![
+        "cells",
+        "--config",
+        "charts-testdata/imagegate.yaml",
+        "--format",
+        "json",
+    ];
+    all.extend_from_slice(args);
+    let out = imagegate(&all, &root());
+    assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["environment"].as_str().unwrap().to_string(),
+                c["app"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn env_and_app_take_globs_and_skip_cell_leaves_cells_out() {
+    let all = selected(&[]);
+    let clusters = selected(&["--env", "cluster-*"]);
+    assert!(!clusters.is_empty());
+    assert!(clusters.iter().all(|(e, _)| e.starts_with("cluster-")));
+    assert_eq!(
+        clusters.len(),
+        all.iter()
+            .filter(|(e, _)| e.starts_with("cluster-"))
+            .count()
+    );
+    let no_local = selected(&["--skip-cell", "local/*"]);
+    assert_eq!(
+        no_local.len(),
+        all.iter().filter(|(e, _)| e != "local").count()
+    );
+    assert!(no_local.iter().all(|(e, _)| e != "local"));
+    let one = selected(&[
+        "--env",
+        "dev",
+        "--app",
+        "dev-www*",
+        "--skip-cell",
+        "dev/dev-www-smoke",
+    ]);
+    assert_eq!(one, [("dev".to_string(), "dev-www".to_string())]);
+    // Patterns that match nothing are usage errors, with a suggestion where one is close.
+    for (args, says) in [
+        (&["--skip-cell", "nowhere/*"][..], "matches no cell"),
+        (&["--skip-cell", "dev-www"][..], "write ENV/APP"),
+        (&["--env", "prod"][..], "did you mean `production`"),
+        (&["--env", "[x"][..], "not a valid pattern"),
+    ] {
+        let mut all = vec!["cells", "--config", "charts-testdata/imagegate.yaml"];
+        all.extend_from_slice(args);
+        let out = imagegate(&all, &root());
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+    }
+}

@@ -263,7 +263,11 @@ mod tests {
         let fields: Vec<(String, String)> = d
             .objects
             .iter()
-            .flat_map(|o| o.sites.iter().map(|s| (o.object.kind.clone(), s.field.clone())))
+            .flat_map(|o| {
+                o.sites
+                    .iter()
+                    .map(|s| (o.object.kind.clone(), s.field.clone()))
+            })
             .collect();
         assert_eq!(
             fields,
@@ -274,7 +278,10 @@ mod tests {
         );
         // An old built-in kind without a typed decode still has its pod spec found by shape.
         let cron = "apiVersion: batch/v1beta1\nkind: CronJob\nmetadata: {name: c}\nspec:\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          containers: [{name: a, image: a/b:1}]\n";
-        assert_eq!(decode_stream(cron, &DecodeOptions::default()).image_count(), 1);
+        assert_eq!(
+            decode_stream(cron, &DecodeOptions::default()).image_count(),
+            1
+        );
     }
 
     #[test]

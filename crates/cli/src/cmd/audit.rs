@@ -32,7 +32,7 @@ pub fn run(args: AuditArgs) -> Result<u8> {
             cells = s.select(cells);
             Coverage::Shard(s)
         }
-        None if args.matrix.envs.is_empty() && args.matrix.apps.is_empty() => Coverage::Full,
+        None if args.matrix.is_whole() => Coverage::Full,
         None => Coverage::Narrowed,
     };
     // Read the baseline before the long render: a wrong path is a usage error, found at once.

@@ -23,12 +23,7 @@ pub fn run(args: CheckArgs) -> Result<u8> {
             cells = s.select(cells);
             Coverage::Shard(s)
         }
-        None if args.chart.is_none()
-            && args.matrix.envs.is_empty()
-            && args.matrix.apps.is_empty() =>
-        {
-            Coverage::Full
-        }
+        None if args.chart.is_none() && args.matrix.is_whole() => Coverage::Full,
         None => Coverage::Narrowed,
     };
     let helm = Helm::locate(args.helm.helm.as_deref(), cfg.repo.root())
