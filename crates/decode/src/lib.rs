@@ -93,9 +93,21 @@ pub fn decode_documents(docs: &[Document], opts: &DecodeOptions) -> Decoded {
             template: doc.source.as_deref(),
         };
         match imagegate_yaml::load(&doc.text, &limits) {
+            // A `null` document is no object: kubectl, Helm and Argo CD skip it like an empty one.
             Ok(None) => {}
+            Ok(Some(root)) if root.is_null() => {}
             Ok(Some(root)) => {
                 out.documents += 1;
+                // What Kubernetes' YAML-to-JSON conversion refuses never reaches a cluster, and
+                // what it would make of it is not defined: the document is invalid, as a whole.
+                if let Err(err) = root.to_json_checked() {
+                    out.errors.push(origin.error(
+                        None,
+                        Some(err.line),
+                        format!("{} (column {})", err.message, err.col),
+                    ));
+                    continue;
+                }
                 object::decode(&root, &origin, opts, &mut out);
             }
             Err(err) => {

@@ -67,7 +67,8 @@ impl Walk<'_> {
                     walk_pod_spec(node, path, out);
                 }
                 for (key, value) in entries {
-                    let Some(key) = key.as_str() else { continue };
+                    let Some(key) = key.key_text() else { continue };
+                    let key = key.as_ref();
                     let len = path.len();
                     push_key(path, key);
                     match &value.value {
