@@ -49,8 +49,9 @@ pub enum ScalarStyle {
 
 /// A scalar with its raw text and style.
 ///
-/// A plain scalar explicitly tagged `!!str` is loaded with [`ScalarStyle::DoubleQuoted`]: it
-/// resolves exactly like a quoted one (always a string), which is what every later stage asks.
+/// The tree keeps no tags: a tagged scalar is loaded as the untagged one go-yaml reads the same
+/// way. `!!str 10`, `!!binary` (decoded) and unknown tags become [`ScalarStyle::DoubleQuoted`]
+/// strings; `!!int "10"` and the other resolvable tags become [`ScalarStyle::Plain`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scalar {
     /// The scalar's value text (after unquoting and escapes), before type resolution.
@@ -159,27 +160,215 @@ fn load_documents(
             col: 1,
         });
     }
+    // go-yaml (libyaml) is laxer than saphyr in three places charts really hit; each is
+    // repaired in a copy of the text, without changing what the document means, and parsed
+    // again. Line numbers never move. The attempts are bounded, so a hostile text costs a few
+    // parses at most.
+    let budget = (REPAIR_BYTES / text.len().max(1)).min(MAX_REPAIRS);
+    let mut repaired: Option<String> = None;
+    let mut attempt = 0;
+    loop {
+        let current = repaired.as_deref().unwrap_or(text);
+        match parse_documents(current, limits, single) {
+            Ok(docs) => return Ok(docs),
+            Err(failure) => {
+                let fix = failure.scan.as_ref().and_then(|scan| repair(current, scan));
+                match fix {
+                    Some(fixed) if attempt < budget => {
+                        attempt += 1;
+                        repaired = Some(fixed);
+                    }
+                    _ => return Err(failure.error),
+                }
+            }
+        }
+    }
+}
+
+/// At most this many repaired parses of one text…
+const MAX_REPAIRS: usize = 64;
+/// …and at most this many bytes parsed again in all.
+const REPAIR_BYTES: usize = 64 * 1024 * 1024;
+
+/// Why a parse failed, with what a repair needs to know.
+struct Failure {
+    error: YamlError,
+    scan: Option<ScanFailure>,
+}
+
+/// A scanner error: its message, the byte offset it points at, and the outermost flow
+/// collection (`[` or `{`, byte offset and 0-based column) still open there, if any.
+struct ScanFailure {
+    message: String,
+    offset: usize,
+    flow: Option<(usize, usize)>,
+}
+
+fn parse_documents(
+    text: &str,
+    limits: &Limits,
+    single: bool,
+) -> Result<Vec<Option<Node>>, Failure> {
+    let plain = |error| Failure { error, scan: None };
     let mut parser = Parser::new_from_str(text);
     let mut builder = Builder::new(limits, text);
     let mut docs = Vec::new();
     while let Some(next) = parser.next_event() {
-        let (event, span) = next.map_err(|e| YamlError::from_scan(&e))?;
+        let (event, span) = match next {
+            Ok(ok) => ok,
+            Err(e) => {
+                let offset = builder.byte_offset(e.marker().index());
+                let flow = builder.stack.iter().find_map(|f| f.flow);
+                return Err(Failure {
+                    error: YamlError::from_scan(&e),
+                    scan: Some(ScanFailure {
+                        message: e.info().to_owned(),
+                        offset,
+                        flow,
+                    }),
+                });
+            }
+        };
         match event {
             Event::StreamEnd => break,
             Event::DocumentStart(_) => {
                 if single && !docs.is_empty() {
-                    return Err(YamlError::at(
+                    return Err(plain(YamlError::at(
                         "expected a single YAML document but found another one here",
                         span,
-                    ));
+                    )));
                 }
                 builder.start_document();
             }
             Event::DocumentEnd => docs.push(builder.finish_document()),
-            other => builder.event(other, span)?,
+            other => builder.event(other, span).map_err(plain)?,
         }
     }
     Ok(docs)
+}
+
+/// A copy of `text` with the construct saphyr refused rewritten the way go-yaml reads it, or
+/// `None` when the error is not one of the known laxities:
+///
+/// - a tab after an implicit key's `:` (`key:<tab>value`): the tabs become spaces;
+/// - a quoted scalar whose continuation lines are indented no deeper than its key: they are
+///   indented (leading white space of a continuation line is not part of the value);
+/// - a flow collection whose lines are indented no deeper than its key, such as a `]` at the
+///   key's column: its lines are indented (indentation means nothing inside a flow collection).
+fn repair(text: &str, scan: &ScanFailure) -> Option<String> {
+    let bytes = text.as_bytes();
+    match scan.message.as_str() {
+        "':' must be followed by a valid YAML whitespace" => {
+            let mut i = scan.offset.min(bytes.len());
+            let mut out = bytes.to_vec();
+            let mut changed = false;
+            while i > 0 && matches!(bytes[i - 1], b' ' | b'\t') {
+                i -= 1;
+                if bytes[i] == b'\t' {
+                    out[i] = b' ';
+                    changed = true;
+                }
+            }
+            // Only after an implicit key (`key:`, text right before the `:`): libyaml skips
+            // tabs there, but not after the `:` of an explicit `? key`, which it refuses.
+            let simple_key = i >= 2
+                && bytes[i - 1] == b':'
+                && !matches!(bytes[i - 2], b' ' | b'\t' | b'\n' | b'?' | b'-');
+            (changed && simple_key).then(|| String::from_utf8(out).ok())?
+        }
+        "invalid indentation in quoted scalar" => {
+            let quote = *bytes.get(scan.offset)?;
+            if quote != b'"' && quote != b'\'' {
+                return None;
+            }
+            let end = quoted_end(bytes, scan.offset, quote)?;
+            indent_lines(text, scan.offset, end, column_of(text, scan.offset) + 1)
+        }
+        "invalid indentation" | "invalid indentation in flow construct" => {
+            let (start, col) = scan.flow?;
+            let end = flow_end(bytes, start)?;
+            if scan.offset > end {
+                return None;
+            }
+            indent_lines(text, start, end, col + 1)
+        }
+        _ => None,
+    }
+}
+
+/// The 0-based column (in characters) of byte `offset`.
+fn column_of(text: &str, offset: usize) -> usize {
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    text[line_start..offset].chars().count()
+}
+
+/// The byte offset of the closing quote of the quoted scalar opening at `start`.
+fn quoted_end(bytes: &[u8], start: usize, quote: u8) -> Option<usize> {
+    let mut i = start + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if quote == b'"' => i += 2,
+            b'\'' if quote == b'\'' && bytes.get(i + 1) == Some(&b'\'') => i += 2,
+            b if b == quote => return Some(i),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// The byte offset of the bracket closing the flow collection opening at `start`, skipping
+/// quoted scalars and comments.
+fn flow_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = start;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            q @ (b'"' | b'\'') => i = quoted_end(bytes, i, q)?,
+            b'#' if i > 0 && matches!(bytes[i - 1], b' ' | b'\t' | b'\n') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// A copy of `text` where every line that starts after byte `start` and no later than byte
+/// `end` is indented to at least `width` spaces. `None` when nothing changes, or when such a
+/// line is a document marker (`---`, `...`), which go-yaml refuses inside a scalar or flow.
+fn indent_lines(text: &str, start: usize, end: usize, width: usize) -> Option<String> {
+    let mut out = String::with_capacity(text.len() + 256);
+    let mut changed = false;
+    let mut pos = 0;
+    for line in text.split_inclusive('\n') {
+        let line_start = pos;
+        pos += line.len();
+        if line_start <= start || line_start > end {
+            out.push_str(line);
+            continue;
+        }
+        if line.starts_with("---") || line.starts_with("...") {
+            return None;
+        }
+        let spaces = line.bytes().take_while(|b| *b == b' ').count();
+        if spaces < width && !line.trim().is_empty() {
+            out.extend(std::iter::repeat_n(' ', width - spaces));
+            changed = true;
+        }
+        out.push_str(line);
+    }
+    changed.then_some(out)
 }
 
 /// A collection under construction.
@@ -196,6 +385,8 @@ struct Frame {
     nodes_at_start: usize,
     /// Greatest height among children (a scalar has height 0, a collection 1 + its children's).
     child_height: usize,
+    /// For a flow collection: the byte offset and 0-based column of its `[` or `{`.
+    flow: Option<(usize, usize)>,
 }
 
 /// An anchored node kept for alias expansion, with what a copy of it costs.
@@ -406,7 +597,11 @@ impl<'l> Builder<'l> {
     ) -> Result<(), YamlError> {
         self.check_depth(self.stack.len() + 1, span)?;
         self.grow(1, span)?;
+        let offset = self.byte_offset(span.start.index());
+        let flow = matches!(self.text.as_bytes().get(offset), Some(b'[' | b'{'))
+            .then(|| (offset, span.start.col()));
         self.stack.push(Frame {
+            flow,
             value,
             pending_key: None,
             line,
@@ -621,22 +816,22 @@ fn is_merge_key(key: &Node) -> bool {
 
 /// A mapping key as go-yaml v2 keys a Go `map[interface{}]interface{}`: two keys are the same
 /// key exactly when these are equal (`010` and `8` are both the integer 8; `1.0` and `1` are
-/// not, though both become the JSON key `1`).
+/// not, though both become the JSON key `1`). `S` is `&str` or `String`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum GoKey {
+enum GoKey<S> {
     Null,
     Bool(bool),
     Int(i64),
     Uint(u64),
     /// A float's bits, `-0.0` folded into `0.0`.
     Float(u64),
-    Str(String),
+    Str(S),
     /// A key equal to no other: a collection (go-yaml refuses it) or NaN.
     Unique,
 }
 
-impl GoKey {
-    fn of(key: &Node) -> Self {
+impl GoKey<&str> {
+    fn of(key: &Node) -> GoKey<&str> {
         let Value::Scalar(s) = &key.value else {
             return GoKey::Unique;
         };
@@ -647,9 +842,39 @@ impl GoKey {
             Resolved::Uint(u) => GoKey::Uint(u),
             Resolved::Float(f) if f.is_nan() => GoKey::Unique,
             Resolved::Float(f) => GoKey::Float((f + 0.0).to_bits()),
-            Resolved::Str(s) => GoKey::Str(s.to_owned()),
+            Resolved::Str(s) => GoKey::Str(s),
         }
     }
+
+    fn owned(&self) -> GoKey<String> {
+        match *self {
+            GoKey::Null => GoKey::Null,
+            GoKey::Bool(b) => GoKey::Bool(b),
+            GoKey::Int(i) => GoKey::Int(i),
+            GoKey::Uint(u) => GoKey::Uint(u),
+            GoKey::Float(f) => GoKey::Float(f),
+            GoKey::Str(s) => GoKey::Str(s.to_owned()),
+            GoKey::Unique => GoKey::Unique,
+        }
+    }
+}
+
+/// True when two entries have the same [`GoKey`] (checked without allocating).
+fn has_duplicate_keys(entries: &[(Node, Node)]) -> bool {
+    if entries.len() < 2 {
+        return false;
+    }
+    let keys = entries.iter().map(|(k, _)| GoKey::of(k));
+    if entries.len() <= 16 {
+        let keys: Vec<GoKey<&str>> = keys.collect();
+        return keys
+            .iter()
+            .enumerate()
+            .any(|(i, a)| *a != GoKey::Unique && keys[i + 1..].iter().any(|b| a == b));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(entries.len());
+    keys.filter(|k| *k != GoKey::Unique)
+        .any(|k| !seen.insert(k))
 }
 
 /// Builds a mapping as go-yaml v2 does: entries in document order into one map, a repeated key
@@ -658,17 +883,25 @@ impl GoKey {
 /// keys written after it win; in a sequence of merges the earlier mapping wins. A replaced entry
 /// keeps its place, so the result has each key once.
 fn apply_merges(entries: Vec<(Node, Node)>) -> Result<Vec<(Node, Node)>, YamlError> {
+    // The common mapping: no merge, no repeated key. It is already what go-yaml builds.
+    if !entries.iter().any(|(k, _)| is_merge_key(k)) && !has_duplicate_keys(&entries) {
+        return Ok(entries);
+    }
     let mut out: Vec<(Node, Node)> = Vec::with_capacity(entries.len());
-    let mut index: HashMap<GoKey, usize> = HashMap::with_capacity(entries.len());
-    let mut put = |key: Node, value: Node, out: &mut Vec<(Node, Node)>| match GoKey::of(&key) {
-        GoKey::Unique => out.push((key, value)),
-        go => match index.get(&go) {
+    let mut index: HashMap<GoKey<String>, usize> = HashMap::with_capacity(entries.len());
+    let mut put = |key: Node, value: Node, out: &mut Vec<(Node, Node)>| {
+        let go = GoKey::of(&key).owned();
+        if go == GoKey::Unique {
+            out.push((key, value));
+            return;
+        }
+        match index.get(&go) {
             Some(&i) => out[i] = (key, value),
             None => {
                 index.insert(go, out.len());
                 out.push((key, value));
             }
-        },
+        }
     };
     for (key, value) in entries {
         if !is_merge_key(&key) {
@@ -1067,37 +1300,29 @@ impl Value {
         }
     }
 
-    fn to_json_checked(&self) -> Result<serde_json::Value, YamlError> {
-        Ok(match self {
+    /// What [`Node::check_json`] checks, positions left to the caller when the scalar itself
+    /// fails (line 0).
+    fn check_json(&self) -> Result<(), YamlError> {
+        match self {
             Value::Scalar(s) => match s.resolve() {
-                Resolved::Float(f) if !f.is_finite() => {
-                    return Err(YamlError {
-                        message: format!(
-                            "`{}` is a float JSON cannot hold: Kubernetes' YAML-to-JSON conversion fails (json: unsupported value)",
-                            s.text
-                        ),
-                        line: 0,
-                        col: 0,
-                    })
-                }
-                _ => s.to_json(),
+                Resolved::Float(f) if !f.is_finite() => Err(YamlError {
+                    message: format!(
+                        "`{}` is a float JSON cannot hold: Kubernetes' YAML-to-JSON conversion fails (json: unsupported value)",
+                        s.text
+                    ),
+                    line: 0,
+                    col: 0,
+                }),
+                _ => Ok(()),
             },
-            Value::Seq(items) => serde_json::Value::Array(
-                items
-                    .iter()
-                    .map(Node::to_json_checked)
-                    .collect::<Result<_, _>>()?,
-            ),
+            Value::Seq(items) => items.iter().try_for_each(Node::check_json),
             Value::Map(entries) => {
-                let mut map = serde_json::Map::with_capacity(entries.len());
-                // Which Go key produced each JSON name, needed only when a key is no string.
-                let mut owners: Option<HashMap<String, GoKey>> = None;
-                if entries
+                // Which Go key produced each JSON name, needed only when a key is no string
+                // (string keys are distinct once the mapping is built).
+                let mut owners: Option<HashMap<Cow<'_, str>, GoKey<&str>>> = entries
                     .iter()
                     .any(|(k, _)| !matches!(GoKey::of(k), GoKey::Str(_)))
-                {
-                    owners = Some(HashMap::with_capacity(entries.len()));
-                }
+                    .then(|| HashMap::with_capacity(entries.len()));
                 for (k, v) in entries {
                     let Some(name) = k.key_text() else {
                         return Err(YamlError {
@@ -1109,7 +1334,6 @@ impl Value {
                             col: k.col,
                         });
                     };
-                    let name = name.into_owned();
                     if let Some(owners) = owners.as_mut() {
                         let go = GoKey::of(k);
                         match owners.get(&name) {
@@ -1123,22 +1347,15 @@ impl Value {
                                 })
                             }
                             _ => {
-                                owners.insert(name.clone(), go);
+                                owners.insert(name, go);
                             }
                         }
                     }
-                    let value = v.to_json_checked().map_err(|mut e| {
-                        if e.line == 0 {
-                            e.line = v.line;
-                            e.col = v.col;
-                        }
-                        e
-                    })?;
-                    map.insert(name, value);
+                    v.check_json()?;
                 }
-                serde_json::Value::Object(map)
+                Ok(())
             }
-        })
+        }
     }
 }
 
@@ -1187,7 +1404,16 @@ impl Node {
     /// # Errors
     /// A [`YamlError`] at the offending node.
     pub fn to_json_checked(&self) -> Result<serde_json::Value, YamlError> {
-        self.value.to_json_checked().map_err(|mut e| {
+        self.check_json()?;
+        Ok(self.to_json())
+    }
+
+    /// Whether [`Node::to_json_checked`] would succeed, without building the JSON.
+    ///
+    /// # Errors
+    /// The [`YamlError`] that [`Node::to_json_checked`] returns.
+    pub fn check_json(&self) -> Result<(), YamlError> {
+        self.value.check_json().map_err(|mut e| {
             if e.line == 0 {
                 e.line = self.line;
                 e.col = self.col;
@@ -1555,6 +1781,24 @@ mod tests {
         );
         // Each key is kept once, so every reader of the tree sees the winning value.
         assert_eq!(node.get("after").unwrap().as_map().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn go_yaml_laxities_are_read_like_go_yaml() {
+        // A tab after `key:`, a quoted scalar and a flow sequence indented no deeper than their
+        // key (the MinIO chart renders the last): go-yaml reads them, so must imagegate, and
+        // every later line keeps its number.
+        let node = one("a:\tb\nc:\n  d: \"one\ntwo\"\n  e: [x,\n  z\n  ]\n  f: 'p\n q'\ng: h\n");
+        assert_eq!(
+            node.to_json(),
+            serde_json::json!({"a": "b", "c": {"d": "one two", "e": ["x", "z"], "f": "p q"}, "g": "h"})
+        );
+        assert_eq!(node.get("g").map(|n| (n.line, n.col)), Some((10, 4)));
+        // What go-yaml refuses stays refused: a tab after an explicit key's `:`, a document
+        // marker inside a quoted scalar.
+        assert!(load("? a\n:\tb\n", &Limits::default()).is_err());
+        assert!(load("a: \"x\n---\ny\"\n", &Limits::default()).is_err());
+        assert!(load("a: 1\n  b: 2\n", &Limits::default()).is_err());
     }
 
     #[test]
