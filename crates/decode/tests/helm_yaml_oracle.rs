@@ -352,6 +352,8 @@ fn scalar() -> impl Strategy<Value = String> {
         "+.5",
         "a b",
         "\"\"",
+        "*s",
+        "&t 010",
     ])
     .prop_map(str::to_owned)
 }
@@ -409,6 +411,20 @@ fn entry(indent: usize) -> impl Strategy<Value = String> {
                 format!("{pad}{k}: {{x: {a}, y: {b}}}\n")
             }
         }),
+        1 => (key(), scalar(), scalar()).prop_map({
+            let pad = " ".repeat(indent);
+            move |(k, a, b)| {
+                // A flow sequence whose lines and `]` sit at the key's column.
+                let k = if k.starts_with('?') { "args".to_owned() } else { k };
+                let a = a.replace('\n', " ");
+                let b = b.replace('\n', " ");
+                format!("{pad}{k}: [{a},\n{pad}{b}\n{pad}]\n")
+            }
+        }),
+        1 => (scalar(), scalar()).prop_map({
+            let pad = " ".repeat(indent);
+            move |(k, v)| format!("{pad}? {}\n{pad}: {v}\n", k.replace('\n', " "))
+        }),
         1 => Just(format!("{}<<: *base\n", " ".repeat(indent))),
         1 => Just(format!("{}<<: [*base, *other]\n", " ".repeat(indent))),
         1 => Just(format!("{}<<: {{image: merged, imagePullPolicy: Always}}\n", " ".repeat(indent))),
@@ -425,7 +441,7 @@ fn document() -> impl Strategy<Value = String> {
         proptest::bool::ANY,
     )
         .prop_map(|(base, other, container, flow_args)| {
-            let mut doc = String::from("base: &base\n");
+            let mut doc = String::from("base: &base\n  anchored: &s on\n");
             // A merge inside an anchored base would refer to itself: keep the bases plain.
             for e in base.iter().filter(|e| !e.contains("<<")) {
                 doc.push_str(e);

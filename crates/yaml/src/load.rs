@@ -330,7 +330,15 @@ fn flow_end(bytes: &[u8], start: usize) -> Option<usize> {
                     return Some(i);
                 }
             }
-            q @ (b'"' | b'\'') => i = quoted_end(bytes, i, q)?,
+            // A quote starts a quoted scalar only where a token starts (`[it's]` is plain).
+            q @ (b'"' | b'\'')
+                if matches!(
+                    bytes[i - 1],
+                    b'[' | b'{' | b',' | b':' | b' ' | b'\t' | b'\n'
+                ) =>
+            {
+                i = quoted_end(bytes, i, q)?;
+            }
             b'#' if i > 0 && matches!(bytes[i - 1], b' ' | b'\t' | b'\n') => {
                 while i < bytes.len() && bytes[i] != b'\n' {
                     i += 1;
@@ -462,6 +470,38 @@ impl<'l> Builder<'l> {
         false
     }
 
+    /// Refuses a block mapping value written after `:<tab>` where that `:` opens its line (the
+    /// value of an explicit `? key`): libyaml does not skip tabs there and refuses the document,
+    /// though saphyr reads it. After an implicit `key:` a tab is fine to both.
+    fn refuse_tab_after_explicit_value(&mut self, span: Span) -> Result<(), YamlError> {
+        let Some(frame) = self.stack.last() else {
+            return Ok(());
+        };
+        if frame.flow.is_some()
+            || frame.pending_key.is_none()
+            || !matches!(frame.value, Value::Map(_))
+        {
+            return Ok(());
+        }
+        let at = self.byte_offset(span.start.index());
+        let line_start = self.text[..at].rfind('\n').map_or(0, |i| i + 1);
+        let prefix = self.text[line_start..at].trim_start_matches(' ');
+        let Some(after) = prefix.strip_prefix(':') else {
+            return Ok(());
+        };
+        let gap: String = after
+            .chars()
+            .take_while(|c| matches!(c, ' ' | '\t'))
+            .collect();
+        if gap.contains('\t') {
+            return Err(YamlError::at(
+                "found character that cannot start any token: a tab after the `:` of an explicit key, which Kubernetes' YAML reader refuses",
+                span,
+            ));
+        }
+        Ok(())
+    }
+
     fn start_document(&mut self) {
         self.stack.clear();
         self.anchors.clear();
@@ -516,6 +556,9 @@ impl<'l> Builder<'l> {
     fn event(&mut self, event: Event<'_>, span: Span) -> Result<(), YamlError> {
         let line = to_u32(span.start.line());
         let col = to_u32(span.start.col() + 1);
+        if !matches!(event, Event::SequenceEnd | Event::MappingEnd) {
+            self.refuse_tab_after_explicit_value(span)?;
+        }
         match event {
             Event::Scalar(text, style, anchor, tag) => {
                 self.grow(1, span)?;
@@ -1797,8 +1840,18 @@ mod tests {
         // What go-yaml refuses stays refused: a tab after an explicit key's `:`, a document
         // marker inside a quoted scalar.
         assert!(load("? a\n:\tb\n", &Limits::default()).is_err());
+        assert!(load("? a\n:\t~\n", &Limits::default()).is_err());
+        assert!(load("? a\n:\t&x [1]\n", &Limits::default()).is_err());
+        assert!(load("? a\n: \tb\nc:\td\n", &Limits::default()).is_err());
+        assert!(load("? a\n: b\nc:\t~\n", &Limits::default()).is_ok());
         assert!(load("a: \"x\n---\ny\"\n", &Limits::default()).is_err());
         assert!(load("a: 1\n  b: 2\n", &Limits::default()).is_err());
+        // An apostrophe inside a plain flow scalar is no quote: the flow still ends at its `]`.
+        let node = one("a: [it's,\nb]\nc: 'x'\n");
+        assert_eq!(
+            node.to_json(),
+            serde_json::json!({"a": ["it's", "b"], "c": "x"})
+        );
     }
 
     #[test]
