@@ -35,12 +35,13 @@ impl Collector {
             return;
         };
         for (key, value) in entries {
-            let Some(key_text) = key.as_str() else {
+            // The key Kubernetes receives (`on:` is the label `true`).
+            let Some(key_text) = key.key_text() else {
                 continue;
             };
             self.labels.push(LabelSite {
                 field: field.to_owned(),
-                key: key_text.to_owned(),
+                key: key_text.into_owned(),
                 value: render_text(value),
                 line: Some(value.line),
             });

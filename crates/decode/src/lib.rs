@@ -93,9 +93,21 @@ pub fn decode_documents(docs: &[Document], opts: &DecodeOptions) -> Decoded {
             template: doc.source.as_deref(),
         };
         match imagegate_yaml::load(&doc.text, &limits) {
+            // A `null` document is no object: kubectl, Helm and Argo CD skip it like an empty one.
             Ok(None) => {}
+            Ok(Some(root)) if root.is_null() => {}
             Ok(Some(root)) => {
                 out.documents += 1;
+                // What Kubernetes' YAML-to-JSON conversion refuses never reaches a cluster, and
+                // what it would make of it is not defined: the document is invalid, as a whole.
+                if let Err(err) = root.check_json() {
+                    out.errors.push(origin.error(
+                        None,
+                        Some(err.line),
+                        format!("{} (column {})", err.message, err.col),
+                    ));
+                    continue;
+                }
                 object::decode(&root, &origin, opts, &mut out);
             }
             Err(err) => {
@@ -318,6 +330,31 @@ mod tests {
             d.errors[0].message
         );
         assert_eq!(d.errors[0].line, Some(6));
+    }
+
+    #[test]
+    fn the_object_judged_is_the_one_kubernetes_reads() {
+        // A merge after explicit keys overwrites them: the merged image is the one that runs.
+        let text = "x: &bad {image: bad, imagePullPolicy: Always}\napiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: a\n    image: good\n    imagePullPolicy: IfNotPresent\n    <<: *bad\n";
+        let d = decode_stream(text, &DecodeOptions::default());
+        assert!(d.errors.is_empty(), "{:?}", d.errors);
+        let site = &d.objects[0].sites[0];
+        assert_eq!(site.image, "bad");
+        assert_eq!(site.pull_policy, PullPolicy::Set("Always".into()));
+        // A `null` document is skipped, as kubectl skips it; null members are no schema error.
+        let text = "---\nnull\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, labels: {app: null}}\nspec:\n  selector: {matchLabels: {app: x}}\n  template:\n    spec:\n      containers: [{name: a, image: x, command: null}]\n";
+        let d = decode_stream(text, &DecodeOptions::default());
+        assert!(d.errors.is_empty(), "{:?}", d.errors);
+        assert_eq!((d.documents, d.objects.len()), (1, 1));
+        assert_eq!(d.objects[0].labels[0].value, "");
+        // What Kubernetes cannot convert is an invalid document, with its line.
+        let d = decode_stream(
+            "apiVersion: v1\nkind: ConfigMap\ndata:\n  a: .inf\n",
+            &DecodeOptions::default(),
+        );
+        assert_eq!(d.errors.len(), 1);
+        assert_eq!(d.errors[0].line, Some(4));
+        assert!(d.objects.is_empty());
     }
 
     #[test]

@@ -67,7 +67,8 @@ impl Walk<'_> {
                     walk_pod_spec(node, path, out);
                 }
                 for (key, value) in entries {
-                    let Some(key) = key.as_str() else { continue };
+                    let Some(key) = key.key_text() else { continue };
+                    let key = key.as_ref();
                     // An object's `status` is what a controller reports, never what is applied
                     // (`status.containerStatuses[].image` is not an image anyone pulls for it).
                     if is_root && key == "status" {

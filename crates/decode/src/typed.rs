@@ -164,7 +164,9 @@ fn pod_spec(workload: Workload, root: &Node) -> Result<Option<TypedSpec>, TypeEr
 
 /// Deserializes the object through its Kubernetes type, naming the failing field on error.
 fn decode<T: DeserializeOwned>(root: &Node) -> Result<T, TypeError> {
-    serde_path_to_error::deserialize(root.to_json()).map_err(|err| {
+    let mut json = root.to_json();
+    drop_null_members(&mut json);
+    serde_path_to_error::deserialize(json).map_err(|err| {
         let mut path = String::new();
         for segment in err.path().iter() {
             match segment {
@@ -185,6 +187,21 @@ fn decode<T: DeserializeOwned>(root: &Node) -> Result<T, TypeError> {
         };
         TypeError { message, line }
     })
+}
+
+/// Removes every `null` member of every object, as Go's `encoding/json` reads them: decoding
+/// `null` into a field that is no pointer, map or slice does nothing, so `labels: {app: null}`
+/// or `command: null` is a valid object to Kubernetes (the label reads as empty), where the
+/// `k8s-openapi` types would refuse a `null` string.
+fn drop_null_members(json: &mut serde_json::Value) {
+    match json {
+        serde_json::Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(drop_null_members);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(drop_null_members),
+        _ => {}
+    }
 }
 
 /// The line of the deepest node of `path` that exists (a missing field points at its parent).

@@ -7,6 +7,11 @@
 //!   node, with hard limits on depth, node count and alias expansion so hostile input
 //!   (billion laughs, deep nesting) fails with an error instead of exhausting memory.
 //!
+//! The tree means what it means to Kubernetes: kubectl, Helm and Argo CD read YAML with go-yaml
+//! v2 (YAML 1.1) through `sigs.k8s.io/yaml`, so merge keys, scalar types (`yes`, `010`), tags and
+//! map key names follow go-yaml, and [`Node::to_json_checked`] is its YAML-to-JSON conversion.
+//! `docs/yaml.md` lists the differences from YAML 1.2 and where imagegate refuses instead.
+//!
 //! Scalars keep their raw text and style, so later stages can tell `tag: 1.10` (a float, which
 //! Go renders as `1.1`) from `tag: "1.10"`.
 

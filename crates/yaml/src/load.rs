@@ -5,7 +5,8 @@
 //! anchors — is counted against [`Limits::max_nodes`] *before* it is made, so a billion-laughs
 //! document fails after a bounded amount of work.
 
-use std::collections::{HashMap, HashSet};
+use std::borrow::Cow;
+use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScanError, Span, Tag};
 
@@ -48,8 +49,9 @@ pub enum ScalarStyle {
 
 /// A scalar with its raw text and style.
 ///
-/// A plain scalar explicitly tagged `!!str` is loaded with [`ScalarStyle::DoubleQuoted`]: it
-/// resolves exactly like a quoted one (always a string), which is what every later stage asks.
+/// The tree keeps no tags: a tagged scalar is loaded as the untagged one go-yaml reads the same
+/// way. `!!str 10`, `!!binary` (decoded) and unknown tags become [`ScalarStyle::DoubleQuoted`]
+/// strings; `!!int "10"` and the other resolvable tags become [`ScalarStyle::Plain`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scalar {
     /// The scalar's value text (after unquoting and escapes), before type resolution.
@@ -158,27 +160,223 @@ fn load_documents(
             col: 1,
         });
     }
+    // go-yaml (libyaml) is laxer than saphyr in three places charts really hit; each is
+    // repaired in a copy of the text, without changing what the document means, and parsed
+    // again. Line numbers never move. The attempts are bounded, so a hostile text costs a few
+    // parses at most.
+    let budget = (REPAIR_BYTES / text.len().max(1)).min(MAX_REPAIRS);
+    let mut repaired: Option<String> = None;
+    let mut attempt = 0;
+    loop {
+        let current = repaired.as_deref().unwrap_or(text);
+        match parse_documents(current, limits, single) {
+            Ok(docs) => return Ok(docs),
+            Err(failure) => {
+                let fix = failure.scan.as_ref().and_then(|scan| repair(current, scan));
+                match fix {
+                    Some(fixed) if attempt < budget => {
+                        attempt += 1;
+                        repaired = Some(fixed);
+                    }
+                    _ => return Err(failure.error),
+                }
+            }
+        }
+    }
+}
+
+/// At most this many repaired parses of one text…
+const MAX_REPAIRS: usize = 64;
+/// …and at most this many bytes parsed again in all.
+const REPAIR_BYTES: usize = 64 * 1024 * 1024;
+
+/// Why a parse failed, with what a repair needs to know.
+struct Failure {
+    error: YamlError,
+    scan: Option<ScanFailure>,
+}
+
+/// A scanner error: its message, the byte offset it points at, and the outermost flow
+/// collection (`[` or `{`, byte offset and 0-based column) still open there, if any.
+struct ScanFailure {
+    message: String,
+    offset: usize,
+    flow: Option<(usize, usize)>,
+}
+
+fn parse_documents(
+    text: &str,
+    limits: &Limits,
+    single: bool,
+) -> Result<Vec<Option<Node>>, Failure> {
+    let plain = |error| Failure { error, scan: None };
     let mut parser = Parser::new_from_str(text);
-    let mut builder = Builder::new(limits);
+    let mut builder = Builder::new(limits, text);
     let mut docs = Vec::new();
     while let Some(next) = parser.next_event() {
-        let (event, span) = next.map_err(|e| YamlError::from_scan(&e))?;
+        let (event, span) = match next {
+            Ok(ok) => ok,
+            Err(e) => {
+                let offset = builder.byte_offset(e.marker().index());
+                let flow = builder.stack.iter().find_map(|f| f.flow);
+                return Err(Failure {
+                    error: YamlError::from_scan(&e),
+                    scan: Some(ScanFailure {
+                        message: e.info().to_owned(),
+                        offset,
+                        flow,
+                    }),
+                });
+            }
+        };
         match event {
             Event::StreamEnd => break,
             Event::DocumentStart(_) => {
                 if single && !docs.is_empty() {
-                    return Err(YamlError::at(
+                    return Err(plain(YamlError::at(
                         "expected a single YAML document but found another one here",
                         span,
-                    ));
+                    )));
                 }
                 builder.start_document();
             }
             Event::DocumentEnd => docs.push(builder.finish_document()),
-            other => builder.event(other, span)?,
+            other => builder.event(other, span).map_err(plain)?,
         }
     }
     Ok(docs)
+}
+
+/// A copy of `text` with the construct saphyr refused rewritten the way go-yaml reads it, or
+/// `None` when the error is not one of the known laxities:
+///
+/// - a tab after an implicit key's `:` (`key:<tab>value`): the tabs become spaces;
+/// - a quoted scalar whose continuation lines are indented no deeper than its key: they are
+///   indented (leading white space of a continuation line is not part of the value);
+/// - a flow collection whose lines are indented no deeper than its key, such as a `]` at the
+///   key's column: its lines are indented (indentation means nothing inside a flow collection).
+fn repair(text: &str, scan: &ScanFailure) -> Option<String> {
+    let bytes = text.as_bytes();
+    match scan.message.as_str() {
+        "':' must be followed by a valid YAML whitespace" => {
+            let mut i = scan.offset.min(bytes.len());
+            let mut out = bytes.to_vec();
+            let mut changed = false;
+            while i > 0 && matches!(bytes[i - 1], b' ' | b'\t') {
+                i -= 1;
+                if bytes[i] == b'\t' {
+                    out[i] = b' ';
+                    changed = true;
+                }
+            }
+            // Only after an implicit key (`key:`, text right before the `:`): libyaml skips
+            // tabs there, but not after the `:` of an explicit `? key`, which it refuses.
+            let simple_key = i >= 2
+                && bytes[i - 1] == b':'
+                && !matches!(bytes[i - 2], b' ' | b'\t' | b'\n' | b'?' | b'-');
+            (changed && simple_key).then(|| String::from_utf8(out).ok())?
+        }
+        "invalid indentation in quoted scalar" => {
+            let quote = *bytes.get(scan.offset)?;
+            if quote != b'"' && quote != b'\'' {
+                return None;
+            }
+            let end = quoted_end(bytes, scan.offset, quote)?;
+            indent_lines(text, scan.offset, end, column_of(text, scan.offset) + 1)
+        }
+        "invalid indentation" | "invalid indentation in flow construct" => {
+            let (start, col) = scan.flow?;
+            let end = flow_end(bytes, start)?;
+            if scan.offset > end {
+                return None;
+            }
+            indent_lines(text, start, end, col + 1)
+        }
+        _ => None,
+    }
+}
+
+/// The 0-based column (in characters) of byte `offset`.
+fn column_of(text: &str, offset: usize) -> usize {
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    text[line_start..offset].chars().count()
+}
+
+/// The byte offset of the closing quote of the quoted scalar opening at `start`.
+fn quoted_end(bytes: &[u8], start: usize, quote: u8) -> Option<usize> {
+    let mut i = start + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if quote == b'"' => i += 2,
+            b'\'' if quote == b'\'' && bytes.get(i + 1) == Some(&b'\'') => i += 2,
+            b if b == quote => return Some(i),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// The byte offset of the bracket closing the flow collection opening at `start`, skipping
+/// quoted scalars and comments.
+fn flow_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = start;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            // A quote starts a quoted scalar only where a token starts (`[it's]` is plain).
+            q @ (b'"' | b'\'')
+                if matches!(
+                    bytes[i - 1],
+                    b'[' | b'{' | b',' | b':' | b' ' | b'\t' | b'\n'
+                ) =>
+            {
+                i = quoted_end(bytes, i, q)?;
+            }
+            b'#' if i > 0 && matches!(bytes[i - 1], b' ' | b'\t' | b'\n') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// A copy of `text` where every line that starts after byte `start` and no later than byte
+/// `end` is indented to at least `width` spaces. `None` when nothing changes, or when such a
+/// line is a document marker (`---`, `...`), which go-yaml refuses inside a scalar or flow.
+fn indent_lines(text: &str, start: usize, end: usize, width: usize) -> Option<String> {
+    let mut out = String::with_capacity(text.len() + 256);
+    let mut changed = false;
+    let mut pos = 0;
+    for line in text.split_inclusive('\n') {
+        let line_start = pos;
+        pos += line.len();
+        if line_start <= start || line_start > end {
+            out.push_str(line);
+            continue;
+        }
+        if line.starts_with("---") || line.starts_with("...") {
+            return None;
+        }
+        let spaces = line.bytes().take_while(|b| *b == b' ').count();
+        if spaces < width && !line.trim().is_empty() {
+            out.extend(std::iter::repeat_n(' ', width - spaces));
+            changed = true;
+        }
+        out.push_str(line);
+    }
+    changed.then_some(out)
 }
 
 /// A collection under construction.
@@ -195,6 +393,8 @@ struct Frame {
     nodes_at_start: usize,
     /// Greatest height among children (a scalar has height 0, a collection 1 + its children's).
     child_height: usize,
+    /// For a flow collection: the byte offset and 0-based column of its `[` or `{`.
+    flow: Option<(usize, usize)>,
 }
 
 /// An anchored node kept for alias expansion, with what a copy of it costs.
@@ -206,6 +406,12 @@ struct Anchored {
 
 struct Builder<'l> {
     limits: &'l Limits,
+    /// The document text, to re-read the source of a double-quoted scalar.
+    text: &'l str,
+    /// Whether `text` is ASCII, so character indexes are byte offsets.
+    ascii: bool,
+    /// A (character index, byte offset) pair in `text`, moved forward as scalars are re-read.
+    cursor: (usize, usize),
     stack: Vec<Frame>,
     anchors: HashMap<usize, Anchored>,
     root: Option<(Node, bool)>,
@@ -216,15 +422,84 @@ struct Builder<'l> {
 }
 
 impl<'l> Builder<'l> {
-    fn new(limits: &'l Limits) -> Self {
+    fn new(limits: &'l Limits, text: &'l str) -> Self {
         Self {
             limits,
+            text,
+            ascii: text.is_ascii(),
+            cursor: (0, 0),
             stack: Vec::new(),
             anchors: HashMap::new(),
             root: None,
             charged: 0,
             tree_nodes: 0,
         }
+    }
+
+    /// The byte offset of character `index` of the text (scalars come in text order, so the
+    /// cursor only moves forward; a backwards request starts over).
+    fn byte_offset(&mut self, index: usize) -> usize {
+        if self.ascii {
+            return index.min(self.text.len());
+        }
+        if index < self.cursor.0 {
+            self.cursor = (0, 0);
+        }
+        let (mut chars, mut bytes) = self.cursor;
+        for c in self.text[bytes..].chars() {
+            if chars == index {
+                break;
+            }
+            chars += 1;
+            bytes += c.len_utf8();
+        }
+        self.cursor = (chars, bytes);
+        bytes
+    }
+
+    /// True when the double-quoted scalar at `span` is written with a `\/` escape.
+    fn has_yaml12_escape(&mut self, span: Span) -> bool {
+        let start = self.byte_offset(span.start.index());
+        let end = self.byte_offset(span.end.index()).max(start);
+        let mut raw = self.text[start..end].bytes();
+        while let Some(b) = raw.next() {
+            if b == b'\\' && raw.next() == Some(b'/') {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Refuses a block mapping value written after `:<tab>` where that `:` opens its line (the
+    /// value of an explicit `? key`): libyaml does not skip tabs there and refuses the document,
+    /// though saphyr reads it. After an implicit `key:` a tab is fine to both.
+    fn refuse_tab_after_explicit_value(&mut self, span: Span) -> Result<(), YamlError> {
+        let Some(frame) = self.stack.last() else {
+            return Ok(());
+        };
+        if frame.flow.is_some()
+            || frame.pending_key.is_none()
+            || !matches!(frame.value, Value::Map(_))
+        {
+            return Ok(());
+        }
+        let at = self.byte_offset(span.start.index());
+        let line_start = self.text[..at].rfind('\n').map_or(0, |i| i + 1);
+        let prefix = self.text[line_start..at].trim_start_matches(' ');
+        let Some(after) = prefix.strip_prefix(':') else {
+            return Ok(());
+        };
+        let gap: String = after
+            .chars()
+            .take_while(|c| matches!(c, ' ' | '\t'))
+            .collect();
+        if gap.contains('\t') {
+            return Err(YamlError::at(
+                "found character that cannot start any token: a tab after the `:` of an explicit key, which Kubernetes' YAML reader refuses",
+                span,
+            ));
+        }
+        Ok(())
     }
 
     fn start_document(&mut self) {
@@ -281,21 +556,33 @@ impl<'l> Builder<'l> {
     fn event(&mut self, event: Event<'_>, span: Span) -> Result<(), YamlError> {
         let line = to_u32(span.start.line());
         let col = to_u32(span.start.col() + 1);
+        if !matches!(event, Event::SequenceEnd | Event::MappingEnd) {
+            self.refuse_tab_after_explicit_value(span)?;
+        }
         match event {
             Event::Scalar(text, style, anchor, tag) => {
                 self.grow(1, span)?;
-                let style = scalar_style(style, tag.as_deref());
                 // An implicit empty document shows up as an empty plain scalar at the root.
                 let trivially_empty = self.stack.is_empty()
                     && text.is_empty()
-                    && style == ScalarStyle::Plain
+                    && style == saphyr_parser::ScalarStyle::Plain
                     && anchor == 0
                     && tag.is_none();
+                // YAML 1.2 added the escape `\/`; go-yaml refuses it. It decodes to `/`, so
+                // only scalars holding one need their source re-read.
+                if style == saphyr_parser::ScalarStyle::DoubleQuoted
+                    && text.contains('/')
+                    && self.has_yaml12_escape(span)
+                {
+                    return Err(YamlError::at(
+                        "found unknown escape character: `\\/` is a YAML 1.2 escape, which Kubernetes' YAML 1.1 reader refuses",
+                        span,
+                    ));
+                }
+                let scalar = tagged_scalar(text.into_owned(), style, tag.as_deref())
+                    .map_err(|message| YamlError::at(message, span))?;
                 let node = Node {
-                    value: Value::Scalar(Scalar {
-                        text: text.into_owned(),
-                        style,
-                    }),
+                    value: Value::Scalar(scalar),
                     line,
                     col,
                 };
@@ -353,7 +640,11 @@ impl<'l> Builder<'l> {
     ) -> Result<(), YamlError> {
         self.check_depth(self.stack.len() + 1, span)?;
         self.grow(1, span)?;
+        let offset = self.byte_offset(span.start.index());
+        let flow = matches!(self.text.as_bytes().get(offset), Some(b'[' | b'{'))
+            .then(|| (offset, span.start.col()));
         self.stack.push(Frame {
+            flow,
             value,
             pending_key: None,
             line,
@@ -426,48 +717,246 @@ impl<'l> Builder<'l> {
     }
 }
 
-fn scalar_style(style: saphyr_parser::ScalarStyle, tag: Option<&Tag>) -> ScalarStyle {
+/// The core schema's tag prefix: `!!int` is `tag:yaml.org,2002:int`.
+const CORE_TAG: &str = "tag:yaml.org,2002:";
+
+/// A scalar as go-yaml v2 reads it, its tag applied.
+///
+/// The tree has no tags, so a tagged scalar is rewritten into the untagged scalar that means the
+/// same: `!!str 10`, `!foo 10` and every other tag go-yaml cannot resolve become a quoted
+/// string; `!!binary` becomes its base64-decoded text; `!!int "10"`, `!!bool "yes"` and the other
+/// resolvable tags resolve their text as if it were plain (whatever its quoting) and must get
+/// their own type, or the document is refused as go-yaml refuses it.
+fn tagged_scalar(
+    text: String,
+    style: saphyr_parser::ScalarStyle,
+    tag: Option<&Tag>,
+) -> Result<Scalar, String> {
     use saphyr_parser::ScalarStyle as S;
-    match style {
-        S::Plain if tag.is_some_and(|t| t.is_yaml_core_schema() && t.suffix == "str") => {
-            ScalarStyle::DoubleQuoted
-        }
+    let style = match style {
         S::Plain => ScalarStyle::Plain,
         S::SingleQuoted => ScalarStyle::SingleQuoted,
         S::DoubleQuoted => ScalarStyle::DoubleQuoted,
         S::Literal => ScalarStyle::Literal,
         S::Folded => ScalarStyle::Folded,
+    };
+    let Some(tag) = tag else {
+        return Ok(Scalar { text, style });
+    };
+    let full = format!("{}{}", tag.handle, tag.suffix);
+    let string = |text: String| Scalar {
+        text,
+        style: ScalarStyle::DoubleQuoted,
+    };
+    let Some(core) = full.strip_prefix(CORE_TAG) else {
+        // `!`, `!local`, `!<uri>`: go-yaml cannot resolve them and keeps the text.
+        return Ok(string(text));
+    };
+    let plain = |text: String| Scalar {
+        text,
+        style: ScalarStyle::Plain,
+    };
+    let wrong = |text: &str| {
+        let found = match resolve_plain(text) {
+            Resolved::Null => "null",
+            Resolved::Bool(_) => "bool",
+            Resolved::Int(_) | Resolved::Uint(_) => "int",
+            Resolved::Float(_) => "float",
+            Resolved::Str(_) => "str",
+        };
+        format!("cannot decode !!{found} `{text}` as a !!{core} (as go-yaml refuses it)")
+    };
+    match core {
+        "str" => Ok(string(text)),
+        "binary" => decode_base64(&text).map(string),
+        "merge" => Ok(plain(text)),
+        "null" => match resolve_plain(&text) {
+            Resolved::Null => Ok(plain(text)),
+            _ => Err(wrong(&text)),
+        },
+        "bool" => match resolve_plain(&text) {
+            Resolved::Bool(_) => Ok(plain(text)),
+            _ => Err(wrong(&text)),
+        },
+        "int" => match resolve_plain(&text) {
+            Resolved::Int(_) | Resolved::Uint(_) => Ok(plain(text)),
+            _ => Err(wrong(&text)),
+        },
+        "float" => match resolve_plain(&text) {
+            Resolved::Int(_) | Resolved::Uint(_) | Resolved::Float(_) => Ok(plain(text)),
+            _ => Err(wrong(&text)),
+        },
+        // go-yaml keeps a timestamp decoded into an untyped value as its text; only the plain
+        // date form is accepted here, anything fancier is refused rather than guessed at.
+        "timestamp" if is_plain_date(&text) => Ok(string(text)),
+        "timestamp" => Err(format!(
+            "`!!timestamp {text}` is not a plain date (imagegate refuses timestamps it cannot check)"
+        )),
+        // `!!seq`, `!!map` and other collection tags on a scalar: go-yaml keeps the text.
+        _ => Ok(string(text)),
     }
+}
+
+/// `YYYY-M-D`, the one timestamp form checked.
+fn is_plain_date(text: &str) -> bool {
+    let mut parts = text.split('-');
+    let ok = |p: Option<&str>, max: usize| {
+        p.is_some_and(|p| !p.is_empty() && p.len() <= max && p.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let year = parts.next();
+    year.is_some_and(|y| y.len() == 4)
+        && ok(year, 4)
+        && ok(parts.next(), 2)
+        && ok(parts.next(), 2)
+        && parts.next().is_none()
+}
+
+/// Decodes `!!binary` text as Go's `base64.StdEncoding` does (padding required, line breaks
+/// ignored). Bytes that are not UTF-8 are refused: Kubernetes' JSON would replace them.
+fn decode_base64(text: &str) -> Result<String, String> {
+    const INVALID: &str = "!!binary value contains invalid base64 data";
+    let mut bits: u32 = 0;
+    let mut nbits = 0;
+    let mut bytes = Vec::with_capacity(text.len() / 4 * 3);
+    let mut symbols = 0usize;
+    let mut padding = 0usize;
+    for b in text.bytes() {
+        let v = match b {
+            b'\r' | b'\n' => continue,
+            b'=' => {
+                padding += 1;
+                symbols += 1;
+                continue;
+            }
+            _ if padding > 0 => return Err(INVALID.into()),
+            b'A'..=b'Z' => b - b'A',
+            b'a'..=b'z' => b - b'a' + 26,
+            b'0'..=b'9' => b - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return Err(INVALID.into()),
+        };
+        symbols += 1;
+        bits = (bits << 6) | u32::from(v);
+        nbits += 6;
+        if nbits >= 8 {
+            nbits -= 8;
+            bytes.push((bits >> nbits) as u8);
+            bits &= (1 << nbits) - 1;
+        }
+    }
+    // Whole quads only, at most two `=`, and no stray bits left over (Go is strict about both).
+    if symbols % 4 != 0 || padding > 2 || bits != 0 {
+        return Err(INVALID.into());
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| "!!binary value is not UTF-8 text (imagegate refuses it)".to_owned())
 }
 
 fn is_merge_key(key: &Node) -> bool {
     matches!(&key.value, Value::Scalar(Scalar { text, style: ScalarStyle::Plain }) if text == "<<")
 }
 
-/// Applies YAML 1.1 merge keys (`<<: *base`, `<<: [*a, *b]`): keys written in the mapping win,
-/// then earlier merged mappings win over later ones. Merged entries take the place of the `<<`
-/// entry so document order stays readable.
+/// A mapping key as go-yaml v2 keys a Go `map[interface{}]interface{}`: two keys are the same
+/// key exactly when these are equal (`010` and `8` are both the integer 8; `1.0` and `1` are
+/// not, though both become the JSON key `1`). `S` is `&str` or `String`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum GoKey<S> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Uint(u64),
+    /// A float's bits, `-0.0` folded into `0.0`.
+    Float(u64),
+    Str(S),
+    /// A key equal to no other: a collection (go-yaml refuses it) or NaN.
+    Unique,
+}
+
+impl GoKey<&str> {
+    fn of(key: &Node) -> GoKey<&str> {
+        let Value::Scalar(s) = &key.value else {
+            return GoKey::Unique;
+        };
+        match s.resolve() {
+            Resolved::Null => GoKey::Null,
+            Resolved::Bool(b) => GoKey::Bool(b),
+            Resolved::Int(i) => GoKey::Int(i),
+            Resolved::Uint(u) => GoKey::Uint(u),
+            Resolved::Float(f) if f.is_nan() => GoKey::Unique,
+            Resolved::Float(f) => GoKey::Float((f + 0.0).to_bits()),
+            Resolved::Str(s) => GoKey::Str(s),
+        }
+    }
+
+    fn owned(&self) -> GoKey<String> {
+        match *self {
+            GoKey::Null => GoKey::Null,
+            GoKey::Bool(b) => GoKey::Bool(b),
+            GoKey::Int(i) => GoKey::Int(i),
+            GoKey::Uint(u) => GoKey::Uint(u),
+            GoKey::Float(f) => GoKey::Float(f),
+            GoKey::Str(s) => GoKey::Str(s.to_owned()),
+            GoKey::Unique => GoKey::Unique,
+        }
+    }
+}
+
+/// True when two entries have the same [`GoKey`] (checked without allocating).
+fn has_duplicate_keys(entries: &[(Node, Node)]) -> bool {
+    if entries.len() < 2 {
+        return false;
+    }
+    let keys = entries.iter().map(|(k, _)| GoKey::of(k));
+    if entries.len() <= 16 {
+        let keys: Vec<GoKey<&str>> = keys.collect();
+        return keys
+            .iter()
+            .enumerate()
+            .any(|(i, a)| *a != GoKey::Unique && keys[i + 1..].iter().any(|b| a == b));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(entries.len());
+    keys.filter(|k| *k != GoKey::Unique)
+        .any(|k| !seen.insert(k))
+}
+
+/// Builds a mapping as go-yaml v2 does: entries in document order into one map, a repeated key
+/// replacing the earlier value, and a merge key (`<<: *base`, `<<: [*a, *b]`) copying the merged
+/// mappings' entries in *at its place*. So keys written before a `<<` are overwritten by it and
+/// keys written after it win; in a sequence of merges the earlier mapping wins. A replaced entry
+/// keeps its place, so the result has each key once.
 fn apply_merges(entries: Vec<(Node, Node)>) -> Result<Vec<(Node, Node)>, YamlError> {
-    if !entries.iter().any(|(k, _)| is_merge_key(k)) {
+    // The common mapping: no merge, no repeated key. It is already what go-yaml builds.
+    if !entries.iter().any(|(k, _)| is_merge_key(k)) && !has_duplicate_keys(&entries) {
         return Ok(entries);
     }
-    let explicit: HashSet<String> = entries
-        .iter()
-        .filter(|(k, _)| !is_merge_key(k))
-        .filter_map(|(k, _)| k.as_str().map(str::to_owned))
-        .collect();
-    let mut merged_keys = HashSet::new();
-    let mut out = Vec::with_capacity(entries.len());
+    let mut out: Vec<(Node, Node)> = Vec::with_capacity(entries.len());
+    let mut index: HashMap<GoKey<String>, usize> = HashMap::with_capacity(entries.len());
+    let mut put = |key: Node, value: Node, out: &mut Vec<(Node, Node)>| {
+        let go = GoKey::of(&key).owned();
+        if go == GoKey::Unique {
+            out.push((key, value));
+            return;
+        }
+        match index.get(&go) {
+            Some(&i) => out[i] = (key, value),
+            None => {
+                index.insert(go, out.len());
+                out.push((key, value));
+            }
+        }
+    };
     for (key, value) in entries {
         if !is_merge_key(&key) {
-            out.push((key, value));
+            put(key, value, &mut out);
             continue;
         }
         let sources = match value.value {
             Value::Map(map) => vec![map],
             Value::Seq(items) => {
                 let mut maps = Vec::with_capacity(items.len());
-                for item in items {
+                // Later mappings first, so the earlier ones overwrite them.
+                for item in items.into_iter().rev() {
                     match item.value {
                         Value::Map(map) => maps.push(map),
                         _ => return Err(merge_error(item.line, item.col)),
@@ -478,13 +967,7 @@ fn apply_merges(entries: Vec<(Node, Node)>) -> Result<Vec<(Node, Node)>, YamlErr
             Value::Scalar(_) => return Err(merge_error(value.line, value.col)),
         };
         for (k, v) in sources.into_iter().flatten() {
-            let keep = match k.as_str() {
-                Some(name) => !explicit.contains(name) && merged_keys.insert(name.to_owned()),
-                None => true,
-            };
-            if keep {
-                out.push((k, v));
-            }
+            put(k, v, &mut out);
         }
     }
     Ok(out)
@@ -492,32 +975,35 @@ fn apply_merges(entries: Vec<(Node, Node)>) -> Result<Vec<(Node, Node)>, YamlErr
 
 fn merge_error(line: u32, col: u32) -> YamlError {
     YamlError {
-        message: "merge key `<<` needs a mapping or a sequence of mappings".into(),
+        message: "map merge requires map or sequence of maps as the value".into(),
         line,
         col,
     }
 }
 
-/// A plain scalar resolved with the YAML 1.2 core schema (what Kubernetes' go-yaml sees).
+/// A plain scalar resolved as go-yaml v2 resolves it: YAML 1.1 types, which is what
+/// `sigs.k8s.io/yaml` — and so kubectl, Helm and Argo CD — decode manifests and values with.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Resolved<'a> {
-    /// `null`, `~` or empty.
+    /// `null`, `Null`, `NULL`, `~` or empty.
     Null,
-    /// `true`/`false` (also capitalised or upper case).
+    /// `true`/`false`, `yes`/`no`, `on`/`off`, `y`/`n` (each also capitalised or upper case).
     Bool(bool),
-    /// An integer that fits `i64` (decimal, `0o` octal or `0x` hex).
+    /// An integer that fits `i64`: decimal, `0x` hex, `0o` or leading-`0` octal, `0b` binary,
+    /// with a sign and `_` separators allowed (`010` is 8, `1_000` is 1000).
     Int(i64),
     /// A positive integer too large for `i64` that fits `u64`.
     Uint(u64),
-    /// A float, including `.inf` and `.nan`, and integers too large for `u64`.
+    /// A float (`1.10`, `.5`, `1e3`, `08`), including `.inf` and `.nan`, and integers too large
+    /// for `u64`.
     Float(f64),
     /// Anything else, and every quoted or block scalar.
     Str(&'a str),
 }
 
 impl Scalar {
-    /// Resolves the scalar's type: quoted and block scalars are strings, plain ones follow the
-    /// YAML 1.2 core schema.
+    /// Resolves the scalar's type: quoted and block scalars are strings, plain ones are resolved
+    /// as go-yaml v2 does (see [`Resolved`]).
     pub fn resolve(&self) -> Resolved<'_> {
         if self.style != ScalarStyle::Plain {
             return Resolved::Str(&self.text);
@@ -580,11 +1066,19 @@ fn float_json(f: f64) -> Option<serde_json::Value> {
     serde_json::Number::from_f64(f).map(serde_json::Value::Number)
 }
 
+/// go-yaml v2's `resolve` for an untagged plain scalar (`resolve.go`): a fixed table of words,
+/// then, for text starting with a digit or a sign, Go's `strconv.ParseInt(s, 0, 64)` and
+/// `ParseUint` with every `_` removed, then a YAML-style float; for text starting with `.`,
+/// `strconv.ParseFloat`. A float that overflows stays text, as in Go.
 fn resolve_plain(text: &str) -> Resolved<'_> {
     match text {
         "" | "~" | "null" | "Null" | "NULL" => return Resolved::Null,
-        "true" | "True" | "TRUE" => return Resolved::Bool(true),
-        "false" | "False" | "FALSE" => return Resolved::Bool(false),
+        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
+            return Resolved::Bool(true)
+        }
+        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
+            return Resolved::Bool(false)
+        }
         ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
             return Resolved::Float(f64::INFINITY)
         }
@@ -592,56 +1086,81 @@ fn resolve_plain(text: &str) -> Resolved<'_> {
         ".nan" | ".NaN" | ".NAN" => return Resolved::Float(f64::NAN),
         _ => {}
     }
-    let bytes = text.as_bytes();
-    if let Some(digits) = text.strip_prefix("0x") {
-        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return radix_int(text, digits, 16);
+    let finite = |f: f64| {
+        if f.is_finite() {
+            Resolved::Float(f)
+        } else {
+            Resolved::Str(text)
         }
-        return Resolved::Str(text);
-    }
-    if let Some(digits) = text.strip_prefix("0o") {
-        if !digits.is_empty() && digits.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
-            return radix_int(text, digits, 8);
+    };
+    match text.as_bytes()[0] {
+        b'.' => {
+            if is_yaml_float(text.as_bytes()) {
+                if let Ok(f) = text.parse::<f64>() {
+                    return finite(f);
+                }
+            }
+            Resolved::Str(text)
         }
-        return Resolved::Str(text);
+        b'0'..=b'9' | b'+' | b'-' => {
+            let plain: Cow<'_, str> = if text.contains('_') {
+                Cow::Owned(text.replace('_', ""))
+            } else {
+                Cow::Borrowed(text)
+            };
+            if let Some(int) = go_parse_int(&plain) {
+                return int;
+            }
+            if is_yaml_float(plain.as_bytes()) {
+                if let Ok(f) = plain.parse::<f64>() {
+                    return finite(f);
+                }
+            }
+            Resolved::Str(text)
+        }
+        _ => Resolved::Str(text),
     }
-    let unsigned = bytes
+}
+
+/// Go's `strconv.ParseInt(s, 0, 64)`, then `ParseUint(s, 0, 64)`: an optional sign (signed only),
+/// then `0x`/`0X` hex, `0o`/`0O` or a leading `0` octal, `0b`/`0B` binary, or decimal.
+fn go_parse_int(s: &str) -> Option<Resolved<'static>> {
+    let (negative, unsigned) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let lower = unsigned.get(..2).map(str::to_ascii_lowercase);
+    let (radix, digits) = match lower.as_deref() {
+        Some("0x") => (16, &unsigned[2..]),
+        Some("0o") => (8, &unsigned[2..]),
+        Some("0b") => (2, &unsigned[2..]),
+        _ if unsigned.len() > 1 && unsigned.starts_with('0') => (8, &unsigned[1..]),
+        _ => (10, unsigned),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| char::from(b).is_digit(radix)) {
+        return None;
+    }
+    let magnitude = u64::from_str_radix(digits, radix).ok()?;
+    if negative {
+        // Down to i64::MIN; a larger negative number is no integer (it may still be a float).
+        return 0i64.checked_sub_unsigned(magnitude).map(Resolved::Int);
+    }
+    Some(match i64::try_from(magnitude) {
+        Ok(i) => Resolved::Int(i),
+        // Only an unsigned decimal or prefixed number gets here: ParseUint takes no sign.
+        Err(_) if s.starts_with('+') => return None,
+        Err(_) => Resolved::Uint(magnitude),
+    })
+}
+
+/// go-yaml v2's float: `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`. Checked by hand
+/// because Rust's float parser also accepts `inf`, `nan` and `infinity`.
+fn is_yaml_float(s: &[u8]) -> bool {
+    let s = s
         .strip_prefix(b"-")
-        .or_else(|| bytes.strip_prefix(b"+"))
-        .unwrap_or(bytes);
-    if !unsigned.is_empty() && unsigned.iter().all(u8::is_ascii_digit) {
-        if let Ok(i) = text.parse::<i64>() {
-            return Resolved::Int(i);
-        }
-        if let Ok(u) = text.trim_start_matches('+').parse::<u64>() {
-            return Resolved::Uint(u);
-        }
-        return text
-            .parse::<f64>()
-            .map_or(Resolved::Str(text), Resolved::Float);
-    }
-    if is_core_float(unsigned) {
-        return text
-            .parse::<f64>()
-            .map_or(Resolved::Str(text), Resolved::Float);
-    }
-    Resolved::Str(text)
-}
-
-fn radix_int<'a>(text: &'a str, digits: &str, radix: u32) -> Resolved<'a> {
-    if let Ok(i) = i64::from_str_radix(digits, radix) {
-        return Resolved::Int(i);
-    }
-    if let Ok(u) = u64::from_str_radix(digits, radix) {
-        return Resolved::Uint(u);
-    }
-    // Too large for any integer type: keep the text rather than invent a value.
-    Resolved::Str(text)
-}
-
-/// `(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?` — the core schema's float, sign removed.
-/// Checked by hand because Rust's float parser also accepts `inf`, `nan` and `infinity`.
-fn is_core_float(s: &[u8]) -> bool {
+        .or_else(|| s.strip_prefix(b"+"))
+        .unwrap_or(s);
     let digits = |s: &[u8], i: usize| s[i..].iter().take_while(|b| b.is_ascii_digit()).count();
     let int = digits(s, 0);
     let mut i = int;
@@ -668,6 +1187,27 @@ fn is_core_float(s: &[u8]) -> bool {
     i == s.len()
 }
 
+/// How `sigs.k8s.io/yaml` writes a float map key: `strconv.FormatFloat(f, 'g', -1, 32)`, so
+/// with `float32` precision (`3.14159265` → `3.1415927`), and `.inf`, `-.inf`, `.nan`.
+fn go_float32_key(f: f64) -> String {
+    if f.is_nan() {
+        return ".nan".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 {
+            ".inf".into()
+        } else {
+            "-.inf".into()
+        };
+    }
+    #[allow(clippy::cast_possible_truncation)] // the rounding is exactly Go's float32 conversion
+    let f32_value = f as f32;
+    format_go_g(
+        &format!("{:e}", f32_value.abs()),
+        f32_value.is_sign_negative(),
+    )
+}
+
 /// Formats a float the way Go's `fmt` prints a `float64` with `%v`: the shortest digits that
 /// round-trip, in `%e` form when the decimal exponent is below -4 or at least 6 (Go's
 /// `strconv.FormatFloat(f, 'g', -1, 64)`).
@@ -682,10 +1222,14 @@ fn go_float(f: f64) -> String {
             "-Inf".into()
         };
     }
-    let sign = if f.is_sign_negative() { "-" } else { "" };
     // Rust's `{:e}` gives the same shortest round-trip digits as Go: `d.ddde±x`.
-    let sci = format!("{:e}", f.abs());
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
+    format_go_g(&format!("{:e}", f.abs()), f.is_sign_negative())
+}
+
+/// Go's `%v`/`'g'` layout of shortest digits given as Rust's `{:e}` text (`d.ddde±x`).
+fn format_go_g(sci: &str, negative: bool) -> String {
+    let sign = if negative { "-" } else { "" };
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
     let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
     let nd = i32::try_from(digits.len()).unwrap_or(i32::MAX);
@@ -720,12 +1264,15 @@ fn go_float(f: f64) -> String {
 impl Value {
     /// The value of `key` in a mapping (matching keys by their text). When a key repeats, the
     /// last one wins, as in Kubernetes' YAML-to-JSON conversion. `None` for non-mappings.
+    ///
+    /// Keys match by their JSON name (see [`Node::key_text`]), so `? !!binary aW1hZ2U=` is the key
+    /// `image` and `on:` is the key `true`, as Kubernetes sees them.
     pub fn get(&self, key: &str) -> Option<&Node> {
         match self {
             Value::Map(entries) => entries
                 .iter()
                 .rev()
-                .find(|(k, _)| k.as_str() == Some(key))
+                .find(|(k, _)| k.key_text().as_deref() == Some(key))
                 .map(|(_, v)| v),
             _ => None,
         }
@@ -769,8 +1316,12 @@ impl Value {
     }
 
     /// The value as JSON, as Kubernetes' YAML-to-JSON conversion would produce it: scalars
-    /// resolved with the core schema (see [`Scalar::to_json`]), map keys as their text
-    /// (non-scalar keys as their compact JSON), later duplicate keys winning.
+    /// resolved as go-yaml v2 does (see [`Scalar::to_json`]), map keys by their JSON name (see
+    /// [`Node::key_text`]; keys that have none as their text, or a collection's compact JSON),
+    /// later duplicate keys winning.
+    ///
+    /// This never fails: what Kubernetes cannot convert (`.inf`, a `null` or collection key) is
+    /// kept as text. [`Node::to_json_checked`] refuses it instead.
     pub fn to_json(&self) -> serde_json::Value {
         match self {
             Value::Scalar(s) => s.to_json(),
@@ -780,13 +1331,72 @@ impl Value {
             Value::Map(entries) => {
                 let mut map = serde_json::Map::with_capacity(entries.len());
                 for (k, v) in entries {
-                    let key = match &k.value {
-                        Value::Scalar(s) => s.text.clone(),
-                        other => other.to_json().to_string(),
+                    let key = match (k.key_text(), &k.value) {
+                        (Some(text), _) => text.into_owned(),
+                        (None, Value::Scalar(s)) => s.text.clone(),
+                        (None, other) => other.to_json().to_string(),
                     };
                     map.insert(key, v.to_json());
                 }
                 serde_json::Value::Object(map)
+            }
+        }
+    }
+
+    /// What [`Node::check_json`] checks, positions left to the caller when the scalar itself
+    /// fails (line 0).
+    fn check_json(&self) -> Result<(), YamlError> {
+        match self {
+            Value::Scalar(s) => match s.resolve() {
+                Resolved::Float(f) if !f.is_finite() => Err(YamlError {
+                    message: format!(
+                        "`{}` is a float JSON cannot hold: Kubernetes' YAML-to-JSON conversion fails (json: unsupported value)",
+                        s.text
+                    ),
+                    line: 0,
+                    col: 0,
+                }),
+                _ => Ok(()),
+            },
+            Value::Seq(items) => items.iter().try_for_each(Node::check_json),
+            Value::Map(entries) => {
+                // Which Go key produced each JSON name, needed only when a key is no string
+                // (string keys are distinct once the mapping is built).
+                let mut owners: Option<HashMap<Cow<'_, str>, GoKey<&str>>> = entries
+                    .iter()
+                    .any(|(k, _)| !matches!(GoKey::of(k), GoKey::Str(_)))
+                    .then(|| HashMap::with_capacity(entries.len()));
+                for (k, v) in entries {
+                    let Some(name) = k.key_text() else {
+                        return Err(YamlError {
+                            message: format!(
+                                "mapping key `{}` has no JSON name: Kubernetes' YAML-to-JSON conversion fails (unsupported map key)",
+                                k.to_json()
+                            ),
+                            line: k.line,
+                            col: k.col,
+                        });
+                    };
+                    if let Some(owners) = owners.as_mut() {
+                        let go = GoKey::of(k);
+                        match owners.get(&name) {
+                            Some(previous) if *previous != go || go == GoKey::Unique => {
+                                return Err(YamlError {
+                                    message: format!(
+                                        "two different mapping keys both become the JSON key `{name}`: which value Kubernetes keeps is undefined"
+                                    ),
+                                    line: k.line,
+                                    col: k.col,
+                                })
+                            }
+                            _ => {
+                                owners.insert(name, go);
+                            }
+                        }
+                    }
+                    v.check_json()?;
+                }
+                Ok(())
             }
         }
     }
@@ -826,6 +1436,50 @@ impl Node {
     /// The node as JSON; see [`Value::to_json`].
     pub fn to_json(&self) -> serde_json::Value {
         self.value.to_json()
+    }
+
+    /// The node as JSON exactly as `sigs.k8s.io/yaml`'s `YAMLToJSON` makes it, or the reason
+    /// that conversion fails, so Kubernetes never receives this document: a float JSON cannot
+    /// hold (`.inf`, `.nan`), a key with no JSON name (`null`, a collection, an integer beyond
+    /// `i64`), or two different keys that become one JSON name (`1.0` and `1`), where which value
+    /// survives depends on Go's map order.
+    ///
+    /// # Errors
+    /// A [`YamlError`] at the offending node.
+    pub fn to_json_checked(&self) -> Result<serde_json::Value, YamlError> {
+        self.check_json()?;
+        Ok(self.to_json())
+    }
+
+    /// Whether [`Node::to_json_checked`] would succeed, without building the JSON.
+    ///
+    /// # Errors
+    /// The [`YamlError`] that [`Node::to_json_checked`] returns.
+    pub fn check_json(&self) -> Result<(), YamlError> {
+        self.value.check_json().map_err(|mut e| {
+            if e.line == 0 {
+                e.line = self.line;
+                e.col = self.col;
+            }
+            e
+        })
+    }
+
+    /// This node's name as a JSON object key, as `sigs.k8s.io/yaml` names map keys: a string as
+    /// it is, an integer in decimal (`010` → `8`, `0x1F` → `31`), a float with `float32`
+    /// precision (`1.10` → `1.1`), a boolean as `true`/`false` (`on` → `true`). `None` where that
+    /// conversion fails: `null`, collections, integers beyond `i64`.
+    pub fn key_text(&self) -> Option<Cow<'_, str>> {
+        let Value::Scalar(s) = &self.value else {
+            return None;
+        };
+        Some(match s.resolve() {
+            Resolved::Str(text) => Cow::Borrowed(text),
+            Resolved::Int(i) => Cow::Owned(i.to_string()),
+            Resolved::Float(f) => Cow::Owned(go_float32_key(f)),
+            Resolved::Bool(b) => Cow::Borrowed(if b { "true" } else { "false" }),
+            Resolved::Null | Resolved::Uint(_) => return None,
+        })
     }
 
     /// Follows a field path such as `spec.template.spec.containers[1].image` or
@@ -1045,36 +1699,66 @@ mod tests {
     }
 
     #[test]
-    fn core_schema_resolution() {
+    fn yaml11_resolution_as_go_yaml() {
         use serde_json::json;
         let cases = [
             ("", json!(null)),
             ("~", json!(null)),
             ("Null", json!(null)),
+            ("nUll", json!("nUll")),
             ("true", json!(true)),
             ("TRUE", json!(true)),
             ("False", json!(false)),
-            ("yes", json!("yes")),
+            ("yes", json!(true)),
+            ("No", json!(false)),
+            ("on", json!(true)),
+            ("OFF", json!(false)),
+            ("y", json!(true)),
+            ("N", json!(false)),
+            ("yEs", json!("yEs")),
             ("42", json!(42)),
             ("-7", json!(-7)),
             ("+7", json!(7)),
+            ("010", json!(8)),
+            ("007", json!(7)),
+            ("08", json!(8)),
+            ("0_7", json!(7)),
             ("0x1F", json!(31)),
+            ("0X1F", json!(31)),
+            ("0x_1f", json!(31)),
             ("0o17", json!(15)),
             ("0o18", json!("0o18")),
+            ("0b101", json!(5)),
+            ("-0b11", json!(-3)),
+            ("1_000", json!(1000)),
+            ("1_", json!(1)),
+            ("_1", json!("_1")),
             ("1.5", json!(1.5)),
             ("3.0", json!(3)),
+            ("1.", json!(1)),
             (".5", json!(0.5)),
+            ("+.5", json!(0.5)),
+            ("1_000.5", json!(1000.5)),
             ("1e3", json!(1000)),
             ("1.10", json!(1.1)),
             (".inf", json!(".inf")),
+            ("1e999", json!("1e999")),
+            ("9223372036854775807", json!(9_223_372_036_854_775_807_i64)),
+            ("-9223372036854775808", json!(i64::MIN)),
             (
                 "18446744073709551615",
                 json!(18_446_744_073_709_551_615_u64),
             ),
+            ("0xFFFFFFFFFFFFFFFF", json!(u64::MAX)),
+            ("+18446744073709551615", json!(18_446_744_073_709_551_615.0)),
+            ("0x1FFFFFFFFFFFFFFFF", json!("0x1FFFFFFFFFFFFFFFF")),
             ("1.2.3", json!("1.2.3")),
+            ("12:30", json!("12:30")),
+            ("2001-12-14", json!("2001-12-14")),
             ("inf", json!("inf")),
             ("nan", json!("nan")),
             ("1e", json!("1e")),
+            ("0x", json!("0x")),
             ("-", json!("-")),
             ("sha256:abc", json!("sha256:abc")),
         ];
@@ -1086,6 +1770,117 @@ mod tests {
             style: ScalarStyle::DoubleQuoted,
         };
         assert_eq!(quoted.to_json(), json!("42"));
+    }
+
+    #[test]
+    fn tags_resolve_as_go_yaml() {
+        use serde_json::json;
+        let node = one(
+            "a: !!str 10\nb: !!int \"010\"\nc: !!bool 'on'\nd: !foo 10\ne: !!binary aW1hZ2U=\n\
+             f: !!float 1\ng: !!null ''\n? !!binary aW1hZ2U=\n: x\n",
+        );
+        assert_eq!(
+            node.to_json(),
+            json!({"a": "10", "b": 8, "c": true, "d": "10", "e": "image", "f": 1, "g": null, "image": "x"})
+        );
+        assert_eq!(node.get("image").and_then(Node::as_str), Some("x"));
+        for bad in [
+            "a: !!int x\n",
+            "a: !!int 1.5\n",
+            "a: !!bool 1\n",
+            "a: !!null x\n",
+            "a: !!binary 'a b'\n",
+            "a: !!binary aW1hZ2U\n",
+            "a: !!binary /w==\n",
+            "a: \"http:\\/\\/x\"\n",
+        ] {
+            assert!(load(bad, &Limits::default()).is_err(), "{bad:?}");
+        }
+        // `\\/` is an escaped backslash then a slash; `\/` outside double quotes is text.
+        let ok = one("a: \"x\\\\/y\"\nb: 'x\\/y'\nc: x\\/y\n");
+        assert_eq!(ok.get("a").and_then(Node::as_str), Some("x\\/y"));
+        assert_eq!(ok.get("b").and_then(Node::as_str), Some("x\\/y"));
+    }
+
+    #[test]
+    fn merges_apply_in_document_order() {
+        use serde_json::json;
+        let node = one("bad: &bad {image: bad, imagePullPolicy: Always}\n\
+             after:\n  image: good\n  <<: *bad\n\
+             before:\n  <<: *bad\n  image: good\n\
+             a: &a {x: a}\nb: &b {x: b, w: b}\n\
+             seq:\n  x: mine\n  <<: [*a, *b]\n");
+        assert_eq!(
+            node.get("after").unwrap().to_json(),
+            json!({"image": "bad", "imagePullPolicy": "Always"})
+        );
+        assert_eq!(
+            node.get("before").unwrap().to_json(),
+            json!({"image": "good", "imagePullPolicy": "Always"})
+        );
+        assert_eq!(
+            node.get("seq").unwrap().to_json(),
+            json!({"x": "a", "w": "b"})
+        );
+        // Each key is kept once, so every reader of the tree sees the winning value.
+        assert_eq!(node.get("after").unwrap().as_map().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn go_yaml_laxities_are_read_like_go_yaml() {
+        // A tab after `key:`, a quoted scalar and a flow sequence indented no deeper than their
+        // key (the MinIO chart renders the last): go-yaml reads them, so must imagegate, and
+        // every later line keeps its number.
+        let node = one("a:\tb\nc:\n  d: \"one\ntwo\"\n  e: [x,\n  z\n  ]\n  f: 'p\n q'\ng: h\n");
+        assert_eq!(
+            node.to_json(),
+            serde_json::json!({"a": "b", "c": {"d": "one two", "e": ["x", "z"], "f": "p q"}, "g": "h"})
+        );
+        assert_eq!(node.get("g").map(|n| (n.line, n.col)), Some((10, 4)));
+        // What go-yaml refuses stays refused: a tab after an explicit key's `:`, a document
+        // marker inside a quoted scalar.
+        assert!(load("? a\n:\tb\n", &Limits::default()).is_err());
+        assert!(load("? a\n:\t~\n", &Limits::default()).is_err());
+        assert!(load("? a\n:\t&x [1]\n", &Limits::default()).is_err());
+        assert!(load("? a\n: \tb\nc:\td\n", &Limits::default()).is_err());
+        assert!(load("? a\n: b\nc:\t~\n", &Limits::default()).is_ok());
+        assert!(load("a: \"x\n---\ny\"\n", &Limits::default()).is_err());
+        assert!(load("a: 1\n  b: 2\n", &Limits::default()).is_err());
+        // An apostrophe inside a plain flow scalar is no quote: the flow still ends at its `]`.
+        let node = one("a: [it's,\nb]\nc: 'x'\n");
+        assert_eq!(
+            node.to_json(),
+            serde_json::json!({"a": ["it's", "b"], "c": "x"})
+        );
+    }
+
+    #[test]
+    fn keys_as_kubernetes_names_them() {
+        use serde_json::json;
+        let node = one("010: a\non: b\n1.10: c\n3.14159265: d\n'010': e\n1e6: f\n");
+        assert_eq!(
+            node.to_json_checked().unwrap(),
+            json!({"8": "a", "true": "b", "1.1": "c", "3.1415927": "d", "010": "e", "1e+06": "f"})
+        );
+        assert_eq!(node.get("true").and_then(Node::as_str), Some("b"));
+        // Same Go key: the last wins. Different Go keys, one JSON name: undefined, refused.
+        assert_eq!(
+            one("010: a\n8: b\n").to_json_checked().unwrap(),
+            json!({"8": "b"})
+        );
+        for bad in [
+            "1.0: a\n1: b\n",
+            "~: a\n",
+            "[k]: v\n",
+            "18446744073709551615: a\n",
+            "a: [.inf]\n",
+            "a: {b: .nan}\n",
+        ] {
+            let err = one(bad).to_json_checked().unwrap_err();
+            assert!(err.line >= 1, "{bad:?}: {err:?}");
+        }
+        let err = one("a: 1\nb:\n  c: -.inf\n").to_json_checked().unwrap_err();
+        assert_eq!((err.line, err.col), (3, 6), "{err:?}");
     }
 
     #[test]
