@@ -363,7 +363,8 @@ pub fn origin(data: &[u8]) -> Result<String, String> {
         let Some((_, layer)) = layers.iter().find(|(f, _)| *f == o.file) else {
             return Err(format!("origin in {}, which is no layer", o.file));
         };
-        let lines = layer.lines().count().max(1) as u32;
+        // Lines as YAML (and so helm's own errors) count them: `\r` ends a line too.
+        let lines = imagegate_origin::yaml_lines(layer).len().max(1) as u32;
         if o.line == 0 || o.line > lines {
             return Err(format!("origin line {} of a {lines}-line file", o.line));
         }

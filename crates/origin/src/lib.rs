@@ -366,15 +366,18 @@ impl Stack {
         }?;
         let (index, hit, _) = chosen;
         let layer = &self.layers[*index];
-        let text = layer
-            .text
-            .lines()
-            .nth(hit.line.saturating_sub(1) as usize)
+        // Lines as YAML counts them (a lone `\r` ends a line too), so the line exists and its
+        // text is the one the parser saw there.
+        let lines = yaml_lines(&layer.text);
+        let line = hit.line.clamp(1, lines.len().max(1) as u32);
+        let text = lines
+            .get(line as usize - 1)
+            .copied()
             .unwrap_or("")
             .to_string();
         Some(Origin {
             file: layer.file.clone(),
-            line: hit.line,
+            line,
             text,
             key: hit.key.clone(),
             layer: layer.kind,
@@ -537,6 +540,40 @@ fn go_text(node: &Node) -> Option<String> {
     }
 }
 
+/// The lines of `text` as YAML counts them: `\r\n`, `\r` and `\n` each end one.
+pub fn yaml_lines(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        match rest.find(['\r', '\n']) {
+            Some(i) => {
+                out.push(&rest[..i]);
+                let skip = if rest[i..].starts_with("\r\n") { 2 } else { 1 };
+                rest = &rest[i + skip..];
+            }
+            None => {
+                out.push(rest);
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// The file line of byte `pos` of a scalar's text. Only a literal block (`|`) keeps the file's
+/// line structure in its text: it is positioned at its first content line, after any blank
+/// lines its text starts with. Any other style folds or escapes its newlines, so its start line
+/// is the best answer.
+fn line_in_scalar(node: &Node, text: &str, pos: usize) -> u32 {
+    let is_literal = matches!(&node.value, Value::Scalar(s) if s.style == ScalarStyle::Literal);
+    if !is_literal {
+        return node.line;
+    }
+    let leading = text.len() - text.trim_start_matches('\n').len();
+    let newlines = text[leading.min(pos)..pos].matches('\n').count() as u32;
+    node.line + newlines
+}
+
 /// The line where `needle` occurs inside a (possibly multi-line) scalar, if it does, requiring a
 /// token boundary after it so `:dev` does not match `:devel`.
 ///
@@ -554,10 +591,7 @@ fn contained(node: &Node, text: &str, needle: &str) -> Option<u32> {
             .next()
             .is_none_or(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')));
         if boundary {
-            let newlines = text[..pos].matches('\n').count() as u32;
-            // Block scalars are positioned at their first content line (after `|` / `>`).
-            let first = node.line;
-            return Some(first + newlines);
+            return Some(line_in_scalar(node, text, pos));
         }
         // Strictly past the match start: the needle is not empty, so `end > pos >= from`.
         from = end;

@@ -455,3 +455,35 @@ fn an_empty_tag_points_at_the_emptied_tag_key_never_at_a_colon() {
     let stack = Stack::for_cell(&repo, &cell(&[]));
     assert_eq!(stack.find(&Offending::Tag(String::new()), &hints), None);
 }
+
+#[test]
+fn origins_are_lines_that_exist_where_yaml_counts_them() {
+    // Found by fuzzing: a literal block that starts with a blank line, and a lone carriage
+    // return (a line break to YAML), put origins past the end of the file.
+    for (values, offending, line) in [
+        (
+            "manifests: |\n\n  kind: Pod\n  spec:\n    containers:\n      - image: ghcr.io/acme/web:latest\n",
+            Offending::Tag("latest".into()),
+            6,
+        ),
+        (
+            "name: web\nlabels:\n\r  version: \"\"\n",
+            Offending::LabelValue(String::new()),
+            4,
+        ),
+        (
+            "a: 1\nb: \"x\\n\\n\\n\\n\\nghcr.io/acme/web:latest\"\n",
+            Offending::Tag("latest".into()),
+            2,
+        ),
+    ] {
+        let (_d, repo) = fleet(&[("charts/web/values.yaml", values)]);
+        let stack = Stack::for_cell(&repo, &cell(&[]));
+        let o = stack
+            .find(&offending, &Hints::default())
+            .unwrap_or_else(|| panic!("{values:?}: no origin"));
+        assert_eq!(o.line, line, "{values:?}");
+        assert!(o.line as usize <= yaml_lines(values).len(), "{values:?}");
+    }
+    assert_eq!(yaml_lines("a\r\nb\rc\nd"), ["a", "b", "c", "d"]);
+}
