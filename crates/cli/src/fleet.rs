@@ -86,14 +86,7 @@ pub fn run(
     let settings = &cfg.model.policy;
     let today = today()?;
     let lineage_on = cfg.model.promotion.is_some();
-    let judge = Judge {
-        config: Some(cfg),
-        settings,
-        exceptions: &cfg.model.exceptions,
-        decode: pipeline::decode_options(settings),
-        today,
-        inventory: plan.inventory || lineage_on,
-    };
+    let judge = Judge::of(cfg, today, plan.inventory || lineage_on);
     let opts = render_options(cfg, h);
     let outcomes = pipeline::run_with_cache(&judge, cfg, helm, cells, &opts, progress, &h.cache)?;
     let mut findings = Vec::new();

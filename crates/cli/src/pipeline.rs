@@ -40,7 +40,20 @@ pub struct Judge<'a> {
     pub inventory: bool,
 }
 
-impl Judge<'_> {
+impl<'a> Judge<'a> {
+    /// The judge of `cfg`'s cells: its policy and exceptions, on `today`, collecting the
+    /// inventory when asked.
+    pub fn of(cfg: &'a Config, today: chrono::NaiveDate, inventory: bool) -> Self {
+        Self {
+            config: Some(cfg),
+            settings: &cfg.model.policy,
+            exceptions: &cfg.model.exceptions,
+            decode: decode_options(&cfg.model.policy),
+            today,
+            inventory,
+        }
+    }
+
     /// Judges one rendered (or failed) cell.
     pub fn cell(&self, cell: &Cell, result: Result<Rendered, RenderFailure>) -> CellOutcome {
         let ctx = CellContext {

@@ -265,19 +265,8 @@ fn run_case(case: &Path) -> Vec<String> {
                 }
             }
             Step::Git(args) => {
-                let out = Command::new("git")
-                    .args([
-                        "-c",
-                        "user.name=imagegate tests",
-                        "-c",
-                        "user.email=tests@imagegate.invalid",
-                        "-c",
-                        "commit.gpgsign=false",
-                        "-c",
-                        "init.defaultBranch=main",
-                    ])
+                let out = git_command(&repo)
                     .args(args.iter().map(|a| at(a)))
-                    .current_dir(&repo)
                     .output()
                     .expect("git runs");
                 assert!(

@@ -335,29 +335,6 @@ fn walk(root: &Path) -> Vec<PathBuf> {
     out
 }
 
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.name=imagegate tests",
-            "-c",
-            "user.email=tests@imagegate.invalid",
-            "-c",
-            "commit.gpgsign=false",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// `diff --base HEAD --format json ARGS`: (exit status, report).
 fn diff(repo: &Path, cache: &Path, extra: &[&str]) -> (i32, Value) {
     let mut args = vec!["diff", "--base", "HEAD", "--format", "json"];

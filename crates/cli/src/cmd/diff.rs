@@ -9,7 +9,7 @@ mod plan;
 
 use crate::cli::DiffArgs;
 use crate::output::{rule_meta, today};
-use crate::pipeline::{decode_options, CellOutcome, Judge};
+use crate::pipeline::{CellOutcome, Judge};
 use crate::Fatal;
 use anyhow::Result;
 use compare::SiteMap;
@@ -389,14 +389,7 @@ fn render_side(
     today: chrono::NaiveDate,
     progress: &Progress,
 ) -> Vec<SideRender> {
-    let judge = Judge {
-        config: Some(cfg),
-        settings: &cfg.model.policy,
-        exceptions: &cfg.model.exceptions,
-        decode: decode_options(&cfg.model.policy),
-        today,
-        inventory: false,
-    };
+    let judge = Judge::of(cfg, today, false);
     let cache = cache.map(|cache| CacheUse {
         cache,
         keys: &subset.keys,
@@ -450,14 +443,7 @@ fn side_drift(
     if chain_cells.is_empty() {
         return Ok(Vec::new());
     }
-    let judge = Judge {
-        config: Some(cfg),
-        settings: &cfg.model.policy,
-        exceptions: &cfg.model.exceptions,
-        decode: decode_options(&cfg.model.policy),
-        today,
-        inventory: true,
-    };
+    let judge = Judge::of(cfg, today, true);
     let outcomes = crate::pipeline::run_cached(&judge, cfg, helm, &chain_cells, opts, false, cache);
     let mut lineage = Vec::new();
     let mut judged = std::collections::BTreeMap::new();

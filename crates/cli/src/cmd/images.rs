@@ -21,14 +21,7 @@ pub fn run(args: ImagesArgs) -> Result<u8> {
     let cells = super::select_cells(&cfg, &args.matrix)?;
     let helm = Helm::locate(args.helm.helm.as_deref(), cfg.repo.root())
         .map_err(|e| Fatal(e.to_string()))?;
-    let judge = Judge {
-        config: Some(&cfg),
-        settings: &cfg.model.policy,
-        exceptions: &cfg.model.exceptions,
-        decode: crate::pipeline::decode_options(&cfg.model.policy),
-        today: today()?,
-        inventory: true,
-    };
+    let judge = Judge::of(&cfg, today()?, true);
     let opts = crate::fleet::render_options(&cfg, &args.helm);
     let outcomes = pipeline::run_with_cache(
         &judge,

@@ -88,3 +88,34 @@ pub fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+/// `git ARGS` in `dir` with a fixed identity, no signing, `main` as the first branch and no
+/// system or global configuration; panics with git's message when it fails. Returns stdout.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = git_command(dir).args(args).output().expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The `git` command [`git`] runs, for callers that pass other arguments (a bad-input case's).
+pub fn git_command(dir: &Path) -> Command {
+    let mut cmd = Command::new("git");
+    cmd.args([
+        "-c",
+        "user.name=imagegate tests",
+        "-c",
+        "user.email=tests@imagegate.invalid",
+        "-c",
+        "commit.gpgsign=false",
+        "-c",
+        "init.defaultBranch=main",
+    ])
+    .current_dir(dir)
+    .env("GIT_CONFIG_NOSYSTEM", "1")
+    .env("GIT_CONFIG_GLOBAL", "/dev/null");
+    cmd
+}
