@@ -167,6 +167,45 @@ mod tests {
     }
 
     #[test]
+    fn custom_field_paths_take_list_wildcards_and_pair_the_pull_policy() {
+        // A Tekton-like Task: every step is an image site, with its own pull policy.
+        let opts = DecodeOptions {
+            custom_fields: vec![CustomImageField {
+                group: "tekton.dev".into(),
+                kinds: vec!["Task".into()],
+                image_paths: vec!["spec.steps[*].image".into(), "spec.sidecars[].image".into()],
+                pull_policy_path: Some("spec.steps[*].imagePullPolicy".into()),
+            }],
+            ..DecodeOptions::default()
+        };
+        let text = "apiVersion: tekton.dev/v1\nkind: Task\nmetadata: {name: build}\nspec:\n  steps:\n  - {name: a, image: a/b:1, imagePullPolicy: Always}\n  - {name: c, image: c/d:2}\n  sidecars:\n  - {name: s, image: e/f:3}\n";
+        let d = decode_stream(text, &opts);
+        let sites: Vec<(&str, &str, &PullPolicy)> = d.objects[0]
+            .sites
+            .iter()
+            .map(|s| (s.field.as_str(), s.image.as_str(), &s.pull_policy))
+            .collect();
+        assert_eq!(
+            sites,
+            [
+                (
+                    "spec.steps[0].image",
+                    "a/b:1",
+                    &PullPolicy::Set("Always".into())
+                ),
+                ("spec.steps[1].image", "c/d:2", &PullPolicy::Absent),
+                // The steps' pull-policy path is not the sidecars'.
+                ("spec.sidecars[0].image", "e/f:3", &PullPolicy::NotApplicable),
+            ]
+        );
+        assert_eq!(
+            d.objects[0].sites[0].pull_policy_field.as_deref(),
+            Some("spec.steps[0].imagePullPolicy")
+        );
+        assert_eq!(d.objects[0].sites[0].pull_policy_line, Some(6));
+    }
+
+    #[test]
     fn custom_field_that_is_not_a_string() {
         let text = "apiVersion: example.com/v1\nkind: Runner\nspec:\n  runner:\n    image: {repository: x}\n";
         let d = decode_stream(text, &custom(&[], None));

@@ -218,44 +218,100 @@ fn custom_field(
     out: &mut Collector,
     errors: &mut Vec<DocumentError>,
 ) {
-    let policy_holder = field.pull_policy_path.as_deref();
     for path in &field.image_paths {
-        let Some(image) = node.at_path(path).filter(|n| !n.is_null()) else {
-            continue;
-        };
-        if image.as_scalar().is_none() {
-            errors.push(origin.error(
-                Some(object.clone()),
-                Some(image.line),
-                format!(
-                    "custom image field `{path}` of {} {} is not a string",
-                    object.kind, object.name
-                ),
-            ));
-            continue;
+        // A path may hold list wildcards (`spec.steps[*].image`): each item is a site, and the
+        // pull-policy path's wildcards take the same indices (`spec.steps[*].imagePullPolicy`).
+        for found in node.at_path_all(path).unwrap_or_default() {
+            let image = found.node;
+            if image.is_null() {
+                continue;
+            }
+            if image.as_scalar().is_none() {
+                errors.push(origin.error(
+                    Some(object.clone()),
+                    Some(image.line),
+                    format!(
+                        "custom image field `{}` of {} {} is not a string",
+                        found.path, object.kind, object.name
+                    ),
+                ));
+                continue;
+            }
+            let policy_path = field
+                .pull_policy_path
+                .as_deref()
+                .and_then(|p| policy_path_for(path, p, &found.indices));
+            let pull_policy = match &policy_path {
+                None => PullPolicy::NotApplicable,
+                Some(policy_path) => custom_pull_policy(node, policy_path),
+            };
+            let pull_policy_line = policy_path
+                .as_deref()
+                .and_then(|p| node.at_path(p))
+                .filter(|n| !n.is_null())
+                .map(|n| n.line);
+            out.push_site(
+                (image.line, image.col),
+                ImageSite {
+                    container: None,
+                    kind: SiteKind::CustomField,
+                    field: found.path.clone(),
+                    image: render_text(image),
+                    pull_policy,
+                    pull_policy_field: policy_path,
+                    line: Some(image.line),
+                    pull_policy_line,
+                },
+            );
         }
-        let pull_policy = match policy_holder {
-            None => PullPolicy::NotApplicable,
-            Some(policy_path) => custom_pull_policy(node, policy_path),
-        };
-        let pull_policy_line = policy_holder
-            .and_then(|p| node.at_path(p))
-            .filter(|n| !n.is_null())
-            .map(|n| n.line);
-        out.push_site(
-            (image.line, image.col),
-            ImageSite {
-                container: None,
-                kind: SiteKind::CustomField,
-                field: path.clone(),
-                image: render_text(image),
-                pull_policy,
-                pull_policy_field: policy_holder.map(str::to_owned),
-                line: Some(image.line),
-                pull_policy_line,
-            },
-        );
     }
+}
+
+/// The pull-policy path that belongs to an image found at `image_path` with `indices`: a path
+/// without wildcards belongs to every image of the entry; one with wildcards only to the images
+/// of the same list (`spec.steps[*].imagePullPolicy` to `spec.steps[*].image`, not to
+/// `spec.sidecars[*].image`), with the same indices.
+fn policy_path_for(image_path: &str, policy_path: &str, indices: &[usize]) -> Option<String> {
+    let norm = |p: &str| p.replace("[]", "[*]");
+    let (image, policy) = (norm(image_path), norm(policy_path));
+    let Some(last) = policy.rfind("[*]") else {
+        return Some(policy_path.to_owned());
+    };
+    let list = &policy[..last + 3];
+    image
+        .starts_with(list)
+        .then(|| with_indices(&policy, indices))
+}
+
+/// `path` with its `[*]` (or `[]`) wildcards replaced, in order, by `indices` (a wildcard left
+/// over stays: it then matches nothing at a single path).
+fn with_indices(path: &str, indices: &[usize]) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut rest = path;
+    let mut indices = indices.iter();
+    while let Some(at) = rest.find(['[']) {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        let wildcard = if tail.starts_with("[*]") {
+            Some(3)
+        } else if tail.starts_with("[]") {
+            Some(2)
+        } else {
+            None
+        };
+        match (wildcard, wildcard.and_then(|_| indices.next())) {
+            (Some(len), Some(i)) => {
+                out.push_str(&format!("[{i}]"));
+                rest = &tail[len..];
+            }
+            _ => {
+                out.push('[');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The pull policy at a configured path: missing or null is absent, as for a container's

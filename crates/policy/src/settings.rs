@@ -421,9 +421,11 @@ pub struct CustomImageFieldSetting {
     pub group: String,
     /// Kinds this applies to; every kind of the group when empty.
     pub kinds: Vec<String>,
-    /// Dotted paths of image fields, for example `spec.image`.
+    /// Paths of image fields, for example `spec.image`; `[*]` takes every item of a list
+    /// (`spec.steps[*].image`).
     pub images: Vec<String>,
-    /// Dotted path of the pull-policy field, if the resource has one.
+    /// Path of the pull-policy field, if the resource has one; its `[*]` take the indices of
+    /// the image of the same list.
     pub pull_policy: Option<String>,
 }
 
@@ -436,17 +438,20 @@ struct RawCustomImageField {
     /// Kinds this applies to; every kind of the group when empty.
     #[serde(default)]
     kinds: Vec<String>,
-    /// Dotted paths of image fields, for example `spec.image`.
+    /// Paths of image fields, for example `spec.image`; `[*]` takes every item of a list
+    /// (`spec.steps[*].image`).
     images: Vec<String>,
-    /// Dotted path of the pull-policy field, if the resource has one.
+    /// Path of the pull-policy field, if the resource has one; its `[*]` take the indices of
+    /// the image of the same list.
     #[serde(default)]
     pull_policy: Option<String>,
 }
 
 fn check_path(path: &str) -> Result<(), SettingsError> {
-    if path.is_empty() || path.split('.').any(str::is_empty) || path.contains(char::is_whitespace) {
+    if imagegate_yaml::parse_path(path).is_none() {
         return Err(SettingsError::CustomField(format!(
-            "`{path}` is not a dotted field path such as `spec.image`"
+            "`{path}` is not a field path such as `spec.image`, `spec.steps[*].image` or \
+             `metadata[\"odd.key\"]`"
         )));
     }
     Ok(())
@@ -1022,7 +1027,22 @@ list:
         let e = err(policy(
             "customImageFields: [{group: x, images: ['spec..image']}]",
         ));
-        assert!(e.contains("not a dotted field path"), "{e}");
+        assert!(e.contains("not a field path"), "{e}");
+        // Wildcards parse; a bracket that holds nonsense, or is never closed, does not.
+        ok(policy(
+            "customImageFields: [{group: x, images: ['spec.steps[*].image', 'spec.s[].image', 'a[\"b.c\"]'], pullPolicy: 'spec.steps[*].imagePullPolicy'}]",
+        ));
+        for bad in [
+            "spec.steps[x].image",
+            "spec.steps[*.image",
+            "spec. image",
+            "[*]x",
+        ] {
+            let e = err(policy(&format!(
+                "customImageFields: [{{group: x, images: ['{bad}']}}]"
+            )));
+            assert!(e.contains("not a field path"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -20,5 +20,8 @@
 mod load;
 mod stream;
 
-pub use load::{load, load_all, Limits, Node, Resolved, Scalar, ScalarStyle, Value, YamlError};
+pub use load::{
+    load, load_all, parse_path, Limits, Node, PathMatch, PathSegment, Resolved, Scalar,
+    ScalarStyle, Value, YamlError,
+};
 pub use stream::{split_stream, Document};

@@ -1486,6 +1486,54 @@ impl Node {
     /// `metadata.annotations["helm.sh/hook"]`: dotted keys, `[n]` sequence indexes, and
     /// `["key"]` for keys holding dots (with `\"` and `\\` escapes). The empty path is the node
     /// itself. `None` when any step is missing or the path is malformed.
+    /// Every node a path with list wildcards (`spec.steps[*].image`; `[]` is the same) leads
+    /// to, each with its concrete path (`spec.steps[0].image`) and the indices the wildcards
+    /// took, in document order. Without a wildcard it is [`Node::at_path`] as a list. `None`
+    /// when the path does not parse.
+    pub fn at_path_all(&self, path: &str) -> Option<Vec<PathMatch<'_>>> {
+        let segments = parse_path(path)?;
+        let mut found = vec![PathMatch {
+            path: String::new(),
+            indices: Vec::new(),
+            node: self,
+        }];
+        for segment in &segments {
+            let mut next = Vec::new();
+            for m in found {
+                match segment {
+                    PathSegment::Key(key) => {
+                        if let Some(node) = m.node.get(key) {
+                            let mut path = m.path.clone();
+                            push_path_key(&mut path, key);
+                            next.push(PathMatch { path, node, ..m });
+                        }
+                    }
+                    PathSegment::Index(i) => {
+                        if let Some(node) = m.node.as_seq().and_then(|s| s.get(*i)) {
+                            let path = format!("{}[{i}]", m.path);
+                            next.push(PathMatch { path, node, ..m });
+                        }
+                    }
+                    PathSegment::Every => {
+                        for (i, node) in m.node.as_seq().into_iter().flatten().enumerate() {
+                            let mut indices = m.indices.clone();
+                            indices.push(i);
+                            next.push(PathMatch {
+                                path: format!("{}[{i}]", m.path),
+                                indices,
+                                node,
+                            });
+                        }
+                    }
+                }
+            }
+            found = next;
+        }
+        Some(found)
+    }
+
+    /// The node at `path`. The path syntax: dotted keys (`spec.image`), `[N]` list indices,
+    /// `["key"]` for a key holding dots. (`[*]` wildcards: [`Node::at_path_all`].)
     pub fn at_path(&self, path: &str) -> Option<&Node> {
         let mut node = self;
         let mut rest = path;
@@ -1516,6 +1564,81 @@ impl Node {
             first = false;
         }
         Some(node)
+    }
+}
+
+/// One node found by [`Node::at_path_all`].
+#[derive(Debug, Clone)]
+pub struct PathMatch<'a> {
+    /// The concrete path to it (wildcards replaced by indices).
+    pub path: String,
+    /// The indices the wildcards took, in order.
+    pub indices: Vec<usize>,
+    /// The node.
+    pub node: &'a Node,
+}
+
+/// One step of a field path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathSegment {
+    /// A mapping key.
+    Key(String),
+    /// A list index.
+    Index(usize),
+    /// Every item of a list (`[*]` or `[]`).
+    Every,
+}
+
+/// Parses a field path (`spec.steps[*].image`, `metadata["helm.sh/hook"]`); `None` when it is
+/// not one: an empty key, an unclosed bracket, a bracket that holds neither a number, `*`,
+/// nothing nor a quoted key.
+pub fn parse_path(path: &str) -> Option<Vec<PathSegment>> {
+    let mut out = Vec::new();
+    let mut rest = path;
+    let mut first = true;
+    if path.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('[') {
+            if let Some(quoted) = after.strip_prefix('"') {
+                let (key, len) = parse_quoted(quoted)?;
+                rest = quoted[len..].strip_prefix(']')?;
+                out.push(PathSegment::Key(key));
+            } else {
+                let close = after.find(']')?;
+                let inside = &after[..close];
+                out.push(match inside {
+                    "" | "*" => PathSegment::Every,
+                    n => PathSegment::Index(n.parse().ok()?),
+                });
+                rest = &after[close + 1..];
+            }
+        } else {
+            if !first {
+                rest = rest.strip_prefix('.')?;
+            }
+            let end = rest.find(['.', '[']).unwrap_or(rest.len());
+            if end == 0 || rest[..end].contains(char::is_whitespace) {
+                return None;
+            }
+            out.push(PathSegment::Key(rest[..end].to_string()));
+            rest = &rest[end..];
+        }
+        first = false;
+    }
+    Some(out)
+}
+
+/// Appends `key` to a concrete path: `.key`, or `["key"]` when it holds a dot or bracket.
+fn push_path_key(path: &mut String, key: &str) {
+    if key.contains(['.', '[', ']', '"']) {
+        path.push_str(&format!("[{key:?}]"));
+    } else {
+        if !path.is_empty() {
+            path.push('.');
+        }
+        path.push_str(key);
     }
 }
 
