@@ -206,3 +206,71 @@ fn helm_sigkill_takes_every_helm_along_and_the_next_run_removes_the_folders() {
     }
     assert!(live.exists() && unrelated.exists());
 }
+
+#[test]
+fn helm_ctrl_c_while_diff_unpacks_the_base_leaves_no_folder() {
+    // A base revision with many files takes a while to unpack; an interrupt that lands while
+    // it does (or at any later point) removes the unpacked folder.
+    let dir = tree(&[
+        ("imagegate.yaml", "version: 1\nenvironments: [{name: dev}]\ncomponents:\n  - { name: web, chart: charts/web }\n"),
+        ("charts/web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 0.1.0\n"),
+        ("charts/web/templates/loop.yaml", "{{- range $i := until 100000 }}{{- range $j := until 100000 }}{{- end }}{{- end }}\n"),
+    ]);
+    for i in 0..20_000 {
+        let sub = dir.path().join(format!("bulk/{}", i % 100));
+        std::fs::create_dir_all(&sub).unwrap();
+        std::fs::write(sub.join(format!("{i}.txt")), format!("{i}\n")).unwrap();
+    }
+    git(dir.path(), &["init", "-q"]);
+    git(dir.path(), &["add", "-A"]);
+    git(dir.path(), &["commit", "-q", "-m", "base"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let tmp_real: PathBuf = tmp.path().canonicalize().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_imagegate"))
+        .args([
+            "diff",
+            "--base",
+            "HEAD",
+            "--no-progress",
+            "--no-cache",
+            "--timeout",
+            "600",
+        ])
+        .current_dir(dir.path())
+        .env("IMAGEGATE_HELM", helm())
+        .env("TMPDIR", &tmp_real)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let unpacking = wait_for(Duration::from_secs(30), || {
+        std::fs::read_dir(&tmp_real)
+            .unwrap()
+            .flatten()
+            .any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("imagegate-rev-")
+            })
+            .then_some(())
+    });
+    assert!(unpacking.is_some(), "the base was never unpacked");
+    let st = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let status =
+        wait_for(Duration::from_secs(15), || child.try_wait().unwrap()).unwrap_or_else(|| {
+            let _ = child.kill();
+            panic!("imagegate did not exit within 15s of SIGINT")
+        });
+    assert_eq!(status.code(), Some(130));
+    let left: Vec<_> = std::fs::read_dir(&tmp_real)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "temporary folders left: {left:?}");
+    assert_eq!(processes_under(&tmp_real), Vec::<u32>::new());
+}

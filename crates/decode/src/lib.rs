@@ -195,7 +195,11 @@ mod tests {
                 ),
                 ("spec.steps[1].image", "c/d:2", &PullPolicy::Absent),
                 // The steps' pull-policy path is not the sidecars'.
-                ("spec.sidecars[0].image", "e/f:3", &PullPolicy::NotApplicable),
+                (
+                    "spec.sidecars[0].image",
+                    "e/f:3",
+                    &PullPolicy::NotApplicable
+                ),
             ]
         );
         assert_eq!(
