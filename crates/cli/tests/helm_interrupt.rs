@@ -39,12 +39,17 @@ fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     None
 }
 
-fn interrupted_by(signal: &str) {
-    let dir = tree(&[
+/// Two cells (dev, prod) of a chart whose render never finishes.
+fn hanging_fleet() -> tempfile::TempDir {
+    tree(&[
         ("imagegate.yaml", "version: 1\nenvironments: [{name: dev}, {name: prod}]\ncomponents:\n  - { name: hang, chart: charts/hang }\n"),
         ("charts/hang/Chart.yaml", "apiVersion: v2\nname: hang\nversion: 0.1.0\n"),
         ("charts/hang/templates/loop.yaml", "{{- range $i := until 100000 }}{{- range $j := until 100000 }}{{- end }}{{- end }}\n"),
-    ]);
+    ])
+}
+
+fn interrupted_by(signal: &str) {
+    let dir = hanging_fleet();
     let tmp = tempfile::tempdir().unwrap();
     let tmp_real: PathBuf = tmp.path().canonicalize().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_imagegate"))
@@ -155,11 +160,7 @@ fn all_gone(pids: &[u32]) -> bool {
 fn helm_sigkill_takes_every_helm_along_and_the_next_run_removes_the_folders() {
     // SIGKILL (the OOM killer, a CI hard timeout) cannot be handled: helm must die with
     // imagegate anyway, and the folders it could not remove are removed by the next run.
-    let dir = tree(&[
-        ("imagegate.yaml", "version: 1\nenvironments: [{name: dev}, {name: prod}]\ncomponents:\n  - { name: hang, chart: charts/hang }\n"),
-        ("charts/hang/Chart.yaml", "apiVersion: v2\nname: hang\nversion: 0.1.0\n"),
-        ("charts/hang/templates/loop.yaml", "{{- range $i := until 100000 }}{{- range $j := until 100000 }}{{- end }}{{- end }}\n"),
-    ]);
+    let dir = hanging_fleet();
     let tmp = tempfile::tempdir().unwrap();
     let tmp_real: PathBuf = tmp.path().canonicalize().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_imagegate"))
