@@ -231,7 +231,23 @@ pub fn run_cached(
         Some(_) => cell_keys(&cfg.repo, cells, &helm.version, opts),
         None => Vec::new(),
     };
-    let cache = cache.map(|cache| CacheUse { cache, keys: &keys });
+    run_keyed(judge, cfg, helm, cells, &keys, opts, progress, cache)
+}
+
+/// [`run_cached`] with the cells' cache keys already computed (one per cell, in order; unused
+/// without a cache), for a caller that has them (`diff` hashed every cell to plan).
+#[allow(clippy::too_many_arguments)]
+pub fn run_keyed(
+    judge: &Judge<'_>,
+    cfg: &Config,
+    helm: &Helm,
+    cells: &[Cell],
+    keys: &[Result<imagegate_render::CacheKey, String>],
+    opts: &RenderOptions,
+    progress: bool,
+    cache: Option<&RenderCache>,
+) -> Vec<CellOutcome> {
+    let cache = cache.map(|cache| CacheUse { cache, keys });
     let bar = if progress && std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(cells.len() as u64);
         bar.set_style(

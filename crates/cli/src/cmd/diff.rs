@@ -133,13 +133,14 @@ pub fn run(args: DiffArgs) -> Result<u8> {
     progress.finish();
     // promotion-drift is a rule over whole environments: judged on each side over every cell of
     // its chains (unaffected cells come from the cache, rendered once for both sides).
-    let drift =
-        |cfg: &Config, cells: &[Cell]| side_drift(cfg, cells, &helm, &opts, cache.as_ref(), today);
+    let drift = |cfg: &Config, cells: &[Cell], keys: &[Result<CacheKey, String>]| {
+        side_drift(cfg, cells, keys, &helm, &opts, cache.as_ref(), today)
+    };
     let base_drift = match &base_cfg {
-        Some(cfg) => drift(cfg, &base_cells)?,
+        Some(cfg) => drift(cfg, &base_cells, &base_keys)?,
         None => Vec::new(),
     };
-    let head_drift = drift(&head_cfg, &head_cells)?;
+    let head_drift = drift(&head_cfg, &head_cells, &head_keys)?;
     if let Some(cache) = &cache {
         crate::cache::close(cache);
     }
@@ -423,9 +424,11 @@ fn render_side(
 
 /// The `promotion-drift` findings of one side: every cell of the environments its promotion
 /// chains name is rendered (through the cache) and the lineage judged as a full run would.
+/// `keys` are the side's cache keys, one per cell (the plan already hashed every cell).
 fn side_drift(
     cfg: &Config,
     cells: &[Cell],
+    keys: &[Result<CacheKey, String>],
     helm: &Helm,
     opts: &RenderOptions,
     cache: Option<&RenderCache>,
@@ -435,16 +438,24 @@ fn side_drift(
         return Ok(Vec::new());
     };
     let envs = promotion.environments();
-    let chain_cells: Vec<Cell> = cells
-        .iter()
-        .filter(|c| envs.contains(c.environment.as_str()))
-        .cloned()
+    let idx: Vec<usize> = (0..cells.len())
+        .filter(|&i| envs.contains(cells[i].environment.as_str()))
         .collect();
-    if chain_cells.is_empty() {
+    if idx.is_empty() {
         return Ok(Vec::new());
     }
+    let chain = Subset::of(cells, keys, &idx);
     let judge = Judge::of(cfg, today, true);
-    let outcomes = crate::pipeline::run_cached(&judge, cfg, helm, &chain_cells, opts, false, cache);
+    let outcomes = crate::pipeline::run_keyed(
+        &judge,
+        cfg,
+        helm,
+        &chain.cells,
+        &chain.keys,
+        opts,
+        false,
+        cache,
+    );
     let mut lineage = Vec::new();
     let mut judged = std::collections::BTreeMap::new();
     for o in &outcomes {
