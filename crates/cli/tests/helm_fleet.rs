@@ -38,26 +38,27 @@ fn key(v: &Value) -> String {
     )
 }
 
+/// `check --format json ARGS` on the fleet: (exit status, report).
+fn check_json(args: &[&str]) -> (Option<i32>, Value) {
+    let mut all = vec![
+        "check",
+        "--config",
+        "charts-testdata/imagegate.yaml",
+        "--format",
+        "json",
+        "--no-progress",
+    ];
+    all.extend_from_slice(args);
+    let out = imagegate(&all, &root());
+    let report = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: {e}; stderr: {}", stderr(&out)));
+    (out.status.code(), report)
+}
+
 fn check_fleet() -> Value {
-    let root = root();
-    let out = imagegate(
-        &[
-            "check",
-            "--config",
-            "charts-testdata/imagegate.yaml",
-            "--format",
-            "json",
-            "--no-progress",
-        ],
-        &root,
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "the fleet has error findings; stderr: {}",
-        stderr(&out)
-    );
-    serde_json::from_slice(&out.stdout).expect("the JSON report parses")
+    let (code, report) = check_json(&[]);
+    assert_eq!(code, Some(1), "the fleet has error findings");
+    report
 }
 
 #[test]
@@ -135,25 +136,14 @@ fn helm_fleet_every_image_finding_says_where_to_fix_it() {
 
 /// The rules of `check ARGS --format json` on the fleet.
 fn rules_of_narrowed(args: &[&str]) -> (Option<i32>, Vec<String>) {
-    let mut all = vec![
-        "check",
-        "--config",
-        "charts-testdata/imagegate.yaml",
-        "--format",
-        "json",
-        "--no-progress",
-    ];
-    all.extend_from_slice(args);
-    let out = imagegate(&all, &root());
-    let report: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{args:?}: {e}; stderr: {}", stderr(&out)));
+    let (code, report) = check_json(args);
     let rules = report["findings"]
         .as_array()
         .unwrap()
         .iter()
         .map(|f| f["rule"].as_str().unwrap().to_string())
         .collect();
-    (out.status.code(), rules)
+    (code, rules)
 }
 
 #[test]

@@ -39,6 +39,15 @@ fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     None
 }
 
+/// `imagegate` run in `dir` with the test helm and `tmp` as its temporary folder.
+fn imagegate_in(dir: &Path, tmp: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_imagegate"));
+    cmd.current_dir(dir)
+        .env("IMAGEGATE_HELM", helm())
+        .env("TMPDIR", tmp);
+    cmd
+}
+
 /// Two cells (dev, prod) of a chart whose render never finishes.
 fn hanging_fleet() -> tempfile::TempDir {
     tree(&[
@@ -52,7 +61,7 @@ fn interrupted_by(signal: &str) {
     let dir = hanging_fleet();
     let tmp = tempfile::tempdir().unwrap();
     let tmp_real: PathBuf = tmp.path().canonicalize().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_imagegate"))
+    let mut child = imagegate_in(dir.path(), &tmp_real)
         .args([
             "check",
             "--no-progress",
@@ -63,9 +72,6 @@ fn interrupted_by(signal: &str) {
             "--timeout",
             "600",
         ])
-        .current_dir(dir.path())
-        .env("IMAGEGATE_HELM", helm())
-        .env("TMPDIR", &tmp_real)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -113,18 +119,7 @@ fn interrupted_by(signal: &str) {
         stderr.contains("imagegate: interrupted; stopped 2 helm process(es)"),
         "{stderr}"
     );
-    let gone = wait_for(Duration::from_secs(5), || {
-        helms
-            .iter()
-            .all(|pid| {
-                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-                stat.is_empty()
-                    || stat
-                        .rsplit_once(") ")
-                        .is_some_and(|(_, r)| r.starts_with('Z'))
-            })
-            .then_some(())
-    });
+    let gone = wait_for(Duration::from_secs(5), || all_gone(&helms).then_some(()));
     assert!(gone.is_some(), "helm {helms:?} outlived imagegate");
     assert_eq!(processes_under(&tmp_real), Vec::<u32>::new());
     let left: Vec<_> = std::fs::read_dir(&tmp_real)
@@ -163,11 +158,8 @@ fn helm_sigkill_takes_every_helm_along_and_the_next_run_removes_the_folders() {
     let dir = hanging_fleet();
     let tmp = tempfile::tempdir().unwrap();
     let tmp_real: PathBuf = tmp.path().canonicalize().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_imagegate"))
+    let mut child = imagegate_in(dir.path(), &tmp_real)
         .args(["check", "--no-progress", "-j", "2", "--timeout", "600"])
-        .current_dir(dir.path())
-        .env("IMAGEGATE_HELM", helm())
-        .env("TMPDIR", &tmp_real)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -194,11 +186,8 @@ fn helm_sigkill_takes_every_helm_along_and_the_next_run_removes_the_folders() {
     std::fs::create_dir(&live).unwrap();
     let unrelated = tmp_real.join("imagegate-helm-notapid-x");
     std::fs::create_dir(&unrelated).unwrap();
-    let next = Command::new(env!("CARGO_BIN_EXE_imagegate"))
+    let next = imagegate_in(dir.path(), &tmp_real)
         .args(["cells"])
-        .current_dir(dir.path())
-        .env("IMAGEGATE_HELM", helm())
-        .env("TMPDIR", &tmp_real)
         .output()
         .unwrap();
     assert_eq!(next.status.code(), Some(0), "{}", stderr(&next));
@@ -227,7 +216,7 @@ fn helm_ctrl_c_while_diff_unpacks_the_base_leaves_no_folder() {
     git(dir.path(), &["commit", "-q", "-m", "base"]);
     let tmp = tempfile::tempdir().unwrap();
     let tmp_real: PathBuf = tmp.path().canonicalize().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_imagegate"))
+    let mut child = imagegate_in(dir.path(), &tmp_real)
         .args([
             "diff",
             "--base",
@@ -237,9 +226,6 @@ fn helm_ctrl_c_while_diff_unpacks_the_base_leaves_no_folder() {
             "--timeout",
             "600",
         ])
-        .current_dir(dir.path())
-        .env("IMAGEGATE_HELM", helm())
-        .env("TMPDIR", &tmp_real)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
