@@ -1,4 +1,5 @@
-//! The rules, one file each, named by rule id.
+//! The rules, one folder each, named by rule id: `<rule>/mod.rs` (the check), `<rule>/doc.md`
+//! (its documentation), `<rule>/fixtures/` (inputs) and `<rule>/snapshots/` (what it reports).
 //!
 //! Every rule module carries its documentation as its module doc comment, read from the markdown
 //! file next to it; [`crate::registry`] includes the same file, so `imagegate explain` and the

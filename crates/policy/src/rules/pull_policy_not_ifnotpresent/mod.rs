@@ -1,4 +1,4 @@
-#![doc = include_str!("pull-policy-not-ifnotpresent.md")]
+#![doc = include_str!("doc.md")]
 
 use imagegate_decode::{PullPolicy, SiteKind};
 
@@ -17,7 +17,7 @@ pub const SECURITY_SEVERITY: &str = "3.0";
 /// Tags for code scanning, besides `security`, `kubernetes` and `container-image`.
 pub const TAGS: &[&str] = &["pull-policy"];
 /// The rule's documentation (the same text as this module's doc comment).
-pub const DOC: &str = include_str!("pull-policy-not-ifnotpresent.md");
+pub const DOC: &str = include_str!("doc.md");
 
 /// The only accepted value, compared exactly (the API server is case-sensitive).
 pub const EXPECTED: &str = "IfNotPresent";

@@ -1,4 +1,4 @@
-#![doc = include_str!("digest-required.md")]
+#![doc = include_str!("doc.md")]
 
 use super::SiteContext;
 use crate::{Finding, ImageRef, Offending, Severity};
@@ -14,7 +14,7 @@ pub const SECURITY_SEVERITY: &str = "8.0";
 /// Tags for code scanning, besides `security`, `kubernetes` and `container-image`.
 pub const TAGS: &[&str] = &["supply-chain"];
 /// The rule's documentation (the same text as this module's doc comment).
-pub const DOC: &str = include_str!("digest-required.md");
+pub const DOC: &str = include_str!("doc.md");
 
 /// Reports `reference` when it carries no digest.
 pub(crate) fn check(site: &SiteContext<'_>, reference: &ImageRef) -> Option<Finding> {

@@ -1,4 +1,4 @@
-#![doc = include_str!("invalid-image-ref.md")]
+#![doc = include_str!("doc.md")]
 
 use super::SiteContext;
 use crate::{Finding, Offending, RefError, Severity};
@@ -15,7 +15,7 @@ pub const SECURITY_SEVERITY: &str = "5.0";
 /// Tags for code scanning, besides `security`, `kubernetes` and `container-image`.
 pub const TAGS: &[&str] = &["fail-closed"];
 /// The rule's documentation (the same text as this module's doc comment).
-pub const DOC: &str = include_str!("invalid-image-ref.md");
+pub const DOC: &str = include_str!("doc.md");
 
 /// Reports a site whose image did not parse. Safety-net sites are never reported: a field named
 /// like an image in an unknown object may hold any string.

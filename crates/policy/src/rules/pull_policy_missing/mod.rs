@@ -1,4 +1,4 @@
-#![doc = include_str!("pull-policy-missing.md")]
+#![doc = include_str!("doc.md")]
 
 use imagegate_decode::PullPolicy;
 
@@ -16,7 +16,7 @@ pub const SECURITY_SEVERITY: &str = "3.0";
 /// Tags for code scanning, besides `security`, `kubernetes` and `container-image`.
 pub const TAGS: &[&str] = &["pull-policy"];
 /// The rule's documentation (the same text as this module's doc comment).
-pub const DOC: &str = include_str!("pull-policy-missing.md");
+pub const DOC: &str = include_str!("doc.md");
 
 /// Reports a pod-spec container whose `imagePullPolicy` is absent. Custom fields and safety-net
 /// sites are never reported: their operators choose the default.

@@ -1,4 +1,4 @@
-#![doc = include_str!("promotion-drift.md")]
+#![doc = include_str!("doc.md")]
 
 use imagegate_decode::{DecodedObject, ImageSite};
 
@@ -16,7 +16,7 @@ pub const SECURITY_SEVERITY: &str = "7.0";
 /// Tags for code scanning, besides `security`, `kubernetes` and `container-image`.
 pub const TAGS: &[&str] = &["supply-chain", "promotion"];
 /// The rule's documentation (the same text as this module's doc comment).
-pub const DOC: &str = include_str!("promotion-drift.md");
+pub const DOC: &str = include_str!("doc.md");
 
 /// What the upstream environment renders of the same repository, for the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-#![doc = include_str!("render-failed.md")]
+#![doc = include_str!("doc.md")]
 
 use crate::{CellContext, Finding, Severity};
 
@@ -13,7 +13,7 @@ pub const SECURITY_SEVERITY: &str = "5.0";
 /// Tags for code scanning, besides `security`, `kubernetes` and `container-image`.
 pub const TAGS: &[&str] = &["fail-closed"];
 /// The rule's documentation (the same text as this module's doc comment).
-pub const DOC: &str = include_str!("render-failed.md");
+pub const DOC: &str = include_str!("doc.md");
 
 /// Longest excerpt of helm's error kept in the message; helm can print whole templates.
 const MAX_ERROR_CHARS: usize = 2000;

@@ -1,4 +1,4 @@
-#![doc = include_str!("mutable-tag.md")]
+#![doc = include_str!("doc.md")]
 
 use super::SiteContext;
 use crate::{Finding, ImageRef, Offending, Severity, TagPattern};
@@ -14,7 +14,7 @@ pub const SECURITY_SEVERITY: &str = "8.0";
 /// Tags for code scanning, besides `security`, `kubernetes` and `container-image`.
 pub const TAGS: &[&str] = &["supply-chain"];
 /// The rule's documentation (the same text as this module's doc comment).
-pub const DOC: &str = include_str!("mutable-tag.md");
+pub const DOC: &str = include_str!("doc.md");
 
 /// True when `tag` matches one of the immutable shapes in full.
 pub fn is_immutable(tag: &str, immutable: &[TagPattern]) -> bool {

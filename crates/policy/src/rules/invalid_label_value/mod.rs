@@ -1,4 +1,4 @@
-#![doc = include_str!("invalid-label-value.md")]
+#![doc = include_str!("doc.md")]
 
 use imagegate_decode::{DecodedObject, LabelSite};
 
@@ -17,7 +17,7 @@ pub const SECURITY_SEVERITY: &str = "3.0";
 /// Tags for code scanning, besides `security`, `kubernetes` and `container-image`.
 pub const TAGS: &[&str] = &["kubernetes"];
 /// The rule's documentation (the same text as this module's doc comment).
-pub const DOC: &str = include_str!("invalid-label-value.md");
+pub const DOC: &str = include_str!("doc.md");
 
 /// Longest label value Kubernetes accepts.
 pub const MAX_LEN: usize = 63;

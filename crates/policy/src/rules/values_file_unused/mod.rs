@@ -1,4 +1,4 @@
-#![doc = include_str!("values-file-unused.md")]
+#![doc = include_str!("doc.md")]
 
 use crate::{CellContext, Finding, Severity};
 
@@ -13,7 +13,7 @@ pub const SECURITY_SEVERITY: &str = "2.0";
 /// Tags for code scanning, besides `security`, `kubernetes` and `container-image`.
 pub const TAGS: &[&str] = &["hygiene"];
 /// The rule's documentation (the same text as this module's doc comment).
-pub const DOC: &str = include_str!("values-file-unused.md");
+pub const DOC: &str = include_str!("doc.md");
 
 /// The finding for the values file at `path` (relative to the repository), which no cell reads.
 /// Severity is the rule default; run [`crate::PolicySettings::apply_severity`] before reporting.

@@ -1,4 +1,4 @@
-#![doc = include_str!("exception-unused.md")]
+#![doc = include_str!("doc.md")]
 
 use super::exception_finding;
 use crate::{Exception, Finding, Severity};
@@ -14,7 +14,7 @@ pub const SECURITY_SEVERITY: &str = "2.0";
 /// Tags for code scanning, besides `security`, `kubernetes` and `container-image`.
 pub const TAGS: &[&str] = &["exceptions"];
 /// The rule's documentation (the same text as this module's doc comment).
-pub const DOC: &str = include_str!("exception-unused.md");
+pub const DOC: &str = include_str!("doc.md");
 
 /// The finding for exception number `index` (0-based in `exceptions.list`), which matched nothing.
 pub fn finding(index: usize, exception: &Exception) -> Finding {

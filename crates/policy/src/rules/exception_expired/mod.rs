@@ -1,4 +1,4 @@
-#![doc = include_str!("exception-expired.md")]
+#![doc = include_str!("doc.md")]
 
 use chrono::NaiveDate;
 
@@ -16,7 +16,7 @@ pub const SECURITY_SEVERITY: &str = "2.0";
 /// Tags for code scanning, besides `security`, `kubernetes` and `container-image`.
 pub const TAGS: &[&str] = &["exceptions"];
 /// The rule's documentation (the same text as this module's doc comment).
-pub const DOC: &str = include_str!("exception-expired.md");
+pub const DOC: &str = include_str!("doc.md");
 
 /// The finding for exception number `index` (0-based in `exceptions.list`), expired as of `today`.
 pub fn finding(index: usize, exception: &Exception, today: NaiveDate) -> Finding {

@@ -1,4 +1,4 @@
-#![doc = include_str!("invalid-manifest.md")]
+#![doc = include_str!("doc.md")]
 
 use imagegate_decode::DocumentError;
 
@@ -17,7 +17,7 @@ pub const SECURITY_SEVERITY: &str = "5.0";
 /// Tags for code scanning, besides `security`, `kubernetes` and `container-image`.
 pub const TAGS: &[&str] = &["fail-closed"];
 /// The rule's documentation (the same text as this module's doc comment).
-pub const DOC: &str = include_str!("invalid-manifest.md");
+pub const DOC: &str = include_str!("doc.md");
 
 /// The finding for a document the decoder could not read.
 /// Severity is the rule default; [`crate::evaluate`] applies the configured one.
