@@ -168,7 +168,7 @@ pub fn finding(
     cell: Option<&Cell>,
 ) -> ReportFinding {
     let mut r = ReportFinding::new(
-        f.rule,
+        f.rule.as_str(),
         severity(f.severity),
         &f.message,
         &f.cell.environment,
@@ -260,6 +260,15 @@ pub fn finding_with_stack(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_report_names_render_failed_as_the_policy_does() {
+        // The report crate depends on no other crate, so it keeps the id as a string.
+        assert_eq!(
+            imagegate_report::RENDER_FAILED,
+            imagegate_policy::RuleId::RenderFailed.as_str()
+        );
+    }
 
     #[test]
     fn csv_cells_that_a_spreadsheet_would_run_are_neutralised() {

@@ -64,7 +64,7 @@ pub fn rule_meta() -> Vec<RuleMeta> {
                 imagegate_policy::Severity::Error => ReportSeverity::Error,
                 imagegate_policy::Severity::Warning => ReportSeverity::Warning,
             };
-            RuleMeta::new(r.id, r.summary, r.doc, sev)
+            RuleMeta::new(r.id.as_str(), r.summary, r.doc, sev)
                 .with_help_uri(format!(
                     "https://github.com/imagegate/imagegate/blob/main/docs/rules/{}.md",
                     r.id

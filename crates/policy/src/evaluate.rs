@@ -98,7 +98,7 @@ mod tests {
         obj.sites.push(site(kind, image, policy));
         evaluate(&cell("dev"), &[obj], &[], &PolicySettings::default())
             .iter()
-            .map(|f| f.rule)
+            .map(|f| f.rule.as_str())
             .collect()
     }
 
@@ -329,7 +329,7 @@ mod tests {
         let found = evaluate(&cell("dev"), &[obj], &[], &PolicySettings::default());
         let parts: Vec<(&str, Option<Offending>)> = found
             .iter()
-            .map(|f| (f.rule, f.offending.clone()))
+            .map(|f| (f.rule.as_str(), f.offending.clone()))
             .collect();
         assert_eq!(
             parts,
@@ -384,7 +384,7 @@ mod tests {
         };
         let found = evaluate(&cell("dev"), &[a, c], &[error], &PolicySettings::default());
         let order: Vec<(Option<usize>, &str)> =
-            found.iter().map(|f| (f.document, f.rule)).collect();
+            found.iter().map(|f| (f.document, f.rule.as_str())).collect();
         assert_eq!(
             order,
             [
@@ -408,7 +408,7 @@ mod tests {
         let at = |env: &str| -> Vec<(&'static str, Severity)> {
             evaluate(&cell(env), std::slice::from_ref(&obj), &[], &settings)
                 .iter()
-                .map(|f| (f.rule, f.severity))
+                .map(|f| (f.rule.as_str(), f.severity))
                 .collect()
         };
         assert_eq!(
@@ -431,7 +431,7 @@ mod tests {
     #[test]
     fn render_failed_is_always_an_error() {
         let f = render_failed(&cell("dev"), "Error: boom", &PolicySettings::default());
-        assert_eq!((f.rule, f.severity), ("render-failed", Severity::Error));
+        assert_eq!((f.rule.as_str(), f.severity), ("render-failed", Severity::Error));
         assert!(f.message.contains("Error: boom"));
     }
 

@@ -115,7 +115,7 @@ pub fn apply_exceptions(
 }
 
 fn covers(exception: &Exception, finding: &Finding) -> bool {
-    if exception.rule.as_str() != finding.rule {
+    if exception.rule.rule() != finding.rule {
         return false;
     }
     let environment_ok = exception.environments.is_empty()
@@ -196,7 +196,7 @@ pub fn exception_hygiene(
 mod tests {
     use super::*;
     use crate::rules::fixtures::{digest, object, set, site};
-    use crate::{evaluate, CellContext, Severity};
+    use crate::{evaluate, CellContext, RuleId, Severity};
     use imagegate_decode::SiteKind;
 
     fn date(s: &str) -> NaiveDate {
@@ -324,7 +324,7 @@ mod tests {
             let mut found = findings(env, &image);
             assert!(!found.is_empty(), "{entry} {image}: nothing to except");
             let outcome = apply_exceptions(&mut found, &exceptions, date(TODAY));
-            let rule = exceptions.list[0].rule.as_str();
+            let rule = exceptions.list[0].rule.rule();
             let target: Vec<_> = found.iter().filter(|f| f.rule == rule).collect();
             let any_excepted = target.iter().any(|f| f.excepted_by == Some(0));
             assert_eq!(any_excepted, excepted, "{entry} in {env} on {image}");
@@ -346,7 +346,7 @@ mod tests {
         let outcome = apply_exceptions(&mut found, &exceptions, date(TODAY));
         let tag = found
             .iter()
-            .find(|f| f.rule == "mutable-tag")
+            .find(|f| f.rule == RuleId::MutableTag)
             .unwrap_or_else(|| unreachable!());
         assert_eq!(tag.excepted_by, Some(0));
         assert_eq!((outcome.matches(0), outcome.matches(1)), (1, 1));
@@ -354,7 +354,7 @@ mod tests {
         // The digest-required finding of the same image is not excepted.
         assert!(found
             .iter()
-            .any(|f| f.rule == "digest-required" && !f.is_excepted()));
+            .any(|f| f.rule == RuleId::DigestRequired && !f.is_excepted()));
     }
 
     #[test]
@@ -386,7 +386,7 @@ mod tests {
     }
 
     fn rules(findings: &[Finding]) -> Vec<(&'static str, Option<u32>)> {
-        findings.iter().map(|f| (f.rule, f.config_line)).collect()
+        findings.iter().map(|f| (f.rule.as_str(), f.config_line)).collect()
     }
 
     #[test]
@@ -469,7 +469,7 @@ mod tests {
         apply_exceptions(&mut dev, &exceptions, date(TODAY));
         assert!(dev
             .iter()
-            .any(|f| f.rule == "digest-required" && f.excepted_by == Some(0)));
+            .any(|f| f.rule == RuleId::DigestRequired && f.excepted_by == Some(0)));
     }
 
     #[test]
@@ -489,7 +489,7 @@ mod tests {
         );
         assert_eq!(found.len(), 1);
         assert_eq!(
-            (found[0].rule, found[0].severity),
+            (found[0].rule.as_str(), found[0].severity),
             ("exception-expired", Severity::Warning)
         );
     }

@@ -1,4 +1,6 @@
 use imagegate_decode::ObjectRef;
+
+use crate::RuleId;
 use serde::Serialize;
 
 /// How bad a finding is. `off` is a configuration choice and never reaches a finding.
@@ -48,7 +50,7 @@ pub struct CellContext {
 #[serde(rename_all = "camelCase")]
 pub struct Finding {
     /// Stable rule id, for example `digest-required`.
-    pub rule: &'static str,
+    pub rule: RuleId,
     /// Severity after configuration.
     pub severity: Severity,
     /// One sentence saying what is wrong and what to do.
@@ -85,7 +87,7 @@ pub struct Finding {
 impl Finding {
     /// A finding of `rule` in `cell` with nothing else known yet; the other fields start empty.
     pub fn new(
-        rule: &'static str,
+        rule: RuleId,
         severity: Severity,
         message: impl Into<String>,
         cell: CellContext,

@@ -29,7 +29,7 @@ pub use reference::{
     canonical_repository_prefix, ImageRef, RefError, DIGEST_ALGORITHM, NAME_MAX_LEN,
     SHA256_HEX_LEN, TAG_MAX_LEN,
 };
-pub use registry::{rule, rules, RuleInfo, RuleStatus};
+pub use registry::{rule, rules, RuleId, RuleInfo, RuleStatus, UnknownRuleId};
 pub use settings::{
     builtin_custom_image_fields, CustomImageFieldSetting, Exception, ExceptionRule,
     ExceptionSettings, Glob, Level, ObjectGlob, PerEnvironment, PolicySettings, RuleSeverity,

@@ -5,7 +5,12 @@
 //! the documentation is the same markdown file the module's doc comment includes, so there is one
 //! source of truth per rule.
 
-use serde::Serialize;
+use std::fmt;
+use std::str::FromStr;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde::de::{self, Deserializer};
+use serde::{Deserialize, Serialize};
 
 use crate::rules::*;
 use crate::Severity;
@@ -25,7 +30,7 @@ pub enum RuleStatus {
 #[serde(rename_all = "camelCase")]
 pub struct RuleInfo {
     /// Stable id, for example `digest-required`.
-    pub id: &'static str,
+    pub id: RuleId,
     /// Severity unless the configuration says otherwise.
     pub default_severity: Severity,
     /// Stable or preview.
@@ -42,35 +47,194 @@ pub struct RuleInfo {
     pub tags: &'static [&'static str],
 }
 
-macro_rules! rule_info {
-    ($module:ident) => {
-        RuleInfo {
-            id: $module::ID,
-            default_severity: $module::DEFAULT_SEVERITY,
-            status: RuleStatus::Stable,
-            summary: $module::SUMMARY,
-            doc: $module::DOC,
-            security_severity: $module::SECURITY_SEVERITY,
-            tags: $module::TAGS,
+/// Lists every rule once: the variant of [`RuleId`], its module under [`crate::rules`] and its
+/// id. The enum, its string forms and the [`rules()`] table are all generated from this list, so
+/// adding a rule is adding one line here and one folder under `rules/`.
+macro_rules! registry {
+    ($($variant:ident => $module:ident, $id:literal;)*) => {
+        /// A rule, by its stable id. Serialises (and parses) as the kebab-case id, `digest-required`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum RuleId {
+            $(
+                #[doc = concat!("`", $id, "`: see [`crate::rules::", stringify!($module), "`].")]
+                $variant,
+            )*
         }
+
+        impl RuleId {
+            /// Every rule, in the order of the rules reference.
+            pub const ALL: [RuleId; [$($id),*].len()] = [$(RuleId::$variant),*];
+
+            /// The stable kebab-case id, for example `digest-required`.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(RuleId::$variant => $id,)*
+                }
+            }
+
+            /// The name of the rule's module (and folder) under `crates/policy/src/rules`.
+            pub const fn module(self) -> &'static str {
+                match self {
+                    $(RuleId::$variant => stringify!($module),)*
+                }
+            }
+        }
+
+        static RULES: [RuleInfo; RuleId::ALL.len()] = [$(
+            RuleInfo {
+                id: RuleId::$variant,
+                default_severity: $module::DEFAULT_SEVERITY,
+                status: RuleStatus::Stable,
+                summary: $module::SUMMARY,
+                doc: $module::DOC,
+                security_severity: $module::SECURITY_SEVERITY,
+                tags: $module::TAGS,
+            },
+        )*];
     };
 }
 
-static RULES: [RuleInfo; 13] = [
-    rule_info!(digest_required),
-    rule_info!(mutable_tag),
-    rule_info!(invalid_image_ref),
-    rule_info!(pull_policy_missing),
-    rule_info!(pull_policy_not_ifnotpresent),
-    rule_info!(invalid_label_value),
-    rule_info!(render_failed),
-    rule_info!(invalid_manifest),
-    rule_info!(exception_expired),
-    rule_info!(exception_unused),
-    rule_info!(exception_invalid),
-    rule_info!(promotion_drift),
-    rule_info!(values_file_unused),
-];
+registry! {
+    DigestRequired => digest_required, "digest-required";
+    MutableTag => mutable_tag, "mutable-tag";
+    InvalidImageRef => invalid_image_ref, "invalid-image-ref";
+    PullPolicyMissing => pull_policy_missing, "pull-policy-missing";
+    PullPolicyNotIfNotPresent => pull_policy_not_ifnotpresent, "pull-policy-not-ifnotpresent";
+    InvalidLabelValue => invalid_label_value, "invalid-label-value";
+    RenderFailed => render_failed, "render-failed";
+    InvalidManifest => invalid_manifest, "invalid-manifest";
+    ExceptionExpired => exception_expired, "exception-expired";
+    ExceptionUnused => exception_unused, "exception-unused";
+    ExceptionInvalid => exception_invalid, "exception-invalid";
+    PromotionDrift => promotion_drift, "promotion-drift";
+    ValuesFileUnused => values_file_unused, "values-file-unused";
+}
+
+impl RuleId {
+    /// The rule's registry entry: severity, summary, documentation.
+    pub fn info(self) -> &'static RuleInfo {
+        // RULES is generated in the order of ALL, so the variant's position is its index.
+        &RULES[self as usize]
+    }
+
+    /// The rule's default severity.
+    pub fn default_severity(self) -> Severity {
+        self.info().default_severity
+    }
+
+    /// True for the rules that cannot be lowered below `error` or excepted
+    /// ([`FAIL_CLOSED`]).
+    pub fn is_fail_closed(self) -> bool {
+        FAIL_CLOSED.contains(&self)
+    }
+
+    /// True for the rules about the exceptions themselves ([`EXCEPTION_HYGIENE`]).
+    pub fn is_exception_hygiene(self) -> bool {
+        EXCEPTION_HYGIENE.contains(&self)
+    }
+
+    /// The known rule closest to `word` (at most two edits away, or one a prefix of the other),
+    /// for a "did you mean".
+    pub fn closest(word: &str) -> Option<RuleId> {
+        let word = word.to_ascii_lowercase();
+        RuleId::ALL
+            .iter()
+            .map(|r| (strsim::levenshtein(&word, r.as_str()), r.as_str(), *r))
+            .filter(|(d, id, _)| {
+                *d <= 2 || (word.len() >= 3 && (id.starts_with(word.as_str()) || word.starts_with(id)))
+            })
+            .min_by_key(|(d, id, _)| (*d, *id))
+            .map(|(_, _, r)| r)
+    }
+
+    /// Every id, comma-separated, for error messages.
+    pub fn known() -> String {
+        RuleId::ALL
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl fmt::Display for RuleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// Ordered by id, as the string ids were, so maps keyed by rule iterate (and report) in the same
+/// order as before the ids were typed.
+impl Ord for RuleId {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl PartialOrd for RuleId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// A string that names no rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown rule id `{id}`{}", suggestion(*.closest))]
+pub struct UnknownRuleId {
+    /// The id as written.
+    pub id: String,
+    /// The known rule closest to it, if any is close.
+    pub closest: Option<RuleId>,
+}
+
+/// ` (did you mean `mutable-tag`?)`, or nothing.
+pub(crate) fn suggestion(closest: Option<RuleId>) -> String {
+    closest
+        .map(|r| format!(" (did you mean `{r}`?)"))
+        .unwrap_or_default()
+}
+
+impl FromStr for RuleId {
+    type Err = UnknownRuleId;
+
+    fn from_str(id: &str) -> Result<Self, Self::Err> {
+        RuleId::ALL
+            .into_iter()
+            .find(|r| r.as_str() == id)
+            .ok_or_else(|| UnknownRuleId {
+                id: id.to_owned(),
+                closest: RuleId::closest(id),
+            })
+    }
+}
+
+impl Serialize for RuleId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for RuleId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let id = String::deserialize(d)?;
+        id.parse().map_err(de::Error::custom)
+    }
+}
+
+impl JsonSchema for RuleId {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "RuleId".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let ids: Vec<&str> = RuleId::ALL.iter().map(|r| r.as_str()).collect();
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A rule id.",
+            "enum": ids,
+        })
+    }
+}
 
 /// Every rule, in the order of the rules reference.
 pub fn rules() -> &'static [RuleInfo] {
@@ -79,18 +243,18 @@ pub fn rules() -> &'static [RuleInfo] {
 
 /// The rule with this id, if there is one.
 pub fn rule(id: &str) -> Option<&'static RuleInfo> {
-    RULES.iter().find(|r| r.id == id)
+    id.parse::<RuleId>().ok().map(RuleId::info)
 }
 
 /// Rules that cannot be lowered below `error` or excepted: what imagegate could not render or read
 /// has not been checked, and must never pass silently.
-pub const FAIL_CLOSED: [&str; 2] = [render_failed::ID, invalid_manifest::ID];
+pub const FAIL_CLOSED: [RuleId; 2] = [RuleId::RenderFailed, RuleId::InvalidManifest];
 
 /// Rules about the exceptions themselves, which no exception may cover.
-pub const EXCEPTION_HYGIENE: [&str; 3] = [
-    exception_expired::ID,
-    exception_unused::ID,
-    exception_invalid::ID,
+pub const EXCEPTION_HYGIENE: [RuleId; 3] = [
+    RuleId::ExceptionExpired,
+    RuleId::ExceptionUnused,
+    RuleId::ExceptionInvalid,
 ];
 
 #[cfg(test)]
@@ -108,36 +272,70 @@ mod tests {
     #[test]
     fn ids_are_unique_and_well_formed() {
         let mut seen = HashSet::new();
-        for r in rules() {
-            assert!(seen.insert(r.id), "duplicate id {}", r.id);
+        for (i, r) in rules().iter().enumerate() {
+            let id = r.id.as_str();
+            assert!(seen.insert(id), "duplicate id {id}");
             assert!(
-                r.id.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
-                "id {} is not kebab-case",
-                r.id
+                id.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+                "id {id} is not kebab-case"
             );
-            assert_eq!(rule(r.id), Some(r));
+            assert_eq!(RuleId::ALL[i], r.id, "{id}: table and enum out of order");
+            assert_eq!(r.id.info(), r);
+            assert_eq!(rule(id), Some(r));
+            // The module (and folder) is the id in snake case.
+            assert_eq!(r.id.module(), id.replace('-', "_"));
         }
+        assert_eq!(rules().len(), RuleId::ALL.len());
         assert_eq!(rule("no-such-rule"), None);
     }
 
     #[test]
-    fn product_rule_ids_are_all_registered() {
-        for id in [
-            "digest-required",
-            "mutable-tag",
-            "invalid-image-ref",
-            "pull-policy-missing",
-            "pull-policy-not-ifnotpresent",
-            "invalid-label-value",
-            "render-failed",
-            "invalid-manifest",
-            "exception-expired",
-            "exception-unused",
-            "promotion-drift",
-            "values-file-unused",
-        ] {
-            assert!(rule(id).is_some(), "{id} missing");
+    fn ids_round_trip_through_text_and_serde() {
+        for r in RuleId::ALL {
+            assert_eq!(r.as_str().parse::<RuleId>(), Ok(r));
+            assert_eq!(r.to_string(), r.as_str());
+            let json = serde_json::to_string(&r).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(json, format!("\"{}\"", r.as_str()));
+            let back: RuleId = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(back, r);
         }
+        let err = serde_json::from_str::<RuleId>("\"digest_required\"")
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("unknown rule id `digest_required` (did you mean `digest-required`?)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unknown_ids_suggest_the_closest_rule() {
+        let cases = [
+            ("mutable-tags", Some(RuleId::MutableTag)),
+            ("Digest-Required", Some(RuleId::DigestRequired)),
+            ("pull-policy", Some(RuleId::PullPolicyMissing)),
+            ("exception-expird", Some(RuleId::ExceptionExpired)),
+            ("latest-tag", None),
+            ("x", None),
+        ];
+        for (word, expected) in cases {
+            let err = word.parse::<RuleId>().unwrap_err();
+            assert_eq!(err.closest, expected, "{word}");
+            assert_eq!(err.id, word);
+            let text = err.to_string();
+            assert_eq!(text.contains("did you mean"), expected.is_some(), "{text}");
+        }
+    }
+
+    #[test]
+    fn ordered_by_id() {
+        let mut sorted = RuleId::ALL;
+        sorted.sort();
+        let ids: Vec<&str> = sorted.iter().map(|r| r.as_str()).collect();
+        let mut expected = ids.clone();
+        expected.sort_unstable();
+        assert_eq!(ids, expected);
     }
 
     #[test]
@@ -180,7 +378,7 @@ mod tests {
     fn default_severities() {
         for r in rules() {
             let expected = match r.id {
-                "exception-unused" | "values-file-unused" => Severity::Warning,
+                RuleId::ExceptionUnused | RuleId::ValuesFileUnused => Severity::Warning,
                 _ => Severity::Error,
             };
             assert_eq!(r.default_severity, expected, "{}", r.id);

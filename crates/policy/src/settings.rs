@@ -15,8 +15,8 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::de::{self, IntoDeserializer, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use crate::registry::{self, EXCEPTION_HYGIENE, FAIL_CLOSED};
-use crate::{Finding, Severity};
+use crate::registry::{self, suggestion};
+use crate::{Finding, RuleId, Severity};
 
 /// The build-SHA and semantic-version shapes of product.md.
 pub const DEFAULT_IMMUTABLE_TAGS: [&str; 2] = [
@@ -67,9 +67,8 @@ fn default_immutable_tags() -> Vec<TagPattern> {
 
 impl PolicySettings {
     /// The severity of `rule` in `environment`, or `None` when the rule is `off` there.
-    /// Unknown rules (which deserialization never lets through) are errors.
-    pub fn severity_for(&self, rule: &str, environment: &str) -> Option<Severity> {
-        let default = registry::rule(rule).map_or(Severity::Error, |r| r.default_severity);
+    pub fn severity_for(&self, rule: RuleId, environment: &str) -> Option<Severity> {
+        let default = rule.default_severity();
         let level = match self.severity.get(rule) {
             None => return Some(default),
             Some(RuleSeverity::Level(level)) => Some(*level),
@@ -228,21 +227,23 @@ pub enum SettingsError {
     #[error("invalid object pattern `{0}`: objects are written `Kind/name` (globs allowed, e.g. `Deployment/web-*`)")]
     ObjectPattern(String),
     /// A rule id that no rule has.
-    #[error("unknown rule id `{id}` in {section}; known rules: {known}")]
+    #[error("unknown rule id `{id}` in {section}{}; known rules: {known}", suggestion(*.closest))]
     UnknownRule {
         /// The id as written.
         id: String,
         /// Where it was written.
         section: &'static str,
+        /// The known rule closest to `id`, if one is close.
+        closest: Option<RuleId>,
         /// Every known id, comma-separated.
         known: String,
     },
     /// A fail-closed rule set below `error`.
     #[error("`{0}` cannot be set below `error`: imagegate fails closed on what it could not render or read")]
-    FailClosed(&'static str),
+    FailClosed(RuleId),
     /// An exception for a rule that cannot be excepted.
     #[error("`{0}` cannot be excepted: {1}")]
-    NotExceptable(&'static str, &'static str),
+    NotExceptable(RuleId, &'static str),
     /// An empty or blank `reason`.
     #[error("an exception needs a non-empty `reason` saying why and where the fix is tracked")]
     EmptyReason,
@@ -254,21 +255,13 @@ pub enum SettingsError {
     CustomField(String),
 }
 
-fn known_rules() -> String {
-    registry::rules()
-        .iter()
-        .map(|r| r.id)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn known_rule(id: &str, section: &'static str) -> Result<&'static str, SettingsError> {
-    registry::rule(id)
-        .map(|r| r.id)
-        .ok_or_else(|| SettingsError::UnknownRule {
-            id: id.to_owned(),
+fn known_rule(id: &str, section: &'static str) -> Result<RuleId, SettingsError> {
+    id.parse::<RuleId>()
+        .map_err(|e| SettingsError::UnknownRule {
+            id: e.id,
             section,
-            known: known_rules(),
+            closest: e.closest,
+            known: RuleId::known(),
         })
 }
 
@@ -363,16 +356,16 @@ impl<'de> Deserialize<'de> for RuleSeverity {
 /// `policy.severity`: configured severities by rule id. Unknown ids fail deserialization.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "BTreeMap<String, RuleSeverity>")]
-pub struct SeverityOverrides(BTreeMap<&'static str, RuleSeverity>);
+pub struct SeverityOverrides(BTreeMap<RuleId, RuleSeverity>);
 
 impl SeverityOverrides {
     /// The configured severity of `rule`, if any.
-    pub fn get(&self, rule: &str) -> Option<&RuleSeverity> {
-        self.0.get(rule)
+    pub fn get(&self, rule: RuleId) -> Option<&RuleSeverity> {
+        self.0.get(&rule)
     }
 
-    /// Every configured rule and its severity.
-    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &RuleSeverity)> {
+    /// Every configured rule and its severity, by id.
+    pub fn iter(&self) -> impl Iterator<Item = (RuleId, &RuleSeverity)> {
         self.0.iter().map(|(k, v)| (*k, v))
     }
 }
@@ -384,7 +377,7 @@ impl TryFrom<BTreeMap<String, RuleSeverity>> for SeverityOverrides {
         let mut out = BTreeMap::new();
         for (id, severity) in map {
             let id = known_rule(&id, "policy.severity")?;
-            if FAIL_CLOSED.contains(&id) && severity.levels().iter().any(|l| *l != Level::Error) {
+            if id.is_fail_closed() && severity.levels().iter().any(|l| *l != Level::Error) {
                 return Err(SettingsError::FailClosed(id));
             }
             out.insert(id, severity);
@@ -402,7 +395,7 @@ impl JsonSchema for SeverityOverrides {
         let level = generator.subschema_for::<RuleSeverity>().to_value();
         let properties: serde_json::Map<String, serde_json::Value> = registry::rules()
             .iter()
-            .map(|r| (r.id.to_owned(), level.clone()))
+            .map(|r| (r.id.as_str().to_owned(), level.clone()))
             .collect();
         schemars::json_schema!({
             "type": "object",
@@ -559,19 +552,19 @@ impl Exception {
 /// The rule id of an exception: a known rule that may be excepted (not a fail-closed rule, not
 /// one about exceptions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ExceptionRule(&'static str);
+pub struct ExceptionRule(RuleId);
 
 impl ExceptionRule {
     /// Checks that `id` names a rule that may be excepted.
     pub fn new(id: &str) -> Result<Self, SettingsError> {
         let id = known_rule(id, "exceptions.list[].rule")?;
-        if FAIL_CLOSED.contains(&id) {
+        if id.is_fail_closed() {
             return Err(SettingsError::NotExceptable(
                 id,
                 "imagegate fails closed on what it could not render or read",
             ));
         }
-        if EXCEPTION_HYGIENE.contains(&id) {
+        if id.is_exception_hygiene() {
             return Err(SettingsError::NotExceptable(
                 id,
                 "it is about the exceptions themselves",
@@ -580,21 +573,26 @@ impl ExceptionRule {
         Ok(Self(id))
     }
 
+    /// The rule.
+    pub fn rule(&self) -> RuleId {
+        self.0
+    }
+
     /// The rule id.
     pub fn as_str(&self) -> &'static str {
-        self.0
+        self.0.as_str()
     }
 }
 
 impl fmt::Display for ExceptionRule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
+        f.write_str(self.0.as_str())
     }
 }
 
 impl PartialEq<&str> for ExceptionRule {
     fn eq(&self, other: &&str) -> bool {
-        self.0 == *other
+        self.0.as_str() == *other
     }
 }
 
@@ -611,9 +609,9 @@ impl JsonSchema for ExceptionRule {
     }
 
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        let ids: Vec<&str> = registry::rules()
+        let ids: Vec<&str> = RuleId::ALL
             .iter()
-            .map(|r| r.id)
+            .map(|r| r.as_str())
             .filter(|id| Self::new(id).is_ok())
             .collect();
         schemars::json_schema!({
@@ -845,19 +843,19 @@ list:
         let p = ok(policy(DOCUMENTED_POLICY));
         assert_eq!(p.immutable_tags, PolicySettings::default().immutable_tags);
         assert_eq!(
-            p.severity_for("values-file-unused", "dev"),
+            p.severity_for(RuleId::ValuesFileUnused, "dev"),
             Some(Severity::Warning)
         );
         assert_eq!(
-            p.severity_for("pull-policy-missing", "local"),
+            p.severity_for(RuleId::PullPolicyMissing, "local"),
             Some(Severity::Warning)
         );
         assert_eq!(
-            p.severity_for("pull-policy-missing", "production"),
+            p.severity_for(RuleId::PullPolicyMissing, "production"),
             Some(Severity::Error)
         );
         assert_eq!(
-            p.severity_for("digest-required", "local"),
+            p.severity_for(RuleId::DigestRequired, "local"),
             Some(Severity::Error)
         );
         assert_eq!(p.custom_image_fields.len(), 2);
@@ -885,7 +883,7 @@ list:
         let p = ok(policy("{}"));
         assert_eq!(p.immutable_tags.len(), 2);
         assert_eq!(
-            p.severity_for("exception-unused", "dev"),
+            p.severity_for(RuleId::ExceptionUnused, "dev"),
             Some(Severity::Warning)
         );
         assert_eq!(ok(exceptions("{}")), ExceptionSettings::default());
@@ -912,6 +910,25 @@ list:
             "list: [{rule: nope, reason: r, expires: 2026-01-01}]",
         ));
         assert!(e.contains("unknown rule id `nope`"), "{e}");
+        assert!(!e.contains("did you mean"), "{e}");
+    }
+
+    #[test]
+    fn unknown_rule_id_suggests_the_closest() {
+        let e = err(policy("severity: { digest-requried: warning }"));
+        assert!(
+            e.starts_with(
+                "unknown rule id `digest-requried` in policy.severity (did you mean `digest-required`?); known rules: "
+            ),
+            "{e}"
+        );
+        let e = err(exceptions(
+            "list: [{rule: mutable-tags, reason: r, expires: 2026-01-01}]",
+        ));
+        assert!(
+            e.contains("unknown rule id `mutable-tags` in exceptions.list[].rule (did you mean `mutable-tag`?)"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -919,14 +936,14 @@ list:
         let p = ok(policy(
             "severity:\n  mutable-tag: off\n  digest-required:\n    environments: { local: off }\n  invalid-label-value: { default: warning }",
         ));
-        assert_eq!(p.severity_for("mutable-tag", "dev"), None);
-        assert_eq!(p.severity_for("digest-required", "local"), None);
+        assert_eq!(p.severity_for(RuleId::MutableTag, "dev"), None);
+        assert_eq!(p.severity_for(RuleId::DigestRequired, "local"), None);
         assert_eq!(
-            p.severity_for("digest-required", "dev"),
+            p.severity_for(RuleId::DigestRequired, "dev"),
             Some(Severity::Error)
         );
         assert_eq!(
-            p.severity_for("invalid-label-value", "x"),
+            p.severity_for(RuleId::InvalidLabelValue, "x"),
             Some(Severity::Warning)
         );
 
@@ -1072,7 +1089,7 @@ list:
         };
         for rule in registry::rules() {
             assert!(
-                resolved["properties"].get(rule.id).is_some(),
+                resolved["properties"].get(rule.id.as_str()).is_some(),
                 "{} missing: {resolved}",
                 rule.id
             );

@@ -12,7 +12,7 @@ pub fn run(args: ExplainArgs) -> Result<u8> {
         None => {
             let width = imagegate_policy::registry::rules()
                 .iter()
-                .map(|r| r.id.len())
+                .map(|r| r.id.as_str().len())
                 .max()
                 .unwrap_or(0);
             for r in imagegate_policy::registry::rules() {
@@ -24,8 +24,16 @@ pub fn run(args: ExplainArgs) -> Result<u8> {
             }
         }
         Some(id) => {
-            let rule = imagegate_policy::registry::rule(&id)
-                .ok_or_else(|| Fatal(format!("no rule `{id}`; `imagegate explain` lists them")))?;
+            let rule = id
+                .parse::<imagegate_policy::RuleId>()
+                .map_err(|e| {
+                    let close = e
+                        .closest
+                        .map(|r| format!(" (did you mean `{r}`?)"))
+                        .unwrap_or_default();
+                    Fatal(format!("no rule `{id}`{close}; `imagegate explain` lists them"))
+                })?
+                .info();
             writeln!(out, "# {}\n", rule.id)?;
             write!(out, "{}", rule.doc)?;
         }

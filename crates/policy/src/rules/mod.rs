@@ -9,7 +9,7 @@
 
 use imagegate_decode::{DecodedObject, ImageSite, ObjectRef, SiteKind};
 
-use crate::{CellContext, Finding, Offending, Severity};
+use crate::{CellContext, Finding, Offending, RuleId, Severity};
 
 pub mod digest_required;
 pub mod exception_expired;
@@ -37,7 +37,7 @@ impl SiteContext<'_> {
     /// A finding about this site, located at its image field.
     pub(crate) fn finding(
         &self,
-        rule: &'static str,
+        rule: RuleId,
         severity: Severity,
         message: String,
         offending: Option<Offending>,
@@ -71,7 +71,7 @@ impl SiteContext<'_> {
 
 /// A finding about a whole object (no particular site yet).
 pub(crate) fn object_finding(
-    rule: &'static str,
+    rule: RuleId,
     severity: Severity,
     message: String,
     cell: &CellContext,
@@ -86,7 +86,7 @@ pub(crate) fn object_finding(
 
 /// A finding about an entry of `exceptions.list`, located by its configuration line.
 pub(crate) fn exception_finding(
-    rule: &'static str,
+    rule: RuleId,
     severity: Severity,
     message: String,
     index: usize,

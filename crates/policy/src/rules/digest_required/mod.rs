@@ -1,10 +1,10 @@
 #![doc = include_str!("doc.md")]
 
 use super::SiteContext;
-use crate::{Finding, ImageRef, Offending, Severity};
+use crate::{Finding, ImageRef, Offending, RuleId, Severity};
 
 /// Stable rule id.
-pub const ID: &str = "digest-required";
+pub const ID: RuleId = RuleId::DigestRequired;
 /// One line for tables and `--help`.
 pub const SUMMARY: &str = "reference without `@sha256:` (a bare `nginx` is implicit latest)";
 /// Severity unless the configuration says otherwise.

@@ -3,10 +3,10 @@
 use chrono::NaiveDate;
 
 use super::exception_finding;
-use crate::{Exception, Finding, Severity};
+use crate::{Exception, Finding, RuleId, Severity};
 
 /// Stable rule id.
-pub const ID: &str = "exception-expired";
+pub const ID: RuleId = RuleId::ExceptionExpired;
 /// One line for tables and `--help`.
 pub const SUMMARY: &str = "an exception whose `expires` date has passed";
 /// Severity unless the configuration says otherwise.

@@ -1,10 +1,10 @@
 #![doc = include_str!("doc.md")]
 
 use super::exception_finding;
-use crate::{Exception, Finding, Severity};
+use crate::{Exception, Finding, RuleId, Severity};
 
 /// Stable rule id.
-pub const ID: &str = "exception-invalid";
+pub const ID: RuleId = RuleId::ExceptionInvalid;
 /// One line for tables and `--help`.
 pub const SUMMARY: &str =
     "an exception that outlives `maxLifetimeDays` or names a forbidden environment";

@@ -1,10 +1,10 @@
 #![doc = include_str!("doc.md")]
 
 use super::exception_finding;
-use crate::{Exception, Finding, Severity};
+use crate::{Exception, Finding, RuleId, Severity};
 
 /// Stable rule id.
-pub const ID: &str = "exception-unused";
+pub const ID: RuleId = RuleId::ExceptionUnused;
 /// One line for tables and `--help`.
 pub const SUMMARY: &str = "an exception that matched no finding in a full run";
 /// Severity unless the configuration says otherwise.

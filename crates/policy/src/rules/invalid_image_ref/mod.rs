@@ -1,10 +1,10 @@
 #![doc = include_str!("doc.md")]
 
 use super::SiteContext;
-use crate::{Finding, Offending, RefError, Severity};
+use crate::{Finding, Offending, RefError, RuleId, Severity};
 
 /// Stable rule id.
-pub const ID: &str = "invalid-image-ref";
+pub const ID: RuleId = RuleId::InvalidImageRef;
 /// One line for tables and `--help`.
 pub const SUMMARY: &str =
     "unparsable reference or malformed digest; reported alone for that reference";

@@ -3,10 +3,10 @@
 use imagegate_decode::{DecodedObject, LabelSite};
 
 use super::{describe_object, object_finding};
-use crate::{CellContext, Finding, Offending, Severity};
+use crate::{CellContext, Finding, Offending, RuleId, Severity};
 
 /// Stable rule id.
-pub const ID: &str = "invalid-label-value";
+pub const ID: RuleId = RuleId::InvalidLabelValue;
 /// One line for tables and `--help`.
 pub const SUMMARY: &str =
     "a label value Kubernetes would reject (a digest leaking into `app.kubernetes.io/version`)";

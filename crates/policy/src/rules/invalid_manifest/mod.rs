@@ -3,10 +3,10 @@
 use imagegate_decode::DocumentError;
 
 use super::describe_object;
-use crate::{CellContext, Finding, Severity};
+use crate::{CellContext, Finding, RuleId, Severity};
 
 /// Stable rule id.
-pub const ID: &str = "invalid-manifest";
+pub const ID: RuleId = RuleId::InvalidManifest;
 /// One line for tables and `--help`.
 pub const SUMMARY: &str =
     "a rendered document that is not valid YAML or has wrong field types where images live";

@@ -1,10 +1,10 @@
 #![doc = include_str!("doc.md")]
 
 use super::SiteContext;
-use crate::{Finding, ImageRef, Offending, Severity, TagPattern};
+use crate::{Finding, ImageRef, Offending, RuleId, Severity, TagPattern};
 
 /// Stable rule id.
-pub const ID: &str = "mutable-tag";
+pub const ID: RuleId = RuleId::MutableTag;
 /// One line for tables and `--help`.
 pub const SUMMARY: &str = "a tag that is not an immutable shape, even next to a digest";
 /// Severity unless the configuration says otherwise.

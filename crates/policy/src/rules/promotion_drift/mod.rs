@@ -3,10 +3,10 @@
 use imagegate_decode::{DecodedObject, ImageSite};
 
 use super::SiteContext;
-use crate::{CellContext, Finding, Offending, Severity};
+use crate::{CellContext, Finding, Offending, RuleId, Severity};
 
 /// Stable rule id.
-pub const ID: &str = "promotion-drift";
+pub const ID: RuleId = RuleId::PromotionDrift;
 /// One line for tables and `--help`.
 pub const SUMMARY: &str = "a digest in a downstream environment that never appeared upstream";
 /// Severity unless the configuration says otherwise.

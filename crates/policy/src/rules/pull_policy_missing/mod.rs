@@ -3,10 +3,10 @@
 use imagegate_decode::PullPolicy;
 
 use super::SiteContext;
-use crate::{Finding, Severity};
+use crate::{Finding, RuleId, Severity};
 
 /// Stable rule id.
-pub const ID: &str = "pull-policy-missing";
+pub const ID: RuleId = RuleId::PullPolicyMissing;
 /// One line for tables and `--help`.
 pub const SUMMARY: &str = "a container with no explicit `imagePullPolicy`";
 /// Severity unless the configuration says otherwise.

@@ -3,10 +3,10 @@
 use imagegate_decode::{PullPolicy, SiteKind};
 
 use super::SiteContext;
-use crate::{Finding, Offending, Severity};
+use crate::{Finding, Offending, RuleId, Severity};
 
 /// Stable rule id.
-pub const ID: &str = "pull-policy-not-ifnotpresent";
+pub const ID: RuleId = RuleId::PullPolicyNotIfNotPresent;
 /// One line for tables and `--help`.
 pub const SUMMARY: &str =
     "`Always`/`Never` on a container, or on a custom resource's pull-policy field";

@@ -1,9 +1,9 @@
 #![doc = include_str!("doc.md")]
 
-use crate::{CellContext, Finding, Severity};
+use crate::{CellContext, Finding, RuleId, Severity};
 
 /// Stable rule id.
-pub const ID: &str = "render-failed";
+pub const ID: RuleId = RuleId::RenderFailed;
 /// One line for tables and `--help`.
 pub const SUMMARY: &str = "the cell could not be rendered (helm error, `required`, timeout)";
 /// Severity unless the configuration says otherwise. It cannot be lowered: imagegate fails closed.

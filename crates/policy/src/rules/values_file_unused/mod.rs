@@ -1,9 +1,9 @@
 #![doc = include_str!("doc.md")]
 
-use crate::{CellContext, Finding, Severity};
+use crate::{CellContext, Finding, RuleId, Severity};
 
 /// Stable rule id.
-pub const ID: &str = "values-file-unused";
+pub const ID: RuleId = RuleId::ValuesFileUnused;
 /// One line for tables and `--help`.
 pub const SUMMARY: &str = "a values file that no cell reads (a mistyped overlay path)";
 /// Severity unless the configuration says otherwise.
