@@ -43,12 +43,7 @@ pub fn unread(cfg: &Config, matrix: &[Cell]) -> Result<Vec<Finding>, Fatal> {
             .map_err(|e| Fatal(format!("{}: valueFolders: {e}", cfg.file)))?;
         files.extend(found);
     }
-    Ok(files
-        .into_iter()
-        .filter(|f| !read.contains(f.as_str()))
-        .filter(|f| !ignore.iter().any(|g| g.is_match(f)))
-        .map(|f| values_file_unused::finding(&f))
-        .collect())
+    Ok(values_file_unused::check(&read, &files, &ignore))
 }
 
 /// The missing value-stack entries of `cells` when `missingValueFiles: error` (one finding per

@@ -2,9 +2,9 @@
 //! renders must be one its upstream environment renders for the same repository: today, or with
 //! `--history N` in one of the last N commits (see [`history`]).
 //!
-//! The policy crate only words the finding; the comparison needs the whole run (and, for the
-//! history, git and helm), so it lives here. Its input is the [`LineageSite`] list: what a full
-//! run collects from its inventory, and what each shard of a sharded run records for the merge.
+//! The comparison is the policy crate's ([`promotion_drift::check`]); this module collects its
+//! input, the [`LineageSite`] list (what a full run collects from its inventory, and what each
+//! shard of a sharded run records for the merge), and does the parts that need git and helm.
 
 pub mod history;
 
@@ -12,7 +12,7 @@ use crate::convert::{self, InventoryRow};
 use imagegate_config::{Cell, Config, PromotionSettings};
 use imagegate_decode::{DecodedObject, ImageSite, PullPolicy, SiteKind};
 use imagegate_origin::Stack;
-use imagegate_policy::rules::promotion_drift::{self, Upstream};
+use imagegate_policy::rules::promotion_drift;
 use imagegate_policy::{CellContext, Finding, Offending};
 use imagegate_report::{LineageSite, ObjectRef};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -67,26 +67,6 @@ pub struct Judged<'a> {
     pub matrix: &'a [Cell],
 }
 
-impl Judged<'_> {
-    /// True when the run rendered every cell of `environment` in the matrix.
-    fn covers(&self, environment: &str) -> bool {
-        self.matrix
-            .iter()
-            .filter(|c| c.environment == environment)
-            .all(|c| {
-                self.cells
-                    .contains_key(&(c.environment.clone(), c.app.clone()))
-            })
-    }
-
-    fn failed_in(&self, environment: &str) -> usize {
-        self.cells
-            .iter()
-            .filter(|((e, _), failed)| e == environment && **failed)
-            .count()
-    }
-}
-
 /// A drift finding with the downstream cell it belongs to (for origin resolution).
 pub struct Drift {
     /// The finding, rule default severity.
@@ -106,12 +86,9 @@ pub struct HistoryPlan<'a> {
     )>,
 }
 
-/// Compares every downstream environment of the configured chains with its upstream.
-///
-/// A pair is judged only when the run rendered every cell of the upstream environment (a narrowed
-/// run cannot know what the rest of it renders) and some cell of the downstream one. The digests
-/// of the same repository are compared across the whole upstream environment, whichever app
-/// renders them.
+/// Compares every downstream environment of the configured chains with its upstream, by
+/// [`promotion_drift::check`]; this side supplies the lineage, the `--history` search (git and
+/// helm) and the origins of the upstream digests.
 pub fn drift(
     cfg: &Config,
     sites: &[LineageSite],
@@ -121,42 +98,26 @@ pub fn drift(
     let Some(promotion) = &cfg.model.promotion else {
         return Ok(Vec::new());
     };
-    // environment → repository → digest → the first site that renders it there.
-    let mut today: BTreeMap<&str, BTreeMap<&str, BTreeMap<&str, &LineageSite>>> = BTreeMap::new();
-    for s in sites {
-        today
-            .entry(&s.environment)
-            .or_default()
-            .entry(&s.repository)
-            .or_default()
-            .entry(&s.digest)
-            .or_insert(s);
-    }
-    let mut candidates: Vec<(&LineageSite, Vec<&str>)> = Vec::new();
-    for down in promotion.environments() {
-        let ups = promotion.upstreams_of(down);
-        if ups.is_empty()
-            || !ups.iter().all(|u| judged.covers(u))
-            || !judged.cells.keys().any(|(e, _)| e == down)
-        {
-            continue;
-        }
-        for s in sites.iter().filter(|s| s.environment == down) {
-            let seen = ups.iter().any(|u| {
-                today
-                    .get(u)
-                    .and_then(|r| r.get(s.repository.as_str()))
-                    .is_some_and(|d| d.contains_key(s.digest.as_str()))
-            });
-            if !seen {
-                candidates.push((s, ups.clone()));
-            }
-        }
-    }
+    let sites: Vec<promotion_drift::Site> = sites.iter().map(policy_site).collect();
+    let matrix: Vec<(&str, &str)> = judged
+        .matrix
+        .iter()
+        .map(|c| (c.environment.as_str(), c.app.as_str()))
+        .collect();
+    let lineage = promotion_drift::Lineage {
+        sites: &sites,
+        chains: &promotion.chains,
+        judged: promotion_drift::Judged {
+            cells: judged.cells,
+            matrix: &matrix,
+        },
+    };
+    let candidates = promotion_drift::candidates(&lineage);
     if candidates.is_empty() {
         return Ok(Vec::new());
     }
 
+    let mut found = BTreeSet::new();
     if history.depth > 0 {
         let Some((helm, opts)) = history.render else {
             anyhow::bail!(crate::Fatal(
@@ -165,22 +126,19 @@ pub fn drift(
             ));
         };
         let mut wanted = history::Wanted::default();
-        for (s, ups) in &candidates {
+        for c in &candidates {
+            let s = c.site;
             let component = judged
                 .matrix
                 .iter()
-                .find(|c| c.environment == s.environment && c.app == s.app)
-                .map(|c| c.component.clone())
+                .find(|m| m.environment == s.cell.environment && m.app == s.cell.app)
+                .map(|m| m.component.clone())
                 .unwrap_or_default();
-            for u in ups {
+            for u in &c.upstreams {
                 wanted.add(u, &component, &s.repository, &s.digest);
             }
         }
-        let found = history::search(cfg, helm, opts, promotion, &wanted, history.depth)?;
-        candidates.retain(|(s, ups)| {
-            !ups.iter()
-                .any(|u| found.contains(&(u.to_string(), s.repository.clone(), s.digest.clone())))
-        });
+        found = history::search(cfg, helm, opts, promotion, &wanted, history.depth)?;
     }
 
     let cells: HashMap<(&str, &str), &Cell> = judged
@@ -189,73 +147,42 @@ pub fn drift(
         .map(|c| ((c.environment.as_str(), c.app.as_str()), c))
         .collect();
     let mut stacks: HashMap<(String, String), Stack> = HashMap::new();
-    let mut origin_of = |site: &LineageSite| -> Option<String> {
-        let cell = cells.get(&(site.environment.as_str(), site.app.as_str()))?;
+    let origin_of = |site: &promotion_drift::Site| -> Option<String> {
+        let cell = cells.get(&(site.cell.environment.as_str(), site.cell.app.as_str()))?;
         let stack = stacks
-            .entry((site.environment.clone(), site.app.clone()))
+            .entry((site.cell.environment.clone(), site.cell.app.clone()))
             .or_insert_with(|| Stack::for_cell(&cfg.repo, cell));
         stack
             .find(
                 &Offending::Digest(site.digest.clone()),
                 &imagegate_origin::Hints {
-                    image: Some(&site.image),
-                    words: &[&site.object.name, site.container.as_deref().unwrap_or("")],
+                    image: Some(&site.site.image),
+                    words: &[
+                        &site.object.object.name,
+                        site.site.container.as_deref().unwrap_or(""),
+                    ],
                 },
             )
             .map(|o| format!("{}:{}", o.file, o.line))
     };
-
-    let mut out = Vec::new();
-    for (s, ups) in candidates {
-        let Some(cell) = cells.get(&(s.environment.as_str(), s.app.as_str())) else {
-            continue;
-        };
-        // The first upstream names the message; with fan-in (two chains) any would have done.
-        let up = ups[0];
-        let digests: Vec<(String, Option<String>)> = today
-            .get(up)
-            .and_then(|r| r.get(s.repository.as_str()))
-            .map(|d| {
-                d.values()
-                    .map(|site| (site.digest.clone(), origin_of(site)))
-                    .collect()
+    let history = promotion_drift::History {
+        depth: history.depth,
+        found: &found,
+    };
+    Ok(promotion_drift::check(&lineage, &history, origin_of)
+        .into_iter()
+        .filter_map(|d| {
+            let cell = cells.get(&(d.site.cell.environment.as_str(), d.site.cell.app.as_str()))?;
+            Some(Drift {
+                finding: d.finding,
+                cell: (*cell).clone(),
             })
-            .unwrap_or_default();
-        let upstream = Upstream {
-            environment: up,
-            repository: &s.repository,
-            digests: &digests,
-            history: history.depth,
-        };
-        let ctx = CellContext {
-            environment: s.environment.clone(),
-            app: s.app.clone(),
-            chart: s.chart.clone(),
-        };
-        let (object, site) = decoded(s);
-        let mut finding = promotion_drift::finding(&ctx, &object, &site, &s.digest, &upstream);
-        let failed = judged.failed_in(up);
-        if failed > 0 {
-            finding.message.push_str(&format!(
-                " (note: {failed} cell(s) of `{up}` failed to render, so what they render is unknown)"
-            ));
-        }
-        if ups.len() > 1 {
-            finding.message.push_str(&format!(
-                " (also promoted from: `{}`, which does not render it either)",
-                ups[1..].join("`, `")
-            ));
-        }
-        out.push(Drift {
-            finding,
-            cell: (*cell).clone(),
-        });
-    }
-    Ok(out)
+        })
+        .collect())
 }
 
-/// The object and site of a lineage site, in the shapes the policy crate's constructors take.
-fn decoded(s: &LineageSite) -> (DecodedObject, ImageSite) {
+/// A lineage site in the shape the policy crate's rule takes.
+fn policy_site(s: &LineageSite) -> promotion_drift::Site {
     let object = DecodedObject {
         object: imagegate_decode::ObjectRef {
             api_version: s.object.api_version.clone(),
@@ -279,7 +206,17 @@ fn decoded(s: &LineageSite) -> (DecodedObject, ImageSite) {
         line: s.line,
         pull_policy_line: None,
     };
-    (object, site)
+    promotion_drift::Site {
+        cell: CellContext {
+            environment: s.environment.clone(),
+            app: s.app.clone(),
+            chart: s.chart.clone(),
+        },
+        object,
+        site,
+        repository: s.repository.clone(),
+        digest: s.digest.clone(),
+    }
 }
 
 /// The first-party digests of the rows, per repository (for history renders).

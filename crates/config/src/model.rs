@@ -2,6 +2,7 @@
 //! these types (see [`schema`]), so the documentation on each field is what users see.
 
 use crate::ConfigError;
+use imagegate_policy::rules::promotion_drift;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -83,20 +84,12 @@ impl PromotionSettings {
 
     /// The environments `environment` is promoted from (its predecessor in every chain).
     pub fn upstreams_of(&self, environment: &str) -> Vec<&str> {
-        let mut out: Vec<&str> = Vec::new();
-        for chain in &self.chains {
-            for pair in chain.windows(2) {
-                if pair[1] == environment && !out.contains(&pair[0].as_str()) {
-                    out.push(pair[0].as_str());
-                }
-            }
-        }
-        out
+        promotion_drift::upstreams_of(&self.chains, environment)
     }
 
     /// Every environment named by a chain.
     pub fn environments(&self) -> std::collections::BTreeSet<&str> {
-        self.chains.iter().flatten().map(String::as_str).collect()
+        promotion_drift::environments(&self.chains)
     }
 }
 

@@ -383,8 +383,10 @@ mod tests {
             message: "`containers` is a string, expected a list".to_owned(),
         };
         let found = evaluate(&cell("dev"), &[a, c], &[error], &PolicySettings::default());
-        let order: Vec<(Option<usize>, &str)> =
-            found.iter().map(|f| (f.document, f.rule.as_str())).collect();
+        let order: Vec<(Option<usize>, &str)> = found
+            .iter()
+            .map(|f| (f.document, f.rule.as_str()))
+            .collect();
         assert_eq!(
             order,
             [
@@ -431,7 +433,10 @@ mod tests {
     #[test]
     fn render_failed_is_always_an_error() {
         let f = render_failed(&cell("dev"), "Error: boom", &PolicySettings::default());
-        assert_eq!((f.rule.as_str(), f.severity), ("render-failed", Severity::Error));
+        assert_eq!(
+            (f.rule.as_str(), f.severity),
+            ("render-failed", Severity::Error)
+        );
         assert!(f.message.contains("Error: boom"));
     }
 

@@ -386,7 +386,10 @@ mod tests {
     }
 
     fn rules(findings: &[Finding]) -> Vec<(&'static str, Option<u32>)> {
-        findings.iter().map(|f| (f.rule.as_str(), f.config_line)).collect()
+        findings
+            .iter()
+            .map(|f| (f.rule.as_str(), f.config_line))
+            .collect()
     }
 
     #[test]

@@ -141,7 +141,8 @@ impl RuleId {
             .iter()
             .map(|r| (strsim::levenshtein(&word, r.as_str()), r.as_str(), *r))
             .filter(|(d, id, _)| {
-                *d <= 2 || (word.len() >= 3 && (id.starts_with(word.as_str()) || word.starts_with(id)))
+                *d <= 2
+                    || (word.len() >= 3 && (id.starts_with(word.as_str()) || word.starts_with(id)))
             })
             .min_by_key(|(d, id, _)| (*d, *id))
             .map(|(_, _, r)| r)

@@ -31,7 +31,9 @@ pub fn run(args: ExplainArgs) -> Result<u8> {
                         .closest
                         .map(|r| format!(" (did you mean `{r}`?)"))
                         .unwrap_or_default();
-                    Fatal(format!("no rule `{id}`{close}; `imagegate explain` lists them"))
+                    Fatal(format!(
+                        "no rule `{id}`{close}; `imagegate explain` lists them"
+                    ))
                 })?
                 .info();
             writeln!(out, "# {}\n", rule.id)?;

@@ -1,5 +1,7 @@
 #![doc = include_str!("doc.md")]
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use imagegate_decode::{DecodedObject, ImageSite};
 
 use super::SiteContext;
@@ -78,6 +80,223 @@ pub fn finding(
         message,
         Some(Offending::Digest(digest.to_owned())),
     )
+}
+
+/// One first-party, digest-pinned image that an environment of a promotion chain renders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Site {
+    /// The cell that renders it.
+    pub cell: CellContext,
+    /// The object it is in (its `labels` and `sites` are not needed).
+    pub object: DecodedObject,
+    /// The image site.
+    pub site: ImageSite,
+    /// The image repository in canonical form (registry included, lowercase host).
+    pub repository: String,
+    /// The digest (`sha256:…`).
+    pub digest: String,
+}
+
+/// What the run judged: the cells it rendered, and the whole matrix they come from.
+#[derive(Debug, Clone, Copy)]
+pub struct Judged<'a> {
+    /// Every cell (environment, app) of the run, with whether it failed to render.
+    pub cells: &'a BTreeMap<(String, String), bool>,
+    /// Every cell (environment, app) of the configuration.
+    pub matrix: &'a [(&'a str, &'a str)],
+}
+
+impl Judged<'_> {
+    /// True when the run rendered every cell of `environment` in the matrix.
+    fn covers(&self, environment: &str) -> bool {
+        self.matrix
+            .iter()
+            .filter(|(e, _)| *e == environment)
+            .all(|(e, a)| self.cells.contains_key(&((*e).to_owned(), (*a).to_owned())))
+    }
+
+    fn renders(&self, environment: &str) -> bool {
+        self.cells.keys().any(|(e, _)| e == environment)
+    }
+
+    fn failed_in(&self, environment: &str) -> usize {
+        self.cells
+            .iter()
+            .filter(|((e, _), failed)| e == environment && **failed)
+            .count()
+    }
+}
+
+/// The lineage of a run: its sites, the promotion chains (each an ordered list of environments,
+/// upstream first) and what it judged.
+#[derive(Debug, Clone, Copy)]
+pub struct Lineage<'a> {
+    /// The lineage sites, in the order the run found them.
+    pub sites: &'a [Site],
+    /// `promotion.chains`.
+    pub chains: &'a [Vec<String>],
+    /// The cells judged.
+    pub judged: Judged<'a>,
+}
+
+/// Every environment named by a chain.
+pub fn environments(chains: &[Vec<String>]) -> BTreeSet<&str> {
+    chains.iter().flatten().map(String::as_str).collect()
+}
+
+/// The environments `environment` is promoted from (its predecessor in every chain), in the order
+/// of the chains.
+pub fn upstreams_of<'a>(chains: &'a [Vec<String>], environment: &str) -> Vec<&'a str> {
+    let mut out: Vec<&str> = Vec::new();
+    for chain in chains {
+        for pair in chain.windows(2) {
+            if pair[1] == environment && !out.contains(&pair[0].as_str()) {
+                out.push(pair[0].as_str());
+            }
+        }
+    }
+    out
+}
+
+/// A downstream site whose digest no upstream environment renders today, with those upstreams.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate<'a> {
+    /// The downstream site.
+    pub site: &'a Site,
+    /// Its environment's upstreams, in the order of the chains.
+    pub upstreams: Vec<&'a str>,
+}
+
+/// environment → repository → digest → the first site that renders it there.
+type Today<'a> = BTreeMap<&'a str, BTreeMap<&'a str, BTreeMap<&'a str, &'a Site>>>;
+
+fn today<'a>(sites: &'a [Site]) -> Today<'a> {
+    let mut today: Today<'a> = BTreeMap::new();
+    for s in sites {
+        today
+            .entry(s.cell.environment.as_str())
+            .or_default()
+            .entry(s.repository.as_str())
+            .or_default()
+            .entry(s.digest.as_str())
+            .or_insert(s);
+    }
+    today
+}
+
+/// The downstream sites whose digest no upstream renders today: what `--history` searches the past
+/// commits for, and what [`check`] reports when the history does not have it either.
+///
+/// A pair is judged only when the run rendered every cell of the upstream environment (a narrowed
+/// run cannot know what the rest of it renders) and some cell of the downstream one. The digests
+/// of the same repository are compared across the whole upstream environment, whichever app
+/// renders them.
+pub fn candidates<'a>(lineage: &Lineage<'a>) -> Vec<Candidate<'a>> {
+    let today = today(lineage.sites);
+    let mut out = Vec::new();
+    for down in environments(lineage.chains) {
+        let ups = upstreams_of(lineage.chains, down);
+        if ups.is_empty()
+            || !ups.iter().all(|u| lineage.judged.covers(u))
+            || !lineage.judged.renders(down)
+        {
+            continue;
+        }
+        for s in lineage.sites.iter().filter(|s| s.cell.environment == down) {
+            let seen = ups.iter().any(|u| {
+                today
+                    .get(u)
+                    .and_then(|r| r.get(s.repository.as_str()))
+                    .is_some_and(|d| d.contains_key(s.digest.as_str()))
+            });
+            if !seen {
+                out.push(Candidate {
+                    site: s,
+                    upstreams: ups.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// What `--history N` found: the (upstream environment, repository, digest) triples rendered in
+/// one of the last `depth` commits.
+#[derive(Debug, Clone, Copy)]
+pub struct History<'a> {
+    /// How many past commits were searched (0: none).
+    pub depth: usize,
+    /// What they render.
+    pub found: &'a BTreeSet<(String, String, String)>,
+}
+
+/// One `promotion-drift` finding, with the downstream site it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drift<'a> {
+    /// The site.
+    pub site: &'a Site,
+    /// The finding, at the rule's default severity.
+    pub finding: Finding,
+}
+
+/// Every first-party digest a downstream environment renders must be one its upstream renders
+/// for the same repository: today, or in one of the commits `history` searched. One finding per
+/// [`candidates`] entry that `history` does not clear, in that order; `origin_of` names the values
+/// line (`file:line`) that sets an upstream site's digest, for the message.
+/// Severity is the rule default; run [`crate::PolicySettings::apply_severity`] before reporting.
+pub fn check<'a>(
+    lineage: &Lineage<'a>,
+    history: &History<'_>,
+    mut origin_of: impl FnMut(&Site) -> Option<String>,
+) -> Vec<Drift<'a>> {
+    let today = today(lineage.sites);
+    let mut out = Vec::new();
+    for Candidate {
+        site: s,
+        upstreams: ups,
+    } in candidates(lineage)
+    {
+        let cleared = ups.iter().any(|u| {
+            history
+                .found
+                .contains(&((*u).to_owned(), s.repository.clone(), s.digest.clone()))
+        });
+        if cleared {
+            continue;
+        }
+        // The first upstream names the message; with fan-in (two chains) any would have done.
+        let up = ups[0];
+        let digests: Vec<(String, Option<String>)> = today
+            .get(up)
+            .and_then(|r| r.get(s.repository.as_str()))
+            .map(|d| {
+                d.values()
+                    .map(|site| (site.digest.clone(), origin_of(site)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let upstream = Upstream {
+            environment: up,
+            repository: &s.repository,
+            digests: &digests,
+            history: history.depth,
+        };
+        let mut finding = finding(&s.cell, &s.object, &s.site, &s.digest, &upstream);
+        let failed = lineage.judged.failed_in(up);
+        if failed > 0 {
+            finding.message.push_str(&format!(
+                " (note: {failed} cell(s) of `{up}` failed to render, so what they render is unknown)"
+            ));
+        }
+        if ups.len() > 1 {
+            finding.message.push_str(&format!(
+                " (also promoted from: `{}`, which does not render it either)",
+                ups[1..].join("`, `")
+            ));
+        }
+        out.push(Drift { site: s, finding });
+    }
+    out
 }
 
 #[cfg(test)]

@@ -1,5 +1,9 @@
 #![doc = include_str!("doc.md")]
 
+use std::collections::BTreeSet;
+
+use globset::GlobMatcher;
+
 use crate::{CellContext, Finding, RuleId, Severity};
 
 /// Stable rule id.
@@ -14,6 +18,23 @@ pub const SECURITY_SEVERITY: &str = "2.0";
 pub const TAGS: &[&str] = &["hygiene"];
 /// The rule's documentation (the same text as this module's doc comment).
 pub const DOC: &str = include_str!("doc.md");
+
+/// The values files on disk that no cell reads and no `valueFolders.ignore` glob matches, one
+/// finding each, sorted by path. `read` is what the whole matrix reads, `on_disk` every values
+/// file under the value folders (both repository-relative).
+/// Severity is the rule default; run [`crate::PolicySettings::apply_severity`] before reporting.
+pub fn check(
+    read: &BTreeSet<&str>,
+    on_disk: &BTreeSet<String>,
+    ignore: &[GlobMatcher],
+) -> Vec<Finding> {
+    on_disk
+        .iter()
+        .filter(|f| !read.contains(f.as_str()))
+        .filter(|f| !ignore.iter().any(|g| g.is_match(f.as_str())))
+        .map(|f| finding(f))
+        .collect()
+}
 
 /// The finding for the values file at `path` (relative to the repository), which no cell reads.
 /// Severity is the rule default; run [`crate::PolicySettings::apply_severity`] before reporting.
