@@ -25,6 +25,9 @@ pub mod pull_policy_not_ifnotpresent;
 pub mod render_failed;
 pub mod values_file_unused;
 
+#[cfg(test)]
+mod fixture_tests;
+
 /// One image site being judged, with the object and cell it belongs to.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SiteContext<'a> {
