@@ -3,9 +3,10 @@
 //!
 //! Every rule module carries its documentation as its module doc comment, read from the markdown
 //! file next to it; [`crate::registry`] includes the same file, so `imagegate explain` and the
-//! API docs cannot drift apart. Each module exports `ID`, `SUMMARY`, `DEFAULT_SEVERITY` and `DOC`,
-//! and either a check (used by [`crate::evaluate`]) or a constructor for callers that detect the
-//! problem themselves (render failures, promotion drift, unused values files).
+//! API docs cannot drift apart. Each module exports `ID` (its [`crate::RuleId`]), `SUMMARY`,
+//! `DEFAULT_SEVERITY` and `DOC`, and a check: over one site (used by [`crate::evaluate`]), over
+//! the whole fleet's plain data ([`promotion_drift::check`], [`values_file_unused::check`]), or a
+//! constructor for what the caller detects itself (render failures, exceptions).
 
 use imagegate_decode::{DecodedObject, ImageSite, ObjectRef, SiteKind};
 
