@@ -72,7 +72,7 @@ fn judge_site(site: &SiteContext<'_>, settings: &PolicySettings, out: &mut Vec<F
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::fixtures::{digest, label, object, set, site, HEX};
+    use crate::rules::builders::{digest, label, object, set, site, HEX};
     use crate::{Offending, Severity};
     use imagegate_decode::{DocumentError, PullPolicy, SiteKind};
 

@@ -195,7 +195,7 @@ pub fn exception_hygiene(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::fixtures::{digest, object, set, site};
+    use crate::rules::builders::{digest, object, set, site};
     use crate::{evaluate, CellContext, RuleId, Severity};
     use imagegate_decode::SiteKind;
 

@@ -4,9 +4,10 @@
 //! from, and gets findings back.
 //!
 //! - [`ImageRef`]: image references parsed as written, never normalised;
-//! - [`mod@rules`]: one module per rule, each documented with what it catches, why it matters, an
-//!   example and how to fix it; [`registry`] lists them ([`rules()`], [`rule()`]) for
-//!   `imagegate explain`;
+//! - [`mod@rules`]: one folder per rule (its check, its documentation with what it catches, why
+//!   it matters, an example and how to fix it, its fixtures and snapshots); [`registry`] lists
+//!   them once, as the typed [`RuleId`], and [`rules()`] and [`rule()`] serve `imagegate explain`,
+//!   the docs, SARIF and the configuration schema;
 //! - [`PolicySettings`] and [`ExceptionSettings`]: the `policy:` and `exceptions:` sections of
 //!   `imagegate.yaml`;
 //! - [`evaluate`]: every finding of one cell; [`apply_exceptions`] and [`exception_hygiene`]:

@@ -290,7 +290,7 @@ fn lineage(text: &str) -> Vec<Finding> {
                 .digest()
                 .unwrap_or_else(|| panic!("{}: lineage sites are pinned", s.image))
                 .to_owned();
-            let mut object = crate::rules::fixtures::object("Deployment", &s.name, 0);
+            let mut object = crate::rules::builders::object("Deployment", &s.name, 0);
             object.template = Some("web/templates/deployment.yaml".to_owned());
             promotion_drift::Site {
                 cell: cell(&s.environment, &s.app, "charts/web"),

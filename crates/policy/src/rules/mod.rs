@@ -108,7 +108,7 @@ pub(crate) fn describe_object(object: &ObjectRef) -> String {
 }
 
 #[cfg(test)]
-pub(crate) mod fixtures {
+pub(crate) mod builders {
     //! Builders for decoded objects, as the decoder would hand them over.
 
     use imagegate_decode::{DecodedObject, ImageSite, LabelSite, ObjectRef, PullPolicy, SiteKind};

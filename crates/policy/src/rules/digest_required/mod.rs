@@ -38,7 +38,7 @@ pub(crate) fn check(site: &SiteContext<'_>, reference: &ImageRef) -> Option<Find
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::fixtures::{digest, object, set, site};
+    use crate::rules::builders::{digest, object, set, site};
     use crate::CellContext;
     use imagegate_decode::SiteKind;
 

@@ -48,7 +48,7 @@ pub(crate) fn check(site: &SiteContext<'_>, error: &RefError) -> Option<Finding>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::fixtures::{object, set, site};
+    use crate::rules::builders::{object, set, site};
     use crate::{CellContext, ImageRef};
     use imagegate_decode::SiteKind;
 

@@ -78,7 +78,7 @@ pub(crate) fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::fixtures::{digest, label, object};
+    use crate::rules::builders::{digest, label, object};
 
     #[test]
     fn values() {

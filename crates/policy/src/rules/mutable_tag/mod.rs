@@ -54,7 +54,7 @@ pub(crate) fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::fixtures::{digest, object, set, site};
+    use crate::rules::builders::{digest, object, set, site};
     use crate::{CellContext, PolicySettings};
     use imagegate_decode::SiteKind;
 

@@ -302,8 +302,118 @@ pub fn check<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::fixtures::{digest, object, set, site};
+    use crate::rules::builders::{digest, object, set, site};
     use imagegate_decode::SiteKind;
+
+    fn lineage_site(environment: &str, image_digest: &str) -> Site {
+        let image = format!("ghcr.io/a/web@{image_digest}");
+        Site {
+            cell: CellContext {
+                environment: environment.to_owned(),
+                app: format!("{environment}-web"),
+                chart: "charts/web".to_owned(),
+            },
+            object: object("Deployment", "web", 0),
+            site: site(SiteKind::Container, &image, set("IfNotPresent")),
+            repository: "ghcr.io/a/web".to_owned(),
+            digest: image_digest.to_owned(),
+        }
+    }
+
+    fn judged(cells: &[&str]) -> BTreeMap<(String, String), bool> {
+        cells
+            .iter()
+            .map(|e| (((*e).to_owned(), format!("{e}-web")), false))
+            .collect()
+    }
+
+    #[test]
+    fn judges_a_pair_only_when_the_upstream_was_rendered_whole() {
+        let a = format!("sha256:{}", "a".repeat(64));
+        let b = format!("sha256:{}", "b".repeat(64));
+        let sites = [lineage_site("dev", &a), lineage_site("production", &b)];
+        let chains = [vec!["dev".to_owned(), "production".to_owned()]];
+        let matrix = [("dev", "dev-web"), ("production", "production-web")];
+        let none = BTreeSet::new();
+        let history = History {
+            depth: 0,
+            found: &none,
+        };
+        let run = |cells: &BTreeMap<(String, String), bool>| {
+            let lineage = Lineage {
+                sites: &sites,
+                chains: &chains,
+                judged: Judged {
+                    cells,
+                    matrix: &matrix,
+                },
+            };
+            check(&lineage, &history, |_| None)
+                .into_iter()
+                .map(|d| d.site.cell.environment.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(&judged(&["dev", "production"])), ["production"]);
+        // A narrowed run that did not render dev cannot know what dev renders.
+        assert!(run(&judged(&["production"])).is_empty());
+        // Nor is production judged when the run rendered none of it.
+        assert!(run(&judged(&["dev"])).is_empty());
+    }
+
+    #[test]
+    fn fan_in_names_every_upstream() {
+        let a = format!("sha256:{}", "a".repeat(64));
+        let b = format!("sha256:{}", "b".repeat(64));
+        let sites = [lineage_site("dev", &a), lineage_site("production", &b)];
+        let chains = [
+            vec!["dev".to_owned(), "production".to_owned()],
+            vec!["hotfix".to_owned(), "production".to_owned()],
+        ];
+        assert_eq!(upstreams_of(&chains, "production"), ["dev", "hotfix"]);
+        let matrix = [
+            ("dev", "dev-web"),
+            ("hotfix", "hotfix-web"),
+            ("production", "production-web"),
+        ];
+        let cells = judged(&["dev", "hotfix", "production"]);
+        let lineage = Lineage {
+            sites: &sites,
+            chains: &chains,
+            judged: Judged {
+                cells: &cells,
+                matrix: &matrix,
+            },
+        };
+        let none = BTreeSet::new();
+        let drifts = check(
+            &lineage,
+            &History {
+                depth: 0,
+                found: &none,
+            },
+            |_| None,
+        );
+        assert_eq!(drifts.len(), 1);
+        assert!(
+            drifts[0]
+                .finding
+                .message
+                .ends_with("(also promoted from: `hotfix`, which does not render it either)"),
+            "{}",
+            drifts[0].finding.message
+        );
+        // What the history found on either upstream clears it.
+        let found = BTreeSet::from([("hotfix".to_owned(), "ghcr.io/a/web".to_owned(), b.clone())]);
+        let cleared = check(
+            &lineage,
+            &History {
+                depth: 2,
+                found: &found,
+            },
+            |_| None,
+        );
+        assert!(cleared.is_empty());
+    }
 
     #[test]
     fn names_digest_and_upstream() {

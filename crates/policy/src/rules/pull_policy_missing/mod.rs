@@ -39,7 +39,7 @@ pub(crate) fn check(site: &SiteContext<'_>) -> Option<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::fixtures::{object, set, site};
+    use crate::rules::builders::{object, set, site};
     use crate::CellContext;
     use imagegate_decode::SiteKind;
 

@@ -62,7 +62,7 @@ pub(crate) fn check(site: &SiteContext<'_>) -> Option<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::fixtures::{object, set, site};
+    use crate::rules::builders::{object, set, site};
     use crate::CellContext;
 
     fn judge(kind: SiteKind, policy: PullPolicy) -> Option<Finding> {
