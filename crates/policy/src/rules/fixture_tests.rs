@@ -51,12 +51,19 @@ macro_rules! rule_fixtures {
 }
 
 rule_fixtures! {
+    // a tag-only and a bare image in a Deployment; a CronJob and an Agent pinned by digest.
     digest_required: DigestRequired, Rendered, "rendered.yaml";
+    // a branch tag next to a digest and `latest`; a build-SHA tag, a version and no tag pass.
     mutable_tag: MutableTag, Rendered, "rendered.yaml";
+    // an empty tag, a short digest and an empty image; a valid Job, and free text the safety net ignores.
     invalid_image_ref: InvalidImageRef, Rendered, "rendered.yaml";
+    // an init container and a container without a pull policy; a DaemonSet with one, an Agent.
     pull_policy_missing: PullPolicyMissing, Rendered, "rendered.yaml";
+    // `Always`, a lowercase `ifnotpresent`, `Never` on an Agent; `IfNotPresent` and a Process pass.
     pull_policy_not_ifnotpresent: PullPolicyNotIfNotPresent, Rendered, "rendered.yaml";
+    // a digest leaked into `app.kubernetes.io/version`; a Service with valid (and empty) labels.
     invalid_label_value: InvalidLabelValue, Rendered, "rendered.yaml";
+    // containers rendered as a string, and unclosed YAML; a valid Service between them.
     invalid_manifest: InvalidManifest, Rendered, "rendered.yaml";
     render_failed: RenderFailed, HelmErrors, "helm-errors.yaml";
     exception_expired: ExceptionExpired, Exceptions, "exceptions.yaml";
