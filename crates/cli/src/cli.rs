@@ -123,6 +123,28 @@ pub struct CacheArgs {
     pub no_cache: bool,
 }
 
+impl HelmArgs {
+    /// What these flags set over the configuration's render settings.
+    pub fn overrides(&self) -> imagegate_engine::fleet::RenderOverrides {
+        imagegate_engine::fleet::RenderOverrides {
+            jobs: self.jobs,
+            timeout_seconds: self.timeout,
+        }
+    }
+}
+
+impl CacheArgs {
+    /// The render cache these flags select.
+    pub fn choice(&self) -> imagegate_engine::cache::CacheChoice {
+        use imagegate_engine::cache::CacheChoice;
+        match (&self.cache_dir, self.no_cache) {
+            (_, true) => CacheChoice::Off,
+            (Some(d), false) => CacheChoice::At(d.clone()),
+            (None, false) => CacheChoice::Default,
+        }
+    }
+}
+
 /// Sharding and promotion history of full-fleet runs.
 #[derive(Debug, Args, Clone)]
 pub struct FleetArgs {

@@ -252,15 +252,7 @@ impl Outputs {
     }
 }
 
-/// The day exceptions are judged against: `IMAGEGATE_TODAY` (YYYY-MM-DD, for reproducible runs),
-/// else today's local date.
-pub fn today() -> Result<chrono::NaiveDate, Fatal> {
-    match std::env::var("IMAGEGATE_TODAY") {
-        Ok(s) if !s.is_empty() => chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d")
-            .map_err(|e| Fatal(format!("IMAGEGATE_TODAY={s}: {e} (expected YYYY-MM-DD)"))),
-        _ => Ok(chrono::Local::now().date_naive()),
-    }
-}
+pub use imagegate_engine::today;
 
 #[cfg(test)]
 mod tests {

@@ -39,12 +39,18 @@ pub fn run(args: AuditArgs) -> Result<u8> {
     let baseline = args.baseline.as_deref().map(Baseline::read).transpose()?;
     let helm = Helm::locate(args.helm.helm.as_deref(), cfg.repo.root())
         .map_err(|e| Fatal(e.to_string()))?;
-    let run = crate::fleet::run(
+    let observer = crate::progress::Terminal::new(!args.no_progress);
+    let renderer = imagegate_engine::HelmRenderer::new(&helm);
+    let ctx = crate::fleet::Context::new(
         &cfg,
+        &renderer,
+        &args.helm.overrides(),
+        args.helm.cache.choice(),
+        &observer,
+    )?;
+    let run = crate::fleet::run(
+        &ctx,
         &cells,
-        &helm,
-        &args.helm,
-        !args.no_progress,
         Plan {
             coverage,
             history: args.fleet.history,

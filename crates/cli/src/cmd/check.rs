@@ -33,14 +33,16 @@ pub fn run(args: CheckArgs) -> Result<u8> {
         history: args.fleet.history,
         inventory: false,
     };
-    let run = crate::fleet::run(
+    let observer = crate::progress::Terminal::new(!args.output.quiet && !args.output.no_progress);
+    let renderer = imagegate_engine::HelmRenderer::new(&helm);
+    let ctx = crate::fleet::Context::new(
         &cfg,
-        &cells,
-        &helm,
-        &args.helm,
-        !args.output.quiet && !args.output.no_progress,
-        plan,
+        &renderer,
+        &args.helm.overrides(),
+        args.helm.cache.choice(),
+        &observer,
     )?;
+    let run = crate::fleet::run(&ctx, &cells, plan)?;
     outputs.emit(&run.report)?;
     Ok(run.report.exit_code(args.output.warnings_as_errors) as u8)
 }

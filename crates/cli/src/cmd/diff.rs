@@ -4,8 +4,9 @@
 //! inputs differ are rendered (through the render cache), on each side; their images, rendered
 //! documents and findings are compared. See docs/diff.md.
 
-mod compare;
-mod plan;
+use imagegate_engine::diff::{compare, plan};
+use imagegate_engine::renderer::render_each;
+use imagegate_engine::{Observer, Renderer};
 
 use crate::cli::DiffArgs;
 use crate::output::{rule_meta, today};
@@ -16,14 +17,13 @@ use compare::SiteMap;
 use imagegate_config::{Cell, Config, Repo};
 use imagegate_decode::decode_stream;
 use imagegate_render::{
-    cell_keys, chart_digest, render_all_cached, CacheKey, CacheUse, Helm, Provenance, RenderCache,
-    RenderOptions,
+    cell_keys, chart_digest, CacheKey, CacheUse, Helm, Provenance, RenderCache, RenderOptions,
 };
 use imagegate_report::diff::{
     render_diff, CellChange, CellSide, ChangeKind, DiffFormat, DiffReport, PerSide, Side,
 };
 use imagegate_report::{CellStatus, FormatOptions, Generator};
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub fn run(args: DiffArgs) -> Result<u8> {
@@ -32,8 +32,10 @@ pub fn run(args: DiffArgs) -> Result<u8> {
     let (config_dir, config_file) = split_config_path(&config_path)?;
     let git = crate::git::Git::discover()?;
     let prefix = git.prefix_of(&config_dir)?;
-    let helm =
+    let located =
         Helm::locate(args.helm.helm.as_deref(), &config_dir).map_err(|e| Fatal(e.to_string()))?;
+    let helm = imagegate_engine::HelmRenderer::new(&located);
+    let observer = crate::progress::Terminal::new(!args.no_progress);
 
     let base_commit = git.commit_of(&args.base)?;
     let base_tree = git.unpack(&base_commit, &prefix)?;
@@ -75,13 +77,13 @@ pub fn run(args: DiffArgs) -> Result<u8> {
         None => Vec::new(),
     };
 
-    let cache = crate::cache::open(&args.helm.cache, &[git.top()])?;
-    let opts = crate::fleet::render_options(&head_cfg, &args.helm);
+    let cache = crate::cache::open(&args.helm.cache.choice(), &[git.top()], &observer)?;
+    let opts = crate::fleet::render_options(&head_cfg, &args.helm.overrides());
     let base_keys = match &base_cfg {
-        Some(cfg) => cell_keys(&cfg.repo, &base_cells, &helm.version, &opts),
+        Some(cfg) => cell_keys(&cfg.repo, &base_cells, helm.version(), &opts),
         None => Vec::new(),
     };
-    let head_keys = cell_keys(&head_cfg.repo, &head_cells, &helm.version, &opts);
+    let head_keys = cell_keys(&head_cfg.repo, &head_cells, helm.version(), &opts);
     let base_policy = base_cfg
         .as_ref()
         .map(policy_fingerprint)
@@ -108,7 +110,10 @@ pub fn run(args: DiffArgs) -> Result<u8> {
         .collect();
     let head_idx: Vec<usize> = pairs.iter().filter_map(|p| p.head).collect();
     let today = today()?;
-    let progress = Progress::new(!args.no_progress, base_idx.len() + head_idx.len());
+    let progress = &observer;
+    if base_idx.len() + head_idx.len() > 0 {
+        progress.start(base_idx.len() + head_idx.len());
+    }
     let base_out = match &base_cfg {
         Some(cfg) => render_side(
             cfg,
@@ -117,7 +122,7 @@ pub fn run(args: DiffArgs) -> Result<u8> {
             &opts,
             cache.as_ref(),
             today,
-            &progress,
+            progress,
         ),
         None => Vec::new(),
     };
@@ -128,7 +133,7 @@ pub fn run(args: DiffArgs) -> Result<u8> {
         &opts,
         cache.as_ref(),
         today,
-        &progress,
+        progress,
     );
     progress.finish();
     // promotion-drift is a rule over whole environments: judged on each side over every cell of
@@ -142,11 +147,11 @@ pub fn run(args: DiffArgs) -> Result<u8> {
     };
     let head_drift = drift(&head_cfg, &head_cells, &head_keys)?;
     if let Some(cache) = &cache {
-        crate::cache::close(cache);
+        crate::cache::close(cache, &observer);
     }
 
     let mut report = DiffReport::new(
-        Generator::new("imagegate", env!("CARGO_PKG_VERSION")).with_helm(&helm.version),
+        Generator::new("imagegate", env!("CARGO_PKG_VERSION")).with_helm(helm.version()),
         Side {
             git_ref: Some(args.base.clone()),
             commit: Some(base_commit),
@@ -384,18 +389,18 @@ struct SideRender {
 fn render_side(
     cfg: &Config,
     subset: &Subset,
-    helm: &Helm,
+    helm: &dyn Renderer,
     opts: &RenderOptions,
     cache: Option<&RenderCache>,
     today: chrono::NaiveDate,
-    progress: &Progress,
+    progress: &dyn Observer,
 ) -> Vec<SideRender> {
     let judge = Judge::of(cfg, today, false);
     let cache = cache.map(|cache| CacheUse {
         cache,
         keys: &subset.keys,
     });
-    render_all_cached(
+    render_each(
         helm,
         &cfg.repo,
         &subset.cells,
@@ -411,7 +416,7 @@ fn render_side(
             if from == Provenance::Cache && outcome.report.status == CellStatus::Rendered {
                 outcome.report.status = CellStatus::Cached;
             }
-            progress.inc();
+            progress.cell_done(outcome.report.status == CellStatus::Failed);
             SideRender {
                 outcome,
                 text,
@@ -429,7 +434,7 @@ fn side_drift(
     cfg: &Config,
     cells: &[Cell],
     keys: &[Result<CacheKey, String>],
-    helm: &Helm,
+    helm: &dyn Renderer,
     opts: &RenderOptions,
     cache: Option<&RenderCache>,
     today: chrono::NaiveDate,
@@ -453,7 +458,7 @@ fn side_drift(
         &chain.cells,
         &chain.keys,
         opts,
-        false,
+        &imagegate_engine::Quiet,
         cache,
     );
     let mut lineage = Vec::new();
@@ -569,38 +574,6 @@ impl InputsMemo {
         }
         out.extend(judging.iter().map(|j| j.to_string()));
         out
-    }
-}
-
-/// A progress bar on stderr, on a terminal only.
-struct Progress(Option<indicatif::ProgressBar>);
-
-impl Progress {
-    fn new(wanted: bool, total: usize) -> Self {
-        if !wanted || !std::io::stderr().is_terminal() || total == 0 {
-            return Self(None);
-        }
-        let bar = indicatif::ProgressBar::new(total as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} rendering affected cells [{bar:30}] {pos}/{len} {elapsed}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        Self(Some(bar))
-    }
-
-    fn inc(&self) {
-        if let Some(bar) = &self.0 {
-            bar.inc(1);
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(bar) = &self.0 {
-            bar.finish_and_clear();
-        }
     }
 }
 

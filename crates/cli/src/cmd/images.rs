@@ -22,15 +22,16 @@ pub fn run(args: ImagesArgs) -> Result<u8> {
     let helm = Helm::locate(args.helm.helm.as_deref(), cfg.repo.root())
         .map_err(|e| Fatal(e.to_string()))?;
     let judge = Judge::of(&cfg, today()?, true);
-    let opts = crate::fleet::render_options(&cfg, &args.helm);
+    let opts = crate::fleet::render_options(&cfg, &args.helm.overrides());
+    let observer = crate::progress::Terminal::new(!args.no_progress);
     let outcomes = pipeline::run_with_cache(
         &judge,
         &cfg,
-        &helm,
+        &imagegate_engine::HelmRenderer::new(&helm),
         &cells,
         &opts,
-        !args.no_progress,
-        &args.helm.cache,
+        &observer,
+        &args.helm.cache.choice(),
     )?;
     let mut failed = Vec::new();
     let mut rows: Vec<InventoryRow> = Vec::new();

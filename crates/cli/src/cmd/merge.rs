@@ -182,10 +182,16 @@ fn merge(cfg: &Config, shards: Vec<(PathBuf, Report)>, args: &MergeArgs) -> Resu
         ),
         ..RenderOptions::default()
     };
+    let renderer = helm.as_ref().map(imagegate_engine::HelmRenderer::new);
+    let observer = crate::progress::Terminal::new(false);
     let whole = Whole {
         cfg,
-        helm: helm.as_ref(),
+        renderer: renderer
+            .as_ref()
+            .map(|r| r as &dyn imagegate_engine::Renderer),
         opts: &opts,
+        observer: &observer,
+        today: crate::output::today()?,
         history: args.history,
         full: true,
     };

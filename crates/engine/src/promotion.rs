@@ -79,10 +79,12 @@ pub struct Drift {
 pub struct HistoryPlan<'a> {
     /// How many commits (0: none).
     pub depth: usize,
-    /// The helm and render options for the historical cells.
+    /// The renderer, its options and the observer for the historical cells (required when
+    /// `depth` > 0).
     pub render: Option<(
-        &'a imagegate_render::Helm,
+        &'a dyn crate::Renderer,
         &'a imagegate_render::RenderOptions,
+        &'a dyn crate::Observer,
     )>,
 }
 
@@ -119,7 +121,7 @@ pub fn drift(
 
     let mut found = BTreeSet::new();
     if history.depth > 0 {
-        let Some((helm, opts)) = history.render else {
+        let Some((renderer, opts, observer)) = history.render else {
             anyhow::bail!(crate::Fatal(
                 "--history needs helm to render past commits; pass --helm or set IMAGEGATE_HELM"
                     .into()
@@ -138,7 +140,15 @@ pub fn drift(
                 wanted.add(u, &component, &s.repository, &s.digest);
             }
         }
-        found = history::search(cfg, helm, opts, promotion, &wanted, history.depth)?;
+        found = history::search(
+            cfg,
+            renderer,
+            opts,
+            observer,
+            promotion,
+            &wanted,
+            history.depth,
+        )?;
     }
 
     let cells: HashMap<(&str, &str), &Cell> = judged

@@ -1,16 +1,17 @@
 //! The check pipeline: cells → renders → image sites → findings, one cell at a time on the
 //! render workers, so nothing rendered outlives its cell.
 
+use crate::cache::CacheChoice;
 use crate::convert;
+use crate::renderer::{render_each, Renderer};
+use crate::{Fatal, Observer};
 use imagegate_config::{Cell, Config};
 use imagegate_decode::{DecodeOptions, Decoded};
 use imagegate_policy::{CellContext, ExceptionOutcome, ExceptionSettings, Finding, PolicySettings};
 use imagegate_render::{
-    cell_keys, render_all_cached, CacheUse, Helm, Provenance, RenderCache, RenderFailure,
-    RenderOptions, Rendered,
+    cell_keys, CacheUse, Provenance, RenderCache, RenderFailure, RenderOptions, Rendered,
 };
 use imagegate_report::{CellReport, CellStatus, ReportFinding};
-use std::io::IsTerminal;
 
 /// What one cell produced.
 pub struct CellOutcome {
@@ -196,42 +197,41 @@ pub struct StreamLines<'a> {
     pub starts: &'a [u32],
 }
 
-/// Renders and judges `cells` through the render cache that `--cache-dir` / `--no-cache`
-/// select (opened before, trimmed after). An explicit cache folder that cannot be used is a
-/// usage error.
+/// Renders and judges `cells` through the render cache `choice` selects (opened before, trimmed
+/// after). An explicit cache folder that cannot be used is a usage error.
 pub fn run_with_cache(
     judge: &Judge<'_>,
     cfg: &Config,
-    helm: &Helm,
+    renderer: &dyn Renderer,
     cells: &[Cell],
     opts: &RenderOptions,
-    progress: bool,
-    args: &crate::cli::CacheArgs,
-) -> Result<Vec<CellOutcome>, crate::Fatal> {
-    let cache = crate::cache::open(args, &[cfg.repo.root()])?;
-    let outcomes = run_cached(judge, cfg, helm, cells, opts, progress, cache.as_ref());
+    observer: &dyn Observer,
+    choice: &CacheChoice,
+) -> Result<Vec<CellOutcome>, Fatal> {
+    let cache = crate::cache::open(choice, &[cfg.repo.root()], observer)?;
+    let outcomes = run_cached(judge, cfg, renderer, cells, opts, observer, cache.as_ref());
     if let Some(cache) = &cache {
-        crate::cache::close(cache);
+        crate::cache::close(cache, observer);
     }
     Ok(outcomes)
 }
 
-/// Renders and judges `cells`, drawing a progress bar on a terminal, through the render cache
-/// (when given): cells it holds are not rendered, and their report says `cached`.
+/// Renders and judges `cells`, telling `observer` of each, through the render cache (when
+/// given): cells it holds are not rendered, and their report says `cached`.
 pub fn run_cached(
     judge: &Judge<'_>,
     cfg: &Config,
-    helm: &Helm,
+    renderer: &dyn Renderer,
     cells: &[Cell],
     opts: &RenderOptions,
-    progress: bool,
+    observer: &dyn Observer,
     cache: Option<&RenderCache>,
 ) -> Vec<CellOutcome> {
     let keys = match cache {
-        Some(_) => cell_keys(&cfg.repo, cells, &helm.version, opts),
+        Some(_) => cell_keys(&cfg.repo, cells, renderer.version(), opts),
         None => Vec::new(),
     };
-    run_keyed(judge, cfg, helm, cells, &keys, opts, progress, cache)
+    run_keyed(judge, cfg, renderer, cells, &keys, opts, observer, cache)
 }
 
 /// [`run_cached`] with the cells' cache keys already computed (one per cell, in order; unused
@@ -240,46 +240,31 @@ pub fn run_cached(
 pub fn run_keyed(
     judge: &Judge<'_>,
     cfg: &Config,
-    helm: &Helm,
+    renderer: &dyn Renderer,
     cells: &[Cell],
     keys: &[Result<imagegate_render::CacheKey, String>],
     opts: &RenderOptions,
-    progress: bool,
+    observer: &dyn Observer,
     cache: Option<&RenderCache>,
 ) -> Vec<CellOutcome> {
     let cache = cache.map(|cache| CacheUse { cache, keys });
-    let bar = if progress && std::io::stderr().is_terminal() {
-        let bar = indicatif::ProgressBar::new(cells.len() as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} rendering [{bar:30}] {pos}/{len} cells, {msg} {elapsed}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        bar.set_message("0 failed");
-        Some(bar)
-    } else {
-        None
-    };
-    let failed = std::sync::atomic::AtomicUsize::new(0);
-    let outcomes = render_all_cached(helm, &cfg.repo, cells, opts, cache, |i, result, from| {
-        let mut outcome = judge.cell(&cells[i], result);
-        if from == Provenance::Cache && outcome.report.status == CellStatus::Rendered {
-            outcome.report.status = CellStatus::Cached;
-        }
-        if let Some(bar) = &bar {
-            if outcome.report.status == CellStatus::Failed {
-                let n = failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                bar.set_message(format!("{n} failed"));
+    observer.start(cells.len());
+    let outcomes = render_each(
+        renderer,
+        &cfg.repo,
+        cells,
+        opts,
+        cache,
+        |i, result, from| {
+            let mut outcome = judge.cell(&cells[i], result);
+            if from == Provenance::Cache && outcome.report.status == CellStatus::Rendered {
+                outcome.report.status = CellStatus::Cached;
             }
-            bar.inc(1);
-        }
-        outcome
-    });
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
+            observer.cell_done(outcome.report.status == CellStatus::Failed);
+            outcome
+        },
+    );
+    observer.finish();
     outcomes
 }
 

@@ -8,11 +8,11 @@
 //! question is settled, so a clean fleet renders nothing and a drifted one at most
 //! N × (questioned components) cells.
 
-use crate::convert;
-use crate::Fatal;
+use crate::renderer::render_each;
+use crate::{convert, Fatal, Observer, Renderer};
 use anyhow::Result;
 use imagegate_config::{Config, PromotionSettings};
-use imagegate_render::{render_all, Helm, RenderOptions};
+use imagegate_render::RenderOptions;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Most commits `--history` may search.
@@ -45,8 +45,9 @@ impl Wanted {
 /// digest).
 pub fn search(
     cfg: &Config,
-    helm: &Helm,
+    renderer: &dyn Renderer,
     opts: &RenderOptions,
+    observer: &dyn Observer,
     promotion: &PromotionSettings,
     wanted: &Wanted,
     depth: usize,
@@ -70,15 +71,15 @@ pub fn search(
         .map_err(|e| Fatal(format!("--history: cannot list commits: {}", e.0)))?;
     if commits.len() < depth {
         let shallow = repo.is_shallow();
-        eprintln!(
-            "imagegate: --history {depth}: only {} commit(s) available{}",
+        observer.warn(&format!(
+            "--history {depth}: only {} commit(s) available{}",
             commits.len(),
             if shallow {
                 " (a shallow clone: fetch with depth N+1, e.g. actions/checkout `fetch-depth: 0`)"
             } else {
                 ""
             }
-        );
+        ));
     }
     let mut found = BTreeSet::new();
     for commit in &commits {
@@ -88,16 +89,13 @@ pub fn search(
         let dir = match repo.unpack(commit, &prefix) {
             Ok(Some(dir)) => dir,
             Ok(None) => {
-                eprintln!(
-                    "imagegate: --history: skipping commit {commit}: it has no {prefix}/ folder"
-                );
+                observer.warn(&format!(
+                    "--history: skipping commit {commit}: it has no {prefix}/ folder"
+                ));
                 continue;
             }
             Err(e) => {
-                eprintln!(
-                    "imagegate: --history: skipping commit {commit}: {}",
-                    crate::output::sanitize_stderr(&e.to_string())
-                );
+                observer.warn(&format!("--history: skipping commit {commit}: {e}"));
                 continue;
             }
         };
@@ -105,10 +103,9 @@ pub fn search(
         let old = match Config::load(&config_path) {
             Ok(c) => c,
             Err(e) => {
-                eprintln!(
-                    "imagegate: --history: skipping commit {commit}: its configuration does not load: {}",
-                    crate::output::sanitize_stderr(&e.to_string())
-                );
+                observer.warn(&format!(
+                    "--history: skipping commit {commit}: its configuration does not load: {e}"
+                ));
                 continue;
             }
         };
@@ -123,15 +120,14 @@ pub fn search(
                 })
                 .collect(),
             Err(e) => {
-                eprintln!(
-                    "imagegate: --history: skipping commit {commit}: its matrix does not resolve: {}",
-                    crate::output::sanitize_stderr(&e.to_string())
-                );
+                observer.warn(&format!(
+                    "--history: skipping commit {commit}: its matrix does not resolve: {e}"
+                ));
                 continue;
             }
         };
         let decode = crate::pipeline::decode_options(&old.model.policy);
-        let rendered = render_all(helm, &old.repo, &cells, opts, |i, result| {
+        let rendered = render_each(renderer, &old.repo, &cells, opts, None, |i, result, _| {
             let Ok(rendered) = result else {
                 return BTreeSet::new();
             };

@@ -1,7 +1,7 @@
-//! Opening the render cache from `--cache-dir` / `--no-cache`, and closing it after a run.
+//! Opening the render cache a run asks for (`--cache-dir` / `--no-cache`), and closing it after
+//! the run.
 
-use crate::cli::CacheArgs;
-use crate::Fatal;
+use crate::{Fatal, Observer};
 use imagegate_render::{RenderCache, DEFAULT_MAX_BYTES};
 use std::path::{Path, PathBuf};
 
@@ -12,21 +12,39 @@ use std::path::{Path, PathBuf};
 /// goes on uncached, with a warning. A cache folder holding a symbolic link where imagegate
 /// keeps its entries is refused, default or not: imagegate never creates one, so it was planted,
 /// and when it leads into the repository under check that repository could forge entries.
-pub fn open(args: &CacheArgs, repo_roots: &[&Path]) -> Result<Option<RenderCache>, Fatal> {
-    if args.no_cache {
-        return Ok(None);
-    }
-    match &args.cache_dir {
-        Some(d) => open_at(d, true, repo_roots),
-        None => match RenderCache::default_dir() {
-            Some(d) => open_at(&d, false, repo_roots),
+pub fn open(
+    choice: &CacheChoice,
+    repo_roots: &[&Path],
+    observer: &dyn Observer,
+) -> Result<Option<RenderCache>, Fatal> {
+    match choice {
+        CacheChoice::Off => Ok(None),
+        CacheChoice::At(d) => open_at(d, true, repo_roots, observer),
+        CacheChoice::Default => match RenderCache::default_dir() {
+            Some(d) => open_at(&d, false, repo_roots, observer),
             None => Ok(None),
         },
     }
 }
 
+/// Which render cache a run uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheChoice {
+    /// None (`--no-cache`).
+    Off,
+    /// The per-user default folder, when it can be used.
+    Default,
+    /// This folder (`--cache-dir`); a folder that cannot be used is a usage error.
+    At(PathBuf),
+}
+
 /// Opens the cache folder `dir`, given with `--cache-dir` (`explicit`) or the default one.
-fn open_at(dir: &Path, explicit: bool, repo_roots: &[&Path]) -> Result<Option<RenderCache>, Fatal> {
+fn open_at(
+    dir: &Path,
+    explicit: bool,
+    repo_roots: &[&Path],
+    observer: &dyn Observer,
+) -> Result<Option<RenderCache>, Fatal> {
     let opened = match inside_repository(dir, repo_roots) {
         Some(root) => Err(format!(
             "{} is inside the repository under check ({}); imagegate never writes into the repository it checks",
@@ -45,7 +63,7 @@ fn open_at(dir: &Path, explicit: bool, repo_roots: &[&Path]) -> Result<Option<Re
             "--cache-dir: {p}\n  hint: pick a folder outside the repository (or pass --no-cache)"
         ))),
         (Err(p), false) => {
-            warn(&format!("render cache off: {p}"));
+            observer.warn(&format!("render cache off: {p}"));
             Ok(None)
         }
     }
@@ -77,24 +95,17 @@ fn planted_link(dir: &Path, e: &imagegate_render::CacheError, repo_roots: &[&Pat
 }
 
 /// After a run: says once if entries could not be written, and trims the folder to its bound.
-pub fn close(cache: &RenderCache) {
+pub fn close(cache: &RenderCache, observer: &dyn Observer) {
     if let (n, Some(first)) = cache.write_errors() {
         if n > 0 {
-            warn(&format!(
+            observer.warn(&format!(
                 "{n} render(s) could not be stored in the cache: {first}"
             ));
         }
     }
     if let Err(e) = cache.trim() {
-        warn(&format!("cannot trim the render cache: {e}"));
+        observer.warn(&format!("cannot trim the render cache: {e}"));
     }
-}
-
-fn warn(message: &str) {
-    eprintln!(
-        "imagegate: warning: {}",
-        crate::output::sanitize_stderr(message)
-    );
 }
 
 /// The repository root that `dir` lies in, if any. `dir` need not exist yet: its nearest
@@ -129,27 +140,20 @@ mod tests {
     #[test]
     fn a_cache_folder_inside_the_repository_is_refused() {
         let repo = tempfile::tempdir().unwrap();
-        let args = CacheArgs {
-            cache_dir: Some(repo.path().join("not-yet/.cache")),
-            no_cache: false,
-        };
-        let err = open(&args, &[repo.path()]).unwrap_err();
+        let args = CacheChoice::At(repo.path().join("not-yet/.cache"));
+        let err = open(&args, &[repo.path()], &crate::Quiet).unwrap_err();
         assert!(err.0.contains("inside the repository"), "{}", err.0);
         assert!(
             !repo.path().join("not-yet").exists(),
             "nothing was created in the repository"
         );
         let outside = tempfile::tempdir().unwrap();
-        let args = CacheArgs {
-            cache_dir: Some(outside.path().join("c")),
-            no_cache: false,
-        };
-        assert!(open(&args, &[repo.path()]).unwrap().is_some());
-        let off = CacheArgs {
-            cache_dir: Some(outside.path().join("c")),
-            no_cache: true,
-        };
-        assert!(open(&off, &[repo.path()]).unwrap().is_none());
+        let args = CacheChoice::At(outside.path().join("c"));
+        assert!(open(&args, &[repo.path()], &crate::Quiet)
+            .unwrap()
+            .is_some());
+        let off = CacheChoice::Off;
+        assert!(open(&off, &[repo.path()], &crate::Quiet).unwrap().is_none());
     }
 
     #[test]
@@ -164,12 +168,9 @@ mod tests {
             .join(repo.path().file_name().unwrap())
             .join("seeded");
         std::os::unix::fs::symlink(&rel, dir.join("v1")).unwrap();
-        let args = CacheArgs {
-            cache_dir: Some(dir.clone()),
-            no_cache: false,
-        };
+        let args = CacheChoice::At(dir.clone());
         let before = tree_of(repo.path());
-        let err = open(&args, &[repo.path()]).unwrap_err();
+        let err = open(&args, &[repo.path()], &crate::Quiet).unwrap_err();
         let v1 = dir.join("v1");
         assert!(err.0.contains(&v1.display().to_string()), "{}", err.0);
         assert!(err.0.contains("symbolic link"), "{}", err.0);
@@ -182,7 +183,7 @@ mod tests {
         assert_eq!(tree_of(repo.path()), before, "nothing written through it");
         // The default folder is refused the same way: a planted link is not an inconvenience
         // to work around with a warning.
-        let err = open_at(&dir, false, &[repo.path()]).unwrap_err();
+        let err = open_at(&dir, false, &[repo.path()], &crate::Quiet).unwrap_err();
         assert!(err.0.contains("symbolic link"), "{}", err.0);
         assert_eq!(tree_of(repo.path()), before);
 
@@ -191,12 +192,14 @@ mod tests {
         std::fs::remove_file(dir.join("v1")).unwrap();
         std::fs::create_dir_all(dir.join("v1")).unwrap();
         std::os::unix::fs::symlink(other.path(), dir.join("v1/ab")).unwrap();
-        let err = open(&args, &[repo.path()]).unwrap_err();
+        let err = open(&args, &[repo.path()], &crate::Quiet).unwrap_err();
         assert!(err.0.contains("v1/ab is a symbolic link"), "{}", err.0);
         assert!(!err.0.contains("inside the repository"), "{}", err.0);
         // Without links the same folder opens.
         std::fs::remove_file(dir.join("v1/ab")).unwrap();
-        assert!(open(&args, &[repo.path()]).unwrap().is_some());
+        assert!(open(&args, &[repo.path()], &crate::Quiet)
+            .unwrap()
+            .is_some());
     }
 
     /// Every path under `root`, sorted.

@@ -7,18 +7,17 @@
 //! the chains whose upstream environment it rendered completely); a shard judges none of them and
 //! records what [`whole`] needs in its report, so `imagegate merge` judges them once over the union.
 
-use crate::cli::HelmArgs;
+use crate::cache::CacheChoice;
 use crate::convert::{self, InventoryRow};
-use crate::output::today;
 use crate::overlays;
 use crate::pipeline::{self, Judge};
 use crate::promotion::{self, HistoryPlan, Judged};
 use crate::shard::Shard;
-use crate::Fatal;
+use crate::{today, Fatal, Observer, Renderer};
 use anyhow::Result;
 use imagegate_config::{Cell, Config};
 use imagegate_policy::{ExceptionOutcome, RunScope};
-use imagegate_render::{Helm, RenderOptions};
+use imagegate_render::RenderOptions;
 use imagegate_report::{
     CellStatus, FindingDetail, Generator, LineageSite, Report, ReportFinding, ShardRecord,
 };
@@ -47,6 +46,44 @@ pub struct Plan {
     pub inventory: bool,
 }
 
+/// What stays fixed for a whole run: the configuration, the renderer and its options, the render
+/// cache, the day exceptions are judged against, and where warnings and progress go.
+pub struct Context<'a> {
+    /// The configuration.
+    pub config: &'a Config,
+    /// What renders the cells.
+    pub renderer: &'a dyn Renderer,
+    /// Render bounds and parallelism.
+    pub render: RenderOptions,
+    /// The render cache.
+    pub cache: CacheChoice,
+    /// The day exceptions are judged against.
+    pub today: chrono::NaiveDate,
+    /// Warnings and progress.
+    pub observer: &'a dyn Observer,
+}
+
+impl<'a> Context<'a> {
+    /// The context of a run over `config` rendered by `renderer`, with the command line's
+    /// overrides, on [`today`].
+    pub fn new(
+        config: &'a Config,
+        renderer: &'a dyn Renderer,
+        overrides: &RenderOverrides,
+        cache: CacheChoice,
+        observer: &'a dyn Observer,
+    ) -> Result<Self, Fatal> {
+        Ok(Self {
+            config,
+            renderer,
+            render: render_options(config, overrides),
+            cache,
+            today: today()?,
+            observer,
+        })
+    }
+}
+
 /// A finished run.
 pub struct Run {
     /// The report (with the `shard` record for a shard).
@@ -55,14 +92,27 @@ pub struct Run {
     pub inventory: Vec<InventoryRow>,
 }
 
-/// Render options from the command line and the configuration.
-pub fn render_options(cfg: &Config, h: &HelmArgs) -> RenderOptions {
+/// What the command line may set over the configuration's render settings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RenderOverrides {
+    /// `--jobs`: parallel renders (default: the number of cores).
+    pub jobs: Option<usize>,
+    /// `--timeout`: seconds per render (default: `helm.timeoutSeconds`).
+    pub timeout_seconds: Option<u64>,
+}
+
+/// Render options from the command line's overrides and the configuration.
+pub fn render_options(cfg: &Config, h: &RenderOverrides) -> RenderOptions {
     RenderOptions {
         jobs: h
             .jobs
             .unwrap_or_else(|| RenderOptions::default().jobs)
             .max(1),
-        timeout: Duration::from_secs(h.timeout.unwrap_or(cfg.model.helm.timeout_seconds).max(1)),
+        timeout: Duration::from_secs(
+            h.timeout_seconds
+                .unwrap_or(cfg.model.helm.timeout_seconds)
+                .max(1),
+        ),
         max_output_bytes: (cfg.model.limits.max_rendered_mib as usize).saturating_mul(1024 * 1024),
         max_memory_bytes: Some(
             cfg.model
@@ -75,20 +125,22 @@ pub fn render_options(cfg: &Config, h: &HelmArgs) -> RenderOptions {
 
 /// Renders and judges `cells` (already selected for the coverage), then the whole-fleet rules the
 /// coverage allows.
-pub fn run(
-    cfg: &Config,
-    cells: &[Cell],
-    helm: &Helm,
-    h: &HelmArgs,
-    progress: bool,
-    plan: Plan,
-) -> Result<Run> {
+pub fn run(ctx: &Context<'_>, cells: &[Cell], plan: Plan) -> Result<Run> {
+    let cfg = ctx.config;
     let settings = &cfg.model.policy;
-    let today = today()?;
+    let today = ctx.today;
     let lineage_on = cfg.model.promotion.is_some();
     let judge = Judge::of(cfg, today, plan.inventory || lineage_on);
-    let opts = render_options(cfg, h);
-    let outcomes = pipeline::run_with_cache(&judge, cfg, helm, cells, &opts, progress, &h.cache)?;
+    let opts = &ctx.render;
+    let outcomes = pipeline::run_with_cache(
+        &judge,
+        cfg,
+        ctx.renderer,
+        cells,
+        opts,
+        ctx.observer,
+        &ctx.cache,
+    )?;
     let mut findings = Vec::new();
     let mut reports = Vec::new();
     let mut matched = ExceptionOutcome::default();
@@ -125,7 +177,8 @@ pub fn run(
         convert::finding_with_stack(f, None, cell, &cfg.model.exceptions)
     }));
 
-    let generator = Generator::new("imagegate", env!("CARGO_PKG_VERSION")).with_helm(&helm.version);
+    let generator =
+        Generator::new("imagegate", env!("CARGO_PKG_VERSION")).with_helm(ctx.renderer.version());
     if let Coverage::Shard(shard) = plan.coverage {
         let matrix_cells = cfg.cells().map_err(|e| Fatal(e.to_string()))?.len() as u64;
         let n = cfg.model.exceptions.list.len();
@@ -154,8 +207,10 @@ pub fn run(
         .collect();
     let whole = Whole {
         cfg,
-        helm: Some(helm),
-        opts: &opts,
+        renderer: Some(ctx.renderer),
+        opts,
+        observer: ctx.observer,
+        today,
         history: plan.history,
         full: plan.coverage == Coverage::Full,
     };
@@ -200,10 +255,14 @@ pub fn drift_findings(
 pub struct Whole<'a> {
     /// The configuration.
     pub cfg: &'a Config,
-    /// Helm, for `--history` renders (required when `history` > 0).
-    pub helm: Option<&'a Helm>,
+    /// The renderer, for `--history` renders (required when `history` > 0).
+    pub renderer: Option<&'a dyn Renderer>,
     /// Render options, for `--history` renders.
     pub opts: &'a RenderOptions,
+    /// Where `--history`'s warnings go.
+    pub observer: &'a dyn Observer,
+    /// The day exceptions are judged against.
+    pub today: chrono::NaiveDate,
     /// `--history N`.
     pub history: usize,
     /// The run covered every cell of the matrix.
@@ -222,7 +281,7 @@ impl Whole<'_> {
         let cfg = self.cfg;
         let settings = &cfg.model.policy;
         let exceptions = &cfg.model.exceptions;
-        let today = today()?;
+        let today = self.today;
         let matrix = cfg.cells().map_err(|e| Fatal(e.to_string()))?;
         let mut out = Vec::new();
 
@@ -235,7 +294,7 @@ impl Whole<'_> {
             },
             &HistoryPlan {
                 depth: self.history,
-                render: self.helm.map(|h| (h, self.opts)),
+                render: self.renderer.map(|r| (r, self.opts, self.observer)),
             },
             today,
             &mut matched,
