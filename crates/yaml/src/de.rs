@@ -132,12 +132,48 @@ impl From<YamlError> for Error {
 /// The loader's error (invalid YAML, a second document, a limit hit: billion laughs fail here,
 /// before any deserialization) or the first deserialization error, each with its position.
 pub fn from_str<T: de::DeserializeOwned>(text: &str, limits: &Limits) -> Result<T, Error> {
-    let root = crate::load(text, limits)?.unwrap_or(Node {
+    let root = load_document(text, limits)?.unwrap_or(Node {
         value: Value::Map(Vec::new()),
         line: 1,
         col: 1,
     });
     from_node(&root)
+}
+
+/// Loads a configuration document as [`from_str`] does: [`crate::load`], after refusing the
+/// control characters YAML does not allow in a document (everything below U+0020 but tab, line
+/// feed and carriage return; DEL; U+FFFE and U+FFFF). The loader's parser reads a NUL as the end
+/// of the text, so a configuration holding one would otherwise be cut short, or refused with a
+/// message about something else.
+///
+/// # Errors
+/// A [`YamlError`] at the first such character (1-based line and column, in characters), or the
+/// loader's error.
+pub fn load_document(text: &str, limits: &Limits) -> Result<Option<Node>, YamlError> {
+    if let Some((line, col)) = first_control_character(text) {
+        return Err(YamlError {
+            message: "control characters are not allowed".into(),
+            line,
+            col,
+        });
+    }
+    crate::load(text, limits)
+}
+
+/// Where the first character is that a YAML stream may not hold, if there is one.
+fn first_control_character(text: &str) -> Option<(u32, u32)> {
+    let bad = |c: char| matches!(c, '\0'..='\x08' | '\x0b' | '\x0c' | '\x0e'..='\x1f' | '\x7f' | '\u{fffe}' | '\u{ffff}');
+    let offset = text.find(bad)?;
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before[before.rfind('\n').map_or(0, |i| i + 1)..]
+        .chars()
+        .count()
+        + 1;
+    Some((
+        u32::try_from(line).unwrap_or(u32::MAX),
+        u32::try_from(col).unwrap_or(u32::MAX),
+    ))
 }
 
 /// Deserializes a loaded tree.
@@ -1047,6 +1083,21 @@ mod tests {
         // Invalid YAML keeps the loader's position.
         let e = fails::<File>("version: 1\ncomponents: [{name: a}\nvars: {}\n");
         assert!(e.line() >= 2, "{e}");
+    }
+
+    #[test]
+    fn control_characters_are_refused_where_they_are() {
+        for (text, at) in [
+            ("version: 1\nvars: {a: \"x\0y\"}\n", (2, 13)),
+            ("version: 1\n\0\nvars: {a: b}\n", (2, 1)),
+            ("\u{7f}", (1, 1)),
+            ("a: é\x1b", (1, 5)),
+        ] {
+            let e = fails::<BTreeMap<String, String>>(text);
+            assert_eq!(e.message(), "control characters are not allowed");
+            assert_eq!((e.line(), e.col()), at, "{text:?}");
+        }
+        assert!(read::<File>("version: 1\r\nvars:\t{a: b}\r\n").is_ok());
     }
 
     #[test]
