@@ -268,6 +268,10 @@ mod name_tests {
                 "imagegate.yaml:4:20: limits.maxCells is 0",
             ),
             (
+                "components: [{name: web, chart: a}, {name: web, chart: b}]\n",
+                "imagegate.yaml:3:37: component `web` is also declared in imagegate.yaml",
+            ),
+            (
                 "components: []\nversion: 2\n",
                 "imagegate.yaml:4:10: unsupported version 2",
             ),
@@ -280,6 +284,19 @@ mod name_tests {
                 .to_string();
             assert!(err.starts_with(want), "{err}");
         }
+    }
+
+    #[test]
+    fn cell_errors_point_at_the_component() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
+        let text = "version: 1\nenvironments: [{name: dev}]\ncomponents:\n  - {name: web, chart: c, valueFiles: [/etc/passwd]}\n";
+        let cfg = Config::from_text(repo, "imagegate.yaml", text).unwrap();
+        let err = cfg.cells().unwrap_err().to_string();
+        assert!(
+            err.starts_with("imagegate.yaml:4:5: value file: `/etc/passwd` is absolute"),
+            "{err}"
+        );
     }
 
     #[test]

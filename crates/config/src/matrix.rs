@@ -50,6 +50,17 @@ pub struct Component {
     pub skip_crds: bool,
     /// Where it was declared (component file or the configuration file).
     pub source: String,
+    /// Line and column of the declaration in `source`: the inline entry, or the component
+    /// file's `name`.
+    pub position: Option<(u32, u32)>,
+}
+
+impl Component {
+    /// An error in the file that declares this component, at its declaration.
+    fn error(&self, message: impl Into<String>) -> ConfigError {
+        ConfigError::new(&self.source, message)
+            .at(self.position.map(|p| p.0), self.position.map(|p| p.1))
+    }
 }
 
 /// One values file of a cell's stack.
@@ -337,6 +348,7 @@ pub(crate) fn resolve_components(
                         ConfigError::new(&cf, format!("chart.path: {m}")).at(line, col)
                     })?;
                     let chart_settings = c.chart.value;
+                    let (name_line, name_col) = (c.name.line, c.name.col);
                     out.push(Component {
                         name: c.name.value,
                         domain: c.domain.unwrap_or_default(),
@@ -349,6 +361,7 @@ pub(crate) fn resolve_components(
                             .map(|v| v.iter().map(strip).collect()),
                         environments: None,
                         skip_crds: chart_settings.skip_crds.unwrap_or(false),
+                        position: Some((name_line, name_col)),
                         source: cf,
                     });
                 }
@@ -380,6 +393,7 @@ pub(crate) fn resolve_components(
                     environments: environments.clone(),
                     skip_crds: *skip_crds,
                     source: file.to_string(),
+                    position: here().map(|n| (n.line, n.col)),
                 });
             }
         }
@@ -387,7 +401,7 @@ pub(crate) fn resolve_components(
     out.sort_by(|a, b| (a.scope, &a.name).cmp(&(b.scope, &b.name)));
     for w in out.windows(2) {
         if w[0].scope == w[1].scope && w[0].name == w[1].name {
-            return Err(ConfigError::new(&w[1].source, format!("component `{}` is also declared in {}", w[1].name, w[0].source))
+            return Err(w[1].error(format!("component `{}` is also declared in {}", w[1].name, w[0].source))
                 .hint("component names must be unique within their scope: they name the Argo CD applications"));
         }
     }
@@ -470,13 +484,10 @@ pub(crate) fn cells(cfg: &Config) -> Result<Vec<Cell>, ConfigError> {
             vars.insert("domain".into(), comp.domain.clone());
             vars.insert("project".into(), comp.project.clone());
             let err = |what: &str, p: String| {
-                ConfigError::new(
-                    &comp.source,
-                    format!(
-                        "{what} uses `{{{p}}}`, which cell {env_name}/{} does not provide",
-                        comp.name
-                    ),
-                )
+                comp.error(format!(
+                    "{what} uses `{{{p}}}`, which cell {env_name}/{} does not provide",
+                    comp.name
+                ))
                 .hint(format!(
                     "placeholders available: {}",
                     vars.keys().cloned().collect::<Vec<_>>().join(", ")
@@ -510,13 +521,11 @@ pub(crate) fn cells(cfg: &Config) -> Result<Vec<Cell>, ConfigError> {
                 let path = cfg
                     .repo
                     .normalise(&rel)
-                    .map_err(|m| ConfigError::new(&comp.source, format!("value file: {m}")))?;
+                    .map_err(|m| comp.error(format!("value file: {m}")))?;
                 let present = match cfg.repo.resolve(&path) {
                     Ok(Some(real)) => real.is_file(),
                     Ok(None) => false,
-                    Err(m) => {
-                        return Err(ConfigError::new(&comp.source, format!("value file: {m}")))
-                    }
+                    Err(m) => return Err(comp.error(format!("value file: {m}"))),
                 };
                 if !present && model.missing_value_files == MissingValueFiles::Error {
                     problems.push(format!(
