@@ -142,9 +142,9 @@ pub fn from_str<T: de::DeserializeOwned>(text: &str, limits: &Limits) -> Result<
 
 /// Loads a configuration document as [`from_str`] does: [`crate::load`], after refusing the
 /// control characters YAML does not allow in a document (everything below U+0020 but tab, line
-/// feed and carriage return; DEL; U+FFFE and U+FFFF). The loader's parser reads a NUL as the end
-/// of the text, so a configuration holding one would otherwise be cut short, or refused with a
-/// message about something else.
+/// feed and carriage return; DEL; U+FFFE and U+FFFF). The loader's parser refuses them too, but
+/// inside a quoted scalar it reports a NUL as "unexpected end of stream", which points the
+/// reader at the wrong thing; this names the character and where it is.
 ///
 /// # Errors
 /// A [`YamlError`] at the first such character (1-based line and column, in characters), or the
