@@ -34,6 +34,14 @@ impl ConfigError {
         self
     }
 
+    /// Sets the position to that of `node`, when there is one.
+    pub fn at_node(self, node: Option<&imagegate_yaml::Node>) -> Self {
+        match node {
+            Some(n) => self.at(Some(n.line), Some(n.col)),
+            None => self,
+        }
+    }
+
     /// Sets the hint.
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());

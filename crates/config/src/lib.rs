@@ -60,10 +60,10 @@ impl Config {
 
     /// Parses configuration text belonging to `repo` (the file is named `file` in errors).
     pub fn from_text(repo: Repo, file: &str, text: &str) -> Result<Self, ConfigError> {
-        let model = model::parse(file, text)?;
-        model::check_bounds(file, text, &model)?;
-        let environments = matrix::resolve_environments(&repo, file, text, &model)?;
-        let components = matrix::resolve_components(&repo, file, text, &model)?;
+        let (model, root) = model::parse(file, text)?;
+        model::check_bounds(file, &root, &model)?;
+        let environments = matrix::resolve_environments(&repo, file, &root, &model)?;
+        let components = matrix::resolve_components(&repo, file, &root, &model)?;
         if let Some(p) = &model.promotion {
             for (i, chain) in p.chains.iter().enumerate() {
                 for env in chain {
@@ -72,7 +72,7 @@ impl Config {
                             file,
                             format!("promotion.chains[{i}] names `{env}`, which is no environment"),
                         )
-                        .at(model::locate(text, &format!("promotion.chains[{i}]")), None)
+                        .at_node(root.at_path(&format!("promotion.chains[{i}]")))
                         .hint(format!(
                             "known environments: {}",
                             environments
@@ -92,14 +92,14 @@ impl Config {
             environments,
             components,
         };
-        cfg.check_environment_names(text)?;
+        cfg.check_environment_names(&root)?;
         Ok(cfg)
     }
 
     /// Every environment the policy names (`policy.severity` per environment, an exception's
     /// `environments`, `exceptions.forbiddenEnvironments`) must be one a cell can have: a typo
     /// (`prod` for `production`) would silently apply nothing, or forbid nothing.
-    fn check_environment_names(&self, text: &str) -> Result<(), ConfigError> {
+    fn check_environment_names(&self, root: &imagegate_yaml::Node) -> Result<(), ConfigError> {
         let known = matrix::environment_names(self)?;
         let ex = &self.model.exceptions;
         let mut named: Vec<(String, &str)> = Vec::new();
@@ -130,7 +130,7 @@ impl Config {
                 &self.file,
                 format!("{field} names `{env}`, which is no environment{close}"),
             )
-            .at(model::locate(text, &field), None)
+            .at_node(root.at_path(&field))
             .hint(format!("known environments: {}", known.join(", "))));
         }
         Ok(())
@@ -250,6 +250,81 @@ mod name_tests {
             assert!(err.contains("did you mean `production`"), "{err}");
             assert!(err.contains("known environments: dev, production"), "{err}");
         }
+    }
+
+    #[test]
+    fn errors_point_at_the_field_and_its_position() {
+        for (extra, want) in [
+            (
+                "components:\n  - {name: web, chart: charts/web}\n  - name: api\n    chart: charts/api\n    skipCrds: \"yes\"\n",
+                "imagegate.yaml:7:15: components[1].skipCrds: invalid type: string \"yes\", expected a boolean",
+            ),
+            (
+                "components:\n  - {from: \"x/*.yaml\", scop: cluster}\n",
+                "imagegate.yaml:4:24: components[0]: unknown field `scop`",
+            ),
+            (
+                "components: []\nlimits: {maxCells: 0}\n",
+                "imagegate.yaml:4:20: limits.maxCells is 0",
+            ),
+            (
+                "components: [{name: web, chart: a}, {name: web, chart: b}]\n",
+                "imagegate.yaml:3:37: component `web` is also declared in imagegate.yaml",
+            ),
+            (
+                "components: []\nversion: 2\n",
+                "imagegate.yaml:4:10: unsupported version 2",
+            ),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let repo = Repo::open(dir.path()).unwrap();
+            let text = format!("version: 1\nenvironments: [{{name: dev}}]\n{extra}");
+            let err = Config::from_text(repo, "imagegate.yaml", &text)
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with(want), "{err}");
+        }
+    }
+
+    #[test]
+    fn cell_errors_point_at_the_component() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
+        let text = "version: 1\nenvironments: [{name: dev}]\ncomponents:\n  - {name: web, chart: c, valueFiles: [/etc/passwd]}\n";
+        let cfg = Config::from_text(repo, "imagegate.yaml", text).unwrap();
+        let err = cfg.cells().unwrap_err().to_string();
+        assert!(
+            err.starts_with("imagegate.yaml:4:5: value file: `/etc/passwd` is absolute"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn record_fields_become_placeholders_as_text() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("envs")).unwrap();
+        std::fs::write(
+            dir.path().join("envs/a.yaml"),
+            "- {env: dev, n: 0x10, f: 1.10, q: \"1.10\", b: true, y: yes, z: ~, l: [1]}\n",
+        )
+        .unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
+        let text =
+            "version: 1\nenvironments: [{from: envs/*.yaml, name: \"{env}\"}]\ncomponents: []\n";
+        let cfg = Config::from_text(repo, "imagegate.yaml", text).unwrap();
+        let vars = &cfg.environments[0].vars;
+        let got: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                ("b", "true"),
+                ("env", "dev"),
+                ("f", "1.1"),
+                ("n", "16"),
+                ("q", "1.10"),
+                ("y", "yes")
+            ]
+        );
     }
 
     #[test]

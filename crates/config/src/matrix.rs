@@ -1,9 +1,11 @@
 //! Environments × components → cells.
 
+use crate::model::{de_error, load_yaml};
 use crate::model::{
     ComponentEntry, ConfigFile, EnvironmentEntry, InlineComponent, MissingValueFiles, ScopeName,
 };
 use crate::{render_template, Config, ConfigError, Repo, MAX_CONFIG_BYTES};
+use imagegate_yaml::{Node, Spanned, Value};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -48,6 +50,17 @@ pub struct Component {
     pub skip_crds: bool,
     /// Where it was declared (component file or the configuration file).
     pub source: String,
+    /// Line and column of the declaration in `source`: the inline entry, or the component
+    /// file's `name`.
+    pub position: Option<(u32, u32)>,
+}
+
+impl Component {
+    /// An error in the file that declares this component, at its declaration.
+    fn error(&self, message: impl Into<String>) -> ConfigError {
+        ConfigError::new(&self.source, message)
+            .at(self.position.map(|p| p.0), self.position.map(|p| p.1))
+    }
 }
 
 /// One values file of a cell's stack.
@@ -103,32 +116,22 @@ impl Cell {
     }
 }
 
-fn scalar_text(v: &yaml_serde::Value) -> Option<String> {
-    match v {
-        yaml_serde::Value::String(s) => Some(s.clone()),
-        yaml_serde::Value::Bool(b) => Some(b.to_string()),
-        yaml_serde::Value::Number(n) => Some(n.to_string()),
+/// A record field as a placeholder value: a scalar typed by the configuration's rules (see
+/// `imagegate_yaml::de`) and written back as text (`0x10` is `16`, `1.10` is `1.1`, `"1.10"`
+/// stays `1.10`). `None` for null and for collections, which are no placeholders.
+fn placeholder(node: &Node) -> Option<String> {
+    match imagegate_yaml::from_node::<serde_json::Value>(node).ok()? {
+        serde_json::Value::String(s) => Some(s),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
-}
-
-fn yaml_error(file: &str, e: yaml_serde::Error) -> ConfigError {
-    let loc = e.location();
-    ConfigError::new(file, e.to_string()).at(
-        loc.as_ref().map(|l| l.line() as u32),
-        loc.as_ref().map(|l| l.column() as u32),
-    )
-}
-
-/// Finds the line of a configuration entry for errors that serde cannot position.
-fn line_of(text: &str, path: &str) -> Option<u32> {
-    crate::model::locate(text, path)
 }
 
 pub(crate) fn resolve_environments(
     repo: &Repo,
     file: &str,
-    text: &str,
+    root: &Node,
     model: &ConfigFile,
 ) -> Result<Vec<Environment>, ConfigError> {
     let mut envs: Vec<Environment> = Vec::new();
@@ -140,43 +143,48 @@ pub(crate) fn resolve_environments(
         source,
     };
     for (i, entry) in model.environments.iter().enumerate() {
-        let here = || line_of(text, &format!("environments[{i}]"));
+        let here = || root.at_path(&format!("environments[{i}]"));
         match entry {
             EnvironmentEntry::Discover(d) => {
                 let files = repo
                     .glob(&d.from)
-                    .map_err(|m| ConfigError::new(file, m).at(here(), None))?;
+                    .map_err(|m| ConfigError::new(file, m).at_node(here()))?;
                 if files.is_empty() {
                     return Err(ConfigError::new(file, format!("`{}` matches no file", d.from))
-                        .at(here(), None)
+                        .at_node(here())
                         .hint("environment record files are matched relative to the repository root"));
                 }
                 for rec_file in files {
                     let rec_text = repo.read_to_string(&rec_file, MAX_CONFIG_BYTES)?;
-                    let value: yaml_serde::Value =
-                        yaml_serde::from_str(&rec_text).map_err(|e| yaml_error(&rec_file, e))?;
-                    let records = match value {
-                        yaml_serde::Value::Sequence(items) => items,
-                        yaml_serde::Value::Mapping(_) => vec![value],
-                        yaml_serde::Value::Null => Vec::new(),
-                        _ => return Err(ConfigError::new(
+                    let rec_root = load_yaml(&rec_file, &rec_text)?;
+                    let records: Vec<&Node> = match rec_root.as_ref().map(|n| &n.value) {
+                        Some(Value::Seq(items)) => items.iter().collect(),
+                        Some(Value::Map(_)) => rec_root.iter().collect(),
+                        None => Vec::new(),
+                        Some(Value::Scalar(s)) if s.is_null() => Vec::new(),
+                        Some(Value::Scalar(_)) => return Err(ConfigError::new(
                             &rec_file,
                             "expected a mapping or a list of mappings",
                         )
+                        .at_node(rec_root.as_ref())
                         .hint(
                             "each record is one environment, e.g. `{env: dev, clusterType: azure}`",
                         )),
                     };
                     for (ri, rec) in records.into_iter().enumerate() {
-                        let yaml_serde::Value::Mapping(map) = rec else {
+                        let Some(map) = rec.as_map() else {
                             return Err(ConfigError::new(
                                 &rec_file,
                                 format!("record {ri} is not a mapping"),
+                            )
+                            .at_node(Some(rec))
+                            .hint(
+                                "each record is one environment, e.g. `{env: dev, clusterType: azure}`",
                             ));
                         };
                         let vars: BTreeMap<String, String> = map
                             .iter()
-                            .filter_map(|(k, v)| Some((scalar_text(k)?, scalar_text(v)?)))
+                            .filter_map(|(k, v)| Some((placeholder(k)?, placeholder(v)?)))
                             .collect();
                         let name = render_template(&d.name, &vars).map_err(|p| {
                             ConfigError::new(
@@ -186,16 +194,20 @@ pub(crate) fn resolve_environments(
                                     d.name
                                 ),
                             )
+                            .at_node(Some(rec))
                             .hint(format!(
                                 "fields available: {}",
                                 vars.keys().cloned().collect::<Vec<_>>().join(", ")
                             ))
                         })?;
+                        validate_name(&name)
+                            .map_err(|m| ConfigError::new(&rec_file, m).at_node(Some(rec)))?;
                         if envs.iter().any(|e| e.name == name) {
                             return Err(ConfigError::new(
                                 &rec_file,
                                 format!("environment `{name}` is declared twice"),
-                            ));
+                            )
+                            .at_node(Some(rec)));
                         }
                         let mut vars = vars;
                         vars.insert("env".into(), name.clone());
@@ -205,7 +217,7 @@ pub(crate) fn resolve_environments(
             }
             EnvironmentEntry::Inline(inline) => {
                 validate_name(&inline.name)
-                    .map_err(|m| ConfigError::new(file, m).at(here(), None))?;
+                    .map_err(|m| ConfigError::new(file, m).at_node(here()))?;
                 let pos = match envs.iter().position(|e| e.name == inline.name) {
                     Some(p) => p,
                     None => {
@@ -227,11 +239,9 @@ pub(crate) fn resolve_environments(
         }
     }
     if envs.is_empty() {
-        return Err(ConfigError::new(file, "no environment is declared")
-            .at(line_of(text, "environments"), None));
-    }
-    for env in &envs {
-        validate_name(&env.name).map_err(|m| ConfigError::new(&env.source, m))?;
+        return Err(
+            ConfigError::new(file, "no environment is declared").at_node(root.get("environments"))
+        );
     }
     Ok(envs)
 }
@@ -260,14 +270,14 @@ fn validate_name(name: &str) -> Result<(), String> {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ComponentFile {
-    name: String,
+    name: Spanned<String>,
     #[serde(default)]
     project: Option<String>,
     #[serde(default)]
     domain: Option<String>,
     #[serde(default)]
     namespace: Option<String>,
-    chart: ComponentChart,
+    chart: Spanned<ComponentChart>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -276,7 +286,7 @@ struct ComponentChart {
     #[serde(default, rename = "repoURL")]
     repo_url: Option<String>,
     #[serde(default)]
-    path: Option<String>,
+    path: Option<Spanned<String>>,
     #[serde(default)]
     value_files: Option<Vec<String>>,
     #[serde(default)]
@@ -286,7 +296,7 @@ struct ComponentChart {
 pub(crate) fn resolve_components(
     repo: &Repo,
     file: &str,
-    text: &str,
+    root: &Node,
     model: &ConfigFile,
 ) -> Result<Vec<Component>, ConfigError> {
     let mut out: Vec<Component> = Vec::new();
@@ -296,44 +306,62 @@ pub(crate) fn resolve_components(
             .to_string()
     };
     for (i, entry) in model.components.iter().enumerate() {
-        let here = || line_of(text, &format!("components[{i}]"));
+        let here = || root.at_path(&format!("components[{i}]"));
         match entry {
             ComponentEntry::Discover(d) => {
                 let files = repo
                     .glob(&d.from)
-                    .map_err(|m| ConfigError::new(file, m).at(here(), None))?;
+                    .map_err(|m| ConfigError::new(file, m).at_node(here()))?;
                 if files.is_empty() {
                     return Err(ConfigError::new(
                         file,
                         format!("`{}` matches no component file", d.from),
                     )
-                    .at(here(), None)
+                    .at_node(here())
                     .hint("component files are matched relative to the repository root"));
                 }
                 for cf in files {
                     let ctext = repo.read_to_string(&cf, MAX_CONFIG_BYTES)?;
+                    // An empty file is an empty mapping, so the error names `name` as missing.
+                    let croot = load_yaml(&cf, &ctext)?.unwrap_or(Node {
+                        value: Value::Map(Vec::new()),
+                        line: 1,
+                        col: 1,
+                    });
                     let c: ComponentFile =
-                        yaml_serde::from_str(&ctext).map_err(|e| yaml_error(&cf, e))?;
-                    validate_name(&c.name).map_err(|m| ConfigError::new(&cf, m))?;
-                    let Some(path) = c.chart.path.as_deref() else {
-                        return Err(ConfigError::new(&cf, "`chart.path` is missing").hint(format!(
+                        imagegate_yaml::from_node(&croot).map_err(|e| de_error(&cf, &e))?;
+                    let at = |s: &Spanned<String>| (Some(s.line), Some(s.col));
+                    validate_name(&c.name).map_err(|m| {
+                        let (line, col) = at(&c.name);
+                        ConfigError::new(&cf, m).at(line, col)
+                    })?;
+                    let Some(path) = c.chart.path.as_ref() else {
+                        return Err(ConfigError::new(&cf, "`chart.path` is missing")
+                            .at(Some(c.chart.line), Some(c.chart.col))
+                            .hint(format!(
                             "imagegate renders charts vendored in the repository; vendor {} and set chart.path",
                             c.chart.repo_url.as_deref().unwrap_or("the chart")
                         )));
                     };
-                    let chart = repo
-                        .normalise(path)
-                        .map_err(|m| ConfigError::new(&cf, format!("chart.path: {m}")))?;
+                    let chart = repo.normalise(path).map_err(|m| {
+                        let (line, col) = at(path);
+                        ConfigError::new(&cf, format!("chart.path: {m}")).at(line, col)
+                    })?;
+                    let chart_settings = c.chart.value;
+                    let (name_line, name_col) = (c.name.line, c.name.col);
                     out.push(Component {
-                        name: c.name,
+                        name: c.name.value,
                         domain: c.domain.unwrap_or_default(),
                         project: c.project.unwrap_or_default(),
                         namespace: c.namespace,
                         scope: d.scope,
                         chart,
-                        value_files: c.chart.value_files.map(|v| v.iter().map(strip).collect()),
+                        value_files: chart_settings
+                            .value_files
+                            .map(|v| v.iter().map(strip).collect()),
                         environments: None,
-                        skip_crds: c.chart.skip_crds.unwrap_or(false),
+                        skip_crds: chart_settings.skip_crds.unwrap_or(false),
+                        position: Some((name_line, name_col)),
                         source: cf,
                     });
                 }
@@ -350,10 +378,10 @@ pub(crate) fn resolve_components(
                     value_files,
                     skip_crds,
                 } = c;
-                validate_name(name).map_err(|m| ConfigError::new(file, m).at(here(), None))?;
+                validate_name(name).map_err(|m| ConfigError::new(file, m).at_node(here()))?;
                 let chart = repo
                     .normalise(chart)
-                    .map_err(|m| ConfigError::new(file, format!("chart: {m}")).at(here(), None))?;
+                    .map_err(|m| ConfigError::new(file, format!("chart: {m}")).at_node(here()))?;
                 out.push(Component {
                     name: name.clone(),
                     domain: domain.clone(),
@@ -365,6 +393,7 @@ pub(crate) fn resolve_components(
                     environments: environments.clone(),
                     skip_crds: *skip_crds,
                     source: file.to_string(),
+                    position: here().map(|n| (n.line, n.col)),
                 });
             }
         }
@@ -372,7 +401,7 @@ pub(crate) fn resolve_components(
     out.sort_by(|a, b| (a.scope, &a.name).cmp(&(b.scope, &b.name)));
     for w in out.windows(2) {
         if w[0].scope == w[1].scope && w[0].name == w[1].name {
-            return Err(ConfigError::new(&w[1].source, format!("component `{}` is also declared in {}", w[1].name, w[0].source))
+            return Err(w[1].error(format!("component `{}` is also declared in {}", w[1].name, w[0].source))
                 .hint("component names must be unique within their scope: they name the Argo CD applications"));
         }
     }
@@ -455,13 +484,10 @@ pub(crate) fn cells(cfg: &Config) -> Result<Vec<Cell>, ConfigError> {
             vars.insert("domain".into(), comp.domain.clone());
             vars.insert("project".into(), comp.project.clone());
             let err = |what: &str, p: String| {
-                ConfigError::new(
-                    &comp.source,
-                    format!(
-                        "{what} uses `{{{p}}}`, which cell {env_name}/{} does not provide",
-                        comp.name
-                    ),
-                )
+                comp.error(format!(
+                    "{what} uses `{{{p}}}`, which cell {env_name}/{} does not provide",
+                    comp.name
+                ))
                 .hint(format!(
                     "placeholders available: {}",
                     vars.keys().cloned().collect::<Vec<_>>().join(", ")
@@ -495,13 +521,11 @@ pub(crate) fn cells(cfg: &Config) -> Result<Vec<Cell>, ConfigError> {
                 let path = cfg
                     .repo
                     .normalise(&rel)
-                    .map_err(|m| ConfigError::new(&comp.source, format!("value file: {m}")))?;
+                    .map_err(|m| comp.error(format!("value file: {m}")))?;
                 let present = match cfg.repo.resolve(&path) {
                     Ok(Some(real)) => real.is_file(),
                     Ok(None) => false,
-                    Err(m) => {
-                        return Err(ConfigError::new(&comp.source, format!("value file: {m}")))
-                    }
+                    Err(m) => return Err(comp.error(format!("value file: {m}"))),
                 };
                 if !present && model.missing_value_files == MissingValueFiles::Error {
                     problems.push(format!(

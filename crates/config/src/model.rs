@@ -3,6 +3,7 @@
 
 use crate::ConfigError;
 use imagegate_policy::rules::promotion_drift;
+use imagegate_yaml::Node;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -370,7 +371,7 @@ pub mod caps {
 
 /// Checks every bound of the configuration against [`caps`]: a value past its cap (or zero,
 /// which would judge nothing) is a configuration error naming the field and its line.
-pub(crate) fn check_bounds(file: &str, text: &str, model: &ConfigFile) -> Result<(), ConfigError> {
+pub(crate) fn check_bounds(file: &str, root: &Node, model: &ConfigFile) -> Result<(), ConfigError> {
     let l = &model.limits;
     let checks: [(&str, u64, std::ops::RangeInclusive<u64>); 5] = [
         (
@@ -409,7 +410,7 @@ pub(crate) fn check_bounds(file: &str, text: &str, model: &ConfigFile) -> Result
                     range.end()
                 ),
             )
-            .at(locate(text, field), None)
+            .at_node(root.at_path(field))
             .hint(
                 "the bounds protect the run from the repository it checks; a CI owner who needs \
                  more passes it on the command line (for example --timeout SECONDS)",
@@ -428,50 +429,97 @@ pub fn schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(ConfigFile)).expect("a schema serialises")
 }
 
-/// Parses the configuration text; errors carry the line and column.
-pub(crate) fn parse(file: &str, text: &str) -> Result<ConfigFile, ConfigError> {
-    let model: ConfigFile = yaml_serde::from_str(text).map_err(|e| {
-        let loc = e.location();
-        ConfigError::new(file, e.to_string())
-            .at(loc.as_ref().map(|l| l.line() as u32), loc.as_ref().map(|l| l.column() as u32))
-            .hint("see docs/configuration.md for the format, or validate with docs/imagegate.schema.json")
-    })?;
-    let mut model = model;
-    // Exception findings point at their line: one span-aware parse for all of them.
-    if !model.exceptions.list.is_empty() {
-        let root = imagegate_yaml::load(text, &imagegate_yaml::Limits::default())
-            .ok()
-            .flatten();
-        for (i, e) in model.exceptions.list.iter_mut().enumerate() {
-            e.line = root
-                .as_ref()
-                .and_then(|r| r.at_path(&format!("exceptions.list[{i}]")))
-                .map(|n| n.line);
+/// The hint of every error in the shape of `imagegate.yaml`.
+const FORMAT_HINT: &str =
+    "see docs/configuration.md for the format, or validate with docs/imagegate.schema.json";
+
+/// Loads a configuration, environment record or component file into the span tree, bounded as
+/// every YAML input is (`Ok(None)` for an empty file).
+pub(crate) fn load_yaml(file: &str, text: &str) -> Result<Option<Node>, ConfigError> {
+    imagegate_yaml::de::load_document(text, &imagegate_yaml::Limits::default())
+        .map_err(|e| ConfigError::new(file, e.message).at(Some(e.line), Some(e.col)))
+}
+
+/// A deserialization error of `file`, at its node, with its path in front of the message.
+pub(crate) fn de_error(file: &str, e: &imagegate_yaml::de::Error) -> ConfigError {
+    ConfigError::new(file, e.describe()).at(Some(e.line()), Some(e.col()))
+}
+
+/// The error of a configuration that did not deserialize. serde's untagged enums say only "data
+/// did not match any variant" at the entry; an `environments:` or `components:` entry is a
+/// discovery when it has `from` and inline otherwise, so the error of the variant it was meant to
+/// be is shown instead, at the node that is wrong (`components[2].skipCrds: invalid type …`).
+fn explain_entry(file: &str, root: &Node, e: &imagegate_yaml::de::Error) -> ConfigError {
+    let untagged = e.message().starts_with("data did not match any variant");
+    let Some(node) = root.at_path(e.path()).filter(|_| untagged) else {
+        return de_error(file, e);
+    };
+    let discovery = node.get("from").is_some();
+    let inner = if e.path().starts_with("environments[") {
+        if discovery {
+            imagegate_yaml::from_node::<EnvironmentDiscovery>(node).err()
+        } else {
+            imagegate_yaml::from_node::<InlineEnvironment>(node).err()
         }
+    } else if e.path().starts_with("components[") {
+        if discovery {
+            imagegate_yaml::from_node::<ComponentDiscovery>(node).err()
+        } else {
+            imagegate_yaml::from_node::<InlineComponent>(node).err()
+        }
+    } else {
+        None
+    };
+    match inner {
+        Some(inner) => {
+            let path = match inner.path() {
+                "" => e.path().to_owned(),
+                p => format!("{}.{p}", e.path()),
+            };
+            ConfigError::new(file, format!("{path}: {}", inner.message()))
+                .at(Some(inner.line()), Some(inner.col()))
+        }
+        None => de_error(file, e),
     }
+}
+
+/// Parses the configuration text; errors carry the line and column. The tree it was read from
+/// comes back too, so later checks point at the line of what they refuse.
+pub(crate) fn parse(file: &str, text: &str) -> Result<(ConfigFile, Node), ConfigError> {
+    let root = load_yaml(file, text)
+        .map_err(|e| e.hint(FORMAT_HINT))?
+        // An empty file is an empty mapping, so the error names the first missing field.
+        .unwrap_or(Node {
+            value: imagegate_yaml::Value::Map(Vec::new()),
+            line: 1,
+            col: 1,
+        });
+    let model: ConfigFile = imagegate_yaml::from_node(&root)
+        .map_err(|e| explain_entry(file, &root, &e).hint(FORMAT_HINT))?;
     if let Some(p) = &model.promotion {
-        check_promotion(file, text, p)?;
+        check_promotion(file, &root, p)?;
     }
     if model.version != 1 {
         return Err(
             ConfigError::new(file, format!("unsupported version {}", model.version))
+                .at_node(root.get("version"))
                 .hint("this imagegate understands `version: 1`"),
         );
     }
-    Ok(model)
+    Ok((model, root))
 }
 
 /// The shape rules of `promotion:` that need no environment list (names are checked once the
 /// environments are resolved).
-fn check_promotion(file: &str, text: &str, p: &PromotionSettings) -> Result<(), ConfigError> {
+fn check_promotion(file: &str, root: &Node, p: &PromotionSettings) -> Result<(), ConfigError> {
     for (i, chain) in p.chains.iter().enumerate() {
-        let at = locate(text, &format!("promotion.chains[{i}]"));
+        let at = root.at_path(&format!("promotion.chains[{i}]"));
         if chain.len() < 2 {
             return Err(ConfigError::new(
                 file,
                 format!("promotion.chains[{i}] names {} environment(s); a chain needs an upstream and a downstream", chain.len()),
             )
-            .at(at, None)
+            .at_node(at)
             .hint("write a chain as a list from upstream to downstream, for example [staging, production]"));
         }
         for (j, env) in chain.iter().enumerate() {
@@ -480,7 +528,7 @@ fn check_promotion(file: &str, text: &str, p: &PromotionSettings) -> Result<(), 
                     file,
                     format!("promotion.chains[{i}] names `{env}` twice"),
                 )
-                .at(at, None)
+                .at_node(at)
                 .hint(
                     "a chain is a line from upstream to downstream; list each environment once",
                 ));
@@ -492,16 +540,10 @@ fn check_promotion(file: &str, text: &str, p: &PromotionSettings) -> Result<(), 
             file,
             "promotion.firstParty is empty: no image would be judged",
         )
-        .at(locate(text, "promotion"), None)
+        .at_node(root.at_path("promotion.firstParty"))
         .hint(
             "list the repository prefixes of your own images, for example [\"ghcr.io/your-org/\"]",
         ));
     }
     Ok(())
-}
-
-/// Line of the node at `path` (for example `components[2]`) in the configuration text.
-pub(crate) fn locate(text: &str, path: &str) -> Option<u32> {
-    let root = imagegate_yaml::load(text, &imagegate_yaml::Limits::default()).ok()??;
-    root.at_path(path).map(|n| n.line)
 }

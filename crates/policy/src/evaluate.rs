@@ -400,8 +400,9 @@ mod tests {
 
     #[test]
     fn severity_is_resolved_per_environment() {
-        let settings: PolicySettings = yaml_serde::from_str(
+        let settings: PolicySettings = imagegate_yaml::from_str(
             "severity:\n  mutable-tag: { default: error, environments: { local: warning, sandbox: off } }\n  digest-required: warning",
+            &imagegate_yaml::Limits::default(),
         )
         .unwrap_or_else(|e| panic!("{e}"));
         let mut obj = object("Deployment", "web", 0);

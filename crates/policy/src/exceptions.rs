@@ -204,7 +204,8 @@ mod tests {
     }
 
     fn settings(yaml: &str) -> ExceptionSettings {
-        yaml_serde::from_str(yaml).unwrap_or_else(|e| panic!("{e}"))
+        imagegate_yaml::from_str(yaml, &imagegate_yaml::Limits::default())
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn cell(env: &str) -> CellContext {
@@ -479,7 +480,8 @@ mod tests {
     fn hygiene_severity_follows_settings() {
         let settings_yaml = "severity: { exception-unused: off, exception-expired: warning }";
         let policy: PolicySettings =
-            yaml_serde::from_str(settings_yaml).unwrap_or_else(|e| panic!("{e}"));
+            imagegate_yaml::from_str(settings_yaml, &imagegate_yaml::Limits::default())
+                .unwrap_or_else(|e| panic!("{e}"));
         let exceptions = settings(
             "list:\n  - {rule: mutable-tag, reason: r, expires: 2020-01-01}\n  - {rule: mutable-tag, reason: r, expires: 2030-01-01}",
         );

@@ -497,7 +497,7 @@ pub struct ExceptionSettings {
     #[serde(default)]
     pub forbidden_environments: Vec<String>,
     /// The exceptions; their position is the index findings refer to.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_exception_list")]
     pub list: Vec<Exception>,
 }
 
@@ -529,7 +529,7 @@ pub struct Exception {
     #[serde(deserialize_with = "de_date")]
     #[schemars(with = "String", extend("format" = "date"))]
     pub expires: NaiveDate,
-    /// 1-based line of the entry in the configuration file, filled in by the config loader.
+    /// 1-based line of the entry in the configuration file (set when the list is read).
     #[serde(skip)]
     pub line: Option<u32>,
 }
@@ -672,6 +672,18 @@ impl JsonSchema for ObjectGlob {
     }
 }
 
+/// Reads the list with each entry's position, so findings about an exception point at its line.
+fn de_exception_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Exception>, D::Error> {
+    let list: Vec<imagegate_yaml::Spanned<Exception>> = Vec::deserialize(d)?;
+    Ok(list
+        .into_iter()
+        .map(|spanned| Exception {
+            line: Some(spanned.line),
+            ..spanned.value
+        })
+        .collect())
+}
+
 fn de_reason<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let reason = String::deserialize(d)?;
     if reason.trim().is_empty() {
@@ -786,11 +798,13 @@ mod tests {
     use super::*;
 
     fn policy(yaml: &str) -> Result<PolicySettings, String> {
-        yaml_serde::from_str(yaml).map_err(|e| e.to_string())
+        imagegate_yaml::from_str(yaml, &imagegate_yaml::Limits::default())
+            .map_err(|e| e.to_string())
     }
 
     fn exceptions(yaml: &str) -> Result<ExceptionSettings, String> {
-        yaml_serde::from_str(yaml).map_err(|e| e.to_string())
+        imagegate_yaml::from_str(yaml, &imagegate_yaml::Limits::default())
+            .map_err(|e| e.to_string())
     }
 
     fn ok<T>(r: Result<T, String>) -> T {
@@ -875,7 +889,8 @@ list:
             x.expires,
             NaiveDate::from_ymd_opt(2026, 12, 31).unwrap_or_default()
         );
-        assert_eq!(x.line, None);
+        // The entry's line in the text (the text starts with an empty line).
+        assert_eq!(x.line, Some(5));
     }
 
     #[test]
@@ -917,7 +932,7 @@ list:
     fn unknown_rule_id_suggests_the_closest() {
         let e = err(policy("severity: { digest-requried: warning }"));
         assert!(
-            e.starts_with(
+            e.contains(
                 "unknown rule id `digest-requried` in policy.severity (did you mean `digest-required`?); known rules: "
             ),
             "{e}"

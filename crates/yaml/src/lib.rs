@@ -5,7 +5,9 @@
 //!   documents, remembering each one's `# Source:` template path and where it starts;
 //! - [`load`]: parse one document into a [`Node`] tree that keeps the line and column of every
 //!   node, with hard limits on depth, node count and alias expansion so hostile input
-//!   (billion laughs, deep nesting) fails with an error instead of exhausting memory.
+//!   (billion laughs, deep nesting) fails with an error instead of exhausting memory;
+//! - [`de`]: a serde deserializer over that tree ([`from_str`], [`from_node`], [`Spanned`]) for
+//!   imagegate's own configuration files, whose errors name the line, column and path.
 //!
 //! The tree means what it means to Kubernetes: kubectl, Helm and Argo CD read YAML with go-yaml
 //! v2 (YAML 1.1) through `sigs.k8s.io/yaml`, so merge keys, scalar types (`yes`, `010`), tags and
@@ -17,9 +19,11 @@
 
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod de;
 mod load;
 mod stream;
 
+pub use de::{from_node, from_str, Spanned};
 pub use load::{
     load, load_all, parse_path, Limits, Node, PathMatch, PathSegment, Resolved, Scalar,
     ScalarStyle, Value, YamlError,

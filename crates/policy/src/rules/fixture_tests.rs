@@ -180,7 +180,8 @@ fn cell(environment: &str, app: &str, chart: &str) -> CellContext {
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(text: &str) -> T {
-    yaml_serde::from_str(text).unwrap_or_else(|e| panic!("fixture: {e}"))
+    imagegate_yaml::from_str(text, &imagegate_yaml::Limits::default())
+        .unwrap_or_else(|e| panic!("fixture: {e}"))
 }
 
 #[derive(Deserialize)]
