@@ -12,11 +12,14 @@
 
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod audit;
 pub mod cache;
 pub mod convert;
 pub mod diff;
+pub mod discover;
 pub mod fleet;
 pub mod git;
+pub mod merge;
 pub mod observer;
 pub mod overlays;
 pub mod pipeline;

@@ -1,0 +1,380 @@
+//! The nightly fleet audit's files: the image inventory (`images.json`, [`Images`]), the trend
+//! since a baseline audit (`trend.json`, [`Trend`]), and the whole set written into one folder
+//! ([`write_set`]).
+
+use crate::convert::InventoryRow;
+use crate::{Fatal, Observer};
+use anyhow::{Context, Result};
+use imagegate_report::{Format, FormatOptions, ObjectRef, Report, ReportFinding};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The schema name of `images.json`.
+pub const IMAGES_SCHEMA: &str = "imagegate/images/v1";
+/// The schema name of `trend.json`.
+pub const TREND_SCHEMA: &str = "imagegate/trend/v1";
+
+/// `images.json`: the inventory, and the cells whose images are unknown because they failed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Images {
+    /// Always [`IMAGES_SCHEMA`].
+    pub schema: String,
+    /// Every image site, sorted.
+    pub images: Vec<InventoryRow>,
+    /// `environment/app` of every cell that failed to render.
+    pub failed_cells: Vec<String>,
+}
+
+impl Images {
+    /// The inventory of a run.
+    pub fn new(mut images: Vec<InventoryRow>, report: &Report) -> Self {
+        images.sort();
+        let failed_cells = report
+            .cells
+            .iter()
+            .filter(|c| c.error.is_some())
+            .map(|c| format!("{}/{}", c.environment, c.app))
+            .collect();
+        Self {
+            schema: IMAGES_SCHEMA.into(),
+            images,
+            failed_cells,
+        }
+    }
+
+    /// Reads an `images.json`.
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Fatal(format!("{}: cannot read: {e}", path.display())))?;
+        let images: Self = serde_json::from_str(&text).map_err(|e| {
+            Fatal(format!(
+                "{}: not an imagegate images.json: {e}",
+                path.display()
+            ))
+        })?;
+        if images.schema != IMAGES_SCHEMA {
+            return Err(Fatal(format!(
+                "{}: schema `{}`, expected `{IMAGES_SCHEMA}`",
+                path.display(),
+                images.schema
+            ))
+            .into());
+        }
+        Ok(images)
+    }
+}
+
+/// A previous audit.
+pub struct Baseline {
+    /// Its report.
+    pub report: Report,
+    /// Its inventory, when its images.json was found beside the report.
+    pub images: Option<Images>,
+    /// Where the report was read from.
+    pub path: PathBuf,
+}
+
+impl Baseline {
+    /// Reads a previous audit: its folder, or its report.json (with images.json beside it). A
+    /// missing images.json is a warning to `observer`: the trend then leaves out digests.
+    pub fn read(path: &Path, observer: &dyn Observer) -> Result<Self> {
+        let report_path = if path.is_dir() {
+            path.join("report.json")
+        } else {
+            path.to_path_buf()
+        };
+        let report = read_report(&report_path)?;
+        let images_path = report_path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("images.json");
+        let images = if images_path.is_file() {
+            Some(Images::read(&images_path)?)
+        } else {
+            observer.warn(&format!(
+                "--baseline: no {} beside the report: the trend leaves out digest changes",
+                images_path.display()
+            ));
+            None
+        };
+        Ok(Self {
+            report,
+            images,
+            path: report_path,
+        })
+    }
+}
+
+/// Reads an `imagegate/report/v1` JSON report (exit 2 with the path when it is not one).
+pub fn read_report(path: &Path) -> Result<Report> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Fatal(format!(
+            "{}: cannot read: {e}\n  hint: pass the report.json of an audit or `check --format json`",
+            path.display()
+        ))
+    })?;
+    let report: Report = serde_json::from_str(&text).map_err(|e| {
+        Fatal(format!(
+            "{}: not an imagegate JSON report: {e} (line {}, column {})",
+            path.display(),
+            e.line(),
+            e.column()
+        ))
+    })?;
+    if report.schema != imagegate_report::SCHEMA {
+        return Err(Fatal(format!(
+            "{}: schema `{}`, this imagegate reads `{}`",
+            path.display(),
+            report.schema,
+            imagegate_report::SCHEMA
+        ))
+        .into());
+    }
+    Ok(report)
+}
+
+/// One image site whose reference changed since the baseline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageChange {
+    /// Environment.
+    pub environment: String,
+    /// App.
+    pub app: String,
+    /// `Kind/name` of the object.
+    pub object: String,
+    /// Container name, for container sites.
+    pub container: Option<String>,
+    /// Field path of the image.
+    pub field: String,
+    /// The image before.
+    pub before: String,
+    /// The image now.
+    pub after: String,
+}
+
+/// `trend.json`: what changed since the baseline audit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Trend {
+    /// Always [`TREND_SCHEMA`].
+    pub schema: String,
+    /// The baseline report's path as given.
+    pub baseline: String,
+    /// Findings now that the baseline did not have.
+    pub new_findings: Vec<ReportFinding>,
+    /// Findings of the baseline that are gone.
+    pub fixed_findings: Vec<ReportFinding>,
+    /// Image sites present in both whose digest changed (null when the baseline has no inventory).
+    pub digest_changes: Option<Vec<ImageChange>>,
+}
+
+/// What identifies a finding across two runs: where it is and what it is about, not its wording.
+fn finding_key(f: &ReportFinding) -> impl Ord + '_ {
+    (
+        (&f.rule, &f.environment, &f.app),
+        f.object
+            .as_ref()
+            .map(|o: &ObjectRef| (&o.kind, &o.namespace, &o.name)),
+        (&f.container, &f.field, &f.image),
+        f.origin
+            .as_ref()
+            .filter(|_| f.object.is_none())
+            .map(|o| &o.file),
+    )
+}
+
+impl Trend {
+    /// The trend from `baseline` to `report` (and its inventory).
+    pub fn between(baseline: &Baseline, report: &Report, images: &Images) -> Self {
+        let before: BTreeSet<_> = baseline.report.findings.iter().map(finding_key).collect();
+        let after: BTreeSet<_> = report.findings.iter().map(finding_key).collect();
+        let new_findings = report
+            .findings
+            .iter()
+            .filter(|f| !before.contains(&finding_key(f)))
+            .cloned()
+            .collect();
+        let fixed_findings = baseline
+            .report
+            .findings
+            .iter()
+            .filter(|f| !after.contains(&finding_key(f)))
+            .cloned()
+            .collect();
+        let digest_changes = baseline.images.as_ref().map(|old| {
+            let key = |r: &InventoryRow| {
+                (
+                    r.environment.clone(),
+                    r.app.clone(),
+                    r.kind.clone(),
+                    r.namespace.clone(),
+                    r.name.clone(),
+                    r.field.clone(),
+                )
+            };
+            let old_by: BTreeMap<_, &InventoryRow> =
+                old.images.iter().map(|r| (key(r), r)).collect();
+            images
+                .images
+                .iter()
+                .filter_map(|r| {
+                    let o = old_by.get(&key(r))?;
+                    (o.digest != r.digest).then(|| ImageChange {
+                        environment: r.environment.clone(),
+                        app: r.app.clone(),
+                        object: format!("{}/{}", r.kind, r.name),
+                        container: r.container.clone(),
+                        field: r.field.clone(),
+                        before: o.image.clone(),
+                        after: r.image.clone(),
+                    })
+                })
+                .collect()
+        });
+        Self {
+            schema: TREND_SCHEMA.into(),
+            baseline: baseline.path.display().to_string(),
+            new_findings,
+            fixed_findings,
+            digest_changes,
+        }
+    }
+
+    /// The trend as a markdown section of the summary.
+    fn markdown(&self) -> String {
+        let mut s = String::from("\n## Since the last audit\n\n");
+        let changes = self.digest_changes.as_ref().map_or_else(
+            || "unknown (the baseline has no images.json)".to_string(),
+            |c| c.len().to_string(),
+        );
+        s.push_str(&format!(
+            "| new findings | fixed findings | images whose digest changed |\n|---:|---:|---:|\n| {} | {} | {} |\n",
+            self.new_findings.len(),
+            self.fixed_findings.len(),
+            changes
+        ));
+        let cell = |t: &str| md_cell(t);
+        let mut table = |title: &str, rows: &[ReportFinding]| {
+            if rows.is_empty() {
+                return;
+            }
+            s.push_str(&format!(
+                "\n### {title}\n\n| rule | environment | app | object | image |\n|---|---|---|---|---|\n"
+            ));
+            for f in rows.iter().take(MAX_ROWS) {
+                s.push_str(&format!(
+                    "| `{}` | {} | {} | {} | {} |\n",
+                    cell(&f.rule),
+                    cell(&f.environment),
+                    cell(&f.app),
+                    cell(&f.object.as_ref().map(|o| o.to_string()).unwrap_or_default()),
+                    cell(f.image.as_deref().unwrap_or("")),
+                ));
+            }
+            if rows.len() > MAX_ROWS {
+                s.push_str(&format!(
+                    "\n… and {} more in trend.json\n",
+                    rows.len() - MAX_ROWS
+                ));
+            }
+        };
+        table("New findings", &self.new_findings);
+        table("Fixed findings", &self.fixed_findings);
+        if let Some(changes) = self.digest_changes.as_ref().filter(|c| !c.is_empty()) {
+            s.push_str("\n### Digest changes\n\n| environment | app | object | container | before | after |\n|---|---|---|---|---|---|\n");
+            for c in changes.iter().take(MAX_ROWS) {
+                s.push_str(&format!(
+                    "| {} | {} | {} | {} | {} | {} |\n",
+                    cell(&c.environment),
+                    cell(&c.app),
+                    cell(&c.object),
+                    cell(c.container.as_deref().unwrap_or(&c.field)),
+                    cell(&c.before),
+                    cell(&c.after),
+                ));
+            }
+            if changes.len() > MAX_ROWS {
+                s.push_str(&format!(
+                    "\n… and {} more in trend.json\n",
+                    changes.len() - MAX_ROWS
+                ));
+            }
+        }
+        s
+    }
+}
+
+/// Rows per trend table in summary.md (GitHub's step summary is limited to 1 MiB).
+const MAX_ROWS: usize = 50;
+
+/// Text safe inside a markdown table cell.
+fn md_cell(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_control())
+        .collect::<String>()
+        .replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace('`', "'")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Writes the audit set into `dir` (created if missing) in the formats of `opts`: the reports,
+/// the summary (with the trend), the inventory and the trend. Returns the files written.
+pub fn write_set(
+    dir: &Path,
+    report: &Report,
+    images: &Images,
+    trend: Option<&Trend>,
+    opts: &FormatOptions<'_>,
+) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Fatal(format!("--out {}: cannot create: {e}", dir.display())))?;
+    let mut written = Vec::new();
+    let mut write = |name: &str, body: &dyn Fn(&mut dyn Write) -> Result<()>| -> Result<()> {
+        let path = dir.join(name);
+        let file = std::fs::File::create(&path)
+            .map_err(|e| Fatal(format!("cannot write {}: {e}", path.display())))?;
+        let mut w = std::io::BufWriter::new(file);
+        body(&mut w)?;
+        w.flush()
+            .with_context(|| format!("writing {}", path.display()))?;
+        written.push(path);
+        Ok(())
+    };
+    for (name, format) in [
+        ("report.json", Format::Json),
+        ("report.sarif", Format::Sarif),
+        ("junit.xml", Format::Junit),
+    ] {
+        write(name, &|w| Ok(format.renderer(opts).render(report, w)?))?;
+    }
+    write("summary.md", &|w| {
+        Format::Markdown.renderer(opts).render(report, w)?;
+        if let Some(t) = trend {
+            w.write_all(t.markdown().as_bytes())?;
+        }
+        Ok(())
+    })?;
+    write("images.json", &|w| {
+        serde_json::to_writer_pretty(&mut *w, images)?;
+        writeln!(w)?;
+        Ok(())
+    })?;
+    write("images.csv", &|w| {
+        crate::convert::write_inventory_csv(w, &images.images)
+    })?;
+    if let Some(t) = trend {
+        write("trend.json", &|w| {
+            serde_json::to_writer_pretty(&mut *w, t)?;
+            writeln!(w)?;
+            Ok(())
+        })?;
+    }
+
+    Ok(written)
+}
