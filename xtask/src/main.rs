@@ -8,6 +8,7 @@
 //! - `fuzz`: run the fuzz targets of `crates/fuzz` (see `docs/security.md`).
 
 mod bench;
+mod docs;
 mod fuzz;
 mod helm;
 mod lint;
@@ -215,15 +216,7 @@ fn test(root: &Path, rest: &[String]) -> Result<()> {
 }
 
 fn docs(root: &Path, rest: &[String]) -> Result<()> {
-    let check = rest.iter().any(|a| a == "--check");
-    let mut cmd = cargo();
-    cmd.current_dir(root)
-        .args(["run", "--quiet", "-p", "imagegate", "--", "__generate-docs"])
-        .arg(root.join("docs"));
-    if check {
-        cmd.arg("--check");
-    }
-    status(&mut cmd)
+    docs::run(&root.join("docs"), rest.iter().any(|a| a == "--check"))
 }
 
 /// `cargo xtask bench`: the side-by-side benchmark (see `bench` and `docs/performance.md`).

@@ -44,9 +44,6 @@ pub enum Command {
     Init(InitArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(CompletionsArgs),
-    /// Generated documentation (used by `cargo xtask docs`).
-    #[command(name = "__generate-docs", hide = true)]
-    GenerateDocs(GenerateDocsArgs),
 }
 
 /// Where the configuration is and which part of the matrix to take.
@@ -339,14 +336,4 @@ pub struct CompletionsArgs {
     /// The shell to complete in.
     #[arg(value_name = "SHELL")]
     pub shell: clap_complete::Shell,
-}
-
-/// `imagegate __generate-docs`.
-#[derive(Debug, Args)]
-pub struct GenerateDocsArgs {
-    /// The docs folder.
-    pub dir: PathBuf,
-    /// Fail when the committed docs differ from the generated ones.
-    #[arg(long)]
-    pub check: bool,
 }

@@ -5,7 +5,7 @@
 //! outputs, and maps the outcome to the exit status: 0 clean, 1 error-level findings, 2 usage,
 //! configuration or infrastructure errors.
 
-mod cli;
+use imagegate::cli;
 mod cmd;
 mod output;
 mod progress;

@@ -5,7 +5,6 @@ mod cells;
 mod check;
 mod completions;
 mod diff;
-mod docs;
 mod explain;
 mod images;
 mod init;
@@ -31,7 +30,6 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Explain(a) => explain::run(a),
         Command::Init(a) => init::run(a),
         Command::Completions(a) => completions::run(a),
-        Command::GenerateDocs(a) => docs::run(a),
     }
 }
 

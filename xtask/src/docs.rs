@@ -1,10 +1,10 @@
-//! `imagegate __generate-docs DIR [--check]`: the generated documentation: one page per rule
-//! (from the same text `imagegate explain` prints) and the configuration JSON schema.
+//! `cargo xtask docs [--check]`: the generated documentation: one page per rule (from the same
+//! text `imagegate explain` prints), the configuration JSON schema and its reference, the CLI
+//! reference and the man pages (from the clap definition the binary parses with). It lives here,
+//! not in the shipped binary, so users' imagegate carries no generator.
 
-use crate::cli::GenerateDocsArgs;
-use crate::Fatal;
-use anyhow::Result;
-use std::path::PathBuf;
+use anyhow::{bail, Result};
+use std::path::{Path, PathBuf};
 
 /// Every generated file: (path under docs/, content).
 fn generated() -> Vec<(PathBuf, String)> {
@@ -48,7 +48,7 @@ fn cli_reference() -> Vec<(PathBuf, String)> {
     use clap::CommandFactory;
     let mut files = Vec::new();
     // A fixed width, so the generated text does not depend on the terminal it is made on.
-    let mut root = crate::cli::Cli::command().term_width(100);
+    let mut root = imagegate::cli::Cli::command().term_width(100);
     root.build();
     let man = |cmd: clap::Command| {
         let mut buf = Vec::new();
@@ -83,15 +83,17 @@ fn cli_reference() -> Vec<(PathBuf, String)> {
     files
 }
 
-pub fn run(args: GenerateDocsArgs) -> Result<u8> {
+/// Writes the generated files into `dir` (the repository's docs/), or with `check` fails naming
+/// every file that differs from what the code generates now.
+pub fn run(dir: &Path, check: bool) -> Result<()> {
     let mut stale = Vec::new();
     for (rel, content) in generated() {
-        let path = args.dir.join(&rel);
+        let path = dir.join(&rel);
         let current = std::fs::read_to_string(&path).unwrap_or_default();
         if current == content {
             continue;
         }
-        if args.check {
+        if check {
             stale.push(rel.display().to_string());
         } else {
             if let Some(parent) = path.parent() {
@@ -102,13 +104,12 @@ pub fn run(args: GenerateDocsArgs) -> Result<u8> {
         }
     }
     if !stale.is_empty() {
-        return Err(Fatal(format!(
+        bail!(
             "generated docs are stale: {}\n  hint: run `cargo xtask docs`",
             stale.join(", ")
-        ))
-        .into());
+        );
     }
-    Ok(0)
+    Ok(())
 }
 
 /// `configuration-reference.md`: every field of `imagegate.yaml`, walked from the JSON schema
@@ -289,4 +290,17 @@ fn push_row(
         default,
         description,
     ]);
+}
+
+#[cfg(test)]
+mod tests {
+    /// The generated documentation is current: the configuration JSON schema, the rule pages, the
+    /// CLI reference and the man pages in docs/ are exactly what the code generates now.
+    #[test]
+    fn generated_docs_and_the_config_schema_are_current() {
+        let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");
+        if let Err(e) = super::run(&docs, true) {
+            panic!("{e:#}\nrun `cargo xtask docs` and commit the result");
+        }
+    }
 }
