@@ -51,28 +51,10 @@ pub fn sanitize_stderr(s: &str) -> String {
     imagegate_report::terminal_block(s)
 }
 
-use imagegate_report::{
-    Format, FormatOptions, Report, RuleMeta, Severity as ReportSeverity, TextOptions,
-};
+use imagegate_report::{Format, FormatOptions, Report, TextOptions};
 
-/// Rule metadata for the formats that describe rules, from the policy registry.
-pub fn rule_meta() -> Vec<RuleMeta> {
-    imagegate_policy::registry::rules()
-        .iter()
-        .map(|r| {
-            let sev = match r.default_severity {
-                imagegate_policy::Severity::Error => ReportSeverity::Error,
-                imagegate_policy::Severity::Warning => ReportSeverity::Warning,
-            };
-            RuleMeta::new(r.id.as_str(), r.summary, r.doc, sev)
-                .with_help_uri(format!(
-                    "https://github.com/imagegate/imagegate/blob/main/docs/rules/{}.md",
-                    r.id
-                ))
-                .with_code_scanning(r.security_severity, r.tags)
-        })
-        .collect()
-}
+pub use imagegate_engine::convert::rule_meta;
+pub use imagegate_engine::git::checkout_prefix;
 
 /// `--format F` and every `--output [FORMAT=]FILE`, for any format type:
 /// - `FORMAT=FILE` writes FILE in FORMAT; a `FORMAT` that looks like a format name but is none
@@ -175,19 +157,6 @@ pub struct Outputs {
     files: Vec<(Format, std::path::PathBuf)>,
     quiet: bool,
     path_prefix: String,
-}
-
-/// Where `dir` (a real path) sits inside its checkout: its path relative to the nearest folder
-/// at or above it that holds `.git`, `/`-separated; empty at the root or outside any checkout.
-/// SARIF and annotations resolve paths from the checkout's root, the report's are relative to
-/// the configuration's folder.
-pub fn checkout_prefix(dir: &Path) -> String {
-    dir.ancestors()
-        .find(|a| a.join(".git").symlink_metadata().is_ok())
-        .and_then(|root| dir.strip_prefix(root).ok())
-        .and_then(Path::to_str)
-        .unwrap_or_default()
-        .replace('\\', "/")
 }
 
 impl Outputs {

@@ -5,7 +5,7 @@
 use crate::convert::InventoryRow;
 use crate::{Fatal, Observer};
 use anyhow::{Context, Result};
-use imagegate_report::{Format, FormatOptions, ObjectRef, Report, ReportFinding};
+use imagegate_report::{Format, FormatOptions, ObjectRef, Report, ReportFinding, TextOptions};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -323,17 +323,28 @@ fn md_cell(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// Writes the audit set into `dir` (created if missing) in the formats of `opts`: the reports,
-/// the summary (with the trend), the inventory and the trend. Returns the files written.
+/// Writes the audit set into `dir` (created if missing): the reports, the summary (with the
+/// trend), the inventory and the trend. `root` is the configuration's folder (SARIF paths are
+/// written from its checkout's root). Returns the files written.
 pub fn write_set(
     dir: &Path,
+    root: &Path,
     report: &Report,
     images: &Images,
     trend: Option<&Trend>,
-    opts: &FormatOptions<'_>,
 ) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)
         .map_err(|e| Fatal(format!("--out {}: cannot create: {e}", dir.display())))?;
+    let rules = crate::convert::rule_meta();
+    let prefix = crate::git::checkout_prefix(root);
+    let opts = &FormatOptions {
+        text: TextOptions {
+            color: false,
+            quiet: false,
+        },
+        rules: &rules,
+        path_prefix: &prefix,
+    };
     let mut written = Vec::new();
     let mut write = |name: &str, body: &dyn Fn(&mut dyn Write) -> Result<()>| -> Result<()> {
         let path = dir.join(name);

@@ -257,6 +257,25 @@ pub fn finding_with_stack(
     r
 }
 
+/// Rule metadata for the formats that describe rules, from the policy registry.
+pub fn rule_meta() -> Vec<imagegate_report::RuleMeta> {
+    imagegate_policy::registry::rules()
+        .iter()
+        .map(|r| {
+            let sev = match r.default_severity {
+                imagegate_policy::Severity::Error => imagegate_report::Severity::Error,
+                imagegate_policy::Severity::Warning => imagegate_report::Severity::Warning,
+            };
+            imagegate_report::RuleMeta::new(r.id.as_str(), r.summary, r.doc, sev)
+                .with_help_uri(format!(
+                    "https://github.com/imagegate/imagegate/blob/main/docs/rules/{}.md",
+                    r.id
+                ))
+                .with_code_scanning(r.security_severity, r.tags)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

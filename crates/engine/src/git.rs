@@ -439,6 +439,19 @@ fn parse_batch(out: &[u8], batch: &[&Entry]) -> Result<Vec<Vec<u8>>, String> {
     Ok(contents)
 }
 
+/// Where `dir` (a real path) sits inside its checkout: its path relative to the nearest folder
+/// at or above it that holds `.git`, `/`-separated; empty at the root or outside any checkout.
+/// SARIF and annotations resolve paths from the checkout's root, the report's are relative to
+/// the configuration's folder.
+pub fn checkout_prefix(dir: &Path) -> String {
+    dir.ancestors()
+        .find(|a| a.join(".git").symlink_metadata().is_ok())
+        .and_then(|root| dir.strip_prefix(root).ok())
+        .and_then(Path::to_str)
+        .unwrap_or_default()
+        .replace('\\', "/")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,6 +25,7 @@ pub mod overlays;
 pub mod pipeline;
 pub mod promotion;
 pub mod renderer;
+pub mod select;
 pub mod shard;
 
 pub use observer::{Observer, Quiet};

@@ -8,12 +8,12 @@
 
 use crate::cli::AuditArgs;
 use crate::fleet::{Coverage, Plan};
-use crate::output::{rule_meta, sanitize_terminal, stdout};
+use crate::output::{sanitize_terminal, stdout};
 use crate::Fatal;
 use anyhow::Result;
 use imagegate_engine::audit::{write_set, Baseline, Images, Trend};
 use imagegate_render::Helm;
-use imagegate_report::{FormatOptions, Report, TextOptions};
+use imagegate_report::Report;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -57,16 +57,13 @@ pub fn run(args: AuditArgs) -> Result<u8> {
     )?;
     let images = Images::new(run.inventory, &run.report);
     let trend = baseline.map(|b| Trend::between(&b, &run.report, &images));
-    let rules = rule_meta();
-    let opts = FormatOptions {
-        text: TextOptions {
-            color: false,
-            quiet: false,
-        },
-        rules: &rules,
-        path_prefix: &crate::output::checkout_prefix(cfg.repo.root()),
-    };
-    let written = write_set(&args.out, &run.report, &images, trend.as_ref(), &opts)?;
+    let written = write_set(
+        &args.out,
+        cfg.repo.root(),
+        &run.report,
+        &images,
+        trend.as_ref(),
+    )?;
     print_summary(&run.report, trend.as_ref(), &written)?;
     Ok(run.report.exit_code(args.warnings_as_errors) as u8)
 }

@@ -7,13 +7,12 @@
 //! matches, promotion lineage over every shard's lineage sites, and values files no cell reads.
 
 use crate::cli::MergeArgs;
-use crate::output::{rule_meta, Outputs};
+use crate::output::Outputs;
 use crate::Fatal;
 use anyhow::Result;
 use imagegate_engine::audit::{read_report, write_set, Baseline, Trend};
 use imagegate_engine::merge::{merge, merged_images};
 use imagegate_render::Helm;
-use imagegate_report::{FormatOptions, TextOptions};
 
 pub fn run(args: MergeArgs) -> Result<u8> {
     let outputs = Outputs::parse(&args.output)?;
@@ -53,16 +52,7 @@ pub fn run(args: MergeArgs) -> Result<u8> {
         Some(dir) => {
             let images = merged_images(&shards, &merged)?;
             let trend = baseline.map(|b| Trend::between(&b, &merged, &images));
-            let rules = rule_meta();
-            let opts = FormatOptions {
-                text: TextOptions {
-                    color: false,
-                    quiet: false,
-                },
-                rules: &rules,
-                path_prefix: &crate::output::checkout_prefix(cfg.repo.root()),
-            };
-            let written = write_set(dir, &merged, &images, trend.as_ref(), &opts)?;
+            let written = write_set(dir, cfg.repo.root(), &merged, &images, trend.as_ref())?;
             super::audit::print_summary(&merged, trend.as_ref(), &written)?;
             outputs.emit_files(&merged)?;
         }
