@@ -196,15 +196,7 @@ pub fn run(ctx: &Context<'_>, cells: &[Cell], plan: Plan) -> Result<Run> {
         return Ok(Run { report, inventory });
     }
 
-    let judged: BTreeMap<(String, String), bool> = reports
-        .iter()
-        .map(|r| {
-            (
-                (r.environment.clone(), r.app.clone()),
-                r.status == CellStatus::Failed,
-            )
-        })
-        .collect();
+    let judged = judged_cells(&reports);
     let whole = Whole {
         cfg,
         renderer: Some(ctx.renderer),
@@ -219,6 +211,20 @@ pub fn run(ctx: &Context<'_>, cells: &[Cell], plan: Plan) -> Result<Run> {
         report: Report::new(generator, findings, reports),
         inventory,
     })
+}
+
+/// Every judged cell (environment, app), with whether it failed to render: what the whole-fleet
+/// rules need to know of the cells a run (or the merge of shard runs) covered.
+pub fn judged_cells(reports: &[imagegate_report::CellReport]) -> BTreeMap<(String, String), bool> {
+    reports
+        .iter()
+        .map(|r| {
+            (
+                (r.environment.clone(), r.app.clone()),
+                r.status == CellStatus::Failed,
+            )
+        })
+        .collect()
 }
 
 /// The `promotion-drift` findings of a run's lineage, finished (severity, exceptions, origins);

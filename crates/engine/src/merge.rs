@@ -9,8 +9,7 @@ use crate::{Fatal, Observer, Renderer};
 use anyhow::Result;
 use imagegate_config::Config;
 use imagegate_policy::ExceptionOutcome;
-use imagegate_render::RenderOptions;
-use imagegate_report::{CellStatus, Report, ShardRecord};
+use imagegate_report::{Report, ShardRecord};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -122,15 +121,7 @@ pub fn merge(
                 .collect(),
         );
     }
-    let judged: BTreeMap<(String, String), bool> = cells
-        .iter()
-        .map(|c| {
-            (
-                (c.environment.clone(), c.app.clone()),
-                c.status == CellStatus::Failed,
-            )
-        })
-        .collect();
+    let judged = crate::fleet::judged_cells(&cells);
     for c in &matrix {
         if !judged.contains_key(&(c.environment.clone(), c.app.clone())) {
             return Err(Fatal(format!(
@@ -141,17 +132,7 @@ pub fn merge(
         }
     }
     lineage.sort();
-    let opts = RenderOptions {
-        timeout: std::time::Duration::from_secs(cfg.model.helm.timeout_seconds.max(1)),
-        max_output_bytes: (cfg.model.limits.max_rendered_mib as usize).saturating_mul(1024 * 1024),
-        max_memory_bytes: Some(
-            cfg.model
-                .limits
-                .max_helm_memory_mib
-                .saturating_mul(1024 * 1024),
-        ),
-        ..RenderOptions::default()
-    };
+    let opts = crate::fleet::render_options(cfg, &crate::fleet::RenderOverrides::default());
     let whole = Whole {
         cfg,
         renderer,
