@@ -31,6 +31,32 @@ pub enum SiteKind {
 }
 
 impl SiteKind {
+    /// Every kind.
+    pub const ALL: [SiteKind; 5] = [
+        Self::Container,
+        Self::InitContainer,
+        Self::EphemeralContainer,
+        Self::CustomField,
+        Self::Unclassified,
+    ];
+
+    /// The kind's name as every report writes it (`container`, `initContainer`, …): its serde
+    /// name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Container => "container",
+            Self::InitContainer => "initContainer",
+            Self::EphemeralContainer => "ephemeralContainer",
+            Self::CustomField => "customField",
+            Self::Unclassified => "unclassified",
+        }
+    }
+
+    /// The kind named `name` (the inverse of [`SiteKind::name`]).
+    pub fn named(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+
     /// True for the three kinds of pod-spec container, where `imagePullPolicy` applies.
     pub fn is_container(self) -> bool {
         matches!(
@@ -174,4 +200,18 @@ pub struct CustomImageField {
     pub image_paths: Vec<String>,
     /// Dotted path of the pull-policy field, for example `spec.imagePullPolicy`.
     pub pull_policy_path: Option<String>,
+}
+
+#[cfg(test)]
+mod site_kind_tests {
+    use super::SiteKind;
+
+    #[test]
+    fn names_are_the_serde_names_and_invert() {
+        for k in SiteKind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.name());
+            assert_eq!(SiteKind::named(k.name()), Some(k));
+        }
+        assert_eq!(SiteKind::named("Container"), None);
+    }
 }

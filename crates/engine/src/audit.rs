@@ -257,7 +257,7 @@ impl Trend {
             self.fixed_findings.len(),
             changes
         ));
-        let cell = |t: &str| md_cell(t);
+        let cell = |t: &str| imagegate_report::markdown_text(t);
         let mut table = |title: &str, rows: &[ReportFinding]| {
             if rows.is_empty() {
                 return;
@@ -310,18 +310,6 @@ impl Trend {
 
 /// Rows per trend table in summary.md (GitHub's step summary is limited to 1 MiB).
 const MAX_ROWS: usize = 50;
-
-/// Text safe inside a markdown table cell.
-fn md_cell(text: &str) -> String {
-    text.chars()
-        .filter(|c| !c.is_control())
-        .collect::<String>()
-        .replace('\\', "\\\\")
-        .replace('|', "\\|")
-        .replace('`', "'")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
 
 /// Writes the audit set into `dir` (created if missing): the reports, the summary (with the
 /// trend), the inventory and the trend. `root` is the configuration's folder (SARIF paths are

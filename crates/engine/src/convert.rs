@@ -1,7 +1,7 @@
 //! From the policy's findings and the decoder's sites to the report's model.
 
 use imagegate_config::Cell;
-use imagegate_decode::{Decoded, PullPolicy, SiteKind};
+use imagegate_decode::{Decoded, PullPolicy};
 use imagegate_origin::{LayerKind, Stack};
 use imagegate_policy::{CellContext, ExceptionSettings, Finding, ImageRef, Offending, Severity};
 use imagegate_report::{ObjectRef, Origin, ReportFinding, Severity as ReportSeverity, Snippet};
@@ -109,7 +109,7 @@ pub fn inventory(ctx: &CellContext, decoded: &Decoded) -> Vec<InventoryRow> {
                 namespace: obj.object.namespace.clone(),
                 name: obj.object.name.clone(),
                 container: site.container.clone(),
-                site: site_kind(site.kind).into(),
+                site: site.kind.name().into(),
                 field: site.field.clone(),
                 image: site.image.clone(),
                 repository: parsed.as_ref().map(|r| r.repository().to_string()),
@@ -130,31 +130,8 @@ pub fn inventory(ctx: &CellContext, decoded: &Decoded) -> Vec<InventoryRow> {
     rows
 }
 
-/// The inventory name of a site kind (`container`, `initContainer`, …).
-pub fn site_kind(k: SiteKind) -> &'static str {
-    match k {
-        SiteKind::Container => "container",
-        SiteKind::InitContainer => "initContainer",
-        SiteKind::EphemeralContainer => "ephemeralContainer",
-        SiteKind::CustomField => "customField",
-        SiteKind::Unclassified => "unclassified",
-    }
-}
-
-/// The site kind of an inventory name (the inverse of [`site_kind`]).
-pub fn site_kind_named(name: &str) -> Option<SiteKind> {
-    [
-        SiteKind::Container,
-        SiteKind::InitContainer,
-        SiteKind::EphemeralContainer,
-        SiteKind::CustomField,
-        SiteKind::Unclassified,
-    ]
-    .into_iter()
-    .find(|k| site_kind(*k) == name)
-}
-
-fn severity(s: Severity) -> ReportSeverity {
+/// The report severity of a policy severity.
+pub fn severity(s: Severity) -> ReportSeverity {
     match s {
         Severity::Error => ReportSeverity::Error,
         Severity::Warning => ReportSeverity::Warning,
@@ -262,10 +239,7 @@ pub fn rule_meta() -> Vec<imagegate_report::RuleMeta> {
     imagegate_policy::registry::rules()
         .iter()
         .map(|r| {
-            let sev = match r.default_severity {
-                imagegate_policy::Severity::Error => imagegate_report::Severity::Error,
-                imagegate_policy::Severity::Warning => imagegate_report::Severity::Warning,
-            };
+            let sev = severity(r.default_severity);
             imagegate_report::RuleMeta::new(r.id.as_str(), r.summary, r.doc, sev)
                 .with_help_uri(format!(
                     "https://github.com/imagegate/imagegate/blob/main/docs/rules/{}.md",

@@ -8,7 +8,7 @@
 
 pub mod history;
 
-use crate::convert::{self, InventoryRow};
+use crate::convert::InventoryRow;
 use imagegate_config::{Cell, Config, PromotionSettings};
 use imagegate_decode::{DecodedObject, ImageSite, PullPolicy, SiteKind};
 use imagegate_origin::Stack;
@@ -208,7 +208,7 @@ fn policy_site(s: &LineageSite) -> promotion_drift::Site {
     };
     let site = ImageSite {
         container: s.container.clone(),
-        kind: convert::site_kind_named(&s.site).unwrap_or(SiteKind::Unclassified),
+        kind: SiteKind::named(&s.site).unwrap_or(SiteKind::Unclassified),
         field: s.field.clone(),
         image: s.image.clone(),
         pull_policy: PullPolicy::NotApplicable,

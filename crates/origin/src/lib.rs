@@ -385,8 +385,9 @@ impl Stack {
     }
 }
 
-/// Splits `repo[:tag][@digest]` into repository and tag, without validating anything (the
-/// policy crate already did).
+/// Splits `repo[:tag][@digest]` into repository and tag, without validating anything. This is
+/// not `ImageRef`'s grammar on purpose: an `invalid-image-ref` finding (`nginx:`, `app:v1:x`)
+/// needs an origin too, and the grammar rejects exactly those references.
 fn split_reference(r: &str) -> (&str, Option<&str>) {
     let name = r.split('@').next().unwrap_or(r);
     let last_slash = name.rfind('/').map_or(0, |i| i + 1);

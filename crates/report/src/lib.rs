@@ -35,6 +35,7 @@ pub mod shard;
 pub use format::github::GithubRenderer;
 pub use format::json::JsonRenderer;
 pub use format::junit::JunitRenderer;
+pub use format::markdown::text as markdown_text;
 pub use format::markdown::MarkdownRenderer;
 pub use format::sarif::SarifRenderer;
 pub use format::text::{TextOptions, TextRenderer};
@@ -46,5 +47,5 @@ pub use model::{
     Severity, Snippet, Summary, RENDER_FAILED, SCHEMA,
 };
 pub use rules::RuleMeta;
-pub use sanitize::{terminal_block, terminal_line};
+pub use sanitize::{cut_at_line, terminal_block, terminal_line};
 pub use shard::{FindingDetail, LineageSite, ShardRecord};

@@ -97,6 +97,22 @@ pub fn terminal_block(text: &str) -> String {
         .join("\n")
 }
 
+/// The longest prefix of `s` of at most `max` bytes that ends at a line end (its `\n` kept),
+/// or, when the first line is longer, cut at the last character boundary; true when something
+/// was cut. Bounded output (diffs, comments, helm's messages) is cut with this, so it never ends
+/// in half a character.
+pub fn cut_at_line(s: &str, max: usize) -> (&str, bool) {
+    if s.len() <= max {
+        return (s, false);
+    }
+    let mut boundary = max;
+    while !s.is_char_boundary(boundary) {
+        boundary -= 1;
+    }
+    let end = s[..boundary].rfind('\n').map_or(boundary, |i| i + 1);
+    (&s[..end], true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -67,15 +67,8 @@ pub fn unified(base: &str, head: &str, label: &str) -> Option<(String, bool)> {
         .context_radius(3)
         .header(&format!("base/{label}"), &format!("head/{label}"))
         .to_string();
-    if text.len() <= MAX_DIFF_BYTES {
-        return Some((text, false));
-    }
-    let mut end = MAX_DIFF_BYTES;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    let end = text[..end].rfind('\n').map_or(0, |i| i + 1);
-    Some((text[..end].to_string(), true))
+    let (kept, cut) = imagegate_report::cut_at_line(&text, MAX_DIFF_BYTES);
+    Some((kept.to_string(), cut))
 }
 
 /// What identifies a finding across the two sides: rule, cell, object, container, field and the

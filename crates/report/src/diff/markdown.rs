@@ -13,7 +13,6 @@ use super::{finding_place, CellChange, ChangeKind, DiffReport};
 use crate::format::markdown::{clip, html, text, MAX_COMMENT_BYTES};
 use crate::format::RenderError;
 use crate::model::ReportFinding;
-use crate::sanitize::block;
 
 /// How much of the report one rendering shows.
 #[derive(Debug, Clone, Copy)]
@@ -261,23 +260,12 @@ fn write_change(
     Ok(())
 }
 
-/// At most `max` bytes of `s`, cut at a line end; true when something was cut.
+/// At most `max` bytes of `s`, cut at a line end (without it); true when something was cut.
 fn cut(s: &str, max: usize) -> (String, bool) {
-    if s.len() <= max {
-        return (s.to_string(), false);
-    }
-    let mut boundary = max;
-    while !s.is_char_boundary(boundary) {
-        boundary -= 1;
-    }
-    let end = s[..boundary].rfind('\n').unwrap_or(boundary);
-    (s[..end].to_string(), true)
+    let (kept, was_cut) = crate::sanitize::cut_at_line(s, max);
+    (kept.strip_suffix('\n').unwrap_or(kept).to_string(), was_cut)
 }
 
-/// A fenced block holding `s` literally: the fence is longer than any backtick run in it.
 fn fenced(s: &str, lang: &str) -> String {
-    let s = block(s);
-    let longest = s.split(|c| c != '`').map(str::len).max().unwrap_or(0);
-    let fence = "`".repeat(longest.max(2) + 1);
-    format!("{fence}{lang}\n{s}\n{fence}")
+    crate::format::markdown::fenced_as(s, lang)
 }

@@ -286,8 +286,9 @@ fn where_to_fix(f: &ReportFinding) -> String {
 }
 
 /// User text in a table cell: controls made visible, Markdown punctuation and `|` escaped,
-/// HTML neutralized, `@` kept from mentioning anyone.
-pub(crate) fn text(s: &str) -> String {
+/// HTML neutralized, `@` kept from mentioning anyone. Every markdown imagegate writes (reports,
+/// PR comments, the audit summary's trend tables) puts untrusted text through this.
+pub fn text(s: &str) -> String {
     let s = one_line(s);
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
@@ -359,12 +360,17 @@ fn push_html(c: char, out: &mut String) {
     }
 }
 
-/// A fenced code block holding `s` literally: the fence is longer than any backtick run in it.
-fn fenced(s: &str) -> String {
+/// A fenced code block in language `lang` holding `s` literally: the fence is longer than any
+/// backtick run in it.
+pub(crate) fn fenced_as(s: &str, lang: &str) -> String {
     let s = block(s);
     let longest = s.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest.max(2) + 1);
-    format!("{fence}text\n{s}\n{fence}")
+    format!("{fence}{lang}\n{s}\n{fence}")
+}
+
+fn fenced(s: &str) -> String {
+    fenced_as(s, "text")
 }
 
 #[cfg(test)]
