@@ -634,30 +634,23 @@ pub fn cell_keys(
 type Digested = Result<([u8; 32], bool), String>;
 
 fn hash_inputs(repo: &Repo, inputs: &[Input], jobs: usize) -> HashMap<Input, Digested> {
-    let next = AtomicUsize::new(0);
-    let jobs = jobs.clamp(1, inputs.len().max(1));
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..jobs)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut done = Vec::new();
-                    while let Some(input) = inputs.get(next.fetch_add(1, Ordering::Relaxed)) {
-                        let d = match input {
-                            Input::Chart(c) => chart_inputs(repo, c, true)
-                                .map(|c| (c.digest, c.volatile.is_some())),
-                            Input::Values(v) => values_digest(repo, v).map(|d| (d, false)),
-                        };
-                        done.push((input.clone(), d));
-                    }
-                    done
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    })
+    crate::pool::ordered(
+        inputs.len(),
+        jobs,
+        || (),
+        |_, i| {
+            let input = &inputs[i];
+            let d = match input {
+                Input::Chart(c) => {
+                    chart_inputs(repo, c, true).map(|c| (c.digest, c.volatile.is_some()))
+                }
+                Input::Values(v) => values_digest(repo, v).map(|d| (d, false)),
+            };
+            (input.clone(), d)
+        },
+    )
+    .into_iter()
+    .collect()
 }
 
 fn cell_key(

@@ -15,6 +15,7 @@
 
 mod cache;
 mod helm;
+mod pool;
 mod process;
 mod run;
 pub mod volatile;

@@ -6,7 +6,6 @@ use imagegate_config::{Cell, Repo};
 use std::collections::HashMap;
 
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -410,102 +409,59 @@ where
     T: Send,
     F: Fn(usize, Result<Rendered, RenderFailure>, Provenance) -> T + Sync,
 {
-    let next = AtomicUsize::new(0);
-    // Set when a worker panics: the others finish the cell in hand and take no new one.
-    let stop = AtomicBool::new(false);
     let escapes: Mutex<HashMap<String, Option<String>>> = Mutex::new(HashMap::new());
-    let jobs = opts.jobs.clamp(1, cells.len().max(1));
-    let mut results: Vec<(usize, T)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..jobs)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut done = Vec::new();
-                    let sandbox = Sandbox::new();
-                    let worked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| loop {
-                        if stop.load(Ordering::Relaxed) {
-                            break;
-                        }
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(cell) = cells.get(i) else { break };
-                        let escape = {
-                            let cached = escapes
-                                .lock()
-                                .unwrap_or_else(|e| e.into_inner())
-                                .get(&cell.chart)
-                                .cloned();
-                            match cached {
-                                Some(v) => v,
-                                None => {
-                                    let v = chart_escape(repo, &cell.chart);
-                                    escapes
-                                        .lock()
-                                        .unwrap_or_else(|e| e.into_inner())
-                                        .insert(cell.chart.clone(), v.clone());
-                                    v
-                                }
-                            }
-                        };
-                        let stored = cache.and_then(|c| match c.keys.get(i) {
-                            Some(Ok(key)) if escape.is_none() => Some((c.cache, key)),
-                            _ => None,
-                        });
-                        if let Some(hit) =
-                            stored.and_then(|(c, key)| c.get(key, opts.max_output_bytes))
-                        {
-                            done.push((i, work(i, hit, Provenance::Cache)));
-                            continue;
-                        }
-                        let result = match (&sandbox, escape) {
-                            (_, Some(msg)) => Err(RenderFailure {
-                                message: msg,
-                                hint: Some(
-                                    "charts must not link outside the repository under check"
-                                        .into(),
-                                ),
-                            }),
-                            (Ok(sb), None) => match attempt(helm, repo, cell, opts, sb) {
-                                Ok(r) => {
-                                    let r = Ok(r);
-                                    if let Some((c, key)) = stored {
-                                        c.put(key, &r);
-                                    }
-                                    r
-                                }
-                                Err(f) => {
-                                    let r = Err(f.failure);
-                                    if let (Some((c, key)), true) = (stored, f.deterministic) {
-                                        c.put(key, &r);
-                                    }
-                                    r
-                                }
-                            },
-                            (Err(e), None) => Err(e.clone()),
-                        };
-                        done.push((i, work(i, result, Provenance::Helm)));
-                    }));
-                    if let Err(panic) = worked {
-                        stop.store(true, Ordering::Relaxed);
-                        // The sandbox is removed (and unregistered) before the panic travels on.
-                        drop(sandbox);
-                        std::panic::resume_unwind(panic);
-                    }
-                    done
-                })
-            })
-            .collect();
-        // Join every worker before passing a panic on, so no helm outlives the run.
-        let joined: Vec<_> = handles.into_iter().map(|h| h.join()).collect();
-        let mut results = Vec::new();
-        for j in joined {
-            match j {
-                Ok(done) => results.extend(done),
-                Err(panic) => std::panic::resume_unwind(panic),
+    crate::pool::ordered(cells.len(), opts.jobs, Sandbox::new, |sandbox, i| {
+        let cell = &cells[i];
+        let escape = {
+            let cached = escapes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&cell.chart)
+                .cloned();
+            match cached {
+                Some(v) => v,
+                None => {
+                    let v = chart_escape(repo, &cell.chart);
+                    escapes
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(cell.chart.clone(), v.clone());
+                    v
+                }
             }
+        };
+        let stored = cache.and_then(|c| match c.keys.get(i) {
+            Some(Ok(key)) if escape.is_none() => Some((c.cache, key)),
+            _ => None,
+        });
+        if let Some(hit) = stored.and_then(|(c, key)| c.get(key, opts.max_output_bytes)) {
+            return work(i, hit, Provenance::Cache);
         }
-        results
-    });
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, t)| t).collect()
+        let result = match (sandbox, escape) {
+            (_, Some(msg)) => Err(RenderFailure {
+                message: msg,
+                hint: Some("charts must not link outside the repository under check".into()),
+            }),
+            (Ok(sb), None) => match attempt(helm, repo, cell, opts, sb) {
+                Ok(r) => {
+                    let r = Ok(r);
+                    if let Some((c, key)) = stored {
+                        c.put(key, &r);
+                    }
+                    r
+                }
+                Err(f) => {
+                    let r = Err(f.failure);
+                    if let (Some((c, key)), true) = (stored, f.deterministic) {
+                        c.put(key, &r);
+                    }
+                    r
+                }
+            },
+            (Err(e), None) => Err(e.clone()),
+        };
+        work(i, result, Provenance::Helm)
+    })
 }
 
 /// The repository-relative chart folder of a template path from `# Source:` (`<chart>/templates/x.yaml`
@@ -519,6 +475,7 @@ pub fn template_in_repo(chart_dir: &str, source: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// A cell that never reaches helm: its problem fails it before any process starts.
     fn refused_cell(app: &str) -> Cell {
