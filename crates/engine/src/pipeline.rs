@@ -23,6 +23,9 @@ pub struct CellOutcome {
     pub matched_exceptions: ExceptionOutcome,
     /// Every image site, for the inventory.
     pub inventory: Vec<convert::InventoryRow>,
+    /// Every image site by place, for the PR diff's image changes (empty unless
+    /// [`Judge::sites`]).
+    pub sites: crate::diff::compare::SiteMap,
 }
 
 /// Shared, read-only inputs of every cell's work.
@@ -39,6 +42,8 @@ pub struct Judge<'a> {
     pub today: chrono::NaiveDate,
     /// Collect the inventory too.
     pub inventory: bool,
+    /// Collect the image sites by place too (the PR diff), from the same decode.
+    pub sites: bool,
 }
 
 impl<'a> Judge<'a> {
@@ -52,6 +57,7 @@ impl<'a> Judge<'a> {
             decode: decode_options(&cfg.model.policy),
             today,
             inventory,
+            sites: false,
         }
     }
 
@@ -91,6 +97,7 @@ impl<'a> Judge<'a> {
                     findings,
                     matched_exceptions: ExceptionOutcome::default(),
                     inventory: Vec::new(),
+                    sites: Default::default(),
                 }
             }
             Ok(rendered) => {
@@ -171,6 +178,11 @@ impl<'a> Judge<'a> {
         } else {
             Vec::new()
         };
+        let sites = if self.sites {
+            crate::diff::compare::image_sites(&decoded)
+        } else {
+            Default::default()
+        };
         let report = CellReport::new(
             &ctx.environment,
             &ctx.app,
@@ -185,6 +197,7 @@ impl<'a> Judge<'a> {
             findings,
             matched_exceptions: matched,
             inventory,
+            sites,
         }
     }
 }

@@ -33,6 +33,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         decode: crate::pipeline::decode_options(&settings),
         today: today()?,
         inventory: false,
+        sites: false,
     };
     let mut findings = Vec::new();
     let mut cells = Vec::new();

@@ -13,7 +13,6 @@ use crate::{Fatal, Observer, Renderer};
 use anyhow::Result;
 use compare::SiteMap;
 use imagegate_config::{Cell, Config, Repo};
-use imagegate_decode::decode_stream;
 use imagegate_render::{
     cell_keys, chart_digest, CacheKey, CacheUse, Provenance, RenderCache, RenderOptions,
 };
@@ -345,7 +344,12 @@ fn render_side(
     today: chrono::NaiveDate,
     progress: &dyn Observer,
 ) -> Vec<SideRender> {
-    let judge = Judge::of(cfg, today, false);
+    // One decode per cell: the judge collects the image sites the comparison needs, so they
+    // come under the same limits (a cell over `limits.maxDocuments` has none: it failed).
+    let judge = Judge {
+        sites: true,
+        ..Judge::of(cfg, today, false)
+    };
     let cache = cache.map(|cache| CacheUse {
         cache,
         keys: &subset.keys,
@@ -358,11 +362,8 @@ fn render_side(
         cache,
         |i, result, from| {
             let text = result.as_ref().ok().map(|r| r.stdout.clone());
-            let sites = text
-                .as_deref()
-                .map(|t| compare::image_sites(&decode_stream(t, &judge.decode)))
-                .unwrap_or_default();
             let mut outcome = judge.cell(&subset.cells[i], result);
+            let sites = std::mem::take(&mut outcome.sites);
             if from == Provenance::Cache && outcome.report.status == CellStatus::Rendered {
                 outcome.report.status = CellStatus::Cached;
             }
