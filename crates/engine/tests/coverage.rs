@@ -95,7 +95,11 @@ fn a_shard_judges_its_cells_and_records_what_the_merge_needs() {
                 "{rule} in shard {shard}"
             );
         }
-        let record = run.report.shard.as_ref().expect("a shard's report has a record");
+        let record = run
+            .report
+            .shard
+            .as_ref()
+            .expect("a shard's report has a record");
         assert_eq!((record.index, record.count), (k, 3));
         assert_eq!(record.matrix_cells, 9);
         assert_eq!(record.details.len(), run.report.findings.len());
@@ -114,7 +118,11 @@ fn a_shard_judges_its_cells_and_records_what_the_merge_needs() {
         lineage += record.lineage.len();
     }
     assert_eq!(cells, 9, "every cell in exactly one shard");
-    assert_eq!(matches, [1, 0], "dev's tag matched the first exception once");
+    assert_eq!(
+        matches,
+        [1, 0],
+        "dev's tag matched the first exception once"
+    );
     assert_eq!(lineage, 4, "web and api in staging and production");
     assert_eq!(full.report.cells.len(), 9);
 }
@@ -204,7 +212,10 @@ fn a_merge_missing_a_shard_would_judge_exceptions_as_unused() {
     let cfg = fleet.config();
     let holder = (1..=3)
         .find(|k| {
-            let s = Shard { index: *k, count: 3 };
+            let s = Shard {
+                index: *k,
+                count: 3,
+            };
             s.holds("dev", "dev-web")
         })
         .unwrap();

@@ -48,10 +48,16 @@ fn a_severity_set_per_environment_applies_there_only() {
         "values/production/db.yaml",
         &format!("image: {pg}\npullPolicy: none\n"),
     );
-    fleet.write("values/staging/db.yaml", &format!("image: {pg}\npullPolicy: Always\n"));
+    fleet.write(
+        "values/staging/db.yaml",
+        &format!("image: {pg}\npullPolicy: Always\n"),
+    );
     let run = full_run(&fleet.config());
     let f = &run.report.findings;
-    assert_eq!(one(f, "pull-policy-missing", "dev-db").severity, Severity::Warning);
+    assert_eq!(
+        one(f, "pull-policy-missing", "dev-db").severity,
+        Severity::Warning
+    );
     assert_eq!(
         one(f, "pull-policy-missing", "production-db").severity,
         Severity::Error
@@ -86,12 +92,18 @@ fn an_exception_covers_its_finding_which_stays_listed_and_is_counted() {
     let tag = one(f, "mutable-tag", "dev-web");
     assert!(tag.excepted);
     let note = tag.exception_note.as_deref().unwrap();
-    assert!(note.contains("2026-12-31") && note.contains("PLAT-1"), "{note}");
+    assert!(
+        note.contains("2026-12-31") && note.contains("PLAT-1"),
+        "{note}"
+    );
     // The exception names mutable-tag only: the digest finding of the same image still fails.
     let pin = one(f, "digest-required", "dev-web");
     assert!(!pin.excepted);
     assert!(pin.exception_note.is_none());
-    assert_eq!(run.report.summary.findings["mutable-tag"], 1, "excepted ones are counted");
+    assert_eq!(
+        run.report.summary.findings["mutable-tag"], 1,
+        "excepted ones are counted"
+    );
 
     // Per cell, the judge says which exception matched.
     let cell = cfg
@@ -120,16 +132,26 @@ fn an_exception_never_applies_in_a_forbidden_environment() {
     let fleet = Fleet::standard();
     fleet.write(
         "imagegate.yaml",
-        &CONFIG.replace("environments: [dev]\n      reason: \"dev follows", "environments: [dev, production]\n      reason: \"dev follows"),
+        &CONFIG.replace(
+            "environments: [dev]\n      reason: \"dev follows",
+            "environments: [dev, production]\n      reason: \"dev follows",
+        ),
     );
-    fleet.write("values/production/web.yaml", "image: ghcr.io/acme/web:latest\n");
+    fleet.write(
+        "values/production/web.yaml",
+        "image: ghcr.io/acme/web:latest\n",
+    );
     let run = full_run(&fleet.config());
     let f = &run.report.findings;
     assert!(one(f, "mutable-tag", "dev-web").excepted);
     assert!(!one(f, "mutable-tag", "production-web").excepted);
     let invalid = of_rule(f, "exception-invalid");
     assert_eq!(invalid.len(), 1, "{f:#?}");
-    assert!(invalid[0].message.contains("production"), "{}", invalid[0].message);
+    assert!(
+        invalid[0].message.contains("production"),
+        "{}",
+        invalid[0].message
+    );
 }
 
 #[test]
@@ -156,12 +178,19 @@ fn every_image_finding_points_at_the_values_line_that_sets_it() {
     // Line 2: line 1 of dev's overlay is a comment.
     for rule in ["digest-required", "mutable-tag"] {
         let o = one(f, rule, "dev-web").origin.as_ref().unwrap();
-        assert_eq!((o.file.as_str(), o.line), ("values/dev/web.yaml", 2), "{rule}");
+        assert_eq!(
+            (o.file.as_str(), o.line),
+            ("values/dev/web.yaml", 2),
+            "{rule}"
+        );
     }
     let pin = one(f, "digest-required", "dev-web");
     let snippet = pin.snippet.as_ref().unwrap();
     assert!(
-        snippet.lines.iter().any(|l| l.contains("ghcr.io/acme/web:latest")),
+        snippet
+            .lines
+            .iter()
+            .any(|l| l.contains("ghcr.io/acme/web:latest")),
         "{snippet:?}"
     );
     assert_eq!(pin.template.as_deref(), Some("app/templates/deploy.yaml"));
@@ -169,11 +198,20 @@ fn every_image_finding_points_at_the_values_line_that_sets_it() {
         pin.template_path_in_repo.as_deref(),
         Some("charts/app/templates/deploy.yaml")
     );
-    assert_eq!(pin.field.as_deref(), Some("spec.template.spec.containers[0].image"));
+    assert_eq!(
+        pin.field.as_deref(),
+        Some("spec.template.spec.containers[0].image")
+    );
     assert_eq!(pin.rendered_line, Some(12));
     // The downstream digest of the drift, set on line 2 of production's overlay.
-    let drift = one(f, "promotion-drift", "production-api").origin.as_ref().unwrap();
-    assert_eq!((drift.file.as_str(), drift.line), ("values/production/api.yaml", 2));
+    let drift = one(f, "promotion-drift", "production-api")
+        .origin
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        (drift.file.as_str(), drift.line),
+        ("values/production/api.yaml", 2)
+    );
 }
 
 #[test]
@@ -233,20 +271,33 @@ fn a_failed_render_is_a_finding_and_the_rest_are_judged() {
     let api = cell(&run.report.cells, "dev-api");
     assert_eq!(api.status, CellStatus::Failed);
     assert!(
-        api.error.as_deref().unwrap().contains("image.ref is required"),
+        api.error
+            .as_deref()
+            .unwrap()
+            .contains("image.ref is required"),
         "{api:?}"
     );
     assert_eq!(api.value_files, ["values/base.yaml", "values/dev/api.yaml"]);
     let failed = one(&run.report.findings, "render-failed", "dev-api");
     assert_eq!(failed.severity, Severity::Error);
-    assert!(failed.message.contains("image.ref is required"), "{failed:?}");
+    assert!(
+        failed.message.contains("image.ref is required"),
+        "{failed:?}"
+    );
     assert!(!failed.excepted);
     // No other finding for the failed cell; its neighbours are judged.
     assert_eq!(
-        run.report.findings.iter().filter(|f| f.app == "dev-api").count(),
+        run.report
+            .findings
+            .iter()
+            .filter(|f| f.app == "dev-api")
+            .count(),
         1
     );
-    assert_eq!(cell(&run.report.cells, "dev-web").status, CellStatus::Rendered);
+    assert_eq!(
+        cell(&run.report.cells, "dev-web").status,
+        CellStatus::Rendered
+    );
     assert_eq!(run.report.exit_code(false), 1);
 }
 
@@ -255,13 +306,20 @@ fn a_missing_chart_fails_its_cell_without_rendering() {
     let fleet = Fleet::standard();
     fleet.write(
         "imagegate.yaml",
-        &CONFIG.replace("{ name: db, chart: charts/app }", "{ name: db, chart: charts/gone }"),
+        &CONFIG.replace(
+            "{ name: db, chart: charts/app }",
+            "{ name: db, chart: charts/gone }",
+        ),
     );
     let cfg = fleet.config();
     let calls = AtomicUsize::new(0);
     let cells = cfg.cells().unwrap();
     let run = run_with(&cfg, &cells, Coverage::Full, CacheChoice::Off, &calls);
-    assert_eq!(calls.load(Ordering::SeqCst), 6, "the three db cells are not rendered");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        6,
+        "the three db cells are not rendered"
+    );
     for env in ["dev", "staging", "production"] {
         let app = format!("{env}-db");
         assert_eq!(cell(&run.report.cells, &app).status, CellStatus::Failed);
@@ -298,7 +356,11 @@ fn more_documents_than_the_limit_fail_the_cell() {
     one(&run.report.findings, "render-failed", "staging-db");
     // The cell was not judged: none of its images is reported.
     assert_eq!(
-        run.report.findings.iter().filter(|f| f.app == "staging-db").count(),
+        run.report
+            .findings
+            .iter()
+            .filter(|f| f.app == "staging-db")
+            .count(),
         1
     );
 }
@@ -314,7 +376,11 @@ fn a_second_run_is_served_from_the_render_cache() {
     let calls = AtomicUsize::new(0);
     let first = run_with(&cfg, &cells, Coverage::Full, choice(), &calls);
     assert_eq!(calls.load(Ordering::SeqCst), 9);
-    assert!(first.report.cells.iter().all(|c| c.status != CellStatus::Cached));
+    assert!(first
+        .report
+        .cells
+        .iter()
+        .all(|c| c.status != CellStatus::Cached));
 
     let calls = AtomicUsize::new(0);
     let second = run_with(&cfg, &cells, Coverage::Full, choice(), &calls);
@@ -341,7 +407,10 @@ fn a_second_run_is_served_from_the_render_cache() {
     let calls = AtomicUsize::new(0);
     let third = run_with(&cfg, &cells, Coverage::Full, choice(), &calls);
     assert_eq!(calls.load(Ordering::SeqCst), 1);
-    assert_eq!(cell(&third.report.cells, "staging-web").status, CellStatus::Rendered);
+    assert_eq!(
+        cell(&third.report.cells, "staging-web").status,
+        CellStatus::Rendered
+    );
     // Staging moved on: production's web digest is now drift too.
     assert_eq!(
         apps(&of_rule(&third.report.findings, "promotion-drift")),
@@ -353,7 +422,10 @@ fn a_second_run_is_served_from_the_render_cache() {
 fn a_cached_render_is_held_to_the_limits_of_today() {
     let fleet = Fleet::standard();
     let pg = format!("docker.io/library/postgres@{}", digest('d'));
-    fleet.write("values/dev/db.yaml", &format!("image: {pg}\ndocuments: 9\n"));
+    fleet.write(
+        "values/dev/db.yaml",
+        &format!("image: {pg}\ndocuments: 9\n"),
+    );
     let cache = tempfile::tempdir().unwrap();
     let cfg = fleet.config();
     let cells = cfg.cells().unwrap();
@@ -365,7 +437,10 @@ fn a_cached_render_is_held_to_the_limits_of_today() {
         CacheChoice::At(cache.path().to_path_buf()),
         &calls,
     );
-    assert_eq!(cell(&first.report.cells, "dev-db").status, CellStatus::Rendered);
+    assert_eq!(
+        cell(&first.report.cells, "dev-db").status,
+        CellStatus::Rendered
+    );
 
     fleet.write(
         "imagegate.yaml",
@@ -383,8 +458,14 @@ fn a_cached_render_is_held_to_the_limits_of_today() {
     let db = cell(&second.report.cells, "dev-db");
     assert_eq!(db.status, CellStatus::Failed);
     assert!(
-        db.error.as_deref().unwrap().contains("limits.maxDocuments (5)"),
+        db.error
+            .as_deref()
+            .unwrap()
+            .contains("limits.maxDocuments (5)"),
         "{db:?}"
     );
-    assert_eq!(cell(&second.report.cells, "dev-web").status, CellStatus::Cached);
+    assert_eq!(
+        cell(&second.report.cells, "dev-web").status,
+        CellStatus::Cached
+    );
 }

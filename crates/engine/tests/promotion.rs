@@ -97,11 +97,7 @@ fn third_party_images_are_pinned_per_environment_and_not_judged() {
     let cfg = fleet.config();
     let run = full_run(&cfg);
     // production's postgres digest differs from staging's, and is no drift.
-    assert!(run
-        .report
-        .findings
-        .iter()
-        .all(|f| f.app != "production-db"));
+    assert!(run.report.findings.iter().all(|f| f.app != "production-db"));
     // The same image made first-party is.
     fleet.write(
         "imagegate.yaml",
@@ -173,7 +169,11 @@ fn the_inventory_holds_every_image_site() {
     assert_eq!(rows.len(), 8, "{rows:#?}");
     assert!(rows.contains(&("dev-web".into(), "ghcr.io/acme/web:latest".into())));
     assert!(rows.iter().all(|(app, _)| app != "dev-api"));
-    let db = run.inventory.iter().find(|r| r.app == "production-db").unwrap();
+    let db = run
+        .inventory
+        .iter()
+        .find(|r| r.app == "production-db")
+        .unwrap();
     assert_eq!(db.digest.as_deref(), Some(digest('e').as_str()));
     assert_eq!(run.report.summary.images, 8);
 }

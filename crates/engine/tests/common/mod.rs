@@ -200,7 +200,9 @@ pub fn fake_helm(repo: &Repo, cell: &Cell) -> MemoryRender {
     let v = values(repo, cell);
     if let Some(message) = v.get("fail") {
         return Err(RenderFailure {
-            message: format!("Error: execution error at (app/templates/deploy.yaml:1:1): {message}"),
+            message: format!(
+                "Error: execution error at (app/templates/deploy.yaml:1:1): {message}"
+            ),
             hint: None,
         });
     }
