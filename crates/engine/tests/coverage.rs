@@ -226,3 +226,55 @@ fn a_merge_missing_a_shard_would_judge_exceptions_as_unused() {
     let partial = merge(&cfg, others);
     assert_eq!(of_rule(&partial.findings, "exception-unused").len(), 2);
 }
+
+#[test]
+fn a_missing_value_stack_entry_is_its_cells_finding_when_missing_files_are_errors() {
+    let fleet = Fleet::standard();
+    fleet.write(
+        "imagegate.yaml",
+        &CONFIG.replace("limits:\n", "missingValueFiles: error\nlimits:\n"),
+    );
+    // production's db overlay misplaced under `prd/`.
+    let text = std::fs::read_to_string(fleet.root().join("values/production/db.yaml")).unwrap();
+    std::fs::remove_file(fleet.root().join("values/production/db.yaml")).unwrap();
+    fleet.write("values/prd/db.yaml", &text);
+    let cfg = fleet.config();
+
+    let run = full_run(&cfg);
+    let f = &run.report.findings;
+    let by_file = |file: &str| {
+        let found: Vec<_> = of_rule(f, "values-file-unused")
+            .into_iter()
+            .filter(|x| x.origin.as_ref().is_some_and(|o| o.file == file))
+            .collect();
+        assert_eq!(found.len(), 1, "{file}: {f:#?}");
+        found[0]
+    };
+    let entry = by_file("values/production/db.yaml");
+    assert_eq!(entry.app, "production-db");
+    assert_eq!(entry.environment, "production");
+    assert!(
+        entry.message.contains("missingValueFiles: error"),
+        "{}",
+        entry.message
+    );
+    // The misplaced file itself is read by no cell.
+    assert_eq!(by_file("values/prd/db.yaml").app, "");
+    assert_eq!(by_file("values/stagin/web.yaml").app, "");
+    assert_eq!(of_rule(f, "values-file-unused").len(), 3);
+    // The cell is not rendered: it is a render failure too.
+    assert_eq!(
+        cell(&run.report.cells, "production-db").status,
+        CellStatus::Failed
+    );
+    assert_eq!(
+        apps(&of_rule(f, "render-failed")),
+        ["dev-api", "production-db"]
+    );
+
+    // The missing entry belongs to its cell, so a narrowed run reports it; unread files need
+    // the whole fleet and are left out.
+    let narrowed = narrowed_run(&cfg, &["production"]);
+    let unused = of_rule(&narrowed.report.findings, "values-file-unused");
+    assert_eq!(apps(&unused), ["production-db"]);
+}
