@@ -1,19 +1,15 @@
-//! The nightly audit on the test fleet with real helm: promotion lineage (today and with
-//! `--history` over a real git history), unused and missing overlays, sharding and merging, and
-//! the audit folder with its trend.
+//! The nightly audit on the test fleet with real helm: `--history` over a real git history,
+//! sharding and merging, and the audit folder with its trend. Promotion lineage, unused and
+//! missing overlays and narrowed runs are judged without helm in `crates/engine/tests/`.
 
 mod common;
 use common::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 const WWW_STAGING: &str = "sha256:7c2ecd07f155648431e0f94b89247d713c5786e1e73e953f2fe7eca39534cd6d";
 const WWW_HOTFIX: &str = "sha256:4bd7a2700ca3da1a2821ee53646a9e6655b7dda312b7e761b3d9770b32023dcd";
-const AGENTS: &str = "sha256:8c70b25cbbbe8e7935bbc70516181551934ae5e917b40d25c4a72bbbd865f2e4";
-/// A digest nobody built: sha256 of the text "seeded".
-const SEEDED: &str = "sha256:d427d15fe148d6a93b1f7d31016f78cb0b2f8d41b2b1a19ae4cafa7c355e98cd";
 
 /// A fresh copy of charts-testdata under `dir/sub`.
 fn fleet_copy(dir: &Path, sub: &str) -> PathBuf {
@@ -57,143 +53,6 @@ fn apps(findings: &[&Value]) -> Vec<String> {
         .collect();
     v.sort();
     v
-}
-
-/// The fleet with a production digest nobody ran in staging (agents) and a second misplaced
-/// overlay, checked once in full for the tests that read it.
-fn seeded_full_check() -> &'static Value {
-    static REPORT: OnceLock<(tempfile::TempDir, Value)> = OnceLock::new();
-    &REPORT
-        .get_or_init(|| {
-            let dir = tempfile::tempdir().unwrap();
-            let fleet = fleet_copy(dir.path(), "fleet");
-            write(
-                &fleet.join("sources/values/env/production/apps/agents.yaml"),
-                &format!("image:\n  ref: ghcr.io/ameideio/agents@{SEEDED}\n"),
-            );
-            // `production/app/` for `production/apps/`: Argo CD would skip it without a sign.
-            write(
-                &fleet.join("sources/values/env/production/app/www.yaml"),
-                &format!("image:\n  ref: ghcr.io/ameideio/www@{WWW_STAGING}\n"),
-            );
-            let out = imagegate(&["check", "--format", "json", "--no-progress"], &fleet);
-            assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
-            let report = json(&out);
-            (dir, report)
-        })
-        .1
-}
-
-#[test]
-fn helm_promotion_reports_a_seeded_production_digest_staging_never_ran() {
-    let report = seeded_full_check();
-    let drift = findings(report, "promotion-drift");
-    assert_eq!(
-        apps(&drift),
-        [
-            "production-agents",
-            "production-graph",
-            "production-transformation-v0",
-            "production-www"
-        ]
-    );
-    let agents = drift
-        .iter()
-        .find(|f| f["app"] == "production-agents")
-        .unwrap();
-    assert_eq!(agents["severity"], "error");
-    assert_eq!(agents["object"]["kind"], "Deployment");
-    assert_eq!(agents["container"], "agents");
-    assert_eq!(
-        agents["image"],
-        format!("ghcr.io/ameideio/agents@{SEEDED}").as_str()
-    );
-    // The values line to change downstream, and both digests with the upstream's line.
-    assert_eq!(
-        agents["origin"]["file"],
-        "sources/values/env/production/apps/agents.yaml"
-    );
-    assert_eq!(agents["origin"]["line"], 2);
-    let message = agents["message"].as_str().unwrap();
-    assert!(message.contains(SEEDED), "{message}");
-    assert!(
-        message.contains(&format!(
-            "`staging` renders `{AGENTS}` (set at sources/values/env/staging/apps/agents.yaml:2)"
-        )),
-        "{message}"
-    );
-}
-
-#[test]
-fn helm_orphan_overlays_are_reported_with_their_path() {
-    let report = seeded_full_check();
-    let unused = findings(report, "values-file-unused");
-    let files: Vec<&str> = unused
-        .iter()
-        .map(|f| f["origin"]["file"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        files,
-        [
-            "sources/values/env/production/app/www.yaml",
-            "sources/values/env/staging/app/graph.yaml"
-        ]
-    );
-    for f in unused {
-        assert_eq!(f["severity"], "warning");
-        assert_eq!(f["environment"], "");
-        assert!(f["object"].is_null());
-    }
-}
-
-#[test]
-fn helm_narrowed_runs_judge_promotion_only_with_the_whole_upstream() {
-    let root = root();
-    let both = imagegate(
-        &[
-            "check",
-            "-c",
-            "charts-testdata/imagegate.yaml",
-            "--env",
-            "staging",
-            "--env",
-            "production",
-            "--format",
-            "json",
-            "--no-progress",
-        ],
-        &root,
-    );
-    let both = json(&both);
-    assert_eq!(
-        apps(&findings(&both, "promotion-drift")),
-        [
-            "production-graph",
-            "production-transformation-v0",
-            "production-www"
-        ]
-    );
-    // values files no cell reads are a whole-fleet question: not judged on a narrowed run.
-    assert!(findings(&both, "values-file-unused").is_empty());
-
-    let only_production = imagegate(
-        &[
-            "check",
-            "-c",
-            "charts-testdata/imagegate.yaml",
-            "--env",
-            "production",
-            "--format",
-            "json",
-            "--no-progress",
-        ],
-        &root,
-    );
-    let only_production = json(&only_production);
-    assert!(
-        findings(&only_production, "promotion-drift").is_empty(),
-        "without staging rendered, nothing can be said about lineage"
-    );
 }
 
 #[test]
@@ -276,49 +135,6 @@ fn helm_history_accepts_a_digest_staging_ran_in_an_earlier_commit() {
         .output()
         .unwrap();
     assert!(status.stdout.is_empty(), "{}", stdout(&status));
-}
-
-#[test]
-fn helm_missing_value_stack_entry_is_reported_when_missing_files_are_errors() {
-    let t = tree(&[
-        (
-            "imagegate.yaml",
-            "version: 1\nenvironments: [{name: prod}]\nmissingValueFiles: error\ncomponents:\n  - name: web\n    chart: charts/web\n    valueFiles: [values/base.yaml, \"values/{env}/web.yaml\"]\n",
-        ),
-        (
-            "charts/web/Chart.yaml",
-            "apiVersion: v2\nname: web\nversion: 0.1.0\n",
-        ),
-        (
-            "charts/web/templates/deploy.yaml",
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: {{ .Values.image | quote }}\n          imagePullPolicy: IfNotPresent\n",
-        ),
-        (
-            "values/base.yaml",
-            "image: ghcr.io/a/web@sha256:d427d15fe148d6a93b1f7d31016f78cb0b2f8d41b2b1a19ae4cafa7c355e98cd\n",
-        ),
-        ("values/prd/web.yaml", "image: x\n"),
-    ]);
-    let out = imagegate(&["check", "--format", "json", "--no-progress"], t.path());
-    assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
-    let report = json(&out);
-    let missing = findings(&report, "values-file-unused");
-    let by_file = |file: &str| {
-        missing
-            .iter()
-            .find(|f| f["origin"]["file"] == file)
-            .unwrap_or_else(|| panic!("no values-file-unused for {file}: {report:#}"))
-    };
-    let entry = by_file("values/prod/web.yaml");
-    assert_eq!(entry["app"], "prod-web");
-    assert!(entry["message"]
-        .as_str()
-        .unwrap()
-        .contains("missingValueFiles: error"));
-    // The misplaced file itself is read by no cell.
-    assert_eq!(by_file("values/prd/web.yaml")["app"], "");
-    assert_eq!(missing.len(), 2);
-    assert_eq!(findings(&report, "render-failed").len(), 1);
 }
 
 /// Findings as compared across runs: the whole serialized finding.

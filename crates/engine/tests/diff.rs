@@ -1,0 +1,323 @@
+//! The PR check's plan and comparison over two real fleets (base and head) with real render keys,
+//! and the fake helm's renders of the cells they affect.
+
+mod common;
+use common::*;
+use imagegate_config::{Cell, Config};
+use imagegate_engine::diff::{compare, plan};
+use imagegate_engine::pipeline::{decode_options, Judge};
+use imagegate_render::{cell_keys, Rendered};
+use imagegate_report::diff::{CellCounts, ChangeKind};
+
+/// Both sides' matrices paired by [`plan::plan`]: each pair as (kind, base app, head app), sorted.
+fn planned(
+    base: &Config,
+    head: &Config,
+    policies: (&str, &str),
+) -> (Vec<(ChangeKind, String, String)>, CellCounts) {
+    let (bc, hc) = (base.cells().unwrap(), head.cells().unwrap());
+    let opts = render_options(head);
+    let bk = cell_keys(&base.repo, &bc, "v3.17.3", &opts);
+    let hk = cell_keys(&head.repo, &hc, "v3.17.3", &opts);
+    let (pairs, counts) = plan::plan(
+        &plan::SideCells {
+            cells: &bc,
+            keys: &bk,
+            policy: policies.0,
+        },
+        &plan::SideCells {
+            cells: &hc,
+            keys: &hk,
+            policy: policies.1,
+        },
+    );
+    let app =
+        |cells: &[Cell], i: Option<usize>| i.map(|i| cells[i].app.clone()).unwrap_or_default();
+    let mut v: Vec<_> = pairs
+        .iter()
+        .map(|p| (p.kind, app(&bc, p.base), app(&hc, p.head)))
+        .collect();
+    v.sort();
+    (v, counts)
+}
+
+/// The base fleet and a head fleet with `change` applied.
+fn sides(change: impl FnOnce(&Fleet)) -> (Fleet, Fleet) {
+    let base = Fleet::standard();
+    let head = Fleet::standard();
+    change(&head);
+    (base, head)
+}
+
+fn changed(apps: &[&str]) -> Vec<(ChangeKind, String, String)> {
+    apps.iter()
+        .map(|a| (ChangeKind::Changed, a.to_string(), a.to_string()))
+        .collect()
+}
+
+#[test]
+fn nothing_changed_renders_nothing() {
+    let (base, head) = sides(|_| {});
+    let (pairs, counts) = planned(&base.config(), &head.config(), ("p", "p"));
+    assert!(pairs.is_empty(), "{pairs:?}");
+    assert_eq!(counts.unchanged, 9);
+}
+
+#[test]
+fn a_change_in_one_overlay_affects_only_the_cell_that_reads_it() {
+    let (base, head) = sides(|h| {
+        h.write(
+            "values/staging/web.yaml",
+            &format!("image: ghcr.io/acme/web@{}\n", digest('4')),
+        )
+    });
+    let (pairs, counts) = planned(&base.config(), &head.config(), ("p", "p"));
+    assert_eq!(pairs, changed(&["staging-web"]));
+    assert_eq!(
+        counts,
+        CellCounts {
+            unchanged: 8,
+            changed: 1,
+            ..CellCounts::default()
+        }
+    );
+}
+
+#[test]
+fn a_template_or_shared_values_change_affects_every_cell_that_uses_it() {
+    let every: Vec<String> = Fleet::standard()
+        .config()
+        .cells()
+        .unwrap()
+        .into_iter()
+        .map(|c| c.app)
+        .collect();
+    let every: Vec<&str> = every.iter().map(String::as_str).collect();
+    let mut all = changed(&every);
+    all.sort();
+    for (file, text) in [
+        ("charts/app/templates/deploy.yaml", "# another template\n"),
+        ("values/base.yaml", "pullPolicy: Always\n"),
+    ] {
+        let (base, head) = sides(|h| h.write(file, text));
+        let (pairs, counts) = planned(&base.config(), &head.config(), ("p", "p"));
+        assert_eq!(pairs, all, "{file}");
+        assert_eq!(counts.unchanged, 0, "{file}");
+    }
+    // A values file no cell reads affects none.
+    let (base, head) = sides(|h| h.write("values/stagin/web.yaml", "image: x\n"));
+    let (pairs, _) = planned(&base.config(), &head.config(), ("p", "p"));
+    assert!(pairs.is_empty(), "{pairs:?}");
+}
+
+#[test]
+fn a_policy_change_affects_every_cell() {
+    let (base, head) = sides(|_| {});
+    let (pairs, counts) = planned(&base.config(), &head.config(), ("p", "q"));
+    assert_eq!(pairs.len(), 9);
+    assert_eq!(counts.changed, 9);
+}
+
+/// The pairs of `kind`, as (base app, head app).
+fn of_kind(pairs: &[(ChangeKind, String, String)], kind: ChangeKind) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .filter(|p| p.0 == kind)
+        .map(|p| (p.1.clone(), p.2.clone()))
+        .collect()
+}
+
+#[test]
+fn added_and_removed_cells() {
+    // A new environment, and a component gone.
+    let (base, head) = sides(|h| {
+        h.write(
+            "imagegate.yaml",
+            &CONFIG
+                .replace(
+                    "  - name: production\n",
+                    "  - name: production\n  - name: qa\n",
+                )
+                .replace("  - { name: db, chart: charts/app }\n", ""),
+        );
+    });
+    let (pairs, counts) = planned(&base.config(), &head.config(), ("p", "p"));
+    let pair = |b: &str, h: &str| (b.to_string(), h.to_string());
+    assert_eq!(
+        of_kind(&pairs, ChangeKind::Added),
+        [pair("", "qa-api"), pair("", "qa-web")]
+    );
+    assert_eq!(
+        of_kind(&pairs, ChangeKind::Removed),
+        [
+            pair("dev-db", ""),
+            pair("production-db", ""),
+            pair("staging-db", "")
+        ]
+    );
+    assert_eq!(
+        counts,
+        CellCounts {
+            unchanged: 6,
+            changed: 0,
+            added: 2,
+            removed: 3,
+            renamed: 0,
+        }
+    );
+}
+
+#[test]
+fn a_renamed_component_is_a_renamed_cell() {
+    let (base, head) = sides(|h| {
+        h.write(
+            "imagegate.yaml",
+            &CONFIG.replace("{ name: web, chart:", "{ name: www, chart:"),
+        );
+    });
+    let (pairs, counts) = planned(&base.config(), &head.config(), ("p", "p"));
+    let pair = |b: &str, h: &str| (b.to_string(), h.to_string());
+    // Paired by environment and chart, since the component's name changed too.
+    assert_eq!(
+        of_kind(&pairs, ChangeKind::Renamed),
+        [
+            pair("dev-web", "dev-www"),
+            pair("production-web", "production-www"),
+            pair("staging-web", "staging-www")
+        ]
+    );
+    assert_eq!((counts.renamed, counts.added, counts.removed), (3, 0, 0));
+    assert_eq!(counts.unchanged, 6);
+}
+
+/// The fake helm's stream for `app` of `fleet`.
+fn stream(cfg: &Config, app: &str) -> (Cell, String) {
+    let cell = cfg
+        .cells()
+        .unwrap()
+        .into_iter()
+        .find(|c| c.app == app)
+        .unwrap();
+    let text = fake_helm(&cfg.repo, &cell).unwrap();
+    (cell, text)
+}
+
+#[test]
+fn an_image_change_is_named_by_its_site() {
+    let (base, head) = sides(|h| {
+        h.write(
+            "values/staging/web.yaml",
+            &format!("image: ghcr.io/acme/web@{}\n", digest('4')),
+        )
+    });
+    let (bcfg, hcfg) = (base.config(), head.config());
+    let (_, b) = stream(&bcfg, "staging-web");
+    let (_, h) = stream(&hcfg, "staging-web");
+    let decode = decode_options(&hcfg.model.policy);
+    let sites = |t: &str| compare::image_sites(&imagegate_decode::decode_stream(t, &decode));
+    let changes = compare::image_changes(&sites(&b), &sites(&h));
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    let c = &changes[0];
+    assert_eq!(
+        (c.object.kind.as_str(), c.object.name.as_str()),
+        ("Deployment", "web")
+    );
+    assert_eq!(c.container.as_deref(), Some("web"));
+    assert_eq!(c.field, "spec.template.spec.containers[0].image");
+    let old = format!("ghcr.io/acme/web@{}", digest('1'));
+    let new = format!("ghcr.io/acme/web@{}", digest('4'));
+    assert_eq!(c.old.as_deref(), Some(old.as_str()));
+    assert_eq!(c.new.as_deref(), Some(new.as_str()));
+    let (text, cut) = compare::unified(&b, &h, "staging/staging-web").unwrap();
+    assert!(!cut);
+    assert!(text.contains(&format!("-          image: {old}")), "{text}");
+    assert!(text.contains(&format!("+          image: {new}")), "{text}");
+
+    // A site that disappears and one that appears.
+    let gone = compare::image_changes(&sites(&b), &sites(""));
+    assert_eq!(gone.len(), 1);
+    assert_eq!(
+        (gone[0].old.as_deref(), gone[0].new.as_deref()),
+        (Some(old.as_str()), None)
+    );
+}
+
+#[test]
+fn a_refactor_that_renders_the_same_is_no_image_change() {
+    // The image moves from the overlay into the base: the inputs differ, the render does not.
+    let (base, head) = sides(|h| {
+        h.write(
+            "values/base.yaml",
+            &format!(
+                "pullPolicy: IfNotPresent\nimage: ghcr.io/acme/web@{}\n",
+                digest('1')
+            ),
+        );
+        h.write("values/staging/web.yaml", "# from the base\n");
+    });
+    let (bcfg, hcfg) = (base.config(), head.config());
+    let (pairs, _) = planned(&bcfg, &hcfg, ("p", "p"));
+    assert_eq!(pairs.len(), 9, "every cell reads the base");
+    let (_, b) = stream(&bcfg, "staging-web");
+    let (_, h) = stream(&hcfg, "staging-web");
+    let decode = decode_options(&hcfg.model.policy);
+    let sites = |t: &str| compare::image_sites(&imagegate_decode::decode_stream(t, &decode));
+    assert!(compare::image_changes(&sites(&b), &sites(&h)).is_empty());
+    assert_eq!(compare::unified(&b, &h, "x"), None);
+}
+
+#[test]
+fn a_violation_swapped_for_another_image_is_new_and_the_old_one_fixed() {
+    let (base, head) = sides(|h| {
+        h.write(
+            "values/dev/web.yaml",
+            "image: docker.io/attacker/miner:latest\n",
+        )
+    });
+    let (bcfg, hcfg) = (base.config(), head.config());
+    let judged = |cfg: &Config| {
+        let (cell, text) = stream(cfg, "dev-web");
+        Judge::of(cfg, today(), false)
+            .cell(
+                &cell,
+                Ok(Rendered {
+                    stdout: text,
+                    stderr: String::new(),
+                    elapsed: std::time::Duration::ZERO,
+                }),
+            )
+            .findings
+    };
+    let [new, fixed, unchanged] = compare::classify(judged(&bcfg), judged(&hcfg), "dev-web");
+    let rules = |v: &[imagegate_report::ReportFinding]| {
+        let mut r: Vec<(String, Option<String>, bool)> = v
+            .iter()
+            .map(|f| (f.rule.clone(), f.image.clone(), f.excepted))
+            .collect();
+        r.sort();
+        r
+    };
+    let miner = Some("docker.io/attacker/miner:latest".to_string());
+    let web = Some("ghcr.io/acme/web:latest".to_string());
+    // The exception covers ghcr.io/acme/web only: the miner's tag is not excepted.
+    assert_eq!(
+        rules(&new),
+        [
+            ("digest-required".into(), miner.clone(), false),
+            ("mutable-tag".into(), miner, false)
+        ]
+    );
+    assert_eq!(
+        rules(&fixed),
+        [
+            ("digest-required".into(), web.clone(), false),
+            ("mutable-tag".into(), web, true)
+        ]
+    );
+    assert!(unchanged.is_empty());
+
+    // The same violation on both sides is unchanged, whatever its message says.
+    let [new, fixed, unchanged] = compare::classify(judged(&bcfg), judged(&bcfg), "dev-web");
+    assert!(new.is_empty() && fixed.is_empty());
+    assert_eq!(unchanged.len(), 2);
+}
