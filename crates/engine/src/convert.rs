@@ -1,6 +1,6 @@
 //! From the policy's findings and the decoder's sites to the report's model.
 
-use imagegate_config::Cell;
+use imagegate_fleet::Cell;
 use imagegate_decode::{Decoded, PullPolicy, SiteKind};
 use imagegate_origin::{LayerKind, Stack};
 use imagegate_policy::{CellContext, ExceptionSettings, Finding, ImageRef, Offending, Severity};

@@ -15,7 +15,7 @@ use crate::promotion::{self, HistoryPlan, Judged};
 use crate::shard::Shard;
 use crate::{today, Fatal, Observer, Renderer};
 use anyhow::Result;
-use imagegate_config::{Cell, Config};
+use imagegate_fleet::{Cell, Config};
 use imagegate_policy::{ExceptionOutcome, RunScope};
 use imagegate_render::RenderOptions;
 use imagegate_report::{

@@ -3,7 +3,7 @@
 //! file tree alone; nothing is rendered.
 
 use crate::Fatal;
-use imagegate_config::{Cell, Config, MissingValueFiles};
+use imagegate_fleet::{Cell, Config, MissingValueFiles};
 use imagegate_policy::rules::values_file_unused;
 use imagegate_policy::{CellContext, Finding};
 use std::collections::BTreeSet;

@@ -9,7 +9,7 @@
 pub mod history;
 
 use crate::convert::{self, InventoryRow};
-use imagegate_config::{Cell, Config, PromotionSettings};
+use imagegate_fleet::{Cell, Config, PromotionSettings};
 use imagegate_decode::{DecodedObject, ImageSite, PullPolicy, SiteKind};
 use imagegate_origin::Stack;
 use imagegate_policy::rules::promotion_drift;

@@ -1,6 +1,6 @@
 //! The fuzz targets: one reader of untrusted text each, with the promises it must keep.
 
-use imagegate_config::{Config, Repo};
+use imagegate_fleet::{Config, Repo};
 use imagegate_decode::{decode_stream, DecodeOptions};
 use imagegate_policy::ImageRef;
 use std::path::PathBuf;

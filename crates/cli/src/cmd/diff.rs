@@ -14,7 +14,7 @@ use crate::pipeline::{CellOutcome, Judge};
 use crate::Fatal;
 use anyhow::Result;
 use compare::SiteMap;
-use imagegate_config::{Cell, Config, Repo};
+use imagegate_fleet::{Cell, Config, Repo};
 use imagegate_decode::decode_stream;
 use imagegate_render::{
     cell_keys, chart_digest, CacheKey, CacheUse, Helm, Provenance, RenderCache, RenderOptions,

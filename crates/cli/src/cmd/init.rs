@@ -28,7 +28,7 @@
 use crate::cli::InitArgs;
 use crate::Fatal;
 use anyhow::Result;
-use imagegate_config::{Config, Repo, Scope};
+use imagegate_fleet::{Config, Repo, Scope};
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;

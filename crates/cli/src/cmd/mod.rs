@@ -15,7 +15,7 @@ mod scan;
 use crate::cli::{Cli, Command, MatrixArgs};
 use crate::Fatal;
 use anyhow::Result;
-use imagegate_config::{Cell, Config};
+use imagegate_fleet::{Cell, Config};
 use std::path::{Path, PathBuf};
 
 /// Runs the command; the `u8` is the exit status.
@@ -85,7 +85,7 @@ pub fn select_cells(cfg: &Config, m: &MatrixArgs) -> Result<Vec<Cell>> {
             let known: std::collections::BTreeSet<_> =
                 cells.iter().map(|c| c.environment.as_str()).collect();
             let known: Vec<&str> = known.into_iter().collect();
-            let close = imagegate_config::closest(env, &known)
+            let close = imagegate_fleet::closest(env, &known)
                 .map(|k| format!(" (did you mean `{k}`?)"))
                 .unwrap_or_default();
             return Err(Fatal(format!(

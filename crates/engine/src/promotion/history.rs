@@ -11,7 +11,7 @@
 use crate::renderer::render_each;
 use crate::{convert, Fatal, Observer, Renderer};
 use anyhow::Result;
-use imagegate_config::{Config, PromotionSettings};
+use imagegate_fleet::{Config, PromotionSettings};
 use imagegate_render::RenderOptions;
 use std::collections::{BTreeMap, BTreeSet};
 
