@@ -13,6 +13,7 @@
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod cache;
+pub mod config;
 pub mod convert;
 pub mod diff;
 pub mod fleet;
@@ -24,6 +25,7 @@ pub mod promotion;
 pub mod renderer;
 pub mod shard;
 
+pub use config::{Config, ConfigFile};
 pub use observer::{Observer, Quiet};
 pub use renderer::{HelmRenderer, Renderer};
 

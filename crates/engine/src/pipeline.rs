@@ -4,9 +4,10 @@
 use crate::cache::CacheChoice;
 use crate::convert;
 use crate::renderer::{render_each, Renderer};
+use crate::Config;
 use crate::{Fatal, Observer};
-use imagegate_fleet::{Cell, Config};
 use imagegate_decode::{DecodeOptions, Decoded};
+use imagegate_fleet::Cell;
 use imagegate_policy::{CellContext, ExceptionOutcome, ExceptionSettings, Finding, PolicySettings};
 use imagegate_render::{
     cell_keys, CacheUse, Provenance, RenderCache, RenderFailure, RenderOptions, Rendered,

@@ -1,12 +1,15 @@
-//! `imagegate.yaml`: the fleet configuration and the cell matrix it resolves to.
+//! The fleet half of `imagegate.yaml` and the cell matrix it resolves to.
 //!
-//! The data flow starts here: the configuration names environments and components; [`Config::cells`]
+//! The data flow starts here: the configuration names environments and components; [`Fleet::cells`]
 //! crosses them into *cells* (one chart × one environment, or one cluster-scoped chart × one
 //! cluster type), each with the ordered stack of values files Argo CD would pass to Helm.
 //!
 //! Everything that touches the file system goes through [`Repo`], which keeps every path inside
 //! the repository under check: a configuration, component file or value stack that points outside
 //! it (`..`, an absolute path, a symlink out) is a configuration error.
+//!
+//! This crate knows nothing of the image policy: the `policy:`, `exceptions:` and `promotion:`
+//! sections belong to `imagegate-policy`, and the whole file is assembled by `imagegate-engine`.
 
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
@@ -22,118 +25,53 @@ pub use model::*;
 pub use paths::Repo;
 pub use template::render_template;
 
-use std::path::Path;
+use imagegate_yaml::Node;
 
 /// Largest configuration or component file we read (hostile input is bounded).
 pub const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
 
-/// A loaded, validated configuration.
+/// The fleet of a loaded configuration: its repository, its fleet sections and the environments
+/// and components they resolve to.
 #[derive(Debug, Clone)]
-pub struct Config {
+pub struct Fleet {
     /// The repository the configuration describes.
     pub repo: Repo,
     /// Path of the configuration file relative to the repository root.
     pub file: String,
-    /// The parsed file.
-    pub model: ConfigFile,
+    /// The fleet sections of the parsed file.
+    pub model: FleetFile,
     /// Resolved environments, in declaration order.
     pub environments: Vec<Environment>,
     /// Resolved components (discovered and inline), sorted by scope then name.
     pub components: Vec<Component>,
 }
 
-impl Config {
-    /// Loads `path`; the repository root is the folder holding it.
-    pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let root = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let repo = Repo::open(root)?;
-        let file_name = path
-            .file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let text = repo.read_to_string(&file_name, MAX_CONFIG_BYTES)?;
-        Self::from_text(repo, &file_name, &text)
-    }
-
-    /// Parses configuration text belonging to `repo` (the file is named `file` in errors).
-    pub fn from_text(repo: Repo, file: &str, text: &str) -> Result<Self, ConfigError> {
-        let (model, root) = model::parse(file, text)?;
-        model::check_bounds(file, &root, &model)?;
-        let environments = matrix::resolve_environments(&repo, file, &root, &model)?;
-        let components = matrix::resolve_components(&repo, file, &root, &model)?;
-        if let Some(p) = &model.promotion {
-            for (i, chain) in p.chains.iter().enumerate() {
-                for env in chain {
-                    if !environments.iter().any(|e| &e.name == env) {
-                        return Err(ConfigError::new(
-                            file,
-                            format!("promotion.chains[{i}] names `{env}`, which is no environment"),
-                        )
-                        .at_node(root.at_path(&format!("promotion.chains[{i}]")))
-                        .hint(format!(
-                            "known environments: {}",
-                            environments
-                                .iter()
-                                .map(|e| e.name.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        )));
-                    }
-                }
-            }
-        }
-        let cfg = Self {
+impl Fleet {
+    /// Resolves the fleet sections of the configuration `file` of `repo`, read from the tree
+    /// `root` (whose nodes give errors their lines): the bounds are checked, environments and
+    /// components discovered and validated.
+    pub fn resolve(
+        repo: Repo,
+        file: &str,
+        root: &Node,
+        model: FleetFile,
+    ) -> Result<Self, ConfigError> {
+        model::check_bounds(file, root, &model)?;
+        let environments = matrix::resolve_environments(&repo, file, root, &model)?;
+        let components = matrix::resolve_components(&repo, file, root, &model)?;
+        Ok(Self {
             repo,
             file: file.to_string(),
             model,
             environments,
             components,
-        };
-        cfg.check_environment_names(&root)?;
-        Ok(cfg)
+        })
     }
 
-    /// Every environment the policy names (`policy.severity` per environment, an exception's
-    /// `environments`, `exceptions.forbiddenEnvironments`) must be one a cell can have: a typo
-    /// (`prod` for `production`) would silently apply nothing, or forbid nothing.
-    fn check_environment_names(&self, root: &imagegate_yaml::Node) -> Result<(), ConfigError> {
-        let known = matrix::environment_names(self)?;
-        let ex = &self.model.exceptions;
-        let mut named: Vec<(String, &str)> = Vec::new();
-        for (rule, severity) in self.model.policy.severity.iter() {
-            if let imagegate_policy::RuleSeverity::PerEnvironment(p) = severity {
-                for env in p.environments.keys() {
-                    named.push((format!("policy.severity.{rule}.environments"), env));
-                }
-            }
-        }
-        for env in &ex.forbidden_environments {
-            named.push(("exceptions.forbiddenEnvironments".into(), env));
-        }
-        for (i, e) in ex.list.iter().enumerate() {
-            for env in &e.environments {
-                named.push((format!("exceptions.list[{i}].environments"), env));
-            }
-        }
-        for (field, env) in named {
-            if known.iter().any(|k| k == env) {
-                continue;
-            }
-            let names: Vec<&str> = known.iter().map(String::as_str).collect();
-            let close = closest(env, &names)
-                .map(|k| format!(" (did you mean `{k}`?)"))
-                .unwrap_or_default();
-            return Err(ConfigError::new(
-                &self.file,
-                format!("{field} names `{env}`, which is no environment{close}"),
-            )
-            .at_node(root.at_path(&field))
-            .hint(format!("known environments: {}", known.join(", "))));
-        }
-        Ok(())
+    /// Every environment name a cell can have: the environments, then (when a component is
+    /// cluster-scoped) the cluster environments.
+    pub fn environment_names(&self) -> Result<Vec<String>, ConfigError> {
+        matrix::environment_names(self)
     }
 
     /// The full cell matrix, sorted by (environment, app).
@@ -217,115 +155,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod name_tests {
     use super::*;
-
-    fn load(extra: &str) -> Result<Config, ConfigError> {
-        let dir = tempfile::tempdir().unwrap();
-        let repo = Repo::open(dir.path()).unwrap();
-        let text = format!(
-            "version: 1\nenvironments: [{{name: dev}}, {{name: production}}]\ncomponents: []\n{extra}"
-        );
-        Config::from_text(repo, "imagegate.yaml", &text)
-    }
-
-    #[test]
-    fn environments_the_policy_names_must_exist() {
-        assert!(load("").is_ok());
-        assert!(load("exceptions:\n  list:\n    - {rule: mutable-tag, environments: [dev], reason: r, expires: 2026-12-31}\n").is_ok());
-        for (extra, field) in [
-            (
-                "exceptions:\n  list:\n    - {rule: mutable-tag, environments: [prod], reason: r, expires: 2026-12-31}\n",
-                "exceptions.list[0].environments names `prod`",
-            ),
-            (
-                "exceptions:\n  forbiddenEnvironments: [prod]\n",
-                "exceptions.forbiddenEnvironments names `prod`",
-            ),
-            (
-                "policy:\n  severity:\n    mutable-tag: {default: error, environments: {prod: warning}}\n",
-                "policy.severity.mutable-tag.environments names `prod`",
-            ),
-        ] {
-            let err = load(extra).unwrap_err().to_string();
-            assert!(err.contains(field), "{err}");
-            assert!(err.contains("did you mean `production`"), "{err}");
-            assert!(err.contains("known environments: dev, production"), "{err}");
-        }
-    }
-
-    #[test]
-    fn errors_point_at_the_field_and_its_position() {
-        for (extra, want) in [
-            (
-                "components:\n  - {name: web, chart: charts/web}\n  - name: api\n    chart: charts/api\n    skipCrds: \"yes\"\n",
-                "imagegate.yaml:7:15: components[1].skipCrds: invalid type: string \"yes\", expected a boolean",
-            ),
-            (
-                "components:\n  - {from: \"x/*.yaml\", scop: cluster}\n",
-                "imagegate.yaml:4:24: components[0]: unknown field `scop`",
-            ),
-            (
-                "components: []\nlimits: {maxCells: 0}\n",
-                "imagegate.yaml:4:20: limits.maxCells is 0",
-            ),
-            (
-                "components: [{name: web, chart: a}, {name: web, chart: b}]\n",
-                "imagegate.yaml:3:37: component `web` is also declared in imagegate.yaml",
-            ),
-            (
-                "components: []\nversion: 2\n",
-                "imagegate.yaml:4:10: unsupported version 2",
-            ),
-        ] {
-            let dir = tempfile::tempdir().unwrap();
-            let repo = Repo::open(dir.path()).unwrap();
-            let text = format!("version: 1\nenvironments: [{{name: dev}}]\n{extra}");
-            let err = Config::from_text(repo, "imagegate.yaml", &text)
-                .unwrap_err()
-                .to_string();
-            assert!(err.starts_with(want), "{err}");
-        }
-    }
-
-    #[test]
-    fn cell_errors_point_at_the_component() {
-        let dir = tempfile::tempdir().unwrap();
-        let repo = Repo::open(dir.path()).unwrap();
-        let text = "version: 1\nenvironments: [{name: dev}]\ncomponents:\n  - {name: web, chart: c, valueFiles: [/etc/passwd]}\n";
-        let cfg = Config::from_text(repo, "imagegate.yaml", text).unwrap();
-        let err = cfg.cells().unwrap_err().to_string();
-        assert!(
-            err.starts_with("imagegate.yaml:4:5: value file: `/etc/passwd` is absolute"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn record_fields_become_placeholders_as_text() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("envs")).unwrap();
-        std::fs::write(
-            dir.path().join("envs/a.yaml"),
-            "- {env: dev, n: 0x10, f: 1.10, q: \"1.10\", b: true, y: yes, z: ~, l: [1]}\n",
-        )
-        .unwrap();
-        let repo = Repo::open(dir.path()).unwrap();
-        let text =
-            "version: 1\nenvironments: [{from: envs/*.yaml, name: \"{env}\"}]\ncomponents: []\n";
-        let cfg = Config::from_text(repo, "imagegate.yaml", text).unwrap();
-        let vars = &cfg.environments[0].vars;
-        let got: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        assert_eq!(
-            got,
-            [
-                ("b", "true"),
-                ("env", "dev"),
-                ("f", "1.1"),
-                ("n", "16"),
-                ("q", "1.10"),
-                ("y", "yes")
-            ]
-        );
-    }
 
     #[test]
     fn closest_suggests_only_what_is_close() {

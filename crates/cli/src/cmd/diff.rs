@@ -14,8 +14,9 @@ use crate::pipeline::{CellOutcome, Judge};
 use crate::Fatal;
 use anyhow::Result;
 use compare::SiteMap;
-use imagegate_fleet::{Cell, Config, Repo};
 use imagegate_decode::decode_stream;
+use imagegate_engine::Config;
+use imagegate_fleet::{Cell, Repo};
 use imagegate_render::{
     cell_keys, chart_digest, CacheKey, CacheUse, Helm, Provenance, RenderCache, RenderOptions,
 };

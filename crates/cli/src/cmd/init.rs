@@ -28,7 +28,8 @@
 use crate::cli::InitArgs;
 use crate::Fatal;
 use anyhow::Result;
-use imagegate_fleet::{Config, Repo, Scope};
+use imagegate_engine::Config;
+use imagegate_fleet::{Repo, Scope};
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;

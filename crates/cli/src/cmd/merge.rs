@@ -13,7 +13,7 @@ use crate::output::Outputs;
 use crate::shard::Shard;
 use crate::Fatal;
 use anyhow::Result;
-use imagegate_fleet::Config;
+use imagegate_engine::Config;
 use imagegate_policy::ExceptionOutcome;
 use imagegate_render::{Helm, RenderOptions};
 use imagegate_report::{CellStatus, Report, ShardRecord};
