@@ -295,6 +295,18 @@ mod tests {
                 "components: []\nversion: 2\n",
                 "imagegate.yaml:4:10: unsupported version 2",
             ),
+            (
+                "components: []\npromotion: {chains: [[dev]], firstParty: [ghcr.io/o/]}\n",
+                "imagegate.yaml:4:22: promotion.chains[0] names 1 environment(s)",
+            ),
+            (
+                "components: []\npromotion: {chains: [[dev, prod]], firstParty: [ghcr.io/o/]}\n",
+                "imagegate.yaml:4:22: promotion.chains[0] names `prod`, which is no environment",
+            ),
+            (
+                "components: []\npolicyy: {}\n",
+                "imagegate.yaml:4:1: unknown field `policyy`",
+            ),
         ] {
             let dir = tempfile::tempdir().unwrap();
             let repo = Repo::open(dir.path()).unwrap();

@@ -156,6 +156,56 @@ fn edit_distance(a: &str, b: &str) -> usize {
 mod name_tests {
     use super::*;
 
+    /// A fleet with the default sections and these environments and components, read from `text`
+    /// as the engine reads the whole file (their entries deserialized from the same tree).
+    fn fleet(repo: Repo, text: &str) -> Result<Fleet, ConfigError> {
+        let root = load_yaml("imagegate.yaml", text)?.expect("a document");
+        let entries = |key: &str| root.get(key).expect(key);
+        let model = FleetFile {
+            helm: HelmSettings::default(),
+            environments: imagegate_yaml::from_node(entries("environments")).unwrap(),
+            cluster_scope: ClusterScope::default(),
+            components: imagegate_yaml::from_node(entries("components")).unwrap(),
+            value_stacks: ValueStacks::default(),
+            values_prefix: default_values_prefix(),
+            missing_value_files: MissingValueFiles::default(),
+            naming: Naming::default(),
+            limits: LimitSettings::default(),
+            value_folders: ValueFolders::default(),
+        };
+        Fleet::resolve(repo, "imagegate.yaml", &root, model)
+    }
+
+    #[test]
+    fn a_fleet_resolves_without_any_policy() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("web")).unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
+        let text = "environments:\n  - {name: dev, vars: {clusterType: c1}}\n  - {name: production, vars: {clusterType: c1}}\ncomponents:\n  - {name: web, chart: web}\n  - {name: crd, chart: web, scope: cluster}\n";
+        let fleet = fleet(repo, text).unwrap();
+        let cells = fleet.cells().unwrap();
+        let apps: Vec<&str> = cells.iter().map(|c| c.app.as_str()).collect();
+        assert_eq!(
+            apps,
+            ["cluster-crd", "dev-web", "production-web"],
+            "{cells:?}"
+        );
+        let names = fleet.environment_names().unwrap();
+        assert_eq!(names, ["dev", "production", "cluster-c1"]);
+    }
+
+    #[test]
+    fn fleet_errors_point_at_their_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
+        let text = "environments: [{name: dev}]\ncomponents: [{name: web, chart: a}, {name: web, chart: b}]\n";
+        let err = fleet(repo, text).unwrap_err().to_string();
+        assert!(
+            err.starts_with("imagegate.yaml:2:37: component `web` is also declared"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn closest_suggests_only_what_is_close() {
         assert_eq!(closest("sarfi", &["text", "sarif"]), Some("sarif"));
