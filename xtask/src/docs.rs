@@ -30,14 +30,14 @@ fn generated() -> Vec<(PathBuf, String)> {
         files.push((PathBuf::from(format!("rules/{}.md", r.id)), page));
     }
     files.push((PathBuf::from("rules/README.md"), index));
-    let schema = serde_json::to_string_pretty(&imagegate_config::schema())
+    let schema = serde_json::to_string_pretty(&imagegate_engine::config::schema())
         .expect("schema serialises")
         + "\n";
     files.push((PathBuf::from("imagegate.schema.json"), schema));
     files.extend(cli_reference());
     files.push((
         PathBuf::from("configuration-reference.md"),
-        config_reference(&imagegate_config::schema()),
+        config_reference(&imagegate_engine::config::schema()),
     ));
     files
 }

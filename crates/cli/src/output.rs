@@ -116,7 +116,7 @@ fn looks_like_format_name(s: &str) -> bool {
 
 /// ` (did you mean `sarif`?)` for a name close to a known format.
 fn suggestion(name: &str) -> String {
-    imagegate_config::closest(name, &FORMAT_NAMES)
+    imagegate_fleet::closest(name, &FORMAT_NAMES)
         .map(|f| format!(" (did you mean `{f}`?)"))
         .unwrap_or_default()
 }

@@ -1,7 +1,7 @@
 //! From the policy's findings and the decoder's sites to the report's model.
 
-use imagegate_config::Cell;
 use imagegate_decode::{Decoded, PullPolicy};
+use imagegate_fleet::Cell;
 use imagegate_origin::{LayerKind, Stack};
 use imagegate_policy::{CellContext, ExceptionSettings, Finding, ImageRef, Offending, Severity};
 use imagegate_report::{ObjectRef, Origin, ReportFinding, Severity as ReportSeverity, Snippet};

@@ -27,7 +27,7 @@
 
 use crate::Fatal;
 use anyhow::Result;
-use imagegate_config::Scope;
+use imagegate_fleet::Scope;
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;

@@ -13,9 +13,10 @@ use crate::overlays;
 use crate::pipeline::{self, Judge};
 use crate::promotion::{self, HistoryPlan, Judged};
 use crate::shard::Shard;
+use crate::Config;
 use crate::{today, Fatal, Observer, Renderer};
 use anyhow::Result;
-use imagegate_config::{Cell, Config};
+use imagegate_fleet::Cell;
 use imagegate_policy::{ExceptionOutcome, RunScope};
 use imagegate_render::RenderOptions;
 use imagegate_report::{

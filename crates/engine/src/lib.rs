@@ -14,6 +14,7 @@
 
 pub mod audit;
 pub mod cache;
+pub mod config;
 pub mod convert;
 pub mod diff;
 pub mod discover;
@@ -28,6 +29,7 @@ pub mod renderer;
 pub mod select;
 pub mod shard;
 
+pub use config::{Config, ConfigFile};
 pub use observer::{Observer, Quiet};
 pub use renderer::{HelmRenderer, Renderer};
 

@@ -5,9 +5,9 @@
 use crate::audit::Images;
 use crate::fleet::Whole;
 use crate::shard::Shard;
+use crate::Config;
 use crate::{Fatal, Observer, Renderer};
 use anyhow::Result;
-use imagegate_config::Config;
 use imagegate_policy::ExceptionOutcome;
 use imagegate_report::{Report, ShardRecord};
 use std::collections::BTreeMap;

@@ -2,8 +2,9 @@
 //! where the configuration makes missing files errors. Both come from the configuration and the
 //! file tree alone; nothing is rendered.
 
+use crate::Config;
 use crate::Fatal;
-use imagegate_config::{Cell, Config, MissingValueFiles};
+use imagegate_fleet::{Cell, MissingValueFiles};
 use imagegate_policy::rules::values_file_unused;
 use imagegate_policy::{CellContext, Finding};
 use std::collections::BTreeSet;

@@ -4,9 +4,10 @@
 use crate::cache::CacheChoice;
 use crate::convert;
 use crate::renderer::{render_each, Renderer};
+use crate::Config;
 use crate::{Fatal, Observer};
-use imagegate_config::{Cell, Config};
 use imagegate_decode::{DecodeOptions, Decoded};
+use imagegate_fleet::Cell;
 use imagegate_policy::{CellContext, ExceptionOutcome, ExceptionSettings, Finding, PolicySettings};
 use imagegate_render::{
     cell_keys, CacheUse, Provenance, RenderCache, RenderFailure, RenderOptions, Rendered,
@@ -104,7 +105,7 @@ impl<'a> Judge<'a> {
                 let docs = imagegate_yaml::split_stream(&rendered.stdout);
                 drop(rendered);
                 let max = self.config.map_or_else(
-                    || imagegate_config::LimitSettings::default().max_documents,
+                    || imagegate_fleet::LimitSettings::default().max_documents,
                     |c| c.model.limits.max_documents,
                 );
                 if let Some(failure) = too_many_documents(&docs, max) {

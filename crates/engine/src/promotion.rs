@@ -9,10 +9,12 @@
 pub mod history;
 
 use crate::convert::InventoryRow;
-use imagegate_config::{Cell, Config, PromotionSettings};
+use crate::Config;
 use imagegate_decode::{DecodedObject, ImageSite, PullPolicy, SiteKind};
+use imagegate_fleet::Cell;
 use imagegate_origin::Stack;
 use imagegate_policy::rules::promotion_drift;
+use imagegate_policy::PromotionSettings;
 use imagegate_policy::{CellContext, Finding, Offending};
 use imagegate_report::{LineageSite, ObjectRef};
 use std::collections::{BTreeMap, BTreeSet, HashMap};

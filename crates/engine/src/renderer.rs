@@ -2,7 +2,7 @@
 //! ([`MemoryRenderer`]) in the engine's own tests, so everything above rendering (planning,
 //! judging, coverage, merge, promotion, the PR diff) is tested without helm.
 
-use imagegate_config::{Cell, Repo};
+use imagegate_fleet::{Cell, Repo};
 use imagegate_render::{
     render_all_cached, CacheUse, Helm, Provenance, RenderFailure, RenderOptions, Rendered,
 };

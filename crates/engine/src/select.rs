@@ -1,7 +1,7 @@
 //! Which cells of the matrix a run takes: `--env` / `--app` globs, less `--skip-cell` ones.
 
 use crate::Fatal;
-use imagegate_config::Cell;
+use imagegate_fleet::Cell;
 
 /// The narrowing flags of a run, as given (globs).
 #[derive(Debug, Clone, Copy)]
@@ -44,7 +44,7 @@ pub fn select(cells: &[Cell], m: &Selection<'_>) -> Result<Vec<Cell>, Fatal> {
             let known: std::collections::BTreeSet<_> =
                 cells.iter().map(|c| c.environment.as_str()).collect();
             let known: Vec<&str> = known.into_iter().collect();
-            let close = imagegate_config::closest(env, &known)
+            let close = imagegate_fleet::closest(env, &known)
                 .map(|k| format!(" (did you mean `{k}`?)"))
                 .unwrap_or_default();
             return Err(Fatal(format!(
@@ -107,7 +107,7 @@ mod tests {
     /// The cells of `envs` × `components`, named `{component}-{env}`.
     fn matrix(envs: &[&str], components: &[&str]) -> Vec<Cell> {
         let dir = tempfile::tempdir().unwrap();
-        let repo = imagegate_config::Repo::open(dir.path()).unwrap();
+        let repo = imagegate_fleet::Repo::open(dir.path()).unwrap();
         let text = format!(
             "version: 1\nenvironments: [{}]\ncomponents: [{}]\nnaming: {{app: \"{{name}}-{{env}}\"}}\n",
             envs.iter().map(|e| format!("{{name: {e}}}")).collect::<Vec<_>>().join(", "),
@@ -117,7 +117,7 @@ mod tests {
                 .collect::<Vec<_>>()
                 .join(", "),
         );
-        let cfg = imagegate_config::Config::from_text(repo, "imagegate.yaml", &text).unwrap();
+        let cfg = crate::Config::from_text(repo, "imagegate.yaml", &text).unwrap();
         cfg.cells().unwrap()
     }
 

@@ -8,7 +8,7 @@
 //! different builds.
 
 use crate::Fatal;
-use imagegate_config::Cell;
+use imagegate_fleet::Cell;
 
 /// One shard: `index` of `count`, 1-based.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

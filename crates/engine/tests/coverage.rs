@@ -129,7 +129,7 @@ fn a_shard_judges_its_cells_and_records_what_the_merge_needs() {
 
 /// What `imagegate merge` does with the shards' reports: restore each finding's details, join the
 /// cells, lineage and exception matches, and judge the whole fleet once.
-fn merge(cfg: &imagegate_config::Config, shards: Vec<Report>) -> Report {
+fn merge(cfg: &imagegate_engine::Config, shards: Vec<Report>) -> Report {
     let mut findings = Vec::new();
     let mut cells = Vec::new();
     let mut lineage = Vec::new();

@@ -3,9 +3,10 @@
 
 mod common;
 use common::*;
-use imagegate_config::{Cell, Config};
 use imagegate_engine::diff::{compare, plan};
 use imagegate_engine::pipeline::{decode_options, Judge};
+use imagegate_engine::Config;
+use imagegate_fleet::Cell;
 use imagegate_render::{cell_keys, Rendered};
 use imagegate_report::diff::{CellCounts, ChangeKind};
 

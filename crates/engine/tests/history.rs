@@ -67,7 +67,7 @@ fn history_accepts_a_digest_staging_ran_in_an_earlier_commit() {
     git(repo.root(), &["commit", "-q", "-am", "staging moves on"]);
     std::env::set_current_dir(repo.root()).unwrap();
 
-    let cfg = imagegate_config::Config::load(&fleet_dir.join("imagegate.yaml")).unwrap();
+    let cfg = imagegate_engine::Config::load(&fleet_dir.join("imagegate.yaml")).unwrap();
     let cells = cfg.cells().unwrap();
     let calls = std::sync::atomic::AtomicUsize::new(0);
     let r = renderer(&calls);

@@ -1,7 +1,8 @@
 //! The fuzz targets: one reader of untrusted text each, with the promises it must keep.
 
-use imagegate_config::{Config, Repo};
 use imagegate_decode::{decode_stream, DecodeOptions};
+use imagegate_engine::Config;
+use imagegate_fleet::Repo;
 use imagegate_policy::ImageRef;
 use std::path::PathBuf;
 use std::sync::OnceLock;

@@ -17,7 +17,7 @@
 
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
-use imagegate_config::{Cell, Repo};
+use imagegate_fleet::{Cell, Repo};
 use imagegate_policy::Offending;
 use imagegate_yaml::{Limits, Node, ScalarStyle, Value};
 use serde::Serialize;

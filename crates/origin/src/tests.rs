@@ -1,5 +1,5 @@
 use super::*;
-use imagegate_config::{Cell, Repo, Scope, ValueFile};
+use imagegate_fleet::{Cell, Repo, Scope, ValueFile};
 
 fn fleet(files: &[(&str, &str)]) -> (tempfile::TempDir, Repo) {
     let dir = tempfile::tempdir().unwrap();

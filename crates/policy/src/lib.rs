@@ -9,7 +9,8 @@
 //!   them once, as the typed [`RuleId`], and [`rules()`] and [`rule()`] serve `imagegate explain`,
 //!   the docs, SARIF and the configuration schema;
 //! - [`PolicySettings`] and [`ExceptionSettings`]: the `policy:` and `exceptions:` sections of
-//!   `imagegate.yaml`;
+//!   `imagegate.yaml`, and [`PromotionSettings`] its `promotion:` section (next to the rule it
+//!   configures);
 //! - [`evaluate`]: every finding of one cell; [`apply_exceptions`] and [`exception_hygiene`]:
 //!   the time-boxed exceptions over a run.
 
@@ -31,6 +32,7 @@ pub use reference::{
     SHA256_HEX_LEN, TAG_MAX_LEN,
 };
 pub use registry::{rule, rules, RuleId, RuleInfo, RuleStatus, UnknownRuleId};
+pub use rules::promotion_drift::{PromotionError, PromotionSettings};
 pub use settings::{
     builtin_custom_image_fields, CustomImageFieldSetting, Exception, ExceptionRule,
     ExceptionSettings, Glob, Level, ObjectGlob, PerEnvironment, PolicySettings, RuleSeverity,

@@ -23,7 +23,7 @@
 
 use crate::volatile::{Scanner, Volatile, MAX_SCANNED_FILE_BYTES};
 use crate::{RenderFailure, RenderOptions, Rendered};
-use imagegate_config::{Cell, Repo};
+use imagegate_fleet::{Cell, Repo};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::io::Write;

@@ -1,5 +1,5 @@
 use super::*;
-use imagegate_config::{Scope, ValueFile};
+use imagegate_fleet::{Scope, ValueFile};
 use std::fs;
 
 fn rendered(stdout: &str) -> Result<Rendered, RenderFailure> {

@@ -2,7 +2,7 @@
 
 use crate::process::{self, ProcessError};
 use crate::{CacheKey, Helm, RenderCache};
-use imagegate_config::{Cell, Repo};
+use imagegate_fleet::{Cell, Repo};
 use std::collections::HashMap;
 
 use std::process::Command;
@@ -485,7 +485,7 @@ mod tests {
             release: app.into(),
             namespace: "default".into(),
             component: app.into(),
-            scope: imagegate_config::Scope::Environment,
+            scope: imagegate_fleet::Scope::Environment,
             chart: "charts/none".into(),
             value_files: Vec::new(),
             kube_version: "1.31.0".into(),

@@ -5,7 +5,7 @@ use crate::fleet::{Coverage, Plan};
 use crate::output::Outputs;
 use crate::Fatal;
 use anyhow::Result;
-use imagegate_config::Config;
+use imagegate_engine::Config;
 use imagegate_render::Helm;
 
 pub fn run(args: CheckArgs) -> Result<u8> {
@@ -50,8 +50,8 @@ pub fn run(args: CheckArgs) -> Result<u8> {
 /// A configuration for `check --chart DIR -f VALUES…`: the current folder is the repository,
 /// one inline component, one environment.
 fn one_chart_config(args: &CheckArgs, chart: &std::path::Path) -> Result<Config> {
-    let repo = imagegate_config::Repo::open(std::path::Path::new("."))
-        .map_err(|e| Fatal(e.to_string()))?;
+    let repo =
+        imagegate_fleet::Repo::open(std::path::Path::new(".")).map_err(|e| Fatal(e.to_string()))?;
     let rel = |p: &std::path::Path| -> Result<String> {
         let abs = std::fs::canonicalize(p).map_err(|e| Fatal(format!("{}: {e}", p.display())))?;
         let rel = abs.strip_prefix(repo.root()).map_err(|_| {

@@ -8,7 +8,7 @@ use crate::cli::DiffArgs;
 use crate::output::{rule_meta, today};
 use crate::Fatal;
 use anyhow::Result;
-use imagegate_config::Config;
+use imagegate_engine::Config;
 use imagegate_engine::Observer;
 use imagegate_render::Helm;
 use imagegate_report::diff::{render_diff, DiffFormat, DiffReport};

@@ -5,8 +5,9 @@
 use crate::cli::InitArgs;
 use crate::Fatal;
 use anyhow::Result;
-use imagegate_config::{Config, Repo};
 use imagegate_engine::discover::inspect;
+use imagegate_engine::Config;
+use imagegate_fleet::Repo;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 

@@ -14,7 +14,8 @@ mod scan;
 use crate::cli::{Cli, Command, MatrixArgs};
 use crate::Fatal;
 use anyhow::Result;
-use imagegate_config::{Cell, Config};
+use imagegate_engine::Config;
+use imagegate_fleet::Cell;
 use std::path::{Path, PathBuf};
 
 /// Runs the command; the `u8` is the exit status.

@@ -9,10 +9,11 @@ pub mod plan;
 
 use crate::pipeline::{CellOutcome, Judge};
 use crate::renderer::render_each;
+use crate::Config;
 use crate::{Fatal, Observer, Renderer};
 use anyhow::Result;
 use compare::SiteMap;
-use imagegate_config::{Cell, Config, Repo};
+use imagegate_fleet::{Cell, Repo};
 use imagegate_render::{
     cell_keys, chart_digest, CacheKey, CacheUse, Provenance, RenderCache, RenderOptions,
 };

@@ -5,7 +5,7 @@
 //! Every other cell is affected: changed, added, removed, or renamed (an added and a removed cell
 //! of the same environment and the same component, or else the same chart).
 
-use imagegate_config::Cell;
+use imagegate_fleet::Cell;
 use imagegate_render::CacheKey;
 use imagegate_report::diff::{CellCounts, ChangeKind};
 use std::collections::{BTreeMap, BTreeSet};
@@ -114,7 +114,7 @@ pub fn plan(base: &SideCells<'_>, head: &SideCells<'_>) -> (Vec<Pair>, CellCount
 #[cfg(test)]
 mod tests {
     use super::*;
-    use imagegate_config::Scope;
+    use imagegate_fleet::Scope;
 
     fn cell(env: &str, app: &str, component: &str, chart: &str) -> Cell {
         Cell {
@@ -139,7 +139,7 @@ mod tests {
         // distinct failures stand in for "changed" and one shared key for "same".
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("c")).unwrap();
-        let repo = imagegate_config::Repo::open(dir.path()).unwrap();
+        let repo = imagegate_fleet::Repo::open(dir.path()).unwrap();
         let mut template = cells[0].clone();
         template.chart = "c".into();
         let opts = imagegate_render::RenderOptions::default();

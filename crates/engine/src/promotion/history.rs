@@ -9,9 +9,10 @@
 //! N × (questioned components) cells.
 
 use crate::renderer::render_each;
+use crate::Config;
 use crate::{convert, Fatal, Observer, Renderer};
 use anyhow::Result;
-use imagegate_config::{Config, PromotionSettings};
+use imagegate_policy::PromotionSettings;
 use imagegate_render::RenderOptions;
 use std::collections::{BTreeMap, BTreeSet};
 

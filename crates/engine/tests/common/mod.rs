@@ -2,12 +2,13 @@
 //! folder, and a fake helm that renders each cell from its values files in memory.
 #![allow(dead_code)]
 
-use imagegate_config::{Cell, Config, Repo};
 use imagegate_engine::cache::CacheChoice;
 use imagegate_engine::fleet::{self, Context, Coverage, Plan, Run};
 use imagegate_engine::renderer::{MemoryRender, MemoryRenderer};
 use imagegate_engine::shard::Shard;
+use imagegate_engine::Config;
 use imagegate_engine::Quiet;
+use imagegate_fleet::{Cell, Repo};
 use imagegate_render::{RenderFailure, RenderOptions};
 use imagegate_report::{CellReport, ReportFinding, Severity};
 use std::collections::BTreeMap;

@@ -5,7 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use imagegate_decode::{DecodedObject, ImageSite};
 
 use super::SiteContext;
+
+mod settings;
 use crate::{CellContext, Finding, Offending, RuleId, Severity};
+pub use settings::{PromotionError, PromotionSettings};
 
 /// Stable rule id.
 pub const ID: RuleId = RuleId::PromotionDrift;

@@ -2,9 +2,9 @@
 
 use crate::model::{de_error, load_yaml};
 use crate::model::{
-    ComponentEntry, ConfigFile, EnvironmentEntry, InlineComponent, MissingValueFiles, ScopeName,
+    ComponentEntry, EnvironmentEntry, FleetFile, InlineComponent, MissingValueFiles, ScopeName,
 };
-use crate::{render_template, Config, ConfigError, Repo, MAX_CONFIG_BYTES};
+use crate::{render_template, ConfigError, Fleet, Repo, MAX_CONFIG_BYTES};
 use imagegate_yaml::{Node, Spanned, Value};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -132,7 +132,7 @@ pub(crate) fn resolve_environments(
     repo: &Repo,
     file: &str,
     root: &Node,
-    model: &ConfigFile,
+    model: &FleetFile,
 ) -> Result<Vec<Environment>, ConfigError> {
     let mut envs: Vec<Environment> = Vec::new();
     let default_env = |name: String, vars: BTreeMap<String, String>, source: String| Environment {
@@ -297,7 +297,7 @@ pub(crate) fn resolve_components(
     repo: &Repo,
     file: &str,
     root: &Node,
-    model: &ConfigFile,
+    model: &FleetFile,
 ) -> Result<Vec<Component>, ConfigError> {
     let mut out: Vec<Component> = Vec::new();
     let strip = |v: &String| {
@@ -414,7 +414,7 @@ type Target<'a> = (String, BTreeMap<String, String>, &'a Environment);
 
 /// Every environment name a cell can have: the environments, and the cluster environments of
 /// the cluster-scoped components (none when there are none).
-pub(crate) fn environment_names(cfg: &Config) -> Result<Vec<String>, ConfigError> {
+pub(crate) fn environment_names(cfg: &Fleet) -> Result<Vec<String>, ConfigError> {
     let mut names: Vec<String> = cfg.environments.iter().map(|e| e.name.clone()).collect();
     if cfg.components.iter().any(|c| c.scope == Scope::Cluster) {
         names.extend(clusters(cfg)?.into_iter().map(|(name, _, _)| name));
@@ -423,7 +423,7 @@ pub(crate) fn environment_names(cfg: &Config) -> Result<Vec<String>, ConfigError
 }
 
 /// The distinct clusters: (cluster environment name, shared vars, first environment of it).
-fn clusters(cfg: &Config) -> Result<Vec<Target<'_>>, ConfigError> {
+fn clusters(cfg: &Fleet) -> Result<Vec<Target<'_>>, ConfigError> {
     let key = &cfg.model.cluster_scope.key;
     let mut seen: Vec<(String, Vec<&Environment>)> = Vec::new();
     for env in &cfg.environments {
@@ -447,7 +447,7 @@ fn clusters(cfg: &Config) -> Result<Vec<Target<'_>>, ConfigError> {
     Ok(out)
 }
 
-pub(crate) fn cells(cfg: &Config) -> Result<Vec<Cell>, ConfigError> {
+pub(crate) fn cells(cfg: &Fleet) -> Result<Vec<Cell>, ConfigError> {
     let model = &cfg.model;
     let has_cluster_components = cfg.components.iter().any(|c| c.scope == Scope::Cluster);
     let cluster_list = if has_cluster_components {

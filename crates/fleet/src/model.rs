@@ -1,97 +1,38 @@
-//! The shape of `imagegate.yaml`, as serde structs. The JSON schema for editors is generated from
-//! these types (see [`schema`]), so the documentation on each field is what users see.
+//! The fleet sections of `imagegate.yaml`, as serde structs. The file's top level, which adds the
+//! sections the policy owns, is assembled by the engine; the JSON schema for editors is generated
+//! from these types, so the documentation on each field is what users see.
 
 use crate::ConfigError;
-use imagegate_policy::rules::promotion_drift;
 use imagegate_yaml::Node;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-/// The whole configuration file.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct ConfigFile {
-    /// Format version of this file; `1`.
-    pub version: u32,
-    /// How helm is invoked for every cell.
-    #[serde(default)]
+/// The fleet sections of the configuration file: what is rendered, where, and within which
+/// bounds. Each field is the top-level section of the same name (their documentation is in the
+/// top-level file's type, which the schema is generated from).
+#[derive(Debug, Clone)]
+pub struct FleetFile {
+    /// `helm`.
     pub helm: HelmSettings,
-    /// The environments: discovered from files, listed inline, or both.
+    /// `environments`.
     pub environments: Vec<EnvironmentEntry>,
-    /// How cluster-scoped components are rendered (once per distinct value of `key`).
-    #[serde(default)]
+    /// `clusterScope`.
     pub cluster_scope: ClusterScope,
-    /// The components (charts): discovered from component files, listed inline, or both.
+    /// `components`.
     pub components: Vec<ComponentEntry>,
-    /// The default value stacks, as path templates; later files win.
-    #[serde(default)]
+    /// `valueStacks`.
     pub value_stacks: ValueStacks,
-    /// Prefix stripped from a component's own `valueFiles` entries (Argo CD's `$values/` source ref).
-    #[serde(default = "default_values_prefix")]
+    /// `valuesPrefix`.
     pub values_prefix: String,
-    /// What a value-stack file that does not exist means: `skip` it (as Argo CD's
-    /// `ignoreMissingValueFiles` does) or make it an `error`.
-    #[serde(default)]
+    /// `missingValueFiles`.
     pub missing_value_files: MissingValueFiles,
-    /// Templates for the names of apps, releases and namespaces.
-    #[serde(default)]
+    /// `naming`.
     pub naming: Naming,
-    /// The image policy: immutable tag shapes, severities, custom image fields.
-    #[serde(default)]
-    pub policy: imagegate_policy::PolicySettings,
-    /// Time-boxed exceptions.
-    #[serde(default)]
-    pub exceptions: imagegate_policy::ExceptionSettings,
-    /// Bounds on what one run may consume.
-    #[serde(default)]
+    /// `limits`.
     pub limits: LimitSettings,
-    /// Promotion lineage (`promotion-drift`): the chains environments are promoted along and
-    /// which images are first-party. Absent: no lineage is judged.
-    #[serde(default)]
-    pub promotion: Option<PromotionSettings>,
-    /// Which values files must each be read by some cell (`values-file-unused`).
-    #[serde(default)]
+    /// `valueFolders`.
     pub value_folders: ValueFolders,
-}
-
-/// The promotion lineage of 602 Rule 4: downstream environments move only by copying the exact
-/// digest their upstream environment runs.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct PromotionSettings {
-    /// Promotion chains, each a list of environment names from upstream to downstream (for
-    /// example `[dev, staging, production]`). Every first-party digest an environment renders
-    /// must be rendered for the same repository by the environment before it in the chain (today,
-    /// or with `--history N` in one of the last N commits). An environment downstream in two
-    /// chains is satisfied by either upstream.
-    pub chains: Vec<Vec<String>>,
-    /// Repository prefixes of first-party images (for example `ghcr.io/ameideio/`): only these
-    /// are judged, since third-party digests are pinned per environment by design. A prefix
-    /// matches the repository (registry included) as written, from its start.
-    pub first_party: Vec<String>,
-}
-
-impl PromotionSettings {
-    /// True when `repository` (registry included, in the canonical form of
-    /// `ImageRef::canonical_repository`) is first-party. Prefixes are compared in the same
-    /// canonical form, so `GHCR.IO/…` or `ghcr.io:443/…` is as first-party as `ghcr.io/…`.
-    pub fn is_first_party(&self, repository: &str) -> bool {
-        self.first_party.iter().any(|p| {
-            !p.is_empty()
-                && repository.starts_with(imagegate_policy::canonical_repository_prefix(p).as_str())
-        })
-    }
-
-    /// The environments `environment` is promoted from (its predecessor in every chain).
-    pub fn upstreams_of(&self, environment: &str) -> Vec<&str> {
-        promotion_drift::upstreams_of(&self.chains, environment)
-    }
-
-    /// Every environment named by a chain.
-    pub fn environments(&self) -> std::collections::BTreeSet<&str> {
-        promotion_drift::environments(&self.chains)
-    }
 }
 
 /// Where the values files live that cells must read (`values-file-unused`).
@@ -371,7 +312,7 @@ pub mod caps {
 
 /// Checks every bound of the configuration against [`caps`]: a value past its cap (or zero,
 /// which would judge nothing) is a configuration error naming the field and its line.
-pub(crate) fn check_bounds(file: &str, root: &Node, model: &ConfigFile) -> Result<(), ConfigError> {
+pub(crate) fn check_bounds(file: &str, root: &Node, model: &FleetFile) -> Result<(), ConfigError> {
     let l = &model.limits;
     let checks: [(&str, u64, std::ops::RangeInclusive<u64>); 5] = [
         (
@@ -420,28 +361,24 @@ pub(crate) fn check_bounds(file: &str, root: &Node, model: &ConfigFile) -> Resul
     Ok(())
 }
 
-fn default_values_prefix() -> String {
+/// The default `valuesPrefix`: Argo CD's `$values/` source ref.
+pub fn default_values_prefix() -> String {
     "$values/".into()
 }
 
-/// The JSON schema of `imagegate.yaml`.
-pub fn schema() -> serde_json::Value {
-    serde_json::to_value(schemars::schema_for!(ConfigFile)).expect("a schema serialises")
-}
-
 /// The hint of every error in the shape of `imagegate.yaml`.
-const FORMAT_HINT: &str =
+pub const FORMAT_HINT: &str =
     "see docs/configuration.md for the format, or validate with docs/imagegate.schema.json";
 
 /// Loads a configuration, environment record or component file into the span tree, bounded as
 /// every YAML input is (`Ok(None)` for an empty file).
-pub(crate) fn load_yaml(file: &str, text: &str) -> Result<Option<Node>, ConfigError> {
+pub fn load_yaml(file: &str, text: &str) -> Result<Option<Node>, ConfigError> {
     imagegate_yaml::de::load_document(text, &imagegate_yaml::Limits::default())
         .map_err(|e| ConfigError::new(file, e.message).at(Some(e.line), Some(e.col)))
 }
 
 /// A deserialization error of `file`, at its node, with its path in front of the message.
-pub(crate) fn de_error(file: &str, e: &imagegate_yaml::de::Error) -> ConfigError {
+pub fn de_error(file: &str, e: &imagegate_yaml::de::Error) -> ConfigError {
     ConfigError::new(file, e.describe()).at(Some(e.line()), Some(e.col()))
 }
 
@@ -449,7 +386,7 @@ pub(crate) fn de_error(file: &str, e: &imagegate_yaml::de::Error) -> ConfigError
 /// did not match any variant" at the entry; an `environments:` or `components:` entry is a
 /// discovery when it has `from` and inline otherwise, so the error of the variant it was meant to
 /// be is shown instead, at the node that is wrong (`components[2].skipCrds: invalid type …`).
-fn explain_entry(file: &str, root: &Node, e: &imagegate_yaml::de::Error) -> ConfigError {
+pub fn explain_entry(file: &str, root: &Node, e: &imagegate_yaml::de::Error) -> ConfigError {
     let untagged = e.message().starts_with("data did not match any variant");
     let Some(node) = root.at_path(e.path()).filter(|_| untagged) else {
         return de_error(file, e);
@@ -481,69 +418,4 @@ fn explain_entry(file: &str, root: &Node, e: &imagegate_yaml::de::Error) -> Conf
         }
         None => de_error(file, e),
     }
-}
-
-/// Parses the configuration text; errors carry the line and column. The tree it was read from
-/// comes back too, so later checks point at the line of what they refuse.
-pub(crate) fn parse(file: &str, text: &str) -> Result<(ConfigFile, Node), ConfigError> {
-    let root = load_yaml(file, text)
-        .map_err(|e| e.hint(FORMAT_HINT))?
-        // An empty file is an empty mapping, so the error names the first missing field.
-        .unwrap_or(Node {
-            value: imagegate_yaml::Value::Map(Vec::new()),
-            line: 1,
-            col: 1,
-        });
-    let model: ConfigFile = imagegate_yaml::from_node(&root)
-        .map_err(|e| explain_entry(file, &root, &e).hint(FORMAT_HINT))?;
-    if let Some(p) = &model.promotion {
-        check_promotion(file, &root, p)?;
-    }
-    if model.version != 1 {
-        return Err(
-            ConfigError::new(file, format!("unsupported version {}", model.version))
-                .at_node(root.get("version"))
-                .hint("this imagegate understands `version: 1`"),
-        );
-    }
-    Ok((model, root))
-}
-
-/// The shape rules of `promotion:` that need no environment list (names are checked once the
-/// environments are resolved).
-fn check_promotion(file: &str, root: &Node, p: &PromotionSettings) -> Result<(), ConfigError> {
-    for (i, chain) in p.chains.iter().enumerate() {
-        let at = root.at_path(&format!("promotion.chains[{i}]"));
-        if chain.len() < 2 {
-            return Err(ConfigError::new(
-                file,
-                format!("promotion.chains[{i}] names {} environment(s); a chain needs an upstream and a downstream", chain.len()),
-            )
-            .at_node(at)
-            .hint("write a chain as a list from upstream to downstream, for example [staging, production]"));
-        }
-        for (j, env) in chain.iter().enumerate() {
-            if chain[..j].contains(env) {
-                return Err(ConfigError::new(
-                    file,
-                    format!("promotion.chains[{i}] names `{env}` twice"),
-                )
-                .at_node(at)
-                .hint(
-                    "a chain is a line from upstream to downstream; list each environment once",
-                ));
-            }
-        }
-    }
-    if !p.chains.is_empty() && p.first_party.iter().all(|f| f.is_empty()) {
-        return Err(ConfigError::new(
-            file,
-            "promotion.firstParty is empty: no image would be judged",
-        )
-        .at_node(root.at_path("promotion.firstParty"))
-        .hint(
-            "list the repository prefixes of your own images, for example [\"ghcr.io/your-org/\"]",
-        ));
-    }
-    Ok(())
 }

@@ -1,0 +1,361 @@
+//! `imagegate.yaml` as a whole: its top level, assembled from the sections each crate owns (the
+//! fleet's from `imagegate-fleet`; `policy:`, `exceptions:` and `promotion:` from
+//! `imagegate-policy`), and the loaded [`Config`]. The checks that need both halves (the
+//! environments the policy names must exist) run here, once the environments are known.
+//!
+//! The JSON schema for editors is generated from [`ConfigFile`] (see [`schema`]), so the
+//! documentation on each field is what users see.
+
+use imagegate_fleet::{
+    closest, default_values_prefix, explain_entry, load_yaml, ClusterScope, ComponentEntry,
+    ConfigError, EnvironmentEntry, Fleet, FleetFile, HelmSettings, LimitSettings,
+    MissingValueFiles, Naming, Repo, ValueFolders, ValueStacks, FORMAT_HINT, MAX_CONFIG_BYTES,
+};
+use imagegate_policy::{ExceptionSettings, PolicySettings, PromotionSettings, RuleSeverity};
+use imagegate_yaml::Node;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use std::path::Path;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ConfigFile {
+    /// Format version of this file; `1`.
+    pub version: u32,
+    /// How helm is invoked for every cell.
+    #[serde(default)]
+    pub helm: HelmSettings,
+    /// The environments: discovered from files, listed inline, or both.
+    pub environments: Vec<EnvironmentEntry>,
+    /// How cluster-scoped components are rendered (once per distinct value of `key`).
+    #[serde(default)]
+    pub cluster_scope: ClusterScope,
+    /// The components (charts): discovered from component files, listed inline, or both.
+    pub components: Vec<ComponentEntry>,
+    /// The default value stacks, as path templates; later files win.
+    #[serde(default)]
+    pub value_stacks: ValueStacks,
+    /// Prefix stripped from a component's own `valueFiles` entries (Argo CD's `$values/` source ref).
+    #[serde(default = "default_values_prefix")]
+    pub values_prefix: String,
+    /// What a value-stack file that does not exist means: `skip` it (as Argo CD's
+    /// `ignoreMissingValueFiles` does) or make it an `error`.
+    #[serde(default)]
+    pub missing_value_files: MissingValueFiles,
+    /// Templates for the names of apps, releases and namespaces.
+    #[serde(default)]
+    pub naming: Naming,
+    /// The image policy: immutable tag shapes, severities, custom image fields.
+    #[serde(default)]
+    pub policy: PolicySettings,
+    /// Time-boxed exceptions.
+    #[serde(default)]
+    pub exceptions: ExceptionSettings,
+    /// Bounds on what one run may consume.
+    #[serde(default)]
+    pub limits: LimitSettings,
+    /// Promotion lineage (`promotion-drift`): the chains environments are promoted along and
+    /// which images are first-party. Absent: no lineage is judged.
+    #[serde(default)]
+    pub promotion: Option<PromotionSettings>,
+    /// Which values files must each be read by some cell (`values-file-unused`).
+    #[serde(default)]
+    pub value_folders: ValueFolders,
+}
+
+impl ConfigFile {
+    /// The fleet sections, for the matrix.
+    fn fleet(&self) -> FleetFile {
+        FleetFile {
+            helm: self.helm.clone(),
+            environments: self.environments.clone(),
+            cluster_scope: self.cluster_scope.clone(),
+            components: self.components.clone(),
+            value_stacks: self.value_stacks.clone(),
+            values_prefix: self.values_prefix.clone(),
+            missing_value_files: self.missing_value_files,
+            naming: self.naming.clone(),
+            limits: self.limits.clone(),
+            value_folders: self.value_folders.clone(),
+        }
+    }
+}
+
+/// The JSON schema of `imagegate.yaml`.
+pub fn schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(ConfigFile)).expect("a schema serialises")
+}
+
+/// A loaded, validated configuration: the whole file, and the fleet it resolves to.
+///
+/// It dereferences to its [`Fleet`], so `repo`, `file`, `environments`, `components`,
+/// [`Fleet::cells`] and [`Fleet::value_folders`] are reached on it directly; `model` is the whole
+/// file (the fleet keeps its own copy of the fleet sections, read from the same tree, and neither
+/// is changed after loading).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The fleet: repository, file name, environments, components.
+    pub fleet: Fleet,
+    /// The parsed file.
+    pub model: ConfigFile,
+}
+
+impl std::ops::Deref for Config {
+    type Target = Fleet;
+
+    fn deref(&self) -> &Fleet {
+        &self.fleet
+    }
+}
+
+impl Config {
+    /// Loads `path`; the repository root is the folder holding it.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let root = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let repo = Repo::open(root)?;
+        let file_name = path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let text = repo.read_to_string(&file_name, MAX_CONFIG_BYTES)?;
+        Self::from_text(repo, &file_name, &text)
+    }
+
+    /// Parses configuration text belonging to `repo` (the file is named `file` in errors).
+    pub fn from_text(repo: Repo, file: &str, text: &str) -> Result<Self, ConfigError> {
+        let (model, root) = parse(file, text)?;
+        let fleet = Fleet::resolve(repo, file, &root, model.fleet())?;
+        let cfg = Self { fleet, model };
+        cfg.check_promotion_chains(&root)?;
+        cfg.check_environment_names(&root)?;
+        Ok(cfg)
+    }
+
+    /// Every environment a promotion chain names must be a declared environment.
+    fn check_promotion_chains(&self, root: &Node) -> Result<(), ConfigError> {
+        let Some(p) = &self.model.promotion else {
+            return Ok(());
+        };
+        let environments = &self.fleet.environments;
+        for (i, chain) in p.chains.iter().enumerate() {
+            for env in chain {
+                if !environments.iter().any(|e| &e.name == env) {
+                    return Err(ConfigError::new(
+                        &self.fleet.file,
+                        format!("promotion.chains[{i}] names `{env}`, which is no environment"),
+                    )
+                    .at_node(root.at_path(&format!("promotion.chains[{i}]")))
+                    .hint(format!(
+                        "known environments: {}",
+                        environments
+                            .iter()
+                            .map(|e| e.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every environment the policy names (`policy.severity` per environment, an exception's
+    /// `environments`, `exceptions.forbiddenEnvironments`) must be one a cell can have: a typo
+    /// (`prod` for `production`) would silently apply nothing, or forbid nothing.
+    fn check_environment_names(&self, root: &Node) -> Result<(), ConfigError> {
+        let known = self.fleet.environment_names()?;
+        let ex = &self.model.exceptions;
+        let mut named: Vec<(String, &str)> = Vec::new();
+        for (rule, severity) in self.model.policy.severity.iter() {
+            if let RuleSeverity::PerEnvironment(p) = severity {
+                for env in p.environments.keys() {
+                    named.push((format!("policy.severity.{rule}.environments"), env));
+                }
+            }
+        }
+        for env in &ex.forbidden_environments {
+            named.push(("exceptions.forbiddenEnvironments".into(), env));
+        }
+        for (i, e) in ex.list.iter().enumerate() {
+            for env in &e.environments {
+                named.push((format!("exceptions.list[{i}].environments"), env));
+            }
+        }
+        for (field, env) in named {
+            if known.iter().any(|k| k == env) {
+                continue;
+            }
+            let names: Vec<&str> = known.iter().map(String::as_str).collect();
+            let close = closest(env, &names)
+                .map(|k| format!(" (did you mean `{k}`?)"))
+                .unwrap_or_default();
+            return Err(ConfigError::new(
+                &self.fleet.file,
+                format!("{field} names `{env}`, which is no environment{close}"),
+            )
+            .at_node(root.at_path(&field))
+            .hint(format!("known environments: {}", known.join(", "))));
+        }
+        Ok(())
+    }
+}
+
+/// Parses the configuration text; errors carry the line and column. The tree it was read from
+/// comes back too, so later checks point at the line of what they refuse.
+fn parse(file: &str, text: &str) -> Result<(ConfigFile, Node), ConfigError> {
+    let root = load_yaml(file, text)
+        .map_err(|e| e.hint(FORMAT_HINT))?
+        // An empty file is an empty mapping, so the error names the first missing field.
+        .unwrap_or(Node {
+            value: imagegate_yaml::Value::Map(Vec::new()),
+            line: 1,
+            col: 1,
+        });
+    let model: ConfigFile = imagegate_yaml::from_node(&root)
+        .map_err(|e| explain_entry(file, &root, &e).hint(FORMAT_HINT))?;
+    if let Some(p) = &model.promotion {
+        p.check().map_err(|e| {
+            ConfigError::new(file, e.message)
+                .at_node(root.at_path(&e.path))
+                .hint(e.hint)
+        })?;
+    }
+    if model.version != 1 {
+        return Err(
+            ConfigError::new(file, format!("unsupported version {}", model.version))
+                .at_node(root.get("version"))
+                .hint("this imagegate understands `version: 1`"),
+        );
+    }
+    Ok((model, root))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(extra: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
+        let text = format!(
+            "version: 1\nenvironments: [{{name: dev}}, {{name: production}}]\ncomponents: []\n{extra}"
+        );
+        Config::from_text(repo, "imagegate.yaml", &text)
+    }
+
+    #[test]
+    fn environments_the_policy_names_must_exist() {
+        assert!(load("").is_ok());
+        assert!(load("exceptions:\n  list:\n    - {rule: mutable-tag, environments: [dev], reason: r, expires: 2026-12-31}\n").is_ok());
+        for (extra, field) in [
+            (
+                "exceptions:\n  list:\n    - {rule: mutable-tag, environments: [prod], reason: r, expires: 2026-12-31}\n",
+                "exceptions.list[0].environments names `prod`",
+            ),
+            (
+                "exceptions:\n  forbiddenEnvironments: [prod]\n",
+                "exceptions.forbiddenEnvironments names `prod`",
+            ),
+            (
+                "policy:\n  severity:\n    mutable-tag: {default: error, environments: {prod: warning}}\n",
+                "policy.severity.mutable-tag.environments names `prod`",
+            ),
+        ] {
+            let err = load(extra).unwrap_err().to_string();
+            assert!(err.contains(field), "{err}");
+            assert!(err.contains("did you mean `production`"), "{err}");
+            assert!(err.contains("known environments: dev, production"), "{err}");
+        }
+    }
+
+    #[test]
+    fn errors_point_at_the_field_and_its_position() {
+        for (extra, want) in [
+            (
+                "components:\n  - {name: web, chart: charts/web}\n  - name: api\n    chart: charts/api\n    skipCrds: \"yes\"\n",
+                "imagegate.yaml:7:15: components[1].skipCrds: invalid type: string \"yes\", expected a boolean",
+            ),
+            (
+                "components:\n  - {from: \"x/*.yaml\", scop: cluster}\n",
+                "imagegate.yaml:4:24: components[0]: unknown field `scop`",
+            ),
+            (
+                "components: []\nlimits: {maxCells: 0}\n",
+                "imagegate.yaml:4:20: limits.maxCells is 0",
+            ),
+            (
+                "components: [{name: web, chart: a}, {name: web, chart: b}]\n",
+                "imagegate.yaml:3:37: component `web` is also declared in imagegate.yaml",
+            ),
+            (
+                "components: []\nversion: 2\n",
+                "imagegate.yaml:4:10: unsupported version 2",
+            ),
+            (
+                "components: []\npromotion: {chains: [[dev]], firstParty: [ghcr.io/o/]}\n",
+                "imagegate.yaml:4:22: promotion.chains[0] names 1 environment(s)",
+            ),
+            (
+                "components: []\npromotion: {chains: [[dev, prod]], firstParty: [ghcr.io/o/]}\n",
+                "imagegate.yaml:4:22: promotion.chains[0] names `prod`, which is no environment",
+            ),
+            (
+                "components: []\npolicyy: {}\n",
+                "imagegate.yaml:4:1: unknown field `policyy`",
+            ),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let repo = Repo::open(dir.path()).unwrap();
+            let text = format!("version: 1\nenvironments: [{{name: dev}}]\n{extra}");
+            let err = Config::from_text(repo, "imagegate.yaml", &text)
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with(want), "{err}");
+        }
+    }
+
+    #[test]
+    fn cell_errors_point_at_the_component() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
+        let text = "version: 1\nenvironments: [{name: dev}]\ncomponents:\n  - {name: web, chart: c, valueFiles: [/etc/passwd]}\n";
+        let cfg = Config::from_text(repo, "imagegate.yaml", text).unwrap();
+        let err = cfg.cells().unwrap_err().to_string();
+        assert!(
+            err.starts_with("imagegate.yaml:4:5: value file: `/etc/passwd` is absolute"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn record_fields_become_placeholders_as_text() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("envs")).unwrap();
+        std::fs::write(
+            dir.path().join("envs/a.yaml"),
+            "- {env: dev, n: 0x10, f: 1.10, q: \"1.10\", b: true, y: yes, z: ~, l: [1]}\n",
+        )
+        .unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
+        let text =
+            "version: 1\nenvironments: [{from: envs/*.yaml, name: \"{env}\"}]\ncomponents: []\n";
+        let cfg = Config::from_text(repo, "imagegate.yaml", text).unwrap();
+        let vars = &cfg.environments[0].vars;
+        let got: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                ("b", "true"),
+                ("env", "dev"),
+                ("f", "1.1"),
+                ("n", "16"),
+                ("q", "1.10"),
+                ("y", "yes")
+            ]
+        );
+    }
+}

@@ -1,0 +1,216 @@
+//! The fleet half of `imagegate.yaml` and the cell matrix it resolves to.
+//!
+//! The data flow starts here: the configuration names environments and components; [`Fleet::cells`]
+//! crosses them into *cells* (one chart × one environment, or one cluster-scoped chart × one
+//! cluster type), each with the ordered stack of values files Argo CD would pass to Helm.
+//!
+//! Everything that touches the file system goes through [`Repo`], which keeps every path inside
+//! the repository under check: a configuration, component file or value stack that points outside
+//! it (`..`, an absolute path, a symlink out) is a configuration error.
+//!
+//! This crate knows nothing of the image policy: the `policy:`, `exceptions:` and `promotion:`
+//! sections belong to `imagegate-policy`, and the whole file is assembled by `imagegate-engine`.
+
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
+mod error;
+mod matrix;
+mod model;
+mod paths;
+mod template;
+
+pub use error::ConfigError;
+pub use matrix::{Cell, Component, Environment, Scope, ValueFile};
+pub use model::*;
+pub use paths::Repo;
+pub use template::render_template;
+
+use imagegate_yaml::Node;
+
+/// Largest configuration or component file we read (hostile input is bounded).
+pub const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
+
+/// The fleet of a loaded configuration: its repository, its fleet sections and the environments
+/// and components they resolve to.
+#[derive(Debug, Clone)]
+pub struct Fleet {
+    /// The repository the configuration describes.
+    pub repo: Repo,
+    /// Path of the configuration file relative to the repository root.
+    pub file: String,
+    /// The fleet sections of the parsed file.
+    pub model: FleetFile,
+    /// Resolved environments, in declaration order.
+    pub environments: Vec<Environment>,
+    /// Resolved components (discovered and inline), sorted by scope then name.
+    pub components: Vec<Component>,
+}
+
+impl Fleet {
+    /// Resolves the fleet sections of the configuration `file` of `repo`, read from the tree
+    /// `root` (whose nodes give errors their lines): the bounds are checked, environments and
+    /// components discovered and validated.
+    pub fn resolve(
+        repo: Repo,
+        file: &str,
+        root: &Node,
+        model: FleetFile,
+    ) -> Result<Self, ConfigError> {
+        model::check_bounds(file, root, &model)?;
+        let environments = matrix::resolve_environments(&repo, file, root, &model)?;
+        let components = matrix::resolve_components(&repo, file, root, &model)?;
+        Ok(Self {
+            repo,
+            file: file.to_string(),
+            model,
+            environments,
+            components,
+        })
+    }
+
+    /// Every environment name a cell can have: the environments, then (when a component is
+    /// cluster-scoped) the cluster environments.
+    pub fn environment_names(&self) -> Result<Vec<String>, ConfigError> {
+        matrix::environment_names(self)
+    }
+
+    /// The full cell matrix, sorted by (environment, app).
+    pub fn cells(&self) -> Result<Vec<Cell>, ConfigError> {
+        matrix::cells(self)
+    }
+
+    /// The folders whose values files cells must read (`valueFolders.include`, else the folders
+    /// the value stacks and the components' own `valueFiles` point into), repository-relative,
+    /// without a trailing slash, sorted, none inside another. An empty string is the repository
+    /// root (a template that starts with a placeholder points anywhere, so it adds nothing).
+    pub fn value_folders(&self) -> Vec<String> {
+        let mut folders: Vec<String> = match &self.model.value_folders.include {
+            Some(list) => list
+                .iter()
+                .map(|f| f.trim_start_matches("./").trim_end_matches('/').to_string())
+                .collect(),
+            None => {
+                let stacks = &self.model.value_stacks;
+                let own = self
+                    .components
+                    .iter()
+                    .flat_map(|c| c.value_files.iter().flatten());
+                stacks
+                    .environment
+                    .iter()
+                    .chain(&stacks.cluster)
+                    .chain(own)
+                    .filter_map(|t| {
+                        let literal = &t[..t.find('{').unwrap_or(t.len())];
+                        let folder = &literal[..literal.rfind('/')?];
+                        let folder = folder.trim_start_matches("./");
+                        (!folder.is_empty()).then(|| folder.to_string())
+                    })
+                    .collect()
+            }
+        };
+        folders.sort();
+        folders.dedup();
+        let all = folders.clone();
+        folders.retain(|f| {
+            !all.iter().any(|other| {
+                other != f && (other.is_empty() || f.starts_with(&format!("{other}/")))
+            })
+        });
+        folders
+    }
+}
+
+/// The candidate closest to `word` for a "did you mean" (at most two edits away, or one a
+/// prefix of the other: `prod` for `production`), if any. Shared by every message that
+/// suggests a name.
+pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let word = word.to_ascii_lowercase();
+    candidates
+        .iter()
+        .map(|c| (edit_distance(&word, &c.to_ascii_lowercase()), *c))
+        .filter(|(d, c)| {
+            *d <= 2 || (word.len() >= 3 && (c.starts_with(word.as_str()) || word.starts_with(c)))
+        })
+        .min()
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+
+    /// A fleet with the default sections and these environments and components, read from `text`
+    /// as the engine reads the whole file (their entries deserialized from the same tree).
+    fn fleet(repo: Repo, text: &str) -> Result<Fleet, ConfigError> {
+        let root = load_yaml("imagegate.yaml", text)?.expect("a document");
+        let entries = |key: &str| root.get(key).expect(key);
+        let model = FleetFile {
+            helm: HelmSettings::default(),
+            environments: imagegate_yaml::from_node(entries("environments")).unwrap(),
+            cluster_scope: ClusterScope::default(),
+            components: imagegate_yaml::from_node(entries("components")).unwrap(),
+            value_stacks: ValueStacks::default(),
+            values_prefix: default_values_prefix(),
+            missing_value_files: MissingValueFiles::default(),
+            naming: Naming::default(),
+            limits: LimitSettings::default(),
+            value_folders: ValueFolders::default(),
+        };
+        Fleet::resolve(repo, "imagegate.yaml", &root, model)
+    }
+
+    #[test]
+    fn a_fleet_resolves_without_any_policy() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("web")).unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
+        let text = "environments:\n  - {name: dev, vars: {clusterType: c1}}\n  - {name: production, vars: {clusterType: c1}}\ncomponents:\n  - {name: web, chart: web}\n  - {name: crd, chart: web, scope: cluster}\n";
+        let fleet = fleet(repo, text).unwrap();
+        let cells = fleet.cells().unwrap();
+        let apps: Vec<&str> = cells.iter().map(|c| c.app.as_str()).collect();
+        assert_eq!(
+            apps,
+            ["cluster-crd", "dev-web", "production-web"],
+            "{cells:?}"
+        );
+        let names = fleet.environment_names().unwrap();
+        assert_eq!(names, ["dev", "production", "cluster-c1"]);
+    }
+
+    #[test]
+    fn fleet_errors_point_at_their_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
+        let text = "environments: [{name: dev}]\ncomponents: [{name: web, chart: a}, {name: web, chart: b}]\n";
+        let err = fleet(repo, text).unwrap_err().to_string();
+        assert!(
+            err.starts_with("imagegate.yaml:2:37: component `web` is also declared"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn closest_suggests_only_what_is_close() {
+        assert_eq!(closest("sarfi", &["text", "sarif"]), Some("sarif"));
+        assert_eq!(closest("prod", &["dev", "production"]), Some("production"));
+        assert_eq!(closest("foo", &["text", "json", "sarif"]), None);
+        assert_eq!(closest("stagign", &["staging", "dev"]), Some("staging"));
+    }
+}
