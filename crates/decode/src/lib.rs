@@ -45,26 +45,13 @@ pub struct DecodeOptions {
 /// walks recurse, and this keeps them far inside a thread's stack.
 pub const MAX_DEPTH: usize = 512;
 
+/// No custom image fields (the caller names them: imagegate's policy has the `ameide.io`
+/// primitives built in, see `imagegate_policy::builtin_custom_image_fields`), `image` as the
+/// safety net's field name, and the default limits.
 impl Default for DecodeOptions {
     fn default() -> Self {
-        let primitive = |kind: &str, extra: &[&str]| CustomImageField {
-            group: "ameide.io".into(),
-            kinds: vec![kind.into()],
-            image_paths: std::iter::once("spec.image")
-                .chain(extra.iter().copied())
-                .map(str::to_owned)
-                .collect(),
-            pull_policy_path: Some("spec.imagePullPolicy".into()),
-        };
         Self {
-            custom_fields: vec![
-                primitive("Domain", &["spec.db.migrationJobImage"]),
-                primitive("Process", &[]),
-                primitive("Agent", &[]),
-                primitive("UISurface", &[]),
-                primitive("Projection", &[]),
-                primitive("Integration", &[]),
-            ],
+            custom_fields: Vec::new(),
             image_field_names: vec!["image".into()],
             limits: Limits::default(),
         }

@@ -1,12 +1,45 @@
-//! One fixture per case under `tests/fixtures/`, decoded with the default options; the snapshot
+//! One fixture per case under `tests/fixtures/`, decoded with the default options plus the
+//! `ameide.io` primitives' image fields (as imagegate's policy configures them); the snapshot
 //! holds every object, label, image site and error the decoder reports for it.
 
-use imagegate_decode::{decode_stream, DecodeOptions, Decoded, PullPolicy, SiteKind};
+use imagegate_decode::{
+    decode_stream, CustomImageField, DecodeOptions, Decoded, PullPolicy, SiteKind,
+};
+
+/// The custom image fields imagegate's policy has built in for the `ameide.io` primitives.
+fn ameide_fields() -> Vec<CustomImageField> {
+    let kinds = [
+        "Domain",
+        "Process",
+        "Agent",
+        "UISurface",
+        "Projection",
+        "Integration",
+    ];
+    vec![
+        CustomImageField {
+            group: "ameide.io".into(),
+            kinds: kinds.iter().map(|k| (*k).to_owned()).collect(),
+            image_paths: vec!["spec.image".into()],
+            pull_policy_path: Some("spec.imagePullPolicy".into()),
+        },
+        CustomImageField {
+            group: "ameide.io".into(),
+            kinds: vec!["Domain".into()],
+            image_paths: vec!["spec.db.migrationJobImage".into()],
+            pull_policy_path: None,
+        },
+    ]
+}
 
 fn decode_fixture(name: &str) -> Decoded {
     let path = format!("{}/tests/fixtures/{name}.yaml", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
-    decode_stream(&text, &DecodeOptions::default())
+    let opts = DecodeOptions {
+        custom_fields: ameide_fields(),
+        ..DecodeOptions::default()
+    };
+    decode_stream(&text, &opts)
 }
 
 macro_rules! fixture {

@@ -387,7 +387,12 @@ pub fn origin(data: &[u8]) -> Result<String, String> {
 pub fn decode(data: &[u8]) -> Result<String, String> {
     let text = String::from_utf8_lossy(data);
     let docs = imagegate_yaml::split_stream(&text);
-    let d = decode_stream(&text, &DecodeOptions::default());
+    // As a run decodes: with the policy's built-in custom image fields.
+    let opts = DecodeOptions {
+        custom_fields: imagegate_policy::builtin_custom_image_fields(),
+        ..DecodeOptions::default()
+    };
+    let d = decode_stream(&text, &opts);
     if d.documents > docs.len() {
         return Err(format!(
             "{} documents counted in a stream of {}",
