@@ -286,15 +286,7 @@ pub fn run_keyed(
 /// all: it fails like a render that broke a limit, so a flood of documents can neither exhaust
 /// the run nor pass half-read. Empty and comment-only documents do not count.
 fn too_many_documents(docs: &[imagegate_yaml::Document], max: usize) -> Option<RenderFailure> {
-    let count = docs
-        .iter()
-        .filter(|d| {
-            d.text.lines().any(|l| {
-                let l = l.trim();
-                !l.is_empty() && !l.starts_with('#')
-            })
-        })
-        .count();
+    let count = count_documents(docs);
     (count > max).then(|| RenderFailure {
         message: format!(
             "helm template rendered {count} documents, more than limits.maxDocuments ({max}); \
@@ -304,6 +296,19 @@ fn too_many_documents(docs: &[imagegate_yaml::Document], max: usize) -> Option<R
             "raise limits.maxDocuments if this chart legitimately renders that many objects".into(),
         ),
     })
+}
+
+/// The documents of a stream that count against `limits.maxDocuments`: empty and comment-only
+/// documents do not.
+pub fn count_documents(docs: &[imagegate_yaml::Document]) -> usize {
+    docs.iter()
+        .filter(|d| {
+            d.text.lines().any(|l| {
+                let l = l.trim();
+                !l.is_empty() && !l.starts_with('#')
+            })
+        })
+        .count()
 }
 
 /// Decoder options from the policy: the built-in and configured custom image fields, and the

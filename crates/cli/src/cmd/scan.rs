@@ -19,12 +19,20 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         Ok(cwd) => outputs.relative_to(&cwd),
         Err(_) => outputs,
     };
-    let (settings, exceptions) = match &args.config {
+    let (settings, exceptions, max_documents) = match &args.config {
         Some(path) => {
             let cfg = super::load_config(path)?;
-            (cfg.model.policy.clone(), cfg.model.exceptions.clone())
+            (
+                cfg.model.policy.clone(),
+                cfg.model.exceptions.clone(),
+                cfg.model.limits.max_documents,
+            )
         }
-        None => (PolicySettings::default(), ExceptionSettings::default()),
+        None => (
+            PolicySettings::default(),
+            ExceptionSettings::default(),
+            imagegate_fleet::LimitSettings::default().max_documents,
+        ),
     };
     let judge = Judge {
         config: None,
@@ -45,6 +53,17 @@ pub fn run(args: ScanArgs) -> Result<u8> {
             chart: name.clone(),
         };
         let docs = imagegate_yaml::split_stream(&text);
+        // The bound of a rendered cell holds for a scanned file too: a flood of documents is
+        // refused, never judged half-read.
+        let count = crate::pipeline::count_documents(&docs);
+        if count > max_documents {
+            return Err(Fatal(format!(
+                "{name}: {count} documents, more than limits.maxDocuments ({max_documents}); \
+                 nothing was judged\n  hint: split the file, or raise limits.maxDocuments in the \
+                 configuration passed with --config"
+            ))
+            .into());
+        }
         let starts: Vec<u32> = docs.iter().map(|d| d.start_line).collect();
         let decoded = decode_documents(&docs, &judge.decode);
         drop(docs);
