@@ -118,7 +118,42 @@ impl<'a> Judge<'a> {
         }
     }
 
-    /// Judges an already decoded stream (also used by `scan`).
+    /// Judges a file of already rendered manifests (`imagegate scan`): findings point at the
+    /// file's own lines. A file with more documents than `max_documents` is refused.
+    pub fn scanned(
+        &self,
+        name: &str,
+        environment: &str,
+        text: &str,
+        max_documents: usize,
+    ) -> Result<CellOutcome, Fatal> {
+        let ctx = CellContext {
+            environment: environment.to_string(),
+            app: name.to_string(),
+            chart: name.to_string(),
+        };
+        let docs = imagegate_yaml::split_stream(text);
+        // The bound of a rendered cell holds for a scanned file too: a flood of documents is
+        // refused, never judged half-read.
+        let count = count_documents(&docs);
+        if count > max_documents {
+            return Err(Fatal(format!(
+                "{name}: {count} documents, more than limits.maxDocuments ({max_documents}); \
+                 nothing was judged\n  hint: split the file, or raise limits.maxDocuments in \
+                 the configuration passed with --config"
+            )));
+        }
+        let starts: Vec<u32> = docs.iter().map(|d| d.start_line).collect();
+        let decoded = imagegate_decode::decode_documents(&docs, &self.decode);
+        drop(docs);
+        let lines = StreamLines {
+            file: name,
+            starts: &starts,
+        };
+        Ok(self.judge_decoded(&ctx, None, decoded, Vec::new(), name, Some(lines)))
+    }
+
+    /// Judges an already decoded stream.
     pub fn judge_decoded(
         &self,
         ctx: &CellContext,

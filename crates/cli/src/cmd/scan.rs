@@ -2,11 +2,10 @@
 
 use crate::cli::ScanArgs;
 use crate::output::{today, Outputs};
-use crate::pipeline::{Judge, StreamLines};
+use crate::pipeline::Judge;
 use crate::Fatal;
 use anyhow::Result;
-use imagegate_decode::decode_documents;
-use imagegate_policy::{CellContext, ExceptionSettings, PolicySettings};
+use imagegate_policy::{ExceptionSettings, PolicySettings};
 use imagegate_report::{Generator, Report};
 use std::io::Read;
 
@@ -47,31 +46,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     let mut cells = Vec::new();
     for file in &args.files {
         let (name, text) = read_input(file)?;
-        let ctx = CellContext {
-            environment: args.env.clone(),
-            app: name.clone(),
-            chart: name.clone(),
-        };
-        let docs = imagegate_yaml::split_stream(&text);
-        // The bound of a rendered cell holds for a scanned file too: a flood of documents is
-        // refused, never judged half-read.
-        let count = crate::pipeline::count_documents(&docs);
-        if count > max_documents {
-            return Err(Fatal(format!(
-                "{name}: {count} documents, more than limits.maxDocuments ({max_documents}); \
-                 nothing was judged\n  hint: split the file, or raise limits.maxDocuments in the \
-                 configuration passed with --config"
-            ))
-            .into());
-        }
-        let starts: Vec<u32> = docs.iter().map(|d| d.start_line).collect();
-        let decoded = decode_documents(&docs, &judge.decode);
-        drop(docs);
-        let lines = StreamLines {
-            file: &name,
-            starts: &starts,
-        };
-        let outcome = judge.judge_decoded(&ctx, None, decoded, Vec::new(), &name, Some(lines));
+        let outcome = judge.scanned(&name, &args.env, &text, max_documents)?;
         findings.extend(outcome.findings);
         cells.push(outcome.report);
     }
