@@ -484,7 +484,17 @@ impl<'l> Builder<'l> {
             return Ok(());
         }
         let at = self.byte_offset(span.start.index());
-        let line_start = self.text[..at].rfind('\n').map_or(0, |i| i + 1);
+        // In ASCII text the event's column is its distance in bytes from the line start; it is
+        // used when the byte before that start really ends a line, so most values (`key: v`)
+        // need no backwards search for the line's start.
+        let line_start = match at.checked_sub(span.start.col()) {
+            Some(start)
+                if self.ascii && (start == 0 || self.text.as_bytes()[start - 1] == b'\n') =>
+            {
+                start
+            }
+            _ => self.text[..at].rfind('\n').map_or(0, |i| i + 1),
+        };
         let prefix = self.text[line_start..at].trim_start_matches(' ');
         let Some(after) = prefix.strip_prefix(':') else {
             return Ok(());
@@ -860,7 +870,7 @@ fn is_merge_key(key: &Node) -> bool {
 /// A mapping key as go-yaml v2 keys a Go `map[interface{}]interface{}`: two keys are the same
 /// key exactly when these are equal (`010` and `8` are both the integer 8; `1.0` and `1` are
 /// not, though both become the JSON key `1`). `S` is `&str` or `String`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum GoKey<S> {
     Null,
     Bool(bool),
@@ -907,15 +917,20 @@ fn has_duplicate_keys(entries: &[(Node, Node)]) -> bool {
     if entries.len() < 2 {
         return false;
     }
-    let keys = entries.iter().map(|(k, _)| GoKey::of(k));
     if entries.len() <= 16 {
-        let keys: Vec<GoKey<&str>> = keys.collect();
+        // On the stack: this runs for every mapping of every document.
+        let mut keys = [GoKey::Unique; 16];
+        for (slot, (k, _)) in keys.iter_mut().zip(entries) {
+            *slot = GoKey::of(k);
+        }
+        let keys = &keys[..entries.len()];
         return keys
             .iter()
             .enumerate()
             .any(|(i, a)| *a != GoKey::Unique && keys[i + 1..].iter().any(|b| a == b));
     }
     let mut seen = std::collections::HashSet::with_capacity(entries.len());
+    let keys = entries.iter().map(|(k, _)| GoKey::of(k));
     keys.filter(|k| *k != GoKey::Unique)
         .any(|k| !seen.insert(k))
 }
@@ -1066,25 +1081,52 @@ fn float_json(f: f64) -> Option<serde_json::Value> {
     serde_json::Number::from_f64(f).map(serde_json::Value::Number)
 }
 
+/// go-yaml v2's table of words (`resolve.go`), all of at most five bytes: chosen by length and
+/// first byte, so a key such as `name` is compared with three words, not forty.
+fn yaml11_word(text: &str) -> Option<Resolved<'static>> {
+    let t = Resolved::Bool(true);
+    let f = Resolved::Bool(false);
+    let word = match (text.len(), text.as_bytes().first()?) {
+        (1, b'~') => Resolved::Null,
+        (1, b'y' | b'Y') => t,
+        (1, b'n' | b'N') => f,
+        (2, b'o' | b'O') if matches!(text, "on" | "On" | "ON") => t,
+        (2, b'n' | b'N') if matches!(text, "no" | "No" | "NO") => f,
+        (3, b'y' | b'Y') if matches!(text, "yes" | "Yes" | "YES") => t,
+        (3, b'o' | b'O') if matches!(text, "off" | "Off" | "OFF") => f,
+        (4, b'n' | b'N') if matches!(text, "null" | "Null" | "NULL") => Resolved::Null,
+        (4, b't' | b'T') if matches!(text, "true" | "True" | "TRUE") => t,
+        (4, b'.') if matches!(text, ".inf" | ".Inf" | ".INF") => Resolved::Float(f64::INFINITY),
+        (4, b'.') if matches!(text, ".nan" | ".NaN" | ".NAN") => Resolved::Float(f64::NAN),
+        (5, b'f' | b'F') if matches!(text, "false" | "False" | "FALSE") => f,
+        (5, b'+') if matches!(text, "+.inf" | "+.Inf" | "+.INF") => Resolved::Float(f64::INFINITY),
+        (5, b'-') if matches!(text, "-.inf" | "-.Inf" | "-.INF") => {
+            Resolved::Float(f64::NEG_INFINITY)
+        }
+        _ => return None,
+    };
+    Some(word)
+}
+
 /// go-yaml v2's `resolve` for an untagged plain scalar (`resolve.go`): a fixed table of words,
 /// then, for text starting with a digit or a sign, Go's `strconv.ParseInt(s, 0, 64)` and
 /// `ParseUint` with every `_` removed, then a YAML-style float; for text starting with `.`,
 /// `strconv.ParseFloat`. A float that overflows stays text, as in Go.
 fn resolve_plain(text: &str) -> Resolved<'_> {
-    match text {
-        "" | "~" | "null" | "Null" | "NULL" => return Resolved::Null,
-        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
-            return Resolved::Bool(true)
+    // Most plain scalars (and nearly every key) are words such as `name` or `image`: the byte
+    // they start with, or their length, already says they are strings. This runs for every key
+    // of every mapping several times over (loading, JSON conversion, walks), so the word table
+    // and the number parsers below are reached only by text that could be one of them.
+    let Some(&first) = text.as_bytes().first() else {
+        return Resolved::Null;
+    };
+    if text.len() <= 5 {
+        if let Some(word) = yaml11_word(text) {
+            return word;
         }
-        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
-            return Resolved::Bool(false)
-        }
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
-            return Resolved::Float(f64::INFINITY)
-        }
-        "-.inf" | "-.Inf" | "-.INF" => return Resolved::Float(f64::NEG_INFINITY),
-        ".nan" | ".NaN" | ".NAN" => return Resolved::Float(f64::NAN),
-        _ => {}
+    }
+    if !matches!(first, b'0'..=b'9' | b'+' | b'-' | b'.') {
+        return Resolved::Str(text);
     }
     let finite = |f: f64| {
         if f.is_finite() {
@@ -1893,6 +1935,65 @@ mod tests {
             style: ScalarStyle::DoubleQuoted,
         };
         assert_eq!(quoted.to_json(), json!("42"));
+    }
+
+    #[test]
+    fn every_yaml11_word_and_nothing_else() {
+        // go-yaml v2's resolve table, word for word; the fast path must keep all of it.
+        let words: [(&str, Resolved<'_>); 40] = [
+            ("~", Resolved::Null),
+            ("null", Resolved::Null),
+            ("Null", Resolved::Null),
+            ("NULL", Resolved::Null),
+            ("y", Resolved::Bool(true)),
+            ("Y", Resolved::Bool(true)),
+            ("yes", Resolved::Bool(true)),
+            ("Yes", Resolved::Bool(true)),
+            ("YES", Resolved::Bool(true)),
+            ("true", Resolved::Bool(true)),
+            ("True", Resolved::Bool(true)),
+            ("TRUE", Resolved::Bool(true)),
+            ("on", Resolved::Bool(true)),
+            ("On", Resolved::Bool(true)),
+            ("ON", Resolved::Bool(true)),
+            ("n", Resolved::Bool(false)),
+            ("N", Resolved::Bool(false)),
+            ("no", Resolved::Bool(false)),
+            ("No", Resolved::Bool(false)),
+            ("NO", Resolved::Bool(false)),
+            ("false", Resolved::Bool(false)),
+            ("False", Resolved::Bool(false)),
+            ("FALSE", Resolved::Bool(false)),
+            ("off", Resolved::Bool(false)),
+            ("Off", Resolved::Bool(false)),
+            ("OFF", Resolved::Bool(false)),
+            (".inf", Resolved::Float(f64::INFINITY)),
+            (".Inf", Resolved::Float(f64::INFINITY)),
+            (".INF", Resolved::Float(f64::INFINITY)),
+            ("+.inf", Resolved::Float(f64::INFINITY)),
+            ("+.Inf", Resolved::Float(f64::INFINITY)),
+            ("+.INF", Resolved::Float(f64::INFINITY)),
+            ("-.inf", Resolved::Float(f64::NEG_INFINITY)),
+            ("-.Inf", Resolved::Float(f64::NEG_INFINITY)),
+            ("-.INF", Resolved::Float(f64::NEG_INFINITY)),
+            ("", Resolved::Null),
+            ("0", Resolved::Int(0)),
+            ("-1", Resolved::Int(-1)),
+            ("+.5", Resolved::Float(0.5)),
+            ("-.5", Resolved::Float(-0.5)),
+        ];
+        for (text, want) in words {
+            assert_eq!(resolve_plain(text), want, "{text:?}");
+        }
+        for nan in [".nan", ".NaN", ".NAN"] {
+            assert!(matches!(resolve_plain(nan), Resolved::Float(f) if f.is_nan()));
+        }
+        for text in [
+            "yEs", "nulL", "nul", "tru", "onn", "o", "t", "f", "~~", ".nAn", "+.iNf", "-.nan",
+            "name", "type", "image", "ports", "Never", "nope", "falsey", "+inf", "-",
+        ] {
+            assert_eq!(resolve_plain(text), Resolved::Str(text), "{text:?}");
+        }
     }
 
     #[test]
