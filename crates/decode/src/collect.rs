@@ -72,7 +72,12 @@ pub(crate) fn render_text(node: &Node) -> String {
 /// The pull policy held at `key` of `holder`: absent when the key is missing or null (which
 /// Kubernetes treats alike), otherwise exactly the rendered text, even when empty.
 pub(crate) fn pull_policy(holder: Option<&Node>, key: &str) -> PullPolicy {
-    match holder.and_then(|h| h.get(key)) {
+    policy_of(holder.and_then(|h| h.get(key)))
+}
+
+/// The pull policy a found node says: absent when missing or null, else its text as written.
+pub(crate) fn policy_of(node: Option<&Node>) -> PullPolicy {
+    match node {
         None => PullPolicy::Absent,
         Some(node) if node.is_null() => PullPolicy::Absent,
         Some(node) => PullPolicy::Set(render_text(node)),

@@ -243,7 +243,7 @@ fn custom_field(
                 .and_then(|p| policy_path_for(path, p, &found.indices));
             let pull_policy = match &policy_path {
                 None => PullPolicy::NotApplicable,
-                Some(policy_path) => custom_pull_policy(node, policy_path),
+                Some(policy_path) => crate::collect::policy_of(node.at_path(policy_path)),
             };
             let pull_policy_line = policy_path
                 .as_deref()
@@ -312,14 +312,4 @@ fn with_indices(path: &str, indices: &[usize]) -> String {
     }
     out.push_str(rest);
     out
-}
-
-/// The pull policy at a configured path: missing or null is absent, as for a container's
-/// `imagePullPolicy`; anything else is kept exactly as rendered.
-fn custom_pull_policy(node: &Node, path: &str) -> PullPolicy {
-    match node.at_path(path) {
-        None => PullPolicy::Absent,
-        Some(found) if found.is_null() => PullPolicy::Absent,
-        Some(found) => PullPolicy::Set(render_text(found)),
-    }
 }
