@@ -45,6 +45,9 @@ pub struct Judge<'a> {
     pub inventory: bool,
     /// Collect the image sites by place too (the PR diff), from the same decode.
     pub sites: bool,
+    /// The work budget of one cell's provenance search (`imagegate_origin::DEFAULT_BUDGET`):
+    /// a cell whose search runs out of it fails, not judged.
+    pub origin_budget: u64,
 }
 
 impl<'a> Judge<'a> {
@@ -59,6 +62,7 @@ impl<'a> Judge<'a> {
             today,
             inventory,
             sites: false,
+            origin_budget: imagegate_origin::DEFAULT_BUDGET,
         }
     }
 
@@ -168,9 +172,9 @@ impl<'a> Judge<'a> {
         let matched =
             imagegate_policy::apply_exceptions(&mut findings, self.exceptions, self.today);
         let stack = match (self.config, cell) {
-            (Some(cfg), Some(cell)) if findings.iter().any(|f| f.offending.is_some()) => {
-                Some(imagegate_origin::Stack::for_cell(&cfg.repo, cell))
-            }
+            (Some(cfg), Some(cell)) if findings.iter().any(|f| f.offending.is_some()) => Some(
+                imagegate_origin::Stack::for_cell(&cfg.repo, cell).with_budget(self.origin_budget),
+            ),
             _ => None,
         };
         let findings: Vec<ReportFinding> = findings
@@ -198,7 +202,7 @@ impl<'a> Judge<'a> {
                             "the search for the values lines behind this cell's {} finding(s) \
                              exceeded imagegate's work budget ({} units); the cell was not judged",
                             findings.len(),
-                            imagegate_origin::DEFAULT_BUDGET
+                            self.origin_budget
                         ),
                         hint: Some(
                             "a values file of this cell is pathologically large or repetitive; \

@@ -469,3 +469,73 @@ fn a_cached_render_is_held_to_the_limits_of_today() {
         CellStatus::Cached
     );
 }
+
+#[test]
+fn a_provenance_search_over_its_work_budget_fails_the_cell_never_passes_it() {
+    let fleet = Fleet::standard();
+    let cfg = fleet.config();
+    let cells = cfg.cells().unwrap();
+    let calls = AtomicUsize::new(0);
+    let r = renderer(&calls);
+    let run = |budget: u64| {
+        let judge = Judge {
+            origin_budget: budget,
+            ..Judge::of(&cfg, today(), false)
+        };
+        imagegate_engine::pipeline::run_cached(
+            &judge,
+            &cfg,
+            &r,
+            &cells,
+            &render_options(&cfg),
+            &imagegate_engine::Quiet,
+            None,
+        )
+    };
+    // With the default budget, dev-web's findings get their values line and the cell is judged.
+    let judged = run(imagegate_origin::DEFAULT_BUDGET);
+    let web = judged.iter().find(|o| o.report.app == "dev-web").unwrap();
+    assert_eq!(web.report.status, CellStatus::Rendered);
+    assert!(web.findings.iter().any(|f| f.origin.is_some()));
+    // With a budget of one unit, every cell whose findings need a search fails: it is reported
+    // as not judged (render-failed, an error), never passed with its findings dropped.
+    let starved = run(1);
+    let web = starved.iter().find(|o| o.report.app == "dev-web").unwrap();
+    assert_eq!(web.report.status, CellStatus::Failed, "{:?}", web.report);
+    assert!(
+        web.report
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("work budget (1 units)"),
+        "{:?}",
+        web.report.error
+    );
+    assert_eq!(web.findings.len(), 1, "{:?}", web.findings);
+    assert_eq!(web.findings[0].rule, "render-failed");
+    assert_eq!(web.findings[0].severity, Severity::Error);
+    // Every cell either failed this way or is judged exactly as with the full budget: nothing
+    // is passed with findings (or their origins) dropped.
+    for (full, starved) in judged.iter().zip(&starved) {
+        assert_eq!(full.report.app, starved.report.app);
+        if starved.report.status == CellStatus::Failed {
+            continue;
+        }
+        assert_eq!(
+            summary(&full.findings),
+            summary(&starved.findings),
+            "{}",
+            full.report.app
+        );
+        assert!(
+            full.findings.iter().all(|f| f.origin.is_none())
+                || full
+                    .findings
+                    .iter()
+                    .zip(&starved.findings)
+                    .all(|(a, b)| a.origin == b.origin),
+            "{}",
+            full.report.app
+        );
+    }
+}

@@ -41,6 +41,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         today: today()?,
         inventory: false,
         sites: false,
+        origin_budget: imagegate_origin::DEFAULT_BUDGET,
     };
     let mut findings = Vec::new();
     let mut cells = Vec::new();
