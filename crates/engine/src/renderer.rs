@@ -100,7 +100,9 @@ pub type MemoryRender = Result<String, RenderFailure>;
 /// A renderer that computes each cell's output with a function, on the calling thread, in order.
 /// The function sees the repository, so a test can render from the cell's values files as helm
 /// would. The render cache is honoured like helm's: a cell whose key the cache holds is taken
-/// from it, and every success is stored.
+/// from it, and every result is stored (a failure of the function stands for helm's own
+/// refusal, which helm's renderer stores too; a cell with problems is refused without calling
+/// the function).
 pub struct MemoryRenderer<F> {
     version: String,
     render: F,
