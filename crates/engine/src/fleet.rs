@@ -5,7 +5,7 @@
 //! promotion lineage (`promotion-drift`) and values files no cell reads (`values-file-unused`).
 //! [`run`] judges them at the end of a full run; a narrowed run judges what it can (promotion of
 //! the chains whose upstream environment it rendered completely); a shard judges none of them and
-//! records what [`whole`] needs in its report, so `imagegate merge` judges them once over the union.
+//! records what [`Whole`] needs in its report, so `imagegate merge` judges them once over the union.
 
 use crate::cache::CacheChoice;
 use crate::convert::{self, InventoryRow};
