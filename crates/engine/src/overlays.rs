@@ -19,16 +19,12 @@ pub fn unread(cfg: &Config, matrix: &[Cell]) -> Result<Vec<Finding>, Fatal> {
         .ignore
         .iter()
         .map(|g| {
-            globset::GlobBuilder::new(g)
-                .literal_separator(true)
-                .build()
-                .map(|g| g.compile_matcher())
-                .map_err(|e| {
-                    Fatal(format!(
-                        "{}: valueFolders.ignore: invalid glob `{g}`: {e}",
-                        cfg.file
-                    ))
-                })
+            imagegate_fleet::path_glob(g).map_err(|e| {
+                Fatal(format!(
+                    "{}: valueFolders.ignore: invalid glob `{g}`: {e}",
+                    cfg.file
+                ))
+            })
         })
         .collect::<Result<Vec<_>, _>>()?;
     let mut files = BTreeSet::new();

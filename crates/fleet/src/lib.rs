@@ -22,7 +22,7 @@ mod template;
 pub use error::ConfigError;
 pub use matrix::{Cell, Component, Environment, Scope, ValueFile};
 pub use model::*;
-pub use paths::Repo;
+pub use paths::{path_glob, Repo};
 pub use template::render_template;
 
 use imagegate_yaml::Node;

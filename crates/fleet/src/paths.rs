@@ -154,11 +154,7 @@ impl Repo {
                 "glob `{pattern}` must be relative and must not contain `..`"
             ));
         }
-        let matcher: GlobMatcher = GlobBuilder::new(pattern)
-            .literal_separator(true)
-            .build()
-            .map_err(|e| format!("invalid glob `{pattern}`: {e}"))?
-            .compile_matcher();
+        let matcher = path_glob(pattern).map_err(|e| format!("invalid glob `{pattern}`: {e}"))?;
         let prefix = literal_prefix(pattern);
         let start = self.root.join(prefix);
         if !start.is_dir() {
@@ -222,6 +218,15 @@ fn literal_prefix(pattern: &str) -> &str {
         Some(slash) => &pattern[..slash + 1],
         None => "",
     }
+}
+
+/// A glob over `/`-separated repository paths, as every path pattern of the configuration is
+/// read: `*` stays within one folder, `**` crosses folders.
+pub fn path_glob(pattern: &str) -> Result<GlobMatcher, globset::Error> {
+    Ok(GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .build()?
+        .compile_matcher())
 }
 
 #[cfg(test)]
