@@ -4,12 +4,9 @@
 
 mod common;
 use common::*;
-use imagegate_engine::fleet::Whole;
 use imagegate_engine::shard::Shard;
 use imagegate_engine::Quiet;
-use imagegate_policy::ExceptionOutcome;
 use imagegate_report::{CellStatus, Report, Severity};
-use std::collections::BTreeMap;
 
 /// 1-based line of the first line of `CONFIG` containing `needle`.
 fn config_line(needle: &str) -> u32 {
@@ -127,53 +124,19 @@ fn a_shard_judges_its_cells_and_records_what_the_merge_needs() {
     assert_eq!(full.report.cells.len(), 9);
 }
 
-/// What `imagegate merge` does with the shards' reports: restore each finding's details, join the
-/// cells, lineage and exception matches, and judge the whole fleet once.
-fn merge(cfg: &imagegate_engine::Config, shards: Vec<Report>) -> Report {
-    let mut findings = Vec::new();
-    let mut cells = Vec::new();
-    let mut lineage = Vec::new();
-    let mut matched = ExceptionOutcome::default();
-    let generator = shards[0].generator.clone();
-    for mut report in shards {
-        let record = report.shard.take().unwrap();
-        for (mut f, d) in report.findings.into_iter().zip(record.details) {
-            d.restore(&mut f);
-            findings.push(f);
-        }
-        cells.extend(report.cells);
-        lineage.extend(record.lineage);
-        matched.merge(
-            &record
-                .exception_matches
-                .iter()
-                .enumerate()
-                .flat_map(|(i, n)| std::iter::repeat_n(i, *n as usize))
-                .collect(),
-        );
-    }
-    lineage.sort();
-    let judged: BTreeMap<(String, String), bool> = cells
-        .iter()
-        .map(|c| {
+/// `imagegate merge` over the shards' reports, as the command calls it (no `--history`).
+fn merge(cfg: &imagegate_engine::Config, shards: Vec<Report>) -> anyhow::Result<Report> {
+    let named = shards
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| {
             (
-                (c.environment.clone(), c.app.clone()),
-                c.status == CellStatus::Failed,
+                std::path::PathBuf::from(format!("shard-{i}/report.json")),
+                r,
             )
         })
         .collect();
-    let opts = render_options(cfg);
-    let whole = Whole {
-        cfg,
-        renderer: None,
-        opts: &opts,
-        observer: &Quiet,
-        today: today(),
-        history: 0,
-        full: true,
-    };
-    findings.extend(whole.judge(&lineage, &judged, matched).unwrap());
-    Report::new(generator, findings, cells)
+    imagegate_engine::merge::merge(cfg, named, 0, None, &Quiet, today())
 }
 
 #[test]
@@ -189,7 +152,7 @@ fn the_whole_fleet_rules_over_every_shard_equal_one_full_run() {
             serde_json::from_str(&serde_json::to_string(&report).unwrap()).unwrap()
         })
         .collect();
-    let merged = merge(&cfg, shards);
+    let merged = merge(&cfg, shards).unwrap_or_else(|e| panic!("{e:#}"));
     let json = |r: &Report| serde_json::to_value(&r.findings).unwrap();
     assert_eq!(json(&merged), json(&full));
     assert_eq!(merged.cells, full.cells);
@@ -206,8 +169,9 @@ fn the_whole_fleet_rules_over_every_shard_equal_one_full_run() {
 }
 
 #[test]
-fn a_merge_missing_a_shard_would_judge_exceptions_as_unused() {
-    // Why merge refuses a partial set: the whole-fleet rules over part of the fleet are wrong.
+fn a_merge_missing_a_shard_is_refused_rather_than_judging_exceptions_as_unused() {
+    // The whole-fleet rules over part of the fleet would be wrong (the missing shard holds the
+    // cell an exception covers): merge refuses, naming the missing shard.
     let fleet = Fleet::standard();
     let cfg = fleet.config();
     let holder = (1..=3)
@@ -223,8 +187,12 @@ fn a_merge_missing_a_shard_would_judge_exceptions_as_unused() {
         .filter(|k| *k != holder)
         .map(|k| shard_run(&cfg, Shard { index: k, count: 3 }).report)
         .collect();
-    let partial = merge(&cfg, others);
-    assert_eq!(of_rule(&partial.findings, "exception-unused").len(), 2);
+    let err = merge(&cfg, others).unwrap_err().to_string();
+    assert!(
+        err.contains(&format!("shard(s) {holder}/3 missing")),
+        "{err}"
+    );
+    assert!(err.contains("unused exceptions"), "{err}");
 }
 
 #[test]
