@@ -322,3 +322,35 @@ fn a_violation_swapped_for_another_image_is_new_and_the_old_one_fixed() {
     assert!(new.is_empty() && fixed.is_empty());
     assert_eq!(unchanged.len(), 2);
 }
+
+#[test]
+fn a_comment_only_change_is_a_change_and_a_cell_failing_on_both_sides_stays_unchanged() {
+    // A comment changes no value, but it changes an input: every cell reading the file is
+    // rendered again rather than trusted.
+    let (base, head) =
+        sides(|h| h.write("values/base.yaml", "pullPolicy: IfNotPresent\n# reviewed\n"));
+    let (bcfg, hcfg) = (base.config(), head.config());
+    let (pairs, counts) = planned(&bcfg, &hcfg, ("p", "p"));
+    assert_eq!(pairs.len(), 9, "{pairs:?}");
+    assert_eq!(counts.unchanged, 0);
+    // dev-api cannot render on either side: its render-failed is neither new nor fixed.
+    let failed = |cfg: &Config| {
+        let cell = cfg
+            .cells()
+            .unwrap()
+            .into_iter()
+            .find(|c| c.app == "dev-api")
+            .unwrap();
+        let result = fake_helm(&cfg.repo, &cell).map(|stdout| Rendered {
+            stdout,
+            stderr: String::new(),
+            elapsed: std::time::Duration::ZERO,
+        });
+        assert!(result.is_err(), "the fleet's dev-api fails to render");
+        Judge::of(cfg, today(), false).cell(&cell, result).findings
+    };
+    let [new, fixed, unchanged] = compare::classify(failed(&bcfg), failed(&hcfg), "dev-api");
+    assert!(new.is_empty() && fixed.is_empty(), "{new:?} {fixed:?}");
+    assert_eq!(unchanged.len(), 1);
+    assert_eq!(unchanged[0].rule, "render-failed");
+}
