@@ -11,6 +11,7 @@ use std::sync::Mutex;
 /// `imagegate: warning: …`, escaped.
 pub struct Terminal {
     progress: bool,
+    quiet: bool,
     bar: Mutex<Option<indicatif::ProgressBar>>,
     failed: AtomicUsize,
 }
@@ -20,9 +21,17 @@ impl Terminal {
     pub fn new(progress: bool) -> Self {
         Self {
             progress: progress && std::io::stderr().is_terminal(),
+            quiet: false,
             bar: Mutex::new(None),
             failed: AtomicUsize::new(0),
         }
+    }
+
+    /// The same observer, printing nothing but errors (`--quiet`): no progress, no warnings.
+    pub fn quiet(mut self, quiet: bool) -> Self {
+        self.quiet = quiet;
+        self.progress &= !quiet;
+        self
     }
 
     fn bar(&self) -> std::sync::MutexGuard<'_, Option<indicatif::ProgressBar>> {
@@ -32,6 +41,9 @@ impl Terminal {
 
 impl Observer for Terminal {
     fn warn(&self, message: &str) {
+        if self.quiet {
+            return;
+        }
         let line = format!("imagegate: warning: {}", sanitize_stderr(message));
         match self.bar().as_ref() {
             Some(bar) => bar.suspend(|| eprintln!("{line}")),

@@ -219,6 +219,10 @@ pub fn finding_with_stack(
     if let Some(i) = f.excepted_by {
         if let Some(e) = exceptions.list.get(i) {
             r.exception_note = Some(format!("excepted until {}: {}", e.expires, e.reason));
+            r.exception = Some(imagegate_report::ExceptionRef {
+                reason: e.reason.clone(),
+                expires: e.expires.to_string(),
+            });
         }
     }
     // The float-tag trap deserves its own words: the values line says 1.10, the image says 1.1.

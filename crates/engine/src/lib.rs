@@ -26,6 +26,7 @@ pub mod overlays;
 pub mod pipeline;
 pub mod promotion;
 pub mod renderer;
+pub mod rule_filter;
 pub mod select;
 pub mod shard;
 

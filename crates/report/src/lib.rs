@@ -25,6 +25,7 @@
 
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+mod color;
 pub mod diff;
 pub mod format;
 pub mod model;
@@ -32,6 +33,7 @@ mod rules;
 mod sanitize;
 pub mod shard;
 
+pub use color::ColorChoice;
 pub use format::github::GithubRenderer;
 pub use format::json::JsonRenderer;
 pub use format::junit::JunitRenderer;
@@ -43,8 +45,8 @@ pub use format::{
     render_to_string, Format, FormatOptions, ParseFormatError, RenderError, Renderer,
 };
 pub use model::{
-    CellReport, CellStatus, EnvironmentCounts, Generator, ObjectRef, Origin, Report, ReportFinding,
-    Severity, Snippet, Summary, RENDER_FAILED, SCHEMA,
+    CellReport, CellStatus, EnvironmentCounts, ExceptionRef, Generator, ObjectRef, Origin, Report,
+    ReportFinding, Severity, Snippet, Summary, Verdict, RENDER_FAILED, SCHEMA,
 };
 pub use rules::RuleMeta;
 pub use sanitize::{cut_at_line, terminal_block, terminal_line};

@@ -211,6 +211,10 @@ pub struct ReportFinding {
     pub origin: Option<Origin>,
     /// True when an exception of the configuration covers the finding: reported, not failing.
     pub excepted: bool,
+    /// For an excepted finding, the exception that covers it: its reason and expiry. An
+    /// additive key of `imagegate/report/v1`, absent on findings no exception covers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception: Option<ExceptionRef>,
 
     /// The origin line and a few around it (text format). Not serialized.
     #[serde(skip)]
@@ -230,6 +234,16 @@ pub struct ReportFinding {
     /// justification). Not serialized.
     #[serde(skip)]
     pub exception_note: Option<String>,
+}
+
+/// The exception of the configuration that covers a finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExceptionRef {
+    /// Why the exception exists, as the configuration says.
+    pub reason: String,
+    /// The last day it holds, `YYYY-MM-DD`.
+    pub expires: String,
 }
 
 /// The most bytes of one message or helm error a report keeps (helm may write a megabyte of
@@ -276,6 +290,7 @@ impl ReportFinding {
             template: None,
             origin: None,
             excepted: false,
+            exception: None,
             snippet: None,
             origin_note: None,
             rendered_line: None,
@@ -426,6 +441,45 @@ pub struct Summary {
     pub images: u64,
     /// Number of findings per rule id, excepted ones included (they are listed too).
     pub findings: BTreeMap<String, u64>,
+    /// Error findings no exception covers (additive to `imagegate/report/v1`, like the three
+    /// keys after it).
+    #[serde(default)]
+    pub errors: u64,
+    /// Warning findings no exception covers.
+    #[serde(default)]
+    pub warnings: u64,
+    /// Findings an exception covers, of either severity.
+    #[serde(default)]
+    pub excepted: u64,
+    /// Whether the run passed: the exit status is 0 for `pass`, 1 for `fail` (2 writes no
+    /// report).
+    #[serde(default)]
+    pub verdict: Verdict,
+    /// Whether warnings counted as errors for the verdict (`--warnings-as-errors`). Not
+    /// serialized.
+    #[serde(skip)]
+    pub warnings_as_errors: bool,
+}
+
+/// A run's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// No finding fails the run.
+    Pass,
+    /// Some finding fails the run (the default: a summary that says nothing has not passed).
+    #[default]
+    Fail,
+}
+
+impl Verdict {
+    /// `pass` or `fail`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::Fail => "fail",
+        }
+    }
 }
 
 /// A whole report: `imagegate/report/v1`.
@@ -487,10 +541,15 @@ impl Report {
                 .filter(|c| c.status == CellStatus::Failed)
                 .count() as u64,
             images: cells.iter().map(|c| c.images).sum(),
-            findings: BTreeMap::new(),
+            ..Summary::default()
         };
         for finding in &findings {
             *summary.findings.entry(finding.rule.clone()).or_default() += 1;
+            match (finding.excepted, finding.severity) {
+                (true, _) => summary.excepted += 1,
+                (false, Severity::Error) => summary.errors += 1,
+                (false, Severity::Warning) => summary.warnings += 1,
+            }
         }
         Self {
             schema: SCHEMA.to_owned(),
@@ -500,6 +559,20 @@ impl Report {
             summary,
             shard: None,
         }
+        .judged(false)
+    }
+
+    /// The same report with its verdict set for `warnings_as_errors` (whether warnings fail the
+    /// run, as `--warnings-as-errors` asks). [`Report::new`] judges with warnings not failing.
+    #[must_use]
+    pub fn judged(mut self, warnings_as_errors: bool) -> Self {
+        self.summary.warnings_as_errors = warnings_as_errors;
+        self.summary.verdict = if self.exit_code(warnings_as_errors) == 0 {
+            Verdict::Pass
+        } else {
+            Verdict::Fail
+        };
+        self
     }
 
     /// The exit status the report calls for: 1 when any finding fails the run (a non-excepted

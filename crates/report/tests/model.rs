@@ -175,8 +175,12 @@ fn json_has_exactly_the_schema_keys() {
     );
     assert_eq!(
         keys(&json["summary"]),
-        ["cells", "failed", "images", "findings"]
+        ["cells", "failed", "images", "findings", "errors", "warnings", "excepted", "verdict"]
     );
+    assert_eq!(json["summary"]["errors"], 4);
+    assert_eq!(json["summary"]["warnings"], 1);
+    assert_eq!(json["summary"]["excepted"], 1);
+    assert_eq!(json["summary"]["verdict"], "fail");
     // Absent optional values are null, not missing.
     let render_failed = json["findings"]
         .as_array()

@@ -33,7 +33,8 @@ pub fn run(args: CheckArgs) -> Result<u8> {
         history: args.fleet.history,
         inventory: false,
     };
-    let observer = crate::progress::Terminal::new(!args.output.quiet && !args.output.no_progress);
+    let observer =
+        crate::progress::Terminal::new(!args.output.no_progress).quiet(args.output.quiet);
     let renderer = imagegate_engine::HelmRenderer::new(&helm);
     let ctx = crate::fleet::Context::new(
         &cfg,
@@ -42,9 +43,9 @@ pub fn run(args: CheckArgs) -> Result<u8> {
         args.helm.cache.choice(),
         &observer,
     )?;
-    let run = crate::fleet::run(&ctx, &cells, plan)?;
-    outputs.emit(&run.report)?;
-    Ok(run.report.exit_code(args.output.warnings_as_errors) as u8)
+    let report = outputs.prepare(crate::fleet::run(&ctx, &cells, plan)?.report);
+    outputs.emit(&report)?;
+    Ok(outputs.exit_code(&report))
 }
 
 /// A configuration for `check --chart DIR -f VALUES…`: the current folder is the repository,

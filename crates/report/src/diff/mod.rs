@@ -291,20 +291,38 @@ pub enum DiffFormat {
     Github,
 }
 
+impl DiffFormat {
+    /// Every format, in the order of the documentation.
+    pub const ALL: [DiffFormat; 5] = [
+        Self::Text,
+        Self::Json,
+        Self::Markdown,
+        Self::Sarif,
+        Self::Github,
+    ];
+
+    /// The name `--format` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Json => "json",
+            Self::Markdown => "markdown",
+            Self::Sarif => "sarif",
+            Self::Github => "github",
+        }
+    }
+}
+
 impl std::str::FromStr for DiffFormat {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "text" => Ok(Self::Text),
-            "json" => Ok(Self::Json),
-            "markdown" => Ok(Self::Markdown),
-            "sarif" => Ok(Self::Sarif),
-            "github" => Ok(Self::Github),
-            _ => Err(format!(
-                "unknown format `{s}`: diff supports text, json, markdown, sarif, github"
-            )),
-        }
+        Self::ALL
+            .into_iter()
+            .find(|f| f.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                format!("unknown format `{s}`: diff supports text, json, markdown, sarif, github")
+            })
     }
 }
 
