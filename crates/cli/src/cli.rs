@@ -233,7 +233,7 @@ pub struct DiffArgs {
     pub config: Option<PathBuf>,
     #[command(flatten)]
     pub helm: HelmArgs,
-    /// Format on stdout (sarif and github: new findings only).
+    /// Format on stdout (sarif, github and gitlab: new findings only).
     #[arg(long, default_value = "text", value_name = "FORMAT", ignore_case = true,
           value_parser = PossibleValuesParser::new(imagegate_report::diff::DiffFormat::ALL.map(|f| f.name())))]
     pub format: String,
@@ -293,8 +293,8 @@ pub struct AuditArgs {
     pub helm: HelmArgs,
     #[command(flatten)]
     pub fleet: FleetArgs,
-    /// The folder to write report.json, report.sarif, junit.xml, summary.md, images.json,
-    /// images.csv (and trend.json) into; created when missing.
+    /// The folder to write report.json, report.sarif, junit.xml, codequality.json, summary.md,
+    /// images.json, images.csv (and trend.json) into; created when missing.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// A previous audit (its folder, or its report.json with images.json beside it): adds the

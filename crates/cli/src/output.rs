@@ -153,8 +153,8 @@ where
 }
 
 /// Every format name any command knows, for suggestions.
-const FORMAT_NAMES: [&str; 7] = [
-    "text", "json", "sarif", "junit", "github", "markdown", "csv",
+const FORMAT_NAMES: [&str; 8] = [
+    "text", "json", "sarif", "junit", "github", "markdown", "gitlab", "csv",
 ];
 
 /// A word that could only be meant as a format name: letters only, short.

@@ -349,6 +349,7 @@ pub fn write_set(
         ("report.json", Format::Json),
         ("report.sarif", Format::Sarif),
         ("junit.xml", Format::Junit),
+        ("codequality.json", Format::Gitlab),
     ] {
         write(name, &|w| Ok(format.renderer(opts).render(report, w)?))?;
     }

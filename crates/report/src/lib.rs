@@ -35,6 +35,7 @@ pub mod shard;
 
 pub use color::ColorChoice;
 pub use format::github::GithubRenderer;
+pub use format::gitlab::GitlabRenderer;
 pub use format::json::JsonRenderer;
 pub use format::junit::JunitRenderer;
 pub use format::markdown::text as markdown_text;

@@ -289,16 +289,19 @@ pub enum DiffFormat {
     Sarif,
     /// GitHub annotations of the new findings.
     Github,
+    /// GitLab Code Quality of the new findings.
+    Gitlab,
 }
 
 impl DiffFormat {
     /// Every format, in the order of the documentation.
-    pub const ALL: [DiffFormat; 5] = [
+    pub const ALL: [DiffFormat; 6] = [
         Self::Text,
         Self::Json,
         Self::Markdown,
         Self::Sarif,
         Self::Github,
+        Self::Gitlab,
     ];
 
     /// The name `--format` takes.
@@ -309,6 +312,7 @@ impl DiffFormat {
             Self::Markdown => "markdown",
             Self::Sarif => "sarif",
             Self::Github => "github",
+            Self::Gitlab => "gitlab",
         }
     }
 }
@@ -321,7 +325,7 @@ impl std::str::FromStr for DiffFormat {
             .into_iter()
             .find(|f| f.name().eq_ignore_ascii_case(s))
             .ok_or_else(|| {
-                format!("unknown format `{s}`: diff supports text, json, markdown, sarif, github")
+                format!("unknown format `{s}`: diff supports text, json, markdown, sarif, github, gitlab")
             })
     }
 }
@@ -345,6 +349,9 @@ pub fn render_diff(
             .renderer(options)
             .render(&report.new_findings_report(), out),
         DiffFormat::Github => Format::Github
+            .renderer(options)
+            .render(&report.new_findings_report(), out),
+        DiffFormat::Gitlab => Format::Gitlab
             .renderer(options)
             .render(&report.new_findings_report(), out),
     }

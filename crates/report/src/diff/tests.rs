@@ -133,6 +133,10 @@ fn sarif_and_github_carry_new_findings_only() {
     )
     .unwrap();
     assert_eq!(gh, same);
+    let gitlab: serde_json::Value = serde_json::from_str(&render(DiffFormat::Gitlab, &r)).unwrap();
+    let issues = gitlab.as_array().unwrap();
+    assert_eq!(issues.len(), 1);
+    assert_eq!(issues[0]["check_name"], "digest-required");
 }
 
 #[test]
@@ -152,6 +156,9 @@ fn text_lists_changes_and_the_verdict() {
 #[test]
 fn formats_parse() {
     assert_eq!("JSON".parse::<DiffFormat>(), Ok(DiffFormat::Json));
+    for f in DiffFormat::ALL {
+        assert_eq!(f.name().parse::<DiffFormat>(), Ok(f));
+    }
     assert!("junit"
         .parse::<DiffFormat>()
         .unwrap_err()
