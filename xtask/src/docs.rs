@@ -1,5 +1,6 @@
 //! `cargo xtask docs [--check]`: the generated documentation: one page per rule (from the same
-//! text `imagegate explain` prints), the configuration JSON schema and its reference, the CLI
+//! text `imagegate explain` prints), the configuration JSON schema and its reference, the JSON
+//! Schemas of every document imagegate writes (`schemas/`), the CLI
 //! reference and the man pages (from the clap definition the binary parses with). It lives here,
 //! not in the shipped binary, so users' imagegate carries no generator.
 
@@ -34,6 +35,10 @@ fn generated() -> Vec<(PathBuf, String)> {
         .expect("schema serialises")
         + "\n";
     files.push((PathBuf::from("imagegate.schema.json"), schema));
+    for d in imagegate_engine::schemas::all() {
+        let text = serde_json::to_string_pretty(&d.schema).expect("schema serialises") + "\n";
+        files.push((PathBuf::from("schemas").join(d.file), text));
+    }
     files.extend(cli_reference());
     files.push((
         PathBuf::from("configuration-reference.md"),

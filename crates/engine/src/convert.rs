@@ -8,7 +8,9 @@ use imagegate_report::{ObjectRef, Origin, ReportFinding, Severity as ReportSever
 use serde::{Deserialize, Serialize};
 
 /// One row of the image inventory.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct InventoryRow {
     /// Environment.

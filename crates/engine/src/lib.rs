@@ -27,6 +27,7 @@ pub mod pipeline;
 pub mod promotion;
 pub mod renderer;
 pub mod rule_filter;
+pub mod schemas;
 pub mod select;
 pub mod shard;
 

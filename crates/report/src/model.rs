@@ -16,7 +16,19 @@ pub const SCHEMA: &str = "imagegate/report/v1";
 pub const RENDER_FAILED: &str = "render-failed";
 
 /// How bad a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Fails the run (exit status 1) unless excepted.
@@ -47,7 +59,7 @@ impl fmt::Display for Severity {
 /// (`"generator"`, after `"schema"`): a report read back later, or next to another one in a
 /// `diff`, says which imagegate and which helm produced it. Readers of v1 must ignore unknown
 /// keys, so adding it keeps the schema at v1.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Generator {
     /// Program name, `imagegate`.
@@ -77,7 +89,9 @@ impl Generator {
 }
 
 /// The identity of one rendered Kubernetes object.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectRef {
     /// `apiVersion` as rendered.
@@ -118,7 +132,9 @@ impl fmt::Display for ObjectRef {
 }
 
 /// A place in a repository file: where the value behind a finding was set.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct Origin {
     /// Repository-relative path, for example `sources/values/env/dev/apps/api.yaml`.
@@ -146,7 +162,7 @@ impl fmt::Display for Origin {
 /// A few lines of a values file around the line a finding points at, for the text format.
 ///
 /// Not part of the findings of the JSON schema (a shard report carries it in its `shard` key).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Snippet {
     /// 1-based line number of `lines[0]`.
@@ -182,7 +198,7 @@ impl Snippet {
 ///
 /// The serialized fields are the `findings[]` entries of `imagegate/report/v1`; the fields marked
 /// *not serialized* carry what some formats need and the schema does not hold.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReportFinding {
     /// Stable rule id, for example `digest-required`.
@@ -237,7 +253,7 @@ pub struct ReportFinding {
 }
 
 /// The exception of the configuration that covers a finding.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExceptionRef {
     /// Why the exception exists, as the configuration says.
@@ -329,7 +345,19 @@ impl ReportFinding {
 }
 
 /// How a cell went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum CellStatus {
     /// Rendered by helm in this run.
@@ -358,7 +386,7 @@ impl fmt::Display for CellStatus {
 }
 
 /// One cell of the matrix (chart × environment) as rendered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CellReport {
     /// Environment name.
@@ -430,7 +458,7 @@ impl CellReport {
 }
 
 /// Totals, computed from the findings and cells by [`Report::new`].
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
     /// Number of cells.
@@ -462,7 +490,9 @@ pub struct Summary {
 }
 
 /// A run's verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// No finding fails the run.
@@ -483,7 +513,7 @@ impl Verdict {
 }
 
 /// A whole report: `imagegate/report/v1`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     /// Always [`SCHEMA`].

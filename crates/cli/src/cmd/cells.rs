@@ -11,7 +11,7 @@ pub fn run(args: CellsArgs) -> Result<u8> {
     let mut out = stdout();
     match args.format.to_ascii_lowercase().as_str() {
         "json" => {
-            let doc = serde_json::json!({ "schema": "imagegate/cells/v1", "cells": cells });
+            let doc = imagegate_engine::schemas::CellsDocument::new(cells);
             writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         }
         _ => {

@@ -43,7 +43,11 @@ pub fn run(args: ImagesArgs) -> Result<u8> {
     let mut out = stdout();
     match args.format.to_ascii_lowercase().as_str() {
         "json" => {
-            let doc = serde_json::json!({ "schema": "imagegate/images/v1", "images": rows, "failedCells": failed });
+            let doc = imagegate_engine::audit::Images {
+                schema: imagegate_engine::audit::IMAGES_SCHEMA.into(),
+                images: rows,
+                failed_cells: failed.clone(),
+            };
             writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         }
         "csv" => crate::convert::write_inventory_csv(&mut out, &rows)?,

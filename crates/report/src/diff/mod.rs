@@ -21,7 +21,7 @@ use crate::Format;
 pub const DIFF_SCHEMA: &str = "imagegate/diff/v1";
 
 /// One side of the comparison.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Side {
     /// The revision as given (`--base main`), `null` for the working tree.
@@ -43,7 +43,9 @@ impl Side {
 }
 
 /// A number per side.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct PerSide {
     /// On the base revision.
     pub base: u64,
@@ -52,7 +54,9 @@ pub struct PerSide {
 }
 
 /// How the matrix changed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct CellCounts {
     /// Cells whose inputs are identical on both sides (not rendered: they cannot change).
@@ -68,7 +72,19 @@ pub struct CellCounts {
 }
 
 /// What happened to a cell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ChangeKind {
     /// Its inputs differ between the sides.
@@ -94,7 +110,7 @@ impl ChangeKind {
 }
 
 /// How one side of a cell went.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CellSide {
     /// App name on this side.
@@ -110,7 +126,9 @@ pub struct CellSide {
 }
 
 /// One image site whose reference changed, appeared or disappeared.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct ImageChange {
     /// The object.
@@ -126,7 +144,7 @@ pub struct ImageChange {
 }
 
 /// One affected cell.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CellChange {
     /// What happened to it.
@@ -152,7 +170,9 @@ pub struct CellChange {
 }
 
 /// Totals of a diff report.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct DiffSummary {
     /// Affected cells.
@@ -170,7 +190,7 @@ pub struct DiffSummary {
 }
 
 /// A whole diff report: `imagegate/diff/v1`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DiffReport {
     /// Always [`DIFF_SCHEMA`].

@@ -95,6 +95,12 @@ fn json_has_the_schema_and_the_three_lists() {
     assert_eq!(v["unchanged"][0]["rule"], "pull-policy-missing");
     assert_eq!(v["changes"][0]["kind"], "changed");
     assert_eq!(v["changes"][0]["imageChanges"][0]["new"], "nginx:1.27");
+    // The checked-in schema (generated from these types by `cargo xtask docs`) holds it.
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../../../docs/schemas/diff.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&v).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
 }
 
 #[test]
