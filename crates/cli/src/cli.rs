@@ -41,6 +41,9 @@ pub enum Command {
     Diff(DiffArgs),
     /// Print a rule's documentation (or list the rules).
     Explain(ExplainArgs),
+    /// Work with the configuration's time-boxed exceptions.
+    #[command(subcommand)]
+    Exceptions(ExceptionsCommand),
     /// Inspect a GitOps repository and write a commented starting imagegate.yaml.
     Init(InitArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
@@ -352,6 +355,34 @@ pub struct CellsArgs {
 pub struct ExplainArgs {
     /// The rule id (omit to list every rule).
     pub rule: Option<String>,
+}
+
+/// `imagegate exceptions …`.
+#[derive(Debug, Subcommand)]
+pub enum ExceptionsCommand {
+    /// Run the check and print exception stubs for its failing findings, in the syntax of
+    /// `exceptions.list`: each as narrow as its finding, expiring within maxLifetimeDays, with an
+    /// empty `reason` that keeps the configuration invalid until a person writes one.
+    Suggest(SuggestArgs),
+}
+
+/// `imagegate exceptions suggest`.
+#[derive(Debug, Args)]
+pub struct SuggestArgs {
+    #[command(flatten)]
+    pub matrix: MatrixArgs,
+    #[command(flatten)]
+    pub helm: HelmArgs,
+    /// Days until the stubs expire (default: 30, or exceptions.maxLifetimeDays when shorter; never
+    /// more than maxLifetimeDays).
+    #[arg(long, value_name = "N")]
+    pub days: Option<u32>,
+    /// Suggest stubs for failing warnings too.
+    #[arg(long)]
+    pub warnings_as_errors: bool,
+    /// Never draw a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
 }
 
 /// `imagegate init`.

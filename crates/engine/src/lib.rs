@@ -30,6 +30,7 @@ pub mod rule_filter;
 pub mod schemas;
 pub mod select;
 pub mod shard;
+pub mod suggest;
 
 pub use config::{Config, ConfigFile};
 pub use observer::{Observer, Quiet};

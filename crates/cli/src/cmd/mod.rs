@@ -5,6 +5,7 @@ mod cells;
 mod check;
 mod completions;
 mod diff;
+mod exceptions;
 mod explain;
 mod images;
 mod init;
@@ -29,6 +30,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Merge(a) => merge::run(a),
         Command::Diff(a) => diff::run(a),
         Command::Explain(a) => explain::run(a),
+        Command::Exceptions(c) => exceptions::run(c),
         Command::Init(a) => init::run(a),
         Command::Completions(a) => completions::run(a),
     }
