@@ -109,7 +109,7 @@ pub struct OutputArgs {
     /// errors on stderr; no summary, no warnings, no progress.
     #[arg(long, short = 'q')]
     pub quiet: bool,
-    /// Never draw a progress bar.
+    /// No progress on stderr (a bar on a terminal, else a line every few seconds).
     #[arg(long)]
     pub no_progress: bool,
     /// Colour in the text format: auto (on a terminal, unless NO_COLOR is set; CLICOLOR_FORCE
@@ -250,7 +250,7 @@ pub struct DiffArgs {
     /// Count warnings as errors.
     #[arg(long)]
     pub warnings_as_errors: bool,
-    /// Never draw a progress bar.
+    /// No progress on stderr (a bar on a terminal, else a line every few seconds).
     #[arg(long)]
     pub no_progress: bool,
 }
@@ -282,7 +282,7 @@ pub struct ImagesArgs {
     #[arg(long, default_value = "text", value_name = "FORMAT", ignore_case = true,
           value_parser = PossibleValuesParser::new(["text", "json", "csv"]))]
     pub format: String,
-    /// Never draw a progress bar.
+    /// No progress on stderr (a bar on a terminal, else a line every few seconds).
     #[arg(long)]
     pub no_progress: bool,
 }
@@ -307,7 +307,7 @@ pub struct AuditArgs {
     /// Fail (exit 1) on warnings too.
     #[arg(long)]
     pub warnings_as_errors: bool,
-    /// Never draw a progress bar.
+    /// No progress on stderr (a bar on a terminal, else a line every few seconds).
     #[arg(long)]
     pub no_progress: bool,
 }
@@ -380,7 +380,7 @@ pub struct SuggestArgs {
     /// Suggest stubs for failing warnings too.
     #[arg(long)]
     pub warnings_as_errors: bool,
-    /// Never draw a progress bar.
+    /// No progress on stderr (a bar on a terminal, else a line every few seconds).
     #[arg(long)]
     pub no_progress: bool,
 }
