@@ -9,10 +9,8 @@
 use crate::cli::AuditArgs;
 use crate::fleet::{Coverage, Plan};
 use crate::output::{sanitize_terminal, stdout};
-use crate::Fatal;
 use anyhow::Result;
 use imagegate_engine::audit::{write_set, Baseline, Images, Trend};
-use imagegate_render::Helm;
 use imagegate_report::Report;
 use std::io::Write;
 use std::path::PathBuf;
@@ -36,25 +34,12 @@ pub fn run(args: AuditArgs) -> Result<u8> {
         .as_deref()
         .map(|b| Baseline::read(b, &observer))
         .transpose()?;
-    let helm = Helm::locate(args.helm.helm.as_deref(), cfg.repo.root())
-        .map_err(|e| Fatal(e.to_string()))?;
-    let renderer = imagegate_engine::HelmRenderer::new(&helm);
-    let ctx = crate::fleet::Context::new(
-        &cfg,
-        &renderer,
-        &args.helm.overrides(),
-        args.helm.cache.choice(),
-        &observer,
-    )?;
-    let run = crate::fleet::run(
-        &ctx,
-        &cells,
-        Plan {
-            coverage,
-            history: args.fleet.history,
-            inventory: true,
-        },
-    )?;
+    let plan = Plan {
+        coverage,
+        history: args.fleet.history,
+        inventory: true,
+    };
+    let run = super::run_fleet(&cfg, &cells, &args.helm, plan, &observer)?;
     let images = Images::new(run.inventory, &run.report);
     let trend = baseline.map(|b| Trend::between(&b, &run.report, &images));
     let written = write_set(

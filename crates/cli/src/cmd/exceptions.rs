@@ -4,10 +4,8 @@
 use crate::cli::{ExceptionsCommand, SuggestArgs};
 use crate::fleet::{Coverage, Plan};
 use crate::output::{stdout, today};
-use crate::Fatal;
 use anyhow::Result;
 use imagegate_engine::suggest::{lifetime, suggest};
-use imagegate_render::Helm;
 use std::io::Write;
 
 pub fn run(command: ExceptionsCommand) -> Result<u8> {
@@ -20,8 +18,6 @@ fn run_suggest(args: SuggestArgs) -> Result<u8> {
     let cfg = super::load_config(&super::config_path(&args.matrix.config))?;
     let days = lifetime(args.days, &cfg.model.exceptions)?;
     let cells = super::select_cells(&cfg, &args.matrix)?;
-    let helm = Helm::locate(args.helm.helm.as_deref(), cfg.repo.root())
-        .map_err(|e| Fatal(e.to_string()))?;
     let plan = Plan {
         coverage: if args.matrix.is_whole() {
             Coverage::Full
@@ -32,15 +28,7 @@ fn run_suggest(args: SuggestArgs) -> Result<u8> {
         inventory: false,
     };
     let observer = crate::progress::Terminal::new(!args.no_progress);
-    let renderer = imagegate_engine::HelmRenderer::new(&helm);
-    let ctx = crate::fleet::Context::new(
-        &cfg,
-        &renderer,
-        &args.helm.overrides(),
-        args.helm.cache.choice(),
-        &observer,
-    )?;
-    let report = crate::fleet::run(&ctx, &cells, plan)?.report;
+    let report = super::run_fleet(&cfg, &cells, &args.helm, plan, &observer)?.report;
     let s = suggest(
         &report,
         &cfg.model.exceptions,
