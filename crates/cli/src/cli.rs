@@ -375,7 +375,7 @@ pub struct SuggestArgs {
     pub helm: HelmArgs,
     /// Days until the stubs expire (default: 30, or exceptions.maxLifetimeDays when shorter; never
     /// more than maxLifetimeDays).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub days: Option<u32>,
     /// Suggest stubs for failing warnings too.
     #[arg(long)]

@@ -54,9 +54,7 @@ pub struct Suggestion {
 pub fn lifetime(days: Option<u32>, settings: &ExceptionSettings) -> Result<u32, Fatal> {
     let max = settings.max_lifetime_days;
     match (days, max) {
-        (Some(0), _) => Err(Fatal(
-            "--days 0: an exception must last at least a day".into(),
-        )),
+        (Some(0), _) => Err(Fatal("--days 0: an exception lasts at least a day".into())),
         (Some(d), Some(m)) if d > m => Err(Fatal(format!(
             "--days {d}: more than exceptions.maxLifetimeDays ({m}) of the configuration\n  hint: pass --days {m} or less"
         ))),
