@@ -1,5 +1,8 @@
 //! The command line as a terminal user meets it (no helm needed: `scan`): a closed pipe ends the
-//! output quietly, and `CLICOLOR_FORCE` colours output that is not a terminal.
+//! output quietly, `CLICOLOR_FORCE` colours output that is not a terminal, and the JSON written
+//! holds to its schema.
+
+mod common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -65,4 +68,35 @@ fn clicolor_force_colours_a_pipe_and_no_color_wins_over_it() {
     assert!(!run(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")], &[]).contains('\x1b'));
     assert!(!run(&[("CLICOLOR_FORCE", "1")], &["--color", "never"]).contains('\x1b'));
     assert!(run(&[("NO_COLOR", "1")], &["--color", "always"]).contains("\x1b[31m"));
+}
+
+#[test]
+fn the_json_of_a_scan_matches_its_schema_and_the_summary_has_the_verdict() {
+    let dir = manifests(3);
+    let out = imagegate(dir.path(), &["scan", "m.yaml", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    common::assert_schema_valid(&report, "scan --format json");
+    assert_eq!(report["summary"]["errors"], 6);
+    assert_eq!(report["summary"]["verdict"], "fail");
+    // Keeping only a rule with no finding passes, and says so.
+    let out = imagegate(
+        dir.path(),
+        &[
+            "scan",
+            "m.yaml",
+            "--format",
+            "json",
+            "--rule",
+            "mutable-tag",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    common::assert_schema_valid(&report, "scan --rule");
+    assert_eq!(report["summary"]["verdict"], "pass");
 }

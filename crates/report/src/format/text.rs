@@ -475,6 +475,42 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_verdict_and_quiet_follow_warnings_as_errors() {
+        let warning = crate::model::ReportFinding::new(
+            "pull-policy-missing",
+            Severity::Warning,
+            "set it",
+            "dev",
+            "api",
+            "c",
+        );
+        let report = Report::new(
+            crate::Generator::new("imagegate", "0"),
+            vec![warning],
+            vec![],
+        );
+        let render = |r: &Report, quiet| {
+            let mut out = Vec::new();
+            let options = TextOptions {
+                color: false,
+                quiet,
+            };
+            TextRenderer::new(options).render(r, &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert!(render(&report, false).contains("passed: 0 errors, 1 warning"));
+        assert_eq!(render(&report, true), "", "a warning does not fail the run");
+        let strict = report.judged(true);
+        assert!(render(&strict, false).contains("failed: 0 errors, 1 warning"));
+        let quiet = render(&strict, true);
+        assert!(
+            quiet.starts_with("warning[pull-policy-missing] dev/api"),
+            "{quiet}"
+        );
+        assert_eq!(quiet.lines().count(), 1, "no verdict line: {quiet}");
+    }
+
+    #[test]
     fn underline_defaults_to_the_trimmed_line() {
         assert_eq!(underline("    tag: v1  ", None), (4, 7));
         assert_eq!(underline("", None), (0, 0));
