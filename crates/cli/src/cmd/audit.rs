@@ -40,17 +40,13 @@ pub fn run(args: AuditArgs) -> Result<u8> {
         inventory: true,
     };
     let run = super::run_fleet(&cfg, &cells, &args.helm, plan, &observer)?;
-    let images = Images::new(run.inventory, &run.report);
-    let trend = baseline.map(|b| Trend::between(&b, &run.report, &images));
-    let written = write_set(
-        &args.out,
-        cfg.repo.root(),
-        &run.report,
-        &images,
-        trend.as_ref(),
-    )?;
-    print_summary(&run.report, trend.as_ref(), &written)?;
-    Ok(run.report.exit_code(args.warnings_as_errors) as u8)
+    // The report's verdict is the exit status's.
+    let report = run.report.judged(args.warnings_as_errors);
+    let images = Images::new(run.inventory, &report);
+    let trend = baseline.map(|b| Trend::between(&b, &report, &images));
+    let written = write_set(&args.out, cfg.repo.root(), &report, &images, trend.as_ref())?;
+    print_summary(&report, trend.as_ref(), &written)?;
+    Ok(report.exit_code(args.warnings_as_errors) as u8)
 }
 
 /// The short summary on stdout: counts, findings per rule, the trend, the files written.
