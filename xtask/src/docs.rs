@@ -82,7 +82,25 @@ fn cli_reference() -> Vec<(PathBuf, String)> {
         md.push_str(&format!("\n## `imagegate {name}`\n\n```text\n"));
         md.push_str(&sub.render_long_help().to_string());
         md.push_str("```\n");
+        // A command group (`imagegate exceptions`): each of its commands has a page too.
+        let nested: Vec<clap::Command> = sub
+            .get_subcommands()
+            .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+            .cloned()
+            .collect();
         files.push((PathBuf::from(format!("man/imagegate-{name}.1")), man(sub)));
+        for mut inner in nested {
+            let inner_name = inner.get_name().to_string();
+            md.push_str(&format!(
+                "\n### `imagegate {name} {inner_name}`\n\n```text\n"
+            ));
+            md.push_str(&inner.render_long_help().to_string());
+            md.push_str("```\n");
+            files.push((
+                PathBuf::from(format!("man/imagegate-{name}-{inner_name}.1")),
+                man(inner),
+            ));
+        }
     }
     files.push((PathBuf::from("cli.md"), md));
     files
