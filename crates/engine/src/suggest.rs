@@ -8,7 +8,8 @@
 //! repository, so it covers that finding and nothing the next change brings.
 //!
 //! The YAML is written by hand: the shape is fixed and carries comments, which no serializer in
-//! the workspace writes; every value is a JSON string, which YAML reads as the same string.
+//! the workspace writes; every value is a JSON string with controls escaped, which YAML reads as
+//! the same string.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -120,7 +121,9 @@ pub fn suggest(
 }
 
 fn render(stubs: &BTreeSet<Stub>, expires: NaiveDate, days: u32, max: Option<u32>) -> String {
-    let q = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
+    // Names and images come from rendered manifests: no control or bidi character reaches the
+    // terminal raw.
+    let q = imagegate_report::inert_string;
     let cap = max.map_or_else(String::new, |m| {
         format!("; exceptions.maxLifetimeDays is {m}")
     });
@@ -250,6 +253,27 @@ mod tests {
             DEFAULT_DAYS
         );
         assert!(lifetime(Some(0), &ExceptionSettings::default()).is_err());
+    }
+
+    #[test]
+    fn chart_text_reaches_the_terminal_escaped_and_reads_back_unchanged() {
+        let mut f = ReportFinding::new("mutable-tag", Severity::Error, "m", "dev", "web", "c");
+        f.image = Some("evil\u{202e}:latest\u{9b}2J".into());
+        let r = Report::new(Generator::new("imagegate", "0"), vec![f], vec![]);
+        let out = suggest(
+            &r,
+            &ExceptionSettings::default(),
+            day("2026-11-23"),
+            30,
+            false,
+        );
+        assert!(!out.yaml.contains('\u{202e}') && !out.yaml.contains('\u{9b}'));
+        assert!(
+            out.yaml
+                .contains(r#"images: ["evil\u202e:latest\u009b2J"]"#),
+            "{}",
+            out.yaml
+        );
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub mod shard;
 pub use color::ColorChoice;
 pub use format::github::GithubRenderer;
 pub use format::gitlab::GitlabRenderer;
-pub use format::json::JsonRenderer;
+pub use format::json::{inert_string, JsonRenderer};
 pub use format::junit::JunitRenderer;
 pub use format::markdown::text as markdown_text;
 pub use format::markdown::MarkdownRenderer;
