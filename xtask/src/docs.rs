@@ -1,5 +1,6 @@
 //! `cargo xtask docs [--check]`: the generated documentation: one page per rule (from the same
-//! text `imagegate explain` prints), the configuration JSON schema and its reference, the CLI
+//! text `imagegate explain` prints), the configuration JSON schema and its reference, the JSON
+//! Schemas of every document imagegate writes (`schemas/`), the CLI
 //! reference and the man pages (from the clap definition the binary parses with). It lives here,
 //! not in the shipped binary, so users' imagegate carries no generator.
 
@@ -34,6 +35,10 @@ fn generated() -> Vec<(PathBuf, String)> {
         .expect("schema serialises")
         + "\n";
     files.push((PathBuf::from("imagegate.schema.json"), schema));
+    for d in imagegate_engine::schemas::all() {
+        let text = serde_json::to_string_pretty(&d.schema).expect("schema serialises") + "\n";
+        files.push((PathBuf::from("schemas").join(d.file), text));
+    }
     files.extend(cli_reference());
     files.push((
         PathBuf::from("configuration-reference.md"),
@@ -77,7 +82,25 @@ fn cli_reference() -> Vec<(PathBuf, String)> {
         md.push_str(&format!("\n## `imagegate {name}`\n\n```text\n"));
         md.push_str(&sub.render_long_help().to_string());
         md.push_str("```\n");
+        // A command group (`imagegate exceptions`): each of its commands has a page too.
+        let nested: Vec<clap::Command> = sub
+            .get_subcommands()
+            .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+            .cloned()
+            .collect();
         files.push((PathBuf::from(format!("man/imagegate-{name}.1")), man(sub)));
+        for mut inner in nested {
+            let inner_name = inner.get_name().to_string();
+            md.push_str(&format!(
+                "\n### `imagegate {name} {inner_name}`\n\n```text\n"
+            ));
+            md.push_str(&inner.render_long_help().to_string());
+            md.push_str("```\n");
+            files.push((
+                PathBuf::from(format!("man/imagegate-{name}-{inner_name}.1")),
+                man(inner),
+            ));
+        }
     }
     files.push((PathBuf::from("cli.md"), md));
     files

@@ -1,6 +1,7 @@
 //! The command line (names are part of the contract; flags may grow).
 
-use clap::{Args, Parser, Subcommand};
+use clap::builder::PossibleValuesParser;
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 /// A Helm-render-aware image policy validator for GitOps repositories.
@@ -40,6 +41,9 @@ pub enum Command {
     Diff(DiffArgs),
     /// Print a rule's documentation (or list the rules).
     Explain(ExplainArgs),
+    /// Work with the configuration's time-boxed exceptions.
+    #[command(subcommand)]
+    Exceptions(ExceptionsCommand),
     /// Inspect a GitOps repository and write a commented starting imagegate.yaml.
     Init(InitArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
@@ -90,8 +94,9 @@ pub struct HelmArgs {
 /// Report output.
 #[derive(Debug, Args, Clone)]
 pub struct OutputArgs {
-    /// Format on stdout: text, json, sarif, junit, github, markdown.
-    #[arg(long, default_value = "text", value_name = "FORMAT")]
+    /// Format on stdout.
+    #[arg(long, default_value = "text", value_name = "FORMAT", ignore_case = true,
+          value_parser = PossibleValuesParser::new(imagegate_report::Format::ALL.map(|f| f.name())))]
     pub format: String,
     /// Also write a report to a file: FORMAT=FILE, or FILE in the format its extension names
     /// (.sarif, .json, .xml for JUnit, .md, .txt; else --format). Repeatable.
@@ -100,12 +105,45 @@ pub struct OutputArgs {
     /// Fail (exit 1) on warnings too.
     #[arg(long)]
     pub warnings_as_errors: bool,
-    /// Print only findings (no summary, no progress).
+    /// Print nothing but what fails the run: the failing findings on stdout (text format) and
+    /// errors on stderr; no summary, no warnings, no progress.
     #[arg(long, short = 'q')]
     pub quiet: bool,
-    /// Never draw a progress bar.
+    /// No progress on stderr (a bar on a terminal, else a line every few seconds).
     #[arg(long)]
     pub no_progress: bool,
+    /// Colour in the text format: auto (on a terminal, unless NO_COLOR is set; CLICOLOR_FORCE
+    /// forces it), always, never.
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+    /// Report only the findings of these rules (repeatable). A cell that failed to render is
+    /// always reported.
+    #[arg(long = "rule", value_name = "RULE")]
+    pub rules: Vec<String>,
+    /// Leave out the findings of these rules (repeatable).
+    #[arg(long = "skip-rule", value_name = "RULE")]
+    pub skip_rules: Vec<String>,
+}
+
+/// `--color WHEN`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    /// On a terminal, unless NO_COLOR is set (CLICOLOR_FORCE forces it).
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl From<Color> for imagegate_report::ColorChoice {
+    fn from(c: Color) -> Self {
+        match c {
+            Color::Auto => Self::Auto,
+            Color::Always => Self::Always,
+            Color::Never => Self::Never,
+        }
+    }
 }
 
 /// The render cache.
@@ -198,8 +236,9 @@ pub struct DiffArgs {
     pub config: Option<PathBuf>,
     #[command(flatten)]
     pub helm: HelmArgs,
-    /// Format on stdout: text, json, markdown, sarif, github (sarif and github: new findings only).
-    #[arg(long, default_value = "text", value_name = "FORMAT")]
+    /// Format on stdout (sarif, github and gitlab: new findings only).
+    #[arg(long, default_value = "text", value_name = "FORMAT", ignore_case = true,
+          value_parser = PossibleValuesParser::new(imagegate_report::diff::DiffFormat::ALL.map(|f| f.name())))]
     pub format: String,
     /// Also write to a file: FORMAT=FILE, or FILE in the format its extension names (.sarif,
     /// .json, .md, .txt; else --format). Repeatable.
@@ -211,7 +250,7 @@ pub struct DiffArgs {
     /// Count warnings as errors.
     #[arg(long)]
     pub warnings_as_errors: bool,
-    /// Never draw a progress bar.
+    /// No progress on stderr (a bar on a terminal, else a line every few seconds).
     #[arg(long)]
     pub no_progress: bool,
 }
@@ -239,10 +278,11 @@ pub struct ImagesArgs {
     pub matrix: MatrixArgs,
     #[command(flatten)]
     pub helm: HelmArgs,
-    /// text, json or csv.
-    #[arg(long, default_value = "text")]
+    /// Format on stdout.
+    #[arg(long, default_value = "text", value_name = "FORMAT", ignore_case = true,
+          value_parser = PossibleValuesParser::new(["text", "json", "csv"]))]
     pub format: String,
-    /// Never draw a progress bar.
+    /// No progress on stderr (a bar on a terminal, else a line every few seconds).
     #[arg(long)]
     pub no_progress: bool,
 }
@@ -256,8 +296,8 @@ pub struct AuditArgs {
     pub helm: HelmArgs,
     #[command(flatten)]
     pub fleet: FleetArgs,
-    /// The folder to write report.json, report.sarif, junit.xml, summary.md, images.json,
-    /// images.csv (and trend.json) into; created when missing.
+    /// The folder to write report.json, report.sarif, junit.xml, codequality.json, summary.md,
+    /// images.json, images.csv (and trend.json) into; created when missing.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// A previous audit (its folder, or its report.json with images.json beside it): adds the
@@ -267,7 +307,7 @@ pub struct AuditArgs {
     /// Fail (exit 1) on warnings too.
     #[arg(long)]
     pub warnings_as_errors: bool,
-    /// Never draw a progress bar.
+    /// No progress on stderr (a bar on a terminal, else a line every few seconds).
     #[arg(long)]
     pub no_progress: bool,
 }
@@ -304,8 +344,9 @@ pub struct MergeArgs {
 pub struct CellsArgs {
     #[command(flatten)]
     pub matrix: MatrixArgs,
-    /// text or json.
-    #[arg(long, default_value = "text")]
+    /// Format on stdout.
+    #[arg(long, default_value = "text", value_name = "FORMAT", ignore_case = true,
+          value_parser = PossibleValuesParser::new(["text", "json"]))]
     pub format: String,
 }
 
@@ -314,6 +355,34 @@ pub struct CellsArgs {
 pub struct ExplainArgs {
     /// The rule id (omit to list every rule).
     pub rule: Option<String>,
+}
+
+/// `imagegate exceptions …`.
+#[derive(Debug, Subcommand)]
+pub enum ExceptionsCommand {
+    /// Run the check and print exception stubs for its failing findings, in the syntax of
+    /// `exceptions.list`: each as narrow as its finding, expiring within maxLifetimeDays, with an
+    /// empty `reason` that keeps the configuration invalid until a person writes one.
+    Suggest(SuggestArgs),
+}
+
+/// `imagegate exceptions suggest`.
+#[derive(Debug, Args)]
+pub struct SuggestArgs {
+    #[command(flatten)]
+    pub matrix: MatrixArgs,
+    #[command(flatten)]
+    pub helm: HelmArgs,
+    /// Days until the stubs expire (default: 30, or exceptions.maxLifetimeDays when shorter; never
+    /// more than maxLifetimeDays).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub days: Option<u32>,
+    /// Suggest stubs for failing warnings too.
+    #[arg(long)]
+    pub warnings_as_errors: bool,
+    /// No progress on stderr (a bar on a terminal, else a line every few seconds).
+    #[arg(long)]
+    pub no_progress: bool,
 }
 
 /// `imagegate init`.
@@ -336,4 +405,38 @@ pub struct CompletionsArgs {
     /// The shell to complete in.
     #[arg(value_name = "SHELL")]
     pub shell: clap_complete::Shell,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    fn script(shell: clap_complete::Shell) -> String {
+        let mut out = Vec::new();
+        clap_complete::generate(shell, &mut Cli::command(), "imagegate", &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    #[test]
+    fn format_and_color_values_complete_in_shells() {
+        let names: Vec<&str> = imagegate_report::Format::ALL.map(|f| f.name()).to_vec();
+        let bash = script(clap_complete::Shell::Bash);
+        assert!(
+            bash.contains(&format!("compgen -W \"{}\"", names.join(" "))),
+            "bash completes check's --format values"
+        );
+        assert!(bash.contains("compgen -W \"auto always never\""));
+        let zsh = script(clap_complete::Shell::Zsh);
+        assert!(zsh.contains(&format!(":FORMAT:({})", names.join(" "))));
+        assert!(
+            zsh.contains(":FORMAT:(text json csv)"),
+            "images' own formats"
+        );
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

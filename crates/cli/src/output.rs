@@ -6,9 +6,57 @@ use std::io::IsTerminal;
 use std::io::Write;
 use std::path::Path;
 
-/// Stdout, locked and buffered.
+/// Stdout, locked and buffered; a reader that went away (`imagegate check | head -1`) ends the
+/// output quietly (see [`Unpiped`]).
 pub fn stdout() -> impl Write {
-    std::io::BufWriter::new(std::io::stdout().lock())
+    std::io::BufWriter::new(Unpiped::new(std::io::stdout().lock()))
+}
+
+/// A writer that takes a broken pipe as the reader's choice to stop reading: the rest of the
+/// output is dropped, without an error, so the command ends with its own exit status and no
+/// message, as `grep … | head -1` does. The Rust runtime ignores SIGPIPE, so without this every
+/// write after `head` exits fails with "Broken pipe" and the run would end with exit 2.
+pub struct Unpiped<W> {
+    inner: W,
+    closed: bool,
+}
+
+impl<W: Write> Unpiped<W> {
+    /// `inner`, made quiet on a broken pipe.
+    pub fn new(inner: W) -> Self {
+        Self {
+            inner,
+            closed: false,
+        }
+    }
+}
+
+impl<W: Write> Write for Unpiped<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.closed {
+            return Ok(buf.len());
+        }
+        match self.inner.write(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(buf.len())
+            }
+            other => other,
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        match self.inner.flush() {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            other => other,
+        }
+    }
 }
 
 /// Fails when imagegate was started with standard output closed. The Rust runtime reopens a
@@ -105,8 +153,8 @@ where
 }
 
 /// Every format name any command knows, for suggestions.
-const FORMAT_NAMES: [&str; 7] = [
-    "text", "json", "sarif", "junit", "github", "markdown", "csv",
+const FORMAT_NAMES: [&str; 8] = [
+    "text", "json", "sarif", "junit", "github", "markdown", "gitlab", "csv",
 ];
 
 /// A word that could only be meant as a format name: letters only, short.
@@ -156,19 +204,36 @@ pub struct Outputs {
     stdout: Format,
     files: Vec<(Format, std::path::PathBuf)>,
     quiet: bool,
+    color: imagegate_report::ColorChoice,
+    rules: imagegate_engine::rule_filter::RuleFilter,
+    warnings_as_errors: bool,
     path_prefix: String,
 }
 
 impl Outputs {
-    /// Parses `--format` and `--output` (usage errors are exit 2).
+    /// Parses `--format`, `--output`, `--rule` and `--skip-rule` (usage errors are exit 2).
     pub fn parse(args: &OutputArgs) -> Result<Self, Fatal> {
         let (stdout, files) = parse_output_specs::<Format>(&args.format, &args.output)?;
         Ok(Self {
             stdout,
             files,
             quiet: args.quiet,
+            color: args.color.into(),
+            rules: imagegate_engine::rule_filter::RuleFilter::new(&args.rules, &args.skip_rules)?,
+            warnings_as_errors: args.warnings_as_errors,
             path_prefix: String::new(),
         })
+    }
+
+    /// The report as the flags ask for it: only the `--rule`/`--skip-rule` findings, judged
+    /// with `--warnings-as-errors`. Its `exit_code` is the run's.
+    pub fn prepare(&self, report: Report) -> Report {
+        self.rules.apply(report.judged(self.warnings_as_errors))
+    }
+
+    /// The run's exit status for a [`prepare`](Self::prepare)d report.
+    pub fn exit_code(&self, report: &Report) -> u8 {
+        report.exit_code(self.warnings_as_errors) as u8
     }
 
     /// The report's paths are relative to `dir` (the configuration's folder, or the current one
@@ -182,8 +247,9 @@ impl Outputs {
     pub fn emit(&self, report: &Report) -> anyhow::Result<()> {
         self.emit_files(report)?;
         let rules = rule_meta();
-        let color = std::io::stdout().is_terminal()
-            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let color = self.color.enabled(std::io::stdout().is_terminal(), |name| {
+            std::env::var_os(name)
+        });
         let opts = FormatOptions {
             text: TextOptions {
                 color,

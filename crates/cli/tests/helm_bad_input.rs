@@ -333,6 +333,7 @@ fn run_case(case: &Path) -> Vec<String> {
     if let Some(rules) = &exp.rules {
         match serde_json::from_str::<serde_json::Value>(&stdout) {
             Ok(report) => {
+                assert_schema_valid(&report, &format!("{name} stdout"));
                 let mut got: Vec<String> = report["findings"]
                     .as_array()
                     .map(|fs| {

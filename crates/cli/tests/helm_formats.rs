@@ -7,13 +7,14 @@ use common::*;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-const FORMATS: [(&str, &str); 6] = [
+const FORMATS: [(&str, &str); 7] = [
     ("text", "report.txt"),
     ("json", "report.json"),
     ("sarif", "report.sarif"),
     ("junit", "junit.xml"),
     ("github", "annotations.txt"),
     ("markdown", "summary.md"),
+    ("gitlab", "gl-code-quality-report.json"),
 ];
 
 /// Runs the check once and returns each format's output with the helm version normalised
@@ -155,6 +156,36 @@ fn helm_github_annotations_point_at_files() {
             .map_or(1, |l| l.parse().unwrap());
         // From the checkout's root, as GitHub resolves annotations: a tracked file and a line it has.
         assert!(tracked_line(file, at), "{line}");
+    }
+}
+
+#[test]
+fn helm_gitlab_code_quality_points_at_tracked_lines_with_unique_fingerprints() {
+    let issues: Vec<serde_json::Value> = serde_json::from_str(&outputs()["gitlab"]).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&outputs()["json"]).unwrap();
+    let unexcepted = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["excepted"] == false)
+        .count();
+    assert_eq!(
+        issues.len(),
+        unexcepted,
+        "one issue per finding no exception covers"
+    );
+    let mut prints = std::collections::BTreeSet::new();
+    for issue in &issues {
+        let path = issue["location"]["path"].as_str().unwrap();
+        let line = issue["location"]["lines"]["begin"].as_u64().unwrap();
+        assert!(tracked_line(path, line), "{path}:{line}");
+        assert!(
+            ["info", "minor", "major", "critical", "blocker"]
+                .contains(&issue["severity"].as_str().unwrap()),
+            "{issue}"
+        );
+        assert!(!issue["description"].as_str().unwrap().is_empty());
+        assert!(prints.insert(issue["fingerprint"].as_str().unwrap().to_string()));
     }
 }
 

@@ -52,7 +52,9 @@ fn cells(config: &Path) -> Value {
         &root(),
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
+    let doc = serde_json::from_slice(&out.stdout).unwrap();
+    common::assert_schema_valid(&doc, "cells --format json");
+    doc
 }
 
 fn init(dir: &Path, extra: &[&str]) -> Output {

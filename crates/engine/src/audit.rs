@@ -17,7 +17,7 @@ pub const IMAGES_SCHEMA: &str = "imagegate/images/v1";
 pub const TREND_SCHEMA: &str = "imagegate/trend/v1";
 
 /// `images.json`: the inventory, and the cells whose images are unknown because they failed.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Images {
     /// Always [`IMAGES_SCHEMA`].
@@ -137,7 +137,7 @@ pub fn read_report(path: &Path) -> Result<Report> {
 }
 
 /// One image site whose reference changed since the baseline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ImageChange {
     /// Environment.
@@ -157,7 +157,7 @@ pub struct ImageChange {
 }
 
 /// `trend.json`: what changed since the baseline audit.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Trend {
     /// Always [`TREND_SCHEMA`].
@@ -349,6 +349,7 @@ pub fn write_set(
         ("report.json", Format::Json),
         ("report.sarif", Format::Sarif),
         ("junit.xml", Format::Junit),
+        ("codequality.json", Format::Gitlab),
     ] {
         write(name, &|w| Ok(format.renderer(opts).render(report, w)?))?;
     }

@@ -8,7 +8,9 @@ use imagegate_report::{ObjectRef, Origin, ReportFinding, Severity as ReportSever
 use serde::{Deserialize, Serialize};
 
 /// One row of the image inventory.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct InventoryRow {
     /// Environment.
@@ -219,6 +221,10 @@ pub fn finding_with_stack(
     if let Some(i) = f.excepted_by {
         if let Some(e) = exceptions.list.get(i) {
             r.exception_note = Some(format!("excepted until {}: {}", e.expires, e.reason));
+            r.exception = Some(imagegate_report::ExceptionRef {
+                reason: e.reason.clone(),
+                expires: e.expires.to_string(),
+            });
         }
     }
     // The float-tag trap deserves its own words: the values line says 1.10, the image says 1.1.

@@ -26,8 +26,11 @@ pub mod overlays;
 pub mod pipeline;
 pub mod promotion;
 pub mod renderer;
+pub mod rule_filter;
+pub mod schemas;
 pub mod select;
 pub mod shard;
+pub mod suggest;
 
 pub use config::{Config, ConfigFile};
 pub use observer::{Observer, Quiet};

@@ -96,10 +96,14 @@ fn an_exception_covers_its_finding_which_stays_listed_and_is_counted() {
         note.contains("2026-12-31") && note.contains("PLAT-1"),
         "{note}"
     );
+    let exception = tag.exception.as_ref().unwrap();
+    assert!(exception.reason.contains("PLAT-1"), "{exception:?}");
+    assert_eq!(exception.expires, "2026-12-31");
+    assert!(run.report.summary.excepted >= 1);
     // The exception names mutable-tag only: the digest finding of the same image still fails.
     let pin = one(f, "digest-required", "dev-web");
     assert!(!pin.excepted);
-    assert!(pin.exception_note.is_none());
+    assert!(pin.exception_note.is_none() && pin.exception.is_none());
     assert_eq!(
         run.report.summary.findings["mutable-tag"], 1,
         "excepted ones are counted"

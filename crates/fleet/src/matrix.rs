@@ -64,7 +64,7 @@ impl Component {
 }
 
 /// One values file of a cell's stack.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ValueFile {
     /// Repository-relative path.
@@ -74,7 +74,7 @@ pub struct ValueFile {
 }
 
 /// One chart × environment (or chart × cluster) render.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Cell {
     /// Environment name (cluster cells: the cluster environment name).

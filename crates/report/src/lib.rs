@@ -25,6 +25,7 @@
 
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+mod color;
 pub mod diff;
 pub mod format;
 pub mod model;
@@ -32,8 +33,10 @@ mod rules;
 mod sanitize;
 pub mod shard;
 
+pub use color::ColorChoice;
 pub use format::github::GithubRenderer;
-pub use format::json::JsonRenderer;
+pub use format::gitlab::GitlabRenderer;
+pub use format::json::{inert_string, JsonRenderer};
 pub use format::junit::JunitRenderer;
 pub use format::markdown::text as markdown_text;
 pub use format::markdown::MarkdownRenderer;
@@ -43,8 +46,8 @@ pub use format::{
     render_to_string, Format, FormatOptions, ParseFormatError, RenderError, Renderer,
 };
 pub use model::{
-    CellReport, CellStatus, EnvironmentCounts, Generator, ObjectRef, Origin, Report, ReportFinding,
-    Severity, Snippet, Summary, RENDER_FAILED, SCHEMA,
+    CellReport, CellStatus, EnvironmentCounts, ExceptionRef, Generator, ObjectRef, Origin, Report,
+    ReportFinding, Severity, Snippet, Summary, Verdict, RENDER_FAILED, SCHEMA,
 };
 pub use rules::RuleMeta;
 pub use sanitize::{cut_at_line, terminal_block, terminal_line};

@@ -16,7 +16,19 @@ pub const SCHEMA: &str = "imagegate/report/v1";
 pub const RENDER_FAILED: &str = "render-failed";
 
 /// How bad a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Fails the run (exit status 1) unless excepted.
@@ -47,7 +59,7 @@ impl fmt::Display for Severity {
 /// (`"generator"`, after `"schema"`): a report read back later, or next to another one in a
 /// `diff`, says which imagegate and which helm produced it. Readers of v1 must ignore unknown
 /// keys, so adding it keeps the schema at v1.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Generator {
     /// Program name, `imagegate`.
@@ -77,7 +89,9 @@ impl Generator {
 }
 
 /// The identity of one rendered Kubernetes object.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectRef {
     /// `apiVersion` as rendered.
@@ -118,7 +132,9 @@ impl fmt::Display for ObjectRef {
 }
 
 /// A place in a repository file: where the value behind a finding was set.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct Origin {
     /// Repository-relative path, for example `sources/values/env/dev/apps/api.yaml`.
@@ -146,7 +162,7 @@ impl fmt::Display for Origin {
 /// A few lines of a values file around the line a finding points at, for the text format.
 ///
 /// Not part of the findings of the JSON schema (a shard report carries it in its `shard` key).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Snippet {
     /// 1-based line number of `lines[0]`.
@@ -182,7 +198,7 @@ impl Snippet {
 ///
 /// The serialized fields are the `findings[]` entries of `imagegate/report/v1`; the fields marked
 /// *not serialized* carry what some formats need and the schema does not hold.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReportFinding {
     /// Stable rule id, for example `digest-required`.
@@ -211,6 +227,10 @@ pub struct ReportFinding {
     pub origin: Option<Origin>,
     /// True when an exception of the configuration covers the finding: reported, not failing.
     pub excepted: bool,
+    /// For an excepted finding, the exception that covers it: its reason and expiry. An
+    /// additive key of `imagegate/report/v1`, absent on findings no exception covers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception: Option<ExceptionRef>,
 
     /// The origin line and a few around it (text format). Not serialized.
     #[serde(skip)]
@@ -230,6 +250,16 @@ pub struct ReportFinding {
     /// justification). Not serialized.
     #[serde(skip)]
     pub exception_note: Option<String>,
+}
+
+/// The exception of the configuration that covers a finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExceptionRef {
+    /// Why the exception exists, as the configuration says.
+    pub reason: String,
+    /// The last day it holds, `YYYY-MM-DD`.
+    pub expires: String,
 }
 
 /// The most bytes of one message or helm error a report keeps (helm may write a megabyte of
@@ -276,6 +306,7 @@ impl ReportFinding {
             template: None,
             origin: None,
             excepted: false,
+            exception: None,
             snippet: None,
             origin_note: None,
             rendered_line: None,
@@ -314,7 +345,19 @@ impl ReportFinding {
 }
 
 /// How a cell went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum CellStatus {
     /// Rendered by helm in this run.
@@ -343,7 +386,7 @@ impl fmt::Display for CellStatus {
 }
 
 /// One cell of the matrix (chart × environment) as rendered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CellReport {
     /// Environment name.
@@ -415,7 +458,7 @@ impl CellReport {
 }
 
 /// Totals, computed from the findings and cells by [`Report::new`].
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
     /// Number of cells.
@@ -426,10 +469,51 @@ pub struct Summary {
     pub images: u64,
     /// Number of findings per rule id, excepted ones included (they are listed too).
     pub findings: BTreeMap<String, u64>,
+    /// Error findings no exception covers (additive to `imagegate/report/v1`, like the three
+    /// keys after it).
+    #[serde(default)]
+    pub errors: u64,
+    /// Warning findings no exception covers.
+    #[serde(default)]
+    pub warnings: u64,
+    /// Findings an exception covers, of either severity.
+    #[serde(default)]
+    pub excepted: u64,
+    /// Whether the run passed: the exit status is 0 for `pass`, 1 for `fail` (2 writes no
+    /// report).
+    #[serde(default)]
+    pub verdict: Verdict,
+    /// Whether warnings counted as errors for the verdict (`--warnings-as-errors`). Not
+    /// serialized.
+    #[serde(skip)]
+    pub warnings_as_errors: bool,
+}
+
+/// A run's verdict.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// No finding fails the run.
+    Pass,
+    /// Some finding fails the run (the default: a summary that says nothing has not passed).
+    #[default]
+    Fail,
+}
+
+impl Verdict {
+    /// `pass` or `fail`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::Fail => "fail",
+        }
+    }
 }
 
 /// A whole report: `imagegate/report/v1`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     /// Always [`SCHEMA`].
@@ -487,10 +571,15 @@ impl Report {
                 .filter(|c| c.status == CellStatus::Failed)
                 .count() as u64,
             images: cells.iter().map(|c| c.images).sum(),
-            findings: BTreeMap::new(),
+            ..Summary::default()
         };
         for finding in &findings {
             *summary.findings.entry(finding.rule.clone()).or_default() += 1;
+            match (finding.excepted, finding.severity) {
+                (true, _) => summary.excepted += 1,
+                (false, Severity::Error) => summary.errors += 1,
+                (false, Severity::Warning) => summary.warnings += 1,
+            }
         }
         Self {
             schema: SCHEMA.to_owned(),
@@ -500,6 +589,20 @@ impl Report {
             summary,
             shard: None,
         }
+        .judged(false)
+    }
+
+    /// The same report with its verdict set for `warnings_as_errors` (whether warnings fail the
+    /// run, as `--warnings-as-errors` asks). [`Report::new`] judges with warnings not failing.
+    #[must_use]
+    pub fn judged(mut self, warnings_as_errors: bool) -> Self {
+        self.summary.warnings_as_errors = warnings_as_errors;
+        self.summary.verdict = if self.exit_code(warnings_as_errors) == 0 {
+            Verdict::Pass
+        } else {
+            Verdict::Fail
+        };
+        self
     }
 
     /// The exit status the report calls for: 1 when any finding fails the run (a non-excepted

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{ObjectRef, Snippet};
 
 /// The `shard` key of a shard report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ShardRecord {
     /// This shard's number, 1-based (`K` of `--shard K/N`).
@@ -29,7 +29,9 @@ pub struct ShardRecord {
 }
 
 /// One digest-pinned first-party image site, as promotion lineage compares them.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct LineageSite {
     /// Environment of the cell.
@@ -61,7 +63,7 @@ pub struct LineageSite {
 }
 
 /// The fields of a finding that the JSON schema leaves out and some formats use.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FindingDetail {
     /// 1-based line in the rendered document.

@@ -175,8 +175,12 @@ fn json_has_exactly_the_schema_keys() {
     );
     assert_eq!(
         keys(&json["summary"]),
-        ["cells", "failed", "images", "findings"]
+        ["cells", "failed", "images", "findings", "errors", "warnings", "excepted", "verdict"]
     );
+    assert_eq!(json["summary"]["errors"], 4);
+    assert_eq!(json["summary"]["warnings"], 1);
+    assert_eq!(json["summary"]["excepted"], 1);
+    assert_eq!(json["summary"]["verdict"], "fail");
     // Absent optional values are null, not missing.
     let render_failed = json["findings"]
         .as_array()
@@ -246,4 +250,18 @@ fn environment_counts() {
         ),
         (5, 1, 4, 1, 1)
     );
+}
+
+#[test]
+fn the_json_report_matches_its_checked_in_schema() {
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../../docs/schemas/report.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let report = serde_json::to_value(common::report()).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&report)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert_eq!(report["findings"].as_array().map(Vec::len), Some(6));
 }

@@ -9,10 +9,8 @@
 use crate::cli::AuditArgs;
 use crate::fleet::{Coverage, Plan};
 use crate::output::{sanitize_terminal, stdout};
-use crate::Fatal;
 use anyhow::Result;
 use imagegate_engine::audit::{write_set, Baseline, Images, Trend};
-use imagegate_render::Helm;
 use imagegate_report::Report;
 use std::io::Write;
 use std::path::PathBuf;
@@ -36,36 +34,19 @@ pub fn run(args: AuditArgs) -> Result<u8> {
         .as_deref()
         .map(|b| Baseline::read(b, &observer))
         .transpose()?;
-    let helm = Helm::locate(args.helm.helm.as_deref(), cfg.repo.root())
-        .map_err(|e| Fatal(e.to_string()))?;
-    let renderer = imagegate_engine::HelmRenderer::new(&helm);
-    let ctx = crate::fleet::Context::new(
-        &cfg,
-        &renderer,
-        &args.helm.overrides(),
-        args.helm.cache.choice(),
-        &observer,
-    )?;
-    let run = crate::fleet::run(
-        &ctx,
-        &cells,
-        Plan {
-            coverage,
-            history: args.fleet.history,
-            inventory: true,
-        },
-    )?;
-    let images = Images::new(run.inventory, &run.report);
-    let trend = baseline.map(|b| Trend::between(&b, &run.report, &images));
-    let written = write_set(
-        &args.out,
-        cfg.repo.root(),
-        &run.report,
-        &images,
-        trend.as_ref(),
-    )?;
-    print_summary(&run.report, trend.as_ref(), &written)?;
-    Ok(run.report.exit_code(args.warnings_as_errors) as u8)
+    let plan = Plan {
+        coverage,
+        history: args.fleet.history,
+        inventory: true,
+    };
+    let run = super::run_fleet(&cfg, &cells, &args.helm, plan, &observer)?;
+    // The report's verdict is the exit status's.
+    let report = run.report.judged(args.warnings_as_errors);
+    let images = Images::new(run.inventory, &report);
+    let trend = baseline.map(|b| Trend::between(&b, &report, &images));
+    let written = write_set(&args.out, cfg.repo.root(), &report, &images, trend.as_ref())?;
+    print_summary(&report, trend.as_ref(), &written)?;
+    Ok(report.exit_code(args.warnings_as_errors) as u8)
 }
 
 /// The short summary on stdout: counts, findings per rule, the trend, the files written.

@@ -2,7 +2,6 @@
 
 use crate::cli::CellsArgs;
 use crate::output::{sanitize_terminal, stdout};
-use crate::Fatal;
 use anyhow::Result;
 use std::io::Write;
 
@@ -10,12 +9,12 @@ pub fn run(args: CellsArgs) -> Result<u8> {
     let cfg = super::load_config(&super::config_path(&args.matrix.config))?;
     let cells = super::select_cells(&cfg, &args.matrix)?;
     let mut out = stdout();
-    match args.format.as_str() {
+    match args.format.to_ascii_lowercase().as_str() {
         "json" => {
-            let doc = serde_json::json!({ "schema": "imagegate/cells/v1", "cells": cells });
+            let doc = imagegate_engine::schemas::CellsDocument::new(cells);
             writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         }
-        "text" => {
+        _ => {
             for c in &cells {
                 writeln!(
                     out,
@@ -39,9 +38,6 @@ pub fn run(args: CellsArgs) -> Result<u8> {
                 }
             }
             writeln!(out, "{} cells", cells.len())?;
-        }
-        other => {
-            return Err(Fatal(format!("--format {other}: cells supports text and json")).into())
         }
     }
     Ok(0)

@@ -6,7 +6,6 @@ use crate::output::Outputs;
 use crate::Fatal;
 use anyhow::Result;
 use imagegate_engine::Config;
-use imagegate_render::Helm;
 
 pub fn run(args: CheckArgs) -> Result<u8> {
     let outputs = Outputs::parse(&args.output)?;
@@ -26,25 +25,17 @@ pub fn run(args: CheckArgs) -> Result<u8> {
         None if args.chart.is_none() && args.matrix.is_whole() => Coverage::Full,
         None => Coverage::Narrowed,
     };
-    let helm = Helm::locate(args.helm.helm.as_deref(), cfg.repo.root())
-        .map_err(|e| Fatal(e.to_string()))?;
     let plan = Plan {
         coverage,
         history: args.fleet.history,
         inventory: false,
     };
-    let observer = crate::progress::Terminal::new(!args.output.quiet && !args.output.no_progress);
-    let renderer = imagegate_engine::HelmRenderer::new(&helm);
-    let ctx = crate::fleet::Context::new(
-        &cfg,
-        &renderer,
-        &args.helm.overrides(),
-        args.helm.cache.choice(),
-        &observer,
-    )?;
-    let run = crate::fleet::run(&ctx, &cells, plan)?;
-    outputs.emit(&run.report)?;
-    Ok(run.report.exit_code(args.output.warnings_as_errors) as u8)
+    let observer =
+        crate::progress::Terminal::new(!args.output.no_progress).quiet(args.output.quiet);
+    let report =
+        outputs.prepare(super::run_fleet(&cfg, &cells, &args.helm, plan, &observer)?.report);
+    outputs.emit(&report)?;
+    Ok(outputs.exit_code(&report))
 }
 
 /// A configuration for `check --chart DIR -f VALUES…`: the current folder is the repository,

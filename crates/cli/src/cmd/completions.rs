@@ -4,10 +4,12 @@
 use crate::cli::{Cli, CompletionsArgs};
 use anyhow::Result;
 use clap::CommandFactory;
+use std::io::Write;
 
 pub fn run(args: CompletionsArgs) -> Result<u8> {
     let mut cmd = Cli::command();
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     clap_complete::generate(args.shell, &mut cmd, "imagegate", &mut out);
+    out.flush()?;
     Ok(0)
 }

@@ -10,13 +10,6 @@ use imagegate_render::Helm;
 use std::io::Write;
 
 pub fn run(args: ImagesArgs) -> Result<u8> {
-    if !matches!(args.format.as_str(), "text" | "json" | "csv") {
-        return Err(Fatal(format!(
-            "--format {}: images supports text, json and csv",
-            args.format
-        ))
-        .into());
-    }
     let cfg = super::load_config(&super::config_path(&args.matrix.config))?;
     let cells = super::select_cells(&cfg, &args.matrix)?;
     let helm = Helm::locate(args.helm.helm.as_deref(), cfg.repo.root())
@@ -48,9 +41,13 @@ pub fn run(args: ImagesArgs) -> Result<u8> {
     }
     rows.sort();
     let mut out = stdout();
-    match args.format.as_str() {
+    match args.format.to_ascii_lowercase().as_str() {
         "json" => {
-            let doc = serde_json::json!({ "schema": "imagegate/images/v1", "images": rows, "failedCells": failed });
+            let doc = imagegate_engine::audit::Images {
+                schema: imagegate_engine::audit::IMAGES_SCHEMA.into(),
+                images: rows,
+                failed_cells: failed.clone(),
+            };
             writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         }
         "csv" => crate::convert::write_inventory_csv(&mut out, &rows)?,

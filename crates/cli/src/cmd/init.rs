@@ -9,6 +9,7 @@ use imagegate_engine::discover::inspect;
 use imagegate_engine::Config;
 use imagegate_fleet::Repo;
 use std::collections::BTreeSet;
+use std::io::Write;
 use std::path::PathBuf;
 
 pub fn run(args: InitArgs) -> Result<u8> {
@@ -27,7 +28,9 @@ pub fn run(args: InitArgs) -> Result<u8> {
     let inspection = inspect(&root)?;
     let text = inspection.render();
     if args.stdout {
-        print!("{text}");
+        let mut out = crate::output::stdout();
+        out.write_all(text.as_bytes())?;
+        out.flush()?;
     } else {
         std::fs::write(&target, &text)
             .map_err(|e| Fatal(format!("{}: cannot write: {e}", target.display())))?;

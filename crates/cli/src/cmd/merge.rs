@@ -18,7 +18,7 @@ pub fn run(args: MergeArgs) -> Result<u8> {
     let outputs = Outputs::parse(&args.output)?;
     let cfg = super::load_config(&super::config_path(&args.config))?;
     let outputs = outputs.relative_to(cfg.repo.root());
-    let observer = crate::progress::Terminal::new(false);
+    let observer = crate::progress::Terminal::new(false).quiet(args.output.quiet);
     let baseline = args
         .baseline
         .as_deref()
@@ -38,7 +38,7 @@ pub fn run(args: MergeArgs) -> Result<u8> {
         None
     };
     let renderer = helm.as_ref().map(imagegate_engine::HelmRenderer::new);
-    let merged = merge(
+    let merged = outputs.prepare(merge(
         &cfg,
         shards.clone(),
         args.history,
@@ -47,7 +47,7 @@ pub fn run(args: MergeArgs) -> Result<u8> {
             .map(|r| r as &dyn imagegate_engine::Renderer),
         &observer,
         crate::output::today()?,
-    )?;
+    )?);
     match &args.out {
         Some(dir) => {
             let images = merged_images(&shards, &merged)?;
@@ -58,5 +58,5 @@ pub fn run(args: MergeArgs) -> Result<u8> {
         }
         None => outputs.emit(&merged)?,
     }
-    Ok(merged.exit_code(args.output.warnings_as_errors) as u8)
+    Ok(outputs.exit_code(&merged))
 }

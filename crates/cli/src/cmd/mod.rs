@@ -5,13 +5,14 @@ mod cells;
 mod check;
 mod completions;
 mod diff;
+mod exceptions;
 mod explain;
 mod images;
 mod init;
 mod merge;
 mod scan;
 
-use crate::cli::{Cli, Command, MatrixArgs};
+use crate::cli::{Cli, Command, HelmArgs, MatrixArgs};
 use crate::Fatal;
 use anyhow::Result;
 use imagegate_engine::Config;
@@ -29,6 +30,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Merge(a) => merge::run(a),
         Command::Diff(a) => diff::run(a),
         Command::Explain(a) => explain::run(a),
+        Command::Exceptions(c) => exceptions::run(c),
         Command::Init(a) => init::run(a),
         Command::Completions(a) => completions::run(a),
     }
@@ -65,4 +67,26 @@ pub fn select_cells(cfg: &Config, m: &MatrixArgs) -> Result<Vec<Cell>> {
             skip_cells: &m.skip_cells,
         },
     )?)
+}
+
+/// Renders and judges `cells` with the helm, limits and render cache of the `--helm`, `-j`,
+/// `--timeout` and cache flags.
+pub fn run_fleet(
+    cfg: &Config,
+    cells: &[Cell],
+    args: &HelmArgs,
+    plan: crate::fleet::Plan,
+    observer: &dyn imagegate_engine::Observer,
+) -> Result<crate::fleet::Run> {
+    let helm = imagegate_render::Helm::locate(args.helm.as_deref(), cfg.repo.root())
+        .map_err(|e| Fatal(e.to_string()))?;
+    let renderer = imagegate_engine::HelmRenderer::new(&helm);
+    let ctx = crate::fleet::Context::new(
+        cfg,
+        &renderer,
+        &args.overrides(),
+        args.cache.choice(),
+        observer,
+    )?;
+    crate::fleet::run(&ctx, cells, plan)
 }

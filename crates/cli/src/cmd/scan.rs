@@ -51,13 +51,13 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         findings.extend(outcome.findings);
         cells.push(outcome.report);
     }
-    let report = Report::new(
+    let report = outputs.prepare(Report::new(
         Generator::new("imagegate", env!("CARGO_PKG_VERSION")),
         findings,
         cells,
-    );
+    ));
     outputs.emit(&report)?;
-    Ok(report.exit_code(args.output.warnings_as_errors) as u8)
+    Ok(outputs.exit_code(&report))
 }
 
 fn read_input(file: &std::path::Path) -> Result<(String, String)> {

@@ -30,9 +30,11 @@ pub fn helm() -> PathBuf {
     p
 }
 
-/// `imagegate ARGS` with the test helm, a fixed date, no colour.
+/// `imagegate ARGS` with the test helm, a fixed date, no colour. Every JSON document the run
+/// writes (on stdout, to an `--output` file, into an `--out` folder) is checked against its
+/// schema in docs/schemas/ (see [`assert_schema_valid`]).
 pub fn imagegate(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_imagegate"))
+    let out = Command::new(env!("CARGO_BIN_EXE_imagegate"))
         .args(args)
         .current_dir(cwd)
         .env("IMAGEGATE_HELM", helm())
@@ -41,7 +43,84 @@ pub fn imagegate(args: &[&str], cwd: &Path) -> Output {
         // Never the user's cache: one private, initially empty cache per test process.
         .env("IMAGEGATE_CACHE_DIR", cache_dir())
         .output()
-        .expect("imagegate runs")
+        .expect("imagegate runs");
+    check_written_documents(args, cwd, &out);
+    out
+}
+
+/// Validates the imagegate JSON documents a run wrote: stdout, every `--output` file, every
+/// `.json` file of an `--out` folder.
+fn check_written_documents(args: &[&str], cwd: &Path, out: &Output) {
+    if let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&out.stdout) {
+        assert_schema_valid(&doc, "stdout");
+    }
+    let mut files: Vec<PathBuf> = Vec::new();
+    for pair in args.windows(2) {
+        match pair[0] {
+            "--output" | "-o" => {
+                let path = pair[1].split_once('=').map_or(pair[1], |(_, p)| p);
+                files.push(cwd.join(path));
+            }
+            "--out" => {
+                if let Ok(entries) = std::fs::read_dir(cwd.join(pair[1])) {
+                    files.extend(entries.flatten().map(|e| e.path()));
+                }
+            }
+            _ => {}
+        }
+    }
+    for file in files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "json"))
+    {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        if let Ok(doc) = serde_json::from_str::<serde_json::Value>(&text) {
+            assert_schema_valid(&doc, &file.display().to_string());
+        }
+    }
+}
+
+/// Panics unless `doc` (an imagegate document, by its `schema` key) validates against the
+/// checked-in schema of its kind; documents of no imagegate schema are left alone.
+pub fn assert_schema_valid(doc: &serde_json::Value, what: &str) {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    let Some(id) = doc["schema"]
+        .as_str()
+        .filter(|s| s.starts_with("imagegate/"))
+    else {
+        return;
+    };
+    let kind = id
+        .strip_prefix("imagegate/")
+        .and_then(|k| k.split('/').next())
+        .unwrap_or_default();
+    static SCHEMAS: OnceLock<Mutex<HashMap<String, serde_json::Value>>> = OnceLock::new();
+    let schema = SCHEMAS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap()
+        .entry(kind.to_string())
+        .or_insert_with(|| {
+            let path = root().join(format!("docs/schemas/{kind}.schema.json"));
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+                panic!("{what}: no schema for `{id}` ({}: {e})", path.display())
+            });
+            serde_json::from_str(&text).unwrap()
+        })
+        .clone();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(doc)
+        .take(10)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{what}: `{id}` does not match docs/schemas/{kind}.schema.json: {errors:#?}"
+    );
 }
 
 /// This test process's render cache folder (removed with the process's temp folder).

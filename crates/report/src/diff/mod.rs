@@ -21,7 +21,7 @@ use crate::Format;
 pub const DIFF_SCHEMA: &str = "imagegate/diff/v1";
 
 /// One side of the comparison.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Side {
     /// The revision as given (`--base main`), `null` for the working tree.
@@ -43,7 +43,9 @@ impl Side {
 }
 
 /// A number per side.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct PerSide {
     /// On the base revision.
     pub base: u64,
@@ -52,7 +54,9 @@ pub struct PerSide {
 }
 
 /// How the matrix changed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct CellCounts {
     /// Cells whose inputs are identical on both sides (not rendered: they cannot change).
@@ -68,7 +72,19 @@ pub struct CellCounts {
 }
 
 /// What happened to a cell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ChangeKind {
     /// Its inputs differ between the sides.
@@ -94,7 +110,7 @@ impl ChangeKind {
 }
 
 /// How one side of a cell went.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CellSide {
     /// App name on this side.
@@ -110,7 +126,9 @@ pub struct CellSide {
 }
 
 /// One image site whose reference changed, appeared or disappeared.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct ImageChange {
     /// The object.
@@ -126,7 +144,7 @@ pub struct ImageChange {
 }
 
 /// One affected cell.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CellChange {
     /// What happened to it.
@@ -152,7 +170,9 @@ pub struct CellChange {
 }
 
 /// Totals of a diff report.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct DiffSummary {
     /// Affected cells.
@@ -170,7 +190,7 @@ pub struct DiffSummary {
 }
 
 /// A whole diff report: `imagegate/diff/v1`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DiffReport {
     /// Always [`DIFF_SCHEMA`].
@@ -289,22 +309,44 @@ pub enum DiffFormat {
     Sarif,
     /// GitHub annotations of the new findings.
     Github,
+    /// GitLab Code Quality of the new findings.
+    Gitlab,
+}
+
+impl DiffFormat {
+    /// Every format, in the order of the documentation.
+    pub const ALL: [DiffFormat; 6] = [
+        Self::Text,
+        Self::Json,
+        Self::Markdown,
+        Self::Sarif,
+        Self::Github,
+        Self::Gitlab,
+    ];
+
+    /// The name `--format` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Json => "json",
+            Self::Markdown => "markdown",
+            Self::Sarif => "sarif",
+            Self::Github => "github",
+            Self::Gitlab => "gitlab",
+        }
+    }
 }
 
 impl std::str::FromStr for DiffFormat {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "text" => Ok(Self::Text),
-            "json" => Ok(Self::Json),
-            "markdown" => Ok(Self::Markdown),
-            "sarif" => Ok(Self::Sarif),
-            "github" => Ok(Self::Github),
-            _ => Err(format!(
-                "unknown format `{s}`: diff supports text, json, markdown, sarif, github"
-            )),
-        }
+        Self::ALL
+            .into_iter()
+            .find(|f| f.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                format!("unknown format `{s}`: diff supports text, json, markdown, sarif, github, gitlab")
+            })
     }
 }
 
@@ -327,6 +369,9 @@ pub fn render_diff(
             .renderer(options)
             .render(&report.new_findings_report(), out),
         DiffFormat::Github => Format::Github
+            .renderer(options)
+            .render(&report.new_findings_report(), out),
+        DiffFormat::Gitlab => Format::Gitlab
             .renderer(options)
             .render(&report.new_findings_report(), out),
     }

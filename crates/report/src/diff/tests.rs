@@ -95,6 +95,12 @@ fn json_has_the_schema_and_the_three_lists() {
     assert_eq!(v["unchanged"][0]["rule"], "pull-policy-missing");
     assert_eq!(v["changes"][0]["kind"], "changed");
     assert_eq!(v["changes"][0]["imageChanges"][0]["new"], "nginx:1.27");
+    // The checked-in schema (generated from these types by `cargo xtask docs`) holds it.
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../../../docs/schemas/diff.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&v).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
 }
 
 #[test]
@@ -133,6 +139,10 @@ fn sarif_and_github_carry_new_findings_only() {
     )
     .unwrap();
     assert_eq!(gh, same);
+    let gitlab: serde_json::Value = serde_json::from_str(&render(DiffFormat::Gitlab, &r)).unwrap();
+    let issues = gitlab.as_array().unwrap();
+    assert_eq!(issues.len(), 1);
+    assert_eq!(issues[0]["check_name"], "digest-required");
 }
 
 #[test]
@@ -152,6 +162,9 @@ fn text_lists_changes_and_the_verdict() {
 #[test]
 fn formats_parse() {
     assert_eq!("JSON".parse::<DiffFormat>(), Ok(DiffFormat::Json));
+    for f in DiffFormat::ALL {
+        assert_eq!(f.name().parse::<DiffFormat>(), Ok(f));
+    }
     assert!("junit"
         .parse::<DiffFormat>()
         .unwrap_err()

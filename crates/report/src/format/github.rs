@@ -28,7 +28,8 @@ impl Renderer for GithubRenderer<'_> {
                 Severity::Warning => "warning",
             };
             let mut properties = Vec::new();
-            let (file, line) = location(f);
+            let (file, line) = super::where_to_fix(f).unzip();
+            let line = line.flatten();
             if let Some(file) = file.map(|f| super::from_checkout_root(self.path_prefix, &f)) {
                 properties.push(format!("file={}", escape_property(&one_line(&file))));
             }
@@ -45,19 +46,6 @@ impl Renderer for GithubRenderer<'_> {
             )?;
         }
         Ok(())
-    }
-}
-
-/// The annotation's file and line: the values line, else the template, else the chart.
-fn location(f: &ReportFinding) -> (Option<String>, Option<u32>) {
-    match (&f.origin, &f.template_path_in_repo) {
-        (Some(origin), _) => (Some(origin.file.clone()), Some(origin.line.max(1))),
-        (None, Some(template)) => (Some(template.clone()), None),
-        (None, None) if !f.chart.is_empty() => (
-            Some(format!("{}/Chart.yaml", f.chart.trim_end_matches('/'))),
-            None,
-        ),
-        (None, None) => (None, None),
     }
 }
 

@@ -35,6 +35,19 @@ pub(crate) fn write_pretty<T: Serialize>(
     Ok(())
 }
 
+/// `s` as a JSON string literal (quotes included) with every control and bidi character escaped
+/// as `\uXXXX`, as the JSON report writes strings: safe to print, and read back as `s` by a JSON
+/// or YAML reader (a YAML double-quoted scalar takes the same escapes).
+pub fn inert_string(s: &str) -> String {
+    let mut out = Vec::new();
+    match write_pretty(&s, &mut out) {
+        Ok(()) => String::from_utf8(out)
+            .map(|t| t.trim_end().to_owned())
+            .unwrap_or_else(|_| "\"\"".into()),
+        Err(_) => "\"\"".into(),
+    }
+}
+
 /// serde_json's pretty formatter, escaping what [`is_dangerous`] names inside strings.
 struct Inert(PrettyFormatter<'static>);
 
@@ -109,5 +122,11 @@ mod tests {
         );
         let back: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
         assert_eq!(back, value);
+        let one = inert_string("web\u{202e}\u{9b}\"x");
+        assert_eq!(one, "\"web\\u202e\\u009b\\\"x\"");
+        assert_eq!(
+            serde_json::from_str::<String>(&one).unwrap_or_default(),
+            "web\u{202e}\u{9b}\"x"
+        );
     }
 }

@@ -4,10 +4,13 @@ use std::fmt;
 use std::io::{self, Write};
 use std::str::FromStr;
 
-use crate::model::Report;
+use sha2::{Digest, Sha256};
+
+use crate::model::{Report, ReportFinding};
 use crate::rules::RuleMeta;
 
 pub mod github;
+pub mod gitlab;
 pub mod json;
 pub mod junit;
 pub mod markdown;
@@ -60,17 +63,20 @@ pub enum Format {
     Github,
     /// Markdown, for a pull-request comment or the job summary.
     Markdown,
+    /// GitLab Code Quality JSON (`artifacts:reports:codequality`).
+    Gitlab,
 }
 
 impl Format {
     /// Every format, in the order of the documentation.
-    pub const ALL: [Format; 6] = [
+    pub const ALL: [Format; 7] = [
         Self::Text,
         Self::Json,
         Self::Sarif,
         Self::Junit,
         Self::Github,
         Self::Markdown,
+        Self::Gitlab,
     ];
 
     /// The name `--format` takes.
@@ -82,6 +88,7 @@ impl Format {
             Self::Junit => "junit",
             Self::Github => "github",
             Self::Markdown => "markdown",
+            Self::Gitlab => "gitlab",
         }
     }
 
@@ -98,6 +105,10 @@ impl Format {
                 path_prefix: options.path_prefix,
             }),
             Self::Markdown => Box::new(markdown::MarkdownRenderer::default()),
+            Self::Gitlab => Box::new(gitlab::GitlabRenderer {
+                rules: options.rules,
+                path_prefix: options.path_prefix,
+            }),
         }
     }
 }
@@ -110,7 +121,7 @@ impl fmt::Display for Format {
 
 /// A `--format` value that names no format.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown format `{0}`: expected one of text, json, sarif, junit, github, markdown")]
+#[error("unknown format `{0}`: expected one of text, json, sarif, junit, github, markdown, gitlab")]
 pub struct ParseFormatError(pub String);
 
 impl FromStr for Format {
@@ -129,12 +140,12 @@ impl FromStr for Format {
 pub struct FormatOptions<'a> {
     /// Colour and verbosity of the text format.
     pub text: text::TextOptions,
-    /// Rule documentation, for the formats that describe rules (SARIF).
+    /// Rule documentation, for the formats that describe rules (SARIF) or rank them (GitLab).
     pub rules: &'a [RuleMeta],
     /// Where the report's repository-relative paths sit inside the checkout (`gitops` for a
-    /// configuration in `gitops/imagegate.yaml`; empty at the root). SARIF and GitHub
-    /// annotations put it in front of every path, since code scanning and annotations resolve
-    /// paths from the checkout's root.
+    /// configuration in `gitops/imagegate.yaml`; empty at the root). SARIF, GitHub annotations
+    /// and GitLab Code Quality put it in front of every path, since they resolve paths from the
+    /// checkout's root.
     pub path_prefix: &'a str,
 }
 
@@ -148,6 +159,50 @@ pub(crate) fn from_checkout_root(prefix: &str, path: &str) -> String {
     } else {
         format!("{prefix}/{path}")
     }
+}
+
+/// Where to fix a finding, as a repository path and line: the values line, else the template
+/// file (no line), else the chart's `Chart.yaml` (no line); `None` for a finding about no file.
+pub(crate) fn where_to_fix(f: &ReportFinding) -> Option<(String, Option<u32>)> {
+    match (&f.origin, &f.template_path_in_repo) {
+        (Some(origin), _) => Some((origin.file.clone(), Some(origin.line.max(1)))),
+        (None, Some(template)) => Some((template.clone(), None)),
+        (None, None) if !f.chart.is_empty() => Some((
+            format!("{}/Chart.yaml", f.chart.trim_end_matches('/')),
+            None,
+        )),
+        (None, None) => None,
+    }
+}
+
+/// A stable identity of what the finding is about, independent of its line and message, so a
+/// value moving inside a file does not make code scanning see a new alert.
+pub(crate) fn fingerprint(f: &ReportFinding) -> String {
+    let object = f.object.as_ref();
+    let mut parts = vec![
+        f.environment.as_str(),
+        f.app.as_str(),
+        object.map_or("", |o| o.kind.as_str()),
+        object.and_then(|o| o.namespace.as_deref()).unwrap_or(""),
+        object.map_or("", |o| o.name.as_str()),
+        f.container.as_deref().unwrap_or(""),
+        f.field.as_deref().unwrap_or(""),
+        f.rule.as_str(),
+    ];
+    // A finding with no object is about a file of the repository (two unused values files are
+    // two alerts): its file tells it apart. Object findings keep the fingerprints they had.
+    if object.is_none() {
+        if let Some(origin) = &f.origin {
+            parts.push(origin.file.as_str());
+        }
+    }
+    let mut hasher = Sha256::new();
+    for part in parts {
+        // Length-prefixed, so no choice of field contents can make two tuples hash alike.
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part.as_bytes());
+    }
+    hex::encode(hasher.finalize())
 }
 
 #[cfg(test)]
@@ -168,6 +223,6 @@ mod tests {
         let err = "xml".parse::<Format>().unwrap_err();
         assert!(err
             .to_string()
-            .contains("text, json, sarif, junit, github, markdown"));
+            .contains("text, json, sarif, junit, github, markdown, gitlab"));
     }
 }

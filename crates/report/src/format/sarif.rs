@@ -18,7 +18,6 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use super::{RenderError, Renderer};
 use crate::model::{Report, ReportFinding, Severity, Snippet, RENDER_FAILED};
@@ -142,7 +141,7 @@ fn result<'r>(
             text: message(report, f),
         },
         locations: location(f, prefix).into_iter().collect(),
-        partial_fingerprints: BTreeMap::from([(FINGERPRINT_KEY, fingerprint(f))]),
+        partial_fingerprints: BTreeMap::from([(FINGERPRINT_KEY, super::fingerprint(f))]),
         suppressions,
         properties: ResultProperties {
             environment: &f.environment,
@@ -166,7 +165,7 @@ fn level(severity: Severity) -> &'static str {
 
 /// The result's text: the finding's message, then which cell, object, container and image, as
 /// one plain-text paragraph ending in a period; for a failed render, helm's error after it.
-fn message(report: &Report, f: &ReportFinding) -> String {
+pub(crate) fn message(report: &Report, f: &ReportFinding) -> String {
     let mut text = one_line(f.message.trim()).trim_end_matches('.').to_owned();
     // A finding about the repository itself (an exception, an unread values file) has no cell.
     let mut context: Vec<String> = [("environment", &f.environment), ("app", &f.app)]
@@ -201,14 +200,8 @@ fn message(report: &Report, f: &ReportFinding) -> String {
 
 /// Where to fix the finding: the values line, else the template file, else the chart.
 fn location(f: &ReportFinding, prefix: &str) -> Option<Location> {
-    let (path, line) = match (&f.origin, &f.template_path_in_repo) {
-        (Some(origin), _) => (origin.file.clone(), origin.line),
-        (None, Some(template)) => (template.clone(), 1),
-        (None, None) if !f.chart.is_empty() => {
-            (format!("{}/Chart.yaml", f.chart.trim_end_matches('/')), 1)
-        }
-        (None, None) => return None,
-    };
+    let (path, line) = super::where_to_fix(f)?;
+    let line = line.unwrap_or(1);
     let (uri, uri_base_id) = artifact_uri(&super::from_checkout_root(prefix, &path));
     let (region, context_region) = match (&f.origin, &f.snippet) {
         (Some(origin), Some(snippet)) => regions(origin.line.max(1), snippet),
@@ -292,36 +285,6 @@ fn artifact_uri(path: &str) -> (String, Option<&'static str>) {
     } else {
         (encoded, Some(SRCROOT))
     }
-}
-
-/// A stable identity of what the finding is about, independent of its line and message, so a
-/// value moving inside a file does not make code scanning see a new alert.
-fn fingerprint(f: &ReportFinding) -> String {
-    let object = f.object.as_ref();
-    let mut parts = vec![
-        f.environment.as_str(),
-        f.app.as_str(),
-        object.map_or("", |o| o.kind.as_str()),
-        object.and_then(|o| o.namespace.as_deref()).unwrap_or(""),
-        object.map_or("", |o| o.name.as_str()),
-        f.container.as_deref().unwrap_or(""),
-        f.field.as_deref().unwrap_or(""),
-        f.rule.as_str(),
-    ];
-    // A finding with no object is about a file of the repository (two unused values files are
-    // two alerts): its file tells it apart. Object findings keep the fingerprints they had.
-    if object.is_none() {
-        if let Some(origin) = &f.origin {
-            parts.push(origin.file.as_str());
-        }
-    }
-    let mut hasher = Sha256::new();
-    for part in parts {
-        // Length-prefixed, so no choice of field contents can make two tuples hash alike.
-        hasher.update((part.len() as u64).to_le_bytes());
-        hasher.update(part.as_bytes());
-    }
-    hex::encode(hasher.finalize())
 }
 
 /// `digest-required` → `DigestRequired`: SARIF's `name` is an identifier-like form of the id.
@@ -599,6 +562,7 @@ struct Suppression {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::fingerprint;
     use crate::model::ObjectRef;
 
     #[test]

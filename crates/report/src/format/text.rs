@@ -21,7 +21,7 @@ use anstyle::{AnsiColor, Effects, Style};
 
 use super::{RenderError, Renderer};
 use crate::model::{
-    CellReport, CellStatus, EnvironmentCounts, Report, ReportFinding, Severity, Snippet,
+    CellReport, CellStatus, EnvironmentCounts, Report, ReportFinding, Severity, Snippet, Verdict,
     RENDER_FAILED,
 };
 use crate::sanitize::{block, one_line};
@@ -31,8 +31,9 @@ use crate::sanitize::{block, one_line};
 pub struct TextOptions {
     /// Use ANSI colours and effects.
     pub color: bool,
-    /// One line per failing finding (a failed render with helm's first line), then one
-    /// verdict line: no snippets, no excepted findings, no table.
+    /// Nothing but what fails the run: one line per failing finding (an error, or a warning
+    /// when warnings count as errors; a failed render with helm's first line). No snippets,
+    /// no excepted findings, no table, no verdict line: the exit status is the verdict.
     pub quiet: bool,
 }
 
@@ -57,10 +58,9 @@ impl Renderer for TextRenderer {
             Palette::plain()
         };
         if self.options.quiet {
-            write_quiet(report, &palette, out)?;
-        } else {
-            write_full(report, &palette, out)?;
+            return write_quiet(report, &palette, out);
         }
+        write_full(report, &palette, out)?;
         write_verdict(report, &palette, out)?;
         Ok(())
     }
@@ -363,7 +363,11 @@ fn underline(line: &str, range: Option<std::ops::Range<usize>>) -> (usize, usize
 }
 
 fn write_quiet(report: &Report, p: &Palette, out: &mut dyn Write) -> Result<(), RenderError> {
-    for f in report.findings.iter().filter(|f| !f.excepted) {
+    let failing = report
+        .findings
+        .iter()
+        .filter(|f| f.is_failing(report.summary.warnings_as_errors));
+    for f in failing {
         let mut line = format!(
             "{} {}/{}",
             p.paint(
@@ -458,10 +462,9 @@ fn write_verdict(report: &Report, p: &Palette, out: &mut dyn Write) -> Result<()
     if t.failed > 0 {
         line.push_str(&format!(" ({} failed to render)", t.failed));
     }
-    let verdict = if report.exit_code(false) == 0 {
-        p.paint(p.ok, "passed")
-    } else {
-        p.paint(p.error, "failed")
+    let verdict = match report.summary.verdict {
+        Verdict::Pass => p.paint(p.ok, "passed"),
+        Verdict::Fail => p.paint(p.error, "failed"),
     };
     writeln!(out, "{verdict}: {line}")?;
     Ok(())
@@ -470,6 +473,42 @@ fn write_verdict(report: &Report, p: &Palette, out: &mut dyn Write) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_verdict_and_quiet_follow_warnings_as_errors() {
+        let warning = crate::model::ReportFinding::new(
+            "pull-policy-missing",
+            Severity::Warning,
+            "set it",
+            "dev",
+            "api",
+            "c",
+        );
+        let report = Report::new(
+            crate::Generator::new("imagegate", "0"),
+            vec![warning],
+            vec![],
+        );
+        let render = |r: &Report, quiet| {
+            let mut out = Vec::new();
+            let options = TextOptions {
+                color: false,
+                quiet,
+            };
+            TextRenderer::new(options).render(r, &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert!(render(&report, false).contains("passed: 0 errors, 1 warning"));
+        assert_eq!(render(&report, true), "", "a warning does not fail the run");
+        let strict = report.judged(true);
+        assert!(render(&strict, false).contains("failed: 0 errors, 1 warning"));
+        let quiet = render(&strict, true);
+        assert!(
+            quiet.starts_with("warning[pull-policy-missing] dev/api"),
+            "{quiet}"
+        );
+        assert_eq!(quiet.lines().count(), 1, "no verdict line: {quiet}");
+    }
 
     #[test]
     fn underline_defaults_to_the_trimmed_line() {

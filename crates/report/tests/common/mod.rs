@@ -155,6 +155,10 @@ pub fn findings() -> Vec<ReportFinding> {
         "exception 2 in imagegate.yaml (until 2031-01-31): migrating web to digests, PLAT-412"
             .into(),
     );
+    excepted.exception = Some(imagegate_report::ExceptionRef {
+        reason: "migrating web to digests, PLAT-412".into(),
+        expires: "2031-01-31".into(),
+    });
 
     let mut warning = ReportFinding::new(
         "pull-policy-not-ifnotpresent",
