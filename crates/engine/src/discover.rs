@@ -27,7 +27,7 @@
 
 use crate::Fatal;
 use anyhow::Result;
-use imagegate_fleet::Scope;
+use imagegate_fleet::{Repo, Scope};
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -173,29 +173,27 @@ fn scalar(v: &Json) -> Option<String> {
 /// The records of one record file, and the field that names each environment.
 type RecordFile = (Vec<BTreeMap<String, String>>, &'static str);
 
-/// The environment records of a file, when it is a record file: flat mappings with a name field.
-fn records(doc: &Json) -> Option<RecordFile> {
-    let items: Vec<&Json> = match doc {
-        Json::Array(items) if !items.is_empty() => items.iter().collect(),
-        Json::Object(_) => vec![doc],
-        _ => return None,
-    };
+/// The environment records of a file, when it is a record file: flat mappings with a name field,
+/// read with the matrix's own reader.
+fn records(repo: &Repo, rel: &str) -> Option<RecordFile> {
+    let recs = imagegate_fleet::read_records(repo, rel).ok()?;
+    if recs.is_empty() {
+        return None;
+    }
     let mut out = Vec::new();
     let mut field = None;
-    for item in items {
-        let map = item.as_object()?;
-        let mut rec = BTreeMap::new();
-        for (k, v) in map {
-            rec.insert(k.clone(), scalar(v)?);
+    for rec in recs {
+        if !rec.flat {
+            return None;
         }
         let f = ["env", "environment"]
             .into_iter()
-            .find(|f| rec.contains_key(*f))?;
+            .find(|f| rec.fields.contains_key(*f))?;
         if field.is_some_and(|g| g != f) {
             return None;
         }
         field = Some(f);
-        out.push(rec);
+        out.push(rec.fields);
     }
     Some((out, field?))
 }
@@ -209,17 +207,15 @@ struct FoundComponent {
     has_chart_path: bool,
 }
 
-fn component(root: &Path, rel: &str) -> Option<FoundComponent> {
-    let doc = read_yaml(root, rel)?;
-    let text = |k: &str| doc.get(k).and_then(scalar).unwrap_or_default();
-    let name = doc.get("name").and_then(scalar)?;
-    let chart = doc.get("chart")?;
+/// A component file, read with the matrix's own reader.
+fn component(repo: &Repo, rel: &str) -> Option<FoundComponent> {
+    let c = imagegate_fleet::read_component_file(repo, rel).ok()?;
     Some(FoundComponent {
         file: rel.to_string(),
-        name,
-        domain: text("domain"),
-        project: text("project"),
-        has_chart_path: chart.get("path").and_then(scalar).is_some(),
+        name: c.name,
+        domain: c.domain,
+        project: c.project,
+        has_chart_path: c.chart_path.is_some(),
     })
 }
 
@@ -405,6 +401,7 @@ fn template_vars(t: &[Seg]) -> Vec<String> {
 /// folders deep, YAML files up to `MAX_FILE_BYTES`; symbolic links are never followed).
 pub fn inspect(root: &Path) -> Result<Inspection> {
     let tree = walk(root)?;
+    let repo = Repo::open(root).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut notes = Vec::new();
     let yaml: Vec<&String> = tree
         .files
@@ -417,7 +414,7 @@ pub fn inspect(root: &Path) -> Result<Inspection> {
     let mut comps: Vec<FoundComponent> = yaml
         .iter()
         .filter(|f| matches!(file_name(f), "component.yaml" | "component.yml"))
-        .filter_map(|f| component(root, f))
+        .filter_map(|f| component(&repo, f))
         .collect();
     comps.sort_by(|a, b| a.file.cmp(&b.file));
     let comp_files: BTreeSet<&str> = comps.iter().map(|c| c.file.as_str()).collect();
@@ -434,7 +431,7 @@ pub fn inspect(root: &Path) -> Result<Inspection> {
         if comp_files.contains(f.as_str()) || in_values(f) {
             continue;
         }
-        if let Some(r) = read_yaml(root, f).as_ref().and_then(records) {
+        if let Some(r) = records(&repo, f) {
             record_files.insert((*f).clone(), r);
         }
     }

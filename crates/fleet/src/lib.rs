@@ -20,7 +20,10 @@ mod paths;
 mod template;
 
 pub use error::ConfigError;
-pub use matrix::{Cell, Component, Environment, Scope, ValueFile};
+pub use matrix::{
+    read_component_file, read_records, Cell, Component, ComponentFacts, Environment, Record, Scope,
+    ValueFile,
+};
 pub use model::*;
 pub use paths::{path_glob, Repo};
 pub use template::render_template;

@@ -128,6 +128,64 @@ fn placeholder(node: &Node) -> Option<String> {
     }
 }
 
+/// One environment record of a record file: its scalar fields, as placeholders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Every field whose value is a scalar, as text.
+    pub fields: BTreeMap<String, String>,
+    /// Whether every field is a scalar (no nested mapping or list).
+    pub flat: bool,
+    /// Where the record starts.
+    pub line: u32,
+    /// Where the record starts.
+    pub col: u32,
+}
+
+/// The records of an environment record file (a mapping, or a list of mappings), read as the
+/// matrix reads them. `init` reads candidate files through this too, so what it proposes is
+/// what the matrix will read.
+pub fn read_records(repo: &Repo, rec_file: &str) -> Result<Vec<Record>, ConfigError> {
+    const EXAMPLE: &str = "each record is one environment, e.g. `{env: dev, clusterType: azure}`";
+    let rec_text = repo.read_to_string(rec_file, MAX_CONFIG_BYTES)?;
+    let rec_root = load_yaml(rec_file, &rec_text)?;
+    let records: Vec<&Node> = match rec_root.as_ref().map(|n| &n.value) {
+        Some(Value::Seq(items)) => items.iter().collect(),
+        Some(Value::Map(_)) => rec_root.iter().collect(),
+        None => Vec::new(),
+        Some(Value::Scalar(s)) if s.is_null() => Vec::new(),
+        Some(Value::Scalar(_)) => {
+            return Err(
+                ConfigError::new(rec_file, "expected a mapping or a list of mappings")
+                    .at_node(rec_root.as_ref())
+                    .hint(EXAMPLE),
+            )
+        }
+    };
+    records
+        .into_iter()
+        .enumerate()
+        .map(|(ri, rec)| {
+            let Some(map) = rec.as_map() else {
+                return Err(
+                    ConfigError::new(rec_file, format!("record {ri} is not a mapping"))
+                        .at_node(Some(rec))
+                        .hint(EXAMPLE),
+                );
+            };
+            let fields: BTreeMap<String, String> = map
+                .iter()
+                .filter_map(|(k, v)| Some((placeholder(k)?, placeholder(v)?)))
+                .collect();
+            Ok(Record {
+                flat: fields.len() == map.len(),
+                fields,
+                line: rec.line,
+                col: rec.col,
+            })
+        })
+        .collect()
+}
+
 pub(crate) fn resolve_environments(
     repo: &Repo,
     file: &str,
@@ -155,37 +213,9 @@ pub(crate) fn resolve_environments(
                         .hint("environment record files are matched relative to the repository root"));
                 }
                 for rec_file in files {
-                    let rec_text = repo.read_to_string(&rec_file, MAX_CONFIG_BYTES)?;
-                    let rec_root = load_yaml(&rec_file, &rec_text)?;
-                    let records: Vec<&Node> = match rec_root.as_ref().map(|n| &n.value) {
-                        Some(Value::Seq(items)) => items.iter().collect(),
-                        Some(Value::Map(_)) => rec_root.iter().collect(),
-                        None => Vec::new(),
-                        Some(Value::Scalar(s)) if s.is_null() => Vec::new(),
-                        Some(Value::Scalar(_)) => return Err(ConfigError::new(
-                            &rec_file,
-                            "expected a mapping or a list of mappings",
-                        )
-                        .at_node(rec_root.as_ref())
-                        .hint(
-                            "each record is one environment, e.g. `{env: dev, clusterType: azure}`",
-                        )),
-                    };
-                    for (ri, rec) in records.into_iter().enumerate() {
-                        let Some(map) = rec.as_map() else {
-                            return Err(ConfigError::new(
-                                &rec_file,
-                                format!("record {ri} is not a mapping"),
-                            )
-                            .at_node(Some(rec))
-                            .hint(
-                                "each record is one environment, e.g. `{env: dev, clusterType: azure}`",
-                            ));
-                        };
-                        let vars: BTreeMap<String, String> = map
-                            .iter()
-                            .filter_map(|(k, v)| Some((placeholder(k)?, placeholder(v)?)))
-                            .collect();
+                    for (ri, rec) in read_records(repo, &rec_file)?.into_iter().enumerate() {
+                        let at = |e: ConfigError| e.at(Some(rec.line), Some(rec.col));
+                        let vars = rec.fields;
                         let name = render_template(&d.name, &vars).map_err(|p| {
                             ConfigError::new(
                                 &rec_file,
@@ -194,20 +224,18 @@ pub(crate) fn resolve_environments(
                                     d.name
                                 ),
                             )
-                            .at_node(Some(rec))
+                            .at(Some(rec.line), Some(rec.col))
                             .hint(format!(
                                 "fields available: {}",
                                 vars.keys().cloned().collect::<Vec<_>>().join(", ")
                             ))
                         })?;
-                        validate_name(&name)
-                            .map_err(|m| ConfigError::new(&rec_file, m).at_node(Some(rec)))?;
+                        validate_name(&name).map_err(|m| at(ConfigError::new(&rec_file, m)))?;
                         if envs.iter().any(|e| e.name == name) {
-                            return Err(ConfigError::new(
+                            return Err(at(ConfigError::new(
                                 &rec_file,
                                 format!("environment `{name}` is declared twice"),
-                            )
-                            .at_node(Some(rec)));
+                            )));
                         }
                         let mut vars = vars;
                         vars.insert("env".into(), name.clone());
@@ -293,6 +321,43 @@ struct ComponentChart {
     skip_crds: Option<bool>,
 }
 
+/// Reads and deserialises one component file.
+fn component_file(repo: &Repo, cf: &str) -> Result<ComponentFile, ConfigError> {
+    let ctext = repo.read_to_string(cf, MAX_CONFIG_BYTES)?;
+    // An empty file is an empty mapping, so the error names `name` as missing.
+    let croot = load_yaml(cf, &ctext)?.unwrap_or(Node {
+        value: Value::Map(Vec::new()),
+        line: 1,
+        col: 1,
+    });
+    imagegate_yaml::from_node(&croot).map_err(|e| de_error(cf, &e))
+}
+
+/// What a component file says, read as the matrix reads it (`init` proposes configurations
+/// from these).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComponentFacts {
+    /// `name`.
+    pub name: String,
+    /// `domain`, or empty.
+    pub domain: String,
+    /// `project`, or empty.
+    pub project: String,
+    /// `chart.path`, when the chart is vendored in the repository.
+    pub chart_path: Option<String>,
+}
+
+/// Reads one component file with the matrix's own reader.
+pub fn read_component_file(repo: &Repo, path: &str) -> Result<ComponentFacts, ConfigError> {
+    let c = component_file(repo, path)?;
+    Ok(ComponentFacts {
+        name: c.name.value,
+        domain: c.domain.unwrap_or_default(),
+        project: c.project.unwrap_or_default(),
+        chart_path: c.chart.value.path.map(|p| p.value),
+    })
+}
+
 pub(crate) fn resolve_components(
     repo: &Repo,
     file: &str,
@@ -321,15 +386,7 @@ pub(crate) fn resolve_components(
                     .hint("component files are matched relative to the repository root"));
                 }
                 for cf in files {
-                    let ctext = repo.read_to_string(&cf, MAX_CONFIG_BYTES)?;
-                    // An empty file is an empty mapping, so the error names `name` as missing.
-                    let croot = load_yaml(&cf, &ctext)?.unwrap_or(Node {
-                        value: Value::Map(Vec::new()),
-                        line: 1,
-                        col: 1,
-                    });
-                    let c: ComponentFile =
-                        imagegate_yaml::from_node(&croot).map_err(|e| de_error(&cf, &e))?;
+                    let c = component_file(repo, &cf)?;
                     let at = |s: &Spanned<String>| (Some(s.line), Some(s.col));
                     validate_name(&c.name).map_err(|m| {
                         let (line, col) = at(&c.name);
