@@ -55,13 +55,18 @@ fn check_json(args: &[&str]) -> (Option<i32>, Value) {
     (out.status.code(), report)
 }
 
+/// The whole fleet's report, from one run shared by the checks below.
 fn check_fleet() -> Value {
-    let (code, report) = check_json(&[]);
-    assert_eq!(code, Some(1), "the fleet has error findings");
-    report
+    static REPORT: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    REPORT
+        .get_or_init(|| {
+            let (code, report) = check_json(&[]);
+            assert_eq!(code, Some(1), "the fleet has error findings");
+            report
+        })
+        .clone()
 }
 
-#[test]
 fn helm_fleet_findings_equal_expected() {
     let report = check_fleet();
     assert_eq!(report["schema"], "imagegate/report/v1");
@@ -91,7 +96,6 @@ fn helm_fleet_findings_equal_expected() {
     );
 }
 
-#[test]
 fn helm_fleet_failed_cells_are_reported_and_the_rest_judged() {
     let report = check_fleet();
     let cells = report["cells"].as_array().unwrap();
@@ -120,7 +124,6 @@ fn helm_fleet_failed_cells_are_reported_and_the_rest_judged() {
     assert_eq!(rf[0]["app"], "dev-agents");
 }
 
-#[test]
 fn helm_fleet_every_image_finding_says_where_to_fix_it() {
     let report = check_fleet();
     for f in report["findings"].as_array().unwrap() {
@@ -167,7 +170,6 @@ fn helm_narrowed_runs_answer_for_their_selection_only() {
 
 /// The four `invalid-image-ref` scenarios (README #17–#20): each finding points at the values
 /// line that causes it, and the empty image a template writes itself points at none.
-#[test]
 fn helm_fleet_invalid_image_refs_point_at_their_values_line_or_at_none() {
     let report = check_fleet();
     let invalid: Vec<&Value> = report["findings"]
@@ -263,4 +265,14 @@ fn helm_fleet_invalid_image_refs_point_at_their_values_line_or_at_none() {
         });
         assert!(!same_site, "another finding on an invalid reference: {f}");
     }
+}
+
+/// One test, one run of the whole fleet: nextest runs each test in a process of its own, so
+/// separate tests would each render the whole fleet again for the same report.
+#[test]
+fn helm_fleet_whole_run() {
+    helm_fleet_findings_equal_expected();
+    helm_fleet_failed_cells_are_reported_and_the_rest_judged();
+    helm_fleet_every_image_finding_says_where_to_fix_it();
+    helm_fleet_invalid_image_refs_point_at_their_values_line_or_at_none();
 }

@@ -56,7 +56,6 @@ fn helm_version() -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-#[test]
 fn helm_snapshot_every_format() {
     let outs = outputs();
     for (format, _) in FORMATS {
@@ -64,7 +63,6 @@ fn helm_snapshot_every_format() {
     }
 }
 
-#[test]
 fn helm_sarif_is_valid_sarif_2_1_0() {
     let sarif: serde_json::Value = serde_json::from_str(&outputs()["sarif"]).unwrap();
     let schema: serde_json::Value = serde_json::from_str(
@@ -101,7 +99,6 @@ fn helm_sarif_is_valid_sarif_2_1_0() {
     }
 }
 
-#[test]
 fn helm_junit_has_one_test_case_per_cell() {
     let xml = &outputs()["junit"];
     let doc = roxmltree::Document::parse(xml).expect("JUnit XML parses");
@@ -140,7 +137,6 @@ fn helm_junit_has_one_test_case_per_cell() {
     assert_eq!(failed, failing_cells.len());
 }
 
-#[test]
 fn helm_github_annotations_point_at_files() {
     for line in outputs()["github"].lines() {
         assert!(
@@ -159,7 +155,6 @@ fn helm_github_annotations_point_at_files() {
     }
 }
 
-#[test]
 fn helm_gitlab_code_quality_points_at_tracked_lines_with_unique_fingerprints() {
     let issues: Vec<serde_json::Value> = serde_json::from_str(&outputs()["gitlab"]).unwrap();
     let report: serde_json::Value = serde_json::from_str(&outputs()["json"]).unwrap();
@@ -198,4 +193,15 @@ fn tracked_line(path: &str, line: u64) -> bool {
         .is_ok_and(|o| o.status.success());
     let lines = std::fs::read_to_string(root().join(path)).map_or(0, |t| t.lines().count());
     tracked && line >= 1 && line as usize <= lines.max(1)
+}
+
+/// One test, one fleet run: nextest runs each test in a process of its own, so separate tests
+/// would each render the whole fleet again for the same outputs.
+#[test]
+fn helm_every_format_over_the_fleet() {
+    helm_snapshot_every_format();
+    helm_sarif_is_valid_sarif_2_1_0();
+    helm_junit_has_one_test_case_per_cell();
+    helm_github_annotations_point_at_files();
+    helm_gitlab_code_quality_points_at_tracked_lines_with_unique_fingerprints();
 }
