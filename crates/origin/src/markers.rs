@@ -80,6 +80,7 @@ struct Setting {
     layer_index: usize,
     path: Vec<String>,
     line: u32,
+    text: String,
 }
 
 /// The markers of one cell's render, and what each replaced.
@@ -148,6 +149,11 @@ impl Markers {
     /// What marker `id` replaced.
     pub fn get(&self, id: usize) -> Option<&Marked> {
         self.marked.get(id)
+    }
+
+    /// Whether some marker replaced a value on line `line` of `file`.
+    pub fn marks_line(&self, file: &str, line: u32) -> bool {
+        self.marked.iter().any(|m| m.file == file && m.line == line)
     }
 
     /// How many markers there are.
@@ -233,7 +239,7 @@ impl Markers {
     /// Where a digest belongs beside the value marker `id` replaced: the `digest` key of the
     /// same mapping, as the last layer that sets it (helm's merge keeps that one; a `digest:
     /// null` override is the line to change). `None` when no layer has such a key.
-    pub fn digest_beside(&self, id: usize) -> Option<(String, u32, String, LayerKind)> {
+    pub fn digest_beside(&self, id: usize) -> Option<crate::Origin> {
         let m = self.marked.get(id)?;
         let owner = &self.layers.get(m.layer_index)?.2;
         let full = |layer: usize, path: &[String]| -> Vec<String> {
@@ -254,7 +260,13 @@ impl Markers {
             .filter(|s| full(s.layer_index, &s.path) == want)
             .max_by_key(|s| s.layer_index)?;
         let (file, kind, _) = &self.layers[s.layer_index];
-        Some((file.clone(), s.line, display_path(&want), *kind))
+        Some(crate::Origin {
+            file: file.clone(),
+            line: s.line,
+            text: s.text.clone(),
+            key: display_path(&want),
+            layer: *kind,
+        })
     }
 }
 
@@ -352,6 +364,7 @@ impl Walk<'_, '_> {
                             layer_index: self.layer_index,
                             path: path.clone(),
                             line: k.line,
+                            text: line_text(self.lines, k.line),
                         });
                     } else if v.as_scalar().is_some() && key.to_ascii_lowercase().contains("digest")
                     {
@@ -359,6 +372,7 @@ impl Walk<'_, '_> {
                             layer_index: self.layer_index,
                             path: path.clone(),
                             line: v.line,
+                            text: line_text(self.lines, v.line),
                         });
                     }
                     let value = self.node(v, path, container);

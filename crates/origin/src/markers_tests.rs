@@ -232,12 +232,15 @@ fn where_a_digest_belongs_is_the_last_layer_setting_the_digest_key_beside_the_ta
     let tag = (0..m.len())
         .find(|&i| m.get(i).unwrap().file == "env/prod.yaml")
         .unwrap();
-    let (file, line, key, layer) = m.digest_beside(tag).unwrap();
+    let o = m.digest_beside(tag).unwrap();
     assert_eq!(
-        (file.as_str(), line, key.as_str()),
+        (o.file.as_str(), o.line, o.key.as_str()),
         ("env/prod.yaml", 3, "image.digest")
     );
-    assert_eq!(layer, LayerKind::ValueStack);
+    assert_eq!(
+        (o.layer, o.text.as_str()),
+        (LayerKind::ValueStack, "  digest: null")
+    );
     // A mapping with no digest key anywhere: nowhere to pin.
     let mut m = Markers::new();
     m.mark_values(
