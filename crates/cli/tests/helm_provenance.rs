@@ -126,22 +126,11 @@ fn fixture() -> tempfile::TempDir {
     dir
 }
 
+/// The findings of `imagegate check` on the fixture's one cell, which has findings (exit 1).
 fn check(dir: &Path) -> Vec<Value> {
-    let out = imagegate(
-        &[
-            "check",
-            "--chart",
-            "charts/app",
-            "-f",
-            "values/prod.yaml",
-            "--format",
-            "json",
-        ],
-        dir,
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    report["findings"].as_array().unwrap().clone()
+    let (code, findings) = run_check(dir);
+    assert_eq!(code, Some(1));
+    findings
 }
 
 fn find<'a>(findings: &'a [Value], rule: &str, object: &str) -> &'a Value {
@@ -298,6 +287,11 @@ fn changing_the_pointed_line_changes_the_field_and_no_line_drives_a_template_fie
 
 /// The findings of a check that may exit 0, 1 (findings) but never 2.
 fn check_any(dir: &Path) -> Vec<Value> {
+    run_check(dir).1
+}
+
+/// The exit status and findings of `imagegate check` on the fixture's one cell.
+fn run_check(dir: &Path) -> (Option<i32>, Vec<Value>) {
     let out = imagegate(
         &[
             "check",
@@ -312,5 +306,8 @@ fn check_any(dir: &Path) -> Vec<Value> {
     );
     assert_ne!(out.status.code(), Some(2), "{}", stderr(&out));
     let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    report["findings"].as_array().unwrap().clone()
+    (
+        out.status.code(),
+        report["findings"].as_array().unwrap().clone(),
+    )
 }
