@@ -1,5 +1,6 @@
 //! From the policy's findings and the decoder's sites to the report's model.
 
+use crate::provenance::{Trace, Verdict};
 use imagegate_decode::{Decoded, PullPolicy};
 use imagegate_fleet::Cell;
 use imagegate_origin::{LayerKind, Stack};
@@ -202,7 +203,20 @@ pub fn finding_with_stack(
     cell: Option<&Cell>,
     exceptions: &ExceptionSettings,
 ) -> ReportFinding {
-    let origin = match (stack, &f.offending) {
+    finding_traced(f, stack, cell, exceptions, None)
+}
+
+/// Converts a finding: its origin is what helm confirmed (`trace`), else the text search's
+/// answer in the cell's value stack, said to be unconfirmed when helm was asked and could not
+/// tell.
+pub fn finding_traced(
+    f: &Finding,
+    stack: Option<&Stack>,
+    cell: Option<&Cell>,
+    exceptions: &ExceptionSettings,
+    trace: Option<&Trace>,
+) -> ReportFinding {
+    let searched = || match (stack, &f.offending) {
         (Some(stack), Some(off)) => {
             let object = f.object.as_ref().map(|o| o.name.as_str()).unwrap_or("");
             let container = f.container.as_deref().unwrap_or("");
@@ -217,7 +231,46 @@ pub fn finding_with_stack(
         }
         _ => None,
     };
-    let mut r = finding(f, origin.as_ref(), cell);
+    let verdict = trace.and_then(|t| t.verdict(f));
+    let mut r = match verdict {
+        Some(Verdict::Line(o, note)) => {
+            let mut r = finding(f, Some(&o), cell);
+            if let Some(note) = note {
+                r.origin_note = Some(match r.origin_note.take() {
+                    Some(layer) => format!("{layer}; {note}"),
+                    None => note,
+                });
+            }
+            r
+        }
+        Some(Verdict::Template(note)) => {
+            // A line the text search found but helm was never asked about (a value inside a
+            // block of YAML text, say) stays, unconfirmed: only a refuted line is dropped.
+            let origin =
+                searched().filter(|o| trace.is_some_and(|t| !t.asked_about(&o.file, o.line)));
+            let mut r = finding(f, origin.as_ref(), cell);
+            r.origin_note = Some(match origin {
+                Some(_) => {
+                    "found by text search; helm did not confirm it (its value carried no marker)"
+                        .to_string()
+                }
+                None => note,
+            });
+            r
+        }
+        Some(Verdict::Unknown(why)) => {
+            let origin = searched();
+            let mut r = finding(f, origin.as_ref(), cell);
+            r.origin_note = Some(match origin {
+                Some(_) => format!("found by text search, not confirmed by helm: {why}"),
+                None => {
+                    format!("no values line found by text search, and helm could not tell: {why}")
+                }
+            });
+            r
+        }
+        None => finding(f, searched().as_ref(), cell),
+    };
     if let Some(i) = f.excepted_by {
         if let Some(e) = exceptions.list.get(i) {
             r.exception_note = Some(format!("excepted until {}: {}", e.expires, e.reason));
@@ -230,7 +283,7 @@ pub fn finding_with_stack(
     // The float-tag trap deserves its own words: the values line says 1.10, the image says 1.1.
     if let (Some(Offending::Tag(t)), Some(s)) = (&f.offending, &r.snippet) {
         if let Some(line) = s.lines.first() {
-            if !line.contains(t.as_str()) {
+            if t.parse::<f64>().is_ok() && !line.contains(t.as_str()) {
                 r.origin_note = Some(format!(
                     "the value is a YAML number and renders as `{t}`: quote it (\"…\") or, better, pin the image by digest"
                 ));

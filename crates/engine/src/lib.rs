@@ -25,6 +25,7 @@ pub mod observer;
 pub mod overlays;
 pub mod pipeline;
 pub mod promotion;
+pub mod provenance;
 pub mod renderer;
 pub mod rule_filter;
 pub mod schemas;

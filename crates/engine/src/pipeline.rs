@@ -3,6 +3,7 @@
 
 use crate::cache::CacheChoice;
 use crate::convert;
+use crate::provenance::{Rerender, Trace};
 use crate::renderer::{render_each, Renderer};
 use crate::Config;
 use crate::{Fatal, Observer};
@@ -66,8 +67,19 @@ impl<'a> Judge<'a> {
         }
     }
 
-    /// Judges one rendered (or failed) cell.
+    /// Judges one rendered (or failed) cell, with origins from the text search alone.
     pub fn cell(&self, cell: &Cell, result: Result<Rendered, RenderFailure>) -> CellOutcome {
+        self.cell_traced(cell, result, None)
+    }
+
+    /// Judges one rendered (or failed) cell; when it has image findings and `rerender` is
+    /// given, helm confirms their origins with one more render ([`crate::provenance`]).
+    pub fn cell_traced(
+        &self,
+        cell: &Cell,
+        result: Result<Rendered, RenderFailure>,
+        rerender: Option<&Rerender<'_>>,
+    ) -> CellOutcome {
         let ctx = CellContext {
             environment: cell.environment.clone(),
             app: cell.app.clone(),
@@ -117,7 +129,15 @@ impl<'a> Judge<'a> {
                 }
                 let decoded = imagegate_decode::decode_documents(&docs, &self.decode);
                 drop(docs);
-                self.judge_decoded(&ctx, Some(cell), decoded, value_files, &cell.chart, None)
+                self.judge_traced(
+                    &ctx,
+                    Some(cell),
+                    decoded,
+                    value_files,
+                    &cell.chart,
+                    None,
+                    rerender,
+                )
             }
         }
     }
@@ -167,6 +187,20 @@ impl<'a> Judge<'a> {
         chart: &str,
         stream: Option<StreamLines<'_>>,
     ) -> CellOutcome {
+        self.judge_traced(ctx, cell, decoded, value_files, chart, stream, None)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn judge_traced(
+        &self,
+        ctx: &CellContext,
+        cell: Option<&Cell>,
+        decoded: Decoded,
+        value_files: Vec<String>,
+        chart: &str,
+        stream: Option<StreamLines<'_>>,
+        rerender: Option<&Rerender<'_>>,
+    ) -> CellOutcome {
         let mut findings: Vec<Finding> =
             imagegate_policy::evaluate(ctx, &decoded.objects, &decoded.errors, self.settings);
         let matched =
@@ -177,10 +211,27 @@ impl<'a> Judge<'a> {
             ),
             _ => None,
         };
+        // One more render, only for a cell with findings about an image site.
+        let trace = match (self.config, cell, rerender) {
+            (Some(cfg), Some(cell), Some(rerender))
+                if findings
+                    .iter()
+                    .any(|f| f.document.is_some() && f.image.is_some()) =>
+            {
+                Some(Trace::of(&cfg.repo, cell, &decoded, &self.decode, rerender))
+            }
+            _ => None,
+        };
         let findings: Vec<ReportFinding> = findings
             .iter()
             .map(|f| {
-                let mut r = convert::finding_with_stack(f, stack.as_ref(), cell, self.exceptions);
+                let mut r = convert::finding_traced(
+                    f,
+                    stack.as_ref(),
+                    cell,
+                    self.exceptions,
+                    trace.as_ref(),
+                );
                 // Already-rendered input has no values to blame: the place to fix is the line in
                 // the file that was scanned.
                 if let (Some(s), Some(doc), Some(line)) = (&stream, f.document, f.line) {
@@ -300,6 +351,11 @@ pub fn run_keyed(
     observer: &dyn Observer,
     cache: Option<&RenderCache>,
 ) -> Vec<CellOutcome> {
+    let rerender = Rerender {
+        renderer,
+        opts,
+        cache,
+    };
     let cache = cache.map(|cache| CacheUse { cache, keys });
     observer.start(cells.len());
     let outcomes = render_each(
@@ -309,7 +365,7 @@ pub fn run_keyed(
         opts,
         cache,
         |i, result, from| {
-            let mut outcome = judge.cell(&cells[i], result);
+            let mut outcome = judge.cell_traced(&cells[i], result, Some(&rerender));
             if from == Provenance::Cache && outcome.report.status == CellStatus::Rendered {
                 outcome.report.status = CellStatus::Cached;
             }

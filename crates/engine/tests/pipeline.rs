@@ -321,8 +321,8 @@ fn a_missing_chart_fails_its_cell_without_rendering() {
     let run = run_with(&cfg, &cells, Coverage::Full, CacheChoice::Off, &calls);
     assert_eq!(
         calls.load(Ordering::SeqCst),
-        6,
-        "the three db cells are not rendered"
+        6 + traced(&run),
+        "the three db cells are not rendered; a cell with image findings renders once more"
     );
     for env in ["dev", "staging", "production"] {
         let app = format!("{env}-db");
@@ -379,7 +379,9 @@ fn a_second_run_is_served_from_the_render_cache() {
 
     let calls = AtomicUsize::new(0);
     let first = run_with(&cfg, &cells, Coverage::Full, choice(), &calls);
-    assert_eq!(calls.load(Ordering::SeqCst), 9);
+    // Every cell once, and once more with markers for each cell with image findings.
+    assert!(traced(&first) > 0);
+    assert_eq!(calls.load(Ordering::SeqCst), 9 + traced(&first));
     assert!(first
         .report
         .cells
@@ -397,7 +399,8 @@ fn a_second_run_is_served_from_the_render_cache() {
         };
         assert_eq!(c.status, want, "{}", c.app);
     }
-    // Nothing is rendered: helm's refusal of the same inputs is stored like a success.
+    // Nothing is rendered, the marker renders neither: helm's refusal of the same inputs is
+    // stored like a success.
     assert_eq!(rendered, 0);
     // The same verdict from the cache.
     let json = |r: &imagegate_engine::fleet::Run| serde_json::to_value(&r.report.findings).unwrap();
@@ -542,4 +545,20 @@ fn a_provenance_search_over_its_work_budget_fails_the_cell_never_passes_it() {
             full.report.app
         );
     }
+}
+
+/// The cells of a run with a finding about an image: each renders once more, with markers.
+fn traced(run: &imagegate_engine::fleet::Run) -> usize {
+    let mut apps: Vec<&str> = run
+        .report
+        .findings
+        .iter()
+        .filter(|f| {
+            f.image.is_some() && !["render-failed", "promotion-drift"].contains(&f.rule.as_str())
+        })
+        .map(|f| f.app.as_str())
+        .collect();
+    apps.sort_unstable();
+    apps.dedup();
+    apps.len()
 }

@@ -17,6 +17,8 @@
 
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod markers;
+
 use imagegate_fleet::{Cell, Repo};
 use imagegate_policy::Offending;
 use imagegate_yaml::{Limits, Node, ScalarStyle, Value};

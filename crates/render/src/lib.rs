@@ -18,6 +18,7 @@ mod helm;
 mod pool;
 mod process;
 mod run;
+mod scratch;
 pub mod volatile;
 
 pub use cache::{
@@ -33,4 +34,5 @@ pub use run::{
     helm_args, render_all, render_all_cached, template_in_repo, CacheUse, Provenance,
     RenderFailure, RenderOptions, Rendered,
 };
+pub use scratch::ScratchChart;
 pub use volatile::{volatile_call, VOLATILE_FUNCTIONS};

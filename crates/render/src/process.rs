@@ -305,7 +305,7 @@ pub fn private_temp_dir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
 }
 
 /// The prefixes of the temporary folders imagegate makes (see [`private_temp_dir`]).
-pub const TEMP_PREFIXES: [&str; 2] = ["imagegate-helm-", "imagegate-rev-"];
+pub const TEMP_PREFIXES: [&str; 3] = ["imagegate-helm-", "imagegate-rev-", "imagegate-markers-"];
 
 /// Removes the temporary folders of imagegate runs that died without cleaning up (SIGKILL, the
 /// OOM killer, a CI hard timeout): folders in the temporary directory named

@@ -351,6 +351,11 @@ fn render_side(
         sites: true,
         ..Judge::of(cfg, today, false)
     };
+    let rerender = crate::provenance::Rerender {
+        renderer: helm,
+        opts,
+        cache,
+    };
     let cache = cache.map(|cache| CacheUse {
         cache,
         keys: &subset.keys,
@@ -363,7 +368,7 @@ fn render_side(
         cache,
         |i, result, from| {
             let text = result.as_ref().ok().map(|r| r.stdout.clone());
-            let mut outcome = judge.cell(&subset.cells[i], result);
+            let mut outcome = judge.cell_traced(&subset.cells[i], result, Some(&rerender));
             let sites = std::mem::take(&mut outcome.sites);
             if from == Provenance::Cache && outcome.report.status == CellStatus::Rendered {
                 outcome.report.status = CellStatus::Cached;

@@ -1,0 +1,313 @@
+//! Causal provenance with real helm: every finding's origin is the values (or `Chart.yaml`)
+//! line that helm itself carried into the rendered field, on a chart built for it: registry,
+//! repository and tag from different keys, a tag defaulting to `appVersion`, a subchart vendored
+//! as `.tgz` under an `alias`, an override that removes a pin (`digest: null`), two components
+//! sharing one value, and an image the template hard-codes. An independent check follows:
+//! changing the pointed line changes the rendered field, and for a field no line drives, no
+//! values line of the cell changes it.
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::path::Path;
+
+const PARENT_CHART: &str = "apiVersion: v2
+name: app
+version: 0.1.0
+appVersion: \"2.4.0\"
+dependencies:
+  - name: redis
+    version: 1.0.0
+    repository: https://charts.example.com
+    alias: cache
+";
+
+const PARENT_VALUES: &str = "global:
+  imageRegistry: ghcr.io
+web:
+  image:
+    repository: acme/web
+    tag: \"\"
+    pullPolicy: Always
+worker:
+  image:
+    registry: docker.io
+    repository: acme/worker
+    digest: sha256:1111111111111111111111111111111111111111111111111111111111111111
+shared:
+  tag: \"1.0\"
+";
+
+const PROD: &str = "worker:
+  image:
+    digest: null
+shared:
+  tag: latest
+";
+
+const DEPLOYMENTS: &str = r#"{{- define "deploy" }}
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: {{ .name }} }
+spec:
+  selector: { matchLabels: { app: {{ .name }} } }
+  template:
+    metadata: { labels: { app: {{ .name }} } }
+    spec:
+      containers:
+        - name: {{ .name }}
+          image: {{ .image }}
+          {{- with .policy }}
+          imagePullPolicy: {{ . }}
+          {{- end }}
+{{- end }}
+{{- $v := .Values }}
+{{- include "deploy" (dict "name" "web" "image" (printf "%s/%s:%s" $v.global.imageRegistry $v.web.image.repository ($v.web.image.tag | default .Chart.AppVersion)) "policy" $v.web.image.pullPolicy) }}
+---
+{{- $worker := printf "%s/%s:%s" $v.worker.image.registry $v.worker.image.repository $v.shared.tag }}
+{{- with $v.worker.image.digest }}{{ $worker = printf "%s@%s" $worker . }}{{ end }}
+{{- include "deploy" (dict "name" "worker" "image" $worker) }}
+---
+{{- include "deploy" (dict "name" "api" "image" (printf "ghcr.io/acme/api:%s" $v.shared.tag) "policy" "IfNotPresent") }}
+---
+{{- include "deploy" (dict "name" "job" "image" "busybox:latest" "policy" "IfNotPresent") }}
+"#;
+
+const REDIS_CHART: &str = "apiVersion: v2\nname: redis\nversion: 1.0.0\n";
+const REDIS_VALUES: &str = "image:\n  repository: bitnami/redis\n  tag: latest\n";
+const REDIS_DEPLOYMENT: &str = r#"apiVersion: apps/v1
+kind: Deployment
+metadata: { name: {{ .Release.Name }}-redis }
+spec:
+  selector: { matchLabels: { app: redis } }
+  template:
+    metadata: { labels: { app: redis } }
+    spec:
+      containers:
+        - name: redis
+          image: {{ .Values.image.repository }}:{{ .Values.image.tag }}
+          imagePullPolicy: IfNotPresent
+"#;
+
+fn tgz(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    for (path, text) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(text.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, path, text.as_bytes())
+            .unwrap();
+    }
+    builder.into_inner().unwrap().finish().unwrap()
+}
+
+fn fixture() -> tempfile::TempDir {
+    let dir = tree(&[
+        ("charts/app/Chart.yaml", PARENT_CHART),
+        ("charts/app/values.yaml", PARENT_VALUES),
+        ("charts/app/templates/deployments.yaml", DEPLOYMENTS),
+        ("values/prod.yaml", PROD),
+    ]);
+    std::fs::create_dir_all(dir.path().join("charts/app/charts")).unwrap();
+    std::fs::write(
+        dir.path().join("charts/app/charts/redis-1.0.0.tgz"),
+        tgz(&[
+            ("redis/Chart.yaml", REDIS_CHART),
+            ("redis/values.yaml", REDIS_VALUES),
+            ("redis/templates/deployment.yaml", REDIS_DEPLOYMENT),
+        ]),
+    )
+    .unwrap();
+    dir
+}
+
+/// The findings of `imagegate check` on the fixture's one cell, which has findings (exit 1).
+fn check(dir: &Path) -> Vec<Value> {
+    let (code, findings) = run_check(dir);
+    assert_eq!(code, Some(1));
+    findings
+}
+
+fn find<'a>(findings: &'a [Value], rule: &str, object: &str) -> &'a Value {
+    let mut hits = findings
+        .iter()
+        .filter(|f| f["rule"] == rule && f["object"]["name"] == object);
+    let hit = hits
+        .next()
+        .unwrap_or_else(|| panic!("no {rule} on {object}: {findings:#?}"));
+    assert!(hits.next().is_none(), "two {rule} on {object}");
+    hit
+}
+
+fn origin(f: &Value) -> Option<(String, u64)> {
+    let o = f.get("origin").filter(|o| !o.is_null())?;
+    Some((o["file"].as_str()?.to_string(), o["line"].as_u64()?))
+}
+
+fn at(file: &str, line: u64) -> Option<(String, u64)> {
+    Some((file.to_string(), line))
+}
+
+#[test]
+fn every_origin_is_the_line_helm_carried_into_the_field() {
+    let dir = fixture();
+    let findings = check(dir.path());
+    let tgz_values = "charts/app/charts/redis-1.0.0.tgz:redis/values.yaml";
+    let cases = [
+        // The tag defaults to the chart's appVersion; no digest key beside the web image.
+        (
+            "pull-policy-not-ifnotpresent",
+            "web",
+            at("charts/app/values.yaml", 7),
+        ),
+        ("digest-required", "web", at("charts/app/values.yaml", 5)),
+        // Registry, repository and tag from three keys; the pin removed by `digest: null`.
+        ("mutable-tag", "worker", at("values/prod.yaml", 5)),
+        ("digest-required", "worker", at("values/prod.yaml", 3)),
+        // Two components share `shared.tag`: both point at the one line that sets it.
+        ("mutable-tag", "api", at("values/prod.yaml", 5)),
+        // A subchart vendored as .tgz under an alias.
+        ("mutable-tag", "release-redis", at(tgz_values, 3)),
+        // Hard-coded in the template: no values line, and said so.
+        ("mutable-tag", "job", None),
+        ("digest-required", "job", None),
+        ("pull-policy-missing", "worker", None),
+    ];
+    for (rule, object, want) in &cases {
+        let f = find(&findings, rule, object);
+        assert_eq!(&origin(f), want, "{rule} on {object}: {f:#}");
+    }
+}
+
+/// `line` of `text` with its value replaced by `value`.
+fn with_value(text: &str, line: u64, value: &str) -> String {
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| match l.split_once(':') {
+            Some((key, _)) if i as u64 + 1 == line => format!("{key}: {value}"),
+            _ => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+/// What a finding's field renders as (nothing when the finding is gone).
+fn rendered(findings: &[Value], rule: &str, object: &str) -> Option<String> {
+    findings
+        .iter()
+        .find(|f| f["rule"] == rule && f["object"]["name"] == object)
+        // The field of a pull-policy finding is the policy: whether it is still missing or
+        // wrong; of any other, the image.
+        .map(|f| match rule.starts_with("pull-policy") {
+            true => rule.to_string(),
+            false => f["image"].to_string(),
+        })
+}
+
+/// A value for the key of `line` that changes what it renders without breaking the chart.
+fn other_value(text: &str, line: u64) -> &'static str {
+    let l = text.lines().nth(line as usize - 1).unwrap_or("");
+    if l.contains("digest") {
+        "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+    } else if l.contains("ullPolicy") {
+        "IfNotPresent"
+    } else {
+        "changed9"
+    }
+}
+
+#[test]
+fn changing_the_pointed_line_changes_the_field_and_no_line_drives_a_template_field() {
+    let dir = fixture();
+    let findings = check(dir.path());
+    let mut checked = 0;
+    for f in &findings {
+        let (rule, object) = (
+            f["rule"].as_str().unwrap(),
+            f["object"]["name"].as_str().unwrap_or(""),
+        );
+        let before = rendered(&findings, rule, object);
+        match origin(f) {
+            // A file inside a vendored archive is not edited in place; its value is overridden
+            // from the parent (the key the finding names).
+            Some((file, _)) if file.contains(".tgz:") => {}
+            Some((file, line)) => {
+                let path = dir.path().join(&file);
+                let text = std::fs::read_to_string(&path).unwrap();
+                std::fs::write(&path, with_value(&text, line, other_value(&text, line))).unwrap();
+                let after = rendered(&check_any(dir.path()), rule, object);
+                std::fs::write(&path, &text).unwrap();
+                assert_ne!(
+                    after, before,
+                    "{rule} on {object}: changing {file}:{line} changed nothing"
+                );
+                checked += 1;
+            }
+            None => {
+                for file in [
+                    "charts/app/values.yaml",
+                    "values/prod.yaml",
+                    "charts/app/Chart.yaml",
+                ] {
+                    let path = dir.path().join(file);
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    for (i, l) in text.lines().enumerate() {
+                        let Some((_, v)) = l.split_once(':') else {
+                            continue;
+                        };
+                        // Of Chart.yaml only appVersion is a value; its other keys make the
+                        // chart what it is (an invalid version would just fail the render).
+                        let meta = file.ends_with("Chart.yaml") && !l.starts_with("appVersion");
+                        if meta || v.trim().is_empty() || l.trim_start().starts_with('-') {
+                            continue;
+                        }
+                        let line = i as u64 + 1;
+                        std::fs::write(&path, with_value(&text, line, other_value(&text, line)))
+                            .unwrap();
+                        let after = rendered(&check_any(dir.path()), rule, object);
+                        std::fs::write(&path, &text).unwrap();
+                        assert_eq!(
+                            after, before,
+                            "{rule} on {object} has no origin, yet {file}:{line} drives it"
+                        );
+                    }
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 8, "{checked} findings checked");
+}
+
+/// The findings of a check that may exit 0, 1 (findings) but never 2.
+fn check_any(dir: &Path) -> Vec<Value> {
+    run_check(dir).1
+}
+
+/// The exit status and findings of `imagegate check` on the fixture's one cell.
+fn run_check(dir: &Path) -> (Option<i32>, Vec<Value>) {
+    let out = imagegate(
+        &[
+            "check",
+            "--chart",
+            "charts/app",
+            "-f",
+            "values/prod.yaml",
+            "--format",
+            "json",
+        ],
+        dir,
+    );
+    assert_ne!(out.status.code(), Some(2), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    (
+        out.status.code(),
+        report["findings"].as_array().unwrap().clone(),
+    )
+}

@@ -1,0 +1,398 @@
+//! Causal provenance: the values line that *causes* a finding's image part, confirmed by helm.
+//!
+//! For a cell with image findings, the cell is rendered once more from a scratch copy of its
+//! chart ([`imagegate_render::ScratchChart`], vendored `.tgz` subcharts unpacked) in which the
+//! candidate scalars of every values layer, and `appVersion` of every `Chart.yaml`, are unique
+//! markers ([`imagegate_origin::markers`]). Each marker that reaches a rendered image or pull
+//! policy names the line that put it there: helm's own merge, defaults, aliases and template
+//! functions carried it. The render goes through the cell's renderer and render cache like any
+//! other, so a second run pays nothing for it. A field no marker reaches is the template's
+//! doing, and only then is it reported so.
+
+use crate::renderer::{render_each, Renderer};
+use imagegate_decode::{DecodeOptions, Decoded, ImageSite, PullPolicy};
+use imagegate_fleet::{Cell, Repo};
+use imagegate_origin::markers::{self, Marked, Markers, Part, Selection};
+use imagegate_origin::LayerKind;
+use imagegate_policy::{Finding, RuleId};
+use imagegate_render::{cell_keys, CacheUse, RenderCache, RenderOptions, ScratchChart};
+use std::collections::HashMap;
+
+/// Largest values file read for a provenance render (helm read it for the real render).
+const MAX_VALUES_BYTES: u64 = 64 * 1024 * 1024;
+
+/// What a provenance render needs beyond the judge: the renderer, its bounds and the cache.
+#[derive(Clone, Copy)]
+pub struct Rerender<'a> {
+    /// The cell's renderer.
+    pub renderer: &'a dyn Renderer,
+    /// The render bounds of the run.
+    pub opts: &'a RenderOptions,
+    /// The run's render cache, if any.
+    pub cache: Option<&'a RenderCache>,
+}
+
+/// Which markers reached one image site.
+#[derive(Debug, Default, Clone)]
+pub struct SiteTrace {
+    /// Markers in the image, by part (one marker may fill several parts).
+    pub parts: Vec<(Part, usize)>,
+    /// Markers in the pull policy.
+    pub pull_policy: Vec<usize>,
+}
+
+/// The result of one cell's provenance render.
+pub struct Trace {
+    markers: Markers,
+    /// By (document, image field) of the real render.
+    sites: HashMap<(usize, String), SiteTrace>,
+    /// Pull-policy field → image field, per document.
+    policy_fields: HashMap<(usize, String), String>,
+    /// Why helm could not confirm anything for this cell.
+    failure: Option<String>,
+}
+
+/// What helm says about one finding's origin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// This line causes the field.
+    Line(imagegate_origin::Origin, Option<String>),
+    /// helm rendered the field with every candidate value marked and none reached it: the
+    /// template writes it (the string says what to do).
+    Template(String),
+    /// helm could not tell (why).
+    Unknown(String),
+}
+
+/// A marked value as an origin.
+fn origin_of(m: &Marked) -> imagegate_origin::Origin {
+    imagegate_origin::Origin {
+        file: m.file.clone(),
+        line: m.line,
+        text: m.line_text.clone(),
+        key: m.key.clone(),
+        layer: m.layer,
+    }
+}
+
+/// The key prefix of each chart folder of the copy, as its parents' values see it: the
+/// dependency's `alias` when the parent's `Chart.yaml` gives one, else its name.
+fn prefixes(scratch: &ScratchChart) -> HashMap<String, Vec<String>> {
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    let charts = scratch.charts();
+    if let Some(main) = charts.first() {
+        out.insert(main.clone(), Vec::new());
+    }
+    let load = |rel: &str| {
+        scratch
+            .read(&format!("{rel}/Chart.yaml"), 1 << 20)
+            .ok()
+            .and_then(|t| imagegate_yaml::load(&t, &imagegate_yaml::Limits::default()).ok())
+            .flatten()
+    };
+    for chart in charts.iter().skip(1) {
+        let Some((parent, _)) = chart.rsplit_once("/charts/") else {
+            continue;
+        };
+        let name = load(chart)
+            .and_then(|n| n.get("name").and_then(|v| v.as_str().map(str::to_string)))
+            .unwrap_or_else(|| chart.rsplit('/').next().unwrap_or("").to_string());
+        let alias = load(parent).and_then(|p| {
+            p.get("dependencies")?.as_seq()?.iter().find_map(|d| {
+                (d.get("name")?.as_str()? == name)
+                    .then(|| d.get("alias").and_then(|a| a.as_str()).map(str::to_string))
+                    .flatten()
+            })
+        });
+        let mut prefix = out.get(parent).cloned().unwrap_or_default();
+        prefix.push(alias.unwrap_or(name));
+        out.insert(chart.clone(), prefix);
+    }
+    out
+}
+
+/// A site's place in its render, stable across the real and the marked render (object names
+/// may carry markers; templates, kinds and fields do not): template, kind, field, and how many
+/// such sites came before it.
+type SiteKey = (Option<String>, String, String, usize);
+
+fn site_keys(decoded: &Decoded) -> Vec<(SiteKey, usize, &ImageSite)> {
+    let mut seen: HashMap<(Option<String>, String, String), usize> = HashMap::new();
+    let mut out = Vec::new();
+    for obj in &decoded.objects {
+        for site in &obj.sites {
+            let base = (
+                obj.template.clone(),
+                obj.object.kind.clone(),
+                site.field.clone(),
+            );
+            let n = seen.entry(base.clone()).or_insert(0);
+            out.push(((base.0, base.1, base.2, *n), obj.document, site));
+            *n += 1;
+        }
+    }
+    out
+}
+
+impl Trace {
+    fn failed(why: String) -> Self {
+        Self {
+            markers: Markers::new(),
+            sites: HashMap::new(),
+            policy_fields: HashMap::new(),
+            failure: Some(why),
+        }
+    }
+
+    /// Renders `cell` once more with markers and reads back which reach the image sites of
+    /// `decoded` (the real render).
+    pub fn of(
+        repo: &Repo,
+        cell: &Cell,
+        decoded: &Decoded,
+        decode: &DecodeOptions,
+        rerender: &Rerender<'_>,
+    ) -> Self {
+        let scratch = match ScratchChart::copy(repo, &cell.chart) {
+            Ok(s) => s,
+            Err(e) => return Self::failed(format!("the chart could not be copied ({e})")),
+        };
+        let mut fields = Vec::new();
+        for obj in &decoded.objects {
+            for site in &obj.sites {
+                fields.push(site.image.clone());
+                if let PullPolicy::Set(p) = &site.pull_policy {
+                    fields.push(p.clone());
+                }
+            }
+        }
+        let selection = Selection { fields };
+        let mut markers = Markers::new();
+        let prefixes = prefixes(&scratch);
+        // Lowest precedence first: deeper subcharts, then their parents, then the value stack.
+        let mut charts: Vec<&String> = scratch.charts().iter().collect();
+        charts.sort_by_key(|c| std::cmp::Reverse(c.matches("/charts/").count()));
+        for chart in &charts {
+            let main = chart.as_str() == cell.chart;
+            let kind = if main {
+                LayerKind::ChartDefault
+            } else {
+                LayerKind::SubchartDefault
+            };
+            let meta = format!("{chart}/Chart.yaml");
+            if let Ok(text) = scratch.read(&meta, 1 << 20) {
+                if let Some(json) = markers.mark_chart_yaml(&scratch.shown(&meta), kind, &text) {
+                    if let Err(e) = scratch.write(&meta, &json) {
+                        return Self::failed(e);
+                    }
+                }
+            }
+            let values = format!("{chart}/values.yaml");
+            if let Ok(text) = scratch.read(&values, MAX_VALUES_BYTES) {
+                let prefix = prefixes.get(chart.as_str()).cloned().unwrap_or_default();
+                if let Some(json) =
+                    markers.mark_values(&scratch.shown(&values), kind, &prefix, &text, &selection)
+                {
+                    if let Err(e) = scratch.write(&values, &json) {
+                        return Self::failed(e);
+                    }
+                }
+            }
+        }
+        for file in cell.present_value_files() {
+            let text = match repo.read_to_string(file, MAX_VALUES_BYTES) {
+                Ok(t) => t,
+                Err(e) => return Self::failed(format!("{file}: {e}")),
+            };
+            let json = markers
+                .mark_values(file, LayerKind::ValueStack, &[], &text, &selection)
+                .unwrap_or(text);
+            if let Err(e) = scratch.write(file, &json) {
+                return Self::failed(e);
+            }
+        }
+        let cells = std::slice::from_ref(cell);
+        let keys = match rerender.cache {
+            Some(_) => cell_keys(
+                scratch.repo(),
+                cells,
+                rerender.renderer.version(),
+                rerender.opts,
+            ),
+            None => Vec::new(),
+        };
+        let cache = rerender.cache.map(|cache| CacheUse { cache, keys: &keys });
+        let rendered = render_each(
+            rerender.renderer,
+            scratch.repo(),
+            cells,
+            rerender.opts,
+            cache,
+            |_, result, _| result,
+        )
+        .pop();
+        let stdout = match rendered {
+            Some(Ok(r)) => r.stdout,
+            Some(Err(f)) => {
+                return Self::failed(format!(
+                    "helm could not render the cell with markers: {}",
+                    f.message
+                ))
+            }
+            None => return Self::failed("the renderer returned nothing".into()),
+        };
+        let docs = imagegate_yaml::split_stream(&stdout);
+        let marked = imagegate_decode::decode_documents(&docs, decode);
+        let by_key: HashMap<SiteKey, &ImageSite> = site_keys(&marked)
+            .into_iter()
+            .map(|(k, _, s)| (k, s))
+            .collect();
+        let mut sites = HashMap::new();
+        let mut policy_fields = HashMap::new();
+        for (key, document, real) in site_keys(decoded) {
+            if let Some(p) = &real.pull_policy_field {
+                policy_fields.insert((document, p.clone()), real.field.clone());
+            }
+            let Some(m) = by_key.get(&key) else { continue };
+            let pull_policy = match &m.pull_policy {
+                PullPolicy::Set(p) => markers::find_markers(p)
+                    .into_iter()
+                    .map(|(id, _)| id)
+                    .collect(),
+                _ => Vec::new(),
+            };
+            sites.insert(
+                (document, real.field.clone()),
+                SiteTrace {
+                    parts: markers::image_markers(&markers, &m.image, &real.image),
+                    pull_policy,
+                },
+            );
+        }
+        Self {
+            markers,
+            sites,
+            policy_fields,
+            failure: None,
+        }
+    }
+
+    /// Whether helm was asked about line `line` of `file` (some value there carried a marker).
+    pub fn asked_about(&self, file: &str, line: u32) -> bool {
+        self.markers.marks_line(file, line)
+    }
+
+    /// What helm says about the origin of finding `f`; `None` for findings that are not about
+    /// an image part (labels, promotion, configuration): those keep the text search's answer.
+    pub fn verdict(&self, f: &Finding) -> Option<Verdict> {
+        let part_of_rule = match f.rule {
+            RuleId::MutableTag => Part::Tag,
+            RuleId::DigestRequired => Part::Digest,
+            RuleId::PullPolicyNotIfNotPresent | RuleId::PullPolicyMissing => Part::PullPolicy,
+            _ => return None,
+        };
+        let (document, field) = (f.document?, f.field.clone()?);
+        if let Some(why) = &self.failure {
+            return Some(Verdict::Unknown(why.clone()));
+        }
+        let field = self
+            .policy_fields
+            .get(&(document, field.clone()))
+            .cloned()
+            .unwrap_or(field);
+        let Some(site) = self.sites.get(&(document, field)) else {
+            return Some(Verdict::Unknown(
+                "the object is not in the render with markers (a marked value changed what renders)"
+                    .into(),
+            ));
+        };
+        let first = |parts: &[Part]| {
+            parts.iter().find_map(|want| {
+                site.parts
+                    .iter()
+                    .filter(|(p, _)| p == want)
+                    .map(|(_, id)| *id)
+                    .next_back()
+            })
+        };
+        let line = |id: usize, note: Option<String>| {
+            self.markers
+                .get(id)
+                .map(|m| Verdict::Line(origin_of(m), note))
+        };
+        let template = |what: &str| {
+            let t = f.template.as_deref().unwrap_or("the chart's templates");
+            Verdict::Template(format!(
+                "no values line reaches the {what} (helm rendered this cell with every candidate \
+                 value marked): hard-coded in the template {t}"
+            ))
+        };
+        Some(match part_of_rule {
+            Part::Tag => first(&[Part::Tag])
+                .and_then(|id| line(id, None))
+                .unwrap_or_else(|| template("tag")),
+            Part::Repository => first(&[Part::Tag, Part::Repository, Part::Registry])
+                .and_then(|id| line(id, None))
+                .unwrap_or_else(|| template("image")),
+            Part::Digest => {
+                let near = |parts: &[Part]| -> Vec<usize> {
+                    parts
+                        .iter()
+                        .flat_map(|want| {
+                            site.parts
+                                .iter()
+                                .filter(move |(p, _)| p == want)
+                                .map(|(_, id)| *id)
+                        })
+                        .collect()
+                };
+                let ids = near(&[Part::Tag, Part::Repository, Part::Registry]);
+                if let Some(o) = ids.iter().find_map(|id| self.markers.digest_beside(*id)) {
+                    let note = format!("the digest belongs in `{}`", o.key);
+                    Verdict::Line(o, Some(note))
+                } else if let Some(&id) = ids.iter().find(|id| {
+                    // `appVersion` is the chart's version, no place for a digest.
+                    self.markers
+                        .get(**id)
+                        .is_some_and(|m| m.key != "appVersion")
+                }) {
+                    line(
+                        id,
+                        Some(
+                            "the chart has no `digest` key beside this value: pin here by \
+                             appending `@sha256:<digest>` to it, or patch the chart"
+                                .into(),
+                        ),
+                    )
+                    .unwrap_or_else(|| template("image"))
+                } else {
+                    Verdict::Template(format!(
+                        "no values line can carry a digest for this image: the chart cannot \
+                         pin it by digest; patch the template {}",
+                        f.template.as_deref().unwrap_or("that writes it")
+                    ))
+                }
+            }
+            _ => match site.pull_policy.last() {
+                Some(&id) => line(id, None).unwrap_or_else(|| template("pull policy")),
+                None if f.rule == RuleId::PullPolicyMissing => {
+                    // The container itself, when a values file writes it whole.
+                    let whole = site
+                        .parts
+                        .iter()
+                        .map(|(_, id)| *id)
+                        .find(|id| self.markers.get(*id).is_some_and(|m| m.in_container));
+                    match whole {
+                        Some(id) => line(
+                            id,
+                            Some("this values file defines the container: add `imagePullPolicy: IfNotPresent` to it".into()),
+                        )
+                        .unwrap_or_else(|| template("pull policy")),
+                        None => template("pull policy"),
+                    }
+                }
+                None => template("pull policy"),
+            },
+        })
+    }
+}

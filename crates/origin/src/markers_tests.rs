@@ -1,0 +1,255 @@
+use super::*;
+
+fn sel(fields: &[&str]) -> Selection {
+    Selection {
+        fields: fields.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+#[test]
+fn markers_are_found_back_and_scanning_always_advances() {
+    let text = format!("{}/{}:{}igm", marker(0), marker(17), marker(3));
+    let found = find_markers(&text);
+    let ids: Vec<usize> = found.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids, [0, 17, 3]);
+    assert_eq!(&text[found[1].1.clone()], "igm17q");
+    // Near misses are no markers, and none of them stalls the scan.
+    for s in [
+        "igm",
+        "igmq",
+        "igm12",
+        "igm12x",
+        "igmigm",
+        "xigm4",
+        "igm1234567890q",
+        "",
+    ] {
+        let found = find_markers(s);
+        assert!(found.is_empty() || s == "xigm4", "{s}: {found:?}");
+    }
+    assert!(find_markers("xigm4").is_empty());
+    assert_eq!(find_markers("igmigm4q").len(), 1);
+}
+
+#[test]
+fn candidates_keep_their_types_and_steering_values_stay() {
+    let text = "\
+image:
+  registry: docker.io
+  repository: bitnami/redis
+  tag: 1.10
+  digest: ''
+  pullPolicy: Always
+replicaCount: 3
+enabled: true
+mode: \"true\"
+port: 8080
+name: web
+other: unrelated
+";
+    let mut m = Markers::new();
+    let json = m
+        .mark_values(
+            "v.yaml",
+            LayerKind::ValueStack,
+            &[],
+            text,
+            &sel(&["docker.io/bitnami/redis:1.1"]),
+        )
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    // Strings under image keys, and the float tag (as the string it prints as), are marked.
+    assert_eq!(v["image"]["registry"], marker(0));
+    assert_eq!(v["image"]["repository"], marker(1));
+    assert_eq!(v["image"]["tag"], marker(2));
+    assert_eq!(
+        m.get(2).unwrap().value,
+        "1.1",
+        "Go prints the float 1.10 as 1.1"
+    );
+    assert_eq!(v["image"]["pullPolicy"], marker(3));
+    // Numbers elsewhere, booleans, boolean-like strings and empty strings keep their values.
+    assert_eq!(v["replicaCount"], 3);
+    assert_eq!(v["enabled"], true);
+    assert_eq!(v["mode"], "true");
+    assert_eq!(v["port"], 8080);
+    assert_eq!(v["image"]["digest"], "");
+    // A string that occurs in a rendered field is a candidate whatever its key; others are not.
+    assert_eq!(v["other"], "unrelated");
+    assert_eq!(m.len(), 4);
+    let tag = m.get(2).unwrap();
+    assert_eq!((tag.line, tag.key.as_str()), (4, "image.tag"));
+    assert_eq!(tag.line_text, "  tag: 1.10");
+    assert!(!tag.in_container);
+}
+
+#[test]
+fn a_subchart_prefix_names_keys_as_the_parent_sees_them() {
+    let mut m = Markers::new();
+    let prefix = vec!["cache".to_string()];
+    m.mark_values(
+        "charts/app/charts/redis-1.0.0.tgz:redis/values.yaml",
+        LayerKind::SubchartDefault,
+        &prefix,
+        "image:\n  tag: \"7\"\n",
+        &sel(&[]),
+    )
+    .unwrap();
+    assert_eq!(m.get(0).unwrap().key, "cache.image.tag");
+}
+
+#[test]
+fn a_container_written_in_values_is_known_as_one() {
+    let mut m = Markers::new();
+    m.mark_values(
+        "v.yaml",
+        LayerKind::ValueStack,
+        &[],
+        "extraContainers:\n  - name: side\n    image: busybox:1\n",
+        &sel(&["busybox:1"]),
+    )
+    .unwrap();
+    // `side` is a substring of nothing rendered; only the image is marked.
+    assert_eq!(m.len(), 1);
+    let image = m.get(0).unwrap();
+    assert!(image.in_container);
+    assert_eq!(image.key, "extraContainers[0].image");
+}
+
+#[test]
+fn app_version_of_a_chart_yaml_is_marked_and_the_rest_kept() {
+    let mut m = Markers::new();
+    let json = m
+        .mark_chart_yaml(
+            "charts/web/Chart.yaml",
+            LayerKind::ChartDefault,
+            "apiVersion: v2\nname: web\nversion: 1.0.0\nappVersion: \"2.4\"\n",
+        )
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["appVersion"], marker(0));
+    assert_eq!(v["version"], "1.0.0");
+    assert_eq!(m.get(0).unwrap().line, 4);
+    assert!(m
+        .mark_chart_yaml("c/Chart.yaml", LayerKind::ChartDefault, "name: x\n")
+        .is_none());
+}
+
+#[test]
+fn parts_of_a_split_reference_each_get_their_marker() {
+    let mut m = Markers::new();
+    m.mark_values(
+        "v.yaml",
+        LayerKind::ValueStack,
+        &[],
+        "image:\n  registry: docker.io\n  repository: bitnami/redis\n  tag: \"7.2\"\n",
+        &sel(&[]),
+    )
+    .unwrap();
+    let marked = format!("{}/{}:{}", marker(0), marker(1), marker(2));
+    let parts = image_markers(&m, &marked, "docker.io/bitnami/redis:7.2");
+    assert_eq!(
+        parts,
+        [(Part::Registry, 0), (Part::Repository, 1), (Part::Tag, 2)]
+    );
+    // A template that transformed a value (`trimPrefix "v"`): the marked image is split itself,
+    // and the registry is recognised by its value.
+    let parts = image_markers(
+        &m,
+        &format!("{}/{}:{}-x", marker(0), marker(1), marker(2)),
+        "docker.io/bitnami/redis:7.2",
+    );
+    assert_eq!(
+        parts,
+        [(Part::Registry, 0), (Part::Repository, 1), (Part::Tag, 2)]
+    );
+}
+
+#[test]
+fn a_whole_reference_in_one_value_is_every_part_of_it() {
+    let mut m = Markers::new();
+    m.mark_values(
+        "v.yaml",
+        LayerKind::ValueStack,
+        &[],
+        "image: ghcr.io/acme/web:1\n",
+        &sel(&[]),
+    )
+    .unwrap();
+    let parts = image_markers(&m, &marker(0), "ghcr.io/acme/web:1");
+    assert_eq!(
+        parts,
+        [(Part::Registry, 0), (Part::Repository, 0), (Part::Tag, 0)]
+    );
+    // Literal template text around it (`{{ .Values.image }}@sha256:…`) is nobody's value.
+    let parts = image_markers(
+        &m,
+        &format!("{}@sha256:ab", marker(0)),
+        "ghcr.io/acme/web:1@sha256:ab",
+    );
+    assert!(!parts.iter().any(|(p, _)| *p == Part::Digest), "{parts:?}");
+}
+
+#[test]
+fn image_parts_split_ports_digests_and_bare_names() {
+    let p = ImageParts::of("registry:5000/team/app:v1@sha256:ab");
+    assert_eq!(p.registry, Some(0..13));
+    assert_eq!(p.repository, 14..22);
+    assert_eq!(p.tag, Some(23..25));
+    assert_eq!(p.digest, Some(26..35));
+    let p = ImageParts::of("nginx");
+    assert_eq!(
+        (p.registry, p.repository, p.tag, p.digest),
+        (None, 0..5, None, None)
+    );
+    let p = ImageParts::of("bitnami/redis:7");
+    assert_eq!(
+        p.registry, None,
+        "a first component without `.` or `:` is no registry"
+    );
+}
+
+#[test]
+fn where_a_digest_belongs_is_the_last_layer_setting_the_digest_key_beside_the_tag() {
+    let mut m = Markers::new();
+    m.mark_values(
+        "charts/web/values.yaml",
+        LayerKind::ChartDefault,
+        &[],
+        "image:\n  repository: acme/web\n  tag: \"1\"\n  digest: sha256:aa\n",
+        &sel(&[]),
+    )
+    .unwrap();
+    m.mark_values(
+        "env/prod.yaml",
+        LayerKind::ValueStack,
+        &[],
+        "image:\n  tag: \"2\"\n  digest: null\n",
+        &sel(&[]),
+    )
+    .unwrap();
+    // Marker 2 is the chart's digest itself; marker 3 the overriding tag.
+    let tag = (0..m.len())
+        .find(|&i| m.get(i).unwrap().file == "env/prod.yaml")
+        .unwrap();
+    let o = m.digest_beside(tag).unwrap();
+    assert_eq!(
+        (o.file.as_str(), o.line, o.key.as_str()),
+        ("env/prod.yaml", 3, "image.digest")
+    );
+    assert_eq!(
+        (o.layer, o.text.as_str()),
+        (LayerKind::ValueStack, "  digest: null")
+    );
+    // A mapping with no digest key anywhere: nowhere to pin.
+    let mut m = Markers::new();
+    m.mark_values(
+        "v.yaml",
+        LayerKind::ValueStack,
+        &[],
+        "app:\n  tag: \"1\"\n",
+        &sel(&[]),
+    )
+    .unwrap();
+    assert!(m.digest_beside(0).is_none());
+}

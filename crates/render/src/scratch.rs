@@ -1,0 +1,392 @@
+//! A scratch copy of one chart, outside the repository, for renders with rewritten inputs (the
+//! marker render of causal provenance).
+//!
+//! The copy is a repository of its own ([`ScratchChart::repo`]) with the chart at the same
+//! relative path, so a cell renders from it unchanged, through the same runner and cache as any
+//! render. Vendored `charts/*.tgz` subcharts are unpacked into folders (helm loads a folder
+//! subchart exactly like its archive), so their `values.yaml` and `Chart.yaml` can be rewritten
+//! too; [`ScratchChart::shown`] names such a file as `<archive>:<path inside it>`.
+
+use imagegate_fleet::Repo;
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
+
+/// Most files and folders one scratch copy holds, archives' contents included.
+const MAX_ENTRIES: usize = 200_000;
+/// Most bytes one scratch copy holds, archives' contents included.
+const MAX_BYTES: u64 = 512 * 1024 * 1024;
+/// Archives inside archives deeper than this are copied as they are.
+const MAX_DEPTH: usize = 4;
+
+/// A folder from an unpacked archive: files under `folder` (scratch-relative) are shown as
+/// `<archive>:<inner>/…`.
+#[derive(Debug, Clone)]
+struct Unpacked {
+    folder: String,
+    archive: String,
+    inner: String,
+}
+
+/// A chart copied into a private temporary folder, removed on drop.
+pub struct ScratchChart {
+    dir: tempfile::TempDir,
+    repo: Repo,
+    charts: Vec<String>,
+    unpacked: Vec<Unpacked>,
+    entries: usize,
+    bytes: u64,
+}
+
+impl std::fmt::Debug for ScratchChart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScratchChart")
+            .field("dir", &self.dir.path())
+            .field("charts", &self.charts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for ScratchChart {
+    fn drop(&mut self) {
+        crate::process::unregister_temp(self.dir.path());
+    }
+}
+
+impl ScratchChart {
+    /// Copies chart folder `chart_rel` of `repo` (following symlinks inside the repository,
+    /// refusing any that leave it), unpacking every `charts/*.tgz`.
+    ///
+    /// # Errors
+    /// Why the chart cannot be copied: a folder that cannot be read, a link out of the
+    /// repository, an archive that does not unpack, a chart over the size bounds.
+    pub fn copy(repo: &Repo, chart_rel: &str) -> Result<Self, String> {
+        let source = repo
+            .resolve(chart_rel)?
+            .ok_or_else(|| format!("chart folder {chart_rel} does not exist"))?;
+        let dir = crate::process::private_temp_dir("imagegate-markers-")
+            .map_err(|e| format!("cannot create a temporary folder: {e}"))?;
+        let scratch_repo = Repo::open(dir.path()).map_err(|e| e.to_string())?;
+        let mut me = Self {
+            dir,
+            repo: scratch_repo,
+            charts: Vec::new(),
+            unpacked: Vec::new(),
+            entries: 0,
+            bytes: 0,
+        };
+        let target = me.dir.path().join(chart_rel);
+        let mut archives = Vec::new();
+        for entry in walkdir::WalkDir::new(&source)
+            .follow_links(true)
+            .sort_by_file_name()
+        {
+            let entry = entry.map_err(|e| format!("chart {chart_rel}: {e}"))?;
+            me.count(0)?;
+            if entry.path_is_symlink() {
+                let real = entry
+                    .path()
+                    .canonicalize()
+                    .map_err(|e| format!("{}: {e}", entry.path().display()))?;
+                if !real.starts_with(repo.root()) || repo.in_git_dir(&real).is_some() {
+                    return Err(format!(
+                        "{} links outside the repository's content",
+                        entry.path().display()
+                    ));
+                }
+            }
+            let rel = entry.path().strip_prefix(&source).unwrap_or(entry.path());
+            let to = target.join(rel);
+            if entry.file_type().is_dir() {
+                std::fs::create_dir_all(&to).map_err(|e| format!("{}: {e}", to.display()))?;
+            } else if entry.file_type().is_file() {
+                let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
+                me.count(len)?;
+                if is_vendored_archive(rel) {
+                    archives.push((format!("{chart_rel}/{}", rel.display()), to.clone()));
+                }
+                std::fs::copy(entry.path(), &to).map_err(|e| format!("{}: {e}", to.display()))?;
+            }
+        }
+        for (archive, at) in archives {
+            me.unpack(&archive, &at, 0)?;
+        }
+        me.charts = me.find_charts(chart_rel);
+        Ok(me)
+    }
+
+    /// The scratch folder as a repository: cells render from it as from the real one.
+    pub fn repo(&self) -> &Repo {
+        &self.repo
+    }
+
+    /// Every chart folder of the copy, scratch-relative: the chart itself first, then its
+    /// subcharts (folders and unpacked archives alike) at any depth, parents before children.
+    pub fn charts(&self) -> &[String] {
+        &self.charts
+    }
+
+    /// How reports name scratch-relative file `rel`: its repository path, or for a file of an
+    /// unpacked archive `<archive>:<path inside it>`.
+    pub fn shown(&self, rel: &str) -> String {
+        let from = self
+            .unpacked
+            .iter()
+            .filter(|u| rel.starts_with(&format!("{}/", u.folder)))
+            .max_by_key(|u| u.folder.len());
+        match from {
+            Some(u) => format!("{}:{}{}", u.archive, u.inner, &rel[u.folder.len()..]),
+            None => rel.to_string(),
+        }
+    }
+
+    /// Reads scratch-relative file `rel`, at most `max` bytes.
+    ///
+    /// # Errors
+    /// The file is missing, unreadable or larger.
+    pub fn read(&self, rel: &str, max: u64) -> Result<String, String> {
+        self.repo
+            .read_to_string(rel, max)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Replaces (or creates) scratch-relative file `rel` with `text`.
+    ///
+    /// # Errors
+    /// The path is not inside the copy, or the file cannot be written.
+    pub fn write(&self, rel: &str, text: &str) -> Result<(), String> {
+        let path = self.inside(rel)?;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("{rel}: {e}"))?;
+        }
+        std::fs::write(&path, text).map_err(|e| format!("{rel}: {e}"))
+    }
+
+    fn inside(&self, rel: &str) -> Result<PathBuf, String> {
+        let p = Path::new(rel);
+        if p.components().any(|c| !matches!(c, Component::Normal(_))) {
+            return Err(format!("{rel}: not a plain relative path"));
+        }
+        Ok(self.dir.path().join(p))
+    }
+
+    fn count(&mut self, bytes: u64) -> Result<(), String> {
+        self.entries += 1;
+        self.bytes += bytes;
+        if self.entries > MAX_ENTRIES {
+            return Err(format!("the chart has more than {MAX_ENTRIES} files"));
+        }
+        if self.bytes > MAX_BYTES {
+            return Err(format!(
+                "the chart and its archives hold more than {} MiB",
+                MAX_BYTES >> 20
+            ));
+        }
+        Ok(())
+    }
+
+    /// Unpacks archive `at` (shown as `archive`) into its `charts/` folder, in place of the
+    /// archive, when no folder of the same name is there already (helm would load both).
+    fn unpack(&mut self, archive: &str, at: &Path, depth: usize) -> Result<(), String> {
+        let folder = at.parent().unwrap_or(at).to_path_buf();
+        let bytes = std::fs::read(at).map_err(|e| format!("{archive}: {e}"))?;
+        // The top folders the archive holds, and its files, read fully before writing any.
+        let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+        let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
+        let entries = tar
+            .entries()
+            .map_err(|e| format!("{archive} cannot be unpacked: {e}"))?;
+        for entry in entries {
+            let mut entry = entry.map_err(|e| format!("{archive} cannot be unpacked: {e}"))?;
+            if !entry.header().entry_type().is_file() {
+                continue;
+            }
+            let path = entry
+                .path()
+                .map_err(|e| format!("{archive} cannot be unpacked: {e}"))?
+                .into_owned();
+            if path
+                .components()
+                .any(|c| !matches!(c, Component::Normal(_)))
+            {
+                return Err(format!(
+                    "{archive} holds a path that leaves it: {}",
+                    path.display()
+                ));
+            }
+            let size = entry.header().size().unwrap_or(0);
+            self.count(size)?;
+            let mut data = Vec::new();
+            entry
+                .by_ref()
+                .take(MAX_BYTES + 1)
+                .read_to_end(&mut data)
+                .map_err(|e| format!("{archive} cannot be unpacked: {e}"))?;
+            files.push((path, data));
+        }
+        let mut tops: Vec<String> = files
+            .iter()
+            .filter_map(|(p, _)| p.components().next())
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        tops.sort();
+        tops.dedup();
+        if tops.iter().any(|t| folder.join(t).exists()) {
+            // Left as an archive: helm loads it as it is, and its values stay unmarked.
+            return Ok(());
+        }
+        std::fs::remove_file(at).map_err(|e| format!("{archive}: {e}"))?;
+        let mut nested = Vec::new();
+        for (path, data) in files {
+            let to = folder.join(&path);
+            if let Some(parent) = to.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| format!("{archive}: {e}"))?;
+            }
+            std::fs::write(&to, data).map_err(|e| format!("{archive}: {e}"))?;
+            if is_vendored_archive(&path) {
+                nested.push((format!("{archive}:{}", path.display()), to));
+            }
+        }
+        let root = self.dir.path().to_path_buf();
+        for top in tops {
+            let rel = folder.join(&top);
+            let rel = rel.strip_prefix(&root).unwrap_or(&rel);
+            self.unpacked.push(Unpacked {
+                folder: rel.display().to_string(),
+                archive: archive.to_string(),
+                inner: top,
+            });
+        }
+        if depth < MAX_DEPTH {
+            for (archive, at) in nested {
+                self.unpack(&archive, &at, depth + 1)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The chart folders under `chart_rel`: those holding a `Chart.yaml` and the chart itself.
+    fn find_charts(&self, chart_rel: &str) -> Vec<String> {
+        let root = self.dir.path();
+        let mut out = vec![chart_rel.to_string()];
+        let mut queue = vec![chart_rel.to_string()];
+        while let Some(chart) = queue.pop() {
+            let Ok(read) = std::fs::read_dir(root.join(&chart).join("charts")) else {
+                continue;
+            };
+            let mut subs: Vec<String> = read
+                .filter_map(Result::ok)
+                .filter(|e| e.path().join("Chart.yaml").is_file())
+                .map(|e| format!("{chart}/charts/{}", e.file_name().to_string_lossy()))
+                .collect();
+            subs.sort();
+            out.extend(subs.iter().cloned());
+            queue.extend(subs);
+        }
+        out
+    }
+}
+
+/// Whether `rel` (inside a chart) is a vendored dependency archive: `charts/<name>.tgz`.
+fn is_vendored_archive(rel: &Path) -> bool {
+    let parent_is_charts = rel
+        .parent()
+        .and_then(Path::file_name)
+        .is_some_and(|n| n == "charts");
+    parent_is_charts && rel.extension().is_some_and(|e| e == "tgz")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tgz(files: &[(&str, &str)]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::fast(),
+        ));
+        for (path, text) in files {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(text.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            builder
+                .append_data(&mut header, path, text.as_bytes())
+                .unwrap();
+        }
+        builder.into_inner().unwrap().finish().unwrap()
+    }
+
+    #[test]
+    fn a_copy_unpacks_vendored_archives_and_names_their_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let chart = dir.path().join("charts/app");
+        std::fs::create_dir_all(chart.join("charts/local")).unwrap();
+        std::fs::create_dir_all(chart.join("templates")).unwrap();
+        std::fs::write(chart.join("Chart.yaml"), "name: app\n").unwrap();
+        std::fs::write(chart.join("templates/a.yaml"), "x").unwrap();
+        std::fs::write(chart.join("charts/local/Chart.yaml"), "name: local\n").unwrap();
+        std::fs::write(
+            chart.join("charts/redis-1.0.0.tgz"),
+            tgz(&[
+                ("redis/Chart.yaml", "name: redis\n"),
+                ("redis/values.yaml", "image:\n  tag: \"7\"\n"),
+            ]),
+        )
+        .unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
+        let scratch = ScratchChart::copy(&repo, "charts/app").unwrap();
+        assert_eq!(
+            scratch.charts(),
+            [
+                "charts/app",
+                "charts/app/charts/local",
+                "charts/app/charts/redis"
+            ]
+        );
+        assert_eq!(
+            scratch
+                .read("charts/app/charts/redis/values.yaml", 1024)
+                .unwrap(),
+            "image:\n  tag: \"7\"\n"
+        );
+        assert!(scratch
+            .read("charts/app/charts/redis-1.0.0.tgz", 1 << 20)
+            .is_err());
+        assert_eq!(
+            scratch.shown("charts/app/charts/redis/values.yaml"),
+            "charts/app/charts/redis-1.0.0.tgz:redis/values.yaml"
+        );
+        assert_eq!(
+            scratch.shown("charts/app/values.yaml"),
+            "charts/app/values.yaml"
+        );
+        scratch.write("charts/app/values.yaml", "{}").unwrap();
+        assert!(scratch.write("../escape.yaml", "x").is_err());
+        // The original is untouched.
+        assert!(!chart.join("values.yaml").exists());
+        assert!(chart.join("charts/redis-1.0.0.tgz").exists());
+    }
+
+    #[test]
+    fn an_archive_that_would_write_outside_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let chart = dir.path().join("c");
+        std::fs::create_dir_all(chart.join("charts")).unwrap();
+        // tar::Builder refuses `..` itself, so write the header by hand.
+        let mut header = tar::Header::new_gnu();
+        header.as_gnu_mut().unwrap().name[..9].copy_from_slice(b"../x.yaml");
+        header.set_size(1);
+        header.set_mode(0o644);
+        header.set_cksum();
+        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::fast(),
+        ));
+        builder.append(&header, &b"x"[..]).unwrap();
+        let bytes = builder.into_inner().unwrap().finish().unwrap();
+        std::fs::write(chart.join("charts/bad-1.tgz"), bytes).unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
+        let err = ScratchChart::copy(&repo, "c").unwrap_err();
+        assert!(err.contains("leaves it"), "{err}");
+    }
+}
