@@ -121,6 +121,7 @@ mod tests {
                 kinds: kinds.iter().map(|k| (*k).to_owned()).collect(),
                 image_paths: vec!["spec.runner.image".into(), "spec[\"odd.key\"]".into()],
                 pull_policy_path: policy.map(str::to_owned),
+                ..CustomImageField::default()
             }],
             ..DecodeOptions::default()
         }
@@ -162,6 +163,7 @@ mod tests {
                 kinds: vec!["Task".into()],
                 image_paths: vec!["spec.steps[*].image".into(), "spec.sidecars[].image".into()],
                 pull_policy_path: Some("spec.steps[*].imagePullPolicy".into()),
+                ..CustomImageField::default()
             }],
             ..DecodeOptions::default()
         };
