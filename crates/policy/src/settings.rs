@@ -870,14 +870,18 @@ severity:                       # error | warning | off, per rule, optionally pe
   pull-policy-missing:
     default: error
     environments: { local: warning }
-customImageFields:              # images in custom resources (these ameide.io defaults are built in)
-  - group: ameide.io
-    kinds: [Domain, Process, Agent, UISurface, Projection, Integration]
-    images: [spec.image]
-    pullPolicy: spec.imagePullPolicy
-  - group: ameide.io
-    kinds: [Domain]
-    images: [spec.db.migrationJobImage]
+customImageFields:              # images in custom resources, beyond the built-in catalog
+  - group: example.com
+    kinds: [Runner]
+    images: [spec.runner.image]             # image strings
+    pullPolicy: spec.runner.imagePullPolicy
+  - group: ci.example.com
+    kinds: [Job]
+    containers: ["spec.steps", "spec.templates[*].container"]
+    containerPatches: ["spec.stepTemplate"]   # merged by the operator; judged when it names an image
+    complete: true                            # every image is listed: no safety net on these kinds
+  - group: policy.example.com
+    noImages: true
 imageFieldNames: [image]        # the safety net: string fields with these names in any other object
 "#;
 
@@ -914,7 +918,7 @@ list:
             p.severity_for(RuleId::DigestRequired, "local"),
             Some(Severity::Error)
         );
-        assert_eq!(p.custom_image_fields.len(), 2);
+        assert_eq!(p.custom_image_fields.len(), 3);
         assert_eq!(p.image_field_names(), vec!["image".to_owned()]);
     }
 
