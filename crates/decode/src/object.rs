@@ -111,15 +111,7 @@ pub(crate) fn decode(node: &Node, origin: &Origin<'_>, opts: &DecodeOptions, out
         if let Some(labels) = node.at_path("metadata.labels") {
             collector.labels(labels, "metadata.labels");
         }
-        let (sites, labels) = collector.finish();
-        out.objects.push(DecodedObject {
-            object,
-            template: origin.template.map(str::to_owned),
-            document: origin.document,
-            hook: hook(node),
-            labels,
-            sites,
-        });
+        push_object(out, object, origin, node, collector);
         return;
     }
     let workload = Workload::of(api_version, kind);
@@ -168,6 +160,17 @@ pub(crate) fn decode(node: &Node, origin: &Origin<'_>, opts: &DecodeOptions, out
         safety_net(candidates, &mut collector);
     }
 
+    push_object(out, object, origin, node, collector);
+}
+
+/// Adds the object with what `collector` found in it.
+fn push_object(
+    out: &mut Decoded,
+    object: ObjectRef,
+    origin: &Origin<'_>,
+    node: &Node,
+    collector: Collector,
+) {
     let (sites, labels) = collector.finish();
     out.objects.push(DecodedObject {
         object,
