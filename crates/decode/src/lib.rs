@@ -10,11 +10,15 @@
 //! 1. built-in workloads (`v1` Pod, PodTemplate, ReplicationController; `apps/v1`; `batch/v1`
 //!    Job and CronJob) are decoded through `k8s-openapi`, so a malformed one is a
 //!    [`DocumentError`] naming the field;
-//! 2. configured [`CustomImageField`]s;
+//! 2. [`CustomImageField`]s, the built-in catalog's and the configured ones (which replace the
+//!    catalog's for the objects they apply to): image fields, containers judged as a workload's
+//!    (a container without an `image` is an empty image, never unseen), container patches, and
+//!    kinds that hold image patterns or policies and are not judged at all;
 //! 3. in every other object, pod specs found by their shape (a `containers` list of mappings) at
 //!    any depth: Argo Rollouts, KEDA ScaledJobs, runner sets, old `batch/v1beta1` CronJobs;
 //! 4. the safety net: any remaining string field named like an image
-//!    ([`SiteKind::Unclassified`]).
+//!    ([`SiteKind::Unclassified`]), in kinds with no schema (not Kubernetes' own, not a complete
+//!    catalog entry's).
 
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
@@ -121,6 +125,7 @@ mod tests {
                 kinds: kinds.iter().map(|k| (*k).to_owned()).collect(),
                 image_paths: vec!["spec.runner.image".into(), "spec[\"odd.key\"]".into()],
                 pull_policy_path: policy.map(str::to_owned),
+                ..CustomImageField::default()
             }],
             ..DecodeOptions::default()
         }
@@ -162,6 +167,7 @@ mod tests {
                 kinds: vec!["Task".into()],
                 image_paths: vec!["spec.steps[*].image".into(), "spec.sidecars[].image".into()],
                 pull_policy_path: Some("spec.steps[*].imagePullPolicy".into()),
+                ..CustomImageField::default()
             }],
             ..DecodeOptions::default()
         };
@@ -194,6 +200,124 @@ mod tests {
             Some("spec.steps[0].imagePullPolicy")
         );
         assert_eq!(d.objects[0].sites[0].pull_policy_line, Some(6));
+    }
+
+    #[test]
+    fn catalog_containers_are_judged_as_a_workloads() {
+        let tekton = CustomImageField {
+            group: "tekton.dev".into(),
+            kinds: vec!["Task".into()],
+            containers: vec!["spec.steps".into()],
+            container_patches: vec!["spec.stepTemplate".into()],
+            complete: true,
+            builtin: true,
+            ..CustomImageField::default()
+        };
+        let kyverno = CustomImageField {
+            group: "kyverno.io".into(),
+            no_images: true,
+            complete: true,
+            builtin: true,
+            ..CustomImageField::default()
+        };
+        let opts = DecodeOptions {
+            custom_fields: vec![tekton, kyverno],
+            ..DecodeOptions::default()
+        };
+        let task = "apiVersion: tekton.dev/v1\nkind: Task\nmetadata: {name: t}\nspec:\n  stepTemplate: {env: []}\n  steps:\n  - {name: a, image: a/b:1}\n  - {name: noimage}\n  - {name: shared, ref: {name: x}}\n  - {name: c, image: c/d:1, imagePullPolicy: Never}\n  extra: {image: e/f:1}\n";
+        let d = decode_stream(task, &opts);
+        assert_eq!(d.errors, vec![]);
+        let sites: Vec<(&str, &str, &PullPolicy, SiteKind, Option<u32>)> = d.objects[0]
+            .sites
+            .iter()
+            .map(|s| {
+                (
+                    s.field.as_str(),
+                    s.image.as_str(),
+                    &s.pull_policy,
+                    s.kind,
+                    s.line,
+                )
+            })
+            .collect();
+        // The step without an image is seen (as an empty image, with its missing pull policy),
+        // the `ref` step and the image-less template are not containers of their own, and the
+        // complete entry keeps the safety net off `spec.extra.image`.
+        assert_eq!(
+            sites,
+            [
+                (
+                    "spec.steps[0].image",
+                    "a/b:1",
+                    &PullPolicy::Absent,
+                    SiteKind::Container,
+                    Some(7)
+                ),
+                (
+                    "spec.steps[1].image",
+                    "",
+                    &PullPolicy::Absent,
+                    SiteKind::Container,
+                    None
+                ),
+                (
+                    "spec.steps[3].image",
+                    "c/d:1",
+                    &PullPolicy::Set("Never".into()),
+                    SiteKind::Container,
+                    Some(10)
+                ),
+            ]
+        );
+        assert_eq!(d.objects[0].sites[2].pull_policy_line, Some(10));
+
+        // A configured entry for the kind replaces the catalog's: only its field, and the
+        // safety net is back.
+        let mut configured = opts.clone();
+        configured.custom_fields.push(CustomImageField {
+            group: "tekton.dev".into(),
+            kinds: vec!["Task".into()],
+            image_paths: vec!["spec.steps[*].image".into()],
+            ..CustomImageField::default()
+        });
+        let d = decode_stream(task, &configured);
+        let fields: Vec<(&str, SiteKind)> = d.objects[0]
+            .sites
+            .iter()
+            .map(|s| (s.field.as_str(), s.kind))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("spec.steps[0].image", SiteKind::CustomField),
+                // A wildcard item without the field is an empty image, not unseen.
+                ("spec.steps[1].image", SiteKind::CustomField),
+                ("spec.steps[3].image", SiteKind::CustomField),
+                ("spec.extra.image", SiteKind::Unclassified),
+            ]
+        );
+        assert_eq!(d.objects[0].sites[1].image, "");
+
+        // A policy kind names images in a pod-spec shape: nothing there is judged.
+        let policy = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: p, labels: {a: b}}\nspec:\n  rules:\n  - validate:\n      pattern:\n        spec:\n          containers: [{image: '!*:latest'}]\n";
+        let d = decode_stream(policy, &opts);
+        assert_eq!(d.objects.len(), 1);
+        assert_eq!(d.objects[0].sites, vec![]);
+        assert_eq!(d.objects[0].labels.len(), 1);
+        assert_eq!(
+            decode_stream(policy, &DecodeOptions::default()).image_count(),
+            1
+        );
+
+        // A container that is not a mapping is an error naming it.
+        let bad = "apiVersion: tekton.dev/v1\nkind: Task\nspec:\n  steps: [oops]\n";
+        let d = decode_stream(bad, &opts);
+        assert_eq!(d.errors.len(), 1);
+        assert!(
+            d.errors[0].message.contains("spec.steps[0]"),
+            "{}",
+            d.errors[0].message
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use imagegate_yaml::{Node, Value};
 
-use crate::collect::{render_text, Collector};
+use crate::collect::{container_site, render_text, Collector};
 use crate::shape::{safety_net, Walk};
 use crate::typed::{self, Workload};
 use crate::{
@@ -103,6 +103,17 @@ pub(crate) fn decode(node: &Node, origin: &Origin<'_>, opts: &DecodeOptions, out
     }
 
     let mut collector = Collector::default();
+    let entries = entries_for(&opts.custom_fields, api_version, kind);
+    // Kinds that hold image patterns or policies (a Kyverno rule's `image: "*:latest"`, a
+    // Gatekeeper constraint's allowed repositories) are not workloads: judging them would be a
+    // false alarm on every policy that forbids the very thing it names.
+    if entries.iter().any(|f| f.no_images) {
+        if let Some(labels) = node.at_path("metadata.labels") {
+            collector.labels(labels, "metadata.labels");
+        }
+        push_object(out, object, origin, node, collector);
+        return;
+    }
     let workload = Workload::of(api_version, kind);
     let mut typed_ok = false;
     if let Some(workload) = workload {
@@ -118,19 +129,18 @@ pub(crate) fn decode(node: &Node, origin: &Origin<'_>, opts: &DecodeOptions, out
             )),
         }
     }
-    for field in opts
-        .custom_fields
-        .iter()
-        .filter(|f| f.applies_to(api_version, kind))
-    {
-        custom_field(
+    let complete = entries.iter().any(|f| f.complete);
+    for field in entries {
+        let mut ctx = FieldContext {
             field,
             node,
-            &object,
+            object: &object,
             origin,
-            &mut collector,
-            &mut out.errors,
-        );
+            out: &mut collector,
+            errors: &mut out.errors,
+        };
+        ctx.containers();
+        ctx.images();
     }
     // A workload whose typed decode failed is still walked by shape, so its images are judged.
     let walk = Walk {
@@ -144,11 +154,23 @@ pub(crate) fn decode(node: &Node, origin: &Origin<'_>, opts: &DecodeOptions, out
     // The safety net is for kinds whose schema imagegate does not know. A Kubernetes built-in
     // has a schema: its images are where the typed walk or the pod-spec shape finds them, and a
     // field merely named `image` elsewhere in it (`volumes[].rbd.image`, a Ceph image; a
-    // ConfigMap's data) is not a container image.
-    if !is_builtin(api_version) {
+    // ConfigMap's data) is not a container image. A kind whose catalog entry is complete has a
+    // schema too.
+    if !is_builtin(api_version) && !complete {
         safety_net(candidates, &mut collector);
     }
 
+    push_object(out, object, origin, node, collector);
+}
+
+/// Adds the object with what `collector` found in it.
+fn push_object(
+    out: &mut Decoded,
+    object: ObjectRef,
+    origin: &Origin<'_>,
+    node: &Node,
+    collector: Collector,
+) {
     let (sites, labels) = collector.finish();
     out.objects.push(DecodedObject {
         object,
@@ -210,60 +232,228 @@ impl CustomImageField {
     }
 }
 
-fn custom_field(
-    field: &CustomImageField,
-    node: &Node,
-    object: &ObjectRef,
-    origin: &Origin<'_>,
-    out: &mut Collector,
-    errors: &mut Vec<DocumentError>,
-) {
-    for path in &field.image_paths {
-        // A path may hold list wildcards (`spec.steps[*].image`): each item is a site, and the
-        // pull-policy path's wildcards take the same indices (`spec.steps[*].imagePullPolicy`).
-        for found in node.at_path_all(path).unwrap_or_default() {
-            let image = found.node;
-            if image.is_null() {
-                continue;
+/// The entries that apply to an object: the configured ones when any applies (they replace the
+/// built-in catalog for that object), else the built-in ones.
+fn entries_for<'f>(
+    fields: &'f [CustomImageField],
+    api_version: &str,
+    kind: &str,
+) -> Vec<&'f CustomImageField> {
+    let applicable: Vec<&CustomImageField> = fields
+        .iter()
+        .filter(|f| f.applies_to(api_version, kind))
+        .collect();
+    let configured = applicable.iter().any(|f| !f.builtin);
+    applicable
+        .into_iter()
+        .filter(|f| !(configured && f.builtin))
+        .collect()
+}
+
+/// One entry applied to one object.
+struct FieldContext<'a, 'n> {
+    field: &'a CustomImageField,
+    node: &'n Node,
+    object: &'a ObjectRef,
+    origin: &'a Origin<'a>,
+    out: &'a mut Collector,
+    errors: &'a mut Vec<DocumentError>,
+}
+
+impl<'n> FieldContext<'_, 'n> {
+    /// Every node `path` reaches.
+    fn reach(&self, path: &str) -> Vec<imagegate_yaml::PathMatch<'n>> {
+        self.node.at_path_all(path).unwrap_or_default()
+    }
+
+    fn error(&mut self, line: u32, message: String) {
+        self.errors.push(
+            self.origin
+                .error(Some(self.object.clone()), Some(line), message),
+        );
+    }
+
+    /// The entry's containers and container patches: each one a container site, judged as a
+    /// workload's container is.
+    fn containers(&mut self) {
+        let lists = [
+            (&self.field.containers, false),
+            (&self.field.container_patches, true),
+        ];
+        for (paths, patches) in lists {
+            for path in paths {
+                for found in self.reach(path) {
+                    match &found.node.value {
+                        Value::Seq(items) => {
+                            for (i, item) in items.iter().enumerate() {
+                                let mut item_path = found.path.clone();
+                                crate::path::push_index(&mut item_path, i);
+                                self.container(&item_path, item, patches);
+                            }
+                        }
+                        _ => self.container(&found.path, found.node, patches),
+                    }
+                }
             }
-            if image.as_scalar().is_none() {
-                errors.push(origin.error(
-                    Some(object.clone()),
-                    Some(image.line),
-                    format!(
-                        "custom image field `{}` of {} {} is not a string",
-                        found.path, object.kind, object.name
-                    ),
-                ));
-                continue;
-            }
-            let policy_path = field
-                .pull_policy_path
-                .as_deref()
-                .and_then(|p| policy_path_for(path, p, &found.indices));
-            let pull_policy = match &policy_path {
-                None => PullPolicy::NotApplicable,
-                Some(policy_path) => crate::collect::policy_of(node.at_path(policy_path)),
-            };
-            let pull_policy_line = policy_path
-                .as_deref()
-                .and_then(|p| node.at_path(p))
-                .filter(|n| !n.is_null())
-                .map(|n| n.line);
-            out.push_site(
-                (image.line, image.col),
-                ImageSite {
-                    container: None,
-                    kind: SiteKind::CustomField,
-                    field: found.path.clone(),
-                    image: render_text(image),
-                    pull_policy,
-                    pull_policy_field: policy_path,
-                    line: Some(image.line),
-                    pull_policy_line,
-                },
-            );
         }
+    }
+
+    fn container(&mut self, path: &str, item: &Node, patch: bool) {
+        if item.is_null() {
+            return;
+        }
+        if item.as_map().is_none() {
+            self.error(
+                item.line,
+                format!(
+                    "container `{path}` of {} {} is not a mapping",
+                    self.object.kind, self.object.name
+                ),
+            );
+            return;
+        }
+        // A Tekton step that names a `ref` runs the StepAction it refers to, whose own image is
+        // judged where the StepAction is defined.
+        if item.get("ref").is_some_and(|r| !r.is_null()) {
+            return;
+        }
+        let image = item.get("image").filter(|n| !n.is_null());
+        let image = match image {
+            None if patch => return,
+            None => String::new(),
+            Some(node) if node.as_scalar().is_none() => {
+                self.error(
+                    node.line,
+                    format!(
+                        "image of container `{path}` of {} {} is not a string",
+                        self.object.kind, self.object.name
+                    ),
+                );
+                return;
+            }
+            Some(node) => render_text(node),
+        };
+        let name = item
+            .get("name")
+            .filter(|n| !n.is_null())
+            .and_then(Node::as_str)
+            .map(str::to_owned);
+        container_site(
+            self.out,
+            container_kind(path),
+            path,
+            Some(item),
+            name,
+            image,
+        );
+    }
+
+    /// The entry's image fields.
+    fn images(&mut self) {
+        for path in &self.field.image_paths {
+            // A path may hold list wildcards (`spec.steps[*].image`): each item is a site, and
+            // the pull-policy path's wildcards take the same indices.
+            let found = self.reach(path).into_iter().map(|f| (f, false));
+            let missing = self.missing_in_lists(path).into_iter().map(|f| (f, true));
+            for (found, missing) in found.collect::<Vec<_>>().into_iter().chain(missing) {
+                self.image(path, &found, missing);
+            }
+        }
+    }
+
+    /// The items of a wildcard list that lack the image key of `path` (`spec.steps[*].image`
+    /// on a step without `image`): a container that names no image is seen, as an empty image.
+    fn missing_in_lists(&self, path: &str) -> Vec<imagegate_yaml::PathMatch<'n>> {
+        let Some((parent, key)) = split_last_key(path) else {
+            return Vec::new();
+        };
+        if !parent.ends_with("[*]") && !parent.ends_with("[]") {
+            return Vec::new();
+        }
+        self.node
+            .at_path_all(parent)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|item| item.node.as_map().is_some() && item.node.get(key).is_none())
+            .filter(|item| item.node.get("ref").is_none_or(Node::is_null))
+            .map(|item| imagegate_yaml::PathMatch {
+                path: crate::path::join(&item.path, key),
+                ..item
+            })
+            .collect()
+    }
+
+    /// One image field found at `found` (or, when `missing`, the list item lacking it).
+    fn image(&mut self, path: &str, found: &imagegate_yaml::PathMatch<'n>, missing: bool) {
+        let image = found.node;
+        if !missing && image.is_null() {
+            return;
+        }
+        if !missing && image.as_scalar().is_none() {
+            self.error(
+                image.line,
+                format!(
+                    "custom image field `{}` of {} {} is not a string",
+                    found.path, self.object.kind, self.object.name
+                ),
+            );
+            return;
+        }
+        let policy_path = self
+            .field
+            .pull_policy_path
+            .as_deref()
+            .and_then(|p| policy_path_for(path, p, &found.indices));
+        let pull_policy = match &policy_path {
+            None => PullPolicy::NotApplicable,
+            Some(policy_path) => crate::collect::policy_of(self.node.at_path(policy_path)),
+        };
+        let pull_policy_line = policy_path
+            .as_deref()
+            .and_then(|p| self.node.at_path(p))
+            .filter(|n| !n.is_null())
+            .map(|n| n.line);
+        let (pos, text, line) = if missing {
+            ((image.line, image.col), String::new(), None)
+        } else {
+            (
+                (image.line, image.col),
+                render_text(image),
+                Some(image.line),
+            )
+        };
+        self.out.push_site(
+            pos,
+            ImageSite {
+                container: None,
+                kind: SiteKind::CustomField,
+                field: found.path.clone(),
+                image: text,
+                pull_policy,
+                pull_policy_field: policy_path,
+                line,
+                pull_policy_line,
+            },
+        );
+    }
+}
+
+/// `path` split before its last segment when that segment is a plain key.
+fn split_last_key(path: &str) -> Option<(&str, &str)> {
+    let (parent, key) = path.rsplit_once('.')?;
+    (!key.is_empty() && !key.contains(['[', ']', '"'])).then_some((parent, key))
+}
+
+/// The kind of container a path names, by the list it sits in, as in a pod spec.
+fn container_kind(path: &str) -> SiteKind {
+    let list = path.trim_end_matches(|c: char| c == ']' || c.is_ascii_digit());
+    let list = list.strip_suffix('[').unwrap_or(list);
+    if list.ends_with("initContainers") {
+        SiteKind::InitContainer
+    } else if list.ends_with("ephemeralContainers") {
+        SiteKind::EphemeralContainer
+    } else {
+        SiteKind::Container
     }
 }
 

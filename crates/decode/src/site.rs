@@ -188,18 +188,41 @@ impl Decoded {
     }
 }
 
-/// A configured custom image field: for objects of an API group and kind, where the image and
-/// (optionally) the pull policy live.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where objects of an API group and kind keep their images: a built-in catalog entry or a
+/// configured one (`policy.customImageFields`).
+///
+/// An entry names image fields (`images`, scalar strings, with an optional pull-policy path),
+/// container mappings (`containers`, judged exactly as a workload's containers, pull policy and
+/// missing image included), container patches (`container_patches`: containers an operator
+/// merges by name into the ones it generates, judged only when they name an image), or says that
+/// its kinds hold image patterns or policies and no image at all (`no_images`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CustomImageField {
     /// API group (the part of `apiVersion` before `/`), for example `ameide.io`.
     pub group: String,
     /// Kinds this applies to; empty means every kind of the group.
     pub kinds: Vec<String>,
-    /// Dotted paths of image fields, for example `spec.image`, `spec.db.migrationJobImage`.
+    /// Paths of image fields, for example `spec.image`, `spec.db.migrationJobImage`,
+    /// `spec.steps[*].image`.
     pub image_paths: Vec<String>,
-    /// Dotted path of the pull-policy field, for example `spec.imagePullPolicy`.
+    /// Path of the pull-policy field of the `image_paths`, for example `spec.imagePullPolicy`.
     pub pull_policy_path: Option<String>,
+    /// Paths of containers (`spec.steps[*]`, `spec.templates[*].container`): each mapping found,
+    /// or each item of a list found, is a container with its own `image` and `imagePullPolicy`.
+    pub containers: Vec<String>,
+    /// Paths of container patches (Prometheus' `spec.containers[*]`): like `containers`, but an
+    /// item without an `image` patches a container the operator generates and is not a site.
+    pub container_patches: Vec<String>,
+    /// The kinds hold image patterns or policies (Kyverno, Gatekeeper, Flux image automation),
+    /// not workloads: nothing in them is an image site, not even by shape or by the safety net.
+    pub no_images: bool,
+    /// The entry names every image of its kinds (it is read from the project's own CRD): the
+    /// safety net stays off for them, as for Kubernetes' own kinds. Pod specs are still found by
+    /// their shape.
+    pub complete: bool,
+    /// A built-in catalog entry: a configured entry that applies to the same object replaces
+    /// every built-in one for that object.
+    pub builtin: bool,
 }
 
 #[cfg(test)]

@@ -22,12 +22,14 @@ fn ameide_fields() -> Vec<CustomImageField> {
             kinds: kinds.iter().map(|k| (*k).to_owned()).collect(),
             image_paths: vec!["spec.image".into()],
             pull_policy_path: Some("spec.imagePullPolicy".into()),
+            ..CustomImageField::default()
         },
         CustomImageField {
             group: "ameide.io".into(),
             kinds: vec!["Domain".into()],
             image_paths: vec!["spec.db.migrationJobImage".into()],
             pull_policy_path: None,
+            ..CustomImageField::default()
         },
     ]
 }

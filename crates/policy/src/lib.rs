@@ -11,11 +11,13 @@
 //! - [`PolicySettings`] and [`ExceptionSettings`]: the `policy:` and `exceptions:` sections of
 //!   `imagegate.yaml`, and [`PromotionSettings`] its `promotion:` section (next to the rule it
 //!   configures);
+//! - [`catalog`]: the built-in custom resources and where they keep their images;
 //! - [`evaluate`]: every finding of one cell; [`apply_exceptions`] and [`exception_hygiene`]:
 //!   the time-boxed exceptions over a run.
 
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod catalog;
 mod evaluate;
 mod exceptions;
 mod finding;

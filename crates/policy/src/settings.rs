@@ -38,7 +38,8 @@ pub struct PolicySettings {
     /// Severity per rule id: `error`, `warning` or `off`, or `{default, environments}`.
     #[serde(default)]
     pub severity: SeverityOverrides,
-    /// Images in custom resources, in addition to the built-in `ameide.io` primitives.
+    /// Images in custom resources, in addition to the built-in catalog (docs/custom-resources.md).
+    /// An entry that applies to an object replaces the catalog's entries for that object.
     #[serde(default)]
     pub custom_image_fields: Vec<CustomImageFieldSetting>,
     /// The safety net: string fields with these names in objects no other rule covers are judged
@@ -97,8 +98,8 @@ impl PolicySettings {
             .collect()
     }
 
-    /// The custom image fields the decoder should walk: the built-in `ameide.io` primitives, then
-    /// the configured ones.
+    /// The custom image fields the decoder should walk: the built-in catalog, then the
+    /// configured entries (which replace the catalog's for the objects they apply to).
     pub fn custom_image_fields(&self) -> Vec<CustomImageField> {
         builtin_custom_image_fields()
             .into_iter()
@@ -121,30 +122,10 @@ impl PolicySettings {
     }
 }
 
-/// The `ameide.io` primitives (602 Rule 5), always walked.
+/// The built-in catalog of custom resources ([`crate::catalog::CATALOG`]), the `ameide.io`
+/// primitives among them, as the decoder takes it.
 pub fn builtin_custom_image_fields() -> Vec<CustomImageField> {
-    let kinds = [
-        "Domain",
-        "Process",
-        "Agent",
-        "UISurface",
-        "Projection",
-        "Integration",
-    ];
-    vec![
-        CustomImageField {
-            group: "ameide.io".to_owned(),
-            kinds: kinds.iter().map(|k| (*k).to_owned()).collect(),
-            image_paths: vec!["spec.image".to_owned()],
-            pull_policy_path: Some("spec.imagePullPolicy".to_owned()),
-        },
-        CustomImageField {
-            group: "ameide.io".to_owned(),
-            kinds: vec!["Domain".to_owned()],
-            image_paths: vec!["spec.db.migrationJobImage".to_owned()],
-            pull_policy_path: None,
-        },
-    ]
+    crate::catalog::catalog_fields()
 }
 
 /// A regular expression a tag must match in full to count as immutable.
@@ -406,7 +387,7 @@ impl JsonSchema for SeverityOverrides {
     }
 }
 
-/// One `policy.customImageFields` entry: where objects of an API group keep their image.
+/// One `policy.customImageFields` entry: where objects of an API group keep their images.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(try_from = "RawCustomImageField")]
 pub struct CustomImageFieldSetting {
@@ -420,6 +401,16 @@ pub struct CustomImageFieldSetting {
     /// Path of the pull-policy field, if the resource has one; its `[*]` take the indices of
     /// the image of the same list.
     pub pull_policy: Option<String>,
+    /// Paths of containers, or of lists of them (`spec.steps`, `spec.templates[*].container`),
+    /// judged exactly as a Deployment's containers.
+    pub containers: Vec<String>,
+    /// Paths of container patches the operator merges into the containers it generates (one
+    /// without an `image` is not judged on its own).
+    pub container_patches: Vec<String>,
+    /// The kinds hold image patterns or policies, not workloads: nothing in them is judged.
+    pub no_images: bool,
+    /// The entry names every image of its kinds: the safety net stays off for them.
+    pub complete: bool,
 }
 
 /// The shape of a `customImageFields` entry before validation.
@@ -432,12 +423,28 @@ struct RawCustomImageField {
     #[serde(default)]
     kinds: Vec<String>,
     /// Paths of image fields, for example `spec.image`; `[*]` takes every item of a list
-    /// (`spec.steps[*].image`).
+    /// (`spec.steps[*].image`, where a step without `image` is an empty image).
+    #[serde(default)]
     images: Vec<String>,
     /// Path of the pull-policy field, if the resource has one; its `[*]` take the indices of
     /// the image of the same list.
     #[serde(default)]
     pull_policy: Option<String>,
+    /// Paths of containers, or of lists of them (`spec.steps`, `spec.templates[*].container`),
+    /// judged exactly as a Deployment's containers: `image`, `imagePullPolicy`, a missing image.
+    #[serde(default)]
+    containers: Vec<String>,
+    /// Paths of container patches that the operator merges into the containers it generates
+    /// (Prometheus' `spec.containers`): judged as containers when they name an image.
+    #[serde(default)]
+    container_patches: Vec<String>,
+    /// `true` for kinds that hold image patterns or policies (a policy engine's rules), not
+    /// workloads: nothing in them is judged, not even by the safety net.
+    #[serde(default)]
+    no_images: bool,
+    /// `true` when the entry names every image of its kinds: the safety net stays off for them.
+    #[serde(default)]
+    complete: bool,
 }
 
 fn check_path(path: &str) -> Result<(), SettingsError> {
@@ -457,13 +464,27 @@ impl TryFrom<RawCustomImageField> for CustomImageFieldSetting {
         if raw.group.trim().is_empty() {
             return Err(SettingsError::CustomField("`group` is empty".to_owned()));
         }
-        if raw.images.is_empty() {
+        let fields = raw.images.len() + raw.containers.len() + raw.container_patches.len();
+        if raw.no_images && (fields > 0 || raw.pull_policy.is_some()) {
             return Err(SettingsError::CustomField(format!(
-                "the entry for group `{}` lists no `images`",
+                "the entry for group `{}` has `noImages: true` and fields: say one or the other",
                 raw.group
             )));
         }
-        for path in raw.images.iter().chain(raw.pull_policy.iter()) {
+        if !raw.no_images && fields == 0 {
+            return Err(SettingsError::CustomField(format!(
+                "the entry for group `{}` lists no `images`, `containers` or `containerPatches` \
+                 (or say `noImages: true`)",
+                raw.group
+            )));
+        }
+        for path in raw
+            .images
+            .iter()
+            .chain(raw.pull_policy.iter())
+            .chain(&raw.containers)
+            .chain(&raw.container_patches)
+        {
             check_path(path)?;
         }
         Ok(Self {
@@ -471,7 +492,23 @@ impl TryFrom<RawCustomImageField> for CustomImageFieldSetting {
             kinds: raw.kinds,
             images: raw.images,
             pull_policy: raw.pull_policy,
+            containers: raw.containers,
+            container_patches: raw.container_patches,
+            no_images: raw.no_images,
+            complete: raw.complete || raw.no_images,
         })
+    }
+}
+
+impl CustomImageFieldSetting {
+    /// Every path the entry configures (image fields, containers, container patches; not the
+    /// pull-policy path, which may rightly be absent everywhere).
+    pub fn paths(&self) -> impl Iterator<Item = &str> {
+        self.images
+            .iter()
+            .chain(&self.containers)
+            .chain(&self.container_patches)
+            .map(String::as_str)
     }
 }
 
@@ -482,6 +519,11 @@ impl From<&CustomImageFieldSetting> for CustomImageField {
             kinds: s.kinds.clone(),
             image_paths: s.images.clone(),
             pull_policy_path: s.pull_policy.clone(),
+            containers: s.containers.clone(),
+            container_patches: s.container_patches.clone(),
+            no_images: s.no_images,
+            complete: s.complete,
+            builtin: false,
         }
     }
 }
@@ -828,14 +870,18 @@ severity:                       # error | warning | off, per rule, optionally pe
   pull-policy-missing:
     default: error
     environments: { local: warning }
-customImageFields:              # images in custom resources (these ameide.io defaults are built in)
-  - group: ameide.io
-    kinds: [Domain, Process, Agent, UISurface, Projection, Integration]
-    images: [spec.image]
-    pullPolicy: spec.imagePullPolicy
-  - group: ameide.io
-    kinds: [Domain]
-    images: [spec.db.migrationJobImage]
+customImageFields:              # images in custom resources, beyond the built-in catalog
+  - group: example.com
+    kinds: [Runner]
+    images: [spec.runner.image]             # image strings
+    pullPolicy: spec.runner.imagePullPolicy
+  - group: ci.example.com
+    kinds: [Job]
+    containers: ["spec.steps", "spec.templates[*].container"]
+    containerPatches: ["spec.stepTemplate"]   # merged by the operator; judged when it names an image
+    complete: true                            # every image is listed: no safety net on these kinds
+  - group: policy.example.com
+    noImages: true
 imageFieldNames: [image]        # the safety net: string fields with these names in any other object
 "#;
 
@@ -872,7 +918,7 @@ list:
             p.severity_for(RuleId::DigestRequired, "local"),
             Some(Severity::Error)
         );
-        assert_eq!(p.custom_image_fields.len(), 2);
+        assert_eq!(p.custom_image_fields.len(), 3);
         assert_eq!(p.image_field_names(), vec!["image".to_owned()]);
     }
 
@@ -1043,19 +1089,40 @@ list:
             "customImageFields:\n  - group: example.com\n    images: [spec.runner.image]\n",
         ));
         let fields = p.custom_image_fields();
-        assert_eq!(fields.len(), 3);
-        assert_eq!(fields[..2], builtin_custom_image_fields()[..]);
+        let builtin = builtin_custom_image_fields();
+        assert_eq!(fields.len(), builtin.len() + 1);
+        assert_eq!(fields[..builtin.len()], builtin[..]);
+        assert!(builtin.iter().all(|f| f.builtin));
         assert_eq!(
-            fields[2],
+            fields[builtin.len()],
             CustomImageField {
                 group: "example.com".to_owned(),
-                kinds: vec![],
                 image_paths: vec!["spec.runner.image".to_owned()],
-                pull_policy_path: None,
+                ..CustomImageField::default()
             }
         );
         let e = err(policy("customImageFields: [{group: x, images: []}]"));
         assert!(e.contains("lists no `images`"), "{e}");
+        // Containers, patches and policy kinds are entries of the same list.
+        let p = ok(policy(
+            "customImageFields:\n  - {group: x.dev, kinds: [Job], containers: ['spec.steps'], containerPatches: [spec.template], complete: true}\n  - {group: policy.example, noImages: true}\n",
+        ));
+        let fields = p.custom_image_fields();
+        let [.., steps, rules] = &fields[..] else {
+            unreachable!()
+        };
+        assert_eq!(steps.containers, ["spec.steps"]);
+        assert_eq!(steps.container_patches, ["spec.template"]);
+        assert!(steps.complete && !steps.no_images && !steps.builtin);
+        assert!(rules.no_images && rules.complete);
+        let e = err(policy(
+            "customImageFields: [{group: x, noImages: true, images: [spec.image]}]",
+        ));
+        assert!(e.contains("one or the other"), "{e}");
+        let e = err(policy(
+            "customImageFields: [{group: x, containers: ['spec.steps[x]']}]",
+        ));
+        assert!(e.contains("not a field path"), "{e}");
         let e = err(policy(
             "customImageFields: [{group: x, images: ['spec..image']}]",
         ));

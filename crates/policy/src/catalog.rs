@@ -1,0 +1,403 @@
+//! The built-in catalog of custom resources: where the operators people run take their images
+//! and pull policies from, read from each project's own CRDs and examples.
+//!
+//! Each [`CatalogEntry`] says, for one API group and some kinds, which fields are images, which
+//! are containers (judged exactly as a Deployment's containers, `imagePullPolicy` included), which
+//! are container patches an operator merges into the containers it generates, or that the kinds
+//! hold image *patterns or policies* and no image at all. `policy.customImageFields` in
+//! `imagegate.yaml` uses the same model: a configured entry that applies to an object replaces
+//! the catalog's entries for that object. The table is a Rust constant, not a data file, so a
+//! wrong path is a failing test rather than an error at run time; `docs/custom-resources.md` is
+//! generated from it.
+
+use imagegate_decode::CustomImageField;
+
+/// One entry of the built-in catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CatalogEntry {
+    /// A short stable name, for the docs and the fixture of the entry (`tekton-task`).
+    pub name: &'static str,
+    /// The project, as the docs name it.
+    pub project: &'static str,
+    /// API group.
+    pub group: &'static str,
+    /// Kinds; every kind of the group when empty.
+    pub kinds: &'static [&'static str],
+    /// Image fields (strings).
+    pub images: &'static [&'static str],
+    /// The pull-policy field of `images`.
+    pub pull_policy: Option<&'static str>,
+    /// Containers (a path to a container mapping, or to a list of them).
+    pub containers: &'static [&'static str],
+    /// Container patches: containers merged by name (or into every step) by the operator; one
+    /// without an `image` is not judged on its own.
+    pub container_patches: &'static [&'static str],
+    /// The kinds hold image patterns or policies, not workloads: nothing in them is judged.
+    pub no_images: bool,
+    /// The entry names every image of its kinds, so the safety net stays off for them.
+    pub complete: bool,
+    /// Where the fields are defined upstream.
+    pub source: &'static str,
+}
+
+impl CatalogEntry {
+    const fn new(name: &'static str, project: &'static str, group: &'static str) -> Self {
+        Self {
+            name,
+            project,
+            group,
+            kinds: &[],
+            images: &[],
+            pull_policy: None,
+            containers: &[],
+            container_patches: &[],
+            no_images: false,
+            complete: true,
+            source: "",
+        }
+    }
+}
+
+impl From<&CatalogEntry> for CustomImageField {
+    fn from(e: &CatalogEntry) -> Self {
+        let strings = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect();
+        CustomImageField {
+            group: e.group.to_owned(),
+            kinds: strings(e.kinds),
+            image_paths: strings(e.images),
+            pull_policy_path: e.pull_policy.map(str::to_owned),
+            containers: strings(e.containers),
+            container_patches: strings(e.container_patches),
+            no_images: e.no_images,
+            complete: e.complete,
+            builtin: true,
+        }
+    }
+}
+
+const PROMETHEUS: &str = "prometheus-operator/prometheus-operator: pkg/apis/monitoring/v1 (CommonPrometheusFields, AlertmanagerSpec, ThanosRulerSpec)";
+const TEKTON: &str =
+    "tektoncd/pipeline: pkg/apis/pipeline/v1 (Step, Sidecar, StepTemplate, TaskSpec, PipelineTask)";
+const ARGO_WORKFLOWS: &str =
+    "argoproj/argo-workflows: pkg/apis/workflow/v1alpha1 (Template, ScriptTemplate, ContainerSetTemplate)";
+
+/// Argo Workflows' templates under `base` (`spec`, or `spec.workflowSpec` of a CronWorkflow).
+macro_rules! argo_templates {
+    ($base:literal) => {
+        &[
+            concat!($base, ".templates[*].container"),
+            concat!($base, ".templates[*].script"),
+            concat!($base, ".templates[*].initContainers"),
+            concat!($base, ".templates[*].sidecars"),
+            concat!($base, ".templates[*].containerSet.containers"),
+        ]
+    };
+}
+
+/// Tekton's task spec under `base`: its steps and sidecars.
+macro_rules! tekton_task {
+    ($($base:literal),*) => {
+        &[$(concat!($base, ".steps"), concat!($base, ".sidecars")),*]
+    };
+}
+
+/// Tekton's step templates under `base`.
+macro_rules! tekton_step_template {
+    ($($base:literal),*) => {
+        &[$(concat!($base, ".stepTemplate")),*]
+    };
+}
+
+/// The catalog, in the order the docs list it.
+pub const CATALOG: &[CatalogEntry] = &[
+    CatalogEntry {
+        kinds: &[
+            "Domain",
+            "Process",
+            "Agent",
+            "UISurface",
+            "Projection",
+            "Integration",
+        ],
+        images: &["spec.image"],
+        pull_policy: Some("spec.imagePullPolicy"),
+        // The primitives' schema is the platform's own and grows: the safety net stays on.
+        complete: false,
+        source: "the ameide.io primitives (602 Rule 5)",
+        ..CatalogEntry::new("ameide-primitive", "ameide", "ameide.io")
+    },
+    CatalogEntry {
+        kinds: &["Domain"],
+        images: &["spec.db.migrationJobImage"],
+        complete: false,
+        source: "the ameide.io Domain primitive",
+        ..CatalogEntry::new("ameide-domain-migration", "ameide", "ameide.io")
+    },
+    CatalogEntry {
+        kinds: &["Prometheus", "PrometheusAgent", "Alertmanager", "ThanosRuler"],
+        images: &["spec.image"],
+        pull_policy: Some("spec.imagePullPolicy"),
+        // Merged by name into the containers the operator generates (`prometheus`,
+        // `config-reloader`, …): one without an image only patches them.
+        container_patches: &["spec.containers", "spec.initContainers"],
+        source: PROMETHEUS,
+        ..CatalogEntry::new("prometheus", "Prometheus Operator", "monitoring.coreos.com")
+    },
+    CatalogEntry {
+        kinds: &["Prometheus"],
+        images: &["spec.thanos.image"],
+        source: PROMETHEUS,
+        ..CatalogEntry::new("prometheus-thanos", "Prometheus Operator", "monitoring.coreos.com")
+    },
+    CatalogEntry {
+        kinds: &["Cluster"],
+        images: &["spec.imageName"],
+        pull_policy: Some("spec.imagePullPolicy"),
+        source: "cloudnative-pg/cloudnative-pg: api/v1/cluster_types.go (ClusterSpec)",
+        ..CatalogEntry::new("cnpg-cluster", "CloudNativePG", "postgresql.cnpg.io")
+    },
+    CatalogEntry {
+        kinds: &["Pooler"],
+        // The pgbouncer pod template: its `pgbouncer` container is merged with the operator's.
+        container_patches: &[
+            "spec.template.spec.containers",
+            "spec.template.spec.initContainers",
+        ],
+        source: "cloudnative-pg/cloudnative-pg: api/v1/pooler_types.go (PoolerSpec.Template)",
+        ..CatalogEntry::new("cnpg-pooler", "CloudNativePG", "postgresql.cnpg.io")
+    },
+    CatalogEntry {
+        kinds: &["ImageCatalog", "ClusterImageCatalog"],
+        images: &["spec.images[*].image"],
+        source: "cloudnative-pg/cloudnative-pg: api/v1/imagecatalog_types.go",
+        ..CatalogEntry::new("cnpg-image-catalog", "CloudNativePG", "postgresql.cnpg.io")
+    },
+    CatalogEntry {
+        kinds: &["Kafka"],
+        images: &[
+            "spec.kafka.image",
+            "spec.zookeeper.image",
+            "spec.entityOperator.topicOperator.image",
+            "spec.entityOperator.userOperator.image",
+            "spec.entityOperator.tlsSidecar.image",
+            "spec.kafkaExporter.image",
+            "spec.cruiseControl.image",
+        ],
+        source: "strimzi/strimzi-kafka-operator: api/.../model/kafka (KafkaClusterSpec, EntityOperatorSpec, …)",
+        ..CatalogEntry::new("strimzi-kafka", "Strimzi", "kafka.strimzi.io")
+    },
+    CatalogEntry {
+        kinds: &[
+            "KafkaConnect",
+            "KafkaMirrorMaker2",
+            "KafkaMirrorMaker",
+            "KafkaBridge",
+        ],
+        // `spec.build.output.image` of a KafkaConnect is where the operator *pushes* the image
+        // it builds, not one it pulls: with the entry complete it is not judged.
+        images: &["spec.image"],
+        source: "strimzi/strimzi-kafka-operator: api/.../model/connect, mirrormaker2, bridge",
+        ..CatalogEntry::new("strimzi-connect", "Strimzi", "kafka.strimzi.io")
+    },
+    CatalogEntry {
+        kinds: &["Task", "ClusterTask"],
+        containers: tekton_task!("spec"),
+        container_patches: tekton_step_template!("spec"),
+        source: TEKTON,
+        ..CatalogEntry::new("tekton-task", "Tekton", "tekton.dev")
+    },
+    CatalogEntry {
+        kinds: &["Pipeline"],
+        containers: tekton_task!("spec.tasks[*].taskSpec", "spec.finally[*].taskSpec"),
+        container_patches: tekton_step_template!(
+            "spec.tasks[*].taskSpec",
+            "spec.finally[*].taskSpec"
+        ),
+        source: TEKTON,
+        ..CatalogEntry::new("tekton-pipeline", "Tekton", "tekton.dev")
+    },
+    CatalogEntry {
+        kinds: &["TaskRun"],
+        containers: tekton_task!("spec.taskSpec"),
+        container_patches: tekton_step_template!("spec.taskSpec"),
+        source: TEKTON,
+        ..CatalogEntry::new("tekton-taskrun", "Tekton", "tekton.dev")
+    },
+    CatalogEntry {
+        kinds: &["PipelineRun"],
+        containers: tekton_task!(
+            "spec.pipelineSpec.tasks[*].taskSpec",
+            "spec.pipelineSpec.finally[*].taskSpec"
+        ),
+        container_patches: tekton_step_template!(
+            "spec.pipelineSpec.tasks[*].taskSpec",
+            "spec.pipelineSpec.finally[*].taskSpec"
+        ),
+        source: TEKTON,
+        ..CatalogEntry::new("tekton-pipelinerun", "Tekton", "tekton.dev")
+    },
+    CatalogEntry {
+        kinds: &["StepAction"],
+        // A StepAction's spec is one step: its `image` and `imagePullPolicy`.
+        containers: &["spec"],
+        source: "tektoncd/pipeline: pkg/apis/pipeline/v1beta1 (StepActionSpec)",
+        ..CatalogEntry::new("tekton-stepaction", "Tekton", "tekton.dev")
+    },
+    CatalogEntry {
+        kinds: &["Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate"],
+        containers: argo_templates!("spec"),
+        container_patches: &["spec.templateDefaults.container", "spec.templateDefaults.script"],
+        source: ARGO_WORKFLOWS,
+        ..CatalogEntry::new("argo-workflow", "Argo Workflows", "argoproj.io")
+    },
+    CatalogEntry {
+        kinds: &["CronWorkflow"],
+        containers: argo_templates!("spec.workflowSpec"),
+        container_patches: &[
+            "spec.workflowSpec.templateDefaults.container",
+            "spec.workflowSpec.templateDefaults.script",
+        ],
+        source: ARGO_WORKFLOWS,
+        ..CatalogEntry::new("argo-cronworkflow", "Argo Workflows", "argoproj.io")
+    },
+    CatalogEntry {
+        kinds: &["Rollout"],
+        containers: &[
+            "spec.template.spec.initContainers",
+            "spec.template.spec.containers",
+            "spec.template.spec.ephemeralContainers",
+        ],
+        source: "argoproj/argo-rollouts: pkg/apis/rollouts/v1alpha1 (RolloutSpec.Template)",
+        ..CatalogEntry::new("argo-rollout", "Argo Rollouts", "argoproj.io")
+    },
+    CatalogEntry {
+        kinds: &["AnalysisTemplate", "ClusterAnalysisTemplate", "AnalysisRun"],
+        containers: &[
+            "spec.metrics[*].provider.job.spec.template.spec.initContainers",
+            "spec.metrics[*].provider.job.spec.template.spec.containers",
+        ],
+        source: "argoproj/argo-rollouts: pkg/apis/rollouts/v1alpha1 (JobMetric)",
+        ..CatalogEntry::new("argo-analysis", "Argo Rollouts", "argoproj.io")
+    },
+    CatalogEntry {
+        kinds: &["Service", "Configuration"],
+        containers: &[
+            "spec.template.spec.initContainers",
+            "spec.template.spec.containers",
+        ],
+        source: "knative/serving: pkg/apis/serving/v1 (ServiceSpec, ConfigurationSpec, RevisionSpec)",
+        ..CatalogEntry::new("knative-service", "Knative Serving", "serving.knative.dev")
+    },
+    CatalogEntry {
+        kinds: &["Revision"],
+        containers: &["spec.initContainers", "spec.containers"],
+        source: "knative/serving: pkg/apis/serving/v1 (RevisionSpec)",
+        ..CatalogEntry::new("knative-revision", "Knative Serving", "serving.knative.dev")
+    },
+    CatalogEntry {
+        kinds: &["ScaledJob"],
+        containers: &[
+            "spec.jobTargetRef.template.spec.initContainers",
+            "spec.jobTargetRef.template.spec.containers",
+        ],
+        source: "kedacore/keda: apis/keda/v1alpha1/scaledjob_types.go (ScaledJobSpec.JobTargetRef)",
+        ..CatalogEntry::new("keda-scaledjob", "KEDA", "keda.sh")
+    },
+    CatalogEntry {
+        kinds: &["AutoscalingRunnerSet"],
+        containers: &[
+            "spec.template.spec.initContainers",
+            "spec.template.spec.containers",
+        ],
+        source: "actions/actions-runner-controller: apis/actions.github.com/v1alpha1 (AutoscalingRunnerSetSpec.Template)",
+        ..CatalogEntry::new("arc-runner-set", "GitHub Actions Runner Controller", "actions.github.com")
+    },
+    CatalogEntry {
+        kinds: &["EphemeralRunnerSet"],
+        containers: &[
+            "spec.ephemeralRunnerSpec.spec.initContainers",
+            "spec.ephemeralRunnerSpec.spec.containers",
+        ],
+        source: "actions/actions-runner-controller: apis/actions.github.com/v1alpha1 (EphemeralRunnerSpec, a pod template inline)",
+        ..CatalogEntry::new("arc-ephemeral-runner-set", "GitHub Actions Runner Controller", "actions.github.com")
+    },
+    CatalogEntry {
+        kinds: &["EphemeralRunner"],
+        containers: &["spec.spec.initContainers", "spec.spec.containers"],
+        source: "actions/actions-runner-controller: apis/actions.github.com/v1alpha1 (EphemeralRunnerSpec)",
+        ..CatalogEntry::new("arc-ephemeral-runner", "GitHub Actions Runner Controller", "actions.github.com")
+    },
+    CatalogEntry {
+        kinds: &[
+            "ClusterPolicy",
+            "Policy",
+            "PolicyException",
+            "ClusterCleanupPolicy",
+            "CleanupPolicy",
+        ],
+        no_images: true,
+        source: "kyverno/kyverno: api/kyverno/v1, v2 (rules' patterns, verifyImages)",
+        ..CatalogEntry::new("kyverno-policy", "Kyverno", "kyverno.io")
+    },
+    CatalogEntry {
+        no_images: true,
+        source: "kyverno/kyverno: api/policies.kyverno.io (ValidatingPolicy, ImageValidatingPolicy, …)",
+        ..CatalogEntry::new("kyverno-cel-policy", "Kyverno", "policies.kyverno.io")
+    },
+    CatalogEntry {
+        kinds: &["ConstraintTemplate"],
+        no_images: true,
+        source: "open-policy-agent/gatekeeper: apis (ConstraintTemplate)",
+        ..CatalogEntry::new("gatekeeper-template", "Gatekeeper", "templates.gatekeeper.sh")
+    },
+    CatalogEntry {
+        no_images: true,
+        source: "open-policy-agent/gatekeeper: every constraint kind (K8sAllowedRepos, …)",
+        ..CatalogEntry::new("gatekeeper-constraint", "Gatekeeper", "constraints.gatekeeper.sh")
+    },
+    CatalogEntry {
+        no_images: true,
+        source: "open-policy-agent/gatekeeper: apis/mutations (Assign, AssignImage, …)",
+        ..CatalogEntry::new("gatekeeper-mutation", "Gatekeeper", "mutations.gatekeeper.sh")
+    },
+    CatalogEntry {
+        no_images: true,
+        source: "fluxcd/image-reflector-controller, image-automation-controller (ImageRepository, ImagePolicy, ImageUpdateAutomation)",
+        ..CatalogEntry::new("flux-image-automation", "Flux", "image.toolkit.fluxcd.io")
+    },
+];
+
+/// The catalog as the decoder takes it, every entry marked built in.
+pub fn catalog_fields() -> Vec<CustomImageField> {
+    CATALOG.iter().map(CustomImageField::from).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn every_path_parses_and_every_entry_says_something() {
+        let mut names = BTreeSet::new();
+        for e in CATALOG {
+            assert!(names.insert(e.name), "{}: name used twice", e.name);
+            assert!(!e.source.is_empty(), "{}: no upstream source", e.name);
+            let paths = e
+                .images
+                .iter()
+                .chain(e.pull_policy.iter())
+                .chain(e.containers)
+                .chain(e.container_patches);
+            let mut any = false;
+            for p in paths {
+                any = true;
+                assert!(imagegate_yaml::parse_path(p).is_some(), "{}: `{p}`", e.name);
+            }
+            assert_ne!(any, e.no_images, "{}: fields and noImages", e.name);
+            if e.no_images {
+                assert!(e.complete, "{}", e.name);
+            }
+        }
+    }
+}
