@@ -151,13 +151,18 @@ pub const CATALOG: &[CatalogEntry] = &[
     },
     CatalogEntry {
         kinds: &["Cluster"],
-        images: &["spec.imageName"],
+        // Each extension is pulled from an image of its own (an image volume).
+        images: &[
+            "spec.imageName",
+            "spec.postgresql.extensions[*].image.reference",
+        ],
         pull_policy: Some("spec.imagePullPolicy"),
         source: "cloudnative-pg/cloudnative-pg: api/v1/cluster_types.go (ClusterSpec)",
         ..CatalogEntry::new("cnpg-cluster", "CloudNativePG", "postgresql.cnpg.io")
     },
     CatalogEntry {
         kinds: &["Pooler"],
+        images: &["spec.image"],
         // The pgbouncer pod template: its `pgbouncer` container is merged with the operator's.
         container_patches: &[
             "spec.template.spec.containers",
@@ -168,7 +173,11 @@ pub const CATALOG: &[CatalogEntry] = &[
     },
     CatalogEntry {
         kinds: &["ImageCatalog", "ClusterImageCatalog"],
-        images: &["spec.images[*].image"],
+        images: &[
+            "spec.images[*].image",
+            "spec.images[*].extensions[*].image.reference",
+            "spec.componentImages[*].image",
+        ],
         source: "cloudnative-pg/cloudnative-pg: api/v1/imagecatalog_types.go",
         ..CatalogEntry::new("cnpg-image-catalog", "CloudNativePG", "postgresql.cnpg.io")
     },
@@ -176,6 +185,7 @@ pub const CATALOG: &[CatalogEntry] = &[
         kinds: &["Kafka"],
         images: &[
             "spec.kafka.image",
+            "spec.kafka.brokerRackInitImage",
             "spec.zookeeper.image",
             "spec.entityOperator.topicOperator.image",
             "spec.entityOperator.userOperator.image",
@@ -195,7 +205,7 @@ pub const CATALOG: &[CatalogEntry] = &[
         ],
         // `spec.build.output.image` of a KafkaConnect is where the operator *pushes* the image
         // it builds, not one it pulls: with the entry complete it is not judged.
-        images: &["spec.image"],
+        images: &["spec.image", "spec.clientRackInitImage"],
         source: "strimzi/strimzi-kafka-operator: api/.../model/connect, mirrormaker2, bridge",
         ..CatalogEntry::new("strimzi-connect", "Strimzi", "kafka.strimzi.io")
     },
@@ -308,6 +318,11 @@ pub const CATALOG: &[CatalogEntry] = &[
         containers: &[
             "spec.template.spec.initContainers",
             "spec.template.spec.containers",
+        ],
+        // The listener's pod template, merged with the listener container the controller makes.
+        container_patches: &[
+            "spec.listenerTemplate.spec.initContainers",
+            "spec.listenerTemplate.spec.containers",
         ],
         source: "actions/actions-runner-controller: apis/actions.github.com/v1alpha1 (AutoscalingRunnerSetSpec.Template)",
         ..CatalogEntry::new("arc-runner-set", "GitHub Actions Runner Controller", "actions.github.com")
