@@ -37,8 +37,6 @@ use std::time::{Duration, SystemTime};
 pub const CACHE_FORMAT: u32 = 1;
 /// Default size bound of the cache folder: 1 GiB.
 pub const DEFAULT_MAX_BYTES: u64 = 1 << 30;
-/// Most entries walked in one chart folder when hashing it.
-const MAX_HASHED_ENTRIES: usize = 200_000;
 /// Most bytes hashed in one chart folder; a larger chart renders uncached.
 const MAX_HASHED_BYTES: u64 = 1 << 30;
 /// Largest entry we read back.
@@ -483,9 +481,9 @@ struct ChartInputs {
 }
 
 /// SHA-256 over every file of a chart folder (relative path as raw bytes, kind and content
-/// digest, in sorted order), following symlinks that stay inside the repository. A link out of
-/// it, an unreadable file or a folder over the size bounds makes the chart uncacheable (the error
-/// says why).
+/// digest, in sorted order), walked as [`crate::chart`] walks it for helm. A chart that walk
+/// refuses (a link out of the repository or into its git folder, a loop), an unreadable file or
+/// a folder over the size bounds has no digest (the error says why), so its cells have no key.
 pub fn chart_digest(repo: &Repo, chart_rel: &str) -> Result<[u8; 32], String> {
     chart_inputs(repo, chart_rel, false).map(|c| c.digest)
 }
@@ -501,31 +499,9 @@ fn chart_inputs(repo: &Repo, chart_rel: &str, scan: bool) -> Result<ChartInputs,
     let mut h = Sha256::new();
     let mut scanner = Scanner::default();
     let mut bytes: u64 = 0;
-    let walk = walkdir::WalkDir::new(&chart)
-        .follow_links(true)
-        .sort_by_file_name();
-    for (n, entry) in walk.into_iter().enumerate() {
-        if n > MAX_HASHED_ENTRIES {
-            return Err(format!(
-                "chart {chart_rel} has more than {MAX_HASHED_ENTRIES} files"
-            ));
-        }
-        let entry = entry.map_err(|e| format!("chart {chart_rel}: {e}"))?;
-        if entry.path_is_symlink() {
-            let real = entry
-                .path()
-                .canonicalize()
-                .map_err(|e| format!("{}: {e}", entry.path().display()))?;
-            if !real.starts_with(repo.root()) {
-                return Err(format!(
-                    "{} links outside the repository",
-                    entry.path().display()
-                ));
-            }
-        }
+    crate::chart::walk(repo, chart_rel, &chart, |entry, rel| {
         // The raw bytes of the name: two names that differ only in bytes that are not UTF-8
         // are two different files to helm, so they are two different keys.
-        let rel = entry.path().strip_prefix(&chart).unwrap_or(entry.path());
         let kind: &[u8] = if entry.file_type().is_dir() {
             b"d"
         } else if entry.file_type().is_file() {
@@ -537,7 +513,7 @@ fn chart_inputs(repo: &Repo, chart_rel: &str, scan: bool) -> Result<ChartInputs,
         h.update([u8::from(entry.path_is_symlink())]);
         field(&mut h, rel.as_os_str().as_bytes());
         if !entry.file_type().is_file() {
-            continue;
+            return Ok(());
         }
         let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
         bytes += len;
@@ -562,7 +538,9 @@ fn chart_inputs(repo: &Repo, chart_rel: &str, scan: bool) -> Result<ChartInputs,
             h.update(Sha256::digest(&content));
             scanner.file(&shown(), &content);
         }
-    }
+        Ok(())
+    })
+    .map_err(crate::chart::Stop::message)?;
     Ok(ChartInputs {
         digest: h.finalize().into(),
         volatile: scanner.finish(),

@@ -316,6 +316,23 @@ fn cells_with_problems_or_escaping_links_have_no_key() {
         .unwrap_err()
         .contains("outside the repository"));
     assert!(got[2].as_ref().unwrap_err().contains("does not exist"));
+
+    // A link into the git folder stays inside the repository, but helm must not read it: the
+    // walk that makes the key refuses it, so the render (which skips its own walk for a keyed
+    // cell) never trusts such a chart.
+    fs::create_dir_all(a.path().join(".git")).unwrap();
+    fs::write(a.path().join(".git/config"), "[http] extraheader = token\n").unwrap();
+    std::os::unix::fs::symlink(
+        a.path().join(".git/config"),
+        a.path().join("charts/web/config-link"),
+    )
+    .unwrap();
+    let repo = Repo::open(a.path()).unwrap();
+    let got = cell_keys(&repo, &[cell("charts/web", &[])], "v3", &opts());
+    assert!(
+        got[0].as_ref().unwrap_err().contains("into the git folder"),
+        "{got:?}"
+    );
 }
 
 /// A chart folder of `files` (path as raw bytes, content) under a fresh repository.

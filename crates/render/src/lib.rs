@@ -14,6 +14,7 @@
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 mod cache;
+mod chart;
 mod helm;
 mod pool;
 mod process;

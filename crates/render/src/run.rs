@@ -4,13 +4,9 @@ use crate::process::{self, ProcessError};
 use crate::{CacheKey, Helm, RenderCache};
 use imagegate_fleet::{Cell, Repo};
 use std::collections::HashMap;
-
 use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
-
-/// Most entries of one chart folder walked when looking for symlinks out of the repository.
-const MAX_CHART_ENTRIES: usize = 200_000;
 
 /// How renders run.
 #[derive(Debug, Clone)]
@@ -294,66 +290,6 @@ fn dependency_hint(message: &str) -> Option<String> {
     }
 }
 
-/// Finds a symlink inside the chart folder that resolves outside the repository. helm follows
-/// symlinks in charts, so such a link would let a chart read any file on the machine.
-///
-/// The walk follows symlinks as helm does, so a link to a folder elsewhere in the repository is
-/// walked too (a link out of *that* folder is found as well). What cannot be walked (a symlink
-/// loop, an unreadable folder) refuses the chart: helm would read it, so it must be checked.
-fn chart_escape(repo: &Repo, chart_rel: &str) -> Option<String> {
-    let chart = repo.resolve(chart_rel).ok().flatten()?;
-    let shown = |p: &std::path::Path| {
-        p.strip_prefix(repo.root())
-            .unwrap_or(p)
-            .display()
-            .to_string()
-    };
-    for (n, entry) in walkdir::WalkDir::new(&chart)
-        .follow_links(true)
-        .into_iter()
-        .enumerate()
-    {
-        if n > MAX_CHART_ENTRIES {
-            return Some(format!(
-                "chart refused: {chart_rel} has more than {MAX_CHART_ENTRIES} files"
-            ));
-        }
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(e) => {
-                let at = e.path().map(shown).unwrap_or_else(|| chart_rel.to_string());
-                let why = if e.loop_ancestor().is_some() {
-                    "is a symlink loop".to_string()
-                } else {
-                    format!("cannot be checked ({e})")
-                };
-                return Some(format!("chart refused: {at} {why}"));
-            }
-        };
-        if entry.path_is_symlink() {
-            let real = match entry.path().canonicalize() {
-                Ok(real) if real.starts_with(repo.root()) => real,
-                _ => {
-                    return Some(format!(
-                        "chart refused: {} is a symlink that leads outside the repository",
-                        shown(entry.path())
-                    ))
-                }
-            };
-            // `.Files.Get` would read git's own data (the CI token actions/checkout keeps in
-            // `.git/config`) and print it in the report.
-            if let Some(git) = repo.in_git_dir(&real) {
-                return Some(format!(
-                    "chart refused: {} is a symlink into the git folder `{git}`, which is git's \
-                     data, not repository content",
-                    shown(entry.path())
-                ));
-            }
-        }
-    }
-    None
-}
-
 /// Renders every cell on `opts.jobs` worker threads and hands each result to `work` on the worker
 /// that rendered it (so per-cell processing runs in parallel too). Results come back in cell order.
 pub fn render_all<T, F>(
@@ -412,7 +348,11 @@ where
     let escapes: Mutex<HashMap<String, Option<String>>> = Mutex::new(HashMap::new());
     crate::pool::ordered(cells.len(), opts.jobs, Sandbox::new, |sandbox, i| {
         let cell = &cells[i];
-        let escape = {
+        // A cell with a cache key had its chart walked, and checked, when the key was made.
+        let keyed = cache.is_some_and(|c| matches!(c.keys.get(i), Some(Ok(_))));
+        let escape = if keyed {
+            None
+        } else {
             let cached = escapes
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -421,7 +361,7 @@ where
             match cached {
                 Some(v) => v,
                 None => {
-                    let v = chart_escape(repo, &cell.chart);
+                    let v = crate::chart::refusal(repo, &cell.chart);
                     escapes
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())

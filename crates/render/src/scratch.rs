@@ -53,8 +53,8 @@ impl Drop for ScratchChart {
 }
 
 impl ScratchChart {
-    /// Copies chart folder `chart_rel` of `repo` (following symlinks inside the repository,
-    /// refusing any that leave it), unpacking every `charts/*.tgz`.
+    /// Copies chart folder `chart_rel` of `repo` as helm reads it (walked, and refused, as
+    /// [`crate::chart`] walks it for every render), unpacking every `charts/*.tgz`.
     ///
     /// # Errors
     /// Why the chart cannot be copied: a folder that cannot be read, a link out of the
@@ -76,37 +76,21 @@ impl ScratchChart {
         };
         let target = me.dir.path().join(chart_rel);
         let mut archives = Vec::new();
-        for entry in walkdir::WalkDir::new(&source)
-            .follow_links(true)
-            .sort_by_file_name()
-        {
-            let entry = entry.map_err(|e| format!("chart {chart_rel}: {e}"))?;
+        crate::chart::walk(repo, chart_rel, &source, |entry, rel| {
             me.count(0)?;
-            if entry.path_is_symlink() {
-                let real = entry
-                    .path()
-                    .canonicalize()
-                    .map_err(|e| format!("{}: {e}", entry.path().display()))?;
-                if !real.starts_with(repo.root()) || repo.in_git_dir(&real).is_some() {
-                    return Err(format!(
-                        "{} links outside the repository's content",
-                        entry.path().display()
-                    ));
-                }
-            }
-            let rel = entry.path().strip_prefix(&source).unwrap_or(entry.path());
             let to = target.join(rel);
             if entry.file_type().is_dir() {
                 std::fs::create_dir_all(&to).map_err(|e| format!("{}: {e}", to.display()))?;
             } else if entry.file_type().is_file() {
-                let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
-                me.count(len)?;
+                me.count(entry.metadata().map(|m| m.len()).unwrap_or(0))?;
                 if is_vendored_archive(rel) {
                     archives.push((format!("{chart_rel}/{}", rel.display()), to.clone()));
                 }
                 std::fs::copy(entry.path(), &to).map_err(|e| format!("{}: {e}", to.display()))?;
             }
-        }
+            Ok(())
+        })
+        .map_err(crate::chart::Stop::message)?;
         for (archive, at) in archives {
             me.unpack(&archive, &at, 0)?;
         }
