@@ -4,8 +4,8 @@ use std::collections::HashSet;
 
 use imagegate_yaml::{Node, Value};
 
-use crate::path::{join, push_index};
 use crate::{ImageSite, LabelSite, PullPolicy, SiteKind};
+use imagegate_yaml::path::{join, push_index};
 
 /// The sites of one object as they are found.
 #[derive(Default)]

@@ -24,7 +24,6 @@
 
 mod collect;
 mod object;
-mod path;
 mod shape;
 mod site;
 mod typed;

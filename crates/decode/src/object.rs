@@ -287,7 +287,7 @@ impl<'n> FieldContext<'_, 'n> {
                         Value::Seq(items) => {
                             for (i, item) in items.iter().enumerate() {
                                 let mut item_path = found.path.clone();
-                                crate::path::push_index(&mut item_path, i);
+                                imagegate_yaml::path::push_index(&mut item_path, i);
                                 self.container(&item_path, item, patches);
                             }
                         }
@@ -377,7 +377,7 @@ impl<'n> FieldContext<'_, 'n> {
             .filter(|item| item.node.as_map().is_some() && item.node.get(key).is_none())
             .filter(|item| item.node.get("ref").is_none_or(Node::is_null))
             .map(|item| imagegate_yaml::PathMatch {
-                path: crate::path::join(&item.path, key),
+                path: imagegate_yaml::path::join(&item.path, key),
                 ..item
             })
             .collect()

@@ -5,8 +5,8 @@
 use imagegate_yaml::{Node, Resolved, Value};
 
 use crate::collect::{container_site, image_volumes, render_text, Collector, CONTAINER_LISTS};
-use crate::path::{join, push_index, push_key};
 use crate::{ImageSite, PullPolicy, SiteKind};
+use imagegate_yaml::path::{join, push_index, push_key};
 
 /// What the walk is asked to do.
 pub(crate) struct Walk<'a> {

@@ -10,8 +10,8 @@ use k8s_openapi::api::{apps, batch, core};
 use serde::de::DeserializeOwned;
 
 use crate::collect::{container_site, image_volumes, Collector, CONTAINER_LISTS};
-use crate::path::{push_index, push_key};
 use crate::SiteKind;
+use imagegate_yaml::path::{push_index, push_key};
 
 /// A workload kind at a stable `apiVersion` that `k8s-openapi` knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -21,6 +21,7 @@ pub mod markers;
 
 use imagegate_fleet::{Cell, Repo};
 use imagegate_policy::Offending;
+use imagegate_yaml::path::{push_index, push_key};
 use imagegate_yaml::{Limits, Node, ScalarStyle, Value};
 use serde::Serialize;
 
@@ -64,7 +65,7 @@ struct Layer {
     kind: LayerKind,
     text: String,
     root: Option<Node>,
-    /// Where this layer's keys sit in the parent chart's values: `sentinel.` for
+    /// Where this layer's keys sit in the parent chart's values: `sentinel` for
     /// `charts/sentinel/values.yaml`, so key paths line up across layers.
     prefix: String,
 }
@@ -148,14 +149,13 @@ struct Affinity {
     shared: usize,
 }
 
-/// The key prefix of a subchart's values in its parent: `charts/a/charts/b/values.yaml` → `a.b.`.
+/// The key path of a subchart's values in its parent: `charts/a/charts/b/values.yaml` → `a.b`.
 fn subchart_prefix(rel: &str) -> String {
     let parts: Vec<&str> = rel.split('/').collect();
     let mut prefix = String::new();
     for pair in parts.windows(2) {
         if pair[0] == "charts" && pair[1] != "values.yaml" {
-            prefix.push_str(pair[1]);
-            prefix.push('.');
+            push_key(&mut prefix, pair[1]);
         }
     }
     prefix
@@ -308,7 +308,7 @@ impl Stack {
         let mut hits: Vec<(usize, Hit, Affinity)> = Vec::new();
         for (index, layer) in self.layers.iter().enumerate() {
             let Some(root) = &layer.root else { continue };
-            let mut path = layer.prefix.trim_end_matches('.').to_string();
+            let mut path = layer.prefix.clone();
             visit(
                 root,
                 &mut path,
@@ -410,7 +410,7 @@ fn visit(node: &Node, path: &mut String, siblings: &[(Node, Node)], f: &mut Visi
         Value::Seq(items) => {
             for (i, item) in items.iter().enumerate() {
                 let len = path.len();
-                path.push_str(&format!("[{i}]"));
+                push_index(path, i);
                 let go_on = visit(item, path, &[], f);
                 path.truncate(len);
                 if !go_on {
@@ -426,10 +426,7 @@ fn visit(node: &Node, path: &mut String, siblings: &[(Node, Node)], f: &mut Visi
                     _ => "?",
                 };
                 let len = path.len();
-                if !path.is_empty() {
-                    path.push('.');
-                }
-                path.push_str(key);
+                push_key(path, key);
                 let go_on = visit(v, path, entries, f);
                 path.truncate(len);
                 if !go_on {
@@ -473,7 +470,9 @@ fn names_an_image(leaf: &str) -> bool {
 }
 
 fn last_key(path: &str) -> String {
-    path.rsplit('.').next().unwrap_or(path).to_ascii_lowercase()
+    imagegate_yaml::path::last_key(path)
+        .unwrap_or_default()
+        .to_ascii_lowercase()
 }
 
 fn judge(

@@ -13,6 +13,7 @@
 //! The engine makes the scratch chart and the render.
 
 use crate::{yaml_lines, LayerKind};
+use imagegate_yaml::path::{write_path, PathSegment};
 use imagegate_yaml::{Limits, Node, Resolved, Value};
 use std::ops::Range;
 
@@ -70,7 +71,7 @@ pub struct Marked {
     /// Index of the layer among those marked, lowest precedence first.
     pub layer_index: usize,
     /// Key path segments of the mapping holding the value, without the layer's prefix.
-    pub parent: Vec<String>,
+    pub parent: Vec<PathSegment>,
 }
 
 /// A key a layer sets, recorded for questions the markers cannot answer (where a digest
@@ -78,7 +79,7 @@ pub struct Marked {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Setting {
     layer_index: usize,
-    path: Vec<String>,
+    path: Vec<PathSegment>,
     line: u32,
     text: String,
 }
@@ -88,7 +89,7 @@ struct Setting {
 pub struct Markers {
     marked: Vec<Marked>,
     settings: Vec<Setting>,
-    layers: Vec<(String, LayerKind, Vec<String>)>,
+    layers: Vec<(String, LayerKind, Vec<PathSegment>)>,
 }
 
 /// What makes a scalar a candidate for a marker.
@@ -179,7 +180,8 @@ impl Markers {
     ) -> Option<String> {
         let root = imagegate_yaml::load(text, &Limits::default()).ok()?;
         let layer_index = self.layers.len();
-        self.layers.push((file.to_string(), layer, prefix.to_vec()));
+        let prefix: Vec<PathSegment> = prefix.iter().cloned().map(PathSegment::Key).collect();
+        self.layers.push((file.to_string(), layer, prefix.clone()));
         let Some(root) = root else {
             return Some("{}".into());
         };
@@ -191,7 +193,7 @@ impl Markers {
             layer_index,
             lines: &lines,
             selection,
-            prefix,
+            prefix: &prefix,
         };
         let mut path = Vec::new();
         let json = walk.node(&root, &mut path, false);
@@ -242,7 +244,7 @@ impl Markers {
     pub fn digest_beside(&self, id: usize) -> Option<crate::Origin> {
         let m = self.marked.get(id)?;
         let owner = &self.layers.get(m.layer_index)?.2;
-        let full = |layer: usize, path: &[String]| -> Vec<String> {
+        let full = |layer: usize, path: &[PathSegment]| -> Vec<PathSegment> {
             let mut p = self
                 .layers
                 .get(layer)
@@ -253,7 +255,7 @@ impl Markers {
         };
         let mut want = owner.clone();
         want.extend(m.parent.iter().cloned());
-        want.push("digest".into());
+        want.push(PathSegment::Key("digest".into()));
         let s = self
             .settings
             .iter()
@@ -264,7 +266,7 @@ impl Markers {
             file: file.clone(),
             line: s.line,
             text: s.text.clone(),
-            key: display_path(&want),
+            key: write_path(&want),
             layer: *kind,
         })
     }
@@ -287,20 +289,6 @@ fn line_text(lines: &[&str], line: u32) -> String {
         .to_string()
 }
 
-/// `a.b[0].c` from path segments (indexes are kept as `[n]` segments).
-pub fn display_path(path: &[String]) -> String {
-    let mut out = String::new();
-    for seg in path {
-        if seg.starts_with('[') || out.is_empty() {
-            out.push_str(seg);
-        } else {
-            out.push('.');
-            out.push_str(seg);
-        }
-    }
-    out
-}
-
 struct Walk<'a, 'm> {
     markers: &'m mut Markers,
     file: &'a str,
@@ -308,7 +296,7 @@ struct Walk<'a, 'm> {
     layer_index: usize,
     lines: &'a [&'a str],
     selection: &'a Selection,
-    prefix: &'a [String],
+    prefix: &'a [PathSegment],
 }
 
 impl Walk<'_, '_> {
@@ -316,12 +304,15 @@ impl Walk<'_, '_> {
     fn node(
         &mut self,
         node: &Node,
-        path: &mut Vec<String>,
+        path: &mut Vec<PathSegment>,
         in_container: bool,
     ) -> serde_json::Value {
         match &node.value {
             Value::Scalar(s) => {
-                let leaf = path.last().map(String::as_str).unwrap_or("");
+                let leaf = match path.last() {
+                    Some(PathSegment::Key(k)) => k.as_str(),
+                    _ => "",
+                };
                 if !self.selection.wants(leaf, &s.text, s.resolve()) {
                     return s.to_json();
                 }
@@ -332,7 +323,7 @@ impl Walk<'_, '_> {
                     file: self.file.to_string(),
                     line: node.line,
                     line_text: line_text(self.lines, node.line),
-                    key: display_path(&key),
+                    key: write_path(&key),
                     value: s.go_template_text(),
                     layer: self.layer,
                     in_container,
@@ -346,7 +337,7 @@ impl Walk<'_, '_> {
                     .iter()
                     .enumerate()
                     .map(|(i, item)| {
-                        path.push(format!("[{i}]"));
+                        path.push(PathSegment::Index(i));
                         let v = self.node(item, path, false);
                         path.pop();
                         v
@@ -358,7 +349,7 @@ impl Walk<'_, '_> {
                 let mut map = serde_json::Map::with_capacity(entries.len());
                 for (k, v) in entries {
                     let key = json_key(k);
-                    path.push(key.clone());
+                    path.push(PathSegment::Key(key.clone()));
                     if v.is_null() || v.as_str().is_some_and(str::is_empty) {
                         self.markers.settings.push(Setting {
                             layer_index: self.layer_index,

@@ -241,7 +241,8 @@ fn a_subchart_default_is_found_under_its_key_and_a_parent_value_for_another_imag
         (o.file.as_str(), o.line),
         ("charts/web/charts/sentinel/values.yaml", 4)
     );
-    assert_eq!(subchart_prefix("charts/a/charts/b/values.yaml"), "a.b.");
+    assert_eq!(subchart_prefix("charts/a/charts/b/values.yaml"), "a.b");
+    assert_eq!(subchart_prefix("charts/a.b/values.yaml"), "[\"a.b\"]");
 }
 
 #[test]

@@ -21,11 +21,12 @@
 
 pub mod de;
 mod load;
+pub mod path;
 mod stream;
 
 pub use de::{from_node, from_str, Spanned};
 pub use load::{
-    load, load_all, parse_path, Limits, Node, PathMatch, PathSegment, Resolved, Scalar,
-    ScalarStyle, Value, YamlError,
+    load, load_all, Limits, Node, PathMatch, Resolved, Scalar, ScalarStyle, Value, YamlError,
 };
+pub use path::{parse_path, PathSegment};
 pub use stream::{split_stream, Document};

@@ -5,6 +5,7 @@
 //! anchors — is counted against [`Limits::max_nodes`] *before* it is made, so a billion-laughs
 //! document fails after a bounded amount of work.
 
+use crate::path::{parse_path, push_index, push_key, PathSegment};
 use std::borrow::Cow;
 use std::collections::HashMap;
 
@@ -1546,13 +1547,14 @@ impl Node {
                     PathSegment::Key(key) => {
                         if let Some(node) = m.node.get(key) {
                             let mut path = m.path.clone();
-                            push_path_key(&mut path, key);
+                            push_key(&mut path, key);
                             next.push(PathMatch { path, node, ..m });
                         }
                     }
                     PathSegment::Index(i) => {
                         if let Some(node) = m.node.as_seq().and_then(|s| s.get(*i)) {
-                            let path = format!("{}[{i}]", m.path);
+                            let mut path = m.path.clone();
+                            push_index(&mut path, *i);
                             next.push(PathMatch { path, node, ..m });
                         }
                     }
@@ -1560,8 +1562,10 @@ impl Node {
                         for (i, node) in m.node.as_seq().into_iter().flatten().enumerate() {
                             let mut indices = m.indices.clone();
                             indices.push(i);
+                            let mut path = m.path.clone();
+                            push_index(&mut path, i);
                             next.push(PathMatch {
-                                path: format!("{}[{i}]", m.path),
+                                path,
                                 indices,
                                 node,
                             });
@@ -1577,33 +1581,16 @@ impl Node {
     /// The node at `path`. The path syntax: dotted keys (`spec.image`), `[N]` list indices,
     /// `["key"]` for a key holding dots. (`[*]` wildcards: [`Node::at_path_all`].)
     pub fn at_path(&self, path: &str) -> Option<&Node> {
+        if path.is_empty() {
+            return Some(self);
+        }
         let mut node = self;
-        let mut rest = path;
-        let mut first = true;
-        while !rest.is_empty() {
-            if let Some(after) = rest.strip_prefix('[') {
-                if let Some(quoted) = after.strip_prefix('"') {
-                    let (key, len) = parse_quoted(quoted)?;
-                    rest = quoted[len..].strip_prefix(']')?;
-                    node = node.get(&key)?;
-                } else {
-                    let close = after.find(']')?;
-                    let index: usize = after[..close].parse().ok()?;
-                    node = node.as_seq()?.get(index)?;
-                    rest = &after[close + 1..];
-                }
-            } else {
-                if !first {
-                    rest = rest.strip_prefix('.')?;
-                }
-                let end = rest.find(['.', '[']).unwrap_or(rest.len());
-                if end == 0 {
-                    return None;
-                }
-                node = node.get(&rest[..end])?;
-                rest = &rest[end..];
-            }
-            first = false;
+        for segment in parse_path(path)? {
+            node = match segment {
+                PathSegment::Key(key) => node.get(&key)?,
+                PathSegment::Index(i) => node.as_seq()?.get(i)?,
+                PathSegment::Every => return None,
+            };
         }
         Some(node)
     }
@@ -1618,85 +1605,6 @@ pub struct PathMatch<'a> {
     pub indices: Vec<usize>,
     /// The node.
     pub node: &'a Node,
-}
-
-/// One step of a field path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PathSegment {
-    /// A mapping key.
-    Key(String),
-    /// A list index.
-    Index(usize),
-    /// Every item of a list (`[*]` or `[]`).
-    Every,
-}
-
-/// Parses a field path (`spec.steps[*].image`, `metadata["helm.sh/hook"]`); `None` when it is
-/// not one: an empty key, an unclosed bracket, a bracket that holds neither a number, `*`,
-/// nothing nor a quoted key.
-pub fn parse_path(path: &str) -> Option<Vec<PathSegment>> {
-    let mut out = Vec::new();
-    let mut rest = path;
-    let mut first = true;
-    if path.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        if let Some(after) = rest.strip_prefix('[') {
-            if let Some(quoted) = after.strip_prefix('"') {
-                let (key, len) = parse_quoted(quoted)?;
-                rest = quoted[len..].strip_prefix(']')?;
-                out.push(PathSegment::Key(key));
-            } else {
-                let close = after.find(']')?;
-                let inside = &after[..close];
-                out.push(match inside {
-                    "" | "*" => PathSegment::Every,
-                    n => PathSegment::Index(n.parse().ok()?),
-                });
-                rest = &after[close + 1..];
-            }
-        } else {
-            if !first {
-                rest = rest.strip_prefix('.')?;
-            }
-            let end = rest.find(['.', '[']).unwrap_or(rest.len());
-            if end == 0 || rest[..end].contains(char::is_whitespace) {
-                return None;
-            }
-            out.push(PathSegment::Key(rest[..end].to_string()));
-            rest = &rest[end..];
-        }
-        first = false;
-    }
-    Some(out)
-}
-
-/// Appends `key` to a concrete path: `.key`, or `["key"]` when it holds a dot or bracket.
-fn push_path_key(path: &mut String, key: &str) {
-    if key.contains(['.', '[', ']', '"']) {
-        path.push_str(&format!("[{key:?}]"));
-    } else {
-        if !path.is_empty() {
-            path.push('.');
-        }
-        path.push_str(key);
-    }
-}
-
-/// Reads a `"`-terminated key (the opening quote already consumed). Returns the key and the
-/// number of bytes consumed including the closing quote.
-fn parse_quoted(s: &str) -> Option<(String, usize)> {
-    let mut key = String::new();
-    let mut chars = s.char_indices();
-    while let Some((i, c)) = chars.next() {
-        match c {
-            '"' => return Some((key, i + 1)),
-            '\\' => key.push(chars.next()?.1),
-            c => key.push(c),
-        }
-    }
-    None
 }
 
 #[cfg(test)]
