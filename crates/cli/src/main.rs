@@ -10,7 +10,7 @@ mod cmd;
 mod output;
 mod progress;
 
-pub(crate) use imagegate_engine::{cache, convert, fleet, git, pipeline, shard, Fatal};
+pub(crate) use imagegate_engine::{cache, convert, fleet, pipeline, shard, Fatal};
 
 use clap::Parser;
 use std::process::ExitCode;

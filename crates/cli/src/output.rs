@@ -99,6 +99,7 @@ pub fn sanitize_stderr(s: &str) -> String {
     imagegate_report::terminal_block(s)
 }
 
+use imagegate_report::format::{extension_of, format_of_extension, FORMAT_NAMES};
 use imagegate_report::{Format, FormatOptions, Report, TextOptions};
 
 pub use imagegate_engine::convert::rule_meta;
@@ -152,11 +153,6 @@ where
     Ok((stdout, files))
 }
 
-/// Every format name any command knows, for suggestions.
-const FORMAT_NAMES: [&str; 8] = [
-    "text", "json", "sarif", "junit", "github", "markdown", "gitlab", "csv",
-];
-
 /// A word that could only be meant as a format name: letters only, short.
 fn looks_like_format_name(s: &str) -> bool {
     !s.is_empty() && s.len() <= 16 && s.bytes().all(|b| b.is_ascii_alphabetic())
@@ -167,36 +163,6 @@ fn suggestion(name: &str) -> String {
     imagegate_fleet::closest(name, &FORMAT_NAMES)
         .map(|f| format!(" (did you mean `{f}`?)"))
         .unwrap_or_default()
-}
-
-/// The format a file's extension names, if any.
-fn format_of_extension(path: &str) -> Option<&'static str> {
-    let lower = path.to_ascii_lowercase();
-    [
-        (".sarif.json", "sarif"),
-        (".sarif", "sarif"),
-        (".json", "json"),
-        (".xml", "junit"),
-        (".md", "markdown"),
-        (".markdown", "markdown"),
-        (".txt", "text"),
-        (".csv", "csv"),
-    ]
-    .into_iter()
-    .find(|(ext, _)| lower.ends_with(ext))
-    .map(|(_, f)| f)
-}
-
-/// The usual extension of a format's files.
-fn extension_of(format: &str) -> &'static str {
-    match format.to_ascii_lowercase().as_str() {
-        "sarif" => "sarif",
-        "json" => "json",
-        "junit" => "xml",
-        "markdown" => "md",
-        "csv" => "csv",
-        _ => "txt",
-    }
 }
 
 /// Where reports go: stdout in `--format`, plus every `--output [FORMAT=]FILE`.

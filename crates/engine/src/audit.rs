@@ -45,6 +45,85 @@ impl Images {
         }
     }
 
+    /// The inventory of the `images` command's run: every row, sorted, and each cell that
+    /// failed to render as `environment/app: the first line of its error`.
+    pub fn of_outcomes(outcomes: Vec<crate::pipeline::CellOutcome>) -> Self {
+        let mut failed_cells = Vec::new();
+        let mut images = Vec::new();
+        for o in outcomes {
+            if let Some(e) = &o.report.error {
+                failed_cells.push(format!(
+                    "{}/{}: {}",
+                    o.report.environment,
+                    o.report.app,
+                    e.lines().next().unwrap_or("")
+                ));
+            }
+            images.extend(o.inventory);
+        }
+        images.sort();
+        Self {
+            schema: IMAGES_SCHEMA.into(),
+            images,
+            failed_cells,
+        }
+    }
+
+    /// Writes the inventory as an aligned table with a count line, every field made safe for a
+    /// terminal and digests shortened to `sha256:` and 12 hex digits.
+    pub fn write_table(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let header = [
+            "ENVIRONMENT",
+            "APP",
+            "OBJECT",
+            "CONTAINER",
+            "IMAGE",
+            "DIGEST",
+            "PULL",
+        ];
+        let rows: Vec<[String; 7]> = self
+            .images
+            .iter()
+            .map(|r| {
+                [
+                    r.environment.clone(),
+                    r.app.clone(),
+                    format!("{}/{}", r.kind, r.name),
+                    r.container.clone().unwrap_or_else(|| r.field.clone()),
+                    r.image.clone(),
+                    r.digest
+                        .as_deref()
+                        .map(|d| d.chars().take(19).collect())
+                        .unwrap_or_else(|| "-".into()),
+                    r.pull_policy.clone().unwrap_or_else(|| "-".into()),
+                ]
+                .map(|s| imagegate_report::terminal_line(&s))
+            })
+            .collect();
+        let mut widths = header.map(str::len);
+        for row in &rows {
+            for (w, c) in widths.iter_mut().zip(row) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+        let line = |out: &mut dyn Write, row: [&str; 7]| -> std::io::Result<()> {
+            let mut s = String::new();
+            for (i, (c, w)) in row.iter().zip(widths).enumerate() {
+                if i + 1 == row.len() {
+                    s.push_str(c);
+                } else {
+                    s.push_str(&format!("{c:w$}  "));
+                }
+            }
+            writeln!(out, "{}", s.trim_end())
+        };
+        line(out, header)?;
+        for row in &rows {
+            line(out, row.each_ref().map(String::as_str))?;
+        }
+        writeln!(out, "{} image sites", self.images.len())
+    }
+
     /// Reads an `images.json`.
     pub fn read(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
@@ -377,4 +456,109 @@ pub fn write_set(
     }
 
     Ok(written)
+}
+
+/// The audit's short summary: counts, findings per rule, the trend, the files written, every
+/// field from the repository made safe for a terminal.
+pub fn write_summary(
+    out: &mut dyn Write,
+    report: &Report,
+    trend: Option<&Trend>,
+    written: &[PathBuf],
+) -> std::io::Result<()> {
+    let shown = imagegate_report::terminal_line;
+    let total = report.total_counts();
+    writeln!(
+        out,
+        "imagegate audit{}: {} cells ({} failed), {} image sites; {} errors, {} warnings, {} excepted",
+        report
+            .shard
+            .as_ref()
+            .map(|s| format!(" (shard {}/{})", s.index, s.count))
+            .unwrap_or_default(),
+        report.summary.cells,
+        report.summary.failed,
+        report.summary.images,
+        total.errors,
+        total.warnings,
+        total.excepted
+    )?;
+    for (rule, n) in &report.summary.findings {
+        writeln!(out, "  {n:>5}  {}", shown(rule))?;
+    }
+    if let Some(t) = trend {
+        writeln!(
+            out,
+            "since {}: {} new, {} fixed, {} digest changes",
+            shown(&t.baseline),
+            t.new_findings.len(),
+            t.fixed_findings.len(),
+            t.digest_changes
+                .as_ref()
+                .map_or_else(|| "unknown".to_string(), |c| c.len().to_string())
+        )?;
+    }
+    writeln!(out, "wrote:")?;
+    for p in written {
+        writeln!(out, "  {}", shown(&p.display().to_string()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(app: &str, image: &str, digest: Option<&str>) -> InventoryRow {
+        InventoryRow {
+            environment: "dev".into(),
+            app: app.into(),
+            kind: "Deployment".into(),
+            namespace: None,
+            name: app.into(),
+            container: Some("main".into()),
+            site: "container".into(),
+            field: "spec.template.spec.containers[0].image".into(),
+            image: image.into(),
+            repository: None,
+            tag: None,
+            digest: digest.map(str::to_string),
+            pull_policy: None,
+            template: None,
+            api_version: "apps/v1".into(),
+            document: 0,
+            line: None,
+        }
+    }
+
+    #[test]
+    fn the_inventory_table_is_aligned_shortened_and_terminal_safe() {
+        let images = Images {
+            schema: IMAGES_SCHEMA.into(),
+            images: vec![
+                row("web", "nginx:1.27", None),
+                row(
+                    "api\u{1b}[2J",
+                    "api@sha256:0123456789abcdef0123456789abcdef",
+                    Some("sha256:0123456789abcdef0123456789abcdef"),
+                ),
+            ],
+            failed_cells: Vec::new(),
+        };
+        let mut out = Vec::new();
+        images.write_table(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert!(lines[0].starts_with("ENVIRONMENT  APP"), "{text}");
+        assert!(!text.contains('\u{1b}'), "{text}");
+        assert!(
+            lines[2].contains("api\\x1b[2J") && lines[2].contains("sha256:0123456789ab "),
+            "{text}"
+        );
+        // The IMAGE column starts at the same place on every row.
+        let at = |l: &str, s: &str| l.find(s).unwrap();
+        assert_eq!(at(lines[1], "nginx"), at(lines[2], "api@"));
+        assert_eq!(lines[3], "2 image sites");
+    }
 }

@@ -6,6 +6,7 @@
 //! The JSON schema for editors is generated from [`ConfigFile`] (see [`schema`]), so the
 //! documentation on each field is what users see.
 
+use crate::Fatal;
 use imagegate_fleet::{
     closest, default_values_prefix, explain_entry, load_yaml, ClusterScope, ComponentEntry,
     ConfigError, EnvironmentEntry, Fleet, FleetFile, HelmSettings, LimitSettings,
@@ -109,7 +110,36 @@ impl std::ops::Deref for Config {
     }
 }
 
+/// One chart judged on its own (`check --chart`).
+#[derive(Debug, Clone, Copy)]
+pub struct OneChart<'a> {
+    /// The chart folder, inside the current folder.
+    pub chart: &'a Path,
+    /// Its values files, lowest precedence first.
+    pub values: &'a [std::path::PathBuf],
+    /// The environment's name.
+    pub environment: &'a str,
+    /// The release name (also the component's).
+    pub release: &'a str,
+    /// The namespace.
+    pub namespace: &'a str,
+    /// The Kubernetes version helm renders for.
+    pub kube_version: &'a str,
+}
+
 impl Config {
+    /// Loads the configuration file of a run, every problem an error that names the file (a
+    /// missing file with what to do instead).
+    pub fn open(path: &Path) -> Result<Self, Fatal> {
+        if !path.exists() {
+            return Err(Fatal(format!(
+                "{}: no such configuration file\n  hint: run imagegate in the repository root, pass --config FILE, or use `check --chart DIR` for one chart",
+                path.display()
+            )));
+        }
+        Self::load(path).map_err(|e| Fatal(e.to_string()))
+    }
+
     /// Loads `path`; the repository root is the folder holding it.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let root = path
@@ -123,6 +153,38 @@ impl Config {
             .unwrap_or_default();
         let text = repo.read_to_string(&file_name, MAX_CONFIG_BYTES)?;
         Self::from_text(repo, &file_name, &text)
+    }
+
+    /// The configuration of `check --chart DIR -f VALUES…`: the current folder is the
+    /// repository, with one inline component in one environment.
+    pub fn one_chart(chart: &OneChart<'_>) -> Result<Self, Fatal> {
+        let repo = Repo::open(Path::new(".")).map_err(|e| Fatal(e.to_string()))?;
+        let rel = |p: &Path| -> Result<String, Fatal> {
+            let abs =
+                std::fs::canonicalize(p).map_err(|e| Fatal(format!("{}: {e}", p.display())))?;
+            let rel = abs.strip_prefix(repo.root()).map_err(|_| {
+                Fatal(format!(
+                    "{} is outside the current folder; run imagegate from the repository root",
+                    p.display()
+                ))
+            })?;
+            Ok(rel.to_string_lossy().into_owned())
+        };
+        let chart_rel = rel(chart.chart)?;
+        let values = chart
+            .values
+            .iter()
+            .map(|v| rel(v))
+            .collect::<Result<Vec<_>, _>>()?;
+        let model = serde_json::json!({
+            "version": 1,
+            "helm": { "kubeVersion": chart.kube_version },
+            "environments": [ { "name": chart.environment } ],
+            "components": [ { "name": chart.release, "chart": chart_rel, "valueFiles": values, "namespace": chart.namespace } ],
+            "naming": { "app": "{name}", "release": "{name}" },
+            "missingValueFiles": "error"
+        });
+        Self::from_text(repo, "(--chart)", &model.to_string()).map_err(|e| Fatal(e.to_string()))
     }
 
     /// Parses configuration text belonging to `repo` (the file is named `file` in errors).

@@ -890,6 +890,32 @@ fn q(s: &str) -> String {
 }
 
 impl Inspection {
+    /// Checks that `text` (this inspection's proposal) loads for the repository at `root`, and
+    /// says what it makes: `N cells from E environments and C components`, with a warning when
+    /// no component files were found.
+    pub fn check(&self, root: &Path, text: &str) -> Result<String, Fatal> {
+        let repo = Repo::open(root).map_err(|e| Fatal(e.to_string()))?;
+        let cells = crate::Config::from_text(repo, "imagegate.yaml", text)
+            .and_then(|c| c.cells())
+            .map_err(|e| {
+                Fatal(format!(
+                    "the proposed configuration does not load yet: {e}\n  hint: fix the file it names, or edit imagegate.yaml"
+                ))
+            })?;
+        let envs: BTreeSet<_> = cells.iter().map(|c| c.environment.as_str()).collect();
+        Ok(format!(
+            "{} cells from {} environments and {} components{}",
+            cells.len(),
+            envs.len(),
+            self.component_count(),
+            if self.layout_known {
+                ""
+            } else {
+                " (no component files: review the template)"
+            }
+        ))
+    }
+
     /// How many components the configuration will have.
     pub fn component_count(&self) -> usize {
         match &self.components {

@@ -28,6 +28,7 @@ pub mod promotion;
 pub mod provenance;
 pub mod renderer;
 pub mod rule_filter;
+pub mod scan;
 pub mod schemas;
 pub mod select;
 pub mod shard;

@@ -100,6 +100,36 @@ pub fn select(cells: &[Cell], m: &Selection<'_>) -> Result<Vec<Cell>, Fatal> {
     Ok(selected)
 }
 
+/// Writes the `imagegate cells` listing: each cell with its release, namespace and chart, its
+/// value stack (missing files marked) and its problems, then the count; every field from the
+/// repository made safe for a terminal.
+pub fn write_listing(out: &mut dyn std::io::Write, cells: &[Cell]) -> std::io::Result<()> {
+    let shown = imagegate_report::terminal_line;
+    for c in cells {
+        writeln!(
+            out,
+            "{}/{}  release={} namespace={} chart={}",
+            shown(&c.environment),
+            shown(&c.app),
+            shown(&c.release),
+            shown(&c.namespace),
+            shown(&c.chart)
+        )?;
+        for v in &c.value_files {
+            let mark = if v.present {
+                "  -f"
+            } else {
+                "  (missing, skipped)"
+            };
+            writeln!(out, "{mark} {}", shown(&v.path))?;
+        }
+        for p in &c.problems {
+            writeln!(out, "  problem: {}", shown(p))?;
+        }
+    }
+    writeln!(out, "{} cells", cells.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,6 +29,7 @@ mod color;
 pub mod diff;
 pub mod format;
 pub mod model;
+pub mod progress;
 mod rules;
 mod sanitize;
 pub mod shard;

@@ -8,9 +8,9 @@
 
 use crate::cli::AuditArgs;
 use crate::fleet::{Coverage, Plan};
-use crate::output::{sanitize_terminal, stdout};
+use crate::output::stdout;
 use anyhow::Result;
-use imagegate_engine::audit::{write_set, Baseline, Images, Trend};
+use imagegate_engine::audit::{write_set, write_summary, Baseline, Images, Trend};
 use imagegate_report::Report;
 use std::io::Write;
 use std::path::PathBuf;
@@ -49,44 +49,10 @@ pub fn run(args: AuditArgs) -> Result<u8> {
     Ok(report.exit_code(args.warnings_as_errors) as u8)
 }
 
-/// The short summary on stdout: counts, findings per rule, the trend, the files written.
+/// The short summary on stdout (`imagegate_engine::audit::write_summary`).
 pub fn print_summary(report: &Report, trend: Option<&Trend>, written: &[PathBuf]) -> Result<()> {
     let mut out = stdout();
-    let total = report.total_counts();
-    writeln!(
-        out,
-        "imagegate audit{}: {} cells ({} failed), {} image sites; {} errors, {} warnings, {} excepted",
-        report
-            .shard
-            .as_ref()
-            .map(|s| format!(" (shard {}/{})", s.index, s.count))
-            .unwrap_or_default(),
-        report.summary.cells,
-        report.summary.failed,
-        report.summary.images,
-        total.errors,
-        total.warnings,
-        total.excepted
-    )?;
-    for (rule, n) in &report.summary.findings {
-        writeln!(out, "  {n:>5}  {}", sanitize_terminal(rule))?;
-    }
-    if let Some(t) = trend {
-        writeln!(
-            out,
-            "since {}: {} new, {} fixed, {} digest changes",
-            sanitize_terminal(&t.baseline),
-            t.new_findings.len(),
-            t.fixed_findings.len(),
-            t.digest_changes
-                .as_ref()
-                .map_or_else(|| "unknown".to_string(), |c| c.len().to_string())
-        )?;
-    }
-    writeln!(out, "wrote:")?;
-    for p in written {
-        writeln!(out, "  {}", sanitize_terminal(&p.display().to_string()))?;
-    }
+    write_summary(&mut out, report, trend, written)?;
     out.flush()?;
     Ok(())
 }

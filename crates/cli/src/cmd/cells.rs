@@ -1,7 +1,7 @@
 //! `imagegate cells`: the matrix, with each cell's resolved value stack.
 
 use crate::cli::CellsArgs;
-use crate::output::{sanitize_terminal, stdout};
+use crate::output::stdout;
 use anyhow::Result;
 use std::io::Write;
 
@@ -14,31 +14,8 @@ pub fn run(args: CellsArgs) -> Result<u8> {
             let doc = imagegate_engine::schemas::CellsDocument::new(cells);
             writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         }
-        _ => {
-            for c in &cells {
-                writeln!(
-                    out,
-                    "{}/{}  release={} namespace={} chart={}",
-                    sanitize_terminal(&c.environment),
-                    sanitize_terminal(&c.app),
-                    sanitize_terminal(&c.release),
-                    sanitize_terminal(&c.namespace),
-                    sanitize_terminal(&c.chart)
-                )?;
-                for v in &c.value_files {
-                    let mark = if v.present {
-                        "  -f"
-                    } else {
-                        "  (missing, skipped)"
-                    };
-                    writeln!(out, "{mark} {}", sanitize_terminal(&v.path))?;
-                }
-                for p in &c.problems {
-                    writeln!(out, "  problem: {}", sanitize_terminal(p))?;
-                }
-            }
-            writeln!(out, "{} cells", cells.len())?;
-        }
+        _ => imagegate_engine::select::write_listing(&mut out, &cells)?,
     }
+    out.flush()?;
     Ok(0)
 }

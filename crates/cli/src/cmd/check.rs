@@ -3,15 +3,22 @@
 use crate::cli::CheckArgs;
 use crate::fleet::{Coverage, Plan};
 use crate::output::Outputs;
-use crate::Fatal;
 use anyhow::Result;
+use imagegate_engine::config::OneChart;
 use imagegate_engine::Config;
 
 pub fn run(args: CheckArgs) -> Result<u8> {
     let outputs = Outputs::parse(&args.output)?;
     let shard = crate::shard::parse(args.fleet.shard.as_deref())?;
     let cfg = match &args.chart {
-        Some(chart) => one_chart_config(&args, chart)?,
+        Some(chart) => Config::one_chart(&OneChart {
+            chart,
+            values: &args.values,
+            environment: args.matrix.envs.first().map_or("default", String::as_str),
+            release: &args.release,
+            namespace: &args.namespace,
+            kube_version: &args.kube_version,
+        })?,
         None => super::load_config(&super::config_path(&args.matrix.config))?,
     };
     let outputs = outputs.relative_to(cfg.repo.root());
@@ -36,43 +43,4 @@ pub fn run(args: CheckArgs) -> Result<u8> {
         outputs.prepare(super::run_fleet(&cfg, &cells, &args.helm, plan, &observer)?.report);
     outputs.emit(&report)?;
     Ok(outputs.exit_code(&report))
-}
-
-/// A configuration for `check --chart DIR -f VALUES…`: the current folder is the repository,
-/// one inline component, one environment.
-fn one_chart_config(args: &CheckArgs, chart: &std::path::Path) -> Result<Config> {
-    let repo =
-        imagegate_fleet::Repo::open(std::path::Path::new(".")).map_err(|e| Fatal(e.to_string()))?;
-    let rel = |p: &std::path::Path| -> Result<String> {
-        let abs = std::fs::canonicalize(p).map_err(|e| Fatal(format!("{}: {e}", p.display())))?;
-        let rel = abs.strip_prefix(repo.root()).map_err(|_| {
-            Fatal(format!(
-                "{} is outside the current folder; run imagegate from the repository root",
-                p.display()
-            ))
-        })?;
-        Ok(rel.to_string_lossy().into_owned())
-    };
-    let chart_rel = rel(chart)?;
-    let values = args
-        .values
-        .iter()
-        .map(|v| rel(v))
-        .collect::<Result<Vec<_>>>()?;
-    let env = args
-        .matrix
-        .envs
-        .first()
-        .cloned()
-        .unwrap_or_else(|| "default".into());
-    let model = serde_json::json!({
-        "version": 1,
-        "helm": { "kubeVersion": args.kube_version },
-        "environments": [ { "name": env } ],
-        "components": [ { "name": args.release, "chart": chart_rel, "valueFiles": values, "namespace": args.namespace } ],
-        "naming": { "app": "{name}", "release": "{name}" },
-        "missingValueFiles": "error"
-    });
-    let text = serde_json::to_string(&model)?;
-    Config::from_text(repo, "(--chart)", &text).map_err(|e| Fatal(e.to_string()).into())
 }

@@ -6,9 +6,6 @@ use crate::cli::InitArgs;
 use crate::Fatal;
 use anyhow::Result;
 use imagegate_engine::discover::inspect;
-use imagegate_engine::Config;
-use imagegate_fleet::Repo;
-use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -40,26 +37,7 @@ pub fn run(args: InitArgs) -> Result<u8> {
         eprintln!("note: {note}");
     }
     // The proposal must load: say so now rather than at the first `imagegate cells`.
-    let repo = Repo::open(&root).map_err(|e| Fatal(e.to_string()))?;
-    match Config::from_text(repo, "imagegate.yaml", &text).and_then(|c| c.cells()) {
-        Ok(cells) => {
-            let envs: BTreeSet<_> = cells.iter().map(|c| c.environment.as_str()).collect();
-            eprintln!(
-                "{} cells from {} environments and {} components{}; next: `imagegate cells`, then `imagegate check`",
-                cells.len(),
-                envs.len(),
-                inspection.component_count(),
-                if inspection.layout_known {
-                    ""
-                } else {
-                    " (no component files: review the template)"
-                }
-            );
-            Ok(0)
-        }
-        Err(e) => Err(Fatal(format!(
-            "the proposed configuration does not load yet: {e}\n  hint: fix the file it names, or edit imagegate.yaml"
-        ))
-        .into()),
-    }
+    let made = inspection.check(&root, &text)?;
+    eprintln!("{made}; next: `imagegate cells`, then `imagegate check`");
+    Ok(0)
 }

@@ -44,17 +44,9 @@ pub fn config_path(arg: &Option<PathBuf>) -> PathBuf {
 
 /// Loads the configuration, turning every problem into an exit-2 error that names the file.
 pub fn load_config(path: &Path) -> Result<Config> {
-    if !path.exists() {
-        return Err(Fatal(format!(
-            "{}: no such configuration file\n  hint: run imagegate in the repository root, pass --config FILE, or use `check --chart DIR` for one chart",
-            path.display()
-        ))
-        .into());
-    }
-    Config::load(path).map_err(|e| Fatal(e.to_string()).into())
+    Ok(Config::open(path)?)
 }
 
-/// A `--env`/`--app`/`--skip-cell` pattern: a glob (a plain name matches only itself).
 /// The cells selected by `--env` / `--app` / `--skip-cell` (see
 /// `imagegate_engine::select::select`).
 pub fn select_cells(cfg: &Config, m: &MatrixArgs) -> Result<Vec<Cell>> {

@@ -6,6 +6,9 @@
 
 pub mod compare;
 pub mod plan;
+mod revisions;
+
+pub use revisions::Revisions;
 
 use crate::pipeline::{CellOutcome, Judge};
 use crate::renderer::render_each;

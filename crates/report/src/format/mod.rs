@@ -135,6 +135,42 @@ impl FromStr for Format {
     }
 }
 
+/// Every format name any command knows (reports, diffs, inventories), for suggestions.
+pub const FORMAT_NAMES: [&str; 8] = [
+    "text", "json", "sarif", "junit", "github", "markdown", "gitlab", "csv",
+];
+
+/// The format a file's extension names, if any (`.sarif`, `.json`, `.xml` for JUnit, `.md`,
+/// `.txt`, `.csv`; case-insensitive).
+pub fn format_of_extension(path: &str) -> Option<&'static str> {
+    let lower = path.to_ascii_lowercase();
+    [
+        (".sarif.json", "sarif"),
+        (".sarif", "sarif"),
+        (".json", "json"),
+        (".xml", "junit"),
+        (".md", "markdown"),
+        (".markdown", "markdown"),
+        (".txt", "text"),
+        (".csv", "csv"),
+    ]
+    .into_iter()
+    .find(|(ext, _)| lower.ends_with(ext))
+    .map(|(_, f)| f)
+}
+
+/// The usual extension of a format's files.
+pub fn extension_of(format: &str) -> &'static str {
+    match format.to_ascii_lowercase().as_str() {
+        "sarif" => "sarif",
+        "json" => "json",
+        "junit" => "xml",
+        "markdown" => "md",
+        "csv" => "csv",
+        _ => "txt",
+    }
+}
+
 /// Everything some format needs besides the report.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FormatOptions<'a> {
@@ -224,5 +260,18 @@ mod tests {
         assert!(err
             .to_string()
             .contains("text, json, sarif, junit, github, markdown, gitlab"));
+    }
+
+    #[test]
+    fn a_format_s_usual_extension_names_it_again() {
+        for name in ["sarif", "json", "junit", "markdown", "csv", "text"] {
+            let file = format!("out/Report.{}", extension_of(name).to_uppercase());
+            assert_eq!(format_of_extension(&file), Some(name), "{file}");
+        }
+        assert_eq!(format_of_extension("x.sarif.json"), Some("sarif"));
+        assert_eq!(format_of_extension("Makefile"), None);
+        for f in Format::ALL {
+            assert!(FORMAT_NAMES.contains(&f.name()), "{}", f.name());
+        }
     }
 }

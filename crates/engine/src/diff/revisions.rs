@@ -1,0 +1,128 @@
+//! The two revisions `imagegate diff` compares, read from git: the configuration's folder of
+//! each, unpacked from its commit (the head may be the working tree), and each side's
+//! configuration and matrix. A base without the folder, the file or a usable configuration is
+//! compared as an empty matrix, with a warning; a head without them is an error.
+
+use super::Sides;
+use crate::git::{Git, Unpacked};
+use crate::{Config, Fatal, Observer};
+use imagegate_fleet::Cell;
+use std::path::{Path, PathBuf};
+
+/// Both sides of a change, ready to be planned and compared ([`Revisions::sides`]).
+pub struct Revisions {
+    /// The checkout.
+    pub git: Git,
+    /// The configuration's folder in the working tree (its real path).
+    pub dir: PathBuf,
+    /// Where the configuration's folder sits in the checkout (`gitops`; empty at the root).
+    pub prefix: String,
+    base_ref: String,
+    base_commit: String,
+    head_ref: Option<String>,
+    head_commit: Option<String>,
+    // The unpacked folders the configurations point into, removed with them.
+    _trees: (Option<Unpacked>, Option<Unpacked>),
+    base: Option<Config>,
+    base_cells: Vec<Cell>,
+    /// The head's configuration (its render limits bound both sides).
+    pub head: Config,
+    head_cells: Vec<Cell>,
+}
+
+impl Revisions {
+    /// Reads the configuration file `config_path` (of the working tree, in the checkout that
+    /// holds it) at revision `base` and at `head` (none: the working tree itself).
+    pub fn open(
+        config_path: &Path,
+        base: &str,
+        head: Option<&str>,
+        observer: &dyn Observer,
+    ) -> Result<Self, Fatal> {
+        let (config_dir, config_file) = split_config_path(config_path)?;
+        let git = Git::discover()?;
+        let prefix = git.prefix_of(&config_dir)?;
+        let base_commit = git.commit_of(base)?;
+        let base_tree = git.unpack(&base_commit, &prefix)?;
+        let (head_commit, head_tree, head_cfg) = match head {
+            Some(r) => {
+                let commit = git.commit_of(r)?;
+                let tree = git.unpack(&commit, &prefix)?.ok_or_else(|| {
+                    Fatal(format!("--head {r}: the revision has no folder `{prefix}`"))
+                })?;
+                let path = tree.path().join(&config_file);
+                if !path.is_file() {
+                    return Err(Fatal(format!(
+                        "--head {r}: the revision has no {}",
+                        super::join(&prefix, &config_file)
+                    )));
+                }
+                let cfg = Config::load(&path).map_err(|e| Fatal(format!("head: {e}")))?;
+                (Some(commit), Some(tree), cfg)
+            }
+            None => (None, None, Config::open(config_path)?),
+        };
+        let head_cells = head_cfg.cells().map_err(|e| Fatal(e.to_string()))?;
+        let base_cfg =
+            super::base_config(base, base_tree.as_ref(), &prefix, &config_file, observer);
+        let base_cells = match &base_cfg {
+            Some(cfg) => cfg.cells().unwrap_or_else(|e| {
+                observer.warn(&format!(
+                    "base {base}: {e}; comparing against an empty matrix"
+                ));
+                Vec::new()
+            }),
+            None => Vec::new(),
+        };
+        Ok(Self {
+            git,
+            dir: config_dir,
+            prefix,
+            base_ref: base.to_string(),
+            base_commit,
+            head_ref: head.map(str::to_string),
+            head_commit,
+            _trees: (base_tree, head_tree),
+            base: base_cfg,
+            base_cells,
+            head: head_cfg,
+            head_cells,
+        })
+    }
+
+    /// The sides, as [`super::diff`] compares them.
+    pub fn sides(&self) -> Sides<'_> {
+        Sides {
+            base: self.base.as_ref(),
+            base_cells: &self.base_cells,
+            head: &self.head,
+            head_cells: &self.head_cells,
+            base_ref: Some(self.base_ref.clone()),
+            base_commit: Some(self.base_commit.clone()),
+            head_ref: self.head_ref.clone(),
+            head_commit: self.head_commit.clone(),
+        }
+    }
+}
+
+/// The configuration file's folder (real path) and file name.
+fn split_config_path(path: &Path) -> Result<(PathBuf, String), Fatal> {
+    if !path.is_file() {
+        return Err(Fatal(format!(
+            "{}: no such configuration file\n  hint: run imagegate diff in the repository root or pass --config FILE",
+            path.display()
+        )));
+    }
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let dir = dir
+        .canonicalize()
+        .map_err(|e| Fatal(format!("{}: {e}", dir.display())))?;
+    let file = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .ok_or_else(|| Fatal(format!("{}: not a file name", path.display())))?;
+    Ok((dir, file))
+}
