@@ -16,11 +16,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use imagegate_decode::{decode_stream, DecodeOptions};
-use imagegate_policy::{evaluate, CellContext, Finding, PolicySettings, RuleId};
+use imagegate_policy::RuleId;
 use imagegate_yaml::Limits;
 use serde::Deserialize;
 use serde_json::Value;
+
+mod common;
+use common::judge;
 
 /// A folder's `SOURCES.yaml`.
 #[derive(Deserialize)]
@@ -76,27 +78,36 @@ struct Tally {
     compliant_pass: usize,
 }
 
+impl Tally {
+    fn add(&mut self, t: &Tally) {
+        self.objects += t.objects;
+        self.peer_fails += t.peer_fails;
+        self.imagegate_fails += t.imagegate_fails;
+        self.peer_passes += t.peer_passes;
+        self.stricter.extend(t.stricter.iter().cloned());
+        self.failing_files += t.failing_files;
+        self.compliant_pass += t.compliant_pass;
+    }
+
+    /// The table row: `label` holds the first three cells.
+    fn row(&self, label: &str) -> String {
+        format!(
+            "| {label} | {} | {} | {} | {} | {} | {} | {} |\n",
+            self.objects,
+            self.peer_fails,
+            self.imagegate_fails,
+            self.peer_passes,
+            self.stricter.len(),
+            self.failing_files,
+            self.compliant_pass,
+        )
+    }
+}
+
 const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 fn peers_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers")
-}
-
-fn judge(text: &str) -> (imagegate_decode::Decoded, Vec<Finding>) {
-    let settings = PolicySettings::default();
-    let opts = DecodeOptions {
-        custom_fields: settings.custom_image_fields(),
-        image_field_names: settings.image_field_names(),
-        ..DecodeOptions::default()
-    };
-    let cell = CellContext {
-        environment: "dev".into(),
-        app: "dev-web".into(),
-        chart: "charts/web".into(),
-    };
-    let decoded = decode_stream(text, &opts);
-    let findings = evaluate(&cell, &decoded.objects, &decoded.errors, &settings);
-    (decoded, findings)
 }
 
 /// The reference without its tag and digest, pinned to [`DIGEST`].
@@ -344,45 +355,13 @@ fn render(judged: &[Judged]) -> String {
     for j in judged {
         for check in &j.sources.checks {
             let t = &j.tallies[&check.id];
-            let _ = writeln!(
-                out,
-                "| {} | `{}` | {} | {} | {} | {} | {} | {} | {} | {} |",
-                j.sources.tool,
-                check.id,
-                check
-                    .rules
-                    .iter()
-                    .map(|r| format!("`{r}`"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                t.objects,
-                t.peer_fails,
-                t.imagegate_fails,
-                t.peer_passes,
-                t.stricter.len(),
-                t.failing_files,
-                t.compliant_pass,
-            );
-            total.objects += t.objects;
-            total.peer_fails += t.peer_fails;
-            total.imagegate_fails += t.imagegate_fails;
-            total.peer_passes += t.peer_passes;
-            total.failing_files += t.failing_files;
-            total.compliant_pass += t.compliant_pass;
-            total.stricter.extend(t.stricter.iter().cloned());
+            let rules: Vec<String> = check.rules.iter().map(|r| format!("`{r}`")).collect();
+            let label = format!("{} | `{}` | {}", j.sources.tool, check.id, rules.join(", "));
+            out.push_str(&t.row(&label));
+            total.add(t);
         }
     }
-    let _ = writeln!(
-        out,
-        "| **all** | | | {} | {} | {} | {} | {} | {} | {} |",
-        total.objects,
-        total.peer_fails,
-        total.imagegate_fails,
-        total.peer_passes,
-        total.stricter.len(),
-        total.failing_files,
-        total.compliant_pass,
-    );
+    out.push_str(&total.row("**all** | |"));
     out.push_str("\n## Sources\n\n");
     for j in judged {
         let s = &j.sources;
