@@ -7,9 +7,9 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use imagegate_decode::{decode_stream, DecodeOptions};
 use imagegate_policy::catalog::CATALOG;
-use imagegate_policy::{evaluate, CellContext, PolicySettings};
+
+mod common;
 
 fn fixtures() -> Vec<(String, String)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/catalog");
@@ -55,21 +55,9 @@ fn every_catalog_entry_has_a_fixture() {
 
 #[test]
 fn compliant_objects_pass_and_violating_ones_yield_exactly_the_expected_findings() {
-    let settings = PolicySettings::default();
-    let opts = DecodeOptions {
-        custom_fields: settings.custom_image_fields(),
-        image_field_names: settings.image_field_names(),
-        ..DecodeOptions::default()
-    };
-    let cell = CellContext {
-        environment: "dev".into(),
-        app: "dev-web".into(),
-        chart: "charts/web".into(),
-    };
     for (path, text) in fixtures() {
-        let decoded = decode_stream(&text, &opts);
+        let (decoded, findings) = common::judge(&text);
         assert_eq!(decoded.errors, vec![], "{path}");
-        let findings = evaluate(&cell, &decoded.objects, &decoded.errors, &settings);
         let ok: Vec<String> = findings
             .iter()
             .filter(|f| f.object.as_ref().is_some_and(|o| o.name.starts_with("ok-")))
