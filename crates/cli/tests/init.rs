@@ -3,29 +3,15 @@
 //! file without `--force`; an unknown layout gets a template listing the charts. No helm needed.
 
 mod common;
-use common::copy_tree;
+use common::{copy_tree, root};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
 const SCHEMA_LINE: &str = "# yaml-language-server: $schema=https://raw.githubusercontent.com/imagegate/imagegate/main/docs/imagegate.schema.json";
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .unwrap()
-        .to_path_buf()
-}
-
 fn imagegate(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_imagegate"))
-        .args(args)
-        .current_dir(cwd)
-        .env("NO_COLOR", "1")
-        .env_remove("IMAGEGATE_HELM")
-        .output()
-        .expect("imagegate runs")
+    common::imagegate_without_helm(args, cwd)
 }
 
 fn text(b: &[u8]) -> String {

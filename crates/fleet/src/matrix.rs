@@ -107,6 +107,39 @@ pub struct Cell {
 }
 
 impl Cell {
+    /// A cell of environment `environment` for app `app` (also its release and component)
+    /// rendering chart folder `chart` into namespace `default`, with an empty value stack and
+    /// the default helm settings: the start of a cell built by hand, as tests do.
+    pub fn new(environment: &str, app: &str, chart: &str) -> Self {
+        Self {
+            environment: environment.into(),
+            app: app.into(),
+            release: app.into(),
+            namespace: "default".into(),
+            component: app.into(),
+            scope: Scope::Environment,
+            chart: chart.into(),
+            value_files: Vec::new(),
+            kube_version: crate::HelmSettings::default().kube_version,
+            api_versions: Vec::new(),
+            include_crds: false,
+            source: "imagegate.yaml".into(),
+            problems: Vec::new(),
+        }
+    }
+
+    /// The same cell with the value stack `files` (lowest precedence first), all present.
+    pub fn with_values(mut self, files: &[&str]) -> Self {
+        self.value_files = files
+            .iter()
+            .map(|p| ValueFile {
+                path: p.to_string(),
+                present: true,
+            })
+            .collect();
+        self
+    }
+
     /// The values files that exist, in order: what helm gets as `-f`.
     pub fn present_value_files(&self) -> impl Iterator<Item = &str> {
         self.value_files

@@ -1,5 +1,5 @@
 use super::*;
-use imagegate_fleet::{Cell, Repo, Scope, ValueFile};
+use imagegate_fleet::{Cell, Repo};
 
 fn fleet(files: &[(&str, &str)]) -> (tempfile::TempDir, Repo) {
     let dir = tempfile::tempdir().unwrap();
@@ -14,25 +14,9 @@ fn fleet(files: &[(&str, &str)]) -> (tempfile::TempDir, Repo) {
 
 fn cell(values: &[&str]) -> Cell {
     Cell {
-        environment: "dev".into(),
-        app: "dev-web".into(),
-        release: "dev-web".into(),
-        namespace: "ns".into(),
         component: "web".into(),
-        scope: Scope::Environment,
-        chart: "charts/web".into(),
-        value_files: values
-            .iter()
-            .map(|p| ValueFile {
-                path: p.to_string(),
-                present: true,
-            })
-            .collect(),
-        kube_version: "1.31.0".into(),
-        api_versions: vec![],
-        include_crds: false,
-        source: "imagegate.yaml".into(),
-        problems: vec![],
+        namespace: "ns".into(),
+        ..Cell::new("dev", "dev-web", "charts/web").with_values(values)
     }
 }
 

@@ -1,5 +1,4 @@
 use super::*;
-use imagegate_fleet::{Scope, ValueFile};
 use std::fs;
 
 fn rendered(stdout: &str) -> Result<Rendered, RenderFailure> {
@@ -171,26 +170,12 @@ fn trim_evicts_least_recently_used_entries_down_to_the_bound() {
 }
 
 fn cell(chart: &str, values: &[&str]) -> Cell {
+    let app = format!("dev-{}", chart.rsplit('/').next().unwrap_or(chart));
     Cell {
-        environment: "dev".into(),
-        app: format!("dev-{}", chart.rsplit('/').next().unwrap_or(chart)),
         release: "dev-web".into(),
         namespace: "web".into(),
         component: "web".into(),
-        scope: Scope::Environment,
-        chart: chart.into(),
-        value_files: values
-            .iter()
-            .map(|v| ValueFile {
-                path: (*v).into(),
-                present: true,
-            })
-            .collect(),
-        kube_version: "1.31.0".into(),
-        api_versions: vec![],
-        include_crds: false,
-        source: "imagegate.yaml".into(),
-        problems: vec![],
+        ..Cell::new("dev", &app, chart).with_values(values)
     }
 }
 

@@ -420,19 +420,8 @@ mod tests {
     /// A cell that never reaches helm: its problem fails it before any process starts.
     fn refused_cell(app: &str) -> Cell {
         Cell {
-            environment: "dev".into(),
-            app: app.into(),
-            release: app.into(),
-            namespace: "default".into(),
-            component: app.into(),
-            scope: imagegate_fleet::Scope::Environment,
-            chart: "charts/none".into(),
-            value_files: Vec::new(),
-            kube_version: "1.31.0".into(),
-            api_versions: Vec::new(),
-            include_crds: false,
-            source: "imagegate.yaml".into(),
             problems: vec![format!("{app}: refused")],
+            ..Cell::new("dev", app, "charts/none")
         }
     }
 

@@ -48,6 +48,20 @@ pub fn imagegate(args: &[&str], cwd: &Path) -> Output {
     out
 }
 
+/// `imagegate ARGS` for a command that must work without helm (`init`, `completions`): no helm
+/// is located or offered, no colour; written documents are checked as [`imagegate`] does.
+pub fn imagegate_without_helm(args: &[&str], cwd: &Path) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_imagegate"))
+        .args(args)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .env_remove("IMAGEGATE_HELM")
+        .output()
+        .expect("imagegate runs");
+    check_written_documents(args, cwd, &out);
+    out
+}
+
 /// Validates the imagegate JSON documents a run wrote: stdout, every `--output` file, every
 /// `.json` file of an `--out` folder.
 fn check_written_documents(args: &[&str], cwd: &Path, out: &Output) {

@@ -114,23 +114,12 @@ pub fn plan(base: &SideCells<'_>, head: &SideCells<'_>) -> (Vec<Pair>, CellCount
 #[cfg(test)]
 mod tests {
     use super::*;
-    use imagegate_fleet::Scope;
 
     fn cell(env: &str, app: &str, component: &str, chart: &str) -> Cell {
         Cell {
-            environment: env.into(),
-            app: app.into(),
-            release: app.into(),
-            namespace: "ns".into(),
             component: component.into(),
-            scope: Scope::Environment,
-            chart: chart.into(),
-            value_files: vec![],
-            kube_version: "1.31.0".into(),
-            api_versions: vec![],
-            include_crds: false,
-            source: "c.yaml".into(),
-            problems: vec![],
+            namespace: "ns".into(),
+            ..Cell::new(env, app, chart)
         }
     }
 
