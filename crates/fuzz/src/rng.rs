@@ -27,11 +27,6 @@ impl Rng {
             (self.next_u64() % n as u64) as usize
         }
     }
-
-    /// True with probability `1/n`.
-    pub fn one_in(&mut self, n: usize) -> bool {
-        self.below(n) == 0
-    }
 }
 
 #[cfg(test)]
