@@ -109,6 +109,19 @@ fn catalog_page() -> String {
             if e.complete { "yes" } else { "no" },
         ));
     }
+    out.push_str(
+        "\nWhat the entries leave out:\n\n\
+         - The Prometheus Operator's deprecated `baseImage`, `tag` and `sha`, and `version`, \
+         together make one image when `spec.image` is absent: `baseImage` as it is when it has a \
+         tag or digest, else `baseImage@sha256:<sha>`, else `baseImage:<tag>`, else \
+         `baseImage:<version>`, with the operator's default base image when `baseImage` is unset \
+         (`BuildImagePath` in the operator's `pkg/operator/image.go`). No single field is that \
+         image, so none is judged: an object that leaves out `spec.image` passes whatever it runs. \
+         Set `spec.image`.\n\
+         - Tekton pipelines embedded in pipeline tasks (`pipelineSpec`) are read one level deep; \
+         `taskRunSpecs[*].stepSpecs` and `sidecarSpecs` override compute resources only and hold \
+         no image.\n",
+    );
     out.push_str("\nUpstream definitions the entries are read from:\n\n");
     for e in imagegate_policy::catalog::CATALOG {
         out.push_str(&format!("- `{}`: {}\n", e.name, e.source));

@@ -210,6 +210,13 @@ pub const CATALOG: &[CatalogEntry] = &[
         ..CatalogEntry::new("strimzi-connect", "Strimzi", "kafka.strimzi.io")
     },
     CatalogEntry {
+        kinds: &["StrimziPodSet"],
+        // `spec.pods` are whole Pod objects, which the operator creates as they are.
+        containers: &["spec.pods[*].spec.initContainers", "spec.pods[*].spec.containers"],
+        source: "strimzi/strimzi-kafka-operator: api/.../model/podset/StrimziPodSetSpec.java (pods: core/v1 Pods)",
+        ..CatalogEntry::new("strimzi-podset", "Strimzi", "core.strimzi.io")
+    },
+    CatalogEntry {
         kinds: &["Task", "ClusterTask"],
         containers: tekton_task!("spec"),
         container_patches: tekton_step_template!("spec"),
@@ -218,10 +225,18 @@ pub const CATALOG: &[CatalogEntry] = &[
     },
     CatalogEntry {
         kinds: &["Pipeline"],
-        containers: tekton_task!("spec.tasks[*].taskSpec", "spec.finally[*].taskSpec"),
+        // A pipeline task may embed a pipeline of its own (`pipelineSpec`, one level here).
+        containers: tekton_task!(
+            "spec.tasks[*].taskSpec",
+            "spec.finally[*].taskSpec",
+            "spec.tasks[*].pipelineSpec.tasks[*].taskSpec",
+            "spec.tasks[*].pipelineSpec.finally[*].taskSpec"
+        ),
         container_patches: tekton_step_template!(
             "spec.tasks[*].taskSpec",
-            "spec.finally[*].taskSpec"
+            "spec.finally[*].taskSpec",
+            "spec.tasks[*].pipelineSpec.tasks[*].taskSpec",
+            "spec.tasks[*].pipelineSpec.finally[*].taskSpec"
         ),
         source: TEKTON,
         ..CatalogEntry::new("tekton-pipeline", "Tekton", "tekton.dev")
@@ -235,13 +250,18 @@ pub const CATALOG: &[CatalogEntry] = &[
     },
     CatalogEntry {
         kinds: &["PipelineRun"],
+        // `taskRunSpecs[*].stepSpecs` and `sidecarSpecs` override compute resources only.
         containers: tekton_task!(
             "spec.pipelineSpec.tasks[*].taskSpec",
-            "spec.pipelineSpec.finally[*].taskSpec"
+            "spec.pipelineSpec.finally[*].taskSpec",
+            "spec.pipelineSpec.tasks[*].pipelineSpec.tasks[*].taskSpec",
+            "spec.pipelineSpec.tasks[*].pipelineSpec.finally[*].taskSpec"
         ),
         container_patches: tekton_step_template!(
             "spec.pipelineSpec.tasks[*].taskSpec",
-            "spec.pipelineSpec.finally[*].taskSpec"
+            "spec.pipelineSpec.finally[*].taskSpec",
+            "spec.pipelineSpec.tasks[*].pipelineSpec.tasks[*].taskSpec",
+            "spec.pipelineSpec.tasks[*].pipelineSpec.finally[*].taskSpec"
         ),
         source: TEKTON,
         ..CatalogEntry::new("tekton-pipelinerun", "Tekton", "tekton.dev")
@@ -290,6 +310,15 @@ pub const CATALOG: &[CatalogEntry] = &[
         ..CatalogEntry::new("argo-analysis", "Argo Rollouts", "argoproj.io")
     },
     CatalogEntry {
+        kinds: &["Experiment"],
+        containers: &[
+            "spec.templates[*].template.spec.initContainers",
+            "spec.templates[*].template.spec.containers",
+        ],
+        source: "argoproj/argo-rollouts: pkg/apis/rollouts/v1alpha1/experiment_types.go (TemplateSpec.Template)",
+        ..CatalogEntry::new("argo-experiment", "Argo Rollouts", "argoproj.io")
+    },
+    CatalogEntry {
         kinds: &["Service", "Configuration"],
         containers: &[
             "spec.template.spec.initContainers",
@@ -328,6 +357,18 @@ pub const CATALOG: &[CatalogEntry] = &[
         ..CatalogEntry::new("arc-runner-set", "GitHub Actions Runner Controller", "actions.github.com")
     },
     CatalogEntry {
+        kinds: &["AutoscalingListener"],
+        // The listener's image; the spec has no pull-policy field of its own. Its pod
+        // template is merged with the listener container the controller makes.
+        images: &["spec.image"],
+        container_patches: &[
+            "spec.template.spec.initContainers",
+            "spec.template.spec.containers",
+        ],
+        source: "actions/actions-runner-controller: apis/actions.github.com/v1alpha1/autoscalinglistener_types.go (AutoscalingListenerSpec)",
+        ..CatalogEntry::new("arc-listener", "GitHub Actions Runner Controller", "actions.github.com")
+    },
+    CatalogEntry {
         kinds: &["EphemeralRunnerSet"],
         containers: &[
             "spec.ephemeralRunnerSpec.spec.initContainers",
@@ -362,7 +403,7 @@ pub const CATALOG: &[CatalogEntry] = &[
     CatalogEntry {
         kinds: &["ConstraintTemplate"],
         no_images: true,
-        source: "open-policy-agent/gatekeeper: apis (ConstraintTemplate)",
+        source: "open-policy-agent/gatekeeper: config/crd/bases/constrainttemplate-customresourcedefinition.yaml (ConstraintTemplate)",
         ..CatalogEntry::new("gatekeeper-template", "Gatekeeper", "templates.gatekeeper.sh")
     },
     CatalogEntry {
@@ -372,7 +413,7 @@ pub const CATALOG: &[CatalogEntry] = &[
     },
     CatalogEntry {
         no_images: true,
-        source: "open-policy-agent/gatekeeper: apis/mutations (Assign, AssignImage, …)",
+        source: "open-policy-agent/gatekeeper: config/crd/bases/mutations.gatekeeper.sh_*.yaml (Assign, AssignImage, AssignMetadata, ModifySet)",
         ..CatalogEntry::new("gatekeeper-mutation", "Gatekeeper", "mutations.gatekeeper.sh")
     },
     CatalogEntry {
