@@ -31,12 +31,22 @@ fn reasoned_stubs_cover_every_finding_an_exception_may_cover() {
         .map(|e| format!("{e:#}"))
         .unwrap_or_default();
     assert!(refused.contains("non-empty `reason`"), "{refused}");
-    assert!(refused.contains("imagegate.yaml:"), "names the line: {refused}");
+    assert!(
+        refused.contains("imagegate.yaml:"),
+        "names the line: {refused}"
+    );
 
-    let reasoned = entries.replace("reason: \"\"", "reason: \"PLAT-9: pinned by the next release\"");
+    let reasoned = entries.replace(
+        "reason: \"\"",
+        "reason: \"PLAT-9: pinned by the next release\"",
+    );
     fleet.write("imagegate.yaml", &format!("{CONFIG}{reasoned}"));
     let after = full_run(&fleet.config()).report;
-    for f in after.findings.iter().filter(|f| f.is_failing(true) && !f.excepted) {
+    for f in after
+        .findings
+        .iter()
+        .filter(|f| f.is_failing(true) && !f.excepted)
+    {
         assert!(
             f.rule == "render-failed"
                 || f.rule.starts_with("exception-")
