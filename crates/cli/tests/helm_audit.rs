@@ -96,15 +96,8 @@ fn helm_history_accepts_a_digest_staging_ran_in_an_earlier_commit() {
         assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
         json(&out)
     };
-    let today = run(&[]);
-    assert_eq!(
-        apps(&findings(&today, "promotion-drift")),
-        [
-            "production-graph",
-            "production-transformation-v0",
-            "production-www"
-        ]
-    );
+    // Without the history, or with one commit (only HEAD), all three are drift: judged over the
+    // fake helm in crates/engine/tests/history.rs.
     let history = run(&["--history", "2"]);
     assert_eq!(
         apps(&findings(&history, "promotion-drift")),
@@ -119,10 +112,6 @@ fn helm_history_accepts_a_digest_staging_ran_in_an_earlier_commit() {
         graph.contains("(today or in the last 2 commits)"),
         "{graph}"
     );
-
-    // One commit back is only HEAD (staging's current digest): the hotfix is still drift.
-    let shallow = run(&["--history", "1"]);
-    assert_eq!(findings(&shallow, "promotion-drift").len(), 3);
 
     // Read with git archive only: the checkout is as it was.
     assert_eq!(
