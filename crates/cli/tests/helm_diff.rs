@@ -277,14 +277,7 @@ fn helm_check_with_a_warm_cache_serves_every_sound_cell_from_it() {
         serde_json::from_slice::<Value>(&out.stdout).unwrap()
     };
     let cold = run();
-    let statuses = |r: &Value, s: &str| {
-        r["cells"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|c| c["status"] == s)
-            .count()
-    };
+    let statuses = cells_with_status;
     // Content addressing: the two cluster types render image-prepuller from identical inputs
     // (same chart, values, release and namespace), so one may already serve the other.
     let cold_cached: Vec<_> = cold["cells"]

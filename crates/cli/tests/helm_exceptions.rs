@@ -63,11 +63,7 @@ fn helm_suggested_stubs_are_refused_until_reasoned_then_cover_what_may_be_except
     let out = run(&["check", "--no-progress", "--format", "json"]);
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(
-        report["cells"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|c| c["status"] == "cached"),
+        cells_with_status(&report, "cached") > 0,
         "the cache of the suggestion's run serves this one"
     );
     let failing: Vec<&Value> = report["findings"]
