@@ -147,14 +147,12 @@ fn cells_rendered(report: &Value) -> Value {
     cells
 }
 
-#[test]
+/// The shards are served from the cache the full run fills (the cache changes nothing in a
+/// report: helm_diff's warm-cache test): the merge is what this is about.
 fn helm_shards_merged_equal_one_full_run() {
     let root = root();
     let dir = tempfile::tempdir().unwrap();
     let path = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
-    // The shards are served from the cache the full run fills (the cache changes nothing in a
-    // report: helm_diff's warm-cache test): the merge is what this test is about.
-    let cache = path("cache");
     let full = imagegate(
         &[
             "check",
@@ -165,8 +163,6 @@ fn helm_shards_merged_equal_one_full_run() {
             "--output",
             &format!("sarif={}", path("full.sarif")),
             "--no-progress",
-            "--cache-dir",
-            &cache,
         ],
         &root,
     );
@@ -193,8 +189,6 @@ fn helm_shards_merged_equal_one_full_run() {
                 "--output",
                 &format!("json={file}"),
                 "--no-progress",
-                "--cache-dir",
-                &cache,
                 "--quiet",
             ],
             &root,
@@ -278,7 +272,7 @@ fn helm_shards_merged_equal_one_full_run() {
     assert!(stderr(&not_shard).contains("not a shard report"));
 }
 
-#[test]
+/// Its renders come from the cache the shards' full run filled, where the inputs are the same.
 fn helm_audit_writes_every_file_and_the_trend() {
     let dir = tempfile::tempdir().unwrap();
     let fleet = fleet_copy(dir.path(), "fleet");
@@ -369,4 +363,12 @@ fn helm_audit_writes_every_file_and_the_trend() {
     );
     let summary = std::fs::read_to_string(second.join("summary.md")).unwrap();
     assert!(summary.contains("## Since the last audit"), "{summary}");
+}
+
+/// One test, one render of the whole fleet: nextest runs each test in a process of its own,
+/// whose render cache the shards' full run fills and the rest reads.
+#[test]
+fn helm_shards_then_audit_over_one_cache() {
+    helm_shards_merged_equal_one_full_run();
+    helm_audit_writes_every_file_and_the_trend();
 }
