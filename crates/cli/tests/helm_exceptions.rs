@@ -1,6 +1,8 @@
 //! `imagegate exceptions suggest` on the test fleet: the stubs are the configuration's syntax,
 //! refused until each has a reason, and once reasoned they cover exactly the findings an
-//! exception may cover.
+//! exception may cover (the same round trip over the engine's fake helm is
+//! `crates/engine/tests/suggest.rs`). The check after the suggestion renders from the cache the
+//! suggestion filled: exceptions are judged after rendering.
 
 mod common;
 use common::*;
@@ -14,7 +16,7 @@ fn helm_suggested_stubs_are_refused_until_reasoned_then_cover_what_may_be_except
     let config = fleet.join("imagegate.yaml");
     let run = |args: &[&str]| imagegate(args, &fleet);
 
-    let out = run(&["exceptions", "suggest", "--no-progress", "--no-cache"]);
+    let out = run(&["exceptions", "suggest", "--no-progress"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let yaml = stdout(&out);
     let stubs = yaml.matches("    - rule: ").count();
@@ -58,8 +60,12 @@ fn helm_suggested_stubs_are_refused_until_reasoned_then_cover_what_may_be_except
         "reason: \"PLAT-9: pinned by the next release\"",
     );
     std::fs::write(&config, format!("{original}{reasoned}")).unwrap();
-    let out = run(&["check", "--no-progress", "--no-cache", "--format", "json"]);
+    let out = run(&["check", "--no-progress", "--format", "json"]);
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        cells_with_status(&report, "cached") > 0,
+        "the cache of the suggestion's run serves this one"
+    );
     let failing: Vec<&Value> = report["findings"]
         .as_array()
         .unwrap()

@@ -61,7 +61,7 @@ fn helm_failures_are_findings_and_the_rest_continue() {
             "--format",
             "json",
             "--timeout",
-            "3",
+            "2",
             "-j",
             "4",
             "--no-progress",
@@ -93,7 +93,7 @@ fn helm_failures_are_findings_and_the_rest_continue() {
         hang["error"]
             .as_str()
             .unwrap()
-            .contains("did not finish within 3s"),
+            .contains("did not finish within 2s"),
         "{hang}"
     );
     let deps = cell("dev-deps");
@@ -103,7 +103,7 @@ fn helm_failures_are_findings_and_the_rest_continue() {
         err.contains("redis") && err.contains("helm dependency build"),
         "{err}"
     );
-    // Killed at its deadline (3 s, plus the grace period), not left to run.
+    // Killed at its deadline (2 s, plus the grace period), not left to run.
     assert!(elapsed < Duration::from_secs(30), "took {elapsed:?}");
     let failed: Vec<_> = report["findings"]
         .as_array()

@@ -354,3 +354,181 @@ fn a_comment_only_change_is_a_change_and_a_cell_failing_on_both_sides_stays_unch
     assert_eq!(unchanged.len(), 1);
     assert_eq!(unchanged[0].rule, "render-failed");
 }
+
+/// The whole PR check of `base` against `head` through the fake helm, uncached: the report as
+/// `imagegate diff` writes it.
+fn diff_run(base: &Fleet, head: &Fleet, strict: bool) -> imagegate_report::diff::DiffReport {
+    use imagegate_engine::diff::{diff, DiffRun, Sides};
+    let (bcfg, hcfg) = (base.config(), head.config());
+    let (bc, hc) = (bcfg.cells().unwrap(), hcfg.cells().unwrap());
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    let r = renderer(&calls);
+    let opts = render_options(&hcfg);
+    diff(
+        &Sides {
+            base: Some(&bcfg),
+            base_cells: &bc,
+            head: &hcfg,
+            head_cells: &hc,
+            base_ref: Some("HEAD".into()),
+            base_commit: None,
+            head_ref: None,
+            head_commit: None,
+        },
+        &DiffRun {
+            renderer: &r,
+            opts: &opts,
+            cache: None,
+            today: today(),
+            observer: &imagegate_engine::Quiet,
+            strict,
+            warnings_as_errors: false,
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e:#}"))
+}
+
+/// `rule app` of each finding, sorted.
+fn rule_apps(findings: &[imagegate_report::ReportFinding]) -> Vec<String> {
+    let mut v: Vec<String> = findings
+        .iter()
+        .map(|f| format!("{} {}", f.rule, f.app))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_new_violation_in_one_overlay_is_new_renders_that_cell_only_and_fails() {
+    let (base, head) =
+        sides(|h| h.write("values/staging/web.yaml", "image: ghcr.io/acme/web:main\n"));
+    let r = diff_run(&base, &head, false);
+    assert_eq!(
+        (r.rendered.base, r.rendered.head),
+        (1, 1),
+        "one cell per side"
+    );
+    assert_eq!((r.cells.changed, r.cells.unchanged), (1, 8));
+    assert_eq!(r.changes.len(), 1);
+    let change = &r.changes[0];
+    assert_eq!(
+        (change.kind, change.app.as_str()),
+        (ChangeKind::Changed, "staging-web")
+    );
+    assert_eq!(change.inputs, ["values values/staging/web.yaml"]);
+    assert_eq!(change.image_changes.len(), 1, "{:?}", change.image_changes);
+    let old = format!("ghcr.io/acme/web@{}", digest('1'));
+    assert_eq!(change.image_changes[0].old.as_deref(), Some(old.as_str()));
+    assert_eq!(
+        change.image_changes[0].new.as_deref(),
+        Some("ghcr.io/acme/web:main")
+    );
+    let text = change.diff.as_deref().unwrap();
+    assert!(text.contains(&format!("-          image: {old}")), "{text}");
+    assert!(
+        text.contains("+          image: ghcr.io/acme/web:main"),
+        "{text}"
+    );
+    // The tag is new in staging (dev's exception does not reach it), and production's web,
+    // which this change does not touch, now runs a digest staging no longer runs.
+    assert_eq!(
+        rule_apps(&r.new),
+        [
+            "digest-required staging-web",
+            "mutable-tag staging-web",
+            "promotion-drift production-web"
+        ]
+    );
+    assert_eq!(r.summary.new_failing, 3);
+    assert!(r.fixed.is_empty());
+    assert_eq!(r.exit_code(), 1, "a new error finding fails the PR");
+}
+
+#[test]
+fn promotion_drift_is_judged_over_the_whole_lineage_and_old_drift_is_not_listed() {
+    // Only production's web changes, to a digest staging never ran; the rule is about
+    // staging's whole environment, which the diff must still see.
+    let (base, head) = sides(|h| {
+        h.write(
+            "values/production/web.yaml",
+            &format!("image: ghcr.io/acme/web@{}\n", digest('5')),
+        )
+    });
+    let r = diff_run(&base, &head, false);
+    assert_eq!((r.rendered.base, r.rendered.head), (1, 1));
+    assert_eq!(rule_apps(&r.new), ["promotion-drift production-web"]);
+    assert_eq!(r.exit_code(), 1, "an unpromoted digest fails the PR");
+    // production-api's drift is on both sides: neither new nor fixed, and not unchanged either,
+    // since this change does not affect its cell.
+    for list in [&r.new, &r.fixed, &r.unchanged] {
+        assert!(!rule_apps(list).contains(&"promotion-drift production-api".to_string()));
+    }
+}
+
+#[test]
+fn a_fixed_violation_is_fixed_and_passes_and_strict_fails_on_what_remains() {
+    let (base, head) = sides(|h| {
+        h.write(
+            "values/dev/web.yaml",
+            &format!("image: ghcr.io/acme/web@{}\n", digest('7')),
+        )
+    });
+    let r = diff_run(&base, &head, false);
+    assert_eq!(
+        rule_apps(&r.fixed),
+        ["digest-required dev-web", "mutable-tag dev-web"]
+    );
+    assert!(r.new.is_empty());
+    assert_eq!(r.exit_code(), 0, "fixing is never a failure");
+    // --strict: nothing failing is left in the affected cell.
+    assert_eq!(diff_run(&base, &head, true).exit_code(), 0);
+
+    // A comment-only edit affects the cell without fixing it: its error is unchanged, which
+    // only --strict fails on.
+    let (base, head) = sides(|h| {
+        h.write(
+            "values/dev/web.yaml",
+            "# reviewed\nimage: ghcr.io/acme/web:latest\n",
+        )
+    });
+    let r = diff_run(&base, &head, false);
+    assert!(r.new.is_empty() && r.fixed.is_empty());
+    assert!(rule_apps(&r.unchanged).contains(&"digest-required dev-web".to_string()));
+    assert_eq!(r.exit_code(), 0);
+    let strict = diff_run(&base, &head, true);
+    assert!(strict.strict);
+    assert_eq!(strict.exit_code(), 1);
+}
+
+#[test]
+fn a_renamed_template_changes_only_the_source_comments_and_no_image() {
+    // helm names each document's template in a `# Source:` comment: renaming the file is a
+    // text change of the render and nothing else.
+    let fleet = Fleet::standard();
+    let cfg = fleet.config();
+    let (_, b) = stream(&cfg, "staging-web");
+    let h = b.replace(
+        "# Source: app/templates/deploy.yaml",
+        "# Source: app/templates/web-deploy.yaml",
+    );
+    assert_ne!(b, h);
+    let decode = decode_options(&cfg.model.policy);
+    let sites = |t: &str| compare::image_sites(&imagegate_decode::decode_stream(t, &decode));
+    assert!(compare::image_changes(&sites(&b), &sites(&h)).is_empty());
+    let (text, _) = compare::unified(&b, &h, "staging/staging-web").unwrap();
+    let changed: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            (l.starts_with('+') || l.starts_with('-'))
+                && !l.starts_with("+++")
+                && !l.starts_with("---")
+        })
+        .collect();
+    assert_eq!(changed.len(), 2, "{text}");
+    assert!(
+        changed
+            .iter()
+            .all(|l| l.contains("# Source: app/templates/")),
+        "{text}"
+    );
+}

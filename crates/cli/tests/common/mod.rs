@@ -155,6 +155,13 @@ pub fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
+/// How many cells of a JSON report have `status` (`rendered`, `cached`, `failed`).
+pub fn cells_with_status(report: &serde_json::Value, status: &str) -> usize {
+    report["cells"].as_array().map_or(0, |cells| {
+        cells.iter().filter(|c| c["status"] == status).count()
+    })
+}
+
 /// Stdout as UTF-8.
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
