@@ -81,7 +81,10 @@ fn catalog_page() -> String {
          `policy.customImageFields` in `imagegate.yaml` takes entries of the same shape (see \
          [configuration.md](configuration.md)): an entry of yours that applies to an object \
          replaces every catalog entry for that object, so a kind can be re-described, or declared \
-         `noImages: true`.\n\n\
+         `noImages: true`. A path of yours that reaches no field in any cell of a whole run \
+         (`check` or `audit` over the full matrix) is said in a warning: a misspelt path or kind \
+         would otherwise judge nothing. Narrowed and sharded runs see part of the fleet and stay \
+         silent.\n\n\
          | project | group | kinds | images (pull policy) | containers | container patches | complete |\n\
          |---|---|---|---|---|---|---|\n",
     );

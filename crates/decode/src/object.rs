@@ -107,7 +107,7 @@ pub(crate) fn decode(node: &Node, origin: &Origin<'_>, opts: &DecodeOptions, out
     // Kinds that hold image patterns or policies (a Kyverno rule's `image: "*:latest"`, a
     // Gatekeeper constraint's allowed repositories) are not workloads: judging them would be a
     // false alarm on every policy that forbids the very thing it names.
-    if entries.iter().any(|f| f.no_images) {
+    if entries.iter().any(|(_, f)| f.no_images) {
         if let Some(labels) = node.at_path("metadata.labels") {
             collector.labels(labels, "metadata.labels");
         }
@@ -129,10 +129,12 @@ pub(crate) fn decode(node: &Node, origin: &Origin<'_>, opts: &DecodeOptions, out
             )),
         }
     }
-    let complete = entries.iter().any(|f| f.complete);
-    for field in entries {
+    let complete = entries.iter().any(|(_, f)| f.complete);
+    for (index, field) in entries {
         let mut ctx = FieldContext {
             field,
+            index,
+            reached: &mut out.custom_paths_reached,
             node,
             object: &object,
             origin,
@@ -238,21 +240,26 @@ fn entries_for<'f>(
     fields: &'f [CustomImageField],
     api_version: &str,
     kind: &str,
-) -> Vec<&'f CustomImageField> {
-    let applicable: Vec<&CustomImageField> = fields
+) -> Vec<(usize, &'f CustomImageField)> {
+    let applicable: Vec<(usize, &CustomImageField)> = fields
         .iter()
-        .filter(|f| f.applies_to(api_version, kind))
+        .enumerate()
+        .filter(|(_, f)| f.applies_to(api_version, kind))
         .collect();
-    let configured = applicable.iter().any(|f| !f.builtin);
+    let configured = applicable.iter().any(|(_, f)| !f.builtin);
     applicable
         .into_iter()
-        .filter(|f| !(configured && f.builtin))
+        .filter(|(_, f)| !(configured && f.builtin))
         .collect()
 }
 
 /// One entry applied to one object.
 struct FieldContext<'a, 'n> {
     field: &'a CustomImageField,
+    /// The entry's index among the decoder's custom fields.
+    index: usize,
+    /// Where the configured paths that reached a node are noted.
+    reached: &'a mut std::collections::BTreeSet<(usize, String)>,
     node: &'n Node,
     object: &'a ObjectRef,
     origin: &'a Origin<'a>,
@@ -264,6 +271,13 @@ impl<'n> FieldContext<'_, 'n> {
     /// Every node `path` reaches.
     fn reach(&self, path: &str) -> Vec<imagegate_yaml::PathMatch<'n>> {
         self.node.at_path_all(path).unwrap_or_default()
+    }
+
+    /// Notes that a configured entry's `path` reached a node.
+    fn reached(&mut self, path: &str) {
+        if !self.field.builtin {
+            self.reached.insert((self.index, path.to_string()));
+        }
     }
 
     fn error(&mut self, line: u32, message: String) {
@@ -282,7 +296,11 @@ impl<'n> FieldContext<'_, 'n> {
         ];
         for (paths, patches) in lists {
             for path in paths {
-                for found in self.reach(path) {
+                let found_all = self.reach(path);
+                if !found_all.is_empty() {
+                    self.reached(path);
+                }
+                for found in found_all {
                     match &found.node.value {
                         Value::Seq(items) => {
                             for (i, item) in items.iter().enumerate() {
@@ -355,7 +373,11 @@ impl<'n> FieldContext<'_, 'n> {
             // the pull-policy path's wildcards take the same indices.
             let found = self.reach(path).into_iter().map(|f| (f, false));
             let missing = self.missing_in_lists(path).into_iter().map(|f| (f, true));
-            for (found, missing) in found.collect::<Vec<_>>().into_iter().chain(missing) {
+            let all: Vec<_> = found.chain(missing).collect();
+            if !all.is_empty() {
+                self.reached(path);
+            }
+            for (found, missing) in all {
                 self.image(path, &found, missing);
             }
         }

@@ -179,6 +179,12 @@ pub struct Decoded {
     pub errors: Vec<DocumentError>,
     /// Number of non-empty documents in the stream.
     pub documents: usize,
+    /// Each configured (not built-in) custom image field path that reached a node of some
+    /// object: the index of its entry in [`crate::DecodeOptions::custom_fields`] and the path.
+    /// A run that never reaches a configured path tells the user it judges nothing.
+    /// Bookkeeping of the run, not part of what was decoded: left out of the snapshots.
+    #[serde(skip)]
+    pub custom_paths_reached: std::collections::BTreeSet<(usize, String)>,
 }
 
 impl Decoded {

@@ -147,7 +147,9 @@ pub fn run(ctx: &Context<'_>, cells: &[Cell], plan: Plan) -> Result<Run> {
     let mut matched = ExceptionOutcome::default();
     let mut inventory = Vec::new();
     let mut lineage = Vec::new();
+    let mut reached = std::collections::BTreeSet::new();
     for o in outcomes {
+        reached.extend(o.custom_paths_reached);
         if let Some(p) = &cfg.model.promotion {
             lineage.extend(promotion::lineage_sites(p, &o.report.chart, &o.inventory));
         }
@@ -159,6 +161,11 @@ pub fn run(ctx: &Context<'_>, cells: &[Cell], plan: Plan) -> Result<Run> {
         }
     }
     inventory.sort();
+    if plan.coverage == Coverage::Full {
+        for warning in unreached_custom_paths(&judge.decode.custom_fields, &reached, &reports) {
+            ctx.observer.warn(&warning);
+        }
+    }
 
     // Missing value-stack entries belong to their cells: judged in any run.
     let mut missing = settings.apply_severity(overlays::missing(cfg, cells));
@@ -212,6 +219,46 @@ pub fn run(ctx: &Context<'_>, cells: &[Cell], plan: Plan) -> Result<Run> {
         report: Report::new(generator, findings, reports),
         inventory,
     })
+}
+
+/// A warning for each path of a configured `policy.customImageFields` entry (its images,
+/// containers and container patches) that reached no node in any cell of a whole run: a
+/// misspelt path or kind judges nothing, and would pass in silence. Said only when some cell
+/// rendered; built-in catalog entries are never named (most fleets run few of those operators).
+pub fn unreached_custom_paths(
+    fields: &[imagegate_decode::CustomImageField],
+    reached: &std::collections::BTreeSet<(usize, String)>,
+    reports: &[imagegate_report::CellReport],
+) -> Vec<String> {
+    let rendered = reports
+        .iter()
+        .filter(|r| r.status == CellStatus::Rendered)
+        .count();
+    if rendered == 0 {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for (i, f) in fields.iter().enumerate().filter(|(_, f)| !f.builtin) {
+        let kinds = if f.kinds.is_empty() {
+            "any kind".to_string()
+        } else {
+            f.kinds.join(", ")
+        };
+        let paths = f
+            .image_paths
+            .iter()
+            .chain(&f.containers)
+            .chain(&f.container_patches);
+        for path in paths {
+            if !reached.contains(&(i, path.clone())) {
+                out.push(format!(
+                    "policy.customImageFields: `{path}` (group {}, {kinds}) reached no field in any of the {rendered} rendered cells, so it judged nothing\n  hint: check the path and the kinds against a rendered object (`helm template`), or remove the entry",
+                    f.group
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// Every judged cell (environment, app), with whether it failed to render: what the whole-fleet

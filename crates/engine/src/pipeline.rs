@@ -28,6 +28,9 @@ pub struct CellOutcome {
     /// Every image site by place, for the PR diff's image changes (empty unless
     /// [`Judge::sites`]).
     pub sites: crate::diff::compare::SiteMap,
+    /// The configured custom image field paths that reached a node in this cell (see
+    /// `imagegate_decode::Decoded::custom_paths_reached`).
+    pub custom_paths_reached: std::collections::BTreeSet<(usize, String)>,
 }
 
 /// Shared, read-only inputs of every cell's work.
@@ -115,6 +118,7 @@ impl<'a> Judge<'a> {
                     matched_exceptions: ExceptionOutcome::default(),
                     inventory: Vec::new(),
                     sites: Default::default(),
+                    custom_paths_reached: Default::default(),
                 }
             }
             Ok(rendered) => {
@@ -289,6 +293,7 @@ impl<'a> Judge<'a> {
             matched_exceptions: matched,
             inventory,
             sites,
+            custom_paths_reached: decoded.custom_paths_reached,
         }
     }
 }

@@ -246,3 +246,80 @@ fn a_missing_value_stack_entry_is_its_cells_finding_when_missing_files_are_error
     let unused = of_rule(&narrowed.report.findings, "values-file-unused");
     assert_eq!(apps(&unused), ["production-db"]);
 }
+
+#[test]
+fn a_configured_custom_image_path_that_reaches_nothing_in_a_full_run_is_said() {
+    use imagegate_engine::cache::CacheChoice;
+    use imagegate_engine::fleet::{self, Context, Coverage, Plan};
+    use imagegate_engine::observer::Collect;
+    use imagegate_engine::renderer::MemoryRenderer;
+    use imagegate_fleet::{Cell, Repo};
+    let config = "version: 1\nenvironments: [{name: dev}, {name: prod}]\ncomponents:\n  - { name: runner, chart: charts/runner }\npolicy:\n  customImageFields:\n    - group: example.com\n      kinds: [Runner]\n      images: [spec.runner.image, spec.sidecar.image]\n      containers: [spec.steps, spec.stpes]\n    - group: example.com\n      kinds: [Runnr]\n      images: [spec.runner.image]\n";
+    let fleet = Fleet::of(
+        &[
+            ("imagegate.yaml", config),
+            (
+                "charts/runner/Chart.yaml",
+                "apiVersion: v2\nname: runner\nversion: 0.1.0\n",
+            ),
+        ]
+        .into_iter()
+        .map(|(p, t)| (p.to_string(), t.to_string()))
+        .collect(),
+    );
+    let cfg = fleet.config();
+    // Only prod's Runner has a sidecar: a path reached in one cell of the run is reached.
+    let renderer = MemoryRenderer::new("fake-helm v3.17.3", |_: &Repo, cell: &Cell| {
+        let sidecar = if cell.environment == "prod" {
+            "  sidecar: {image: ghcr.io/acme/side:1.0.0}\n"
+        } else {
+            ""
+        };
+        Ok(format!(
+            "apiVersion: example.com/v1\nkind: Runner\nmetadata: {{name: r}}\nspec:\n  runner: {{image: ghcr.io/acme/run:1.0.0}}\n  steps: [{{name: a, image: ghcr.io/acme/a:1.0.0}}]\n{sidecar}"
+        ))
+    });
+    let run_as = |coverage: Coverage, cells: &[Cell]| -> Vec<String> {
+        let observer = Collect::default();
+        let ctx = Context {
+            config: &cfg,
+            renderer: &renderer,
+            render: render_options(&cfg),
+            cache: CacheChoice::Off,
+            today: today(),
+            observer: &observer,
+        };
+        fleet::run(
+            &ctx,
+            cells,
+            Plan {
+                coverage,
+                history: 0,
+                inventory: false,
+            },
+        )
+        .unwrap();
+        let warnings = observer.warnings.lock().unwrap().clone();
+        warnings
+    };
+    let cells = cfg.cells().unwrap();
+    let warnings = run_as(Coverage::Full, &cells);
+    let named: Vec<&str> = warnings
+        .iter()
+        .filter_map(|w| w.split('`').nth(1))
+        .collect();
+    assert_eq!(named, ["spec.stpes", "spec.runner.image"], "{warnings:#?}");
+    assert!(
+        warnings[0].contains("(group example.com, Runner)")
+            && warnings[0].contains("2 rendered cells"),
+        "{}",
+        warnings[0]
+    );
+    assert!(warnings[1].contains("Runnr"), "{}", warnings[1]);
+    // A narrowed run cannot know: dev alone never reaches the sidecar, and says nothing.
+    let dev: Vec<Cell> = cells
+        .into_iter()
+        .filter(|c| c.environment == "dev")
+        .collect();
+    assert!(run_as(Coverage::Narrowed, &dev).is_empty());
+}

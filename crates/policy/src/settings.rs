@@ -39,7 +39,9 @@ pub struct PolicySettings {
     #[serde(default)]
     pub severity: SeverityOverrides,
     /// Images in custom resources, in addition to the built-in catalog (docs/custom-resources.md).
-    /// An entry that applies to an object replaces the catalog's entries for that object.
+    /// An entry that applies to an object replaces the catalog's entries for that object. A
+    /// path (image, container or patch) that reaches no field in any cell of a whole run is
+    /// said in a warning: a misspelt path or kind would otherwise judge nothing.
     #[serde(default)]
     pub custom_image_fields: Vec<CustomImageFieldSetting>,
     /// The safety net: string fields with these names in objects no other rule covers are judged
