@@ -83,8 +83,8 @@ fn catalog_page() -> String {
          replaces every catalog entry for that object, so a kind can be re-described, or declared \
          `noImages: true`. A path of yours that reaches no field in any cell of a whole run \
          (`check` or `audit` over the full matrix) is said in a warning: a misspelt path or kind \
-         would otherwise judge nothing. Narrowed and sharded runs see part of the fleet and stay \
-         silent.\n\n\
+         would otherwise judge nothing. A narrowed run sees part of the fleet and stays silent; \
+         each shard records what it reached, and `imagegate merge` warns for the whole fleet.\n\n\
          | project | group | kinds | images (pull policy) | containers | container patches | complete |\n\
          |---|---|---|---|---|---|---|\n",
     );

@@ -200,6 +200,10 @@ pub fn run(ctx: &Context<'_>, cells: &[Cell], plan: Plan) -> Result<Run> {
             exception_matches: (0..n).map(|i| matched.matches(i) as u64).collect(),
             lineage,
             details,
+            custom_paths_reached: reached
+                .iter()
+                .map(|(i, p)| (*i as u64, p.clone()))
+                .collect(),
         });
         return Ok(Run { report, inventory });
     }

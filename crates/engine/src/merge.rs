@@ -104,7 +104,14 @@ pub fn merge(
     let mut cells = Vec::new();
     let mut lineage = Vec::new();
     let mut matched = ExceptionOutcome::default();
+    let mut reached = std::collections::BTreeSet::new();
     for (_, report, record) in records {
+        reached.extend(
+            record
+                .custom_paths_reached
+                .iter()
+                .map(|(i, p)| (*i as usize, p.clone())),
+        );
         for (mut f, d) in report.findings.into_iter().zip(record.details) {
             d.restore(&mut f);
             findings.push(f);
@@ -132,6 +139,10 @@ pub fn merge(
         }
     }
     lineage.sort();
+    let fields = crate::pipeline::decode_options(&cfg.model.policy).custom_fields;
+    for warning in crate::fleet::unreached_custom_paths(&fields, &reached, &cells) {
+        observer.warn(&warning);
+    }
     let opts = crate::fleet::render_options(cfg, &crate::fleet::RenderOverrides::default());
     let whole = Whole {
         cfg,

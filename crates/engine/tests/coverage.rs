@@ -279,7 +279,7 @@ fn a_configured_custom_image_path_that_reaches_nothing_in_a_full_run_is_said() {
             "apiVersion: example.com/v1\nkind: Runner\nmetadata: {{name: r}}\nspec:\n  runner: {{image: ghcr.io/acme/run:1.0.0}}\n  steps: [{{name: a, image: ghcr.io/acme/a:1.0.0}}]\n{sidecar}"
         ))
     });
-    let run_as = |coverage: Coverage, cells: &[Cell]| -> Vec<String> {
+    let run_as = |coverage: Coverage, cells: &[Cell]| -> (Vec<String>, Report) {
         let observer = Collect::default();
         let ctx = Context {
             config: &cfg,
@@ -289,7 +289,7 @@ fn a_configured_custom_image_path_that_reaches_nothing_in_a_full_run_is_said() {
             today: today(),
             observer: &observer,
         };
-        fleet::run(
+        let run = fleet::run(
             &ctx,
             cells,
             Plan {
@@ -300,10 +300,10 @@ fn a_configured_custom_image_path_that_reaches_nothing_in_a_full_run_is_said() {
         )
         .unwrap();
         let warnings = observer.warnings.lock().unwrap().clone();
-        warnings
+        (warnings, run.report)
     };
     let cells = cfg.cells().unwrap();
-    let warnings = run_as(Coverage::Full, &cells);
+    let (warnings, _) = run_as(Coverage::Full, &cells);
     let named: Vec<&str> = warnings
         .iter()
         .filter_map(|w| w.split('`').nth(1))
@@ -318,8 +318,26 @@ fn a_configured_custom_image_path_that_reaches_nothing_in_a_full_run_is_said() {
     assert!(warnings[1].contains("Runnr"), "{}", warnings[1]);
     // A narrowed run cannot know: dev alone never reaches the sidecar, and says nothing.
     let dev: Vec<Cell> = cells
-        .into_iter()
+        .iter()
         .filter(|c| c.environment == "dev")
+        .cloned()
         .collect();
-    assert!(run_as(Coverage::Narrowed, &dev).is_empty());
+    assert!(run_as(Coverage::Narrowed, &dev).0.is_empty());
+    // Shards say nothing on their own; their merge says what the full run says.
+    let shards: Vec<(std::path::PathBuf, Report)> = [1, 2]
+        .into_iter()
+        .map(|k| {
+            let shard = Shard { index: k, count: 2 };
+            let (warnings, report) = run_as(Coverage::Shard(shard), &shard.select(cells.clone()));
+            assert!(warnings.is_empty(), "{warnings:#?}");
+            let report = serde_json::from_str(&serde_json::to_string(&report).unwrap()).unwrap();
+            (
+                std::path::PathBuf::from(format!("shard-{k}/report.json")),
+                report,
+            )
+        })
+        .collect();
+    let observer = Collect::default();
+    imagegate_engine::merge::merge(&cfg, shards, 0, None, &observer, today()).unwrap();
+    assert_eq!(*observer.warnings.lock().unwrap(), warnings);
 }

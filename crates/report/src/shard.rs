@@ -26,6 +26,11 @@ pub struct ShardRecord {
     pub lineage: Vec<LineageSite>,
     /// What the formats need of each finding beyond the JSON schema, in the order of `findings`.
     pub details: Vec<FindingDetail>,
+    /// Each configured custom image field path that reached a field in this shard's cells: the
+    /// index of its entry among the decoder's custom fields (the catalog's first, then the
+    /// configuration's) and the path.
+    #[serde(default)]
+    pub custom_paths_reached: Vec<(u64, String)>,
 }
 
 /// One digest-pinned first-party image site, as promotion lineage compares them.
