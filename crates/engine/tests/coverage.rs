@@ -250,7 +250,7 @@ fn a_missing_value_stack_entry_is_its_cells_finding_when_missing_files_are_error
 #[test]
 fn a_configured_custom_image_path_that_reaches_nothing_in_a_full_run_is_said() {
     use imagegate_engine::cache::CacheChoice;
-    use imagegate_engine::fleet::{self, Context, Coverage, Plan};
+    use imagegate_engine::fleet::Coverage;
     use imagegate_engine::observer::Collect;
     use imagegate_engine::renderer::MemoryRenderer;
     use imagegate_fleet::{Cell, Repo};
@@ -281,24 +281,14 @@ fn a_configured_custom_image_path_that_reaches_nothing_in_a_full_run_is_said() {
     });
     let run_as = |coverage: Coverage, cells: &[Cell]| -> (Vec<String>, Report) {
         let observer = Collect::default();
-        let ctx = Context {
-            config: &cfg,
-            renderer: &renderer,
-            render: render_options(&cfg),
-            cache: CacheChoice::Off,
-            today: today(),
-            observer: &observer,
-        };
-        let run = fleet::run(
-            &ctx,
+        let run = run_observed(
+            &cfg,
+            &renderer,
             cells,
-            Plan {
-                coverage,
-                history: 0,
-                inventory: false,
-            },
-        )
-        .unwrap();
+            coverage,
+            CacheChoice::Off,
+            &observer,
+        );
         let warnings = observer.warnings.lock().unwrap().clone();
         (warnings, run.report)
     };

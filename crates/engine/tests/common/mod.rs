@@ -258,14 +258,25 @@ pub fn run_with(
     cache: CacheChoice,
     calls: &AtomicUsize,
 ) -> Run {
-    let r = renderer(calls);
+    run_observed(cfg, &renderer(calls), cells, coverage, cache, &Quiet)
+}
+
+/// Runs `cells` of `cfg` with `coverage` through `renderer`, with `cache`, telling `observer`.
+pub fn run_observed(
+    cfg: &Config,
+    renderer: &dyn imagegate_engine::Renderer,
+    cells: &[Cell],
+    coverage: Coverage,
+    cache: CacheChoice,
+    observer: &dyn imagegate_engine::Observer,
+) -> Run {
     let ctx = Context {
         config: cfg,
-        renderer: &r,
+        renderer,
         render: render_options(cfg),
         cache,
         today: today(),
-        observer: &Quiet,
+        observer,
     };
     fleet::run(
         &ctx,
