@@ -94,7 +94,7 @@ fn catalog_page() -> String {
         } else {
             e.kinds.join(", ")
         };
-        let images = if e.no_images {
+        let mut images = if e.no_images {
             "**no images**".to_owned()
         } else {
             let mut images = code(e.images);
@@ -103,27 +103,57 @@ fn catalog_page() -> String {
             }
             images
         };
+        // A nested entry's paths are relative to each copy: shown from the root copy, with
+        // where the copies nest.
+        let (mut containers, mut patches) = (code(e.containers), code(e.container_patches));
+        if let Some((root, inner)) = e.nesting {
+            let rooted = |paths: &[&str]| {
+                let owned: Vec<String> = paths.iter().map(|p| format!("{root}.{p}")).collect();
+                code(&owned.iter().map(String::as_str).collect::<Vec<_>>())
+            };
+            containers = format!(
+                "{}, and the same under every {} of a copy, at any depth",
+                rooted(e.containers),
+                code(inner)
+            );
+            patches = rooted(e.container_patches);
+        }
+        for c in e.composed {
+            let parts: Vec<&str> = [c.base, c.sha, c.tag, c.version]
+                .into_iter()
+                .flatten()
+                .collect();
+            images.push_str(&format!(
+                "; without `{}`, the image composed from {} (default `{}:{}`)",
+                c.image,
+                code(&parts),
+                c.default_base,
+                c.default_version
+            ));
+        }
         out.push_str(&format!(
-            "| {} | `{}` | {kinds} | {images} | {} | {} | {} |\n",
+            "| {} | `{}` | {kinds} | {images} | {containers} | {patches} | {} |\n",
             e.project,
             e.group,
-            code(e.containers),
-            code(e.container_patches),
             if e.complete { "yes" } else { "no" },
         ));
     }
     out.push_str(
-        "\nWhat the entries leave out:\n\n\
-         - The Prometheus Operator's deprecated `baseImage`, `tag` and `sha`, and `version`, \
-         together make one image when `spec.image` is absent: `baseImage` as it is when it has a \
+        "\nImages an operator composes: without `spec.image`, the Prometheus Operator builds the \
+         image from the deprecated `baseImage`, `sha` and `tag`, and `version` \
+         (`BuildImagePath` in its `pkg/operator/image.go`): `baseImage` as written when it has a \
          tag or digest, else `baseImage@sha256:<sha>`, else `baseImage:<tag>`, else \
-         `baseImage:<version>`, with the operator's default base image when `baseImage` is unset \
-         (`BuildImagePath` in the operator's `pkg/operator/image.go`). No single field is that \
-         image, so none is judged: an object that leaves out `spec.image` passes whatever it runs. \
-         Set `spec.image`.\n\
-         - Tekton pipelines embedded in pipeline tasks (`pipelineSpec`) are read one level deep; \
-         `taskRunSpecs[*].stepSpecs` and `sidecarSpecs` override compute resources only and hold \
-         no image.\n",
+         `baseImage:<version>` (for Prometheus and PrometheusAgent `v` and the version as Go's \
+         `semver.ParseTolerant` reads it), with the operator's default base image and version \
+         when the object sets none. A blank `spec.image` counts as unset, as it does for the \
+         operator. imagegate judges that reference at `spec.image`, pointing at the line of the \
+         part that decided it (none when it is all defaults). The defaults are the operator's at \
+         the catalog's reading of upstream; an operator started with another \
+         `--prometheus-default-base-image` runs another image, equally unpinned.\n\n\
+         Nested copies: Tekton pipelines embedded in pipeline tasks (`pipelineSpec`) are read at \
+         any depth up to 16 levels; a deeper one makes the object `invalid-manifest`, never a \
+         pass of what was not read. `taskRunSpecs[*].stepSpecs` and `sidecarSpecs` override \
+         compute resources only and hold no image.\n",
     );
     out.push_str("\nUpstream definitions the entries are read from:\n\n");
     for e in imagegate_policy::catalog::CATALOG {

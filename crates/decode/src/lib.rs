@@ -130,6 +130,181 @@ mod tests {
         }
     }
 
+    fn composing(kind: &str, semver_v: bool) -> DecodeOptions {
+        DecodeOptions {
+            custom_fields: vec![CustomImageField {
+                group: "example.com".into(),
+                kinds: vec![kind.into()],
+                image_paths: vec!["spec.image".into()],
+                pull_policy_path: Some("spec.imagePullPolicy".into()),
+                composed: vec![ComposedImage {
+                    image: "spec.image".into(),
+                    base: Some("spec.baseImage".into()),
+                    default_base: "quay.io/org/default".into(),
+                    tag: Some("spec.tag".into()),
+                    sha: Some("spec.sha".into()),
+                    version: Some("spec.version".into()),
+                    default_version: "v9.9.9".into(),
+                    semver_v,
+                    requires: None,
+                }],
+                complete: true,
+                ..CustomImageField::default()
+            }],
+            ..DecodeOptions::default()
+        }
+    }
+
+    /// The image and line of the one site of a `kind: Server` whose spec is `spec`.
+    fn composed_site(spec: &str, semver_v: bool) -> Vec<(String, Option<u32>, PullPolicy)> {
+        let text = format!(
+            "apiVersion: example.com/v1\nkind: Server\nmetadata: {{name: s}}\nspec:\n{spec}"
+        );
+        let d = decode_stream(&text, &composing("Server", semver_v));
+        assert_eq!(d.errors, vec![]);
+        d.objects[0]
+            .sites
+            .iter()
+            .map(|s| {
+                assert_eq!(s.field, "spec.image");
+                (s.image.clone(), s.line, s.pull_policy.clone())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_image_composed_from_parts_is_the_operators_reference() {
+        let one = |spec: &str, v| composed_site(spec, v).pop().map(|(i, l, _)| (i, l));
+        let sha = "a".repeat(64);
+        // The whole image wins; a blank one is not set.
+        assert_eq!(
+            composed_site("  image: r/x:1\n  tag: t\n", false),
+            [("r/x:1".to_owned(), Some(5), PullPolicy::Absent)]
+        );
+        assert_eq!(
+            one(
+                &format!("  image: \" \"\n  baseImage: r/b\n  sha: {sha}\n  tag: t\n"),
+                false
+            ),
+            Some((format!("r/b@sha256:{sha}"), Some(7)))
+        );
+        // sha before tag before version; the line is the deciding part's.
+        assert_eq!(
+            one("  baseImage: r/b\n  tag: t1\n  version: v2\n", false),
+            Some(("r/b:t1".to_owned(), Some(6)))
+        );
+        assert_eq!(
+            one("  baseImage: r/b\n  version: v2\n", false),
+            Some(("r/b:v2".to_owned(), Some(6)))
+        );
+        // A base that carries a tag or digest is used as written (a port is not a tag).
+        assert_eq!(
+            one("  baseImage: r/b:latest\n  tag: t1\n", false),
+            Some(("r/b:latest".to_owned(), Some(5)))
+        );
+        assert_eq!(
+            one("  baseImage: host:5000/b\n  version: \"1.2\"\n", true),
+            Some(("host:5000/b:v1.2.0".to_owned(), Some(6)))
+        );
+        // Nothing set: the operator's default base and version, at no line.
+        assert_eq!(
+            one("  replicas: 1\n", false),
+            Some(("quay.io/org/default:v9.9.9".to_owned(), None))
+        );
+        // The pull policy belongs to the composed image.
+        assert_eq!(
+            composed_site("  version: v1\n  imagePullPolicy: Always\n", false)[0].2,
+            PullPolicy::Set("Always".into())
+        );
+    }
+
+    #[test]
+    fn a_composed_image_that_requires_a_section_exists_only_with_it() {
+        let mut opts = composing("Server", false);
+        opts.custom_fields[0].composed[0].requires = Some("spec.sidecar".into());
+        let text =
+            "apiVersion: example.com/v1\nkind: Server\nmetadata: {name: s}\nspec:\n  version: v1\n";
+        assert_eq!(decode_stream(text, &opts).image_count(), 0);
+        let with = format!("{text}  sidecar: {{}}\n");
+        assert_eq!(decode_stream(&with, &opts).image_count(), 1);
+    }
+
+    #[test]
+    fn nested_copies_are_read_at_any_depth_up_to_the_bound_and_deeper_is_an_error() {
+        let opts = DecodeOptions {
+            custom_fields: vec![CustomImageField {
+                group: "tekton.dev".into(),
+                kinds: vec!["Pipeline".into()],
+                containers: vec!["tasks[*].taskSpec.steps".into()],
+                nesting: Some(Nesting {
+                    root: "spec".into(),
+                    inner: vec!["tasks[*].pipelineSpec".into()],
+                }),
+                complete: true,
+                ..CustomImageField::default()
+            }],
+            ..DecodeOptions::default()
+        };
+        // `levels` pipelines nested in each other, each with one step.
+        let pipeline = |levels: usize| {
+            let mut spec = String::new();
+            for level in 0..=levels {
+                let pad = "    ".repeat(level);
+                spec.push_str(&format!(
+                    "{pad}  tasks:\n{pad}  - taskSpec: {{steps: [{{name: s{level}, image: r/x:{level}}}]}}\n"
+                ));
+                if level < levels {
+                    spec.push_str(&format!("{pad}    pipelineSpec:\n"));
+                }
+            }
+            format!(
+                "apiVersion: tekton.dev/v1\nkind: Pipeline\nmetadata: {{name: p}}\nspec:\n{spec}"
+            )
+        };
+        let d = decode_stream(&pipeline(3), &opts);
+        assert_eq!(d.errors, vec![]);
+        let fields: Vec<&str> = d.objects[0]
+            .sites
+            .iter()
+            .map(|s| s.field.as_str())
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "spec.tasks[0].taskSpec.steps[0].image",
+                "spec.tasks[0].pipelineSpec.tasks[0].taskSpec.steps[0].image",
+                "spec.tasks[0].pipelineSpec.tasks[0].pipelineSpec.tasks[0].taskSpec.steps[0].image",
+                "spec.tasks[0].pipelineSpec.tasks[0].pipelineSpec.tasks[0].pipelineSpec.tasks[0].taskSpec.steps[0].image",
+            ]
+        );
+        let d = decode_stream(&pipeline(MAX_NESTING), &opts);
+        assert_eq!(d.errors, vec![]);
+        assert_eq!(d.image_count(), MAX_NESTING + 1);
+        let d = decode_stream(&pipeline(MAX_NESTING + 1), &opts);
+        assert_eq!(d.errors.len(), 1, "{:?}", d.errors);
+        assert!(
+            d.errors[0]
+                .message
+                .contains("nested more than 16 levels deep"),
+            "{}",
+            d.errors[0].message
+        );
+    }
+
+    #[test]
+    fn versions_are_read_as_go_semver_parse_tolerant_reads_them() {
+        for (written, want) in [
+            ("2.45", "v2.45.0"),
+            ("v2.45.1", "v2.45.1"),
+            ("3", "v3.0.0"),
+            ("02.045.0", "v2.45.0"),
+            ("v3.0.0-rc.1", "v3.0.0-rc.1"),
+            ("main", "vmain"),
+        ] {
+            assert_eq!(object::tolerant_semver_v(written), want, "{written}");
+        }
+    }
+
     const RUNNER: &str = "apiVersion: example.com/v2\nkind: Runner\nmetadata: {name: r}\nspec:\n  runner:\n    image: repo/runner:1\n  odd.key: repo/odd:2\n  policy: Never\n";
 
     #[test]

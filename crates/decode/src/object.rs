@@ -7,7 +7,7 @@ use crate::shape::{safety_net, Walk};
 use crate::typed::{self, Workload};
 use crate::{
     CustomImageField, DecodeOptions, Decoded, DecodedObject, DocumentError, Hook, ImageSite,
-    ObjectRef, PullPolicy, SiteKind,
+    Nesting, ObjectRef, PullPolicy, SiteKind, MAX_NESTING,
 };
 
 /// Where the object came from.
@@ -131,6 +131,14 @@ pub(crate) fn decode(node: &Node, origin: &Origin<'_>, opts: &DecodeOptions, out
     }
     let complete = entries.iter().any(|(_, f)| f.complete);
     for (index, field) in entries {
+        let unnested;
+        let field = match &field.nesting {
+            None => field,
+            Some(nesting) => {
+                unnested = unnest(field, nesting, node, &object, origin, &mut out.errors);
+                &unnested
+            }
+        };
         let mut ctx = FieldContext {
             field,
             index,
@@ -143,6 +151,7 @@ pub(crate) fn decode(node: &Node, origin: &Origin<'_>, opts: &DecodeOptions, out
         };
         ctx.containers();
         ctx.images();
+        ctx.composed();
     }
     // A workload whose typed decode failed is still walked by shape, so its images are judged.
     let walk = Walk {
@@ -163,6 +172,69 @@ pub(crate) fn decode(node: &Node, origin: &Origin<'_>, opts: &DecodeOptions, out
     }
 
     push_object(out, object, origin, node, collector);
+}
+
+/// The entry `field` with every relative path applied under each copy of its nested shape in
+/// `node`: the root copy and, recursively, the copies each embeds, up to [`MAX_NESTING`] deep
+/// (a deeper copy is an error, so what was not read does not pass).
+fn unnest(
+    field: &CustomImageField,
+    nesting: &Nesting,
+    node: &Node,
+    object: &ObjectRef,
+    origin: &Origin<'_>,
+    errors: &mut Vec<DocumentError>,
+) -> CustomImageField {
+    let mut copies: Vec<String> = Vec::new();
+    let mut level: Vec<String> = node
+        .at_path(&nesting.root)
+        .filter(|n| !n.is_null())
+        .map(|_| nesting.root.clone())
+        .into_iter()
+        .collect();
+    let mut depth = 0;
+    while !level.is_empty() {
+        if depth > MAX_NESTING {
+            let at = node.at_path(&level[0]).map_or(node.line, |n| n.line);
+            errors.push(origin.error(
+                Some(object.clone()),
+                Some(at),
+                format!(
+                    "`{}` of {} {} is nested more than {MAX_NESTING} levels deep: imagegate \
+                     does not read deeper, so it cannot judge the images there; flatten it",
+                    level[0], object.kind, object.name
+                ),
+            ));
+            break;
+        }
+        let mut next = Vec::new();
+        for copy in &level {
+            for inner in &nesting.inner {
+                let path = format!("{copy}.{inner}");
+                for found in node.at_path_all(&path).unwrap_or_default() {
+                    if !found.node.is_null() {
+                        next.push(found.path);
+                    }
+                }
+            }
+        }
+        copies.append(&mut level);
+        level = next;
+        depth += 1;
+    }
+    let under = |paths: &[String]| -> Vec<String> {
+        copies
+            .iter()
+            .flat_map(|copy| paths.iter().map(move |p| format!("{copy}.{p}")))
+            .collect()
+    };
+    CustomImageField {
+        image_paths: under(&field.image_paths),
+        containers: under(&field.containers),
+        container_patches: under(&field.container_patches),
+        nesting: None,
+        ..field.clone()
+    }
 }
 
 /// Adds the object with what `collector` found in it.
@@ -411,6 +483,11 @@ impl<'n> FieldContext<'_, 'n> {
         if !missing && image.is_null() {
             return;
         }
+        // A blank image field of a composed image is not set: the operator builds the image
+        // from its parts, and [`FieldContext::composed`] judges that one.
+        if !missing && self.composed_from_parts(path) && is_blank(image) {
+            return;
+        }
         if !missing && image.as_scalar().is_none() {
             self.error(
                 image.line,
@@ -458,6 +535,128 @@ impl<'n> FieldContext<'_, 'n> {
             },
         );
     }
+}
+
+impl FieldContext<'_, '_> {
+    /// True when `path` is the whole-image field of one of the entry's composed images.
+    fn composed_from_parts(&self, path: &str) -> bool {
+        self.field.composed.iter().any(|c| c.image == path)
+    }
+
+    /// The entry's composed images: for each whose image field is absent, null or blank, the
+    /// reference the operator builds from the parts, as one site at the image field. Its line
+    /// is the line of the part that decided the reference (none when every part is the
+    /// operator's default), so a finding points at what to change.
+    fn composed(&mut self) {
+        for c in &self.field.composed {
+            if let Some(requires) = &c.requires {
+                if self.node.at_path(requires).is_none_or(Node::is_null) {
+                    continue;
+                }
+            }
+            let whole = self.node.at_path(&c.image).filter(|n| !n.is_null());
+            if whole.is_some_and(|n| !is_blank(n)) {
+                continue;
+            }
+            let part = |path: &Option<String>| {
+                path.as_deref()
+                    .and_then(|p| self.node.at_path(p))
+                    .filter(|n| n.as_scalar().is_some() && !is_blank(n))
+                    .map(|n| (render_text(n).trim().to_owned(), n))
+            };
+            let base = part(&c.base);
+            let base_text = base
+                .as_ref()
+                .map_or(c.default_base.as_str(), |(t, _)| t.as_str());
+            let (image, decided_by) = if has_tag_or_digest(base_text) {
+                (base_text.to_owned(), base.as_ref().map(|(_, n)| *n))
+            } else if let Some((sha, node)) = part(&c.sha) {
+                (format!("{base_text}@sha256:{sha}"), Some(node))
+            } else if let Some((tag, node)) = part(&c.tag) {
+                (format!("{base_text}:{tag}"), Some(node))
+            } else {
+                let version = part(&c.version);
+                let written = version
+                    .as_ref()
+                    .map_or(c.default_version.as_str(), |(t, _)| t.as_str());
+                let version_text = if c.semver_v {
+                    tolerant_semver_v(written)
+                } else {
+                    written.to_owned()
+                };
+                (
+                    format!("{base_text}:{version_text}"),
+                    version.as_ref().map(|(_, n)| *n),
+                )
+            };
+            let policy_path = self.field.pull_policy_path.clone();
+            let policy_node = policy_path.as_deref().and_then(|p| self.node.at_path(p));
+            let pull_policy = match &policy_path {
+                None => PullPolicy::NotApplicable,
+                Some(_) => crate::collect::policy_of(policy_node),
+            };
+            let pull_policy_line = policy_node.filter(|n| !n.is_null()).map(|n| n.line);
+            // The site sorts where its deciding part is written, or at the object's start.
+            let at = decided_by.unwrap_or(self.node);
+            self.out.push_site(
+                (at.line, at.col),
+                ImageSite {
+                    container: None,
+                    kind: SiteKind::CustomField,
+                    field: c.image.clone(),
+                    image,
+                    pull_policy,
+                    pull_policy_field: policy_path,
+                    line: decided_by.map(|n| n.line),
+                    pull_policy_line,
+                },
+            );
+        }
+    }
+}
+
+/// True for a scalar that is empty or only white space (`strings.TrimSpace(s) == ""`).
+fn is_blank(node: &Node) -> bool {
+    node.as_scalar().is_some() && render_text(node).trim().is_empty()
+}
+
+/// True when the reference names a tag or a digest after its repository (a `:` after the last
+/// `/`, so a registry port is not a tag, or an `@`).
+fn has_tag_or_digest(reference: &str) -> bool {
+    let last = reference.rsplit('/').next().unwrap_or(reference);
+    last.contains(':') || reference.contains('@')
+}
+
+/// `v` and the version as Go's `semver.ParseTolerant` reads it: a leading `v` dropped, missing
+/// minor and patch filled with `0` (`2.45` gives `v2.45.0`). A version it cannot read is kept as
+/// written (the operator then refuses the object; the reference shows what was written).
+pub(crate) fn tolerant_semver_v(version: &str) -> String {
+    let v = version.trim();
+    let v = v.strip_prefix(['v', 'V']).unwrap_or(v);
+    let (core, rest) = match v.find(['-', '+']) {
+        Some(at) => v.split_at(at),
+        None => (v, ""),
+    };
+    let parts: Vec<&str> = core.split('.').collect();
+    let numeric = |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    if parts.is_empty() || parts.len() > 3 || !parts.iter().all(numeric) {
+        return format!("v{v}");
+    }
+    let mut nums: Vec<String> = parts
+        .iter()
+        .map(|p| p.trim_start_matches('0'))
+        .map(|p| {
+            if p.is_empty() {
+                "0".to_owned()
+            } else {
+                p.to_owned()
+            }
+        })
+        .collect();
+    while nums.len() < 3 {
+        nums.push("0".to_owned());
+    }
+    format!("v{}{rest}", nums.join("."))
 }
 
 /// `path` split before its last segment when that segment is a plain key.

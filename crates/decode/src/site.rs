@@ -226,9 +226,61 @@ pub struct CustomImageField {
     /// safety net stays off for them, as for Kubernetes' own kinds. Pod specs are still found by
     /// their shape.
     pub complete: bool,
+    /// Images the operator composes from parts when the image field is not set (the Prometheus
+    /// Operator's deprecated `baseImage`, `tag`, `sha` and `version`): one site each, judged as
+    /// the reference the operator would build.
+    pub composed: Vec<ComposedImage>,
+    /// Copies of one shape embedded in each other at any depth (Tekton's pipelines in pipeline
+    /// tasks). With it, the entry's image, container and patch paths are relative to each copy.
+    pub nesting: Option<Nesting>,
     /// A built-in catalog entry: a configured entry that applies to the same object replaces
     /// every built-in one for that object.
     pub builtin: bool,
+}
+
+/// Where the copies of a nested shape are (see [`CustomImageField::nesting`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Nesting {
+    /// The first copy's path in the object (`spec` of a Pipeline, `spec.pipelineSpec` of a
+    /// PipelineRun).
+    pub root: String,
+    /// Paths, relative to a copy, of the copies it embeds (`tasks[*].pipelineSpec`).
+    pub inner: Vec<String>,
+}
+
+/// How deep copies of a nested shape are followed. A copy deeper than this makes the object an
+/// error (judged `invalid-manifest`), never a pass of what was not read.
+pub const MAX_NESTING: usize = 16;
+
+/// An image an operator builds from parts when the object does not name it whole, as the
+/// Prometheus Operator's `BuildImagePath` does: the image field when it is set and not blank;
+/// else the base image as written when it already carries a tag or digest; else the base image
+/// with `@sha256:` and the sha, else with the tag, else with the version (the object's, else the
+/// operator's default). Every path is inside the object; a part the kind does not have is
+/// `None`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ComposedImage {
+    /// The field that names the whole image (`spec.image`): the site's field.
+    pub image: String,
+    /// The composed image exists only when this path holds a value (the Thanos sidecar of a
+    /// Prometheus exists only with `spec.thanos`).
+    pub requires: Option<String>,
+    /// The base image's field (`spec.baseImage`).
+    pub base: Option<String>,
+    /// The base image the operator uses when the object names none (its flag's default).
+    pub default_base: String,
+    /// The tag's field.
+    pub tag: Option<String>,
+    /// The field holding the sha256 hex digest (without `sha256:`).
+    pub sha: Option<String>,
+    /// The version's field.
+    pub version: Option<String>,
+    /// The version the operator uses when the object sets none (its default at the catalog's
+    /// reading of upstream).
+    pub default_version: String,
+    /// The operator writes the version as `v` and the semantic version it parses tolerantly
+    /// (`2.45` and `v2.45.0` both give `v2.45.0`), as it does for Prometheus.
+    pub semver_v: bool,
 }
 
 #[cfg(test)]

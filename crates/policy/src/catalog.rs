@@ -10,7 +10,7 @@
 //! wrong path is a failing test rather than an error at run time; `docs/custom-resources.md` is
 //! generated from it.
 
-use imagegate_decode::CustomImageField;
+use imagegate_decode::{ComposedImage, CustomImageField, Nesting};
 
 /// One entry of the built-in catalog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +36,11 @@ pub struct CatalogEntry {
     pub no_images: bool,
     /// The entry names every image of its kinds, so the safety net stays off for them.
     pub complete: bool,
+    /// Images the operator composes from parts when the image field is not set.
+    pub composed: &'static [Composed],
+    /// Copies of one shape embedded at any depth: `(root, inner)` as in [`Nesting`]; the
+    /// entry's paths are then relative to each copy.
+    pub nesting: Option<(&'static str, &'static [&'static str])>,
     /// Where the fields are defined upstream.
     pub source: &'static str,
 }
@@ -53,7 +58,66 @@ impl CatalogEntry {
             container_patches: &[],
             no_images: false,
             complete: true,
+            composed: &[],
+            nesting: None,
             source: "",
+        }
+    }
+}
+
+impl Composed {
+    /// A composed image whose whole-image field is `image`, with no parts yet.
+    const fn whole(image: &'static str) -> Self {
+        Self {
+            image,
+            requires: None,
+            base: None,
+            default_base: "",
+            tag: None,
+            sha: None,
+            version: None,
+            default_version: "",
+            semver_v: false,
+        }
+    }
+}
+
+/// An image the operator builds from parts (see [`ComposedImage`]), as a constant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Composed {
+    /// The field that names the whole image.
+    pub image: &'static str,
+    /// The composed image exists only when this path holds a value.
+    pub requires: Option<&'static str>,
+    /// The base image's field.
+    pub base: Option<&'static str>,
+    /// The operator's default base image.
+    pub default_base: &'static str,
+    /// The tag's field.
+    pub tag: Option<&'static str>,
+    /// The sha's field (hex, without `sha256:`).
+    pub sha: Option<&'static str>,
+    /// The version's field.
+    pub version: Option<&'static str>,
+    /// The operator's default version.
+    pub default_version: &'static str,
+    /// The version is written `v` + its tolerant semantic version.
+    pub semver_v: bool,
+}
+
+impl From<&Composed> for ComposedImage {
+    fn from(c: &Composed) -> Self {
+        let owned = |v: Option<&str>| v.map(str::to_owned);
+        ComposedImage {
+            image: c.image.to_owned(),
+            requires: owned(c.requires),
+            base: owned(c.base),
+            default_base: c.default_base.to_owned(),
+            tag: owned(c.tag),
+            sha: owned(c.sha),
+            version: owned(c.version),
+            default_version: c.default_version.to_owned(),
+            semver_v: c.semver_v,
         }
     }
 }
@@ -70,14 +134,22 @@ impl From<&CatalogEntry> for CustomImageField {
             container_patches: strings(e.container_patches),
             no_images: e.no_images,
             complete: e.complete,
+            composed: e.composed.iter().map(ComposedImage::from).collect(),
+            nesting: e.nesting.map(|(root, inner)| Nesting {
+                root: root.to_owned(),
+                inner: strings(inner),
+            }),
             builtin: true,
         }
     }
 }
 
-const PROMETHEUS: &str = "prometheus-operator/prometheus-operator: pkg/apis/monitoring/v1 (CommonPrometheusFields, AlertmanagerSpec, ThanosRulerSpec)";
+const PROMETHEUS: &str = "prometheus-operator/prometheus-operator: pkg/apis/monitoring/v1 (CommonPrometheusFields, AlertmanagerSpec, ThanosRulerSpec); composed images: pkg/operator/image.go (BuildImagePath), defaults from pkg/operator/defaults.go";
 const TEKTON: &str =
     "tektoncd/pipeline: pkg/apis/pipeline/v1 (Step, Sidecar, StepTemplate, TaskSpec, PipelineTask)";
+/// Where a Tekton pipeline spec embeds pipeline specs of its own (`PipelineTask.PipelineSpec`,
+/// validated recursively upstream).
+const TEKTON_NESTED_PIPELINES: &[&str] = &["tasks[*].pipelineSpec", "finally[*].pipelineSpec"];
 const ARGO_WORKFLOWS: &str =
     "argoproj/argo-workflows: pkg/apis/workflow/v1alpha1 (Template, ScriptTemplate, ContainerSetTemplate)";
 
@@ -134,18 +206,91 @@ pub const CATALOG: &[CatalogEntry] = &[
         ..CatalogEntry::new("ameide-domain-migration", "ameide", "ameide.io")
     },
     CatalogEntry {
-        kinds: &["Prometheus", "PrometheusAgent", "Alertmanager", "ThanosRuler"],
+        kinds: &["Prometheus"],
         images: &["spec.image"],
         pull_policy: Some("spec.imagePullPolicy"),
         // Merged by name into the containers the operator generates (`prometheus`,
         // `config-reloader`, …): one without an image only patches them.
         container_patches: &["spec.containers", "spec.initContainers"],
+        // Without `spec.image` the operator builds the image from the deprecated `baseImage`,
+        // `sha`, `tag` and `version` (pkg/prometheus/server/statefulset.go).
+        composed: &[Composed {
+            base: Some("spec.baseImage"),
+            default_base: "quay.io/prometheus/prometheus",
+            tag: Some("spec.tag"),
+            sha: Some("spec.sha"),
+            version: Some("spec.version"),
+            default_version: "v3.13.2",
+            semver_v: true,
+            ..Composed::whole("spec.image")
+        }],
         source: PROMETHEUS,
         ..CatalogEntry::new("prometheus", "Prometheus Operator", "monitoring.coreos.com")
     },
     CatalogEntry {
+        kinds: &["PrometheusAgent"],
+        images: &["spec.image"],
+        pull_policy: Some("spec.imagePullPolicy"),
+        container_patches: &["spec.containers", "spec.initContainers"],
+        // An agent has no `baseImage`, `tag` or `sha`: the operator's base image and the version.
+        composed: &[Composed {
+            default_base: "quay.io/prometheus/prometheus",
+            version: Some("spec.version"),
+            default_version: "v3.13.2",
+            semver_v: true,
+            ..Composed::whole("spec.image")
+        }],
+        source: PROMETHEUS,
+        ..CatalogEntry::new("prometheus-agent", "Prometheus Operator", "monitoring.coreos.com")
+    },
+    CatalogEntry {
+        kinds: &["Alertmanager"],
+        images: &["spec.image"],
+        pull_policy: Some("spec.imagePullPolicy"),
+        container_patches: &["spec.containers", "spec.initContainers"],
+        // pkg/alertmanager/statefulset.go: `baseImage`, `sha`, `tag`, `version` as written.
+        composed: &[Composed {
+            base: Some("spec.baseImage"),
+            default_base: "quay.io/prometheus/alertmanager",
+            tag: Some("spec.tag"),
+            sha: Some("spec.sha"),
+            version: Some("spec.version"),
+            default_version: "v0.33.1",
+            ..Composed::whole("spec.image")
+        }],
+        source: PROMETHEUS,
+        ..CatalogEntry::new("alertmanager", "Prometheus Operator", "monitoring.coreos.com")
+    },
+    CatalogEntry {
+        kinds: &["ThanosRuler"],
+        images: &["spec.image"],
+        pull_policy: Some("spec.imagePullPolicy"),
+        container_patches: &["spec.containers", "spec.initContainers"],
+        // pkg/thanos/statefulset.go: the operator's base image and `version` as written.
+        composed: &[Composed {
+            default_base: "quay.io/thanos/thanos",
+            version: Some("spec.version"),
+            default_version: "v0.42.4",
+            ..Composed::whole("spec.image")
+        }],
+        source: PROMETHEUS,
+        ..CatalogEntry::new("thanos-ruler", "Prometheus Operator", "monitoring.coreos.com")
+    },
+    CatalogEntry {
         kinds: &["Prometheus"],
         images: &["spec.thanos.image"],
+        // The sidecar takes the Prometheus' own `imagePullPolicy`.
+        pull_policy: Some("spec.imagePullPolicy"),
+        composed: &[Composed {
+            requires: Some("spec.thanos"),
+            base: Some("spec.thanos.baseImage"),
+            default_base: "quay.io/thanos/thanos",
+            tag: Some("spec.thanos.tag"),
+            sha: Some("spec.thanos.sha"),
+            version: Some("spec.thanos.version"),
+            default_version: "v0.42.4",
+            ..Composed::whole("spec.thanos.image")
+        }],
         source: PROMETHEUS,
         ..CatalogEntry::new("prometheus-thanos", "Prometheus Operator", "monitoring.coreos.com")
     },
@@ -225,19 +370,10 @@ pub const CATALOG: &[CatalogEntry] = &[
     },
     CatalogEntry {
         kinds: &["Pipeline"],
-        // A pipeline task may embed a pipeline of its own (`pipelineSpec`, one level here).
-        containers: tekton_task!(
-            "spec.tasks[*].taskSpec",
-            "spec.finally[*].taskSpec",
-            "spec.tasks[*].pipelineSpec.tasks[*].taskSpec",
-            "spec.tasks[*].pipelineSpec.finally[*].taskSpec"
-        ),
-        container_patches: tekton_step_template!(
-            "spec.tasks[*].taskSpec",
-            "spec.finally[*].taskSpec",
-            "spec.tasks[*].pipelineSpec.tasks[*].taskSpec",
-            "spec.tasks[*].pipelineSpec.finally[*].taskSpec"
-        ),
+        // A pipeline task may embed a pipeline of its own (`pipelineSpec`), at any depth.
+        containers: tekton_task!("tasks[*].taskSpec", "finally[*].taskSpec"),
+        container_patches: tekton_step_template!("tasks[*].taskSpec", "finally[*].taskSpec"),
+        nesting: Some(("spec", TEKTON_NESTED_PIPELINES)),
         source: TEKTON,
         ..CatalogEntry::new("tekton-pipeline", "Tekton", "tekton.dev")
     },
@@ -251,18 +387,9 @@ pub const CATALOG: &[CatalogEntry] = &[
     CatalogEntry {
         kinds: &["PipelineRun"],
         // `taskRunSpecs[*].stepSpecs` and `sidecarSpecs` override compute resources only.
-        containers: tekton_task!(
-            "spec.pipelineSpec.tasks[*].taskSpec",
-            "spec.pipelineSpec.finally[*].taskSpec",
-            "spec.pipelineSpec.tasks[*].pipelineSpec.tasks[*].taskSpec",
-            "spec.pipelineSpec.tasks[*].pipelineSpec.finally[*].taskSpec"
-        ),
-        container_patches: tekton_step_template!(
-            "spec.pipelineSpec.tasks[*].taskSpec",
-            "spec.pipelineSpec.finally[*].taskSpec",
-            "spec.pipelineSpec.tasks[*].pipelineSpec.tasks[*].taskSpec",
-            "spec.pipelineSpec.tasks[*].pipelineSpec.finally[*].taskSpec"
-        ),
+        containers: tekton_task!("tasks[*].taskSpec", "finally[*].taskSpec"),
+        container_patches: tekton_step_template!("tasks[*].taskSpec", "finally[*].taskSpec"),
+        nesting: Some(("spec.pipelineSpec", TEKTON_NESTED_PIPELINES)),
         source: TEKTON,
         ..CatalogEntry::new("tekton-pipelinerun", "Tekton", "tekton.dev")
     },

@@ -525,6 +525,8 @@ impl From<&CustomImageFieldSetting> for CustomImageField {
             container_patches: s.container_patches.clone(),
             no_images: s.no_images,
             complete: s.complete,
+            composed: Vec::new(),
+            nesting: None,
             builtin: false,
         }
     }
