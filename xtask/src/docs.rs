@@ -118,6 +118,15 @@ fn catalog_page() -> String {
             );
             patches = rooted(e.container_patches);
         }
+        if !e.image_volumes.is_empty() {
+            if !images.is_empty() {
+                images.push_str("; ");
+            }
+            images.push_str(&format!(
+                "image volumes (`volumes[*].image.reference`, `pullPolicy`) of {}",
+                code(e.image_volumes)
+            ));
+        }
         for c in e.composed {
             let parts: Vec<&str> = [c.base, c.sha, c.tag, c.version]
                 .into_iter()

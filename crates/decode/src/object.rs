@@ -152,6 +152,7 @@ pub(crate) fn decode(node: &Node, origin: &Origin<'_>, opts: &DecodeOptions, out
         ctx.containers();
         ctx.images();
         ctx.composed();
+        ctx.image_volumes();
     }
     // A workload whose typed decode failed is still walked by shape, so its images are judged.
     let walk = Walk {
@@ -230,6 +231,7 @@ fn unnest(
     };
     CustomImageField {
         image_paths: under(&field.image_paths),
+        image_volumes: under(&field.image_volumes),
         containers: under(&field.containers),
         container_patches: under(&field.container_patches),
         nesting: None,
@@ -538,6 +540,19 @@ impl<'n> FieldContext<'_, 'n> {
 }
 
 impl FieldContext<'_, '_> {
+    /// The image volumes of the entry's pod templates.
+    fn image_volumes(&mut self) {
+        for path in &self.field.image_volumes {
+            let found_all = self.reach(path);
+            if !found_all.is_empty() {
+                self.reached(path);
+            }
+            for found in found_all {
+                crate::collect::image_volumes(self.out, found.node, &found.path);
+            }
+        }
+    }
+
     /// True when `path` is the whole-image field of one of the entry's composed images.
     fn composed_from_parts(&self, path: &str) -> bool {
         self.field.composed.iter().any(|c| c.image == path)

@@ -219,6 +219,10 @@ pub struct CustomImageField {
     /// Paths of container patches (Prometheus' `spec.containers[*]`): like `containers`, but an
     /// item without an `image` patches a container the operator generates and is not a site.
     pub container_patches: Vec<String>,
+    /// Paths of pod templates that are not pod specs (Strimzi's `template.pod`) whose `volumes`
+    /// may be image volumes (`volumes[*].image.reference`, with its `pullPolicy`): each is a
+    /// site, as in a pod spec.
+    pub image_volumes: Vec<String>,
     /// The kinds hold image patterns or policies (Kyverno, Gatekeeper, Flux image automation),
     /// not workloads: nothing in them is an image site, not even by shape or by the safety net.
     pub no_images: bool,

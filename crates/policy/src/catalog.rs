@@ -32,6 +32,8 @@ pub struct CatalogEntry {
     /// Container patches: containers merged by name (or into every step) by the operator; one
     /// without an `image` is not judged on its own.
     pub container_patches: &'static [&'static str],
+    /// Pod templates that are not pod specs, whose `volumes` may be image volumes.
+    pub image_volumes: &'static [&'static str],
     /// The kinds hold image patterns or policies, not workloads: nothing in them is judged.
     pub no_images: bool,
     /// The entry names every image of its kinds, so the safety net stays off for them.
@@ -56,6 +58,7 @@ impl CatalogEntry {
             pull_policy: None,
             containers: &[],
             container_patches: &[],
+            image_volumes: &[],
             no_images: false,
             complete: true,
             composed: &[],
@@ -132,6 +135,7 @@ impl From<&CatalogEntry> for CustomImageField {
             pull_policy_path: e.pull_policy.map(str::to_owned),
             containers: strings(e.containers),
             container_patches: strings(e.container_patches),
+            image_volumes: strings(e.image_volumes),
             no_images: e.no_images,
             complete: e.complete,
             composed: e.composed.iter().map(ComposedImage::from).collect(),
@@ -338,7 +342,15 @@ pub const CATALOG: &[CatalogEntry] = &[
             "spec.kafkaExporter.image",
             "spec.cruiseControl.image",
         ],
-        source: "strimzi/strimzi-kafka-operator: api/.../model/kafka (KafkaClusterSpec, EntityOperatorSpec, …)",
+        // Each component's `template.pod` may mount image volumes (`AdditionalVolume.image`).
+        image_volumes: &[
+            "spec.kafka.template.pod",
+            "spec.zookeeper.template.pod",
+            "spec.entityOperator.template.pod",
+            "spec.kafkaExporter.template.pod",
+            "spec.cruiseControl.template.pod",
+        ],
+        source: "strimzi/strimzi-kafka-operator: api/.../model/kafka (KafkaClusterSpec, EntityOperatorSpec, …), common/template (PodTemplate.volumes: AdditionalVolume.image)",
         ..CatalogEntry::new("strimzi-kafka", "Strimzi", "kafka.strimzi.io")
     },
     CatalogEntry {
@@ -351,8 +363,16 @@ pub const CATALOG: &[CatalogEntry] = &[
         // `spec.build.output.image` of a KafkaConnect is where the operator *pushes* the image
         // it builds, not one it pulls: with the entry complete it is not judged.
         images: &["spec.image", "spec.clientRackInitImage"],
+        image_volumes: &["spec.template.pod", "spec.template.buildPod"],
         source: "strimzi/strimzi-kafka-operator: api/.../model/connect, mirrormaker2, bridge",
         ..CatalogEntry::new("strimzi-connect", "Strimzi", "kafka.strimzi.io")
+    },
+    CatalogEntry {
+        kinds: &["KafkaNodePool"],
+        // A node pool names no image of its own; its pods may mount image volumes.
+        image_volumes: &["spec.template.pod"],
+        source: "strimzi/strimzi-kafka-operator: api/.../model/nodepool (KafkaNodePoolTemplate.pod)",
+        ..CatalogEntry::new("strimzi-nodepool", "Strimzi", "kafka.strimzi.io")
     },
     CatalogEntry {
         kinds: &["StrimziPodSet"],
@@ -571,7 +591,8 @@ mod tests {
                 .iter()
                 .chain(e.pull_policy.iter())
                 .chain(e.containers)
-                .chain(e.container_patches);
+                .chain(e.container_patches)
+                .chain(e.image_volumes);
             let mut any = false;
             for p in paths {
                 any = true;
