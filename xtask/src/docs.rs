@@ -71,7 +71,11 @@ fn catalog_page() -> String {
          container that names no image at all (an empty image, `invalid-image-ref`). A Tekton \
          step that names a `ref` runs a StepAction and is judged there;\n\
          - **container patches** are merged by the operator into the containers it generates: one \
-         that names an image is judged as a container, one without only patches and is not;\n\
+         that names an image is judged as a container, one without only patches and is not. A \
+         template *merged into* containers (Tekton's `stepTemplate`, Argo Workflows' \
+         `templateDefaults`) gives each container that sets none of its own its `image` and \
+         `imagePullPolicy`, and the finding points at the template's line; a template no \
+         container takes from runs nothing and is not judged;\n\
          - **no images**: the kinds hold image *patterns or policies* (a rule forbidding \
          `*:latest`), not workloads; nothing in them is judged, not by shape nor by the safety \
          net.\n\n\
@@ -117,6 +121,17 @@ fn catalog_page() -> String {
                 code(inner)
             );
             patches = rooted(e.container_patches);
+        }
+        let root = e
+            .nesting
+            .map_or(String::new(), |(root, _)| format!("{root}."));
+        for (containers, template) in e.container_defaults {
+            if !patches.is_empty() {
+                patches.push_str(", ");
+            }
+            patches.push_str(&format!(
+                "`{root}{template}` (merged into `{root}{containers}`)"
+            ));
         }
         if !e.image_volumes.is_empty() {
             if !images.is_empty() {

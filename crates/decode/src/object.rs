@@ -6,8 +6,8 @@ use crate::collect::{container_site, render_text, Collector};
 use crate::shape::{safety_net, Walk};
 use crate::typed::{self, Workload};
 use crate::{
-    CustomImageField, DecodeOptions, Decoded, DecodedObject, DocumentError, Hook, ImageSite,
-    Nesting, ObjectRef, PullPolicy, SiteKind, MAX_NESTING,
+    ContainerDefault, CustomImageField, DecodeOptions, Decoded, DecodedObject, DocumentError, Hook,
+    ImageSite, Nesting, ObjectRef, PullPolicy, SiteKind, MAX_NESTING,
 };
 
 /// Where the object came from.
@@ -232,6 +232,16 @@ fn unnest(
     CustomImageField {
         image_paths: under(&field.image_paths),
         image_volumes: under(&field.image_volumes),
+        container_defaults: field
+            .container_defaults
+            .iter()
+            .flat_map(|d| {
+                copies.iter().map(move |copy| ContainerDefault {
+                    containers: format!("{copy}.{}", d.containers),
+                    template: format!("{copy}.{}", d.template),
+                })
+            })
+            .collect(),
         containers: under(&field.containers),
         container_patches: under(&field.container_patches),
         nesting: None,
@@ -374,23 +384,38 @@ impl<'n> FieldContext<'_, 'n> {
                 if !found_all.is_empty() {
                     self.reached(path);
                 }
+                let template = self
+                    .field
+                    .container_defaults
+                    .iter()
+                    .filter(|_| !patches)
+                    .find(|d| d.containers == *path)
+                    .map(|d| d.template.clone());
                 for found in found_all {
+                    let default = template.as_deref().and_then(|t| {
+                        let at = with_indices(t, &found.indices);
+                        let node = self.node.at_path(&at).filter(|n| n.as_map().is_some())?;
+                        Some((at, node))
+                    });
+                    let default = default.as_ref().map(|(at, node)| (at.as_str(), *node));
                     match &found.node.value {
                         Value::Seq(items) => {
                             for (i, item) in items.iter().enumerate() {
                                 let mut item_path = found.path.clone();
                                 imagegate_yaml::path::push_index(&mut item_path, i);
-                                self.container(&item_path, item, patches);
+                                self.container(&item_path, item, patches, default);
                             }
                         }
-                        _ => self.container(&found.path, found.node, patches),
+                        _ => self.container(&found.path, found.node, patches, default),
                     }
                 }
             }
         }
     }
 
-    fn container(&mut self, path: &str, item: &Node, patch: bool) {
+    /// One container at `path`; `default` is the template merged into it (its path and node),
+    /// whose `image` and `imagePullPolicy` it takes when it sets none of its own.
+    fn container(&mut self, path: &str, item: &Node, patch: bool, default: Option<(&str, &Node)>) {
         if item.is_null() {
             return;
         }
@@ -409,7 +434,18 @@ impl<'n> FieldContext<'_, 'n> {
         if item.get("ref").is_some_and(|r| !r.is_null()) {
             return;
         }
-        let image = item.get("image").filter(|n| !n.is_null());
+        let own = |key: &str| item.get(key).filter(|n| !n.is_null());
+        let inherited = |key: &str| {
+            if own(key).is_some() {
+                return None;
+            }
+            let (at, template) = default?;
+            let node = template.get(key).filter(|n| !n.is_null())?;
+            Some((imagegate_yaml::path::join(at, key), node))
+        };
+        let inherited_image = inherited("image");
+        let inherited_policy = inherited("imagePullPolicy");
+        let image = own("image").or(inherited_image.as_ref().map(|(_, n)| *n));
         let image = match image {
             None if patch => return,
             None => String::new(),
@@ -430,13 +466,44 @@ impl<'n> FieldContext<'_, 'n> {
             .filter(|n| !n.is_null())
             .and_then(Node::as_str)
             .map(str::to_owned);
-        container_site(
-            self.out,
-            container_kind(path),
-            path,
-            Some(item),
-            name,
-            image,
+        if inherited_image.is_none() && inherited_policy.is_none() {
+            container_site(
+                self.out,
+                container_kind(path),
+                path,
+                Some(item),
+                name,
+                image,
+            );
+            return;
+        }
+        // What the template gives the container is pointed at where the template writes it.
+        let image_node = own("image").or(inherited_image.as_ref().map(|(_, n)| *n));
+        let pos = image_node.unwrap_or(item);
+        let (pull_policy, pull_policy_field, pull_policy_line) = match &inherited_policy {
+            Some((at, node)) => (
+                PullPolicy::Set(render_text(node)),
+                at.clone(),
+                Some(node.line),
+            ),
+            None => (
+                crate::collect::pull_policy(Some(item), "imagePullPolicy"),
+                imagegate_yaml::path::join(path, "imagePullPolicy"),
+                crate::collect::value_line(Some(item), "imagePullPolicy"),
+            ),
+        };
+        self.out.push_site(
+            (pos.line, pos.col),
+            ImageSite {
+                container: name,
+                kind: container_kind(path),
+                field: imagegate_yaml::path::join(path, "image"),
+                image,
+                pull_policy,
+                pull_policy_field: Some(pull_policy_field),
+                line: image_node.map(|n| n.line),
+                pull_policy_line,
+            },
         );
     }
 

@@ -219,6 +219,11 @@ pub struct CustomImageField {
     /// Paths of container patches (Prometheus' `spec.containers[*]`): like `containers`, but an
     /// item without an `image` patches a container the operator generates and is not a site.
     pub container_patches: Vec<String>,
+    /// Templates merged into containers (Tekton's `stepTemplate` into the steps, Argo Workflows'
+    /// `templateDefaults.container` into every template's `container`): a container takes the
+    /// template's `image` and `imagePullPolicy` when it sets none of its own. A template is not
+    /// a site of its own: what runs is each container.
+    pub container_defaults: Vec<ContainerDefault>,
     /// Paths of pod templates that are not pod specs (Strimzi's `template.pod`) whose `volumes`
     /// may be image volumes (`volumes[*].image.reference`, with its `pullPolicy`): each is a
     /// site, as in a pod spec.
@@ -240,6 +245,17 @@ pub struct CustomImageField {
     /// A built-in catalog entry: a configured entry that applies to the same object replaces
     /// every built-in one for that object.
     pub builtin: bool,
+}
+
+/// A template merged into the containers at one path (see
+/// [`CustomImageField::container_defaults`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerDefault {
+    /// The containers' path, exactly as in [`CustomImageField::containers`].
+    pub containers: String,
+    /// The template's path. Its list wildcards take the indices the containers' path took
+    /// (`tasks[*].taskSpec.stepTemplate` for the steps of `tasks[*].taskSpec.steps`).
+    pub template: String,
 }
 
 /// Where the copies of a nested shape are (see [`CustomImageField::nesting`]).

@@ -10,7 +10,7 @@
 //! wrong path is a failing test rather than an error at run time; `docs/custom-resources.md` is
 //! generated from it.
 
-use imagegate_decode::{ComposedImage, CustomImageField, Nesting};
+use imagegate_decode::{ComposedImage, ContainerDefault, CustomImageField, Nesting};
 
 /// One entry of the built-in catalog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +32,8 @@ pub struct CatalogEntry {
     /// Container patches: containers merged by name (or into every step) by the operator; one
     /// without an `image` is not judged on its own.
     pub container_patches: &'static [&'static str],
+    /// Templates merged into containers: `(containers, template)` as in [`ContainerDefault`].
+    pub container_defaults: &'static [(&'static str, &'static str)],
     /// Pod templates that are not pod specs, whose `volumes` may be image volumes.
     pub image_volumes: &'static [&'static str],
     /// The kinds hold image patterns or policies, not workloads: nothing in them is judged.
@@ -58,6 +60,7 @@ impl CatalogEntry {
             pull_policy: None,
             containers: &[],
             container_patches: &[],
+            container_defaults: &[],
             image_volumes: &[],
             no_images: false,
             complete: true,
@@ -135,6 +138,14 @@ impl From<&CatalogEntry> for CustomImageField {
             pull_policy_path: e.pull_policy.map(str::to_owned),
             containers: strings(e.containers),
             container_patches: strings(e.container_patches),
+            container_defaults: e
+                .container_defaults
+                .iter()
+                .map(|(containers, template)| ContainerDefault {
+                    containers: (*containers).to_owned(),
+                    template: (*template).to_owned(),
+                })
+                .collect(),
             image_volumes: strings(e.image_volumes),
             no_images: e.no_images,
             complete: e.complete,
@@ -177,10 +188,10 @@ macro_rules! tekton_task {
     };
 }
 
-/// Tekton's step templates under `base`.
+/// Tekton's step templates under `base`: each merged into the steps beside it.
 macro_rules! tekton_step_template {
     ($($base:literal),*) => {
-        &[$(concat!($base, ".stepTemplate")),*]
+        &[$((concat!($base, ".steps"), concat!($base, ".stepTemplate"))),*]
     };
 }
 
@@ -384,7 +395,7 @@ pub const CATALOG: &[CatalogEntry] = &[
     CatalogEntry {
         kinds: &["Task", "ClusterTask"],
         containers: tekton_task!("spec"),
-        container_patches: tekton_step_template!("spec"),
+        container_defaults: tekton_step_template!("spec"),
         source: TEKTON,
         ..CatalogEntry::new("tekton-task", "Tekton", "tekton.dev")
     },
@@ -392,7 +403,7 @@ pub const CATALOG: &[CatalogEntry] = &[
         kinds: &["Pipeline"],
         // A pipeline task may embed a pipeline of its own (`pipelineSpec`), at any depth.
         containers: tekton_task!("tasks[*].taskSpec", "finally[*].taskSpec"),
-        container_patches: tekton_step_template!("tasks[*].taskSpec", "finally[*].taskSpec"),
+        container_defaults: tekton_step_template!("tasks[*].taskSpec", "finally[*].taskSpec"),
         nesting: Some(("spec", TEKTON_NESTED_PIPELINES)),
         source: TEKTON,
         ..CatalogEntry::new("tekton-pipeline", "Tekton", "tekton.dev")
@@ -400,7 +411,7 @@ pub const CATALOG: &[CatalogEntry] = &[
     CatalogEntry {
         kinds: &["TaskRun"],
         containers: tekton_task!("spec.taskSpec"),
-        container_patches: tekton_step_template!("spec.taskSpec"),
+        container_defaults: tekton_step_template!("spec.taskSpec"),
         source: TEKTON,
         ..CatalogEntry::new("tekton-taskrun", "Tekton", "tekton.dev")
     },
@@ -408,7 +419,7 @@ pub const CATALOG: &[CatalogEntry] = &[
         kinds: &["PipelineRun"],
         // `taskRunSpecs[*].stepSpecs` and `sidecarSpecs` override compute resources only.
         containers: tekton_task!("tasks[*].taskSpec", "finally[*].taskSpec"),
-        container_patches: tekton_step_template!("tasks[*].taskSpec", "finally[*].taskSpec"),
+        container_defaults: tekton_step_template!("tasks[*].taskSpec", "finally[*].taskSpec"),
         nesting: Some(("spec.pipelineSpec", TEKTON_NESTED_PIPELINES)),
         source: TEKTON,
         ..CatalogEntry::new("tekton-pipelinerun", "Tekton", "tekton.dev")
@@ -423,16 +434,27 @@ pub const CATALOG: &[CatalogEntry] = &[
     CatalogEntry {
         kinds: &["Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate"],
         containers: argo_templates!("spec"),
-        container_patches: &["spec.templateDefaults.container", "spec.templateDefaults.script"],
+        // `templateDefaults` is merged into every template of its own type (the controller's
+        // `mergedTemplateDefaultsInto`).
+        container_defaults: &[
+            ("spec.templates[*].container", "spec.templateDefaults.container"),
+            ("spec.templates[*].script", "spec.templateDefaults.script"),
+        ],
         source: ARGO_WORKFLOWS,
         ..CatalogEntry::new("argo-workflow", "Argo Workflows", "argoproj.io")
     },
     CatalogEntry {
         kinds: &["CronWorkflow"],
         containers: argo_templates!("spec.workflowSpec"),
-        container_patches: &[
-            "spec.workflowSpec.templateDefaults.container",
-            "spec.workflowSpec.templateDefaults.script",
+        container_defaults: &[
+            (
+                "spec.workflowSpec.templates[*].container",
+                "spec.workflowSpec.templateDefaults.container",
+            ),
+            (
+                "spec.workflowSpec.templates[*].script",
+                "spec.workflowSpec.templateDefaults.script",
+            ),
         ],
         source: ARGO_WORKFLOWS,
         ..CatalogEntry::new("argo-cronworkflow", "Argo Workflows", "argoproj.io")
@@ -592,7 +614,8 @@ mod tests {
                 .chain(e.pull_policy.iter())
                 .chain(e.containers)
                 .chain(e.container_patches)
-                .chain(e.image_volumes);
+                .chain(e.image_volumes)
+                .chain(e.container_defaults.iter().flat_map(|(c, t)| [c, t]));
             let mut any = false;
             for p in paths {
                 any = true;

@@ -523,6 +523,7 @@ impl From<&CustomImageFieldSetting> for CustomImageField {
             pull_policy_path: s.pull_policy.clone(),
             containers: s.containers.clone(),
             container_patches: s.container_patches.clone(),
+            container_defaults: Vec::new(),
             image_volumes: Vec::new(),
             no_images: s.no_images,
             complete: s.complete,
