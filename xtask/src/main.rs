@@ -6,8 +6,10 @@
 //! - `docs`: regenerate the generated documentation (rule pages, config schema).
 //! - `bench`: the side-by-side benchmark (see `docs/performance.md`).
 //! - `fuzz`: run the fuzz targets of `crates/fuzz` (see `docs/security.md`).
+//! - `dist`: build the release archive for one target, with its sha256 (see `dist.rs`).
 
 mod bench;
+mod dist;
 mod docs;
 mod fuzz;
 mod helm;
@@ -41,9 +43,10 @@ fn run() -> Result<()> {
         Some("bench") => bench(&root, &args[1..]),
         Some("lint") => lint::run(&root),
         Some("fuzz") => fuzz::run(&root, &args[1..]),
+        Some("dist") => dist::run(&root, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <helm|demo|ci|test|docs|bench>\n\
+                "usage: cargo xtask <helm|demo|ci|test|docs|bench|lint|fuzz|dist>\n\
                  \n  helm    install Helm 3.17.3 and 4.1.4 into target/tools (sha256-verified)\
                  \n  demo    provision helm and run `imagegate check` on charts-testdata/\
                  \n  ci      provision helm; fmt, clippy, and the whole test suite on both Helm versions\
@@ -51,7 +54,8 @@ fn run() -> Result<()> {
                  \n  docs    regenerate docs/rules/*.md and docs/imagegate.schema.json (--check: fail if stale)\
                  \n  bench   the benchmark (--quick for a small fleet)\
                  \n  lint    the workflows, action.yml and GitLab CI file against their schemas, and actionlint\
-                 \n  fuzz    fuzz a reader of untrusted text: fuzz [image_ref|decode|config|origin|all] [--seconds N] [--seed S]"
+                 \n  fuzz    fuzz a reader of untrusted text: fuzz [image_ref|decode|config|origin|all] [--seconds N] [--seed S]\
+                 \n  dist    the release archive and its sha256: dist [--target T] [--profile P] [--out DIR]"
             );
             bail!("unknown or missing command")
         }
@@ -146,6 +150,17 @@ fn ci(root: &Path, rest: &[String]) -> Result<()> {
             "--quick".to_string(),
             "--imagegate".to_string(),
             debug_bin.display().to_string(),
+        ],
+    )?;
+    // Keep the release archive from rotting too: the same packaging as a release, on the
+    // debug build (the release workflow builds it with the release profile per target).
+    dist::run(
+        root,
+        &[
+            "--profile".to_string(),
+            "dev".to_string(),
+            "--out".to_string(),
+            target.join("dist-ci").display().to_string(),
         ],
     )?;
     Ok(())
