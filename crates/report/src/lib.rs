@@ -27,6 +27,7 @@
 
 mod color;
 pub mod diff;
+pub mod fixes;
 pub mod format;
 pub mod model;
 pub mod progress;
@@ -46,9 +47,10 @@ pub use format::text::{TextOptions, TextRenderer};
 pub use format::{
     render_to_string, Format, FormatOptions, ParseFormatError, RenderError, Renderer,
 };
+pub use fixes::{Fix, FixCounts, FixedFinding};
 pub use model::{
-    CellReport, CellStatus, EnvironmentCounts, ExceptionRef, Generator, ObjectRef, Origin, Report,
-    ReportFinding, Severity, Snippet, Summary, Verdict, RENDER_FAILED, SCHEMA,
+    CellReport, CellStatus, EnvironmentCounts, ExceptionRef, Generator, ObjectRef, Origin, Parts,
+    Report, ReportFinding, Severity, Snippet, Summary, Verdict, RENDER_FAILED, SCHEMA,
 };
 pub use rules::RuleMeta;
 pub use sanitize::{cut_at_line, terminal_block, terminal_line};
