@@ -3,11 +3,11 @@
 use crate::provenance::{Trace, Verdict};
 use imagegate_decode::{Decoded, PullPolicy};
 use imagegate_fleet::Cell;
+use imagegate_origin::markers::Part;
 use imagegate_origin::{LayerKind, Stack};
 use imagegate_policy::{
     CellContext, ExceptionSettings, Finding, ImageRef, Offending, RuleId, Severity,
 };
-use imagegate_origin::markers::Part;
 use imagegate_report::{
     ObjectRef, Origin, Parts, ReportFinding, Severity as ReportSeverity, Snippet,
 };

@@ -478,7 +478,10 @@ fn an_origin_carries_its_value_as_the_file_writes_it() {
     let (_d, repo) = fleet(&[
         ("charts/web/values.yaml", "image:\n  tag: \"1.1\"\n"),
         ("v/a.yaml", "image:\n  tag: 1.10 # pinned later\n"),
-        ("v/b.yaml", "api:\n  tag: 'it''s'\nweb:\n  tag: \"ma\\u0069n\"\n"),
+        (
+            "v/b.yaml",
+            "api:\n  tag: 'it''s'\nweb:\n  tag: \"ma\\u0069n\"\n",
+        ),
     ]);
     let stack = Stack::for_cell(&repo, &cell(&["v/a.yaml"]));
     let o = stack
@@ -503,7 +506,10 @@ fn a_value_inside_a_block_scalar_is_shown_as_its_line() {
         text: "image: nginx:latest\n".into(),
         style: ScalarStyle::Literal,
     };
-    assert_eq!(written(&s, "    image: nginx:latest  "), "image: nginx:latest");
+    assert_eq!(
+        written(&s, "    image: nginx:latest  "),
+        "image: nginx:latest"
+    );
     let empty = imagegate_yaml::Scalar {
         text: String::new(),
         style: ScalarStyle::Plain,

@@ -85,8 +85,9 @@ impl FixedFinding {
 /// most findings first, then by file and line; and its headline counts.
 pub fn fix_list(findings: &[ReportFinding], warnings_as_errors: bool) -> (Vec<Fix>, FixCounts) {
     let mut counts = FixCounts::default();
-    // Keyed by (file, line); each holds its findings with the rule that asked for each action.
-    let mut by_line: BTreeMap<(&str, u32), (Fix, Vec<(&str, &str)>)> = BTreeMap::new();
+    // Keyed by (file, line); each edit with its actions and the rule that asked for each.
+    type Actions<'f> = Vec<(&'f str, &'f str)>;
+    let mut by_line: BTreeMap<(&str, u32), (Fix, Actions<'_>)> = BTreeMap::new();
     for f in findings.iter().filter(|f| f.is_failing(warnings_as_errors)) {
         let Some(origin) = &f.origin else {
             counts.without_origin += 1;
@@ -159,7 +160,11 @@ mod tests {
         assert_eq!((fix.file.as_str(), fix.line), ("globals.yaml", 6));
         assert_eq!(fix.value.as_deref(), Some("main"));
         assert_eq!(fix.actions, ["do what mutable-tag asks"]);
-        let envs: Vec<_> = fix.findings.iter().map(|f| f.environment.as_str()).collect();
+        let envs: Vec<_> = fix
+            .findings
+            .iter()
+            .map(|f| f.environment.as_str())
+            .collect();
         assert_eq!(envs, ["dev", "staging", "production"]);
         assert_eq!(
             counts,

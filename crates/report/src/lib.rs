@@ -36,6 +36,7 @@ mod sanitize;
 pub mod shard;
 
 pub use color::ColorChoice;
+pub use fixes::{Fix, FixCounts, FixedFinding};
 pub use format::github::GithubRenderer;
 pub use format::gitlab::GitlabRenderer;
 pub use format::json::{inert_string, JsonRenderer};
@@ -47,7 +48,6 @@ pub use format::text::{TextOptions, TextRenderer};
 pub use format::{
     render_to_string, Format, FormatOptions, ParseFormatError, RenderError, Renderer,
 };
-pub use fixes::{Fix, FixCounts, FixedFinding};
 pub use model::{
     CellReport, CellStatus, EnvironmentCounts, ExceptionRef, Generator, ObjectRef, Origin, Parts,
     Report, ReportFinding, Severity, Snippet, Summary, Verdict, RENDER_FAILED, SCHEMA,

@@ -133,7 +133,14 @@ fn json_has_exactly_the_schema_keys() {
     };
     assert_eq!(
         keys(&json),
-        ["schema", "generator", "findings", "cells", "summary", "fixes"]
+        [
+            "schema",
+            "generator",
+            "findings",
+            "cells",
+            "summary",
+            "fixes"
+        ]
     );
     assert_eq!(json["schema"], SCHEMA);
     assert_eq!(keys(&json["generator"]), ["name", "version", "helm"]);
@@ -176,14 +183,7 @@ fn json_has_exactly_the_schema_keys() {
     assert_eq!(
         keys(&json["summary"]),
         [
-            "cells",
-            "failed",
-            "images",
-            "findings",
-            "errors",
-            "warnings",
-            "excepted",
-            "verdict",
+            "cells", "failed", "images", "findings", "errors", "warnings", "excepted", "verdict",
             "fixes"
         ]
     );

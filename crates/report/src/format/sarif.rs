@@ -231,8 +231,7 @@ fn related_locations(f: &ReportFinding, prefix: &str) -> Vec<RelatedLocation> {
         .iter()
         .enumerate()
         .map(|(i, (name, origin))| {
-            let (uri, uri_base_id) =
-                artifact_uri(&super::from_checkout_root(prefix, &origin.file));
+            let (uri, uri_base_id) = artifact_uri(&super::from_checkout_root(prefix, &origin.file));
             let text = match name {
                 "digest" if f.image.as_deref().is_some_and(|i| !i.contains('@')) => {
                     "digest: where the image's digest belongs".to_owned()

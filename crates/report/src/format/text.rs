@@ -240,13 +240,21 @@ fn write_fix_list(report: &Report, p: &Palette, out: &mut dyn Write) -> Result<(
     let Some(headline) = fix_headline(report) else {
         return Ok(());
     };
-    writeln!(out, "{}", p.paint(p.heading, format!("fix list: {headline}")))?;
+    writeln!(
+        out,
+        "{}",
+        p.paint(p.heading, format!("fix list: {headline}"))
+    )?;
     writeln!(out)?;
     for fix in report.fixes.iter().take(MAX_TEXT_EDITS) {
         let mut head = p.paint(p.rule, one_line(&format!("{}:{}", fix.file, fix.line)));
         if let Some(value) = &fix.value {
             let shown = if value.is_empty() { "(empty)" } else { value };
-            head.push_str(&format!(" {} {}", p.paint(p.label, "value"), one_line(shown)));
+            head.push_str(&format!(
+                " {} {}",
+                p.paint(p.label, "value"),
+                one_line(shown)
+            ));
         }
         let n = fix.findings.len();
         head.push_str(&format!(
