@@ -25,7 +25,7 @@ pub struct Fix {
     /// 1-based line to edit.
     pub line: u32,
     /// The value on that line as the file writes it (`latest`, `"1.10"` with its quotes, `null`,
-    /// empty for `key:` with no value); `null` when the origin is not a values scalar (a
+    /// empty for `key:` with no value; cut at 16 KiB); `null` when the origin is not a values scalar (a
     /// configuration or a scanned manifest line).
     pub value: Option<String>,
     /// What to do there, one sentence per kind of finding it clears, in rule order.
@@ -108,7 +108,8 @@ pub fn fix_list(findings: &[ReportFinding], warnings_as_errors: bool) -> (Vec<Fi
                 )
             });
         if fix.value.is_none() {
-            fix.value.clone_from(&f.origin_value);
+            // A values file may hold a huge scalar; a report stays bounded.
+            fix.value = f.origin_value.clone().map(crate::model::bounded);
         }
         if let Some(action) = f.fix.as_deref() {
             if !actions.iter().any(|(_, a)| *a == action) {

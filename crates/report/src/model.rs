@@ -330,7 +330,7 @@ pub struct ExceptionRef {
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
 
 /// `text` cut to [`MAX_MESSAGE_BYTES`] at a character boundary, saying how much was cut.
-fn bounded(mut text: String) -> String {
+pub(crate) fn bounded(mut text: String) -> String {
     if text.len() <= MAX_MESSAGE_BYTES {
         return text;
     }

@@ -207,7 +207,7 @@ impl MarkdownRenderer {
         for fix in report.fixes.iter().take(max) {
             let value = match fix.value.as_deref() {
                 Some("") => "(empty)".to_owned(),
-                Some(v) => code(v),
+                Some(v) => code(&clip(v, self.max_message_chars)),
                 None => String::new(),
             };
             let actions: Vec<String> = fix

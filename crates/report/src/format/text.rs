@@ -170,6 +170,9 @@ fn groups(report: &Report) -> BTreeMap<&str, BTreeMap<&str, Group<'_>>> {
 /// `fixes` has them all, and every finding is listed below the fix list anyway).
 const MAX_TEXT_EDITS: usize = 10;
 const MAX_TEXT_CLEARED: usize = 5;
+/// Most characters of an edit's current value the text shows (a values file may hold a
+/// manifest-sized string).
+const MAX_TEXT_VALUE_CHARS: usize = 200;
 
 fn write_full(report: &Report, p: &Palette, out: &mut dyn Write) -> Result<(), RenderError> {
     write_fix_list(report, p, out)?;
