@@ -1,6 +1,7 @@
 //! `--format markdown`: for a pull-request comment or `$GITHUB_STEP_SUMMARY`.
 //!
-//! A heading with the verdict, a table of counts per environment, the table of failing findings
+//! A heading with the verdict, a table of counts per environment, the fix list (its headline
+//! and a table of the edits that clear the most findings), the table of failing findings
 //! (rule, message, environment, app, object, container, image, where to fix), each failed cell
 //! with helm's error in a collapsible `<details>`, and the excepted findings collapsed too.
 //!

@@ -11,8 +11,9 @@
 //! names that the list lacks); one result per finding, excepted findings included with an
 //! external suppression. Each result points at the values file and line to change when known,
 //! else the template's repository path, else the chart's `Chart.yaml`, relative to
-//! `%SRCROOT%` (the root of the checked repository), and carries a stable partial fingerprint so
-//! code scanning can follow an alert across commits.
+//! `%SRCROOT%` (the root of the checked repository), with one related location per part of the
+//! image whose line helm confirmed (registry, repository, tag, digest, pull policy), and carries
+//! a stable partial fingerprint so code scanning can follow an alert across commits.
 
 use std::collections::BTreeMap;
 use std::io::Write;

@@ -1,9 +1,11 @@
 //! `--format text`: the human-readable report for a terminal.
 //!
-//! Findings are grouped by environment, then app. Each finding shows its severity and rule,
-//! the message, the object, container, image and template, and where to fix it: the values
-//! file and line with the line itself (and a few around it) underlined, or the origin note when
-//! no values line explains the finding. A summary table per environment closes the report.
+//! The fix list leads (its headline, then the edits clearing the most findings; see
+//! [`crate::fixes`]). Findings follow, grouped by environment, then app. Each finding shows its
+//! severity and rule, the message, the object, container, image and template, and where to fix
+//! it: the values file and line with the line itself (and a few around it) underlined, or the
+//! origin note when no values line explains the finding, and the line of each part of the
+//! image. A summary table per environment closes the report.
 //!
 //! The snippet is drawn by a small renderer here rather than `annotate-snippets`: a finding is a
 //! list of facts plus one underlined line, so the rustc-style layout machinery (multi-line
