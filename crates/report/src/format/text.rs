@@ -255,10 +255,11 @@ fn write_fix_list(report: &Report, p: &Palette, out: &mut dyn Write) -> Result<(
         let mut head = p.paint(p.rule, one_line(&format!("{}:{}", fix.file, fix.line)));
         if let Some(value) = &fix.value {
             let shown = if value.is_empty() { "(empty)" } else { value };
+            let shown = super::markdown::clip(shown, MAX_TEXT_VALUE_CHARS);
             head.push_str(&format!(
                 " {} {}",
                 p.paint(p.label, "value"),
-                one_line(shown)
+                one_line(&shown)
             ));
         }
         let n = fix.findings.len();
@@ -630,6 +631,37 @@ mod tests {
             "{quiet}"
         );
         assert_eq!(quiet.lines().count(), 1, "no verdict line: {quiet}");
+    }
+
+    #[test]
+    fn the_fix_list_leads_and_is_bounded() {
+        // 12 edits: the first clears 7 findings, the others one each.
+        let findings: Vec<ReportFinding> = (0..18)
+            .map(|i| {
+                let mut f =
+                    ReportFinding::new("mutable-tag", Severity::Error, "m", "dev", "a", "c");
+                f.container = Some(format!("c{i:02}"));
+                let line = if i < 7 { 1 } else { i };
+                f.origin = Some(crate::model::Origin::new("v.yaml", line));
+                f.origin_value = Some("x".repeat(1000));
+                f.fix = Some("do it".into());
+                f
+            })
+            .collect();
+        let report = Report::new(crate::Generator::new("imagegate", "0"), findings, vec![]);
+        let mut out = Vec::new();
+        TextRenderer::default().render(&report, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with("fix list: 12 edits fix 18 findings\n"),
+            "{text}"
+        );
+        assert_eq!(text.matches("(clears ").count(), MAX_TEXT_EDITS, "{text}");
+        assert!(text.contains("  … and 2 more edits,"), "{text}");
+        assert!(text.contains("    - … and 2 more\n"), "{text}");
+        // The value is clipped, not printed whole.
+        assert!(text.contains(&format!("value {}…", "x".repeat(MAX_TEXT_VALUE_CHARS))));
+        assert!(!text.contains(&"x".repeat(MAX_TEXT_VALUE_CHARS + 1)));
     }
 
     #[test]
