@@ -458,6 +458,90 @@ fn tracked_line(path: &str, line: u64) -> bool {
     tracked && line >= 1 && line as usize <= lines.max(1)
 }
 
+/// The fix list's headline agrees with the findings: every failing finding with an origin is
+/// cleared by exactly one edit, at its origin, and the others are counted apart; text and
+/// markdown lead with the same numbers.
+fn helm_fleet_fix_list_clears_each_failing_finding_once() {
+    let report = check_fleet();
+    let failing: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["excepted"] == false && f["severity"] == "error")
+        .collect();
+    let located: Vec<&&Value> = failing.iter().filter(|f| !f["origin"].is_null()).collect();
+    let fixes = report["fixes"].as_array().unwrap();
+    let counts = &report["summary"]["fixes"];
+    assert_eq!(counts["edits"], fixes.len());
+    assert_eq!(counts["findings"], located.len());
+    assert_eq!(counts["withoutOrigin"], failing.len() - located.len());
+    assert!(
+        fixes.len() < located.len(),
+        "some values line causes several findings"
+    );
+
+    // Each cleared finding, with the edit's place, as a multiset.
+    let id = |f: &Value| {
+        serde_json::json!([
+            f["rule"],
+            f["environment"],
+            f["app"],
+            f["object"],
+            f["container"],
+            f["image"]
+        ])
+        .to_string()
+    };
+    let mut cleared: BTreeMap<String, Vec<(Value, Value)>> = BTreeMap::new();
+    let mut edits = BTreeSet::new();
+    for fix in fixes {
+        assert!(
+            edits.insert((fix["file"].to_string(), fix["line"].to_string())),
+            "two edits of one line: {fix}"
+        );
+        assert!(!fix["actions"].as_array().unwrap().is_empty(), "{fix}");
+        for f in fix["findings"].as_array().unwrap() {
+            cleared
+                .entry(id(f))
+                .or_default()
+                .push((fix["file"].clone(), fix["line"].clone()));
+        }
+    }
+    for f in &located {
+        let places = cleared.get_mut(&id(f)).and_then(Vec::pop);
+        let origin = (f["origin"]["file"].clone(), f["origin"]["line"].clone());
+        assert_eq!(places, Some(origin), "not cleared at its origin: {f}");
+    }
+    let left: Vec<_> = cleared.values().flatten().collect();
+    assert!(
+        left.is_empty(),
+        "edits clear findings that do not fail: {left:?}"
+    );
+
+    // Most findings first, ties by file and line.
+    let order: Vec<(usize, String, u64)> = fixes
+        .iter()
+        .map(|f| {
+            (
+                usize::MAX - f["findings"].as_array().unwrap().len(),
+                f["file"].as_str().unwrap().to_string(),
+                f["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let mut sorted = order.clone();
+    sorted.sort();
+    assert_eq!(order, sorted);
+
+    let headline = format!("{} edits fix {} findings", fixes.len(), located.len());
+    assert!(
+        outputs()["text"].starts_with(&format!("fix list: {headline}")),
+        "{}",
+        &outputs()["text"][..200]
+    );
+    assert!(outputs()["markdown"].contains(&format!("**{headline}")));
+}
+
 /// One test, one run of the whole fleet: nextest runs each test in a process of its own, so
 /// separate tests would each render the whole fleet again for the same report.
 #[test]
@@ -471,4 +555,5 @@ fn helm_fleet_whole_run() {
     helm_junit_has_one_test_case_per_cell();
     helm_github_annotations_point_at_files();
     helm_gitlab_code_quality_points_at_tracked_lines_with_unique_fingerprints();
+    helm_fleet_fix_list_clears_each_failing_finding_once();
 }

@@ -321,3 +321,174 @@ fn run_check(dir: &Path) -> (Option<i32>, Vec<Value>) {
         report["findings"].as_array().unwrap().clone(),
     )
 }
+
+/// A third layer for the registry: the web image then takes its registry from a values file of
+/// the stack, its repository from the chart's values and its tag from `Chart.yaml`.
+const REGISTRY: &str = "global:\n  imageRegistry: registry.example.com\n";
+
+/// `file:line` of every part of a finding, as the JSON report's `parts` names them.
+fn parts(f: &Value) -> BTreeMap<String, String> {
+    f.get("parts")
+        .and_then(Value::as_object)
+        .map(|parts| {
+            parts
+                .iter()
+                .map(|(k, o)| (k.clone(), format!("{}:{}", o["file"], o["line"])))
+                .map(|(k, v)| (k, v.replace('"', "")))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn want(parts: &[(&str, &str)]) -> BTreeMap<String, String> {
+    parts
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn every_part_of_an_image_names_its_own_line_in_json_text_and_sarif() {
+    let dir = fixture();
+    std::fs::write(dir.path().join("values/registry.yaml"), REGISTRY).unwrap();
+    let out_dir = tempfile::tempdir().unwrap();
+    let text_file = out_dir.path().join("report.txt");
+    let sarif_file = out_dir.path().join("report.sarif");
+    let out = imagegate(
+        &[
+            "check",
+            "--chart",
+            "charts/app",
+            "-f",
+            "values/registry.yaml",
+            "-f",
+            "values/prod.yaml",
+            "--format",
+            "json",
+            "--output",
+            &format!("text={}", text_file.display()),
+            "--output",
+            &format!("sarif={}", sarif_file.display()),
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+
+    // Registry, repository and tag from three layers: a values file of the stack, the chart's
+    // values.yaml, and the chart's appVersion. No `digest` key beside the web image: no digest.
+    let web = [
+        ("registry", "values/registry.yaml:2"),
+        ("repository", "charts/app/values.yaml:5"),
+        ("tag", "charts/app/Chart.yaml:4"),
+    ];
+    assert_eq!(parts(find(findings, "digest-required", "web")), want(&web));
+    // A pull-policy finding adds the line of its pull policy.
+    let mut policy = want(&web);
+    policy.insert("pullPolicy".into(), "charts/app/values.yaml:7".into());
+    assert_eq!(
+        parts(find(findings, "pull-policy-not-ifnotpresent", "web")),
+        policy
+    );
+    // The worker's digest was removed by `digest: null`: that line is where it belongs, as the
+    // digest-required origin says; its tag is the shared one, and agrees with mutable-tag's.
+    let worker = want(&[
+        ("registry", "charts/app/values.yaml:10"),
+        ("repository", "charts/app/values.yaml:11"),
+        ("tag", "values/prod.yaml:5"),
+        ("digest", "values/prod.yaml:3"),
+    ]);
+    assert_eq!(parts(find(findings, "mutable-tag", "worker")), worker);
+    assert_eq!(parts(find(findings, "digest-required", "worker")), worker);
+    assert_eq!(
+        origin(find(findings, "digest-required", "worker")),
+        at("values/prod.yaml", 3)
+    );
+    // Only the tag of the api image comes from a values line; the template writes the rest.
+    assert_eq!(
+        parts(find(findings, "mutable-tag", "api")),
+        want(&[("tag", "values/prod.yaml:5")])
+    );
+    // A hard-coded image has no parts at all.
+    assert!(find(findings, "mutable-tag", "job").get("parts").is_none());
+
+    // The text shows them under the finding, one line.
+    let text = std::fs::read_to_string(&text_file).unwrap();
+    let line = "parts:     registry values/registry.yaml:2, repository charts/app/values.yaml:5, tag charts/app/Chart.yaml:4";
+    assert!(text.contains(line), "{text}");
+
+    // SARIF: one related location per part, its message naming the part.
+    let sarif: Value =
+        serde_json::from_str(&std::fs::read_to_string(&sarif_file).unwrap()).unwrap();
+    let result = sarif["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| {
+            r["ruleId"] == "digest-required" && r["properties"]["object"] == "Deployment/worker"
+        })
+        .expect("a SARIF result for the worker's digest");
+    let related: Vec<(String, u64, String)> = result["relatedLocations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            let p = &l["physicalLocation"];
+            (
+                p["artifactLocation"]["uri"].as_str().unwrap().to_string(),
+                p["region"]["startLine"].as_u64().unwrap(),
+                l["message"]["text"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let names: Vec<&str> = related
+        .iter()
+        .map(|(_, _, m)| m.split(':').next().unwrap())
+        .collect();
+    assert_eq!(names, ["registry", "repository", "tag", "digest"]);
+    assert_eq!(
+        (related[0].0.as_str(), related[0].1),
+        ("charts/app/values.yaml", 10)
+    );
+    assert_eq!(
+        (related[3].0.as_str(), related[3].1),
+        ("values/prod.yaml", 3)
+    );
+
+    // The fix list: the shared `tag: latest` is one edit for every finding it causes.
+    let fixes = report["fixes"].as_array().unwrap();
+    let shared = fixes
+        .iter()
+        .find(|f| f["file"] == "values/prod.yaml" && f["line"] == 5)
+        .expect("an edit of values/prod.yaml:5");
+    assert_eq!(shared["value"], "latest");
+    let cleared: Vec<(String, String)> = shared["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["object"]["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for want in [("mutable-tag", "api"), ("mutable-tag", "worker")] {
+        assert!(
+            cleared.contains(&(want.0.to_string(), want.1.to_string())),
+            "{want:?} not cleared by values/prod.yaml:5: {cleared:?}"
+        );
+    }
+    // The `digest: null` line is where the worker's digest goes.
+    let digest = fixes
+        .iter()
+        .find(|f| f["file"] == "values/prod.yaml" && f["line"] == 3)
+        .expect("an edit of values/prod.yaml:3");
+    assert_eq!(digest["value"], "null");
+    assert!(text.starts_with(&format!(
+        "fix list: {} edits fix {} findings",
+        fixes.len(),
+        report["summary"]["fixes"]["findings"]
+    )));
+}

@@ -44,7 +44,8 @@ fn a_reader_that_stops_reading_ends_the_output_quietly() {
     drop(reader); // `| head -1`
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(first.contains("environment scan"), "{first}");
+    // The text leads with the fix list's headline.
+    assert!(first.starts_with("fix list: 2000 edits fix"), "{first}");
     // The verdict, as if the whole report had been read: findings are exit 1, not a crash (2)
     // nor a pass.
     assert_eq!(out.status.code(), Some(1), "{stderr}");

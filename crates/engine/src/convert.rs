@@ -3,9 +3,14 @@
 use crate::provenance::{Trace, Verdict};
 use imagegate_decode::{Decoded, PullPolicy};
 use imagegate_fleet::Cell;
+use imagegate_origin::markers::Part;
 use imagegate_origin::{LayerKind, Stack};
-use imagegate_policy::{CellContext, ExceptionSettings, Finding, ImageRef, Offending, Severity};
-use imagegate_report::{ObjectRef, Origin, ReportFinding, Severity as ReportSeverity, Snippet};
+use imagegate_policy::{
+    CellContext, ExceptionSettings, Finding, ImageRef, Offending, RuleId, Severity,
+};
+use imagegate_report::{
+    ObjectRef, Origin, Parts, ReportFinding, Severity as ReportSeverity, Snippet,
+};
 use serde::{Deserialize, Serialize};
 
 /// One row of the image inventory.
@@ -165,6 +170,7 @@ pub fn finding(
     r.template = f.template.clone();
     r.rendered_line = f.line;
     r.excepted = f.is_excepted();
+    r.fix = Some(f.rule.info().fix.to_string());
     // A finding about a repository file itself (values-file-unused) points at that file.
     if let (Some(file), None) = (&f.file, origin) {
         r.origin = Some(Origin::new(file, 1));
@@ -174,7 +180,18 @@ pub fn finding(
     }
     if let Some(o) = origin {
         r.origin = Some(Origin::new(&o.file, o.line));
+        r.origin_value = Some(o.value.clone());
         r.snippet = Some(Snippet::new(o.line, vec![o.text.clone()], o.line));
+        // A digest-required origin that is not a `digest` key is the value to append one to.
+        let digest_key = imagegate_yaml::path::last_key(&o.key)
+            .is_some_and(|k| k.to_ascii_lowercase().contains("digest"));
+        if f.rule == RuleId::DigestRequired && !digest_key {
+            r.fix = Some(
+                "append `@sha256:<digest>` to the value (the chart has no `digest` key beside it), \
+                 or patch the chart"
+                    .to_string(),
+            );
+        }
         r.origin_note = match o.layer {
             LayerKind::ValueStack => None,
             LayerKind::ChartDefault => Some(format!(
@@ -271,6 +288,9 @@ pub fn finding_traced(
         }
         None => finding(f, searched().as_ref(), cell),
     };
+    if let Some(t) = trace {
+        r.parts = parts(t.parts(f));
+    }
     if let Some(i) = f.excepted_by {
         if let Some(e) = exceptions.list.get(i) {
             r.exception_note = Some(format!("excepted until {}: {}", e.expires, e.reason));
@@ -291,6 +311,22 @@ pub fn finding_traced(
         }
     }
     r
+}
+
+/// The report's parts of what helm showed for a finding's image.
+fn parts(found: Vec<(Part, imagegate_origin::Origin)>) -> Parts {
+    let mut parts = Parts::default();
+    for (part, o) in found {
+        let slot = match part {
+            Part::Registry => &mut parts.registry,
+            Part::Repository => &mut parts.repository,
+            Part::Tag => &mut parts.tag,
+            Part::Digest => &mut parts.digest,
+            Part::PullPolicy => &mut parts.pull_policy,
+        };
+        *slot = Some(Origin::new(&o.file, o.line));
+    }
+    parts
 }
 
 /// Rule metadata for the formats that describe rules, from the policy registry.

@@ -72,6 +72,7 @@ fn origin_of(m: &Marked) -> imagegate_origin::Origin {
         text: m.line_text.clone(),
         key: m.key.clone(),
         layer: m.layer,
+        value: m.written.clone(),
     }
 }
 
@@ -280,6 +281,67 @@ impl Trace {
     /// Whether helm was asked about line `line` of `file` (some value there carried a marker).
     pub fn asked_about(&self, file: &str, line: u32) -> bool {
         self.markers.marks_line(file, line)
+    }
+
+    /// The site of finding `f` in the marked render: its image field's trace (a pull-policy
+    /// finding's field is the policy; its site is the image beside it).
+    fn site_of(&self, f: &Finding) -> Option<&SiteTrace> {
+        let (document, field) = (f.document?, f.field.clone()?);
+        let field = self
+            .policy_fields
+            .get(&(document, field.clone()))
+            .cloned()
+            .unwrap_or(field);
+        self.sites.get(&(document, field))
+    }
+
+    /// Where each part of finding `f`'s image comes from, as helm showed it: per part the line
+    /// of the last marker that reached it (the verdict of `mutable-tag` picks the tag's the
+    /// same way, so `origin` and the tag part agree). The digest of an image without one is
+    /// where a digest belongs beside its values ([`Markers::digest_beside`]), when the chart
+    /// has such a key; the pull policy is given for pull-policy findings only. Empty when helm
+    /// could not tell, and for findings about no image site.
+    pub fn parts(&self, f: &Finding) -> Vec<(Part, imagegate_origin::Origin)> {
+        if self.failure.is_some() || f.image.is_none() {
+            return Vec::new();
+        }
+        let Some(site) = self.site_of(f) else {
+            return Vec::new();
+        };
+        let last = |want: Part| {
+            site.parts
+                .iter()
+                .filter(|(p, _)| *p == want)
+                .map(|(_, id)| *id)
+                .next_back()
+        };
+        let mut out = Vec::new();
+        for part in [Part::Registry, Part::Repository, Part::Tag, Part::Digest] {
+            if let Some(m) = last(part).and_then(|id| self.markers.get(id)) {
+                out.push((part, origin_of(m)));
+            }
+        }
+        let has_digest = f.image.as_deref().is_some_and(|i| i.contains('@'));
+        if !has_digest && last(Part::Digest).is_none() {
+            // As the verdict of `digest-required` looks for it, so the two agree.
+            let beside = [Part::Tag, Part::Repository, Part::Registry]
+                .iter()
+                .flat_map(|want| site.parts.iter().filter(move |(p, _)| p == want))
+                .find_map(|(_, id)| self.markers.digest_beside(*id));
+            if let Some(o) = beside {
+                out.push((Part::Digest, o));
+            }
+        }
+        let policy_rule = matches!(
+            f.rule,
+            RuleId::PullPolicyMissing | RuleId::PullPolicyNotIfNotPresent
+        );
+        if policy_rule {
+            if let Some(m) = site.pull_policy.last().and_then(|id| self.markers.get(*id)) {
+                out.push((Part::PullPolicy, origin_of(m)));
+            }
+        }
+        out
     }
 
     /// What helm says about the origin of finding `f`; `None` for findings that are not about

@@ -157,6 +157,16 @@ fn the_whole_fleet_rules_over_every_shard_equal_one_full_run() {
     assert_eq!(json(&merged), json(&full));
     assert_eq!(merged.cells, full.cells);
     assert_eq!(merged.summary, full.summary);
+    // The fix list, values and actions included, is the full run's: its fields that findings
+    // leave out of JSON came back from the shard records.
+    assert_eq!(merged.fixes, full.fixes);
+    assert!(
+        full.fixes
+            .iter()
+            .any(|f| f.value.is_some() && !f.actions.is_empty()),
+        "{:#?}",
+        full.fixes
+    );
     // The merge judged the whole-fleet rules (they are in the full run).
     for rule in ["values-file-unused", "exception-unused", "promotion-drift"] {
         assert!(!of_rule(&merged.findings, rule).is_empty(), "{rule}");

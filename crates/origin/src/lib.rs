@@ -58,6 +58,24 @@ pub struct Origin {
     pub key: String,
     /// What kind of layer it is.
     pub layer: LayerKind,
+    /// The value on that line as the file writes it ([`written`]): the fix list shows it.
+    pub value: String,
+}
+
+/// A scalar as its file writes it, for a reader about to edit that line: a plain scalar as it
+/// is (`latest`, `1.10`, `~`, empty for `key:`), a quoted one in its quotes (a double-quoted
+/// one with JSON's escapes, which YAML reads alike), and a value inside a block scalar (`|`,
+/// `>`: a manifest written in a values file) as its line `line_text`, trimmed, since the block
+/// is not one value to show.
+pub fn written(s: &imagegate_yaml::Scalar, line_text: &str) -> String {
+    match s.style {
+        ScalarStyle::Plain => s.text.clone(),
+        ScalarStyle::SingleQuoted => format!("'{}'", s.text.replace('\'', "''")),
+        ScalarStyle::DoubleQuoted => {
+            serde_json::to_string(&s.text).unwrap_or_else(|_| format!("\"{}\"", s.text))
+        }
+        ScalarStyle::Literal | ScalarStyle::Folded => line_text.trim().to_string(),
+    }
 }
 
 struct Layer {
@@ -93,6 +111,8 @@ struct Hit {
     strength: Strength,
     line: u32,
     key: String,
+    /// The scalar hit, to show as written ([`written`]).
+    scalar: Option<imagegate_yaml::Scalar>,
 }
 
 /// Among equally strong hits in one layer (a values file that sets `tag: latest` for several
@@ -377,12 +397,18 @@ impl Stack {
             .copied()
             .unwrap_or("")
             .to_string();
+        let value = hit
+            .scalar
+            .as_ref()
+            .map(|s| written(s, &text))
+            .unwrap_or_default();
         Some(Origin {
             file: layer.file.clone(),
             line,
             text,
             key: hit.key.clone(),
             layer: layer.kind,
+            value,
         })
     }
 }
@@ -488,6 +514,7 @@ fn judge(
             strength,
             line,
             key: key.to_string(),
+            scalar: node.as_scalar().cloned(),
         })
     };
     match offending {

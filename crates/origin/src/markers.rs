@@ -63,6 +63,8 @@ pub struct Marked {
     pub key: String,
     /// The value as helm's templates print it (`1.10` as `1.1`).
     pub value: String,
+    /// The value as the file writes it ([`crate::written`]: `"1.10"` with its quotes).
+    pub written: String,
     /// What kind of layer the file is.
     pub layer: LayerKind,
     /// The mapping holding the value names a container (it has `name` and `image` keys): a
@@ -82,6 +84,8 @@ struct Setting {
     path: Vec<PathSegment>,
     line: u32,
     text: String,
+    /// The value as written (`null`, `""`, `sha256:…`).
+    written: String,
 }
 
 /// The markers of one cell's render, and what each replaced.
@@ -224,6 +228,7 @@ impl Markers {
                         line_text: line_text(&lines, v.line),
                         key: "appVersion".into(),
                         value: s.go_template_text(),
+                        written: crate::written(s, &line_text(&lines, v.line)),
                         layer,
                         in_container: false,
                         layer_index,
@@ -268,6 +273,7 @@ impl Markers {
             text: s.text.clone(),
             key: write_path(&want),
             layer: *kind,
+            value: s.written.clone(),
         })
     }
 }
@@ -325,6 +331,7 @@ impl Walk<'_, '_> {
                     line_text: line_text(self.lines, node.line),
                     key: write_path(&key),
                     value: s.go_template_text(),
+                    written: crate::written(s, &line_text(self.lines, node.line)),
                     layer: self.layer,
                     in_container,
                     layer_index: self.layer_index,
@@ -350,12 +357,18 @@ impl Walk<'_, '_> {
                 for (k, v) in entries {
                     let key = json_key(k);
                     path.push(PathSegment::Key(key.clone()));
+                    let written = |line: u32| {
+                        v.as_scalar()
+                            .map(|s| crate::written(s, &line_text(self.lines, line)))
+                            .unwrap_or_default()
+                    };
                     if v.is_null() || v.as_str().is_some_and(str::is_empty) {
                         self.markers.settings.push(Setting {
                             layer_index: self.layer_index,
                             path: path.clone(),
                             line: k.line,
                             text: line_text(self.lines, k.line),
+                            written: written(k.line),
                         });
                     } else if v.as_scalar().is_some() && key.to_ascii_lowercase().contains("digest")
                     {
@@ -364,6 +377,7 @@ impl Walk<'_, '_> {
                             path: path.clone(),
                             line: v.line,
                             text: line_text(self.lines, v.line),
+                            written: written(v.line),
                         });
                     }
                     let value = self.node(v, path, container);

@@ -238,8 +238,14 @@ fn where_a_digest_belongs_is_the_last_layer_setting_the_digest_key_beside_the_ta
         ("env/prod.yaml", 3, "image.digest")
     );
     assert_eq!(
-        (o.layer, o.text.as_str()),
-        (LayerKind::ValueStack, "  digest: null")
+        (o.layer, o.text.as_str(), o.value.as_str()),
+        (LayerKind::ValueStack, "  digest: null", "null")
+    );
+    // A marked value keeps its text as written beside the text helm prints.
+    let marked = m.get(tag).unwrap();
+    assert_eq!(
+        (marked.value.as_str(), marked.written.as_str()),
+        ("2", "\"2\"")
     );
     // A mapping with no digest key anywhere: nowhere to pin.
     let mut m = Markers::new();

@@ -472,3 +472,47 @@ fn origins_are_lines_that_exist_where_yaml_counts_them() {
     }
     assert_eq!(yaml_lines("a\r\nb\rc\nd"), ["a", "b", "c", "d"]);
 }
+
+#[test]
+fn an_origin_carries_its_value_as_the_file_writes_it() {
+    let (_d, repo) = fleet(&[
+        ("charts/web/values.yaml", "image:\n  tag: \"1.1\"\n"),
+        ("v/a.yaml", "image:\n  tag: 1.10 # pinned later\n"),
+        (
+            "v/b.yaml",
+            "api:\n  tag: 'it''s'\nweb:\n  tag: \"ma\\u0069n\"\n",
+        ),
+    ]);
+    let stack = Stack::for_cell(&repo, &cell(&["v/a.yaml"]));
+    let o = stack
+        .find(&Offending::Tag("1.1".into()), &Hints::default())
+        .unwrap();
+    // The number as written, not as helm prints it; no comment.
+    assert_eq!(o.value, "1.10");
+    let stack = Stack::for_cell(&repo, &cell(&["v/b.yaml"]));
+    let o = stack
+        .find(&Offending::Tag("it's".into()), &Hints::default())
+        .unwrap();
+    assert_eq!(o.value, "'it''s'");
+    let o = stack
+        .find(&Offending::Tag("main".into()), &Hints::default())
+        .unwrap();
+    assert_eq!((o.line, o.value.as_str()), (4, "\"main\""));
+}
+
+#[test]
+fn a_value_inside_a_block_scalar_is_shown_as_its_line() {
+    let s = imagegate_yaml::Scalar {
+        text: "image: nginx:latest\n".into(),
+        style: ScalarStyle::Literal,
+    };
+    assert_eq!(
+        written(&s, "    image: nginx:latest  "),
+        "image: nginx:latest"
+    );
+    let empty = imagegate_yaml::Scalar {
+        text: String::new(),
+        style: ScalarStyle::Plain,
+    };
+    assert_eq!(written(&empty, "digest:"), "");
+}

@@ -37,6 +37,9 @@ pub struct RuleInfo {
     pub status: RuleStatus,
     /// One line: what it catches.
     pub summary: &'static str,
+    /// What to do at the line a finding points at, as the fix list says it (imperative,
+    /// lowercase: `set the pull policy to IfNotPresent`).
+    pub fix: &'static str,
     /// The full documentation in markdown, with the sections `## What it catches`,
     /// `## Why it matters`, `## Example` and `## How to fix`.
     pub doc: &'static str,
@@ -86,6 +89,7 @@ macro_rules! registry {
                 default_severity: $module::DEFAULT_SEVERITY,
                 status: RuleStatus::Stable,
                 summary: $module::SUMMARY,
+                fix: $module::FIX,
                 doc: $module::DOC,
                 security_severity: $module::SECURITY_SEVERITY,
                 tags: $module::TAGS,

@@ -27,6 +27,7 @@
 
 mod color;
 pub mod diff;
+pub mod fixes;
 pub mod format;
 pub mod model;
 pub mod progress;
@@ -35,6 +36,7 @@ mod sanitize;
 pub mod shard;
 
 pub use color::ColorChoice;
+pub use fixes::{Fix, FixCounts, FixedFinding};
 pub use format::github::GithubRenderer;
 pub use format::gitlab::GitlabRenderer;
 pub use format::json::{inert_string, JsonRenderer};
@@ -47,8 +49,8 @@ pub use format::{
     render_to_string, Format, FormatOptions, ParseFormatError, RenderError, Renderer,
 };
 pub use model::{
-    CellReport, CellStatus, EnvironmentCounts, ExceptionRef, Generator, ObjectRef, Origin, Report,
-    ReportFinding, Severity, Snippet, Summary, Verdict, RENDER_FAILED, SCHEMA,
+    CellReport, CellStatus, EnvironmentCounts, ExceptionRef, Generator, ObjectRef, Origin, Parts,
+    Report, ReportFinding, Severity, Snippet, Summary, Verdict, RENDER_FAILED, SCHEMA,
 };
 pub use rules::RuleMeta;
 pub use sanitize::{cut_at_line, terminal_block, terminal_line};

@@ -231,6 +231,12 @@ pub struct ReportFinding {
     /// additive key of `imagegate/report/v1`, absent on findings no exception covers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exception: Option<ExceptionRef>,
+    /// Where each part of the image comes from, as helm confirmed it: the values line (or
+    /// `Chart.yaml` line) that reaches the registry, repository, tag or digest of the rendered
+    /// reference (and, for a pull-policy finding, its pull policy). An additive key of
+    /// `imagegate/report/v1`, absent when no values line reaches any part.
+    #[serde(default, skip_serializing_if = "Parts::is_empty")]
+    pub parts: Parts,
 
     /// The origin line and a few around it (text format). Not serialized.
     #[serde(skip)]
@@ -250,6 +256,63 @@ pub struct ReportFinding {
     /// justification). Not serialized.
     #[serde(skip)]
     pub exception_note: Option<String>,
+    /// The value on the origin line as the file writes it (`"1.10"`, `latest`, `null`), for
+    /// the fix list. Not serialized (the fix list carries it).
+    #[serde(skip)]
+    pub origin_value: Option<String>,
+    /// What to do at the origin line (`set the pull policy to IfNotPresent`), for the fix list.
+    /// Not serialized (the fix list carries it).
+    #[serde(skip)]
+    pub fix: Option<String>,
+}
+
+/// Where each part of a finding's image comes from: the `parts` key of a finding.
+///
+/// Each part is the one line whose value helm carried into it (when several values build one
+/// part, the last of them). `digest` of an image that has none is the line where a digest
+/// belongs (the `digest` key beside the image's values, the last layer setting it), when the
+/// chart has such a key. A part no values line reaches (the template writes it) is absent.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Default, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub struct Parts {
+    /// The line that sets the registry host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<Origin>,
+    /// The line that sets the repository path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<Origin>,
+    /// The line that sets the tag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<Origin>,
+    /// The line that sets the digest, or where a missing one belongs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<Origin>,
+    /// The line that sets the pull policy (pull-policy findings only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_policy: Option<Origin>,
+}
+
+impl Parts {
+    /// True when no part has an origin.
+    pub fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
+    }
+
+    /// The parts that have an origin, as (name, origin), in the order of a reference
+    /// (registry, repository, tag, digest), then the pull policy. Names are the JSON keys.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &Origin)> {
+        [
+            ("registry", &self.registry),
+            ("repository", &self.repository),
+            ("tag", &self.tag),
+            ("digest", &self.digest),
+            ("pullPolicy", &self.pull_policy),
+        ]
+        .into_iter()
+        .filter_map(|(name, o)| o.as_ref().map(|o| (name, o)))
+    }
 }
 
 /// The exception of the configuration that covers a finding.
@@ -267,7 +330,7 @@ pub struct ExceptionRef {
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
 
 /// `text` cut to [`MAX_MESSAGE_BYTES`] at a character boundary, saying how much was cut.
-fn bounded(mut text: String) -> String {
+pub(crate) fn bounded(mut text: String) -> String {
     if text.len() <= MAX_MESSAGE_BYTES {
         return text;
     }
@@ -307,11 +370,14 @@ impl ReportFinding {
             origin: None,
             excepted: false,
             exception: None,
+            parts: Parts::default(),
             snippet: None,
             origin_note: None,
             rendered_line: None,
             template_path_in_repo: None,
             exception_note: None,
+            origin_value: None,
+            fix: None,
         }
     }
 
@@ -483,6 +549,10 @@ pub struct Summary {
     /// report).
     #[serde(default)]
     pub verdict: Verdict,
+    /// The headline of the fix list (additive to `imagegate/report/v1`): how many edits fix
+    /// how many failing findings, and how many failing findings no values line explains.
+    #[serde(default)]
+    pub fixes: crate::fixes::FixCounts,
     /// Whether warnings counted as errors for the verdict (`--warnings-as-errors`). Not
     /// serialized.
     #[serde(skip)]
@@ -526,6 +596,10 @@ pub struct Report {
     pub cells: Vec<CellReport>,
     /// Totals.
     pub summary: Summary,
+    /// The failing findings grouped by the edit that fixes them: one entry per values line,
+    /// most findings first (see [`crate::fixes`]). An additive key of `imagegate/report/v1`.
+    #[serde(default)]
+    pub fixes: Vec<crate::fixes::Fix>,
     /// Only in the report of a sharded run (`--shard K/N`): what `imagegate merge` needs to judge
     /// the whole fleet. An additive key, absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -587,16 +661,21 @@ impl Report {
             findings,
             cells,
             summary,
+            fixes: Vec::new(),
             shard: None,
         }
         .judged(false)
     }
 
-    /// The same report with its verdict set for `warnings_as_errors` (whether warnings fail the
-    /// run, as `--warnings-as-errors` asks). [`Report::new`] judges with warnings not failing.
+    /// The same report with its verdict and fix list set for `warnings_as_errors` (whether
+    /// warnings fail the run, as `--warnings-as-errors` asks). [`Report::new`] judges with
+    /// warnings not failing.
     #[must_use]
     pub fn judged(mut self, warnings_as_errors: bool) -> Self {
         self.summary.warnings_as_errors = warnings_as_errors;
+        let (fixes, counts) = crate::fixes::fix_list(&self.findings, warnings_as_errors);
+        self.fixes = fixes;
+        self.summary.fixes = counts;
         self.summary.verdict = if self.exit_code(warnings_as_errors) == 0 {
             Verdict::Pass
         } else {

@@ -81,6 +81,12 @@ pub struct FindingDetail {
     pub exception_note: Option<String>,
     /// The origin line and a few around it.
     pub snippet: Option<Snippet>,
+    /// The value on the origin line as written (the fix list shows it).
+    #[serde(default)]
+    pub origin_value: Option<String>,
+    /// What to do at the origin line (the fix list says it).
+    #[serde(default)]
+    pub fix: Option<String>,
 }
 
 impl FindingDetail {
@@ -92,6 +98,8 @@ impl FindingDetail {
             origin_note: finding.origin_note.clone(),
             exception_note: finding.exception_note.clone(),
             snippet: finding.snippet.clone(),
+            origin_value: finding.origin_value.clone(),
+            fix: finding.fix.clone(),
         }
     }
 
@@ -102,5 +110,7 @@ impl FindingDetail {
         finding.origin_note = self.origin_note;
         finding.exception_note = self.exception_note;
         finding.snippet = self.snippet;
+        finding.origin_value = self.origin_value;
+        finding.fix = self.fix;
     }
 }

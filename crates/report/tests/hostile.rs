@@ -147,6 +147,14 @@ fn huge_report() -> Report {
             "charts/x",
         );
         f.image = Some(format!("ghcr.io/acme/{i}:{}", "t".repeat(100)));
+        // Two thirds with an origin, two findings per values file, each a hostile value: every
+        // edit of the fix list is as large as it can be.
+        if i % 3 != 0 {
+            let file = format!("values/{}/{}.yaml", "d".repeat(200), i % 300);
+            f.origin = Some(imagegate_report::Origin::new(file, 1));
+            f.origin_value = Some(format!("`|@{long}"));
+            f.fix = Some(format!("do {long}"));
+        }
         findings.push(f);
         cells.push(CellReport::failed(
             format!("env{}", i % 40),
@@ -179,6 +187,15 @@ fn a_markdown_comment_always_fits_what_github_accepts() {
     let md = render(Format::Markdown, &report, false);
     assert!(md.len() <= 65_536, "{} bytes", md.len());
     assert!(md.starts_with("## ❌ imagegate failed"), "{}", &md[..200]);
+    // The fix list's headline survives any cut.
+    assert!(
+        md.contains("**200 edits fix 400 findings; 800 more findings have no values line"),
+        "{md}"
+    );
+    // Its values are bounded in JSON too.
+    assert!(report.fixes.iter().all(
+        |f| f.value.as_ref().unwrap().len() <= imagegate_report::model::MAX_MESSAGE_BYTES + 64
+    ));
     // The ordinary report is not cut at all.
     let small = report_of(3);
     let md = render(Format::Markdown, &small, false);

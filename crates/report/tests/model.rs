@@ -133,7 +133,14 @@ fn json_has_exactly_the_schema_keys() {
     };
     assert_eq!(
         keys(&json),
-        ["schema", "generator", "findings", "cells", "summary"]
+        [
+            "schema",
+            "generator",
+            "findings",
+            "cells",
+            "summary",
+            "fixes"
+        ]
     );
     assert_eq!(json["schema"], SCHEMA);
     assert_eq!(keys(&json["generator"]), ["name", "version", "helm"]);
@@ -175,8 +182,36 @@ fn json_has_exactly_the_schema_keys() {
     );
     assert_eq!(
         keys(&json["summary"]),
-        ["cells", "failed", "images", "findings", "errors", "warnings", "excepted", "verdict"]
+        [
+            "cells", "failed", "images", "findings", "errors", "warnings", "excepted", "verdict",
+            "fixes"
+        ]
     );
+    assert_eq!(
+        keys(&json["summary"]["fixes"]),
+        ["edits", "findings", "withoutOrigin"]
+    );
+    assert_eq!(
+        keys(&json["fixes"][0]),
+        ["file", "line", "value", "actions", "findings"]
+    );
+    assert_eq!(
+        keys(&json["fixes"][0]["findings"][0]),
+        ["rule", "environment", "app", "object", "container", "image"]
+    );
+    // Per-part origins only where some part has one, with only the parts that have one.
+    let with_parts: Vec<&serde_json::Value> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f.get("parts").is_some())
+        .collect();
+    assert_eq!(with_parts.len(), 1, "{with_parts:#?}");
+    assert_eq!(
+        keys(&with_parts[0]["parts"]),
+        ["registry", "repository", "tag", "digest"]
+    );
+    assert_eq!(keys(&with_parts[0]["parts"]["tag"]), ["file", "line"]);
     assert_eq!(json["summary"]["errors"], 4);
     assert_eq!(json["summary"]["warnings"], 1);
     assert_eq!(json["summary"]["excepted"], 1);
@@ -210,8 +245,13 @@ fn json_reads_back_without_the_rust_only_fields() {
         f.rendered_line = None;
         f.template_path_in_repo = None;
         f.exception_note = None;
+        f.origin_value = None;
+        f.fix = None;
     }
     assert_eq!(back.findings, stripped);
+    // The fix list is serialized whole, so it reads back as it was.
+    assert_eq!(back.fixes, report.fixes);
+    assert!(!back.fixes.is_empty() && back.fixes[0].value.is_some());
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! `--format markdown`: for a pull-request comment or `$GITHUB_STEP_SUMMARY`.
 //!
-//! A heading with the verdict, a table of counts per environment, the table of failing findings
+//! A heading with the verdict, a table of counts per environment, the fix list (its headline
+//! and a table of the edits that clear the most findings), the table of failing findings
 //! (rule, message, environment, app, object, container, image, where to fix), each failed cell
 //! with helm's error in a collapsible `<details>`, and the excepted findings collapsed too.
 //!
@@ -88,6 +89,9 @@ impl Renderer for MarkdownRenderer {
             if failed { "failed" } else { "passed" },
             headline(&report.total_counts())
         )?;
+        if let Some(fixes) = super::text::fix_headline(report) {
+            writeln!(out, "\n**{}**", text(&fixes))?;
+        }
         Ok(())
     }
 }
@@ -121,6 +125,8 @@ impl MarkdownRenderer {
         }
         writeln!(out, "{}", counts_row("**Total**", &total))?;
         writeln!(out)?;
+
+        self.fix_list(report, out)?;
 
         let active: Vec<&ReportFinding> = report.findings.iter().filter(|f| !f.excepted).collect();
         if !active.is_empty() {
@@ -183,6 +189,68 @@ impl MarkdownRenderer {
 }
 
 impl MarkdownRenderer {
+    /// The fix list: its headline, then a table of the edits clearing the most findings (a
+    /// fifth of the findings table's rows), each with at most three of the findings it clears.
+    fn fix_list(&self, report: &Report, out: &mut dyn Write) -> Result<(), RenderError> {
+        let Some(headline) = super::text::fix_headline(report) else {
+            return Ok(());
+        };
+        writeln!(out, "### Fix list")?;
+        writeln!(out)?;
+        writeln!(out, "**{}**", text(&headline))?;
+        writeln!(out)?;
+        if report.fixes.is_empty() {
+            return Ok(());
+        }
+        let max = (self.max_rows / 5).max(1);
+        writeln!(out, "| Edit | Value | What to do | Clears |")?;
+        writeln!(out, "|---|---|---|---|")?;
+        for fix in report.fixes.iter().take(max) {
+            let value = match fix.value.as_deref() {
+                Some("") => "(empty)".to_owned(),
+                Some(v) => code(&clip(v, self.max_message_chars)),
+                None => String::new(),
+            };
+            let actions: Vec<String> = fix
+                .actions
+                .iter()
+                .map(|a| rich(&clip(a, self.max_message_chars)))
+                .collect();
+            let n = fix.findings.len();
+            let mut clears = vec![format!("{n} finding{}", if n == 1 { "" } else { "s" })];
+            clears.extend(fix.findings.iter().take(3).map(|f| {
+                let mut c = code(&f.rule);
+                if !f.environment.is_empty() || !f.app.is_empty() {
+                    c.push_str(&format!(" {}/{}", text(&f.environment), text(&f.app)));
+                }
+                if let Some(object) = &f.object {
+                    c.push_str(&format!(" {}", code(&object.to_string())));
+                }
+                c
+            }));
+            if n > 3 {
+                clears.push(format!("… and {} more", n - 3));
+            }
+            let cells = [
+                code(&format!("{}:{}", fix.file, fix.line)),
+                value,
+                actions.join("<br>"),
+                clears.join("<br>"),
+            ];
+            writeln!(out, "| {} |", cells.join(" | "))?;
+        }
+        if report.fixes.len() > max {
+            writeln!(out)?;
+            writeln!(
+                out,
+                "…and {} more edits; the JSON report's `fixes` lists them all.",
+                report.fixes.len() - max
+            )?;
+        }
+        writeln!(out)?;
+        Ok(())
+    }
+
     fn findings_table(
         &self,
         findings: &[&ReportFinding],
@@ -273,6 +341,14 @@ fn where_to_fix(f: &ReportFinding) -> String {
     }
     if let Some(note) = &f.origin_note {
         parts.push(text(note));
+    }
+    let of_parts: Vec<String> = f
+        .parts
+        .iter()
+        .map(|(name, origin)| format!("{name} {}", code(&origin.to_string())))
+        .collect();
+    if !of_parts.is_empty() {
+        parts.push(format!("parts: {}", of_parts.join(", ")));
     }
     if f.origin.is_none() {
         if let Some(template) = &f.template {

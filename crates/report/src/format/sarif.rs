@@ -11,8 +11,9 @@
 //! names that the list lacks); one result per finding, excepted findings included with an
 //! external suppression. Each result points at the values file and line to change when known,
 //! else the template's repository path, else the chart's `Chart.yaml`, relative to
-//! `%SRCROOT%` (the root of the checked repository), and carries a stable partial fingerprint so
-//! code scanning can follow an alert across commits.
+//! `%SRCROOT%` (the root of the checked repository), with one related location per part of the
+//! image whose line helm confirmed (registry, repository, tag, digest, pull policy), and carries
+//! a stable partial fingerprint so code scanning can follow an alert across commits.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -141,6 +142,7 @@ fn result<'r>(
             text: message(report, f),
         },
         locations: location(f, prefix).into_iter().collect(),
+        related_locations: related_locations(f, prefix),
         partial_fingerprints: BTreeMap::from([(FINGERPRINT_KEY, super::fingerprint(f))]),
         suppressions,
         properties: ResultProperties {
@@ -221,6 +223,38 @@ fn location(f: &ReportFinding, prefix: &str) -> Option<Location> {
             context_region,
         },
     })
+}
+
+/// Where each part of the image comes from ([`crate::Parts`]), one related location per part,
+/// its message naming the part.
+fn related_locations(f: &ReportFinding, prefix: &str) -> Vec<RelatedLocation> {
+    f.parts
+        .iter()
+        .enumerate()
+        .map(|(i, (name, origin))| {
+            let (uri, uri_base_id) = artifact_uri(&super::from_checkout_root(prefix, &origin.file));
+            let text = match name {
+                "digest" if f.image.as_deref().is_some_and(|i| !i.contains('@')) => {
+                    "digest: where the image's digest belongs".to_owned()
+                }
+                "pullPolicy" => "pull policy: this line sets it".to_owned(),
+                part => format!("{part}: this line sets the image's {part}"),
+            };
+            RelatedLocation {
+                id: i,
+                physical_location: PhysicalLocation {
+                    artifact_location: ArtifactLocation { uri, uri_base_id },
+                    region: Region {
+                        start_line: origin.line.max(1),
+                        end_line: None,
+                        snippet: None,
+                    },
+                    context_region: None,
+                },
+                message: Message { text },
+            }
+        })
+        .collect()
 }
 
 /// The origin line as a region with its text, and the snippet's lines as the context region,
@@ -495,6 +529,8 @@ struct SarifResult<'r> {
     level: &'static str,
     message: Message,
     locations: Vec<Location>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    related_locations: Vec<RelatedLocation>,
     partial_fingerprints: BTreeMap<&'static str, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     suppressions: Option<Vec<Suppression>>,
@@ -523,6 +559,15 @@ struct ResultProperties<'r> {
 #[serde(rename_all = "camelCase")]
 struct Location {
     physical_location: PhysicalLocation,
+}
+
+/// A location beside the result's own: where one part of the image comes from.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RelatedLocation {
+    id: usize,
+    physical_location: PhysicalLocation,
+    message: Message,
 }
 
 #[derive(Serialize)]

@@ -1,9 +1,11 @@
 //! `--format text`: the human-readable report for a terminal.
 //!
-//! Findings are grouped by environment, then app. Each finding shows its severity and rule,
-//! the message, the object, container, image and template, and where to fix it: the values
-//! file and line with the line itself (and a few around it) underlined, or the origin note when
-//! no values line explains the finding. A summary table per environment closes the report.
+//! The fix list leads (its headline, then the edits clearing the most findings; see
+//! [`crate::fixes`]). Findings follow, grouped by environment, then app. Each finding shows its
+//! severity and rule, the message, the object, container, image and template, and where to fix
+//! it: the values file and line with the line itself (and a few around it) underlined, or the
+//! origin note when no values line explains the finding, and the line of each part of the
+//! image. A summary table per environment closes the report.
 //!
 //! The snippet is drawn by a small renderer here rather than `annotate-snippets`: a finding is a
 //! list of facts plus one underlined line, so the rustc-style layout machinery (multi-line
@@ -166,7 +168,16 @@ fn groups(report: &Report) -> BTreeMap<&str, BTreeMap<&str, Group<'_>>> {
     groups
 }
 
+/// Most edits the text's fix list shows, and most findings under each (the JSON report's
+/// `fixes` has them all, and every finding is listed below the fix list anyway).
+const MAX_TEXT_EDITS: usize = 10;
+const MAX_TEXT_CLEARED: usize = 5;
+/// Most characters of an edit's current value the text shows (a values file may hold a
+/// manifest-sized string).
+const MAX_TEXT_VALUE_CHARS: usize = 200;
+
 fn write_full(report: &Report, p: &Palette, out: &mut dyn Write) -> Result<(), RenderError> {
+    write_fix_list(report, p, out)?;
     for (environment, apps) in groups(report) {
         let title = if environment.is_empty() {
             "repository".to_owned()
@@ -183,6 +194,115 @@ fn write_full(report: &Report, p: &Palette, out: &mut dyn Write) -> Result<(), R
         }
     }
     write_table(report, p, out)
+}
+
+/// `1 edit fixes 3 findings`, `52 edits fix 183 findings`: the fix list's headline (the
+/// markdown format says the same).
+pub(crate) fn fix_headline(report: &Report) -> Option<String> {
+    let c = report.summary.fixes;
+    if c.edits == 0 && c.without_origin == 0 {
+        return None;
+    }
+    let plural = |n: u64, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let verb = if c.edits == 1 { "fixes" } else { "fix" };
+    let mut line = format!(
+        "{} {verb} {}",
+        plural(c.edits, "edit"),
+        plural(c.findings, "finding")
+    );
+    if c.without_origin > 0 {
+        let have = if c.without_origin == 1 { "has" } else { "have" };
+        line.push_str(&format!(
+            "; {} {have} no values line (hard-coded in a template, or not caused by a value)",
+            plural(c.without_origin, "more finding")
+        ));
+    }
+    Some(line)
+}
+
+/// One cleared finding, in one line: rule, cell, object, container, image.
+pub(crate) fn cleared(f: &crate::fixes::FixedFinding) -> String {
+    let mut line = f.rule.clone();
+    if !f.environment.is_empty() || !f.app.is_empty() {
+        line.push_str(&format!(" {}/{}", f.environment, f.app));
+    }
+    if let Some(object) = &f.object {
+        line.push_str(&format!(" {object}"));
+    }
+    if let Some(container) = &f.container {
+        line.push_str(&format!(" container {container}"));
+    }
+    if let Some(image) = &f.image {
+        line.push_str(&format!(" ({image})"));
+    }
+    line
+}
+
+/// The fix list: its headline, then the edits that clear the most findings, each with its
+/// file, line, current value, what to do and the findings it clears. Nothing when no finding
+/// fails the run.
+fn write_fix_list(report: &Report, p: &Palette, out: &mut dyn Write) -> Result<(), RenderError> {
+    let Some(headline) = fix_headline(report) else {
+        return Ok(());
+    };
+    writeln!(
+        out,
+        "{}",
+        p.paint(p.heading, format!("fix list: {headline}"))
+    )?;
+    writeln!(out)?;
+    for fix in report.fixes.iter().take(MAX_TEXT_EDITS) {
+        let mut head = p.paint(p.rule, one_line(&format!("{}:{}", fix.file, fix.line)));
+        if let Some(value) = &fix.value {
+            let shown = if value.is_empty() { "(empty)" } else { value };
+            let shown = super::markdown::clip(shown, MAX_TEXT_VALUE_CHARS);
+            head.push_str(&format!(
+                " {} {}",
+                p.paint(p.label, "value"),
+                one_line(&shown)
+            ));
+        }
+        let n = fix.findings.len();
+        head.push_str(&format!(
+            " {}",
+            p.paint(
+                p.label,
+                format!("(clears {n} finding{})", if n == 1 { "" } else { "s" })
+            )
+        ));
+        writeln!(out, "  {head}")?;
+        for action in &fix.actions {
+            writeln!(out, "    {} {}", p.paint(p.label, "do:"), one_line(action))?;
+        }
+        for f in fix.findings.iter().take(MAX_TEXT_CLEARED) {
+            writeln!(out, "    - {}", one_line(&cleared(f)))?;
+        }
+        if n > MAX_TEXT_CLEARED {
+            writeln!(out, "    - … and {} more", n - MAX_TEXT_CLEARED)?;
+        }
+    }
+    let more = report.fixes.len().saturating_sub(MAX_TEXT_EDITS);
+    if more > 0 {
+        writeln!(
+            out,
+            "  … and {more} more edit{}, each clearing fewer findings (the JSON report's `fixes` lists them all)",
+            if more == 1 { "" } else { "s" }
+        )?;
+    }
+    if !report.fixes.is_empty() {
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// `registry a.yaml:2, repository b.yaml:5, tag c.yaml:4`: where each part of the image comes
+/// from, in one line.
+pub(crate) fn parts_line(parts: &crate::model::Parts) -> Option<String> {
+    let shown: Vec<String> = parts
+        .iter()
+        .map(|(name, origin)| format!("{name} {origin}"))
+        .collect();
+    (!shown.is_empty()).then(|| shown.join(", "))
 }
 
 fn write_group_header(
@@ -287,6 +407,9 @@ fn write_finding_body(
         (Some(origin), None) => facts.push(("origin", one_line(&origin.to_string()).into_owned())),
         (None, Some(note)) => facts.push(("origin", one_line(note).into_owned())),
         (None, None) => {}
+    }
+    if let Some(parts) = parts_line(&f.parts) {
+        facts.push(("parts", one_line(&parts).into_owned()));
     }
     if let Some(note) = f.exception_note.as_deref().filter(|_| f.excepted) {
         facts.push(("exception", one_line(note).into_owned()));
@@ -508,6 +631,37 @@ mod tests {
             "{quiet}"
         );
         assert_eq!(quiet.lines().count(), 1, "no verdict line: {quiet}");
+    }
+
+    #[test]
+    fn the_fix_list_leads_and_is_bounded() {
+        // 12 edits: the first clears 7 findings, the others one each.
+        let findings: Vec<ReportFinding> = (0..18)
+            .map(|i| {
+                let mut f =
+                    ReportFinding::new("mutable-tag", Severity::Error, "m", "dev", "a", "c");
+                f.container = Some(format!("c{i:02}"));
+                let line = if i < 7 { 1 } else { i };
+                f.origin = Some(crate::model::Origin::new("v.yaml", line));
+                f.origin_value = Some("x".repeat(1000));
+                f.fix = Some("do it".into());
+                f
+            })
+            .collect();
+        let report = Report::new(crate::Generator::new("imagegate", "0"), findings, vec![]);
+        let mut out = Vec::new();
+        TextRenderer::default().render(&report, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with("fix list: 12 edits fix 18 findings\n"),
+            "{text}"
+        );
+        assert_eq!(text.matches("(clears ").count(), MAX_TEXT_EDITS, "{text}");
+        assert!(text.contains("  … and 2 more edits,"), "{text}");
+        assert!(text.contains("    - … and 2 more\n"), "{text}");
+        // The value is clipped, not printed whole.
+        assert!(text.contains(&format!("value {}…", "x".repeat(MAX_TEXT_VALUE_CHARS))));
+        assert!(!text.contains(&"x".repeat(MAX_TEXT_VALUE_CHARS + 1)));
     }
 
     #[test]

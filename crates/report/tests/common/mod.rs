@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use imagegate_report::{
-    CellReport, CellStatus, Generator, ObjectRef, Origin, Report, ReportFinding, RuleMeta,
+    CellReport, CellStatus, Generator, ObjectRef, Origin, Parts, Report, ReportFinding, RuleMeta,
     Severity, Snippet,
 };
 
@@ -103,6 +103,15 @@ pub fn findings() -> Vec<ReportFinding> {
         )
         .with_highlight(7..13),
     );
+    with_origin.origin_value = Some("v1.4.2".into());
+    with_origin.fix = Some("pin the image by digest".into());
+    with_origin.parts = Parts {
+        registry: Some(Origin::new("sources/values/base/globals.yaml", 2)),
+        repository: Some(Origin::new("sources/charts/apps/api/values.yaml", 5)),
+        tag: Some(Origin::new("sources/values/env/dev/apps/api.yaml", 12)),
+        digest: Some(Origin::new("sources/values/env/dev/apps/api.yaml", 14)),
+        pull_policy: None,
+    };
 
     let mut template_only = ReportFinding::new(
         "pull-policy-missing",
@@ -209,6 +218,8 @@ pub fn findings() -> Vec<ReportFinding> {
         vec!["operators:".into(), "\ttag: dev".into()],
         3,
     ));
+    cluster.origin_value = Some("dev".into());
+    cluster.fix = Some("pin the image by digest".into());
 
     vec![excepted, cluster, warning, template_only, with_origin]
 }

@@ -7,6 +7,8 @@ use crate::{Finding, ImageRef, Offending, RuleId, Severity};
 pub const ID: RuleId = RuleId::DigestRequired;
 /// One line for tables and `--help`.
 pub const SUMMARY: &str = "reference without `@sha256:` (a bare `nginx` is implicit latest)";
+/// What to do at the line the finding points at, for the fix list (imperative, lowercase).
+pub const FIX: &str = "pin the image by digest (`sha256:…` of the image you mean to deploy)";
 /// Severity unless the configuration says otherwise.
 pub const DEFAULT_SEVERITY: Severity = Severity::Error;
 /// How GitHub code scanning ranks it (`security-severity`, 0 to 10).

@@ -9,6 +9,9 @@ use crate::{Exception, Finding, RuleId, Severity};
 pub const ID: RuleId = RuleId::ExceptionExpired;
 /// One line for tables and `--help`.
 pub const SUMMARY: &str = "an exception whose `expires` date has passed";
+/// What to do at the line the finding points at, for the fix list (imperative, lowercase).
+pub const FIX: &str =
+    "fix what the exception covered and delete it, or renew it with a later `expires`";
 /// Severity unless the configuration says otherwise.
 pub const DEFAULT_SEVERITY: Severity = Severity::Error;
 /// How GitHub code scanning ranks it (`security-severity`, 0 to 10).

@@ -8,6 +8,8 @@ pub const ID: RuleId = RuleId::ExceptionInvalid;
 /// One line for tables and `--help`.
 pub const SUMMARY: &str =
     "an exception that outlives `maxLifetimeDays` or names a forbidden environment";
+/// What to do at the line the finding points at, for the fix list (imperative, lowercase).
+pub const FIX: &str = "correct the exception as its message says";
 /// Severity unless the configuration says otherwise.
 pub const DEFAULT_SEVERITY: Severity = Severity::Error;
 /// How GitHub code scanning ranks it (`security-severity`, 0 to 10).

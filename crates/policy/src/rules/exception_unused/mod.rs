@@ -7,6 +7,8 @@ use crate::{Exception, Finding, RuleId, Severity};
 pub const ID: RuleId = RuleId::ExceptionUnused;
 /// One line for tables and `--help`.
 pub const SUMMARY: &str = "an exception that matched no finding in a full run";
+/// What to do at the line the finding points at, for the fix list (imperative, lowercase).
+pub const FIX: &str = "delete the exception, or correct what it matches";
 /// Severity unless the configuration says otherwise.
 pub const DEFAULT_SEVERITY: Severity = Severity::Warning;
 /// How GitHub code scanning ranks it (`security-severity`, 0 to 10).

@@ -8,6 +8,9 @@ pub const ID: RuleId = RuleId::InvalidImageRef;
 /// One line for tables and `--help`.
 pub const SUMMARY: &str =
     "unparsable reference or malformed digest; reported alone for that reference";
+/// What to do at the line the finding points at, for the fix list (imperative, lowercase).
+pub const FIX: &str =
+    "write a valid image reference (`[registry/]repository[:tag][@sha256:<64 hex digits>]`)";
 /// Severity unless the configuration says otherwise.
 pub const DEFAULT_SEVERITY: Severity = Severity::Error;
 /// How GitHub code scanning ranks it (`security-severity`, 0 to 10).

@@ -10,6 +10,8 @@ pub const ID: RuleId = RuleId::InvalidLabelValue;
 /// One line for tables and `--help`.
 pub const SUMMARY: &str =
     "a label value Kubernetes would reject (a digest leaking into `app.kubernetes.io/version`)";
+/// What to do at the line the finding points at, for the fix list (imperative, lowercase).
+pub const FIX: &str = "write a label value Kubernetes accepts (at most 63 of `[A-Za-z0-9._-]`, alphanumeric at both ends)";
 /// Severity unless the configuration says otherwise.
 pub const DEFAULT_SEVERITY: Severity = Severity::Error;
 /// How GitHub code scanning ranks it (`security-severity`, 0 to 10).

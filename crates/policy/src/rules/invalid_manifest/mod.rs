@@ -10,6 +10,8 @@ pub const ID: RuleId = RuleId::InvalidManifest;
 /// One line for tables and `--help`.
 pub const SUMMARY: &str =
     "a rendered document that is not valid YAML or has wrong field types where images live";
+/// What to do at the line the finding points at, for the fix list (imperative, lowercase).
+pub const FIX: &str = "fix the template so that it renders a valid manifest";
 /// Severity unless the configuration says otherwise. It cannot be lowered: imagegate fails closed.
 pub const DEFAULT_SEVERITY: Severity = Severity::Error;
 /// How GitHub code scanning ranks it (`security-severity`, 0 to 10).

@@ -7,6 +7,8 @@ use crate::{Finding, ImageRef, Offending, RuleId, Severity, TagPattern};
 pub const ID: RuleId = RuleId::MutableTag;
 /// One line for tables and `--help`.
 pub const SUMMARY: &str = "a tag that is not an immutable shape, even next to a digest";
+/// What to do at the line the finding points at, for the fix list (imperative, lowercase).
+pub const FIX: &str = "replace the mutable tag with a build-SHA or semantic-version tag, or drop it and pin by digest";
 /// Severity unless the configuration says otherwise.
 pub const DEFAULT_SEVERITY: Severity = Severity::Error;
 /// How GitHub code scanning ranks it (`security-severity`, 0 to 10).

@@ -14,6 +14,9 @@ pub use settings::{PromotionError, PromotionSettings};
 pub const ID: RuleId = RuleId::PromotionDrift;
 /// One line for tables and `--help`.
 pub const SUMMARY: &str = "a digest in a downstream environment that never appeared upstream";
+/// What to do at the line the finding points at, for the fix list (imperative, lowercase).
+pub const FIX: &str =
+    "promote the digest through the upstream environments first, or set the digest they run";
 /// Severity unless the configuration says otherwise.
 pub const DEFAULT_SEVERITY: Severity = Severity::Error;
 /// How GitHub code scanning ranks it (`security-severity`, 0 to 10).

@@ -9,6 +9,8 @@ use crate::{Finding, RuleId, Severity};
 pub const ID: RuleId = RuleId::PullPolicyMissing;
 /// One line for tables and `--help`.
 pub const SUMMARY: &str = "a container with no explicit `imagePullPolicy`";
+/// What to do at the line the finding points at, for the fix list (imperative, lowercase).
+pub const FIX: &str = "set `imagePullPolicy: IfNotPresent`";
 /// Severity unless the configuration says otherwise.
 pub const DEFAULT_SEVERITY: Severity = Severity::Error;
 /// How GitHub code scanning ranks it (`security-severity`, 0 to 10).

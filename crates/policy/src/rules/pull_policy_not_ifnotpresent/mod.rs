@@ -10,6 +10,8 @@ pub const ID: RuleId = RuleId::PullPolicyNotIfNotPresent;
 /// One line for tables and `--help`.
 pub const SUMMARY: &str =
     "`Always`/`Never` on a container, or on a custom resource's pull-policy field";
+/// What to do at the line the finding points at, for the fix list (imperative, lowercase).
+pub const FIX: &str = "set the pull policy to `IfNotPresent`";
 /// Severity unless the configuration says otherwise.
 pub const DEFAULT_SEVERITY: Severity = Severity::Error;
 /// How GitHub code scanning ranks it (`security-severity`, 0 to 10).

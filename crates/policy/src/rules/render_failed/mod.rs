@@ -6,6 +6,8 @@ use crate::{CellContext, Finding, RuleId, Severity};
 pub const ID: RuleId = RuleId::RenderFailed;
 /// One line for tables and `--help`.
 pub const SUMMARY: &str = "the cell could not be rendered (helm error, `required`, timeout)";
+/// What to do at the line the finding points at, for the fix list (imperative, lowercase).
+pub const FIX: &str = "fix the chart or its values so that helm renders the cell";
 /// Severity unless the configuration says otherwise. It cannot be lowered: imagegate fails closed.
 pub const DEFAULT_SEVERITY: Severity = Severity::Error;
 /// How GitHub code scanning ranks it (`security-severity`, 0 to 10).

@@ -10,6 +10,8 @@ use crate::{CellContext, Finding, RuleId, Severity};
 pub const ID: RuleId = RuleId::ValuesFileUnused;
 /// One line for tables and `--help`.
 pub const SUMMARY: &str = "a values file that no cell reads (a mistyped overlay path)";
+/// What to do at the line the finding points at, for the fix list (imperative, lowercase).
+pub const FIX: &str = "move its values to a file the cells read, or delete it";
 /// Severity unless the configuration says otherwise.
 pub const DEFAULT_SEVERITY: Severity = Severity::Warning;
 /// How GitHub code scanning ranks it (`security-severity`, 0 to 10).
