@@ -183,6 +183,17 @@ fn every_origin_is_the_line_helm_carried_into_the_field() {
         let f = find(&findings, rule, object);
         assert_eq!(&origin(f), want, "{rule} on {object}: {f:#}");
     }
+    // The web image's tag comes after its repository from `appVersion`: the text says a digest
+    // appended to the repository line would not pin it, never "append it here".
+    let out = imagegate(
+        &["check", "--chart", "charts/app", "-f", "values/prod.yaml"],
+        dir.path(),
+    );
+    let text = stdout(&out);
+    assert!(
+        text.contains("its tag comes after it from the chart"),
+        "{text}"
+    );
 }
 
 /// `line` of `text` with its value replaced by `value`.

@@ -412,17 +412,44 @@ impl Trace {
                 if let Some(o) = ids.iter().find_map(|id| self.markers.digest_beside(*id)) {
                     let note = format!("the digest belongs in `{}`", o.key);
                     Verdict::Line(o, Some(note))
-                } else if let Some(&id) = ids.iter().find(|id| {
-                    // `appVersion` is the chart's version, no place for a digest.
-                    self.markers
-                        .get(**id)
-                        .is_some_and(|m| m.key != "appVersion")
-                }) {
+                } else if let Some(&id) = {
+                    // `@sha256:` goes at the end of the reference: after the tag when the image
+                    // has one (appending it to the repository would put the digest before the
+                    // tag), else after the repository. `appVersion` is the chart's version, no
+                    // place for a digest.
+                    let ends = if f.image.as_deref().is_some_and(has_tag) {
+                        near(&[Part::Tag])
+                    } else {
+                        near(&[Part::Tag, Part::Repository])
+                    };
+                    ends.into_iter()
+                        .filter(|id| self.markers.get(*id).is_some_and(|m| m.key != "appVersion"))
+                        .collect::<Vec<_>>()
+                        .first()
+                } {
                     line(
                         id,
                         Some(
                             "the chart has no `digest` key beside this value: pin here by \
                              appending `@sha256:<digest>` to it, or patch the chart"
+                                .into(),
+                        ),
+                    )
+                    .unwrap_or_else(|| template("image"))
+                } else if let Some(&id) = ids.iter().find(|id| {
+                    self.markers
+                        .get(**id)
+                        .is_some_and(|m| m.key != "appVersion")
+                }) {
+                    // The image has a tag no values line writes (the chart's `appVersion`, or
+                    // the template's): a digest appended here would land before it.
+                    line(
+                        id,
+                        Some(
+                            "this value sets the image, but its tag comes after it from the \
+                             chart (`appVersion` or the template), so no values line can carry \
+                             the digest as written: override the chart's tag value with \
+                             `<tag>@sha256:<digest>` if it reads one, or patch the chart"
                                 .into(),
                         ),
                     )
@@ -456,5 +483,24 @@ impl Trace {
                 None => template("pull policy"),
             },
         })
+    }
+}
+
+/// True when `reference` names a tag (a `:` after its last `/`, before any digest).
+fn has_tag(reference: &str) -> bool {
+    let name = reference.split('@').next().unwrap_or(reference);
+    name.rsplit('/')
+        .next()
+        .is_some_and(|last| last.contains(':'))
+}
+
+#[cfg(test)]
+mod has_tag_tests {
+    #[test]
+    fn a_tag_is_after_the_last_slash_and_a_port_is_not_one() {
+        assert!(super::has_tag("acme/web:1.2.3"));
+        assert!(super::has_tag("host:5000/web:1@sha256:ab"));
+        assert!(!super::has_tag("host:5000/web"));
+        assert!(!super::has_tag("web@sha256:ab"));
     }
 }
