@@ -88,14 +88,17 @@ pub struct Fleet {
 /// The chart at `index`: its name and domain.
 struct Chart {
     index: usize,
+    /// Every chart carries the sidecar's `Always` (the fleet where every cell has findings).
+    every_cell_findings: bool,
     name: String,
     domain: &'static str,
 }
 
 impl Chart {
-    fn new(index: usize) -> Self {
+    fn new(index: usize, every_cell_findings: bool) -> Self {
         Self {
             index,
+            every_cell_findings,
             name: format!("{}-{index:03}", STEMS[index % STEMS.len()]),
             domain: DOMAINS[index % DOMAINS.len()],
         }
@@ -122,7 +125,7 @@ impl Chart {
     }
     /// `_shared` sets the sidecar's pull policy to `Always` (every environment).
     fn v_sidecar_always(&self) -> bool {
-        self.index % 25 == 7
+        self.every_cell_findings || self.index % 25 == 7
     }
     /// dev overlay blanks `global.imagePullPolicy`: containers render without a policy.
     fn v_dev_no_policy(&self) -> bool {
@@ -161,12 +164,15 @@ fn write(root: &Path, rel: &str, content: &str) -> Result<()> {
 }
 
 /// Writes a fleet of `charts` charts × 4 environments under `root` (which must be empty or
-/// missing) and returns its cells.
-pub fn generate(root: &Path, charts: usize) -> Result<Fleet> {
+/// missing) and returns its cells. With `every_cell_findings`, every chart's sidecar pulls
+/// `Always` in every environment, so every cell has findings (and a marker render).
+pub fn generate(root: &Path, charts: usize, every_cell_findings: bool) -> Result<Fleet> {
     std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
     write(root, "imagegate.yaml", IMAGEGATE_YAML)?;
     write_shared_layers(root)?;
-    let all: Vec<Chart> = (0..charts).map(Chart::new).collect();
+    let all: Vec<Chart> = (0..charts)
+        .map(|i| Chart::new(i, every_cell_findings))
+        .collect();
     for c in &all {
         write_chart(root, c)?;
         write_component(root, c)?;
