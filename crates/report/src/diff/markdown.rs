@@ -103,6 +103,9 @@ fn render_with(r: &DiffReport, limits: Limits, out: &mut dyn Write) -> Result<()
         r.cached.base + r.cached.head
     )?;
     writeln!(out)?;
+    if r.summary.fixes.edits + r.summary.fixes.without_origin > 0 {
+        crate::format::markdown::write_fix_list(&r.fix_report(), limits.rows, out)?;
+    }
     findings_table("New findings", &r.new, limits, out)?;
     findings_table("Fixed findings", &r.fixed, limits, out)?;
     if !r.unchanged.is_empty() {

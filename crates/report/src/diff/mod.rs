@@ -187,6 +187,9 @@ pub struct DiffSummary {
     pub unchanged: u64,
     /// Image sites whose reference changed.
     pub image_changes: u64,
+    /// The fix list's totals over the failing findings (additive within v1).
+    #[serde(default)]
+    pub fixes: crate::fixes::FixCounts,
 }
 
 /// A whole diff report: `imagegate/diff/v1`.
@@ -219,6 +222,10 @@ pub struct DiffReport {
     pub fixed: Vec<ReportFinding>,
     /// Findings of affected cells present on both sides (the head's version).
     pub unchanged: Vec<ReportFinding>,
+    /// The findings that fail the check, grouped by the values line whose edit fixes them
+    /// (see [`crate::fixes`]); additive within v1.
+    #[serde(default)]
+    pub fixes: Vec<crate::fixes::Fix>,
     /// Totals.
     pub summary: DiffSummary,
 }
@@ -240,6 +247,7 @@ impl DiffReport {
             new: Vec::new(),
             fixed: Vec::new(),
             unchanged: Vec::new(),
+            fixes: Vec::new(),
             summary: DiffSummary::default(),
         }
     }
@@ -268,8 +276,26 @@ impl DiffReport {
                 .iter()
                 .map(|c| c.image_changes.len() as u64)
                 .sum(),
+            fixes: crate::fixes::FixCounts::default(),
         };
+        let failing: Vec<ReportFinding> = self.failing().cloned().collect();
+        let (fixes, counts) = crate::fixes::fix_list(&failing, self.warnings_as_errors);
+        self.fixes = fixes;
+        self.summary.fixes = counts;
         self
+    }
+
+    /// A report of the failing findings with their fix list, for the text and markdown
+    /// renderers of the fix list.
+    pub(crate) fn fix_report(&self) -> Report {
+        let mut r = Report::new(
+            self.generator.clone(),
+            self.failing().cloned().collect(),
+            vec![],
+        );
+        r.fixes = self.fixes.clone();
+        r.summary.fixes = self.summary.fixes;
+        r
     }
 
     /// 1 when the head brings a new failing finding (with `strict`: when any finding of an

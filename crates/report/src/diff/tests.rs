@@ -170,3 +170,51 @@ fn formats_parse() {
         .unwrap_err()
         .contains("text, json, markdown, sarif, github"));
 }
+
+#[test]
+fn the_failing_new_findings_are_grouped_by_the_edit_that_fixes_them() {
+    let at = |file: &str, line| {
+        Some(crate::model::Origin {
+            file: file.into(),
+            line,
+        })
+    };
+    let mut r = report(false);
+    // Two new findings from one values line (two apps), one from another, one without a line,
+    // and a fixed finding, which is not the change's to fix.
+    let mut a = finding("digest-required", Severity::Error, "dev-web");
+    a.origin = at("values/dev.yaml", 3);
+    let mut b = finding("digest-required", Severity::Error, "dev-api");
+    b.origin = at("values/dev.yaml", 3);
+    let mut c = finding("pull-policy-not-ifnotpresent", Severity::Error, "dev-web");
+    c.origin = at("values/dev.yaml", 7);
+    let d = finding("mutable-tag", Severity::Error, "dev-job");
+    r.new = vec![a, b, c, d];
+    r.fixed[0].origin = at("values/dev.yaml", 9);
+    let r = r.finish();
+    assert_eq!(r.summary.fixes.edits, 2);
+    assert_eq!(r.summary.fixes.findings, 3);
+    assert_eq!(r.summary.fixes.without_origin, 1);
+    assert_eq!(r.fixes[0].line, 3, "most findings first");
+    assert_eq!(r.fixes[0].findings.len(), 2);
+
+    let text = render(DiffFormat::Text, &r);
+    assert!(
+        text.contains("fix list: 2 edits fix 3 findings; 1 more finding has no values line"),
+        "{text}"
+    );
+    assert!(text.contains("values/dev.yaml:3"), "{text}");
+    let md = render(DiffFormat::Markdown, &r);
+    assert!(md.contains("### Fix list"), "{md}");
+    assert!(md.contains("**2 edits fix 3 findings"), "{md}");
+    let v: serde_json::Value = serde_json::from_str(&render(DiffFormat::Json, &r)).unwrap();
+    assert_eq!(v["summary"]["fixes"]["edits"], 2);
+    assert_eq!(v["fixes"][0]["file"], "values/dev.yaml");
+
+    // Nothing fails: no fix list.
+    let mut clean = report(false);
+    clean.new.clear();
+    let clean = clean.finish();
+    assert_eq!(clean.summary.fixes.edits, 0);
+    assert!(!render(DiffFormat::Text, &clean).contains("fix list"));
+}

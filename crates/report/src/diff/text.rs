@@ -27,6 +27,10 @@ pub(super) fn render(r: &DiffReport, out: &mut dyn Write) -> Result<(), RenderEr
         r.rendered.head,
         r.cached.base + r.cached.head
     )?;
+    if r.summary.fixes.edits + r.summary.fixes.without_origin > 0 {
+        writeln!(out)?;
+        crate::format::text::write_plain_fix_list(&r.fix_report(), out)?;
+    }
     for change in &r.changes {
         writeln!(out)?;
         write_change(change, out)?;

@@ -188,6 +188,16 @@ impl MarkdownRenderer {
     }
 }
 
+/// The fix list section of `report` with at most `max_rows / 5` edits, for another markdown
+/// document (the diff's comment).
+pub(crate) fn write_fix_list(
+    report: &Report,
+    max_rows: usize,
+    out: &mut dyn Write,
+) -> Result<(), RenderError> {
+    MarkdownRenderer::new(max_rows, 0).fix_list(report, out)
+}
+
 impl MarkdownRenderer {
     /// The fix list: its headline, then a table of the edits clearing the most findings (a
     /// fifth of the findings table's rows), each with at most three of the findings it clears.

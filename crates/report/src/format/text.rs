@@ -238,6 +238,14 @@ pub(crate) fn cleared(f: &crate::fixes::FixedFinding) -> String {
     line
 }
 
+/// The fix list of `report` in plain text, for another text document (the diff's).
+pub(crate) fn write_plain_fix_list(
+    report: &Report,
+    out: &mut dyn Write,
+) -> Result<(), RenderError> {
+    write_fix_list(report, &Palette::plain(), out)
+}
+
 /// The fix list: its headline, then the edits that clear the most findings, each with its
 /// file, line, current value, what to do and the findings it clears. Nothing when no finding
 /// fails the run.
