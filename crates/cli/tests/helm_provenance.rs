@@ -503,3 +503,39 @@ fn every_part_of_an_image_names_its_own_line_in_json_text_and_sarif() {
         report["summary"]["fixes"]["findings"]
     )));
 }
+
+/// An invalid reference written by one values line is pointed at that line, as helm carried it,
+/// not at another key holding the same text (which a text search cannot tell apart).
+#[test]
+fn an_invalid_reference_points_at_the_line_helm_carried() {
+    let dir = tree(&[
+        ("charts/inv/Chart.yaml", "apiVersion: v2\nname: inv\nversion: 0.1.0\n"),
+        (
+            "charts/inv/values.yaml",
+            "a:\n  image: \"Acme/Web:1\"\nb:\n  image: \"Acme/Web:1\"\n",
+        ),
+        (
+            "charts/inv/templates/web.yaml",
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n    - name: web\n      image: {{ index .Values \"b\" \"image\" }}\n      imagePullPolicy: IfNotPresent\n",
+        ),
+        // The override layer holds the same text under a key nothing reads.
+        ("values/prod.yaml", "unused:\n  image: \"Acme/Web:1\"\n"),
+    ]);
+    let out = imagegate(
+        &[
+            "check",
+            "--chart",
+            "charts/inv",
+            "-f",
+            "values/prod.yaml",
+            "--format",
+            "json",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    let f = find(findings, "invalid-image-ref", "web");
+    assert_eq!(origin(f), at("charts/inv/values.yaml", 4), "{f:#}");
+}

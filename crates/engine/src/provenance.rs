@@ -39,6 +39,8 @@ pub struct SiteTrace {
     pub parts: Vec<(Part, usize)>,
     /// Markers in the pull policy.
     pub pull_policy: Vec<usize>,
+    /// Every marker in the image, whether or not the image parses into parts.
+    pub image: Vec<usize>,
 }
 
 /// The result of one cell's provenance render.
@@ -267,6 +269,14 @@ impl Trace {
                 SiteTrace {
                     parts: markers::image_markers(&markers, &m.image, &real.image),
                     pull_policy,
+                    image: {
+                        let mut ids: Vec<usize> = markers::find_markers(&m.image)
+                            .into_iter()
+                            .map(|(id, _)| id)
+                            .collect();
+                        ids.dedup();
+                        ids
+                    },
                 },
             );
         }
@@ -275,6 +285,27 @@ impl Trace {
             sites,
             policy_fields,
             failure: None,
+        }
+    }
+
+    /// The origin of an `invalid-image-ref` finding, when helm shows that one values line alone
+    /// wrote the whole reference's variable text: that line is what to correct. When several
+    /// lines build it (which of them is wrong is not known), none does (an empty image, a
+    /// template literal), or the marker render failed, the text search's answer stands.
+    fn invalid_reference(&self, f: &Finding) -> Option<Verdict> {
+        if self.failure.is_some() {
+            return None;
+        }
+        let site = self.sites.get(&(f.document?, f.field.clone()?))?;
+        let mut ids = site.image.clone();
+        ids.sort_unstable();
+        ids.dedup();
+        match ids.as_slice() {
+            [id] => self
+                .markers
+                .get(*id)
+                .map(|m| Verdict::Line(origin_of(m), None)),
+            _ => None,
         }
     }
 
@@ -347,6 +378,9 @@ impl Trace {
     /// What helm says about the origin of finding `f`; `None` for findings that are not about
     /// an image part (labels, promotion, configuration): those keep the text search's answer.
     pub fn verdict(&self, f: &Finding) -> Option<Verdict> {
+        if f.rule == RuleId::InvalidImageRef {
+            return self.invalid_reference(f);
+        }
         let part_of_rule = match f.rule {
             RuleId::MutableTag => Part::Tag,
             RuleId::DigestRequired => Part::Digest,
