@@ -1,0 +1,273 @@
+//! ApplicationSets: their generators' parameter sets, each put into the template to make one
+//! Application, as Argo CD's `applicationset/generators/list.go` and `applicationset/utils`
+//! (`Render.Replace`, fasttemplate) do.
+//!
+//! Only the `list` generator and the default (fasttemplate) syntax are evaluated. Everything else
+//! (`goTemplate: true`, `templatePatch`, the other generators, a generator's own `template`,
+//! `selector` or `values`) is refused with an error naming the line, never skipped: judging fewer
+//! Applications than Argo CD makes is the silent pass this section exists to prevent.
+
+use super::{err, text, ArgoCdFleet, ArgoOrigin, Generated, Resolver};
+use crate::ConfigError;
+use imagegate_yaml::{Node, ScalarStyle, Value};
+use std::collections::BTreeMap;
+
+/// The generators Argo CD knows and imagegate does not evaluate yet.
+const LATER: [&str; 8] = [
+    "git",
+    "matrix",
+    "merge",
+    "clusters",
+    "scmProvider",
+    "pullRequest",
+    "clusterDecisionResource",
+    "plugin",
+];
+
+/// Every Application one ApplicationSet generates.
+pub(crate) fn expand(
+    r: &Resolver<'_>,
+    manifest: &str,
+    doc: &Node,
+    out: &mut ArgoCdFleet,
+) -> Result<(), ConfigError> {
+    let Some(name) = doc
+        .get("metadata")
+        .and_then(|m| text(m, "name"))
+        .filter(|n| !n.is_empty())
+    else {
+        return Err(err(manifest, doc, "ApplicationSet has no metadata.name"));
+    };
+    let Some(spec) = doc.get("spec").filter(|s| s.as_map().is_some()) else {
+        return Err(err(manifest, doc, format!("ApplicationSet `{name}` has no spec")));
+    };
+    if let Some(go) = spec
+        .get("goTemplate")
+        .filter(|g| g.to_json() == serde_json::Value::Bool(true))
+    {
+        return Err(err(
+            manifest,
+            go,
+            format!("ApplicationSet `{name}` sets goTemplate: true, which imagegate does not evaluate yet"),
+        )
+        .hint("Go templates need Go's text/template and sprig; until imagegate runs them through helm, declare these applications as plain Application manifests or under components:"));
+    }
+    if let Some(patch) = spec.get("templatePatch") {
+        return Err(err(
+            manifest,
+            patch,
+            format!("ApplicationSet `{name}`: templatePatch is not evaluated yet"),
+        ));
+    }
+    let Some(template) = spec.get("template").filter(|t| t.as_map().is_some()) else {
+        return Err(err(manifest, spec, format!("ApplicationSet `{name}` has no spec.template")));
+    };
+    let generators = spec.get("generators").and_then(Node::as_seq).unwrap_or_default();
+    if generators.is_empty() {
+        return Err(err(manifest, spec, format!("ApplicationSet `{name}` has no generators")));
+    }
+    for (gi, generator) in generators.iter().enumerate() {
+        let entries = generator.as_map().unwrap_or_default();
+        for (key, value) in entries {
+            let key_text = key.key_text().unwrap_or_default();
+            match key_text.as_ref() {
+                "list" => {}
+                k if LATER.contains(&k) => {
+                    return Err(err(
+                        manifest,
+                        key,
+                        format!("ApplicationSet `{name}`: the `{k}` generator is not evaluated yet"),
+                    )
+                    .hint("imagegate evaluates the list generator so far; declare these applications as plain Application manifests or under components: meanwhile"))
+                }
+                k => {
+                    return Err(err(
+                        manifest,
+                        value,
+                        format!("ApplicationSet `{name}`: generators[{gi}].{k} is not evaluated yet"),
+                    ))
+                }
+            }
+        }
+        let Some(list) = generator.get("list") else {
+            return Err(err(
+                manifest,
+                generator,
+                format!("ApplicationSet `{name}`: generators[{gi}] names no generator"),
+            ));
+        };
+        for (key, value) in list.as_map().unwrap_or_default() {
+            let k = key.key_text().unwrap_or_default();
+            if k != "elements" {
+                return Err(err(
+                    manifest,
+                    value,
+                    format!("ApplicationSet `{name}`: list.{k} is not evaluated yet"),
+                ));
+            }
+        }
+        let elements = list.get("elements").and_then(Node::as_seq).unwrap_or_default();
+        for (ei, element) in elements.iter().enumerate() {
+            let params = element_params(manifest, name, element)?;
+            let rendered = substitute(manifest, template, &params)?;
+            let app = Node {
+                value: Value::Map(vec![
+                    (plain("kind", template), plain("Application", template)),
+                    (
+                        plain("metadata", template),
+                        rendered.get("metadata").cloned().unwrap_or_else(|| plain("", template)),
+                    ),
+                    (
+                        plain("spec", template),
+                        rendered.get("spec").cloned().unwrap_or_else(|| plain("", template)),
+                    ),
+                ]),
+                line: template.line,
+                col: template.col,
+            };
+            let origin = ArgoOrigin {
+                manifest: manifest.into(),
+                line: element.line,
+                kind: "ApplicationSet".into(),
+                name: name.to_string(),
+                element: Some(format!("generators[{gi}].list.elements[{ei}]")),
+                source: None,
+            };
+            r.application(manifest, &Generated { app: &app, origin }, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// A plain scalar at `at`'s position.
+fn plain(text: &str, at: &Node) -> Node {
+    Node {
+        value: Value::Scalar(imagegate_yaml::Scalar {
+            text: text.into(),
+            style: ScalarStyle::Plain,
+        }),
+        line: at.line,
+        col: at.col,
+    }
+}
+
+/// The parameters of one list element without `goTemplate`: every field a string, and the
+/// fields of `values` as `values.<key>` (Argo CD refuses any other value).
+fn element_params(
+    manifest: &str,
+    name: &str,
+    element: &Node,
+) -> Result<BTreeMap<String, String>, ConfigError> {
+    let Some(entries) = element.as_map() else {
+        return Err(err(manifest, element, format!("ApplicationSet `{name}`: a list element must be a mapping")));
+    };
+    let string = |node: &Node, key: &str| match node.to_json() {
+        serde_json::Value::String(s) => Ok(s),
+        _ => Err(err(
+            manifest,
+            node,
+            format!("ApplicationSet `{name}`: list element field `{key}` is not a string"),
+        )
+        .hint("without goTemplate Argo CD accepts only strings in list elements: quote the value")),
+    };
+    let mut params = BTreeMap::new();
+    for (k, v) in entries {
+        let key = k.key_text().unwrap_or_default().into_owned();
+        if key == "values" {
+            let Some(values) = v.as_map() else {
+                return Err(err(manifest, v, format!("ApplicationSet `{name}`: `values` must be a mapping")));
+            };
+            for (vk, vv) in values {
+                let vk = vk.key_text().unwrap_or_default().into_owned();
+                let value = string(vv, &format!("values.{vk}"))?;
+                params.insert(format!("values.{vk}"), value);
+            }
+        } else {
+            let value = string(v, &key)?;
+            params.insert(key, value);
+        }
+    }
+    Ok(params)
+}
+
+/// The template with every string (values and keys, at any depth) put through [`fasttemplate`].
+fn substitute(
+    manifest: &str,
+    node: &Node,
+    params: &BTreeMap<String, String>,
+) -> Result<Node, ConfigError> {
+    let value = match &node.value {
+        Value::Scalar(s) => match s.to_json() {
+            serde_json::Value::String(text) => {
+                let replaced = fasttemplate(&text, params)
+                    .map_err(|m| err(manifest, node, m))?;
+                if replaced == text {
+                    Value::Scalar(s.clone())
+                } else {
+                    // Quoted, so the result stays a string whatever it reads like.
+                    Value::Scalar(imagegate_yaml::Scalar {
+                        text: replaced,
+                        style: ScalarStyle::DoubleQuoted,
+                    })
+                }
+            }
+            _ => Value::Scalar(s.clone()),
+        },
+        Value::Seq(items) => Value::Seq(
+            items
+                .iter()
+                .map(|i| substitute(manifest, i, params))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Map(entries) => Value::Map(
+            entries
+                .iter()
+                .map(|(k, v)| Ok((substitute(manifest, k, params)?, substitute(manifest, v, params)?)))
+                .collect::<Result<_, ConfigError>>()?,
+        ),
+    };
+    Ok(Node {
+        value,
+        line: node.line,
+        col: node.col,
+    })
+}
+
+/// Argo CD's default template syntax (`Render.Replace` without `goTemplate`): a string with no
+/// `{{…}}` on one line is left alone; otherwise each `{{ tag }}` becomes the parameter named by
+/// the trimmed tag, and a tag no parameter names stays exactly as written. A `{{` with no `}}`
+/// after it is an error, as fasttemplate makes it.
+///
+/// Written by hand: fasttemplate is a Go package, and its semantics are these few lines.
+pub fn fasttemplate(text: &str, params: &BTreeMap<String, String>) -> Result<String, String> {
+    let templated = text.lines().any(|l| {
+        l.find("{{")
+            .is_some_and(|open| l[open + 2..].contains("}}"))
+    });
+    if !templated {
+        return Ok(text.to_string());
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find("{{") {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 2..];
+        let Some(close) = after.find("}}") else {
+            return Err(format!(
+                "invalid template `{text}`: a `{{{{` has no `}}}}` after it"
+            ));
+        };
+        let tag = &after[..close];
+        match params.get(tag.trim()) {
+            Some(v) if !tag.trim().is_empty() => out.push_str(v),
+            _ => {
+                out.push_str("{{");
+                out.push_str(tag);
+                out.push_str("}}");
+            }
+        }
+        rest = &after[close + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
