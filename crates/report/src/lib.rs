@@ -47,7 +47,8 @@ pub use format::{
     render_to_string, Format, FormatOptions, ParseFormatError, RenderError, Renderer,
 };
 pub use model::{
-    CellReport, CellStatus, EnvironmentCounts, ExceptionRef, Generator, ObjectRef, Origin, Report,
+    CellReport, CellStatus, EnvironmentCounts, ExceptionRef, Generator, NotJudgedApp, ObjectRef,
+    Origin, Report,
     ReportFinding, Severity, Snippet, Summary, Verdict, RENDER_FAILED, SCHEMA,
 };
 pub use rules::RuleMeta;

@@ -121,6 +121,14 @@ impl MarkdownRenderer {
         }
         writeln!(out, "{}", counts_row("**Total**", &total))?;
         writeln!(out)?;
+        if !report.not_judged.is_empty() {
+            writeln!(out, "### Not judged")?;
+            writeln!(out)?;
+            for app in &report.not_judged {
+                writeln!(out, "- {}", text(&app.sentence()))?;
+            }
+            writeln!(out)?;
+        }
 
         let active: Vec<&ReportFinding> = report.findings.iter().filter(|f| !f.excepted).collect();
         if !active.is_empty() {
