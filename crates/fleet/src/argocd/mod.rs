@@ -28,6 +28,7 @@
 //! here rather than approximated.
 
 mod appset;
+mod lines;
 
 use crate::{render_template, ConfigError, Repo, MAX_CONFIG_BYTES};
 use imagegate_yaml::{Node, Value};
@@ -118,7 +119,9 @@ impl ArgoOrigin {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InlineValues {
-    /// The values as YAML (a `valuesObject` as JSON, which YAML reads too).
+    /// The values as YAML helm reads, laid out so that every line is the line of the manifest
+    /// it was written on (blank lines in front; a `valuesObject` written key by key, scalars
+    /// as JSON), so an origin found in the text is a line of `file`.
     pub text: String,
     /// The manifest the values are written in.
     pub file: String,
@@ -159,6 +162,25 @@ pub struct HelmParameter {
 }
 
 impl HelmParameter {
+    /// A values layer that sets what this `--set` / `--set-string` parameter sets, its value on
+    /// the parameter's line (blank lines in front), for the origin search and the marker
+    /// render: `image.tag=1.2` is `{"image":{"tag":"1.2"}}`. `None` for a file parameter and
+    /// for names helm reads with more than dots (list indexes, escapes).
+    pub fn as_values_layer(&self) -> Option<String> {
+        if self.kind == ParameterKind::SetFile
+            || self.name.contains(['[', ']', '\\', '='])
+            || self.name.split('.').any(str::is_empty)
+        {
+            return None;
+        }
+        let value = self.value.replace("\\,", ",");
+        let mut json = serde_json::Value::String(value);
+        for key in self.name.rsplit('.') {
+            json = serde_json::Value::Object(serde_json::Map::from_iter([(key.to_string(), json)]));
+        }
+        Some(lines::pad_to(self.line, &format!("{json}\n")))
+    }
+
     /// The helm flag.
     pub fn flag(&self) -> &'static str {
         match self.kind {
@@ -632,7 +654,7 @@ impl Resolver<'_> {
         let inline_values = match (helm.get("valuesObject"), helm.get("values")) {
             (Some(obj), _) if !obj.is_null() && obj.as_map().is_some_and(|m| !m.is_empty()) => {
                 Some(crate::InlineValues {
-                    text: obj.to_json().to_string(),
+                    text: lines::line_preserving(obj),
                     file: ctx.manifest.to_string(),
                     line: obj.line,
                     field: (ctx.field)("helm.valuesObject"),
@@ -647,7 +669,9 @@ impl Resolver<'_> {
             }
             (_, Some(values)) if values.as_str().is_some_and(|t| !t.trim().is_empty()) => {
                 Some(crate::InlineValues {
-                    text: values.as_str().unwrap_or_default().to_string(),
+                    // Verbatim, as Argo CD passes it, behind blank lines so that each line of
+                    // the text is its line in the manifest.
+                    text: lines::pad_to(values.line, values.as_str().unwrap_or_default()),
                     file: ctx.manifest.to_string(),
                     line: values.line,
                     field: (ctx.field)("helm.values"),

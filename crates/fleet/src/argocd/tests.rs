@@ -309,7 +309,11 @@ spec:
     .unwrap();
     let c = cell(&fleet, "web");
     let inline = c.inline_values.as_ref().unwrap();
-    assert_eq!(inline.text, r#"{"image":{"tag":"from-object"}}"#);
+    // Each value on its manifest line: line 12 holds the object's one key.
+    assert_eq!(
+        inline.text,
+        format!("{}\"image\": {{\"tag\":\"from-object\"}}\n", "\n".repeat(11))
+    );
     assert_eq!(
         (inline.file.as_str(), inline.line, inline.field.as_str()),
         ("argocd/web.yaml", 12, "spec.source.helm.valuesObject")
@@ -342,7 +346,7 @@ fn values_text_is_used_when_there_is_no_values_object() {
     let inline = cell(&fleet, "web").inline_values.clone().unwrap();
     assert_eq!(
         (inline.text.as_str(), inline.line, inline.field.as_str()),
-        ("a: 1\n", 10, "spec.source.helm.values")
+        ("\n\n\n\n\n\n\n\n\na: 1\n", 10, "spec.source.helm.values")
     );
 }
 
