@@ -8,8 +8,8 @@
 
 use crate::Fatal;
 use imagegate_fleet::{
-    closest, default_values_prefix, ArgoCdSettings, explain_entry, load_yaml, ClusterScope, ComponentEntry,
-    ConfigError, EnvironmentEntry, Fleet, FleetFile, HelmSettings, LimitSettings,
+    closest, default_values_prefix, explain_entry, load_yaml, ArgoCdSettings, ClusterScope,
+    ComponentEntry, ConfigError, EnvironmentEntry, Fleet, FleetFile, HelmSettings, LimitSettings,
     MissingValueFiles, Naming, Repo, ValueFolders, ValueStacks, FORMAT_HINT, MAX_CONFIG_BYTES,
 };
 use imagegate_policy::{ExceptionSettings, PolicySettings, PromotionSettings, RuleSeverity};

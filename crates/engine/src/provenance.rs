@@ -123,9 +123,13 @@ fn mark_argocd_inputs(
 ) -> Result<Cell, String> {
     let mut marked = cell.clone();
     if let Some(inline) = &mut marked.inline_values {
-        if let Some(json) =
-            markers.mark_values(&inline.file, LayerKind::ValueStack, &[], &inline.text, selection)
-        {
+        if let Some(json) = markers.mark_values(
+            &inline.file,
+            LayerKind::ValueStack,
+            &[],
+            &inline.text,
+            selection,
+        ) {
             inline.text = json;
         }
     }
@@ -140,7 +144,8 @@ fn mark_argocd_inputs(
         let Some(layer) = p.as_values_layer() else {
             continue;
         };
-        let Some(json) = markers.mark_values(&p.file, LayerKind::ValueStack, &[], &layer, selection)
+        let Some(json) =
+            markers.mark_values(&p.file, LayerKind::ValueStack, &[], &layer, selection)
         else {
             continue;
         };

@@ -505,7 +505,10 @@ mod tests {
         use imagegate_fleet::{HelmParameter, InlineValues, ParameterKind};
         let dir = tempfile::tempdir().unwrap();
         for (p, t) in [
-            ("charts/web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 1.0.0\n"),
+            (
+                "charts/web/Chart.yaml",
+                "apiVersion: v2\nname: web\nversion: 1.0.0\n",
+            ),
             ("charts/web/values.yaml", "a: 1\n"),
             ("charts/web/files/cfg,1.txt", "x"),
         ] {

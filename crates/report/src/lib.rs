@@ -48,8 +48,7 @@ pub use format::{
 };
 pub use model::{
     CellReport, CellStatus, EnvironmentCounts, ExceptionRef, Generator, NotJudgedApp, ObjectRef,
-    Origin, Report,
-    ReportFinding, Severity, Snippet, Summary, Verdict, RENDER_FAILED, SCHEMA,
+    Origin, Report, ReportFinding, Severity, Snippet, Summary, Verdict, RENDER_FAILED, SCHEMA,
 };
 pub use rules::RuleMeta;
 pub use sanitize::{cut_at_line, terminal_block, terminal_line};

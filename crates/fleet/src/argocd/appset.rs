@@ -39,7 +39,11 @@ pub(crate) fn expand(
         return Err(err(manifest, doc, "ApplicationSet has no metadata.name"));
     };
     let Some(spec) = doc.get("spec").filter(|s| s.as_map().is_some()) else {
-        return Err(err(manifest, doc, format!("ApplicationSet `{name}` has no spec")));
+        return Err(err(
+            manifest,
+            doc,
+            format!("ApplicationSet `{name}` has no spec"),
+        ));
     };
     if let Some(go) = spec
         .get("goTemplate")
@@ -60,11 +64,22 @@ pub(crate) fn expand(
         ));
     }
     let Some(template) = spec.get("template").filter(|t| t.as_map().is_some()) else {
-        return Err(err(manifest, spec, format!("ApplicationSet `{name}` has no spec.template")));
+        return Err(err(
+            manifest,
+            spec,
+            format!("ApplicationSet `{name}` has no spec.template"),
+        ));
     };
-    let generators = spec.get("generators").and_then(Node::as_seq).unwrap_or_default();
+    let generators = spec
+        .get("generators")
+        .and_then(Node::as_seq)
+        .unwrap_or_default();
     if generators.is_empty() {
-        return Err(err(manifest, spec, format!("ApplicationSet `{name}` has no generators")));
+        return Err(err(
+            manifest,
+            spec,
+            format!("ApplicationSet `{name}` has no generators"),
+        ));
     }
     for (gi, generator) in generators.iter().enumerate() {
         let entries = generator.as_map().unwrap_or_default();
@@ -106,7 +121,10 @@ pub(crate) fn expand(
                 ));
             }
         }
-        let elements = list.get("elements").and_then(Node::as_seq).unwrap_or_default();
+        let elements = list
+            .get("elements")
+            .and_then(Node::as_seq)
+            .unwrap_or_default();
         for (ei, element) in elements.iter().enumerate() {
             let params = element_params(manifest, name, element)?;
             let rendered = substitute(manifest, template, &params)?;
@@ -115,11 +133,17 @@ pub(crate) fn expand(
                     (plain("kind", template), plain("Application", template)),
                     (
                         plain("metadata", template),
-                        rendered.get("metadata").cloned().unwrap_or_else(|| plain("", template)),
+                        rendered
+                            .get("metadata")
+                            .cloned()
+                            .unwrap_or_else(|| plain("", template)),
                     ),
                     (
                         plain("spec", template),
-                        rendered.get("spec").cloned().unwrap_or_else(|| plain("", template)),
+                        rendered
+                            .get("spec")
+                            .cloned()
+                            .unwrap_or_else(|| plain("", template)),
                     ),
                 ]),
                 line: template.line,
@@ -159,7 +183,11 @@ fn element_params(
     element: &Node,
 ) -> Result<BTreeMap<String, String>, ConfigError> {
     let Some(entries) = element.as_map() else {
-        return Err(err(manifest, element, format!("ApplicationSet `{name}`: a list element must be a mapping")));
+        return Err(err(
+            manifest,
+            element,
+            format!("ApplicationSet `{name}`: a list element must be a mapping"),
+        ));
     };
     let string = |node: &Node, key: &str| match node.to_json() {
         serde_json::Value::String(s) => Ok(s),
@@ -175,7 +203,11 @@ fn element_params(
         let key = k.key_text().unwrap_or_default().into_owned();
         if key == "values" {
             let Some(values) = v.as_map() else {
-                return Err(err(manifest, v, format!("ApplicationSet `{name}`: `values` must be a mapping")));
+                return Err(err(
+                    manifest,
+                    v,
+                    format!("ApplicationSet `{name}`: `values` must be a mapping"),
+                ));
             };
             for (vk, vv) in values {
                 let vk = vk.key_text().unwrap_or_default().into_owned();
@@ -199,8 +231,7 @@ fn substitute(
     let value = match &node.value {
         Value::Scalar(s) => match s.to_json() {
             serde_json::Value::String(text) => {
-                let replaced = fasttemplate(&text, params)
-                    .map_err(|m| err(manifest, node, m))?;
+                let replaced = fasttemplate(&text, params).map_err(|m| err(manifest, node, m))?;
                 if replaced == text {
                     Value::Scalar(s.clone())
                 } else {
@@ -222,7 +253,12 @@ fn substitute(
         Value::Map(entries) => Value::Map(
             entries
                 .iter()
-                .map(|(k, v)| Ok((substitute(manifest, k, params)?, substitute(manifest, v, params)?)))
+                .map(|(k, v)| {
+                    Ok((
+                        substitute(manifest, k, params)?,
+                        substitute(manifest, v, params)?,
+                    ))
+                })
                 .collect::<Result<_, ConfigError>>()?,
         ),
     };

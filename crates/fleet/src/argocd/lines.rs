@@ -143,12 +143,20 @@ spec:
         assert_eq!(back.to_json(), obj.to_json(), "{text}");
         let src: Vec<&str> = source.lines().collect();
         let out: Vec<&str> = text.lines().collect();
-        for (key, line) in [("ghcr.io/acme/web", 5), ("1.10", 6), ("one", 9), ("true", 14)] {
+        for (key, line) in [
+            ("ghcr.io/acme/web", 5),
+            ("1.10", 6),
+            ("one", 9),
+            ("true", 14),
+        ] {
             assert!(src[line - 1].contains(key.trim_matches('"')), "{key}");
             assert!(out[line - 1].contains(key), "{key} on line {line}: {text}");
         }
         // `y` is YAML 1.1's true, as go-yaml v2 (and so Argo CD and helm) read it.
-        assert!(out[6].contains(r#""flags": {"a":1,"b":["x",true]}"#), "{text}");
+        assert!(
+            out[6].contains(r#""flags": {"a":1,"b":["x",true]}"#),
+            "{text}"
+        );
     }
 
     #[test]

@@ -103,7 +103,10 @@ pub struct ArgoOrigin {
 impl ArgoOrigin {
     /// `file:line`, then the element when there is one: how `imagegate cells` shows it.
     pub fn describe(&self) -> String {
-        let mut s = format!("{}:{} {} {}", self.manifest, self.line, self.kind, self.name);
+        let mut s = format!(
+            "{}:{} {} {}",
+            self.manifest, self.line, self.kind, self.name
+        );
         if let Some(e) = &self.element {
             s.push_str(&format!(" {e}"));
         }
@@ -251,7 +254,11 @@ pub fn normalise_repo_url(url: &str) -> String {
         .split_once('/')
         .filter(|(port, _)| !port.is_empty() && port.chars().all(|c| c.is_ascii_digit()))
         .map_or(path, |(_, rest)| rest);
-    format!("{}/{}", host.to_ascii_lowercase(), path.trim_start_matches('/'))
+    format!(
+        "{}/{}",
+        host.to_ascii_lowercase(),
+        path.trim_start_matches('/')
+    )
 }
 
 /// Resolves the `argocd:` section of `file` into cells and not-judged applications.
@@ -277,7 +284,11 @@ pub(crate) fn resolve(
         repo,
         settings,
         helm,
-        this_repo: settings.repo_url.iter().map(|u| normalise_repo_url(u)).collect(),
+        this_repo: settings
+            .repo_url
+            .iter()
+            .map(|u| normalise_repo_url(u))
+            .collect(),
     };
     let mut out = ArgoCdFleet::default();
     let mut files = Vec::new();
@@ -339,12 +350,7 @@ impl Resolver<'_> {
 
     /// One document: an Application, an ApplicationSet, a `List` of them, or anything else
     /// (passed over: manifest folders hold AppProjects and more).
-    fn object(
-        &self,
-        manifest: &str,
-        doc: &Node,
-        out: &mut ArgoCdFleet,
-    ) -> Result<(), ConfigError> {
+    fn object(&self, manifest: &str, doc: &Node, out: &mut ArgoCdFleet) -> Result<(), ConfigError> {
         match text(doc, "kind") {
             Some("List") => {
                 for item in doc.get("items").and_then(Node::as_seq).unwrap_or_default() {
@@ -379,10 +385,13 @@ impl Resolver<'_> {
         let app = g.app;
         let name = app_name(manifest, app)?;
         let Some(spec) = app.get("spec").filter(|s| s.as_map().is_some()) else {
-            return Err(err(manifest, app, format!("Application `{name}` has no spec")));
+            return Err(err(
+                manifest,
+                app,
+                format!("Application `{name}` has no spec"),
+            ));
         };
-        let sources: Vec<(&Node, Option<usize>)> = match (spec.get("sources"), spec.get("source"))
-        {
+        let sources: Vec<(&Node, Option<usize>)> = match (spec.get("sources"), spec.get("source")) {
             (Some(list), _) if list.as_seq().is_some_and(|l| !l.is_empty()) => list
                 .as_seq()
                 .unwrap_or_default()
@@ -407,7 +416,9 @@ impl Resolver<'_> {
         let rendering: Vec<&(&Node, Option<usize>)> = sources
             .iter()
             .filter(|(s, _)| {
-                !(text(s, "ref").is_some() && text(s, "path").is_none() && text(s, "chart").is_none())
+                !(text(s, "ref").is_some()
+                    && text(s, "path").is_none()
+                    && text(s, "chart").is_none())
             })
             .collect();
         let destination = spec.get("destination");
@@ -504,14 +515,22 @@ impl Resolver<'_> {
                     Err(m) => format!("chart refused: {m}"),
                 });
             }
-            let namespace = text(helm, "namespace")
-                .filter(|n| !n.is_empty())
-                .unwrap_or(if dest_ns.is_empty() { "default" } else { dest_ns });
+            let namespace = text(helm, "namespace").filter(|n| !n.is_empty()).unwrap_or(
+                if dest_ns.is_empty() {
+                    "default"
+                } else {
+                    dest_ns
+                },
+            );
             let api_versions = helm
                 .get("apiVersions")
                 .and_then(Node::as_seq)
                 .filter(|l| !l.is_empty())
-                .map(|l| l.iter().filter_map(|n| n.as_str().map(str::to_string)).collect())
+                .map(|l| {
+                    l.iter()
+                        .filter_map(|n| n.as_str().map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_else(|| self.helm.api_versions.clone());
             out.cells.push(crate::Cell {
                 environment: environment.clone(),
@@ -690,7 +709,10 @@ impl Resolver<'_> {
             _ => None,
         };
         let mut parameters = Vec::new();
-        let params = helm.get("parameters").and_then(Node::as_seq).unwrap_or_default();
+        let params = helm
+            .get("parameters")
+            .and_then(Node::as_seq)
+            .unwrap_or_default();
         for (i, p) in params.iter().enumerate() {
             let Some(name) = text(p, "name").filter(|n| !n.is_empty()) else {
                 return Err(Refused::Config(err(
@@ -719,7 +741,10 @@ impl Resolver<'_> {
                 line: p.line,
             });
         }
-        let files = helm.get("fileParameters").and_then(Node::as_seq).unwrap_or_default();
+        let files = helm
+            .get("fileParameters")
+            .and_then(Node::as_seq)
+            .unwrap_or_default();
         for (i, p) in files.iter().enumerate() {
             let at = format!("{}[{i}]", (ctx.field)("helm.fileParameters"));
             let (Some(name), Some(path)) = (text(p, "name"), text(p, "path")) else {
@@ -765,19 +790,28 @@ impl Resolver<'_> {
         at: &str,
     ) -> Result<String, Refused> {
         if raw.is_empty() {
-            return Err(Refused::Config(err(ctx.manifest, node, format!("{at} is empty"))));
+            return Err(Refused::Config(err(
+                ctx.manifest,
+                node,
+                format!("{at} is empty"),
+            )));
         }
         let joined = if let Some(rest) = raw.strip_prefix('$') {
             let (name, path) = rest.split_once('/').unwrap_or((rest, ""));
             let Some(source) = ctx.refs.get(name) else {
                 let known: Vec<&str> = ctx.refs.keys().copied().collect();
                 return Err(Refused::Config(
-                    err(ctx.manifest, node, format!("{at} `{raw}` names no source with `ref: {name}`"))
-                        .hint(if known.is_empty() {
-                            "add the repository holding the file to spec.sources with `ref:`".to_string()
-                        } else {
-                            format!("refs declared: {}", known.join(", "))
-                        }),
+                    err(
+                        ctx.manifest,
+                        node,
+                        format!("{at} `{raw}` names no source with `ref: {name}`"),
+                    )
+                    .hint(if known.is_empty() {
+                        "add the repository holding the file to spec.sources with `ref:`"
+                            .to_string()
+                    } else {
+                        format!("refs declared: {}", known.join(", "))
+                    }),
                 ));
             };
             let url = text(source, "repoURL").unwrap_or("");

@@ -38,7 +38,8 @@ fn fleet_of(files: &[(&str, &str)], section: &str) -> Result<Fleet, ConfigError>
     fleet
 }
 
-const SECTION: &str = "  manifests: [\"argocd/**/*.yaml\"]\n  repoURL: [\"https://github.com/acme/gitops.git\"]\n";
+const SECTION: &str =
+    "  manifests: [\"argocd/**/*.yaml\"]\n  repoURL: [\"https://github.com/acme/gitops.git\"]\n";
 
 fn cell<'a>(fleet: &'a Fleet, app: &str) -> &'a crate::Cell {
     fleet
@@ -203,7 +204,10 @@ fn a_ref_to_another_repository_is_not_judged_and_an_unknown_ref_is_an_error() {
     );
     let e = run(app("valeus", "https://github.com/acme/gitops")).unwrap_err();
     assert_eq!((e.file.as_str(), e.line), ("argocd/shop.yaml", Some(8)));
-    assert!(e.message.contains("names no source with `ref: valeus`"), "{e}");
+    assert!(
+        e.message.contains("names no source with `ref: valeus`"),
+        "{e}"
+    );
     assert!(e.hint.unwrap().contains("refs declared: values"));
 }
 
@@ -312,7 +316,10 @@ spec:
     // Each value on its manifest line: line 12 holds the object's one key.
     assert_eq!(
         inline.text,
-        format!("{}\"image\": {{\"tag\":\"from-object\"}}\n", "\n".repeat(11))
+        format!(
+            "{}\"image\": {{\"tag\":\"from-object\"}}\n",
+            "\n".repeat(11)
+        )
     );
     assert_eq!(
         (inline.file.as_str(), inline.line, inline.field.as_str()),
@@ -440,14 +447,24 @@ metadata: {name: c}
 spec: {destination: {name: dev}, source: {repoURL: https://github.com/acme/gitops, path: charts/web}}
 ";
     let fleet = fleet_of(
-        &[("argocd/list.yaml", manifest), ("charts/web/Chart.yaml", CHART)],
+        &[
+            ("argocd/list.yaml", manifest),
+            ("charts/web/Chart.yaml", CHART),
+        ],
         SECTION,
     )
     .unwrap();
     let cells = fleet.cells().unwrap();
     let names: Vec<String> = cells
         .iter()
-        .map(|c| format!("{}/{}@{}", c.environment, c.app, c.argocd.as_ref().unwrap().line))
+        .map(|c| {
+            format!(
+                "{}/{}@{}",
+                c.environment,
+                c.app,
+                c.argocd.as_ref().unwrap().line
+            )
+        })
         .collect();
     assert_eq!(names, ["dev/a@4", "dev/c@11", "prod/b@7"]);
     assert_eq!(fleet.environment_names().unwrap(), ["dev", "prod"]);
@@ -527,7 +544,10 @@ fn an_application_set_list_generator_makes_one_cell_per_element() {
 fn what_the_application_set_reader_does_not_evaluate_is_an_error_at_its_line() {
     let cases = [
         (
-            APPSET.replace("spec:\n  generators:", "spec:\n  goTemplate: true\n  generators:"),
+            APPSET.replace(
+                "spec:\n  generators:",
+                "spec:\n  goTemplate: true\n  generators:",
+            ),
             5,
             "sets goTemplate: true, which imagegate does not evaluate yet",
         ),
@@ -570,7 +590,11 @@ fn fasttemplate_follows_argo_cd() {
     assert_eq!(t("{{name}}-{{ values.tag }}").unwrap(), "web-1.0");
     assert_eq!(t("{{nope}}/{{ }}/{{name}}").unwrap(), "{{nope}}/{{ }}/web");
     assert_eq!(t("no tags {{").unwrap(), "no tags {{");
-    assert_eq!(t("{{name\n}}").unwrap(), "{{name\n}}", "a tag across lines is no tag");
+    assert_eq!(
+        t("{{name\n}}").unwrap(),
+        "{{name\n}}",
+        "a tag across lines is no tag"
+    );
     assert!(t("{{name}} {{ open").is_err());
 }
 
@@ -587,7 +611,11 @@ fn repository_urls_compare_normalised() {
     ] {
         assert_eq!(n(url), want, "{url}");
     }
-    assert_ne!(n("https://github.com/Acme/gitops"), want, "paths keep their case");
+    assert_ne!(
+        n("https://github.com/Acme/gitops"),
+        want,
+        "paths keep their case"
+    );
     assert_ne!(n("https://github.com/acme/gitops-other"), want);
 }
 
