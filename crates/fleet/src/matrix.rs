@@ -312,7 +312,9 @@ pub(crate) fn resolve_environments(
             }
         }
     }
-    if envs.is_empty() && model.argocd.is_none() {
+    // Without environments, components would make no cell at all: only an `argocd:` fleet
+    // may leave them out.
+    if envs.is_empty() && (model.argocd.is_none() || !model.components.is_empty()) {
         return Err(
             ConfigError::new(file, "no environment is declared").at_node(root.get("environments"))
         );
