@@ -18,12 +18,15 @@ fn json(out: &std::process::Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// A cell as the test compares it: ENV/APP, release, namespace, value files, where it came from.
+type Row<'a> = (String, &'a str, &'a str, Vec<(&'a str, bool)>, String);
+
 const NOT_JUDGED: &str = "argocd/kustomize.yaml:2: Argo CD application overlay-dev is not judged: its source overlays/dev is a kustomize application (no Chart.yaml), not a Helm chart";
 
 #[test]
 fn the_matrix_is_what_the_argo_cd_manifests_generate() {
     let doc = json(&imagegate(&["cells", "--format", "json"], &fixture()));
-    let cells: Vec<(String, &str, &str, Vec<(&str, bool)>, String)> = doc["cells"]
+    let cells: Vec<Row<'_>> = doc["cells"]
         .as_array()
         .unwrap()
         .iter()

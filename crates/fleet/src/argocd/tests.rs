@@ -508,7 +508,9 @@ fn an_application_set_list_generator_makes_one_cell_per_element() {
     )
     .unwrap();
     let cells = fleet.cells().unwrap();
-    let got: Vec<(String, String, Vec<(&str, bool)>, Vec<&str>)> = cells
+    /// ENV/APP, where it came from, value files, parameter values.
+    type Row<'a> = (String, String, Vec<(&'a str, bool)>, Vec<&'a str>);
+    let got: Vec<Row<'_>> = cells
         .iter()
         .map(|c| {
             (
