@@ -1,7 +1,8 @@
 //! `argocd:` end to end on `tests/fixtures/argocd`: the cells are the Helm applications its Argo
 //! CD manifests generate, helm renders each as Argo CD's repo server would (value files in
 //! order, `$ref` files, inline values, parameters, file parameters), findings point at the
-//! manifest lines, and the kustomize application is said in every output, never skipped.
+//! manifest lines, and the kustomize application is said in every output, never skipped. The
+//! ApplicationSets use a list and a git directories generator.
 //! Every expectation is written by hand from the manifests.
 
 mod common;
@@ -111,6 +112,20 @@ fn the_matrix_is_what_the_argo_cd_manifests_generate() {
                 vec![],
                 s("argocd/appset.yaml:10 api generators[0].list.elements[1]")
             ),
+            (
+                s("prod/tenant-blue"),
+                "tenant-blue",
+                "blue",
+                vec![("tenants/blue/values.yaml", true)],
+                s("argocd/tenants.yaml:9 tenants generators[0].git.directories: tenants/blue (0)")
+            ),
+            (
+                s("prod/tenant-green"),
+                "tenant-green",
+                "green",
+                vec![("tenants/green/values.yaml", true)],
+                s("argocd/tenants.yaml:9 tenants generators[0].git.directories: tenants/green (1)")
+            ),
         ]
     );
     let not_judged = doc["notJudged"].as_array().unwrap();
@@ -128,7 +143,7 @@ fn the_matrix_is_what_the_argo_cd_manifests_generate() {
         "  -f (spec.source.helm.valuesObject at argocd/inline.yaml:19)",
         "  --set-file image.repository=files/repository.txt  (argocd/inline.yaml:34)",
         "  (missing, skipped) envs/dev/missing.yaml",
-        "6 cells",
+        "8 cells",
         &format!("not judged: {NOT_JUDGED}"),
     ] {
         assert!(
@@ -172,6 +187,9 @@ fn helm_renders_each_application_with_argo_cd_precedence() {
             // A parameter over `values`, a file parameter over both.
             "prod/params-prod params ghcr.io/acme/from-file:from-parameter",
             "prod/prod-api api ghcr.io/acme/web:2.0",
+            // One per tenant folder, each with its own values file from the repository root.
+            "prod/tenant-blue blue ghcr.io/acme/web:blue",
+            "prod/tenant-green green ghcr.io/acme/web:green",
         ]
     );
 }

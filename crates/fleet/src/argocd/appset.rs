@@ -2,7 +2,7 @@
 //! Application, as Argo CD's `applicationset/generators/list.go` and `applicationset/utils`
 //! (`Render.Replace`, fasttemplate) do.
 //!
-//! Only the `list` generator and the default (fasttemplate) syntax are evaluated. Everything else
+//! Only the `list` and `git` generators and the default (fasttemplate) syntax are evaluated. Everything else
 //! (`goTemplate: true`, `templatePatch`, the other generators, a generator's own `template`,
 //! `selector` or `values`) is refused with an error naming the line, never skipped: judging fewer
 //! Applications than Argo CD makes is the silent pass this section exists to prevent.
@@ -13,8 +13,7 @@ use imagegate_yaml::{Node, ScalarStyle, Value};
 use std::collections::BTreeMap;
 
 /// The generators Argo CD knows and imagegate does not evaluate yet.
-const LATER: [&str; 8] = [
-    "git",
+const LATER: [&str; 7] = [
     "matrix",
     "merge",
     "clusters",
@@ -86,14 +85,14 @@ pub(crate) fn expand(
         for (key, value) in entries {
             let key_text = key.key_text().unwrap_or_default();
             match key_text.as_ref() {
-                "list" => {}
+                "list" | "git" => {}
                 k if LATER.contains(&k) => {
                     return Err(err(
                         manifest,
                         key,
                         format!("ApplicationSet `{name}`: the `{k}` generator is not evaluated yet"),
                     )
-                    .hint("imagegate evaluates the list generator so far; declare these applications as plain Application manifests or under components: meanwhile"))
+                    .hint("imagegate evaluates the list and git generators so far; declare these applications as plain Application manifests or under components: meanwhile"))
                 }
                 k => {
                     return Err(err(
@@ -104,30 +103,25 @@ pub(crate) fn expand(
                 }
             }
         }
-        let Some(list) = generator.get("list") else {
+        let elements = if let Some(list) = generator.get("list") {
+            list_elements(manifest, name, gi, list)?
+        } else if let Some(git) = generator.get("git") {
+            match super::git::elements(r, manifest, name, gi, git)? {
+                Ok(elements) => elements,
+                Err(not_judged) => {
+                    out.not_judged.push(not_judged);
+                    continue;
+                }
+            }
+        } else {
             return Err(err(
                 manifest,
                 generator,
                 format!("ApplicationSet `{name}`: generators[{gi}] names no generator"),
             ));
         };
-        for (key, value) in list.as_map().unwrap_or_default() {
-            let k = key.key_text().unwrap_or_default();
-            if k != "elements" {
-                return Err(err(
-                    manifest,
-                    value,
-                    format!("ApplicationSet `{name}`: list.{k} is not evaluated yet"),
-                ));
-            }
-        }
-        let elements = list
-            .get("elements")
-            .and_then(Node::as_seq)
-            .unwrap_or_default();
-        for (ei, element) in elements.iter().enumerate() {
-            let params = element_params(manifest, name, element)?;
-            let rendered = substitute(manifest, template, &params)?;
+        for element in elements {
+            let rendered = substitute(manifest, template, &element.params)?;
             let app = Node {
                 value: Value::Map(vec![
                     (plain("kind", template), plain("Application", template)),
@@ -154,13 +148,55 @@ pub(crate) fn expand(
                 line: element.line,
                 kind: "ApplicationSet".into(),
                 name: name.to_string(),
-                element: Some(format!("generators[{gi}].list.elements[{ei}]")),
+                element: Some(element.describe),
                 source: None,
             };
             r.application(manifest, &Generated { app: &app, origin }, out)?;
         }
     }
     Ok(())
+}
+
+/// One parameter set of a generator, and where it came from.
+pub(crate) struct Element {
+    /// The parameters, by name.
+    pub params: BTreeMap<String, String>,
+    /// The line to point at in the ApplicationSet's manifest.
+    pub line: u32,
+    /// The element, as `imagegate cells` names it (`generators[0].list.elements[1]`).
+    pub describe: String,
+}
+
+/// The elements of a `list` generator.
+fn list_elements(
+    manifest: &str,
+    name: &str,
+    gi: usize,
+    list: &Node,
+) -> Result<Vec<Element>, ConfigError> {
+    for (key, value) in list.as_map().unwrap_or_default() {
+        let k = key.key_text().unwrap_or_default();
+        if k != "elements" {
+            return Err(err(
+                manifest,
+                value,
+                format!("ApplicationSet `{name}`: list.{k} is not evaluated yet"),
+            ));
+        }
+    }
+    list.get("elements")
+        .and_then(Node::as_seq)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .map(|(ei, element)| {
+            Ok(Element {
+                params: element_params(manifest, name, element)?,
+                line: element.line,
+                describe: format!("generators[{gi}].list.elements[{ei}]"),
+            })
+        })
+        .collect()
 }
 
 /// A plain scalar at `at`'s position.

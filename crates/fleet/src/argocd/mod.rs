@@ -28,6 +28,7 @@
 //! here rather than approximated.
 
 mod appset;
+mod git;
 mod lines;
 
 use crate::{render_template, ConfigError, Repo, MAX_CONFIG_BYTES};
@@ -56,6 +57,12 @@ pub struct ArgoCdSettings {
     /// (the Application's).
     #[serde(default = "default_environment")]
     pub environment: String,
+    /// Match the `files` of ApplicationSet git generators as doublestar globs (`*` within a
+    /// folder, `**` across folders), as Argo CD does with
+    /// `applicationsetcontroller.enable.new.git.file.globbing`. Off (Argo CD's default): as
+    /// `git ls-files` matches a pathspec, `*` crossing folders.
+    #[serde(default)]
+    pub new_git_file_globbing: bool,
 }
 
 fn default_environment() -> String {

@@ -554,9 +554,9 @@ fn what_the_application_set_reader_does_not_evaluate_is_an_error_at_its_line() {
             "sets goTemplate: true, which imagegate does not evaluate yet",
         ),
         (
-            APPSET.replace("    - list:", "    - git: {}\n    - list:"),
+            APPSET.replace("    - list:", "    - matrix: {}\n    - list:"),
             6,
-            "the `git` generator is not evaluated yet",
+            "the `matrix` generator is not evaluated yet",
         ),
         (
             APPSET.replace("tag: '1.0'", "tag: 1.0"),
@@ -626,4 +626,124 @@ fn set_values_escape_commas_as_argo_cd() {
     assert_eq!(clean_set_value("a,b"), "a\\,b");
     assert_eq!(clean_set_value("a\\,b"), "a\\,b");
     assert_eq!(clean_set_value("{a,b}"), "{a,b}");
+}
+
+const GIT_APPSET: &str = "\
+kind: ApplicationSet
+metadata: {name: clusters}
+spec:
+  generators:
+    - git:
+        repoURL: https://github.com/acme/gitops.git
+        revision: HEAD
+        files:
+          - path: config/*.yaml
+          - {path: config/skip/*, exclude: true}
+    - git:
+        repoURL: https://github.com/acme/gitops.git
+        revision: HEAD
+        directories:
+          - path: apps/*
+          - {path: apps/old, exclude: true}
+  template:
+    metadata: {name: '{{path.basename}}-web'}
+    spec:
+      destination: {name: dev, namespace: '{{path[1]}}'}
+      source:
+        repoURL: https://github.com/acme/gitops
+        path: charts/web
+        helm:
+          parameters:
+            - {name: replicas, value: '{{cluster.replicas}}'}
+            - {name: file, value: '{{path.filename}}'}
+";
+
+#[test]
+fn git_generators_read_files_and_folders_of_this_checkout() {
+    let fleet = fleet_of(
+        &[
+            ("argocd/git.yaml", GIT_APPSET),
+            ("charts/web/Chart.yaml", CHART),
+            ("config/eu.yaml", "cluster: {name: eu, replicas: 3}\n"),
+            // `*` crosses folders in Argo CD's default pathspec matching.
+            (
+                "config/us/east.yaml",
+                "- cluster: {name: us, replicas: 2}\n",
+            ),
+            ("config/skip/x.yaml", "cluster: {name: skipped}\n"),
+            ("apps/api/README.md", ""),
+            ("apps/old/README.md", ""),
+            ("apps/web/base/README.md", ""),
+            (".hidden/README.md", ""),
+        ],
+        SECTION,
+    )
+    .unwrap();
+    let cells = fleet.cells().unwrap();
+    let got: Vec<(String, Vec<&str>, String)> = cells
+        .iter()
+        .map(|c| {
+            (
+                format!("{}/{} ns={}", c.environment, c.app, c.namespace),
+                c.parameters.iter().map(|p| p.value.as_str()).collect(),
+                c.argocd.as_ref().unwrap().element.clone().unwrap(),
+            )
+        })
+        .collect();
+    let s = String::from;
+    assert_eq!(
+        got,
+        [
+            // A folder has no file parameters: they stay as written, as in Argo CD.
+            (
+                s("dev/api-web ns=api"),
+                vec!["{{cluster.replicas}}", "{{path.filename}}"],
+                s("generators[1].git.directories: apps/api (0)")
+            ),
+            (
+                s("dev/config-web ns={{path[1]}}"),
+                vec!["3", "eu.yaml"],
+                s("generators[0].git.files: config/eu.yaml[0]")
+            ),
+            (
+                s("dev/us-web ns=us"),
+                vec!["2", "east.yaml"],
+                s("generators[0].git.files: config/us/east.yaml[0]")
+            ),
+            (
+                s("dev/web-web ns=web"),
+                vec!["{{cluster.replicas}}", "{{path.filename}}"],
+                s("generators[1].git.directories: apps/web (1)")
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_git_generator_over_another_repository_is_not_judged() {
+    let text = GIT_APPSET.replace(
+        "repoURL: https://github.com/acme/gitops.git\n        revision: HEAD\n        files",
+        "repoURL: https://github.com/acme/config.git\n        revision: HEAD\n        files",
+    );
+    let fleet = fleet_of(
+        &[
+            ("argocd/git.yaml", text.as_str()),
+            ("charts/web/Chart.yaml", CHART),
+            ("apps/api/README.md", ""),
+        ],
+        SECTION,
+    )
+    .unwrap();
+    assert_eq!(
+        fleet.argocd.cells.len(),
+        1,
+        "the directories generator still makes its cell"
+    );
+    let n = &fleet.argocd.not_judged;
+    assert_eq!(n.len(), 1, "{n:?}");
+    assert_eq!(
+        (n[0].app.as_str(), n[0].line, n[0].element.as_deref()),
+        ("clusters", 6, Some("generators[0].git"))
+    );
+    assert!(n[0].reason.contains("https://github.com/acme/config.git"));
 }
