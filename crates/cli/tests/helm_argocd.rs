@@ -228,6 +228,11 @@ fn helm_findings_point_at_manifest_lines_and_unjudged_apps_are_said() {
         )
     };
     assert_eq!(origin("prod-api"), "argocd/appset.yaml:21");
+    // The snippet is the manifest's own line, not the layer helm read.
+    assert!(
+        text.contains(r#"21 |             - { name: image.tag, value: "{{tag}}" }"#),
+        "{text}"
+    );
     assert_eq!(origin("inline-prod"), "argocd/inline.yaml:19");
     assert_eq!(origin("params-prod"), "argocd/inline.yaml:32");
     assert_eq!(origin("shop-dev"), "envs/dev/shop.yaml:2");
