@@ -2,7 +2,8 @@
 //! Application, as Argo CD's `applicationset/generators/list.go` and `applicationset/utils`
 //! (`Render.Replace`, fasttemplate) do.
 //!
-//! Only the `list` and `git` generators and the default (fasttemplate) syntax are evaluated. Everything else
+//! Only the `list`, `git` and `matrix` generators and the default (fasttemplate) syntax are
+//! evaluated. Everything else
 //! (`goTemplate: true`, `templatePatch`, the other generators, a generator's own `template`,
 //! `selector` or `values`) is refused with an error naming the line, never skipped: judging fewer
 //! Applications than Argo CD makes is the silent pass this section exists to prevent.
@@ -81,44 +82,19 @@ pub(crate) fn expand(
         ));
     }
     for (gi, generator) in generators.iter().enumerate() {
-        let entries = generator.as_map().unwrap_or_default();
-        for (key, value) in entries {
-            let key_text = key.key_text().unwrap_or_default();
-            match key_text.as_ref() {
-                "list" | "git" => {}
-                k if LATER.contains(&k) => {
-                    return Err(err(
-                        manifest,
-                        key,
-                        format!("ApplicationSet `{name}`: the `{k}` generator is not evaluated yet"),
-                    )
-                    .hint("imagegate evaluates the list and git generators so far; declare these applications as plain Application manifests or under components: meanwhile"))
-                }
-                k => {
-                    return Err(err(
-                        manifest,
-                        value,
-                        format!("ApplicationSet `{name}`: generators[{gi}].{k} is not evaluated yet"),
-                    ))
-                }
+        let elements = match generator_elements(
+            r,
+            manifest,
+            name,
+            &format!("generators[{gi}]"),
+            generator,
+            true,
+        )? {
+            Ok(elements) => elements,
+            Err(not_judged) => {
+                out.not_judged.push(not_judged);
+                continue;
             }
-        }
-        let elements = if let Some(list) = generator.get("list") {
-            list_elements(manifest, name, gi, list)?
-        } else if let Some(git) = generator.get("git") {
-            match super::git::elements(r, manifest, name, gi, git)? {
-                Ok(elements) => elements,
-                Err(not_judged) => {
-                    out.not_judged.push(not_judged);
-                    continue;
-                }
-            }
-        } else {
-            return Err(err(
-                manifest,
-                generator,
-                format!("ApplicationSet `{name}`: generators[{gi}] names no generator"),
-            ));
         };
         for element in elements {
             let rendered = substitute(manifest, template, &element.params)?;
@@ -157,6 +133,131 @@ pub(crate) fn expand(
     Ok(())
 }
 
+/// The parameter sets of one generator at `at` (`generators[0]`, `generators[0].matrix.generators[1]`),
+/// or why the ApplicationSet's applications are not judged. `top` is false inside a matrix,
+/// whose children may not be matrices again here.
+fn generator_elements(
+    r: &Resolver<'_>,
+    manifest: &str,
+    name: &str,
+    at: &str,
+    generator: &Node,
+    top: bool,
+) -> Result<Result<Vec<Element>, super::NotJudged>, ConfigError> {
+    let entries = generator.as_map().unwrap_or_default();
+    for (key, value) in entries {
+        let key_text = key.key_text().unwrap_or_default();
+        match key_text.as_ref() {
+            "list" | "git" => {}
+            "matrix" if top => {}
+            k if LATER.contains(&k) => {
+                return Err(err(
+                    manifest,
+                    key,
+                    format!("ApplicationSet `{name}`: the `{k}` generator is not evaluated yet{}", if top { "" } else { " inside a matrix" }),
+                )
+                .hint("imagegate evaluates the list, git and matrix generators so far; declare these applications as plain Application manifests or under components: meanwhile"))
+            }
+            k => {
+                return Err(err(
+                    manifest,
+                    value,
+                    format!("ApplicationSet `{name}`: {at}.{k} is not evaluated yet"),
+                ))
+            }
+        }
+    }
+    if let Some(list) = generator.get("list") {
+        return list_elements(manifest, name, at, list).map(Ok);
+    }
+    if let Some(git) = generator.get("git") {
+        return super::git::elements(r, manifest, name, at, git);
+    }
+    if let Some(matrix) = generator.get("matrix") {
+        return matrix_elements(r, manifest, name, at, matrix);
+    }
+    Err(err(
+        manifest,
+        generator,
+        format!("ApplicationSet `{name}`: {at} names no generator"),
+    ))
+}
+
+/// Argo CD's matrix generator without `goTemplate`: for each parameter set of the first child,
+/// the second child with those parameters put into its strings, and every pair combined (a key
+/// both set to different values is an error, as `CombineStringMaps` makes it).
+fn matrix_elements(
+    r: &Resolver<'_>,
+    manifest: &str,
+    name: &str,
+    at: &str,
+    matrix: &Node,
+) -> Result<Result<Vec<Element>, super::NotJudged>, ConfigError> {
+    for (key, value) in matrix.as_map().unwrap_or_default() {
+        let k = key.key_text().unwrap_or_default();
+        if k != "generators" {
+            return Err(err(
+                manifest,
+                value,
+                format!("ApplicationSet `{name}`: {at}.matrix.{k} is not evaluated yet"),
+            ));
+        }
+    }
+    let children = matrix
+        .get("generators")
+        .and_then(Node::as_seq)
+        .unwrap_or_default();
+    if children.len() != 2 {
+        return Err(err(
+            manifest,
+            matrix,
+            format!(
+                "ApplicationSet `{name}`: a matrix generator needs exactly two generators, it has {}",
+                children.len()
+            ),
+        ));
+    }
+    let first_at = format!("{at}.matrix.generators[0]");
+    let second_at = format!("{at}.matrix.generators[1]");
+    let first = match generator_elements(r, manifest, name, &first_at, &children[0], false)? {
+        Ok(e) => e,
+        Err(n) => return Ok(Err(n)),
+    };
+    let mut out = Vec::new();
+    for a in first {
+        let second = substitute(manifest, &children[1], &a.params)?;
+        let seconds = match generator_elements(r, manifest, name, &second_at, &second, false)? {
+            Ok(e) => e,
+            Err(n) => return Ok(Err(n)),
+        };
+        for b in seconds {
+            let mut params = a.params.clone();
+            for (k, v) in &b.params {
+                match params.get(k) {
+                    Some(current) if current != v => {
+                        return Err(err(
+                            manifest,
+                            &children[1],
+                            format!(
+                                "ApplicationSet `{name}`: the matrix's generators both set `{k}`, to `{current}` and `{v}`"
+                            ),
+                        ))
+                    }
+                    _ => {
+                        params.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            out.push(Element {
+                params,
+                line: a.line,
+                describe: format!("{} × {}", a.describe, b.describe),
+            });
+        }
+    }
+    Ok(Ok(out))
+}
+
 /// One parameter set of a generator, and where it came from.
 pub(crate) struct Element {
     /// The parameters, by name.
@@ -171,7 +272,7 @@ pub(crate) struct Element {
 fn list_elements(
     manifest: &str,
     name: &str,
-    gi: usize,
+    at: &str,
     list: &Node,
 ) -> Result<Vec<Element>, ConfigError> {
     for (key, value) in list.as_map().unwrap_or_default() {
@@ -193,7 +294,7 @@ fn list_elements(
             Ok(Element {
                 params: element_params(manifest, name, element)?,
                 line: element.line,
-                describe: format!("generators[{gi}].list.elements[{ei}]"),
+                describe: format!("{at}.list.elements[{ei}]"),
             })
         })
         .collect()

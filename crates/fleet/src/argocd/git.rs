@@ -30,7 +30,7 @@ pub(crate) fn elements(
     r: &Resolver<'_>,
     manifest: &str,
     name: &str,
-    gi: usize,
+    at: &str,
     git: &Node,
 ) -> Result<Result<Vec<Element>, NotJudged>, ConfigError> {
     for (key, value) in git.as_map().unwrap_or_default() {
@@ -57,7 +57,7 @@ pub(crate) fn elements(
             app: name.to_string(),
             manifest: manifest.to_string(),
             line: git.line,
-            element: Some(format!("generators[{gi}].git")),
+            element: Some(format!("{at}.git")),
             reason: format!(
                 "its git generator reads another repository ({url}); argocd.repoURL names this one"
             ),
@@ -104,7 +104,7 @@ pub(crate) fn elements(
                 Element {
                     params,
                     line: git.line,
-                    describe: format!("generators[{gi}].git.directories: {dir} ({i})"),
+                    describe: format!("{at}.git.directories: {dir} ({i})"),
                 }
             })
             .collect();
@@ -162,7 +162,7 @@ pub(crate) fn elements(
             elements.push(Element {
                 params,
                 line: git.line,
-                describe: format!("generators[{gi}].git.files: {file}[{oi}]"),
+                describe: format!("{at}.git.files: {file}[{oi}]"),
             });
         }
     }

@@ -554,9 +554,14 @@ fn what_the_application_set_reader_does_not_evaluate_is_an_error_at_its_line() {
             "sets goTemplate: true, which imagegate does not evaluate yet",
         ),
         (
-            APPSET.replace("    - list:", "    - matrix: {}\n    - list:"),
+            APPSET.replace("    - list:", "    - merge: {}\n    - list:"),
             6,
-            "the `matrix` generator is not evaluated yet",
+            "the `merge` generator is not evaluated yet",
+        ),
+        (
+            APPSET.replace("    - list:", "    - matrix: {generators: []}\n    - list:"),
+            6,
+            "a matrix generator needs exactly two generators, it has 0",
         ),
         (
             APPSET.replace("tag: '1.0'", "tag: 1.0"),
@@ -746,4 +751,66 @@ fn a_git_generator_over_another_repository_is_not_judged() {
         ("clusters", 6, Some("generators[0].git"))
     );
     assert!(n[0].reason.contains("https://github.com/acme/config.git"));
+}
+
+#[test]
+fn a_matrix_crosses_its_generators_and_feeds_the_first_into_the_second() {
+    let appset = "\
+kind: ApplicationSet
+metadata: {name: grid}
+spec:
+  generators:
+    - matrix:
+        generators:
+          - git:
+              repoURL: https://github.com/acme/gitops
+              directories: [{path: apps/*}]
+          - list:
+              elements:
+                - {env: dev, app: '{{path.basename}}'}
+                - {env: prod, app: '{{path.basename}}'}
+  template:
+    metadata: {name: '{{app}}-{{env}}'}
+    spec:
+      destination: {name: '{{env}}', namespace: '{{path.basename}}'}
+      source: {repoURL: https://github.com/acme/gitops, path: charts/web}
+";
+    let files = [
+        ("argocd/grid.yaml", appset),
+        ("charts/web/Chart.yaml", CHART),
+        ("apps/api/README.md", ""),
+        ("apps/web/README.md", ""),
+    ];
+    let fleet = fleet_of(&files, SECTION).unwrap();
+    let cells = fleet.cells().unwrap();
+    let got: Vec<String> = cells
+        .iter()
+        .map(|c| format!("{}/{} ns={}", c.environment, c.app, c.namespace))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "dev/api-dev ns=api",
+            "dev/web-dev ns=web",
+            "prod/api-prod ns=api",
+            "prod/web-prod ns=web"
+        ]
+    );
+    assert_eq!(
+        cells[0].argocd.as_ref().unwrap().element.as_deref(),
+        Some("generators[0].matrix.generators[0].git.directories: apps/api (0) × generators[0].matrix.generators[1].list.elements[0]")
+    );
+    // Both children setting one key to different values is Argo CD's error too.
+    let clash = appset.replace("{env: dev, app:", "{env: dev, path.basename: x, app:");
+    let files = [
+        ("argocd/grid.yaml", clash.as_str()),
+        ("charts/web/Chart.yaml", CHART),
+        ("apps/api/README.md", ""),
+    ];
+    let e = fleet_of(&files, SECTION).unwrap_err();
+    assert!(
+        e.message
+            .contains("both set `path.basename`, to `api` and `x`"),
+        "{e}"
+    );
 }
