@@ -2,8 +2,8 @@
 //! Application, as Argo CD's `applicationset/generators/list.go` and `applicationset/utils`
 //! (`Render.Replace`, fasttemplate) do.
 //!
-//! Only the `list`, `git` and `matrix` generators and the default (fasttemplate) syntax are
-//! evaluated. Everything else
+//! Only the `list`, `git`, `matrix` and `merge` generators and the default (fasttemplate) syntax
+//! are evaluated. Everything else
 //! (`goTemplate: true`, `templatePatch`, the other generators, a generator's own `template`,
 //! `selector` or `values`) is refused with an error naming the line, never skipped: judging fewer
 //! Applications than Argo CD makes is the silent pass this section exists to prevent.
@@ -149,14 +149,14 @@ fn generator_elements(
         let key_text = key.key_text().unwrap_or_default();
         match key_text.as_ref() {
             "list" | "git" => {}
-            "matrix" if top => {}
+            "matrix" | "merge" if top => {}
             k if LATER.contains(&k) => {
                 return Err(err(
                     manifest,
                     key,
                     format!("ApplicationSet `{name}`: the `{k}` generator is not evaluated yet{}", if top { "" } else { " inside a matrix" }),
                 )
-                .hint("imagegate evaluates the list, git and matrix generators so far; declare these applications as plain Application manifests or under components: meanwhile"))
+                .hint("imagegate evaluates the list, git, matrix and merge generators so far; declare these applications as plain Application manifests or under components: meanwhile"))
             }
             k => {
                 return Err(err(
@@ -175,6 +175,9 @@ fn generator_elements(
     }
     if let Some(matrix) = generator.get("matrix") {
         return matrix_elements(r, manifest, name, at, matrix);
+    }
+    if let Some(merge) = generator.get("merge") {
+        return merge_elements(r, manifest, name, at, merge);
     }
     Err(err(
         manifest,
@@ -256,6 +259,96 @@ fn matrix_elements(
         }
     }
     Ok(Ok(out))
+}
+
+/// Argo CD's merge generator without `goTemplate`: the first child's parameter sets, each
+/// overridden, in child order, by the set of a later child with the same values of every
+/// `mergeKeys` key (a missing key is null); two sets of one child with the same key values are
+/// an error, as Argo CD's `NonUniqueParamSets`; later children's sets that match no first set
+/// are dropped.
+fn merge_elements(
+    r: &Resolver<'_>,
+    manifest: &str,
+    name: &str,
+    at: &str,
+    merge: &Node,
+) -> Result<Result<Vec<Element>, super::NotJudged>, ConfigError> {
+    for (key, value) in merge.as_map().unwrap_or_default() {
+        let k = key.key_text().unwrap_or_default();
+        if k != "generators" && k != "mergeKeys" {
+            return Err(err(
+                manifest,
+                value,
+                format!("ApplicationSet `{name}`: {at}.merge.{k} is not evaluated yet"),
+            ));
+        }
+    }
+    let mut keys: Vec<String> = merge
+        .get("mergeKeys")
+        .and_then(Node::as_seq)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|k| k.as_str().map(str::to_string))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    if keys.is_empty() {
+        return Err(err(
+            manifest,
+            merge,
+            format!("ApplicationSet `{name}`: a merge generator needs mergeKeys"),
+        ));
+    }
+    let children = merge
+        .get("generators")
+        .and_then(Node::as_seq)
+        .unwrap_or_default();
+    if children.len() < 2 {
+        return Err(err(
+            manifest,
+            merge,
+            format!(
+                "ApplicationSet `{name}`: a merge generator needs at least two generators, it has {}",
+                children.len()
+            ),
+        ));
+    }
+    let key_of = |e: &Element| -> Vec<Option<String>> {
+        keys.iter().map(|k| e.params.get(k).cloned()).collect()
+    };
+    let mut sets: Vec<Vec<Element>> = Vec::new();
+    for (ci, child) in children.iter().enumerate() {
+        let child_at = format!("{at}.merge.generators[{ci}]");
+        let elements = match generator_elements(r, manifest, name, &child_at, child, false)? {
+            Ok(e) => e,
+            Err(n) => return Ok(Err(n)),
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        for e in &elements {
+            if !seen.insert(key_of(e)) {
+                return Err(err(
+                    manifest,
+                    child,
+                    format!(
+                        "ApplicationSet `{name}`: {child_at} makes two parameter sets with the same mergeKeys values ({})",
+                        e.describe
+                    ),
+                ));
+            }
+        }
+        sets.push(elements);
+    }
+    let mut base = sets.remove(0);
+    for overrides in &sets {
+        for b in &mut base {
+            if let Some(o) = overrides.iter().find(|o| key_of(o) == key_of(b)) {
+                b.params
+                    .extend(o.params.iter().map(|(k, v)| (k.clone(), v.clone())));
+                b.describe = format!("{} ⊕ {}", b.describe, o.describe);
+            }
+        }
+    }
+    Ok(Ok(base))
 }
 
 /// One parameter set of a generator, and where it came from.

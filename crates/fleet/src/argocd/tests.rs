@@ -554,9 +554,9 @@ fn what_the_application_set_reader_does_not_evaluate_is_an_error_at_its_line() {
             "sets goTemplate: true, which imagegate does not evaluate yet",
         ),
         (
-            APPSET.replace("    - list:", "    - merge: {}\n    - list:"),
+            APPSET.replace("    - list:", "    - clusters: {}\n    - list:"),
             6,
-            "the `merge` generator is not evaluated yet",
+            "the `clusters` generator is not evaluated yet",
         ),
         (
             APPSET.replace("    - list:", "    - matrix: {generators: []}\n    - list:"),
@@ -811,6 +811,58 @@ spec:
     assert!(
         e.message
             .contains("both set `path.basename`, to `api` and `x`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_merge_overrides_the_first_generators_sets_by_their_keys() {
+    let appset = "\
+kind: ApplicationSet
+metadata: {name: merged}
+spec:
+  generators:
+    - merge:
+        mergeKeys: [cluster]
+        generators:
+          - list:
+              elements:
+                - {cluster: dev, tag: base}
+                - {cluster: prod, tag: base}
+          - list:
+              elements:
+                - {cluster: prod, tag: pinned}
+                - {cluster: qa, tag: dropped}
+  template:
+    metadata: {name: 'web-{{cluster}}'}
+    spec:
+      destination: {name: '{{cluster}}'}
+      source:
+        repoURL: https://github.com/acme/gitops
+        path: charts/web
+        helm: {parameters: [{name: image.tag, value: '{{tag}}'}]}
+";
+    let files = [
+        ("argocd/merged.yaml", appset),
+        ("charts/web/Chart.yaml", CHART),
+    ];
+    let fleet = fleet_of(&files, SECTION).unwrap();
+    let got: Vec<String> = fleet
+        .cells()
+        .unwrap()
+        .iter()
+        .map(|c| format!("{}/{} tag={}", c.environment, c.app, c.parameters[0].value))
+        .collect();
+    assert_eq!(got, ["dev/web-dev tag=base", "prod/web-prod tag=pinned"]);
+    let dup = appset.replace("{cluster: qa, tag: dropped}", "{cluster: prod, tag: again}");
+    let files = [
+        ("argocd/merged.yaml", dup.as_str()),
+        ("charts/web/Chart.yaml", CHART),
+    ];
+    let e = fleet_of(&files, SECTION).unwrap_err();
+    assert!(
+        e.message
+            .contains("two parameter sets with the same mergeKeys values"),
         "{e}"
     );
 }
