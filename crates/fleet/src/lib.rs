@@ -21,8 +21,8 @@ mod paths;
 mod template;
 
 pub use argocd::{
-    clean_set_value, normalise_repo_url, ArgoCdFleet, ArgoCdSettings, ArgoOrigin, HelmParameter,
-    InlineValues, NotJudged, ParameterKind,
+    clean_set_value, normalise_repo_url, ArgoCdFleet, ArgoCdSettings, ArgoCluster, ArgoOrigin,
+    HelmParameter, InlineValues, NotJudged, ParameterKind,
 };
 pub use error::ConfigError;
 pub use matrix::{

@@ -2,7 +2,7 @@
 //! Application, as Argo CD's `applicationset/generators/list.go` and `applicationset/utils`
 //! (`Render.Replace`, fasttemplate) do.
 //!
-//! Only the `list`, `git`, `matrix` and `merge` generators and the default (fasttemplate) syntax
+//! Only the `list`, `git`, `clusters`, `matrix` and `merge` generators and the default (fasttemplate) syntax
 //! are evaluated. Everything else
 //! (`goTemplate: true`, `templatePatch`, the other generators, a generator's own `template`,
 //! `selector` or `values`) is refused with an error naming the line, never skipped: judging fewer
@@ -14,10 +14,9 @@ use imagegate_yaml::{Node, ScalarStyle, Value};
 use std::collections::BTreeMap;
 
 /// The generators Argo CD knows and imagegate does not evaluate yet.
-const LATER: [&str; 7] = [
+const LATER: [&str; 6] = [
     "matrix",
     "merge",
-    "clusters",
     "scmProvider",
     "pullRequest",
     "clusterDecisionResource",
@@ -148,7 +147,7 @@ fn generator_elements(
     for (key, value) in entries {
         let key_text = key.key_text().unwrap_or_default();
         match key_text.as_ref() {
-            "list" | "git" => {}
+            "list" | "git" | "clusters" => {}
             "matrix" | "merge" if top => {}
             k if LATER.contains(&k) => {
                 return Err(err(
@@ -156,7 +155,7 @@ fn generator_elements(
                     key,
                     format!("ApplicationSet `{name}`: the `{k}` generator is not evaluated yet{}", if top { "" } else { " inside a matrix" }),
                 )
-                .hint("imagegate evaluates the list, git, matrix and merge generators so far; declare these applications as plain Application manifests or under components: meanwhile"))
+                .hint("imagegate evaluates the list, git, clusters, matrix and merge generators so far; declare these applications as plain Application manifests or under components: meanwhile"))
             }
             k => {
                 return Err(err(
@@ -172,6 +171,9 @@ fn generator_elements(
     }
     if let Some(git) = generator.get("git") {
         return super::git::elements(r, manifest, name, at, git);
+    }
+    if let Some(clusters) = generator.get("clusters") {
+        return super::clusters::elements(r, manifest, name, at, clusters).map(Ok);
     }
     if let Some(matrix) = generator.get("matrix") {
         return matrix_elements(r, manifest, name, at, matrix);
@@ -505,7 +507,10 @@ fn substitute(
 /// after it is an error, as fasttemplate makes it.
 ///
 /// Written by hand: fasttemplate is a Go package, and its semantics are these few lines.
-pub fn fasttemplate(text: &str, params: &BTreeMap<String, String>) -> Result<String, String> {
+pub(crate) fn fasttemplate(
+    text: &str,
+    params: &BTreeMap<String, String>,
+) -> Result<String, String> {
     let templated = text.lines().any(|l| {
         l.find("{{")
             .is_some_and(|open| l[open + 2..].contains("}}"))

@@ -220,7 +220,7 @@ fn flatten(node: &Node, prefix: &str, out: &mut BTreeMap<String, String>) {
 
 /// Argo CD's `SanitizeName`: lowercase, every character but `a-z`, `0-9`, `-` and `.` a `-`, at
 /// most 253 bytes, no leading or trailing `-` or `.`.
-pub fn sanitize_name(name: &str) -> String {
+pub(crate) fn sanitize_name(name: &str) -> String {
     let s: String = name
         .to_lowercase()
         .chars()

@@ -28,6 +28,7 @@
 //! here rather than approximated.
 
 mod appset;
+mod clusters;
 mod git;
 mod lines;
 
@@ -63,6 +64,30 @@ pub struct ArgoCdSettings {
     /// `git ls-files` matches a pathspec, `*` crossing folders.
     #[serde(default)]
     pub new_git_file_globbing: bool,
+    /// The clusters Argo CD knows (its cluster Secrets), for ApplicationSet `clusters`
+    /// generators. Without this list a `clusters` generator is an error: imagegate reads no
+    /// cluster Secrets.
+    #[serde(default)]
+    pub clusters: Option<Vec<ArgoCluster>>,
+}
+
+/// One cluster Argo CD knows, as its cluster Secret declares it.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ArgoCluster {
+    /// The Secret's `name` (`{{name}}`).
+    pub name: String,
+    /// The Secret's `server` (`{{server}}`).
+    pub server: String,
+    /// The Secret's `project` (`{{project}}`), if any.
+    #[serde(default)]
+    pub project: Option<String>,
+    /// The Secret's labels (`{{metadata.labels.<key>}}`; what `selector` matches).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// The Secret's annotations (`{{metadata.annotations.<key>}}`).
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
 }
 
 fn default_environment() -> String {

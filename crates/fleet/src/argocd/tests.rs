@@ -556,7 +556,7 @@ fn what_the_application_set_reader_does_not_evaluate_is_an_error_at_its_line() {
         (
             APPSET.replace("    - list:", "    - clusters: {}\n    - list:"),
             6,
-            "the `clusters` generator is not evaluated yet",
+            "uses a clusters generator, and argocd.clusters declares no cluster",
         ),
         (
             APPSET.replace("    - list:", "    - matrix: {generators: []}\n    - list:"),
@@ -864,5 +864,50 @@ spec:
         e.message
             .contains("two parameter sets with the same mergeKeys values"),
         "{e}"
+    );
+}
+
+const CLUSTERS_SECTION: &str = "  manifests: [\"argocd/**/*.yaml\"]\n  repoURL: [\"https://github.com/acme/gitops.git\"]\n  clusters:\n    - {name: Prod-EU, server: 'https://eu.example', labels: {env: prod, region: eu}}\n    - {name: dev, server: 'https://dev.example', project: apps, labels: {env: dev}, annotations: {team: web}}\n";
+
+fn clusters_appset(generator: &str) -> String {
+    format!(
+        "kind: ApplicationSet\nmetadata: {{name: fleet}}\nspec:\n  generators:\n    - clusters: {generator}\n  template:\n    metadata: {{name: 'web-{{{{nameNormalized}}}}'}}\n    spec:\n      destination: {{server: '{{{{server}}}}'}}\n      source:\n        repoURL: https://github.com/acme/gitops\n        path: charts/web\n        helm: {{parameters: [{{name: tier, value: '{{{{values.tier}}}}'}}]}}\n"
+    )
+}
+
+fn cluster_cells(generator: &str) -> Vec<String> {
+    let text = clusters_appset(generator);
+    let files = [
+        ("argocd/fleet.yaml", text.as_str()),
+        ("charts/web/Chart.yaml", CHART),
+    ];
+    let fleet = fleet_of(&files, CLUSTERS_SECTION).unwrap();
+    fleet
+        .cells()
+        .unwrap()
+        .iter()
+        .map(|c| format!("{}/{} tier={}", c.environment, c.app, c.parameters[0].value))
+        .collect()
+}
+
+#[test]
+fn a_clusters_generator_reads_the_declared_clusters() {
+    // No selector: every declared cluster and the local one, values templated per cluster.
+    assert_eq!(
+        cluster_cells("{values: {tier: '{{metadata.labels.env}}-{{name}}'}}"),
+        [
+            "dev.example/web-dev tier=dev-dev",
+            "eu.example/web-prod-eu tier=prod-Prod-EU",
+            "in-cluster/web-in-cluster tier={{metadata.labels.env}}-in-cluster",
+        ]
+    );
+    // A selector leaves the local cluster out.
+    assert_eq!(
+        cluster_cells("{selector: {matchLabels: {env: prod}}, values: {tier: gold}}"),
+        ["eu.example/web-prod-eu tier=gold"]
+    );
+    assert_eq!(
+        cluster_cells("{selector: {matchExpressions: [{key: region, operator: DoesNotExist}]}, values: {tier: x}}"),
+        ["dev.example/web-dev tier=x"]
     );
 }
