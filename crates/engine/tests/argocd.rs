@@ -147,3 +147,32 @@ fn components_without_environments_are_an_error_even_beside_argocd() {
     let cfg = fleet.config();
     assert_eq!(cfg.cells().unwrap().len(), 1);
 }
+
+#[test]
+fn an_ignored_missing_values_file_is_the_applications_choice() {
+    let fleet = fleet();
+    fleet.write(
+        "imagegate.yaml",
+        &format!("{CONFIG}missingValueFiles: error\n"),
+    );
+    fleet.write(
+        "argocd/apps.yaml",
+        &APPS.replace(
+            "helm: {valueFiles: [../../values/web.yaml]}",
+            "helm: {valueFiles: [../../values/web.yaml, ../../values/absent.yaml], ignoreMissingValueFiles: true}",
+        ),
+    );
+    let cfg = fleet.config();
+    let web = cfg
+        .cells()
+        .unwrap()
+        .into_iter()
+        .find(|c| c.app == "web")
+        .unwrap();
+    assert!(
+        !web.value_files[1].present && web.problems.is_empty(),
+        "{web:?}"
+    );
+    let run = full_run(&cfg);
+    assert!(run.report.findings.is_empty(), "{:#?}", run.report.findings);
+}
