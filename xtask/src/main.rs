@@ -54,7 +54,7 @@ fn run() -> Result<()> {
                  \n  docs    regenerate docs/rules/*.md and docs/imagegate.schema.json (--check: fail if stale)\
                  \n  bench   the benchmark (--quick for a small fleet)\
                  \n  lint    the workflows, action.yml and GitLab CI file against their schemas, and actionlint\
-                 \n  fuzz    fuzz a reader of untrusted text: fuzz [image_ref|decode|config|origin|all] [--seconds N] [--seed S]\
+                 \n  fuzz    fuzz a reader of untrusted text: fuzz [image_ref|decode|config|origin|argocd|all] [--seconds N] [--seed S]\
                  \n  dist    the release archive and its sha256: dist [--target T] [--profile P] [--out DIR]"
             );
             bail!("unknown or missing command")

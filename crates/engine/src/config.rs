@@ -8,8 +8,8 @@
 
 use crate::Fatal;
 use imagegate_fleet::{
-    closest, default_values_prefix, explain_entry, load_yaml, ClusterScope, ComponentEntry,
-    ConfigError, EnvironmentEntry, Fleet, FleetFile, HelmSettings, LimitSettings,
+    closest, default_values_prefix, explain_entry, load_yaml, ArgoCdSettings, ClusterScope,
+    ComponentEntry, ConfigError, EnvironmentEntry, Fleet, FleetFile, HelmSettings, LimitSettings,
     MissingValueFiles, Naming, Repo, ValueFolders, ValueStacks, FORMAT_HINT, MAX_CONFIG_BYTES,
 };
 use imagegate_policy::{ExceptionSettings, PolicySettings, PromotionSettings, RuleSeverity};
@@ -27,12 +27,19 @@ pub struct ConfigFile {
     /// How helm is invoked for every cell.
     #[serde(default)]
     pub helm: HelmSettings,
-    /// The environments: discovered from files, listed inline, or both.
+    /// The cells are the Helm applications these Argo CD manifests generate: `Application`s and
+    /// the `ApplicationSet`s that make them. Alone, or beside `environments` and `components`.
+    #[serde(default)]
+    pub argocd: Option<ArgoCdSettings>,
+    /// The environments: discovered from files, listed inline, or both. May be left out when
+    /// `argocd` describes the fleet.
+    #[serde(default)]
     pub environments: Vec<EnvironmentEntry>,
     /// How cluster-scoped components are rendered (once per distinct value of `key`).
     #[serde(default)]
     pub cluster_scope: ClusterScope,
     /// The components (charts): discovered from component files, listed inline, or both.
+    #[serde(default)]
     pub components: Vec<ComponentEntry>,
     /// The default value stacks, as path templates; later files win.
     #[serde(default)]
@@ -79,6 +86,7 @@ impl ConfigFile {
             naming: self.naming.clone(),
             limits: self.limits.clone(),
             value_folders: self.value_folders.clone(),
+            argocd: self.argocd.clone(),
         }
     }
 }

@@ -185,12 +185,16 @@ pub fn run(ctx: &Context<'_>, cells: &[Cell], plan: Plan) -> Result<Run> {
         convert::finding_with_stack(f, None, cell, &cfg.model.exceptions)
     }));
 
+    let not_judged = not_judged(cfg);
+    for app in &not_judged {
+        ctx.observer.warn(&app.sentence());
+    }
     let generator =
         Generator::new("imagegate", env!("CARGO_PKG_VERSION")).with_helm(ctx.renderer.version());
     if let Coverage::Shard(shard) = plan.coverage {
         let matrix_cells = cfg.cells().map_err(|e| Fatal(e.to_string()))?.len() as u64;
         let n = cfg.model.exceptions.list.len();
-        let mut report = Report::new(generator, findings, reports);
+        let mut report = Report::new(generator, findings, reports).with_not_judged(not_judged);
         let details = report.findings.iter().map(FindingDetail::of).collect();
         lineage.sort();
         report.shard = Some(ShardRecord {
@@ -220,9 +224,26 @@ pub fn run(ctx: &Context<'_>, cells: &[Cell], plan: Plan) -> Result<Run> {
     };
     findings.extend(whole.judge(&lineage, &judged, matched)?);
     Ok(Run {
-        report: Report::new(generator, findings, reports),
+        report: Report::new(generator, findings, reports).with_not_judged(not_judged),
         inventory,
     })
+}
+
+/// The Argo CD applications of the configuration that no cell renders, as the report lists them.
+/// Every run lists all of them, narrowed and sharded ones too: they are not cells, so no
+/// selection covers them, and a run must never look as if it judged them.
+pub fn not_judged(cfg: &Config) -> Vec<imagegate_report::NotJudgedApp> {
+    cfg.argocd
+        .not_judged
+        .iter()
+        .map(|n| imagegate_report::NotJudgedApp {
+            app: n.app.clone(),
+            manifest: n.manifest.clone(),
+            line: n.line,
+            element: n.element.clone(),
+            reason: n.reason.clone(),
+        })
+        .collect()
 }
 
 /// A warning for each path of a configured `policy.customImageFields` entry (its images,

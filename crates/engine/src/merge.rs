@@ -154,7 +154,7 @@ pub fn merge(
         full: true,
     };
     findings.extend(whole.judge(&lineage, &judged, matched)?);
-    Ok(Report::new(generator, findings, cells))
+    Ok(Report::new(generator, findings, cells).with_not_judged(crate::fleet::not_judged(cfg)))
 }
 
 /// The inventory of the merged run, from the images.json beside each shard report.

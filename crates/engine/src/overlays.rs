@@ -44,13 +44,16 @@ pub fn unread(cfg: &Config, matrix: &[Cell]) -> Result<Vec<Finding>, Fatal> {
 }
 
 /// The missing value-stack entries of `cells` when `missingValueFiles: error` (one finding per
-/// cell and file; the cell itself is `render-failed` too).
+/// cell and file; the cell itself is `render-failed` too). An Argo CD cell's value files are
+/// the Application's to judge: a missing one is a configuration error unless the Application
+/// sets `ignoreMissingValueFiles`, and then it is skipped as Argo CD skips it.
 pub fn missing(cfg: &Config, cells: &[Cell]) -> Vec<Finding> {
     if cfg.model.missing_value_files != MissingValueFiles::Error {
         return Vec::new();
     }
     cells
         .iter()
+        .filter(|c| c.argocd.is_none())
         .flat_map(|c| {
             let ctx = CellContext {
                 environment: c.environment.clone(),

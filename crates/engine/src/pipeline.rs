@@ -236,6 +236,9 @@ impl<'a> Judge<'a> {
                     self.exceptions,
                     trace.as_ref(),
                 );
+                if let (Some(cfg), Some(cell)) = (self.config, cell) {
+                    manifest_snippet(&cfg.repo, cell, &mut r);
+                }
                 // Already-rendered input has no values to blame: the place to fix is the line in
                 // the file that was scanned.
                 if let (Some(s), Some(doc), Some(line)) = (&stream, f.document, f.line) {
@@ -419,4 +422,27 @@ pub fn decode_options(settings: &PolicySettings) -> DecodeOptions {
         image_field_names: settings.image_field_names(),
         ..DecodeOptions::default()
     }
+}
+
+/// An origin in an Argo CD cell's inline values or parameters is a line of its Application
+/// manifest; its snippet shows that line as written there. (The layer helm read is laid out on
+/// the manifest's lines, but in its own words: JSON scalars, one parameter as a mapping.)
+fn manifest_snippet(repo: &imagegate_fleet::Repo, cell: &Cell, r: &mut ReportFinding) {
+    let Some(origin) = &r.origin else { return };
+    let from_manifest = cell.inline_values.iter().any(|i| i.file == origin.file)
+        || cell.parameters.iter().any(|p| p.file == origin.file);
+    if !from_manifest {
+        return;
+    }
+    let Ok(text) = repo.read_to_string(&origin.file, imagegate_fleet::MAX_CONFIG_BYTES) else {
+        return;
+    };
+    let Some(line) = text.lines().nth(origin.line.saturating_sub(1) as usize) else {
+        return;
+    };
+    r.snippet = Some(imagegate_report::Snippet::new(
+        origin.line,
+        vec![line.to_string()],
+        origin.line,
+    ));
 }

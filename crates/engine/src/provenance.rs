@@ -114,6 +114,57 @@ fn prefixes(scratch: &ScratchChart) -> HashMap<String, Vec<String>> {
     out
 }
 
+/// The cell to render with markers: an Argo CD cell's inline values and `--set` parameters
+/// marked like any values layer, after the value files (their precedence), and the files its
+/// `--set-file` parameters read copied into the scratch repository unchanged.
+fn mark_argocd_inputs(
+    repo: &Repo,
+    cell: &Cell,
+    scratch: &ScratchChart,
+    markers: &mut Markers,
+    selection: &Selection,
+) -> Result<Cell, String> {
+    let mut marked = cell.clone();
+    if let Some(inline) = &mut marked.inline_values {
+        if let Some(json) = markers.mark_values(
+            &inline.file,
+            LayerKind::ValueStack,
+            &[],
+            &inline.text,
+            selection,
+        ) {
+            inline.text = json;
+        }
+    }
+    for p in &mut marked.parameters {
+        if p.kind == imagegate_fleet::ParameterKind::SetFile {
+            let text = repo
+                .read_to_string(&p.value, MAX_VALUES_BYTES)
+                .map_err(|e| format!("{}: {e}", p.value))?;
+            scratch.write(&p.value, &text)?;
+            continue;
+        }
+        let Some(layer) = p.as_values_layer() else {
+            continue;
+        };
+        let Some(json) =
+            markers.mark_values(&p.file, LayerKind::ValueStack, &[], &layer, selection)
+        else {
+            continue;
+        };
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+        let leaf = p
+            .name
+            .split('.')
+            .try_fold(&value, |v, key| v.get(key))
+            .and_then(serde_json::Value::as_str);
+        if let Some(leaf) = leaf {
+            p.value = imagegate_fleet::clean_set_value(leaf);
+        }
+    }
+    Ok(marked)
+}
+
 /// A site's place in its render, stable across the real and the marked render (object names
 /// may carry markers; templates, kinds and fields do not): template, kind, field, and how many
 /// such sites came before it.
@@ -214,7 +265,11 @@ impl Trace {
                 return Self::failed(e);
             }
         }
-        let cells = std::slice::from_ref(cell);
+        let marked = match mark_argocd_inputs(repo, cell, &scratch, &mut markers, &selection) {
+            Ok(c) => c,
+            Err(e) => return Self::failed(e),
+        };
+        let cells = std::slice::from_ref(&marked);
         let keys = match rerender.cache {
             Some(_) => cell_keys(
                 scratch.repo(),

@@ -60,12 +60,14 @@ impl RuleFilter {
         }
         let warnings_as_errors = report.summary.warnings_as_errors;
         let shard = report.shard;
+        let not_judged = report.not_judged;
         let findings = report
             .findings
             .into_iter()
             .filter(|f| self.keeps(&f.rule))
             .collect();
-        let mut kept = Report::new(report.generator, findings, report.cells);
+        let mut kept =
+            Report::new(report.generator, findings, report.cells).with_not_judged(not_judged);
         kept.shard = shard;
         kept.judged(warnings_as_errors)
     }

@@ -20,14 +20,19 @@ pub struct CellsDocument {
     pub schema: String,
     /// Every selected cell, in matrix order.
     pub cells: Vec<Cell>,
+    /// The Argo CD applications that no cell renders, with their reasons (additive; absent
+    /// when there are none).
+    #[serde(rename = "notJudged", skip_serializing_if = "Vec::is_empty")]
+    pub not_judged: Vec<imagegate_report::NotJudgedApp>,
 }
 
 impl CellsDocument {
-    /// The document of `cells`.
-    pub fn new(cells: Vec<Cell>) -> Self {
+    /// The document of `cells`, and of the Argo CD applications `not_judged`.
+    pub fn new(cells: Vec<Cell>, not_judged: Vec<imagegate_report::NotJudgedApp>) -> Self {
         Self {
             schema: CELLS_SCHEMA.into(),
             cells,
+            not_judged,
         }
     }
 }
@@ -140,7 +145,7 @@ mod tests {
 
     #[test]
     fn cells_and_images_documents_validate() {
-        let cells = serde_json::to_value(CellsDocument::new(vec![])).unwrap_or_default();
+        let cells = serde_json::to_value(CellsDocument::new(vec![], vec![])).unwrap_or_default();
         assert_eq!(
             errors(&validator(CELLS_SCHEMA), &cells),
             Vec::<String>::new()

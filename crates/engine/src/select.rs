@@ -100,10 +100,15 @@ pub fn select(cells: &[Cell], m: &Selection<'_>) -> Result<Vec<Cell>, Fatal> {
     Ok(selected)
 }
 
-/// Writes the `imagegate cells` listing: each cell with its release, namespace and chart, its
-/// value stack (missing files marked) and its problems, then the count; every field from the
-/// repository made safe for a terminal.
-pub fn write_listing(out: &mut dyn std::io::Write, cells: &[Cell]) -> std::io::Result<()> {
+/// Writes the `imagegate cells` listing: each cell with its release, namespace and chart, the
+/// Argo CD manifest (and generator element) it came from, its value stack (missing files
+/// marked), inline values and parameters, and its problems, then the count and the Argo CD
+/// applications that are not judged; every field from the repository made safe for a terminal.
+pub fn write_listing(
+    out: &mut dyn std::io::Write,
+    cells: &[Cell],
+    not_judged: &[imagegate_report::NotJudgedApp],
+) -> std::io::Result<()> {
     let shown = imagegate_report::terminal_line;
     for c in cells {
         writeln!(
@@ -115,6 +120,9 @@ pub fn write_listing(out: &mut dyn std::io::Write, cells: &[Cell]) -> std::io::R
             shown(&c.namespace),
             shown(&c.chart)
         )?;
+        if let Some(origin) = &c.argocd {
+            writeln!(out, "  from {}", shown(&origin.describe()))?;
+        }
         for v in &c.value_files {
             let mark = if v.present {
                 "  -f"
@@ -123,11 +131,35 @@ pub fn write_listing(out: &mut dyn std::io::Write, cells: &[Cell]) -> std::io::R
             };
             writeln!(out, "{mark} {}", shown(&v.path))?;
         }
+        if let Some(inline) = &c.inline_values {
+            writeln!(
+                out,
+                "  -f ({} at {}:{})",
+                shown(&inline.field),
+                shown(&inline.file),
+                inline.line
+            )?;
+        }
+        for p in &c.parameters {
+            writeln!(
+                out,
+                "  {} {}={}  ({}:{})",
+                p.flag(),
+                shown(&p.name),
+                shown(&p.value),
+                shown(&p.file),
+                p.line
+            )?;
+        }
         for p in &c.problems {
             writeln!(out, "  problem: {}", shown(p))?;
         }
     }
-    writeln!(out, "{} cells", cells.len())
+    writeln!(out, "{} cells", cells.len())?;
+    for app in not_judged {
+        writeln!(out, "not judged: {}", shown(&app.sentence()))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

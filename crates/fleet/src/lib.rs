@@ -13,12 +13,17 @@
 
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+mod argocd;
 mod error;
 mod matrix;
 mod model;
 mod paths;
 mod template;
 
+pub use argocd::{
+    clean_set_value, normalise_repo_url, ArgoCdFleet, ArgoCdSettings, ArgoCluster, ArgoOrigin,
+    HelmParameter, InlineValues, NotJudged, ParameterKind,
+};
 pub use error::ConfigError;
 pub use matrix::{
     read_component_file, read_records, Cell, Component, ComponentFacts, Environment, Record, Scope,
@@ -47,6 +52,8 @@ pub struct Fleet {
     pub environments: Vec<Environment>,
     /// Resolved components (discovered and inline), sorted by scope then name.
     pub components: Vec<Component>,
+    /// The cells and not-judged applications of the `argocd:` section (empty without one).
+    pub argocd: ArgoCdFleet,
 }
 
 impl Fleet {
@@ -62,12 +69,17 @@ impl Fleet {
         model::check_bounds(file, root, &model)?;
         let environments = matrix::resolve_environments(&repo, file, root, &model)?;
         let components = matrix::resolve_components(&repo, file, root, &model)?;
+        let argocd = match &model.argocd {
+            Some(settings) => argocd::resolve(&repo, file, root, settings, &model.helm)?,
+            None => ArgoCdFleet::default(),
+        };
         Ok(Self {
             repo,
             file: file.to_string(),
             model,
             environments,
             components,
+            argocd,
         })
     }
 
@@ -175,6 +187,7 @@ mod name_tests {
             naming: Naming::default(),
             limits: LimitSettings::default(),
             value_folders: ValueFolders::default(),
+            argocd: None,
         };
         Fleet::resolve(repo, "imagegate.yaml", &root, model)
     }

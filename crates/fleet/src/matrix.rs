@@ -104,6 +104,16 @@ pub struct Cell {
     /// Problems that stop this cell from rendering (missing chart, chart outside the repository,
     /// a missing values file when those are errors). Each becomes a `render-failed` finding.
     pub problems: Vec<String>,
+    /// Values written inline in the Argo CD Application, read after every values file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inline_values: Option<crate::InlineValues>,
+    /// The Application's `helm.parameters` and `helm.fileParameters`, applied by helm after
+    /// every values layer, in the order `--set`, `--set-string`, `--set-file`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub parameters: Vec<crate::HelmParameter>,
+    /// The Argo CD manifest (and generator element) the cell came from, for an `argocd:` cell.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub argocd: Option<crate::ArgoOrigin>,
 }
 
 impl Cell {
@@ -125,6 +135,9 @@ impl Cell {
             include_crds: false,
             source: "imagegate.yaml".into(),
             problems: Vec::new(),
+            inline_values: None,
+            parameters: Vec::new(),
+            argocd: None,
         }
     }
 
@@ -299,7 +312,9 @@ pub(crate) fn resolve_environments(
             }
         }
     }
-    if envs.is_empty() {
+    // Without environments, components would make no cell at all: only an `argocd:` fleet
+    // may leave them out.
+    if envs.is_empty() && (model.argocd.is_none() || !model.components.is_empty()) {
         return Err(
             ConfigError::new(file, "no environment is declared").at_node(root.get("environments"))
         );
@@ -308,7 +323,7 @@ pub(crate) fn resolve_environments(
 }
 
 /// Names end up in file names, report keys and helm arguments: keep them plain.
-fn validate_name(name: &str) -> Result<(), String> {
+pub(crate) fn validate_name(name: &str) -> Result<(), String> {
     if name.is_empty() || name.len() > 253 {
         return Err(format!(
             "`{name}` is not a valid name (1 to 253 characters)"
@@ -509,6 +524,11 @@ pub(crate) fn environment_names(cfg: &Fleet) -> Result<Vec<String>, ConfigError>
     if cfg.components.iter().any(|c| c.scope == Scope::Cluster) {
         names.extend(clusters(cfg)?.into_iter().map(|(name, _, _)| name));
     }
+    for cell in &cfg.argocd.cells {
+        if !names.contains(&cell.environment) {
+            names.push(cell.environment.clone());
+        }
+    }
     Ok(names)
 }
 
@@ -649,17 +669,28 @@ pub(crate) fn cells(cfg: &Fleet) -> Result<Vec<Cell>, ConfigError> {
                 include_crds: model.helm.include_crds && !comp.skip_crds,
                 source: comp.source.clone(),
                 problems,
+                inline_values: None,
+                parameters: Vec::new(),
+                argocd: None,
             });
         }
     }
+    out.extend(cfg.argocd.cells.iter().cloned());
     out.sort_by(|a, b| (&a.environment, &a.app).cmp(&(&b.environment, &b.app)));
     for w in out.windows(2) {
         if w[0].environment == w[1].environment && w[0].app == w[1].app {
+            let from = |c: &Cell| match &c.argocd {
+                Some(o) => o.describe(),
+                None => format!("component {}", c.component),
+            };
             return Err(ConfigError::new(
                 &w[1].source,
                 format!(
-                    "two cells are both named {}/{} (components {} and {})",
-                    w[1].environment, w[1].app, w[0].component, w[1].component
+                    "two cells are both named {}/{} ({} and {})",
+                    w[1].environment,
+                    w[1].app,
+                    from(&w[0]),
+                    from(&w[1])
                 ),
             ));
         }

@@ -33,6 +33,8 @@ pub struct FleetFile {
     pub limits: LimitSettings,
     /// `valueFolders`.
     pub value_folders: ValueFolders,
+    /// `argocd`.
+    pub argocd: Option<crate::ArgoCdSettings>,
 }
 
 /// Where the values files live that cells must read (`values-file-unused`).

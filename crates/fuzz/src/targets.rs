@@ -228,6 +228,59 @@ pub const TARGETS: &[Target] = &[
         ],
         run: config,
     },
+    Target {
+        name: "argocd",
+        max_len: 64 * 1024,
+        dictionary: &[
+            "kind: Application\n",
+            "kind: ApplicationSet\n",
+            "kind: List\nitems:\n",
+            "---\n",
+            "metadata: {name: web}\n",
+            "spec:\n",
+            "  destination: {name: dev, namespace: web}\n",
+            "  source:\n",
+            "  sources:\n",
+            "    repoURL: https://github.com/acme/gitops\n",
+            "    path: charts/web\n",
+            "    helm:\n",
+            "      valueFiles: [",
+            "values.yaml",
+            "$values/values/dev/web.yaml",
+            "/values/base.yaml",
+            "../../",
+            "*.yaml",
+            "ignoreMissingValueFiles: true\n",
+            "valuesObject:\n",
+            "values: |\n",
+            "parameters:\n",
+            "fileParameters:\n",
+            "- {name: image.tag, value: '1,2'}\n",
+            "ref: values\n",
+            "kustomize: {}\n",
+            "chart: redis\n",
+            "generators:\n",
+            "- list:\n    elements:\n",
+            "- git:\n",
+            "directories: [{path: '*'}]\n",
+            "files: [{path: 'values/**'}]\n",
+            "template:\n",
+            "'{{name}}'",
+            "{{",
+            "}}",
+            "goTemplate: true\n",
+            "[",
+            "]",
+            "&a ",
+            "*a",
+            ": ",
+            "- ",
+            "  ",
+            "\"",
+            "\u{0}",
+        ],
+        run: argocd,
+    },
 ];
 
 const SHA_HEX: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -523,4 +576,82 @@ pub fn config(data: &[u8]) -> Result<String, String> {
             .count()
             .min(2)
     ))
+}
+
+thread_local! {
+    /// Each thread's own repository for the argocd target (its manifest is rewritten per input).
+    static ARGOCD_REPO: (tempfile::TempDir, Repo) = {
+        let dir = tempfile::Builder::new()
+            .prefix("imagegate-fuzz-argocd-")
+            .tempdir()
+            .unwrap_or_else(|e| panic!("cannot create the fuzz repository: {e}"));
+        let files: &[(&str, &str)] = &[
+            ("charts/web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 0.1.0\n"),
+            ("charts/web/values.yaml", "image: a\n"),
+            ("values/dev/web.yaml", "image: b\n"),
+            ("values/base.yaml", "x: 1\n"),
+            ("overlays/dev/kustomization.yaml", "resources: []\n"),
+        ];
+        for (path, text) in files {
+            let p: PathBuf = dir.path().join(path);
+            if let Some(parent) = p.parent() {
+                std::fs::create_dir_all(parent)
+                    .unwrap_or_else(|e| panic!("cannot create {}: {e}", parent.display()));
+            }
+            std::fs::write(&p, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", p.display()));
+        }
+        let repo = Repo::open(dir.path()).unwrap_or_else(|e| panic!("cannot open the fuzz repository: {e}"));
+        (dir, repo)
+    };
+}
+
+/// Argo CD manifests read by the `argocd:` section: never panics, every file a cell hands helm
+/// (chart, values files, `--set-file` files) resolves inside the repository, and every inline
+/// values layer is YAML helm can read.
+pub fn argocd(data: &[u8]) -> Result<String, String> {
+    let text = String::from_utf8_lossy(data);
+    ARGOCD_REPO.with(|(dir, repo)| {
+        let manifests = dir.path().join("argocd");
+        std::fs::create_dir_all(&manifests).map_err(|e| e.to_string())?;
+        std::fs::write(manifests.join("apps.yaml"), text.as_bytes()).map_err(|e| e.to_string())?;
+        let config = "version: 1\nargocd:\n  manifests: [\"argocd/*.yaml\"]\n  repoURL: [\"https://github.com/acme/gitops\"]\n";
+        let cfg = match Config::from_text(repo.clone(), "imagegate.yaml", config) {
+            Ok(c) => c,
+            Err(e) => return Ok(format!("load-err {}", shape(&e.message, 28))),
+        };
+        let cells = match cfg.cells() {
+            Ok(c) => c,
+            Err(e) => return Ok(format!("cells-err {}", shape(&e.message, 28))),
+        };
+        let inside = |what: &str, path: &str| match repo.resolve(path) {
+            Ok(Some(p)) if p.starts_with(repo.root()) => Ok(()),
+            other => Err(format!("a cell hands helm {what} {path:?}: {other:?}")),
+        };
+        for cell in &cells {
+            for vf in cell.present_value_files() {
+                inside("values file", vf)?;
+            }
+            for p in cell
+                .parameters
+                .iter()
+                .filter(|p| p.kind == imagegate_fleet::ParameterKind::SetFile)
+            {
+                inside("file parameter", &p.value)?;
+            }
+            if cell.problems.is_empty() {
+                inside("chart", &cell.chart)?;
+            }
+            if let Some(inline) = &cell.inline_values {
+                if inline.field.ends_with("valuesObject") {
+                    imagegate_yaml::load(&inline.text, &imagegate_yaml::Limits::default())
+                        .map_err(|e| format!("inline values of {} do not load: {e}", cell.app))?;
+                }
+            }
+        }
+        Ok(format!(
+            "ok cells={} not-judged={}",
+            cells.len().min(4),
+            cfg.argocd.not_judged.len().min(2)
+        ))
+    })
 }

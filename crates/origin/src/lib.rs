@@ -211,6 +211,30 @@ impl Stack {
             .present_value_files()
             .map(|f| (f.to_string(), LayerKind::ValueStack));
         let charts_dir = format!("{}/", cell.chart);
+        // An Argo CD cell's inline values, then its `--set` parameters, each as a layer whose
+        // lines are the lines of its manifest.
+        let inline = cell
+            .inline_values
+            .iter()
+            .map(|i| (i.file.clone(), i.text.clone()))
+            .chain(
+                cell.parameters
+                    .iter()
+                    .filter_map(|p| Some((p.file.clone(), p.as_values_layer()?))),
+            );
+        let mut argocd = Vec::new();
+        for (file, text) in inline {
+            let root = imagegate_yaml::load(&text, &Limits::default())
+                .ok()
+                .flatten();
+            argocd.push(Layer {
+                file,
+                kind: LayerKind::ValueStack,
+                text,
+                root,
+                prefix: String::new(),
+            });
+        }
         for (file, kind) in defaults.into_iter().chain(stack) {
             let prefix = match kind {
                 LayerKind::SubchartDefault => {
@@ -232,6 +256,7 @@ impl Stack {
                 prefix,
             });
         }
+        layers.extend(argocd);
         Self::from_layers(layers)
     }
 

@@ -516,3 +516,55 @@ fn a_value_inside_a_block_scalar_is_shown_as_its_line() {
     };
     assert_eq!(written(&empty, "digest:"), "");
 }
+
+/// An Argo CD cell's inline values and parameters are layers above its value files, and an
+/// origin in them is a line of the Application manifest.
+#[test]
+fn inline_values_and_parameters_point_at_the_manifest() {
+    use imagegate_fleet::{HelmParameter, InlineValues, ParameterKind};
+    let (_d, repo) = fleet(&[
+        (
+            "charts/web/values.yaml",
+            "image:\n  repository: ghcr.io/x/web\n  tag: chart\n",
+        ),
+        ("v/env.yaml", "image:\n  tag: from-file\n"),
+    ]);
+    let inline = InlineValues {
+        text: "\n\n\n\nimage:\n  tag: from-inline\n".into(),
+        file: "argocd/web.yaml".into(),
+        line: 5,
+        field: "spec.source.helm.values".into(),
+    };
+    let param = HelmParameter {
+        name: "image.tag".into(),
+        value: "from-param".into(),
+        kind: ParameterKind::Set,
+        file: "argocd/web.yaml".into(),
+        line: 9,
+    };
+    let with = |params: Vec<HelmParameter>| Cell {
+        inline_values: Some(inline.clone()),
+        parameters: params,
+        ..cell(&["v/env.yaml"])
+    };
+    let find = |c: &Cell, tag: &str| {
+        let o = Stack::for_cell(&repo, c)
+            .find(&Offending::Tag(tag.into()), &Hints::default())
+            .unwrap();
+        (o.file, o.line, o.key)
+    };
+    assert_eq!(
+        find(&with(vec![]), "from-inline"),
+        ("argocd/web.yaml".into(), 6, "image.tag".into())
+    );
+    assert_eq!(
+        find(&with(vec![param.clone()]), "from-param"),
+        ("argocd/web.yaml".into(), 9, "image.tag".into())
+    );
+    // A parameter helm reads with more than dots is no layer: nothing is made up for it.
+    let indexed = HelmParameter {
+        name: "images[0].tag".into(),
+        ..param
+    };
+    assert!(indexed.as_values_layer().is_none());
+}

@@ -570,6 +570,14 @@ fn values_digest(repo: &Repo, rel: &str) -> Result<[u8; 32], String> {
     }
 }
 
+/// The repository files an Argo CD cell's `--set-file` parameters read.
+fn set_files(cell: &Cell) -> impl Iterator<Item = &str> {
+    cell.parameters
+        .iter()
+        .filter(|p| p.kind == imagegate_fleet::ParameterKind::SetFile)
+        .map(|p| p.value.as_str())
+}
+
 /// One input file or folder to hash.
 #[derive(Clone, PartialEq, Eq, Hash)]
 enum Input {
@@ -594,7 +602,8 @@ pub fn cell_keys(
     let mut seen = std::collections::HashSet::new();
     for cell in cells.iter().filter(|c| c.problems.is_empty()) {
         let wanted = std::iter::once(Input::Chart(cell.chart.clone()))
-            .chain(cell.present_value_files().map(|v| Input::Values(v.into())));
+            .chain(cell.present_value_files().map(|v| Input::Values(v.into())))
+            .chain(set_files(cell).map(|v| Input::Values(v.into())));
         for input in wanted {
             if seen.insert(input.clone()) {
                 inputs.push(input);
@@ -658,6 +667,27 @@ fn cell_key(
     for v in values {
         field(&mut h, v.as_bytes());
         h.update(digest(Input::Values(v.to_string()))?.0);
+    }
+    // An Argo CD cell's inline values and parameters (and the files `--set-file` reads), only
+    // when it has any, so the keys of every other cell stay what they were.
+    if cell.inline_values.is_some() || !cell.parameters.is_empty() {
+        field(&mut h, b"argocd-helm-inputs");
+        match &cell.inline_values {
+            Some(inline) => {
+                h.update([1]);
+                field(&mut h, inline.text.as_bytes());
+            }
+            None => h.update([0]),
+        }
+        h.update((cell.parameters.len() as u64).to_le_bytes());
+        for p in &cell.parameters {
+            field(&mut h, p.flag().as_bytes());
+            field(&mut h, p.name.as_bytes());
+            field(&mut h, p.value.as_bytes());
+            if p.kind == imagegate_fleet::ParameterKind::SetFile {
+                h.update(digest(Input::Values(p.value.clone()))?.0);
+            }
+        }
     }
     field(&mut h, cell.release.as_bytes());
     field(&mut h, cell.namespace.as_bytes());

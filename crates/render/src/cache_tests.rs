@@ -596,3 +596,50 @@ fn links_that_appear_after_opening_are_not_followed() {
     left.sort();
     assert_eq!(left, vec![k.hex().into(), std::ffi::OsString::from("big")]);
 }
+
+/// An Argo CD cell's inline values, its parameters and the files its `--set-file` reads are all
+/// inputs of its key.
+#[test]
+fn inline_values_and_parameters_are_part_of_the_key() {
+    let a = fleet();
+    let base = cell("charts/web", &["values/globals.yaml"]);
+    let inline = |text: &str| imagegate_fleet::InlineValues {
+        text: text.into(),
+        file: "argocd/web.yaml".into(),
+        line: 9,
+        field: "spec.source.helm.values".into(),
+    };
+    let param = |kind, name: &str, value: &str| imagegate_fleet::HelmParameter {
+        name: name.into(),
+        value: value.into(),
+        kind,
+        file: "argocd/web.yaml".into(),
+        line: 12,
+    };
+    let with = |values: Option<&str>, params: Vec<imagegate_fleet::HelmParameter>| Cell {
+        inline_values: values.map(inline),
+        parameters: params,
+        ..base.clone()
+    };
+    use imagegate_fleet::ParameterKind::{Set, SetFile, SetString};
+    let cells = [
+        base.clone(),
+        with(Some("a: 1\n"), vec![]),
+        with(Some("a: 2\n"), vec![]),
+        with(None, vec![param(Set, "image.tag", "1")]),
+        with(None, vec![param(SetString, "image.tag", "1")]),
+        with(None, vec![param(Set, "image.tag", "2")]),
+        with(None, vec![param(SetFile, "cfg", "values/dev.yaml")]),
+    ];
+    let ka = keys(a.path(), &cells);
+    for i in 0..ka.len() {
+        for j in 0..i {
+            assert_ne!(ka[i], ka[j], "cells {j} and {i} share a key");
+        }
+    }
+    // The file a `--set-file` reads moves the key when it changes; the other cells stay.
+    fs::write(a.path().join("values/dev.yaml"), "b: 3\n").unwrap();
+    let kb = keys(a.path(), &cells);
+    assert_ne!(ka[6], kb[6]);
+    assert_eq!(ka[..6], kb[..6]);
+}

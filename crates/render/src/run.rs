@@ -64,8 +64,15 @@ impl RenderFailure {
     }
 }
 
-/// Arguments of `helm template` for a cell (paths absolute; no shell is ever involved).
-pub fn helm_args(repo: &Repo, cell: &Cell) -> Result<Vec<std::ffi::OsString>, RenderFailure> {
+/// Arguments of `helm template` for a cell (paths absolute; no shell is ever involved). A cell
+/// with inline values (an Argo CD Application's `helm.values` / `valuesObject`) has them written
+/// to `scratch` (the render's private folder) and passed as the last `--values`, as Argo CD does;
+/// its parameters follow as `--set`, `--set-string` and `--set-file`.
+pub fn helm_args(
+    repo: &Repo,
+    cell: &Cell,
+    scratch: &std::path::Path,
+) -> Result<Vec<std::ffi::OsString>, RenderFailure> {
     let chart = match repo.resolve(&cell.chart) {
         Ok(Some(p)) => p,
         Ok(None) => {
@@ -93,6 +100,36 @@ pub fn helm_args(repo: &Repo, cell: &Cell) -> Result<Vec<std::ffi::OsString>, Re
             }
             Err(m) => return Err(RenderFailure::new(format!("values file refused: {m}"))),
         }
+    }
+    if let Some(inline) = &cell.inline_values {
+        let path = scratch.join("inline-values.yaml");
+        std::fs::write(&path, &inline.text).map_err(|e| {
+            RenderFailure::new(format!(
+                "cannot write the inline values of {}:{}: {e}",
+                inline.file, inline.line
+            ))
+        })?;
+        args.extend(["--values".into(), path.into()]);
+    }
+    for p in &cell.parameters {
+        let value: std::ffi::OsString = match p.kind {
+            imagegate_fleet::ParameterKind::SetFile => match repo.resolve(&p.value) {
+                Ok(Some(real)) => {
+                    let mut v = std::ffi::OsString::from(format!("{}=", p.name));
+                    v.push(imagegate_fleet::clean_set_value(&real.to_string_lossy()));
+                    v
+                }
+                Ok(None) => {
+                    return Err(RenderFailure::new(format!(
+                        "file parameter {} disappeared during the run",
+                        p.value
+                    )))
+                }
+                Err(m) => return Err(RenderFailure::new(format!("file parameter refused: {m}"))),
+            },
+            _ => format!("{}={}", p.name, p.value).into(),
+        };
+        args.extend([p.flag().into(), value]);
     }
     if cell.include_crds {
         args.push("--include-crds".into());
@@ -174,7 +211,7 @@ fn attempt(
             .into());
     }
     let mut cmd = sandbox.command(helm);
-    cmd.args(helm_args(repo, cell)?);
+    cmd.args(helm_args(repo, cell, sandbox.dir.path())?);
     let bounds = process::Bounds {
         timeout: opts.timeout,
         max_stdout: opts.max_output_bytes,
@@ -459,6 +496,76 @@ mod tests {
         // Without a panic every cell comes back, in order.
         let all = render_all(&helm, &repo, &cells, &opts, |i, _| i);
         assert_eq!(all, (0..50).collect::<Vec<_>>());
+    }
+
+    /// An Argo CD cell's arguments: value files, then its inline values from a scratch file as
+    /// the last `--values`, then its parameters in the order helm applies them.
+    #[test]
+    fn inline_values_and_parameters_follow_the_value_files() {
+        use imagegate_fleet::{HelmParameter, InlineValues, ParameterKind};
+        let dir = tempfile::tempdir().unwrap();
+        for (p, t) in [
+            (
+                "charts/web/Chart.yaml",
+                "apiVersion: v2\nname: web\nversion: 1.0.0\n",
+            ),
+            ("charts/web/values.yaml", "a: 1\n"),
+            ("charts/web/files/cfg,1.txt", "x"),
+        ] {
+            let p = dir.path().join(p);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, t).unwrap();
+        }
+        let repo = Repo::open(dir.path()).unwrap();
+        let param = |kind, name: &str, value: &str| HelmParameter {
+            name: name.into(),
+            value: value.into(),
+            kind,
+            file: "argocd/web.yaml".into(),
+            line: 3,
+        };
+        let cell = Cell {
+            inline_values: Some(InlineValues {
+                text: "image: {tag: inline}\n".into(),
+                file: "argocd/web.yaml".into(),
+                line: 9,
+                field: "spec.source.helm.values".into(),
+            }),
+            parameters: vec![
+                param(ParameterKind::Set, "image.tag", "1.2.3"),
+                param(ParameterKind::SetString, "v", "1.10"),
+                param(ParameterKind::SetFile, "cfg", "charts/web/files/cfg,1.txt"),
+            ],
+            ..Cell::new("dev", "web", "charts/web").with_values(&["charts/web/values.yaml"])
+        };
+        let scratch = tempfile::tempdir().unwrap();
+        let args: Vec<String> = helm_args(&repo, &cell, scratch.path())
+            .unwrap()
+            .into_iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let root = repo.root().display().to_string();
+        let inline = scratch.path().join("inline-values.yaml");
+        let tail: Vec<&str> = args.iter().skip(7).map(String::as_str).collect();
+        assert_eq!(
+            tail,
+            [
+                "--values",
+                &format!("{root}/charts/web/values.yaml"),
+                "--values",
+                &inline.display().to_string(),
+                "--set",
+                "image.tag=1.2.3",
+                "--set-string",
+                "v=1.10",
+                "--set-file",
+                &format!("cfg={root}/charts/web/files/cfg\\,1.txt"),
+            ]
+        );
+        assert_eq!(
+            std::fs::read_to_string(inline).unwrap(),
+            "image: {tag: inline}\n"
+        );
     }
 
     #[test]

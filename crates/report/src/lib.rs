@@ -49,8 +49,9 @@ pub use format::{
     render_to_string, Format, FormatOptions, ParseFormatError, RenderError, Renderer,
 };
 pub use model::{
-    CellReport, CellStatus, EnvironmentCounts, ExceptionRef, Generator, ObjectRef, Origin, Parts,
-    Report, ReportFinding, Severity, Snippet, Summary, Verdict, RENDER_FAILED, SCHEMA,
+    CellReport, CellStatus, EnvironmentCounts, ExceptionRef, Generator, NotJudgedApp, ObjectRef,
+    Origin, Parts, Report, ReportFinding, Severity, Snippet, Summary, Verdict, RENDER_FAILED,
+    SCHEMA,
 };
 pub use rules::RuleMeta;
 pub use sanitize::{cut_at_line, terminal_block, terminal_line};

@@ -125,6 +125,14 @@ impl MarkdownRenderer {
         }
         writeln!(out, "{}", counts_row("**Total**", &total))?;
         writeln!(out)?;
+        if !report.not_judged.is_empty() {
+            writeln!(out, "### Not judged")?;
+            writeln!(out)?;
+            for app in &report.not_judged {
+                writeln!(out, "- {}", text(&app.sentence()))?;
+            }
+            writeln!(out)?;
+        }
 
         self.fix_list(report, out)?;
 

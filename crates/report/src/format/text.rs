@@ -193,6 +193,7 @@ fn write_full(report: &Report, p: &Palette, out: &mut dyn Write) -> Result<(), R
             }
         }
     }
+    write_not_judged(report, p, out)?;
     write_table(report, p, out)
 }
 
@@ -311,6 +312,20 @@ pub(crate) fn parts_line(parts: &crate::model::Parts) -> Option<String> {
         .map(|(name, origin)| format!("{name} {origin}"))
         .collect();
     (!shown.is_empty()).then(|| shown.join(", "))
+}
+
+/// The Argo CD applications the run did not render, one line each.
+fn write_not_judged(report: &Report, p: &Palette, out: &mut dyn Write) -> Result<(), RenderError> {
+    if report.not_judged.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "{}", p.paint(p.heading, "not judged"))?;
+    writeln!(out)?;
+    for app in &report.not_judged {
+        writeln!(out, "  {}", one_line(&app.sentence()))?;
+    }
+    writeln!(out)?;
+    Ok(())
 }
 
 fn write_group_header(
@@ -592,6 +607,12 @@ fn write_verdict(report: &Report, p: &Palette, out: &mut dyn Write) -> Result<()
     let mut line = format!("{} in {}", details.join(", "), plural(t.cells, "cell"));
     if t.failed > 0 {
         line.push_str(&format!(" ({} failed to render)", t.failed));
+    }
+    if !report.not_judged.is_empty() {
+        line.push_str(&format!(
+            "; {} not judged",
+            plural(report.not_judged.len() as u64, "Argo CD application")
+        ));
     }
     let verdict = match report.summary.verdict {
         Verdict::Pass => p.paint(p.ok, "passed"),

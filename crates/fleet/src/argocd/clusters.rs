@@ -1,0 +1,178 @@
+//! The `clusters` generator of an ApplicationSet over the clusters `argocd.clusters` declares,
+//! as Argo CD's `applicationset/generators/cluster.go` makes its parameters without
+//! `goTemplate`: one set per cluster Secret the `selector` matches, with `name`,
+//! `nameNormalized`, `server`, `project`, `metadata.labels.<key>` and
+//! `metadata.annotations.<key>`; the local cluster (`in-cluster`) too when there is no selector
+//! and no declared cluster is `https://kubernetes.default.svc`; then each `values` entry as
+//! `values.<key>`, put through the template syntax with those parameters.
+
+use super::appset::{fasttemplate, Element};
+use super::{err, text, Resolver};
+use crate::ConfigError;
+use imagegate_yaml::Node;
+use std::collections::BTreeMap;
+
+/// Argo CD's address of the cluster it runs in.
+const IN_CLUSTER_SERVER: &str = "https://kubernetes.default.svc";
+
+/// The parameter sets of one `clusters` generator.
+pub(crate) fn elements(
+    r: &Resolver<'_>,
+    manifest: &str,
+    name: &str,
+    at: &str,
+    clusters: &Node,
+) -> Result<Vec<Element>, ConfigError> {
+    for (key, value) in clusters.as_map().unwrap_or_default() {
+        let k = key.key_text().unwrap_or_default();
+        if !matches!(k.as_ref(), "selector" | "values") {
+            return Err(err(
+                manifest,
+                value,
+                format!("ApplicationSet `{name}`: clusters.{k} is not evaluated yet"),
+            ));
+        }
+    }
+    let Some(declared) = &r.settings.clusters else {
+        return Err(err(
+            manifest,
+            clusters,
+            format!("ApplicationSet `{name}` uses a clusters generator, and argocd.clusters declares no cluster"),
+        )
+        .hint("list the clusters Argo CD knows under argocd.clusters (name, server, labels), as their cluster Secrets say"));
+    };
+    let selector = clusters.get("selector");
+    let match_labels: Vec<(String, String)> = selector
+        .and_then(|s| s.get("matchLabels"))
+        .and_then(Node::as_map)
+        .unwrap_or_default()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.key_text().unwrap_or_default().into_owned(),
+                v.as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let expressions: Vec<Expression> = selector
+        .and_then(|s| s.get("matchExpressions"))
+        .and_then(Node::as_seq)
+        .unwrap_or_default()
+        .iter()
+        .map(|e| Expression::read(manifest, name, e))
+        .collect::<Result<_, _>>()?;
+    let selects = |labels: &BTreeMap<String, String>| {
+        match_labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+            && expressions.iter().all(|e| e.matches(labels))
+    };
+    let mut sets: Vec<(String, BTreeMap<String, String>)> = Vec::new();
+    for c in declared.iter().filter(|c| selects(&c.labels)) {
+        let mut params = BTreeMap::from([
+            ("name".to_string(), c.name.clone()),
+            (
+                "nameNormalized".to_string(),
+                super::git::sanitize_name(&c.name),
+            ),
+            ("server".to_string(), c.server.clone()),
+            ("project".to_string(), c.project.clone().unwrap_or_default()),
+        ]);
+        for (k, v) in &c.annotations {
+            params.insert(format!("metadata.annotations.{k}"), v.clone());
+        }
+        for (k, v) in &c.labels {
+            params.insert(format!("metadata.labels.{k}"), v.clone());
+        }
+        sets.push((c.name.clone(), params));
+    }
+    let no_selector = match_labels.is_empty() && expressions.is_empty();
+    if no_selector && !declared.iter().any(|c| c.server == IN_CLUSTER_SERVER) {
+        sets.push((
+            "in-cluster".to_string(),
+            BTreeMap::from([
+                ("name".to_string(), "in-cluster".to_string()),
+                ("nameNormalized".to_string(), "in-cluster".to_string()),
+                ("server".to_string(), IN_CLUSTER_SERVER.to_string()),
+                ("project".to_string(), String::new()),
+            ]),
+        ));
+    }
+    let values: Vec<(String, &Node)> = clusters
+        .get("values")
+        .and_then(Node::as_map)
+        .unwrap_or_default()
+        .iter()
+        .map(|(k, v)| (k.key_text().unwrap_or_default().into_owned(), v))
+        .collect();
+    sets.into_iter()
+        .map(|(cluster, mut params)| {
+            let mut extra = BTreeMap::new();
+            for (k, v) in &values {
+                let Some(template) = v.as_str() else {
+                    return Err(err(
+                        manifest,
+                        v,
+                        format!("ApplicationSet `{name}`: clusters.values.{k} must be a string"),
+                    ));
+                };
+                let value = fasttemplate(template, &params).map_err(|m| err(manifest, v, m))?;
+                extra.insert(format!("values.{k}"), value);
+            }
+            params.extend(extra);
+            Ok(Element {
+                params,
+                line: clusters.line,
+                describe: format!("{at}.clusters: {cluster}"),
+            })
+        })
+        .collect()
+}
+
+/// One `matchExpressions` entry of a label selector.
+struct Expression {
+    key: String,
+    operator: String,
+    values: Vec<String>,
+}
+
+impl Expression {
+    fn read(manifest: &str, name: &str, node: &Node) -> Result<Self, ConfigError> {
+        let key = text(node, "key").unwrap_or("").to_string();
+        let operator = text(node, "operator").unwrap_or("").to_string();
+        if key.is_empty()
+            || !matches!(
+                operator.as_str(),
+                "In" | "NotIn" | "Exists" | "DoesNotExist"
+            )
+        {
+            return Err(err(
+                manifest,
+                node,
+                format!("ApplicationSet `{name}`: a matchExpressions entry needs a key and the operator In, NotIn, Exists or DoesNotExist"),
+            ));
+        }
+        let values = node
+            .get("values")
+            .and_then(Node::as_seq)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect();
+        Ok(Self {
+            key,
+            operator,
+            values,
+        })
+    }
+
+    /// Kubernetes' label selector semantics: `NotIn` and `DoesNotExist` match a cluster without
+    /// the label.
+    fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        let value = labels.get(&self.key);
+        match self.operator.as_str() {
+            "In" => value.is_some_and(|v| self.values.contains(v)),
+            "NotIn" => value.is_none_or(|v| !self.values.contains(v)),
+            "Exists" => value.is_some(),
+            _ => value.is_none(),
+        }
+    }
+}

@@ -1,0 +1,913 @@
+use super::appset::fasttemplate;
+use super::*;
+use crate::{
+    default_values_prefix, ClusterScope, Fleet, FleetFile, HelmSettings, LimitSettings,
+    MissingValueFiles, Naming, ValueFolders, ValueStacks,
+};
+
+const CHART: &str = "apiVersion: v2\nname: c\nversion: 0.1.0\n";
+
+/// A repository holding `files`, and the fleet of an `imagegate.yaml` that is only the `argocd:`
+/// section `section` (YAML of its body).
+fn fleet_of(files: &[(&str, &str)], section: &str) -> Result<Fleet, ConfigError> {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in files {
+        let p = dir.path().join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    let repo = Repo::open(dir.path()).unwrap();
+    let text = format!("argocd:\n{section}");
+    let root = crate::load_yaml("imagegate.yaml", &text)?.unwrap();
+    let model = FleetFile {
+        helm: HelmSettings::default(),
+        environments: Vec::new(),
+        cluster_scope: ClusterScope::default(),
+        components: Vec::new(),
+        value_stacks: ValueStacks::default(),
+        values_prefix: default_values_prefix(),
+        missing_value_files: MissingValueFiles::default(),
+        naming: Naming::default(),
+        limits: LimitSettings::default(),
+        value_folders: ValueFolders::default(),
+        argocd: Some(imagegate_yaml::from_node(root.get("argocd").unwrap()).unwrap()),
+    };
+    let fleet = Fleet::resolve(repo, "imagegate.yaml", &root, model);
+    // The folder must outlive the checks of file presence, which happen during resolve.
+    drop(dir);
+    fleet
+}
+
+const SECTION: &str =
+    "  manifests: [\"argocd/**/*.yaml\"]\n  repoURL: [\"https://github.com/acme/gitops.git\"]\n";
+
+fn cell<'a>(fleet: &'a Fleet, app: &str) -> &'a crate::Cell {
+    fleet
+        .argocd
+        .cells
+        .iter()
+        .find(|c| c.app == app)
+        .unwrap_or_else(|| panic!("no cell {app}: {:?}", fleet.argocd.cells))
+}
+
+fn paths(cell: &crate::Cell) -> Vec<(&str, bool)> {
+    cell.value_files
+        .iter()
+        .map(|v| (v.path.as_str(), v.present))
+        .collect()
+}
+
+#[test]
+fn an_application_becomes_a_cell_as_argo_cd_renders_it() {
+    let app = "\
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: web-prod, namespace: argocd}
+spec:
+  project: apps
+  destination: {name: prod-eu, namespace: web}
+  source:
+    repoURL: git@GitHub.com:acme/gitops
+    path: charts/web
+    helm:
+      releaseName: web
+      kubeVersion: 1.29.0
+      apiVersions: [monitoring.coreos.com/v1]
+      skipCrds: true
+      valueFiles:
+        - values.yaml
+        - ../../envs/prod/web.yaml
+        - /envs/common.yaml
+        - values.yaml
+";
+    let fleet = fleet_of(
+        &[
+            ("argocd/web.yaml", app),
+            ("charts/web/Chart.yaml", CHART),
+            ("charts/web/values.yaml", "a: 1\n"),
+            ("envs/prod/web.yaml", "a: 2\n"),
+            ("envs/common.yaml", "a: 3\n"),
+        ],
+        SECTION,
+    )
+    .unwrap();
+    let c = cell(&fleet, "web-prod");
+    assert_eq!(c.environment, "prod-eu");
+    assert_eq!(c.release, "web");
+    assert_eq!(c.namespace, "web");
+    assert_eq!(c.chart, "charts/web");
+    assert_eq!(c.kube_version, "1.29.0");
+    assert_eq!(c.api_versions, ["monitoring.coreos.com/v1"]);
+    assert!(!c.include_crds, "skipCrds turns the CRDs off");
+    // In order, each once (the repeated file keeps its first place, as Argo CD's appendUnique).
+    assert_eq!(
+        paths(c),
+        [
+            ("charts/web/values.yaml", true),
+            ("envs/prod/web.yaml", true),
+            ("envs/common.yaml", true)
+        ]
+    );
+    let origin = c.argocd.as_ref().unwrap();
+    assert_eq!(origin.describe(), "argocd/web.yaml:1 Application web-prod");
+    assert!(fleet.argocd.not_judged.is_empty());
+}
+
+#[test]
+fn defaults_come_from_the_destination_and_the_helm_section() {
+    let app = "\
+kind: Application
+metadata: {name: api}
+spec:
+  destination: {server: https://kubernetes.default.svc, namespace: api-ns}
+  source: {repoURL: 'https://github.com/acme/gitops/', path: charts/api}
+";
+    let fleet = fleet_of(
+        &[("argocd/api.yaml", app), ("charts/api/Chart.yaml", CHART)],
+        SECTION,
+    )
+    .unwrap();
+    let c = cell(&fleet, "api");
+    assert_eq!(c.environment, "in-cluster");
+    assert_eq!(c.release, "api");
+    assert_eq!(c.namespace, "api-ns");
+    assert_eq!(c.kube_version, HelmSettings::default().kube_version);
+    assert!(c.include_crds);
+    assert!(c.value_files.is_empty() && c.inline_values.is_none() && c.parameters.is_empty());
+}
+
+#[test]
+fn a_multi_source_application_reads_values_through_its_ref() {
+    let app = "\
+kind: Application
+metadata: {name: shop}
+spec:
+  destination: {name: dev, namespace: shop}
+  sources:
+    - repoURL: https://github.com/acme/gitops.git
+      path: charts/shop
+      helm:
+        valueFiles: [values.yaml, $values/envs/dev/shop.yaml, $values/envs/dev/absent.yaml]
+        ignoreMissingValueFiles: true
+    - repoURL: https://github.com/acme/gitops.git
+      targetRevision: main
+      ref: values
+";
+    let fleet = fleet_of(
+        &[
+            ("argocd/shop.yaml", app),
+            ("charts/shop/Chart.yaml", CHART),
+            ("charts/shop/values.yaml", "a: 1\n"),
+            ("envs/dev/shop.yaml", "a: 2\n"),
+        ],
+        SECTION,
+    )
+    .unwrap();
+    let c = cell(&fleet, "shop");
+    assert_eq!(
+        paths(c),
+        [
+            ("charts/shop/values.yaml", true),
+            ("envs/dev/shop.yaml", true),
+            ("envs/dev/absent.yaml", false)
+        ]
+    );
+    assert_eq!(c.argocd.as_ref().unwrap().source, Some(0));
+}
+
+#[test]
+fn a_ref_to_another_repository_is_not_judged_and_an_unknown_ref_is_an_error() {
+    let app = |refs: &str, url: &str| {
+        format!(
+            "kind: Application\nmetadata: {{name: shop}}\nspec:\n  destination: {{name: dev}}\n  sources:\n    - repoURL: https://github.com/acme/gitops\n      path: charts/shop\n      helm: {{valueFiles: [${refs}/x.yaml]}}\n    - {{repoURL: {url}, ref: values}}\n"
+        )
+    };
+    let files = |text: String| vec![("argocd/shop.yaml".to_string(), text)];
+    let run = |text: String| {
+        let f = files(text);
+        let f: Vec<(&str, &str)> = f
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .chain([("charts/shop/Chart.yaml", CHART)])
+            .collect();
+        fleet_of(&f, SECTION)
+    };
+    let fleet = run(app("values", "https://github.com/acme/other")).unwrap();
+    assert!(fleet.argocd.cells.is_empty());
+    assert_eq!(fleet.argocd.not_judged.len(), 1);
+    assert!(
+        fleet.argocd.not_judged[0]
+            .reason
+            .contains("$values/x.yaml is in another repository (https://github.com/acme/other)"),
+        "{:?}",
+        fleet.argocd.not_judged
+    );
+    let e = run(app("valeus", "https://github.com/acme/gitops")).unwrap_err();
+    assert_eq!((e.file.as_str(), e.line), ("argocd/shop.yaml", Some(8)));
+    assert!(
+        e.message.contains("names no source with `ref: valeus`"),
+        "{e}"
+    );
+    assert!(e.hint.unwrap().contains("refs declared: values"));
+}
+
+#[test]
+fn a_missing_values_file_is_an_error_at_its_line_unless_ignored() {
+    let app = "\
+kind: Application
+metadata: {name: web}
+spec:
+  destination: {name: dev}
+  source:
+    repoURL: https://github.com/acme/gitops
+    path: charts/web
+    helm:
+      valueFiles:
+        - values.yaml
+        - values-dev.yaml
+";
+    let e = fleet_of(
+        &[
+            ("argocd/web.yaml", app),
+            ("charts/web/Chart.yaml", CHART),
+            ("charts/web/values.yaml", "a: 1\n"),
+        ],
+        SECTION,
+    )
+    .unwrap_err();
+    assert_eq!(
+        (e.file.as_str(), e.line, e.column),
+        ("argocd/web.yaml", Some(11), Some(11))
+    );
+    assert_eq!(
+        e.message,
+        "values file charts/web/values-dev.yaml does not exist"
+    );
+    assert!(e.hint.unwrap().contains("ignoreMissingValueFiles"));
+}
+
+#[test]
+fn value_file_globs_expand_in_order_and_an_explicit_file_keeps_its_place() {
+    let app = "\
+kind: Application
+metadata: {name: web}
+spec:
+  destination: {name: dev}
+  source:
+    repoURL: https://github.com/acme/gitops
+    path: charts/web
+    helm: {valueFiles: ['values/*.yaml', values/b.yaml]}
+";
+    let fleet = fleet_of(
+        &[
+            ("argocd/web.yaml", app),
+            ("charts/web/Chart.yaml", CHART),
+            ("charts/web/values/a.yaml", ""),
+            ("charts/web/values/b.yaml", ""),
+            ("charts/web/values/c.yaml", ""),
+        ],
+        SECTION,
+    )
+    .unwrap();
+    assert_eq!(
+        paths(cell(&fleet, "web")),
+        [
+            ("charts/web/values/a.yaml", true),
+            ("charts/web/values/c.yaml", true),
+            ("charts/web/values/b.yaml", true)
+        ]
+    );
+}
+
+#[test]
+fn inline_values_and_parameters_keep_argo_cd_precedence_and_their_lines() {
+    let app = "\
+kind: Application
+metadata: {name: web}
+spec:
+  destination: {name: dev}
+  source:
+    repoURL: https://github.com/acme/gitops
+    path: charts/web
+    helm:
+      values: |
+        image: {tag: from-values}
+      valuesObject:
+        image: {tag: from-object}
+      fileParameters:
+        - {name: config, path: files/config.txt}
+      parameters:
+        - {name: image.tag, value: '1.2.3'}
+        - {name: args, value: 'a,b'}
+        - {name: list, value: '{a,b}'}
+        - {name: version, value: '1.10', forceString: true}
+";
+    let fleet = fleet_of(
+        &[
+            ("argocd/web.yaml", app),
+            ("charts/web/Chart.yaml", CHART),
+            ("charts/web/files/config.txt", "x"),
+        ],
+        SECTION,
+    )
+    .unwrap();
+    let c = cell(&fleet, "web");
+    let inline = c.inline_values.as_ref().unwrap();
+    // Each value on its manifest line: line 12 holds the object's one key.
+    assert_eq!(
+        inline.text,
+        format!(
+            "{}\"image\": {{\"tag\":\"from-object\"}}\n",
+            "\n".repeat(11)
+        )
+    );
+    assert_eq!(
+        (inline.file.as_str(), inline.line, inline.field.as_str()),
+        ("argocd/web.yaml", 12, "spec.source.helm.valuesObject")
+    );
+    let params: Vec<(&str, &str, &str, u32)> = c
+        .parameters
+        .iter()
+        .map(|p| (p.flag(), p.name.as_str(), p.value.as_str(), p.line))
+        .collect();
+    assert_eq!(
+        params,
+        [
+            ("--set", "image.tag", "1.2.3", 16),
+            ("--set", "args", "a\\,b", 17),
+            ("--set", "list", "{a,b}", 18),
+            ("--set-string", "version", "1.10", 19),
+            ("--set-file", "config", "charts/web/files/config.txt", 14),
+        ]
+    );
+}
+
+#[test]
+fn values_text_is_used_when_there_is_no_values_object() {
+    let app = "kind: Application\nmetadata: {name: web}\nspec:\n  destination: {name: dev}\n  source:\n    repoURL: https://github.com/acme/gitops\n    path: charts/web\n    helm:\n      values: |\n        a: 1\n";
+    let fleet = fleet_of(
+        &[("argocd/web.yaml", app), ("charts/web/Chart.yaml", CHART)],
+        SECTION,
+    )
+    .unwrap();
+    let inline = cell(&fleet, "web").inline_values.clone().unwrap();
+    assert_eq!(
+        (inline.text.as_str(), inline.line, inline.field.as_str()),
+        ("\n\n\n\n\n\n\n\n\na: 1\n", 10, "spec.source.helm.values")
+    );
+}
+
+#[test]
+fn sources_that_are_no_chart_of_this_repository_are_listed_with_their_reason() {
+    let manifest = "\
+kind: Application
+metadata: {name: kust}
+spec:
+  destination: {name: dev}
+  source: {repoURL: https://github.com/acme/gitops, path: overlays/dev}
+---
+kind: Application
+metadata: {name: explicit-kust}
+spec:
+  destination: {name: dev}
+  source: {repoURL: https://github.com/acme/gitops, path: charts/web, kustomize: {}}
+---
+kind: Application
+metadata: {name: plain}
+spec:
+  destination: {name: dev}
+  source: {repoURL: https://github.com/acme/gitops, path: manifests}
+---
+kind: Application
+metadata: {name: plug}
+spec:
+  destination: {name: dev}
+  source: {repoURL: https://github.com/acme/gitops, path: charts/web, plugin: {name: x}}
+---
+kind: Application
+metadata: {name: remote}
+spec:
+  destination: {name: dev}
+  source: {repoURL: https://charts.bitnami.com/bitnami, chart: redis, targetRevision: 18.0.0}
+---
+kind: Application
+metadata: {name: elsewhere}
+spec:
+  destination: {name: dev}
+  source: {repoURL: https://github.com/acme/other, path: charts/web}
+---
+kind: AppProject
+metadata: {name: apps}
+";
+    let fleet = fleet_of(
+        &[
+            ("argocd/apps.yaml", manifest),
+            ("charts/web/Chart.yaml", CHART),
+            ("overlays/dev/kustomization.yaml", "resources: []\n"),
+            ("manifests/deploy.yaml", "kind: Deployment\n"),
+        ],
+        SECTION,
+    )
+    .unwrap();
+    assert!(fleet.argocd.cells.is_empty(), "{:?}", fleet.argocd.cells);
+    let got: Vec<(&str, u32, &str)> = fleet
+        .argocd
+        .not_judged
+        .iter()
+        .map(|n| (n.app.as_str(), n.line, n.reason.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("kust", 1, "its source overlays/dev is a kustomize application (no Chart.yaml), not a Helm chart"),
+            ("explicit-kust", 7, "its source is a kustomize application (charts/web), not a Helm chart"),
+            ("plain", 13, "its source manifests is a directory application (no Chart.yaml), not a Helm chart"),
+            ("plug", 19, "its source is a plugin application (charts/web), not a Helm chart"),
+            ("remote", 25, "its source is chart `redis` from the Helm repository https://charts.bitnami.com/bitnami, not a chart vendored in this repository"),
+            ("elsewhere", 31, "its source is in another repository (https://github.com/acme/other); argocd.repoURL names this one"),
+        ]
+    );
+}
+
+#[test]
+fn lists_and_several_documents_are_read() {
+    let manifest = "\
+apiVersion: v1
+kind: List
+items:
+  - kind: Application
+    metadata: {name: a}
+    spec: {destination: {name: dev}, source: {repoURL: https://github.com/acme/gitops, path: charts/web}}
+  - kind: Application
+    metadata: {name: b}
+    spec: {destination: {name: prod}, source: {repoURL: https://github.com/acme/gitops, path: charts/web}}
+---
+kind: Application
+metadata: {name: c}
+spec: {destination: {name: dev}, source: {repoURL: https://github.com/acme/gitops, path: charts/web}}
+";
+    let fleet = fleet_of(
+        &[
+            ("argocd/list.yaml", manifest),
+            ("charts/web/Chart.yaml", CHART),
+        ],
+        SECTION,
+    )
+    .unwrap();
+    let cells = fleet.cells().unwrap();
+    let names: Vec<String> = cells
+        .iter()
+        .map(|c| {
+            format!(
+                "{}/{}@{}",
+                c.environment,
+                c.app,
+                c.argocd.as_ref().unwrap().line
+            )
+        })
+        .collect();
+    assert_eq!(names, ["dev/a@4", "dev/c@11", "prod/b@7"]);
+    assert_eq!(fleet.environment_names().unwrap(), ["dev", "prod"]);
+}
+
+const APPSET: &str = "\
+apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata: {name: guestbook}
+spec:
+  generators:
+    - list:
+        elements:
+          - {cluster: dev, url: https://dev.example, values: {tag: '1.0'}}
+          - {cluster: prod, url: https://prod.example, values: {tag: '2.0'}}
+  template:
+    metadata: {name: '{{cluster}}-guestbook'}
+    spec:
+      project: default
+      destination: {name: '{{ cluster }}', namespace: guestbook}
+      source:
+        repoURL: https://github.com/acme/gitops
+        path: charts/web
+        helm:
+          valueFiles: ['values-{{cluster}}.yaml']
+          parameters:
+            - {name: image.tag, value: '{{values.tag}}'}
+            - {name: note, value: '{{unknown}} stays'}
+";
+
+#[test]
+fn an_application_set_list_generator_makes_one_cell_per_element() {
+    let fleet = fleet_of(
+        &[
+            ("argocd/appset.yaml", APPSET),
+            ("charts/web/Chart.yaml", CHART),
+            ("charts/web/values-dev.yaml", ""),
+            ("charts/web/values-prod.yaml", ""),
+        ],
+        SECTION,
+    )
+    .unwrap();
+    let cells = fleet.cells().unwrap();
+    /// ENV/APP, where it came from, value files, parameter values.
+    type Row<'a> = (String, String, Vec<(&'a str, bool)>, Vec<&'a str>);
+    let got: Vec<Row<'_>> = cells
+        .iter()
+        .map(|c| {
+            (
+                format!("{}/{}", c.environment, c.app),
+                c.argocd.as_ref().unwrap().describe(),
+                paths(c),
+                c.parameters.iter().map(|p| p.value.as_str()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "dev/dev-guestbook".to_string(),
+                "argocd/appset.yaml:8 ApplicationSet guestbook generators[0].list.elements[0]"
+                    .to_string(),
+                vec![("charts/web/values-dev.yaml", true)],
+                vec!["1.0", "{{unknown}} stays"]
+            ),
+            (
+                "prod/prod-guestbook".to_string(),
+                "argocd/appset.yaml:9 ApplicationSet guestbook generators[0].list.elements[1]"
+                    .to_string(),
+                vec![("charts/web/values-prod.yaml", true)],
+                vec!["2.0", "{{unknown}} stays"]
+            ),
+        ]
+    );
+}
+
+#[test]
+fn what_the_application_set_reader_does_not_evaluate_is_an_error_at_its_line() {
+    let cases = [
+        (
+            APPSET.replace(
+                "spec:\n  generators:",
+                "spec:\n  goTemplate: true\n  generators:",
+            ),
+            5,
+            "sets goTemplate: true, which imagegate does not evaluate yet",
+        ),
+        (
+            APPSET.replace("    - list:", "    - clusters: {}\n    - list:"),
+            6,
+            "uses a clusters generator, and argocd.clusters declares no cluster",
+        ),
+        (
+            APPSET.replace("    - list:", "    - matrix: {generators: []}\n    - list:"),
+            6,
+            "a matrix generator needs exactly two generators, it has 0",
+        ),
+        (
+            APPSET.replace("tag: '1.0'", "tag: 1.0"),
+            8,
+            "list element field `values.tag` is not a string",
+        ),
+    ];
+    for (text, line, message) in cases {
+        let e = fleet_of(
+            &[
+                ("argocd/appset.yaml", text.as_str()),
+                ("charts/web/Chart.yaml", CHART),
+            ],
+            SECTION,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.file.as_str(), e.line),
+            ("argocd/appset.yaml", Some(line)),
+            "{e}"
+        );
+        assert!(e.message.contains(message), "{e}");
+    }
+}
+
+#[test]
+fn fasttemplate_follows_argo_cd() {
+    let params = BTreeMap::from([
+        ("name".to_string(), "web".to_string()),
+        ("values.tag".to_string(), "1.0".to_string()),
+    ]);
+    let t = |s: &str| fasttemplate(s, &params);
+    assert_eq!(t("{{name}}-{{ values.tag }}").unwrap(), "web-1.0");
+    assert_eq!(t("{{nope}}/{{ }}/{{name}}").unwrap(), "{{nope}}/{{ }}/web");
+    assert_eq!(t("no tags {{").unwrap(), "no tags {{");
+    assert_eq!(
+        t("{{name\n}}").unwrap(),
+        "{{name\n}}",
+        "a tag across lines is no tag"
+    );
+    assert!(t("{{name}} {{ open").is_err());
+}
+
+#[test]
+fn repository_urls_compare_normalised() {
+    let n = normalise_repo_url;
+    let want = "github.com/acme/gitops";
+    for url in [
+        "https://github.com/acme/gitops",
+        "https://GitHub.com/acme/gitops.git",
+        "https://user@github.com/acme/gitops/",
+        "git@github.com:acme/gitops.git",
+        "ssh://git@github.com:22/acme/gitops",
+    ] {
+        assert_eq!(n(url), want, "{url}");
+    }
+    assert_ne!(
+        n("https://github.com/Acme/gitops"),
+        want,
+        "paths keep their case"
+    );
+    assert_ne!(n("https://github.com/acme/gitops-other"), want);
+}
+
+#[test]
+fn set_values_escape_commas_as_argo_cd() {
+    assert_eq!(clean_set_value("a,b"), "a\\,b");
+    assert_eq!(clean_set_value("a\\,b"), "a\\,b");
+    assert_eq!(clean_set_value("{a,b}"), "{a,b}");
+}
+
+const GIT_APPSET: &str = "\
+kind: ApplicationSet
+metadata: {name: clusters}
+spec:
+  generators:
+    - git:
+        repoURL: https://github.com/acme/gitops.git
+        revision: HEAD
+        files:
+          - path: config/*.yaml
+          - {path: config/skip/*, exclude: true}
+    - git:
+        repoURL: https://github.com/acme/gitops.git
+        revision: HEAD
+        directories:
+          - path: apps/*
+          - {path: apps/old, exclude: true}
+  template:
+    metadata: {name: '{{path.basename}}-web'}
+    spec:
+      destination: {name: dev, namespace: '{{path[1]}}'}
+      source:
+        repoURL: https://github.com/acme/gitops
+        path: charts/web
+        helm:
+          parameters:
+            - {name: replicas, value: '{{cluster.replicas}}'}
+            - {name: file, value: '{{path.filename}}'}
+";
+
+#[test]
+fn git_generators_read_files_and_folders_of_this_checkout() {
+    let fleet = fleet_of(
+        &[
+            ("argocd/git.yaml", GIT_APPSET),
+            ("charts/web/Chart.yaml", CHART),
+            ("config/eu.yaml", "cluster: {name: eu, replicas: 3}\n"),
+            // `*` crosses folders in Argo CD's default pathspec matching.
+            (
+                "config/us/east.yaml",
+                "- cluster: {name: us, replicas: 2}\n",
+            ),
+            ("config/skip/x.yaml", "cluster: {name: skipped}\n"),
+            ("apps/api/README.md", ""),
+            ("apps/old/README.md", ""),
+            ("apps/web/base/README.md", ""),
+            (".hidden/README.md", ""),
+        ],
+        SECTION,
+    )
+    .unwrap();
+    let cells = fleet.cells().unwrap();
+    let got: Vec<(String, Vec<&str>, String)> = cells
+        .iter()
+        .map(|c| {
+            (
+                format!("{}/{} ns={}", c.environment, c.app, c.namespace),
+                c.parameters.iter().map(|p| p.value.as_str()).collect(),
+                c.argocd.as_ref().unwrap().element.clone().unwrap(),
+            )
+        })
+        .collect();
+    let s = String::from;
+    assert_eq!(
+        got,
+        [
+            // A folder has no file parameters: they stay as written, as in Argo CD.
+            (
+                s("dev/api-web ns=api"),
+                vec!["{{cluster.replicas}}", "{{path.filename}}"],
+                s("generators[1].git.directories: apps/api (0)")
+            ),
+            (
+                s("dev/config-web ns={{path[1]}}"),
+                vec!["3", "eu.yaml"],
+                s("generators[0].git.files: config/eu.yaml[0]")
+            ),
+            (
+                s("dev/us-web ns=us"),
+                vec!["2", "east.yaml"],
+                s("generators[0].git.files: config/us/east.yaml[0]")
+            ),
+            (
+                s("dev/web-web ns=web"),
+                vec!["{{cluster.replicas}}", "{{path.filename}}"],
+                s("generators[1].git.directories: apps/web (1)")
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_git_generator_over_another_repository_is_not_judged() {
+    let text = GIT_APPSET.replace(
+        "repoURL: https://github.com/acme/gitops.git\n        revision: HEAD\n        files",
+        "repoURL: https://github.com/acme/config.git\n        revision: HEAD\n        files",
+    );
+    let fleet = fleet_of(
+        &[
+            ("argocd/git.yaml", text.as_str()),
+            ("charts/web/Chart.yaml", CHART),
+            ("apps/api/README.md", ""),
+        ],
+        SECTION,
+    )
+    .unwrap();
+    assert_eq!(
+        fleet.argocd.cells.len(),
+        1,
+        "the directories generator still makes its cell"
+    );
+    let n = &fleet.argocd.not_judged;
+    assert_eq!(n.len(), 1, "{n:?}");
+    assert_eq!(
+        (n[0].app.as_str(), n[0].line, n[0].element.as_deref()),
+        ("clusters", 6, Some("generators[0].git"))
+    );
+    assert!(n[0].reason.contains("https://github.com/acme/config.git"));
+}
+
+#[test]
+fn a_matrix_crosses_its_generators_and_feeds_the_first_into_the_second() {
+    let appset = "\
+kind: ApplicationSet
+metadata: {name: grid}
+spec:
+  generators:
+    - matrix:
+        generators:
+          - git:
+              repoURL: https://github.com/acme/gitops
+              directories: [{path: apps/*}]
+          - list:
+              elements:
+                - {env: dev, app: '{{path.basename}}'}
+                - {env: prod, app: '{{path.basename}}'}
+  template:
+    metadata: {name: '{{app}}-{{env}}'}
+    spec:
+      destination: {name: '{{env}}', namespace: '{{path.basename}}'}
+      source: {repoURL: https://github.com/acme/gitops, path: charts/web}
+";
+    let files = [
+        ("argocd/grid.yaml", appset),
+        ("charts/web/Chart.yaml", CHART),
+        ("apps/api/README.md", ""),
+        ("apps/web/README.md", ""),
+    ];
+    let fleet = fleet_of(&files, SECTION).unwrap();
+    let cells = fleet.cells().unwrap();
+    let got: Vec<String> = cells
+        .iter()
+        .map(|c| format!("{}/{} ns={}", c.environment, c.app, c.namespace))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "dev/api-dev ns=api",
+            "dev/web-dev ns=web",
+            "prod/api-prod ns=api",
+            "prod/web-prod ns=web"
+        ]
+    );
+    assert_eq!(
+        cells[0].argocd.as_ref().unwrap().element.as_deref(),
+        Some("generators[0].matrix.generators[0].git.directories: apps/api (0) × generators[0].matrix.generators[1].list.elements[0]")
+    );
+    // Both children setting one key to different values is Argo CD's error too.
+    let clash = appset.replace("{env: dev, app:", "{env: dev, path.basename: x, app:");
+    let files = [
+        ("argocd/grid.yaml", clash.as_str()),
+        ("charts/web/Chart.yaml", CHART),
+        ("apps/api/README.md", ""),
+    ];
+    let e = fleet_of(&files, SECTION).unwrap_err();
+    assert!(
+        e.message
+            .contains("both set `path.basename`, to `api` and `x`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_merge_overrides_the_first_generators_sets_by_their_keys() {
+    let appset = "\
+kind: ApplicationSet
+metadata: {name: merged}
+spec:
+  generators:
+    - merge:
+        mergeKeys: [cluster]
+        generators:
+          - list:
+              elements:
+                - {cluster: dev, tag: base}
+                - {cluster: prod, tag: base}
+          - list:
+              elements:
+                - {cluster: prod, tag: pinned}
+                - {cluster: qa, tag: dropped}
+  template:
+    metadata: {name: 'web-{{cluster}}'}
+    spec:
+      destination: {name: '{{cluster}}'}
+      source:
+        repoURL: https://github.com/acme/gitops
+        path: charts/web
+        helm: {parameters: [{name: image.tag, value: '{{tag}}'}]}
+";
+    let files = [
+        ("argocd/merged.yaml", appset),
+        ("charts/web/Chart.yaml", CHART),
+    ];
+    let fleet = fleet_of(&files, SECTION).unwrap();
+    let got: Vec<String> = fleet
+        .cells()
+        .unwrap()
+        .iter()
+        .map(|c| format!("{}/{} tag={}", c.environment, c.app, c.parameters[0].value))
+        .collect();
+    assert_eq!(got, ["dev/web-dev tag=base", "prod/web-prod tag=pinned"]);
+    let dup = appset.replace("{cluster: qa, tag: dropped}", "{cluster: prod, tag: again}");
+    let files = [
+        ("argocd/merged.yaml", dup.as_str()),
+        ("charts/web/Chart.yaml", CHART),
+    ];
+    let e = fleet_of(&files, SECTION).unwrap_err();
+    assert!(
+        e.message
+            .contains("two parameter sets with the same mergeKeys values"),
+        "{e}"
+    );
+}
+
+const CLUSTERS_SECTION: &str = "  manifests: [\"argocd/**/*.yaml\"]\n  repoURL: [\"https://github.com/acme/gitops.git\"]\n  clusters:\n    - {name: Prod-EU, server: 'https://eu.example', labels: {env: prod, region: eu}}\n    - {name: dev, server: 'https://dev.example', project: apps, labels: {env: dev}, annotations: {team: web}}\n";
+
+fn clusters_appset(generator: &str) -> String {
+    format!(
+        "kind: ApplicationSet\nmetadata: {{name: fleet}}\nspec:\n  generators:\n    - clusters: {generator}\n  template:\n    metadata: {{name: 'web-{{{{nameNormalized}}}}'}}\n    spec:\n      destination: {{server: '{{{{server}}}}'}}\n      source:\n        repoURL: https://github.com/acme/gitops\n        path: charts/web\n        helm: {{parameters: [{{name: tier, value: '{{{{values.tier}}}}'}}]}}\n"
+    )
+}
+
+fn cluster_cells(generator: &str) -> Vec<String> {
+    let text = clusters_appset(generator);
+    let files = [
+        ("argocd/fleet.yaml", text.as_str()),
+        ("charts/web/Chart.yaml", CHART),
+    ];
+    let fleet = fleet_of(&files, CLUSTERS_SECTION).unwrap();
+    fleet
+        .cells()
+        .unwrap()
+        .iter()
+        .map(|c| format!("{}/{} tier={}", c.environment, c.app, c.parameters[0].value))
+        .collect()
+}
+
+#[test]
+fn a_clusters_generator_reads_the_declared_clusters() {
+    // No selector: every declared cluster and the local one, values templated per cluster.
+    assert_eq!(
+        cluster_cells("{values: {tier: '{{metadata.labels.env}}-{{name}}'}}"),
+        [
+            "dev.example/web-dev tier=dev-dev",
+            "eu.example/web-prod-eu tier=prod-Prod-EU",
+            "in-cluster/web-in-cluster tier={{metadata.labels.env}}-in-cluster",
+        ]
+    );
+    // A selector leaves the local cluster out.
+    assert_eq!(
+        cluster_cells("{selector: {matchLabels: {env: prod}}, values: {tier: gold}}"),
+        ["eu.example/web-prod-eu tier=gold"]
+    );
+    assert_eq!(
+        cluster_cells("{selector: {matchExpressions: [{key: region, operator: DoesNotExist}]}, values: {tier: x}}"),
+        ["dev.example/web-dev tier=x"]
+    );
+}
