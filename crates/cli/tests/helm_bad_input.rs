@@ -302,6 +302,20 @@ fn run_case(case: &Path) -> Vec<String> {
     let elapsed = start.elapsed();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    // Every configuration error class is also a snapshot of what a person sees: the
+    // `file:line:col:` line, the hint, the marked source line and the fix.
+    if (name.starts_with("config-") || name.starts_with("component-")) && !stderr.is_empty() {
+        let shown = stderr
+            .replace(&*work.path().to_string_lossy(), "[work]")
+            .replace(&*std::env::temp_dir().to_string_lossy(), "[tmp]");
+        insta::with_settings!({
+            snapshot_path => "snapshots/config-errors",
+            prepend_module_to_snapshot => false,
+            omit_expression => true,
+        }, {
+            insta::assert_snapshot!(name.clone(), shown);
+        });
+    }
     let mut bad = Vec::new();
     if out.status.code() != exp.exit {
         bad.push(format!(

@@ -145,7 +145,15 @@ impl Config {
                 path.display()
             )));
         }
-        Self::load(path).map_err(|e| Fatal(e.to_string()))
+        Self::load(path).map_err(|e| {
+            // The snippet is read back from the repository the error is in, under its guards.
+            let root = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let repo = Repo::open(root).ok();
+            Fatal(crate::diagnostic::render_config_error(repo.as_ref(), &e))
+        })
     }
 
     /// Loads `path`; the repository root is the folder holding it.

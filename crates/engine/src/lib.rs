@@ -16,6 +16,7 @@ pub mod audit;
 pub mod cache;
 pub mod config;
 pub mod convert;
+pub mod diagnostic;
 pub mod diff;
 pub mod discover;
 pub mod fleet;
