@@ -503,15 +503,30 @@ pub fn decode(data: &[u8]) -> Result<String, String> {
     ))
 }
 
+/// A temporary repository holding `files`, for a target to resolve paths against.
+fn fuzz_repo(prefix: &str, files: &[(&str, &str)]) -> (tempfile::TempDir, Repo) {
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .unwrap_or_else(|e| panic!("cannot create the fuzz repository: {e}"));
+    for (path, text) in files {
+        let p: PathBuf = dir.path().join(path);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent)
+                .unwrap_or_else(|e| panic!("cannot create {}: {e}", parent.display()));
+        }
+        std::fs::write(&p, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", p.display()));
+    }
+    let repo =
+        Repo::open(dir.path()).unwrap_or_else(|e| panic!("cannot open the fuzz repository: {e}"));
+    (dir, repo)
+}
+
 /// A small repository the config target resolves against: a chart, two environment records,
 /// a component file and values files.
 fn repo() -> &'static (tempfile::TempDir, Repo) {
     static REPO: OnceLock<(tempfile::TempDir, Repo)> = OnceLock::new();
     REPO.get_or_init(|| {
-        let dir = tempfile::Builder::new()
-            .prefix("imagegate-fuzz-repo-")
-            .tempdir()
-            .unwrap_or_else(|e| panic!("cannot create the fuzz repository: {e}"));
         let files: &[(&str, &str)] = &[
             ("charts/web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 0.1.0\n"),
             ("config/clusters/a.yaml", "- env: dev\n  clusterType: azure\n- env: prod\n  clusterType: azure\n"),
@@ -520,16 +535,7 @@ fn repo() -> &'static (tempfile::TempDir, Repo) {
             ("values/dev/web.yaml", "image: a\n"),
             ("values/base.yaml", "x: 1\n"),
         ];
-        for (path, text) in files {
-            let p: PathBuf = dir.path().join(path);
-            if let Some(parent) = p.parent() {
-                std::fs::create_dir_all(parent)
-                    .unwrap_or_else(|e| panic!("cannot create {}: {e}", parent.display()));
-            }
-            std::fs::write(&p, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", p.display()));
-        }
-        let repo = Repo::open(dir.path()).unwrap_or_else(|e| panic!("cannot open the fuzz repository: {e}"));
-        (dir, repo)
+        fuzz_repo("imagegate-fuzz-repo-", files)
     })
 }
 
@@ -581,10 +587,6 @@ pub fn config(data: &[u8]) -> Result<String, String> {
 thread_local! {
     /// Each thread's own repository for the argocd target (its manifest is rewritten per input).
     static ARGOCD_REPO: (tempfile::TempDir, Repo) = {
-        let dir = tempfile::Builder::new()
-            .prefix("imagegate-fuzz-argocd-")
-            .tempdir()
-            .unwrap_or_else(|e| panic!("cannot create the fuzz repository: {e}"));
         let files: &[(&str, &str)] = &[
             ("charts/web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 0.1.0\n"),
             ("charts/web/values.yaml", "image: a\n"),
@@ -592,16 +594,7 @@ thread_local! {
             ("values/base.yaml", "x: 1\n"),
             ("overlays/dev/kustomization.yaml", "resources: []\n"),
         ];
-        for (path, text) in files {
-            let p: PathBuf = dir.path().join(path);
-            if let Some(parent) = p.parent() {
-                std::fs::create_dir_all(parent)
-                    .unwrap_or_else(|e| panic!("cannot create {}: {e}", parent.display()));
-            }
-            std::fs::write(&p, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", p.display()));
-        }
-        let repo = Repo::open(dir.path()).unwrap_or_else(|e| panic!("cannot open the fuzz repository: {e}"));
-        (dir, repo)
+        fuzz_repo("imagegate-fuzz-argocd-", files)
     };
 }
 
