@@ -147,22 +147,14 @@ impl Config {
         }
         Self::load(path).map_err(|e| {
             // The snippet is read back from the repository the error is in, under its guards.
-            let root = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            let repo = Repo::open(root).ok();
+            let repo = Repo::open(repository_root(path)).ok();
             Fatal(crate::diagnostic::render_config_error(repo.as_ref(), &e))
         })
     }
 
     /// Loads `path`; the repository root is the folder holding it.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let root = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let repo = Repo::open(root)?;
+        let repo = Repo::open(repository_root(path))?;
         let file_name = path
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
@@ -284,6 +276,13 @@ impl Config {
 
 /// Parses the configuration text; errors carry the line and column. The tree it was read from
 /// comes back too, so later checks point at the line of what they refuse.
+/// The repository root of the configuration at `path`: the folder holding it.
+fn repository_root(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
 fn parse(file: &str, text: &str) -> Result<(ConfigFile, Node), ConfigError> {
     let root = load_yaml(file, text)
         .map_err(|e| e.hint(FORMAT_HINT))?
