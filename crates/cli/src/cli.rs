@@ -53,7 +53,8 @@ pub enum Command {
 /// Where the configuration is and which part of the matrix to take.
 #[derive(Debug, Args, Clone)]
 pub struct MatrixArgs {
-    /// The configuration file (default: ./imagegate.yaml).
+    /// The configuration file (default: imagegate.yaml in the working folder or the nearest
+    /// folder above it, up to the git repository root).
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Only these environments (repeatable; globs such as `cluster-*` allowed).
@@ -230,7 +231,8 @@ pub struct DiffArgs {
     /// The head revision (default: the working tree, uncommitted changes included).
     #[arg(long, value_name = "REF")]
     pub head: Option<String>,
-    /// The configuration file, in the working tree (default: ./imagegate.yaml); each side reads
+    /// The configuration file, in the working tree (default: imagegate.yaml in the working
+    /// folder or the nearest folder above it, up to the git repository root); each side reads
     /// its own version of it.
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -319,7 +321,8 @@ pub struct MergeArgs {
     /// report.json of `audit --shard K/N`).
     #[arg(required = true, value_name = "REPORT.json")]
     pub reports: Vec<PathBuf>,
-    /// The configuration the shards ran with (default: ./imagegate.yaml).
+    /// The configuration the shards ran with (default: imagegate.yaml in the working folder or
+    /// the nearest folder above it, up to the git repository root).
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
     #[command(flatten)]

@@ -13,7 +13,7 @@ use std::io::Write;
 pub fn run(args: DiffArgs) -> Result<u8> {
     let (stdout, files) =
         crate::output::parse_output_specs::<DiffFormat>(&args.format, &args.output)?;
-    let config_path = super::config_path(&args.config);
+    let config_path = super::config_path(&args.config)?;
     let observer = crate::progress::Terminal::new(!args.no_progress);
     let revisions = Revisions::open(&config_path, &args.base, args.head.as_deref(), &observer)?;
     let located = Helm::locate(args.helm.helm.as_deref(), &revisions.dir)

@@ -36,10 +36,16 @@ pub fn run(cli: Cli) -> Result<u8> {
     }
 }
 
-/// The configuration file: `--config`, else `./imagegate.yaml`.
-pub fn config_path(arg: &Option<PathBuf>) -> PathBuf {
-    arg.clone()
-        .unwrap_or_else(|| PathBuf::from("imagegate.yaml"))
+/// The configuration file: `--config`, else `imagegate.yaml` in the working folder or the
+/// nearest one above it, up to the git repository root (`imagegate_engine::config::find_default`).
+pub fn config_path(arg: &Option<PathBuf>) -> Result<PathBuf> {
+    if let Some(path) = arg {
+        return Ok(path.clone());
+    }
+    let cwd = std::env::current_dir()
+        .and_then(|d| d.canonicalize())
+        .map_err(|e| Fatal(format!("cannot read the working folder: {e}")))?;
+    Ok(imagegate_engine::config::find_default(&cwd)?)
 }
 
 /// Loads the configuration, turning every problem into an exit-2 error that names the file.
