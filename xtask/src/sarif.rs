@@ -144,10 +144,7 @@ fn write_reports(
     copy_tree(&root.join("charts-testdata"), &fleet)?;
     let rendered = fleet.join("rendered/web.yaml");
     std::fs::create_dir_all(rendered.parent().unwrap())?;
-    std::fs::copy(
-        root.join("crates/cli/tests/cmd/scan.in/rendered.yaml"),
-        &rendered,
-    )?;
+    std::fs::copy(root.join("tests/cmd/scan.in/rendered.yaml"), &rendered)?;
     git(repo, &["init", "-q", "-b", "main"])?;
     git(repo, &["add", "-A"])?;
     git(repo, &["commit", "-q", "-m", "the fleet"])?;
