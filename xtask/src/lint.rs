@@ -245,9 +245,17 @@ fn files(root: &Path) -> Result<(Vec<PathBuf>, PathBuf, Vec<PathBuf>)> {
 
 /// The check-jsonschema executable, pip-installed into target/tools/venv when missing.
 fn check_jsonschema(root: &Path) -> Result<PathBuf> {
+    venv_tool(root, CHECK_JSONSCHEMA)
+}
+
+/// The executable of the pinned PyPI package `spec` (`name==version`, the executable named
+/// like the package), pip-installed into target/tools/venv unless that version is there.
+pub(crate) fn venv_tool(root: &Path, spec: &str) -> Result<PathBuf> {
+    let (name, pinned) = spec
+        .split_once("==")
+        .with_context(|| format!("{spec}: not name==version"))?;
     let venv = root.join("target/tools/venv");
-    let exe = venv.join("bin/check-jsonschema");
-    let pinned = CHECK_JSONSCHEMA.trim_start_matches("check-jsonschema==");
+    let exe = venv.join("bin").join(name);
     let current = Command::new(&exe)
         .arg("--version")
         .output()
@@ -264,7 +272,7 @@ fn check_jsonschema(root: &Path) -> Result<PathBuf> {
     crate::status(
         Command::new(venv.join("bin/pip"))
             .args(["install", "--quiet", "--disable-pip-version-check"])
-            .arg(CHECK_JSONSCHEMA),
+            .arg(spec),
     )?;
     Ok(exe)
 }

@@ -14,6 +14,7 @@ mod docs;
 mod fuzz;
 mod helm;
 mod lint;
+mod precommit;
 mod sarif;
 
 use anyhow::{bail, Context, Result};
@@ -46,9 +47,10 @@ fn run() -> Result<()> {
         Some("fuzz") => fuzz::run(&root, &args[1..]),
         Some("dist") => dist::run(&root, &args[1..]),
         Some("sarif") => sarif_step(&root),
+        Some("pre-commit") => precommit::run(&root, &helm3(&root)?),
         _ => {
             eprintln!(
-                "usage: cargo xtask <helm|demo|ci|test|docs|bench|lint|fuzz|dist|sarif>\n\
+                "usage: cargo xtask <helm|demo|ci|test|docs|bench|lint|fuzz|dist|sarif|pre-commit>\n\
                  \n  helm    install Helm 3.17.3 and 4.1.4 into target/tools (sha256-verified)\
                  \n  demo    provision helm and run `imagegate check` on charts-testdata/\
                  \n  ci      provision helm; fmt, clippy, and the whole test suite on both Helm versions\
@@ -58,7 +60,8 @@ fn run() -> Result<()> {
                  \n  lint    the workflows, action.yml and GitLab CI file against their schemas, and actionlint\
                  \n  fuzz    fuzz a reader of untrusted text: fuzz [image_ref|decode|config|origin|argocd|all] [--seconds N] [--seed S]\
                  \n  dist    the release archive and its sha256: dist [--target T] [--profile P] [--out DIR]\
-                 \n  sarif   the SARIF of a fleet in a subfolder through Microsoft's validator (GitHub rules), and its locations against git"
+                 \n  sarif   the SARIF of a fleet in a subfolder through Microsoft's validator (GitHub rules), and its locations against git\
+                 \n  pre-commit  the language: rust hooks, installed and run by pre-commit try-repo on a small fleet"
             );
             bail!("unknown or missing command")
         }
@@ -158,6 +161,8 @@ fn ci(root: &Path, rest: &[String]) -> Result<()> {
     // The SARIF code scanning receives, from a fleet in a subfolder: Microsoft's validator with
     // GitHub's rules, and every location a tracked line (see sarif.rs).
     sarif::run(root, &debug_bin, &helm3(root)?)?;
+    // The pre-commit hooks that build imagegate themselves, installed as pre-commit does.
+    precommit::run(root, &helm3(root)?)?;
     // Keep the release archive from rotting too: the same packaging as a release, on the
     // debug build (the release workflow builds it with the release profile per target).
     dist::run(
