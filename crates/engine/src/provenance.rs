@@ -211,6 +211,11 @@ impl Trace {
             Ok(s) => s,
             Err(e) => return Self::failed(format!("the chart could not be copied ({e})")),
         };
+        // Markers break the types, enums and patterns of values schemas; the real render
+        // already validated the real values against them.
+        if let Err(e) = scratch.drop_schemas() {
+            return Self::failed(format!("a values schema could not be removed ({e})"));
+        }
         let mut fields = Vec::new();
         for obj in &decoded.objects {
             for site in &obj.sites {
@@ -313,10 +318,7 @@ impl Trace {
             }
             let Some(m) = by_key.get(&key) else { continue };
             let pull_policy = match &m.pull_policy {
-                PullPolicy::Set(p) => markers::find_markers(p)
-                    .into_iter()
-                    .map(|(id, _)| id)
-                    .collect(),
+                PullPolicy::Set(p) => markers.find(p).into_iter().map(|(id, _)| id).collect(),
                 _ => Vec::new(),
             };
             sites.insert(
@@ -325,7 +327,8 @@ impl Trace {
                     parts: markers::image_markers(&markers, &m.image, &real.image),
                     pull_policy,
                     image: {
-                        let mut ids: Vec<usize> = markers::find_markers(&m.image)
+                        let mut ids: Vec<usize> = markers
+                            .find(&m.image)
                             .into_iter()
                             .map(|(id, _)| id)
                             .collect();
