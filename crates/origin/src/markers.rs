@@ -134,6 +134,9 @@ pub struct Markers {
     layers: Vec<(String, LayerKind, Vec<PathSegment>)>,
 }
 
+/// The keys beside an image's values that hold its digest, in the order they are looked for.
+const DIGEST_KEYS: [&str; 2] = ["digest", "sha"];
+
 /// What makes a scalar a candidate for a marker.
 #[derive(Debug, Clone, Default)]
 pub struct Selection {
@@ -334,9 +337,16 @@ impl Markers {
     }
 
     /// Where a digest belongs beside the value marker `id` replaced: the `digest` key of the
-    /// same mapping, as the last layer that sets it (helm's merge keeps that one; a `digest:
-    /// null` override is the line to change). `None` when no layer has such a key.
+    /// same mapping, else its `sha` key (kube-state-metrics, kube-rbac-proxy), as the last layer
+    /// that sets it (helm's merge keeps that one; a `digest: null` override is the line to
+    /// change). `None` when no layer has such a key.
     pub fn digest_beside(&self, id: usize) -> Option<crate::Origin> {
+        DIGEST_KEYS
+            .iter()
+            .find_map(|key| self.digest_key_beside(id, key))
+    }
+
+    fn digest_key_beside(&self, id: usize, digest_key: &str) -> Option<crate::Origin> {
         let m = self.marked.get(id)?;
         let owner = &self.layers.get(m.layer_index)?.2;
         let full = |layer: usize, path: &[PathSegment]| -> Vec<PathSegment> {
@@ -350,7 +360,7 @@ impl Markers {
         };
         let mut want = owner.clone();
         want.extend(m.parent.iter().cloned());
-        want.push(PathSegment::Key("digest".into()));
+        want.push(PathSegment::Key(digest_key.into()));
         let s = self
             .settings
             .iter()
@@ -463,7 +473,9 @@ impl Walk<'_, '_> {
                             text: line_text(self.lines, k.line),
                             written: written(k.line),
                         });
-                    } else if v.as_scalar().is_some() && key.to_ascii_lowercase().contains("digest")
+                    } else if v.as_scalar().is_some()
+                        && (key.to_ascii_lowercase().contains("digest")
+                            || DIGEST_KEYS.contains(&key.as_str()))
                     {
                         self.markers.settings.push(Setting {
                             layer_index: self.layer_index,

@@ -363,3 +363,52 @@ apiVersion: 1.0
     );
     assert_eq!(super::key_words("image_tag.v2"), ["image", "tag", "v2"]);
 }
+
+#[test]
+fn a_sha_key_beside_the_image_is_where_its_digest_belongs_too() {
+    // kube-state-metrics' `image.sha`: the shared values pin it, an override removes the pin.
+    let mut m = Markers::new();
+    m.mark_values(
+        "charts/ksm/values.yaml",
+        LayerKind::SubchartDefault,
+        &["ksm".to_string()],
+        "image:\n  registry: registry.k8s.io\n  tag: \"\"\n  sha: \"\"\n",
+        &sel(&[]),
+    )
+    .unwrap();
+    m.mark_values(
+        "values/shared.yaml",
+        LayerKind::ValueStack,
+        &[],
+        "ksm:\n  image:\n    sha: sha256:aa\n",
+        &sel(&[]),
+    )
+    .unwrap();
+    m.mark_values(
+        "values/dev.yaml",
+        LayerKind::ValueStack,
+        &[],
+        "ksm:\n  image:\n    sha: null\n",
+        &sel(&[]),
+    )
+    .unwrap();
+    let registry = (0..m.len())
+        .find(|&i| m.get(i).unwrap().key == "ksm.image.registry")
+        .unwrap();
+    let o = m.digest_beside(registry).unwrap();
+    assert_eq!(
+        (o.file.as_str(), o.line, o.key.as_str(), o.value.as_str()),
+        ("values/dev.yaml", 3, "ksm.image.sha", "null")
+    );
+    // `digest` is preferred where a mapping has both.
+    let mut m = Markers::new();
+    m.mark_values(
+        "v.yaml",
+        LayerKind::ValueStack,
+        &[],
+        "image:\n  tag: \"1\"\n  sha: \"\"\n  digest: \"\"\n",
+        &sel(&[]),
+    )
+    .unwrap();
+    assert_eq!(m.digest_beside(0).unwrap().key, "image.digest");
+}
