@@ -11,7 +11,11 @@
 //! rendered field of that object and container must change. For every finding said to be
 //! hard-coded, it changes every scalar of every values layer of the cell (the stack's files,
 //! the chart's and its subcharts' `values.yaml`, every `appVersion`), in groups split in halves
-//! where a group breaks the render, and the field must never change.
+//! where a group breaks the render, and the field must never change. A finding without an
+//! origin for any reason counts as said to be hard-coded here, the strictest reading.
+//!
+//! A second test pins the origin of one finding per way the fleet overrides an image, so a
+//! regression names the shape it broke.
 
 mod common;
 use common::*;
@@ -684,4 +688,93 @@ fn line_edits_replace_only_the_value() {
     let lines: Vec<usize> = layer_edits(&work, "v.yaml").iter().map(|e| e.1).collect();
     // `c: d` is text of a block scalar; `h` holds a list; `g` is a null.
     assert_eq!(lines, [4, 5]);
+}
+
+/// `file:line` of an origin or a part.
+fn at(o: &Value) -> Option<String> {
+    line_of(o).map(|(file, line)| format!("{file}:{line}"))
+}
+
+#[test]
+fn each_way_teams_override_images_is_pointed_at_its_own_line() {
+    let fleet = root().join("charts-upstream");
+    let out = imagegate(&["check", "--format", "json"], &fleet);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    let find = |app: &str, rule: &str, container: &str| -> &Value {
+        let hits: Vec<&Value> = findings
+            .iter()
+            .filter(|f| f["app"] == app && f["rule"] == rule && f["container"] == container)
+            .collect();
+        assert_eq!(hits.len(), 1, "{app} {rule} {container}: {hits:#?}");
+        hits[0]
+    };
+    let origin = |f: &Value| f.get("origin").and_then(at);
+    let part = |f: &Value, p: &str| f["parts"].get(p).and_then(at);
+    let ksm_tgz = "charts/prometheus-community/prometheus/charts/kube-state-metrics-8.4.0.tgz:\
+                   kube-state-metrics/values.yaml";
+
+    // `global.imageRegistry` reaches a subchart vendored as .tgz; the digest belongs in its
+    // `sha` key, a default inside the archive.
+    let ksm = find("dev-prometheus", "digest-required", "kube-state-metrics");
+    assert_eq!(
+        part(ksm, "registry").as_deref(),
+        Some("values/dev/prometheus.yaml:3")
+    );
+    assert_eq!(origin(ksm), Some(format!("{ksm_tgz}:8")));
+    // An empty tag defaults to appVersion; `digest: null` removed the shared pin.
+    let server = find("dev-prometheus", "digest-required", "prometheus-server");
+    assert_eq!(
+        part(server, "tag").as_deref(),
+        Some("charts/prometheus-community/prometheus/Chart.yaml:4")
+    );
+    assert_eq!(
+        origin(server).as_deref(),
+        Some("values/dev/prometheus.yaml:7")
+    );
+    // Under `alias: ksm` of a folder subchart: `sha: null` is where the digest goes, and the
+    // tag is the subchart's appVersion behind the `v` its template prints.
+    let alias = find("dev-platform-metrics", "digest-required", "ksm");
+    assert_eq!(
+        origin(alias).as_deref(),
+        Some("values/dev/platform-metrics.yaml:4")
+    );
+    assert_eq!(
+        part(alias, "tag").as_deref(),
+        Some("charts/platform-metrics/charts/kube-state-metrics/Chart.yaml:7")
+    );
+    // A version tag traefik passes through `semverCompare`, and its chart's digest default.
+    let traefik = find("prod-traefik", "digest-required", "traefik");
+    assert_eq!(
+        part(traefik, "tag").as_deref(),
+        Some("values/prod/traefik.yaml:2")
+    );
+    assert_eq!(
+        origin(traefik).as_deref(),
+        Some("charts/traefik/traefik/values.yaml:14")
+    );
+    // A mutable tag and a pull policy set in values.
+    let am = find("dev-prometheus", "mutable-tag", "alertmanager");
+    assert_eq!(origin(am).as_deref(), Some("values/dev/prometheus.yaml:14"));
+    let reload = find(
+        "dev-prometheus",
+        "pull-policy-not-ifnotpresent",
+        "prometheus-server-configmap-reload",
+    );
+    assert_eq!(
+        origin(reload).as_deref(),
+        Some("values/dev/prometheus.yaml:11")
+    );
+    // A digest typed into the tag, and a pull policy the template leaves out: hard-coded.
+    let nanny = find(
+        "prod-metrics-server",
+        "pull-policy-missing",
+        "metrics-server-nanny",
+    );
+    assert_eq!(
+        part(nanny, "digest").as_deref(),
+        Some("values/prod/metrics-server.yaml:8")
+    );
+    assert_eq!(origin(nanny), None);
 }
