@@ -754,6 +754,16 @@ fn each_way_teams_override_images_is_pointed_at_its_own_line() {
         origin(traefik).as_deref(),
         Some("charts/traefik/traefik/values.yaml:14")
     );
+    // Traefik's `<version>@<digest>` tag: both parts from the one line, the version checked.
+    let combo = find("dev-traefik", "pull-policy-not-ifnotpresent", "traefik");
+    for p in ["tag", "digest"] {
+        assert_eq!(
+            part(combo, p).as_deref(),
+            Some("values/dev/traefik.yaml:3"),
+            "{p}"
+        );
+    }
+    assert_eq!(origin(combo).as_deref(), Some("values/dev/traefik.yaml:4"));
     // A mutable tag and a pull policy set in values.
     let am = find("dev-prometheus", "mutable-tag", "alertmanager");
     assert_eq!(origin(am).as_deref(), Some("values/dev/prometheus.yaml:14"));

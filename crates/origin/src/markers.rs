@@ -31,12 +31,20 @@ pub fn marker(id: usize) -> String {
 /// The text that replaces candidate number `id` whose value templates print as `value`: for a
 /// version (`v1.12.1`, `2.20`, `1.0.0-rc.1`) the version with the marker as its build metadata
 /// (`v1.12.1+igm7q`), which `semverCompare` and `semver` accept and compare as the version
-/// itself; for anything else the bare [`marker`].
+/// itself; for a version with a digest (`v3.7.11@sha256:…`, a tag traefik splits at `@` before
+/// checking the version) the same with the digest kept after it; for anything else the bare
+/// [`marker`].
 pub fn marker_for(id: usize, value: &str) -> String {
-    if is_version(value) {
-        format!("{value}+{}", marker(id))
-    } else {
-        marker(id)
+    let (version, digest) = match value.split_once('@') {
+        Some((version, digest)) => (version, Some(digest)),
+        None => (value, None),
+    };
+    if !is_version(version) {
+        return marker(id);
+    }
+    match digest {
+        Some(digest) => format!("{version}+{}@{digest}", marker(id)),
+        None => format!("{version}+{}", marker(id)),
     }
 }
 
@@ -233,20 +241,27 @@ impl Markers {
     }
 
     /// Every marker in `text`, in order, as (id, byte range): [`find_markers`], each range
-    /// widened to the version before it when that marker was written as a version's build
-    /// metadata (`v1.12.1+igm7q`), so putting the value back in its place rebuilds the text.
+    /// widened over the text [`marker_for`] wrote around that marker (the version before it,
+    /// `v1.12.1+`, and a digest after it, `@sha256:…`) where the text still holds it there, so
+    /// putting the value back in its place rebuilds the text.
     pub fn find(&self, text: &str) -> Vec<(usize, Range<usize>)> {
         find_markers(text)
             .into_iter()
             .map(|(id, r)| {
-                let prefix = self
+                let bare = marker(id);
+                let (before, after) = self
                     .get(id)
-                    .and_then(|m| m.marker.strip_suffix(&marker(id)))
-                    .filter(|p| !p.is_empty() && text[..r.start].ends_with(p));
-                match prefix {
-                    Some(p) => (id, r.start - p.len()..r.end),
-                    None => (id, r),
-                }
+                    .and_then(|m| m.marker.split_once(bare.as_str()))
+                    .unwrap_or(("", ""));
+                let start = match text[..r.start].ends_with(before) {
+                    true => r.start - before.len(),
+                    false => r.start,
+                };
+                let end = match text[r.end..].starts_with(after) {
+                    true => r.end + after.len(),
+                    false => r.end,
+                };
+                (id, start..end)
             })
             .collect()
     }

@@ -268,6 +268,9 @@ fn version_shaped_values_carry_their_marker_as_build_metadata() {
         ("2.20", "2.20+igm7q"),
         ("1.0.0-rc.1", "1.0.0-rc.1+igm7q"),
         ("v0.8", "v0.8+igm7q"),
+        // A version with its digest (traefik's `<version>@<digest>`): the digest stays after.
+        ("v3.7.11@sha256:ab", "v3.7.11+igm7q@sha256:ab"),
+        ("latest@sha256:ab", "igm7q"),
         // Not versions semver would take with build metadata appended: a bare marker.
         ("7", "igm7q"),
         ("1.2.3.4", "igm7q"),
@@ -411,4 +414,28 @@ fn a_sha_key_beside_the_image_is_where_its_digest_belongs_too() {
     )
     .unwrap();
     assert_eq!(m.digest_beside(0).unwrap().key, "image.digest");
+}
+
+#[test]
+fn a_version_with_its_digest_is_read_back_as_tag_and_digest() {
+    let mut m = Markers::new();
+    let json = m
+        .mark_values(
+            "v.yaml",
+            LayerKind::ValueStack,
+            &[],
+            "image:\n  tag: v3.7.11@sha256:ab\n",
+            &sel(&[]),
+        )
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["image"]["tag"], "v3.7.11+igm0q@sha256:ab");
+    let marked = "docker.io/traefik:v3.7.11+igm0q@sha256:ab";
+    assert_eq!(m.find(marked), [(0, 18..41)]);
+    assert_eq!(
+        image_markers(&m, marked, "docker.io/traefik:v3.7.11@sha256:ab"),
+        [(Part::Tag, 0), (Part::Digest, 0)]
+    );
+    // A template that keeps only the version (`split "@"`): the marker is found without it.
+    assert_eq!(m.find("v3.7.11+igm0q"), [(0, 0..13)]);
 }
