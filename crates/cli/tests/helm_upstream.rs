@@ -764,6 +764,17 @@ fn each_way_teams_override_images_is_pointed_at_its_own_line() {
         );
     }
     assert_eq!(origin(combo).as_deref(), Some("values/dev/traefik.yaml:4"));
+    // Invalid references built from several lines: the line of the part that breaks them.
+    let doubled = find("dev-prometheus", "invalid-image-ref", "kube-rbac-proxy");
+    assert_eq!(
+        origin(doubled).as_deref(),
+        Some("values/dev/prometheus.yaml:23")
+    );
+    let float = find("dev-prometheus", "invalid-image-ref", "pushgateway");
+    assert_eq!(
+        origin(float).as_deref(),
+        Some("values/dev/prometheus.yaml:27")
+    );
     // A mutable tag and a pull policy set in values.
     let am = find("dev-prometheus", "mutable-tag", "alertmanager");
     assert_eq!(origin(am).as_deref(), Some("values/dev/prometheus.yaml:14"));
