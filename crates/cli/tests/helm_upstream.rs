@@ -10,9 +10,11 @@
 //! release, namespace, values files and flags `imagegate cells --format json` reports; the
 //! rendered field of that object and container must change. For every finding said to be
 //! hard-coded, it changes every scalar of every values layer of the cell (the stack's files,
-//! the chart's and its subcharts' `values.yaml`, every `appVersion`), in groups split in halves
-//! where a group breaks the render, and the field must never change. A finding without an
-//! origin for any reason counts as said to be hard-coded here, the strictest reading.
+//! the chart's and its subcharts' `values.yaml`, every `appVersion`; strings, numbers, empty
+//! values and nulls, not booleans, which switch objects on and off rather than write a field),
+//! in groups split in halves where a group breaks the render or renames the object, and the
+//! field must never change. A finding without an origin for any reason counts as said to be
+//! hard-coded here, the strictest reading. The whole check is about a hundred renders: seconds.
 //!
 //! A second test pins the origin of one finding per way the fleet overrides an image, so a
 //! regression names the shape it broke.

@@ -379,14 +379,17 @@ impl Trace {
                 of_part.dedup();
                 match (part, of_part.as_slice()) {
                     (Some(part), [id]) => self.markers.get(*id).map(|m| {
-                        let note = format!("the invalid part is the {}, which this line writes", part.as_str());
+                        let part = part.as_str();
+                        let note =
+                            format!("the invalid part is the {part}, which this line writes");
                         Verdict::Line(origin_of(m), Some(note))
                     }),
                     // No marker reached the invalid part (a `tag: null` left it empty): the
                     // text search finds the line that emptied it.
                     (_, []) | (None, _) => None,
                     _ => Some(Verdict::Unknown(
-                        "several values lines build the reference, and which of them makes it invalid is not one line"
+                        "several values lines build the reference, and no one line alone \
+                         writes its invalid part"
                             .into(),
                     )),
                 }
