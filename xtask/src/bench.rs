@@ -371,9 +371,9 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
                     let s = measured(&mut check_cmd(&cache), &err, "check", "imagegate check", r)?;
                     check.push(s);
                     let err = work_path.join(format!("check-all-{r}.stderr"));
-                    let cache = work_path.join(format!("cache-all-{r}"));
+                    let cache_all = work_path.join(format!("cache-all-{r}"));
                     let s = measured(
-                        &mut check_on(&all_config, &cache),
+                        &mut check_on(&all_config, &cache_all),
                         &err,
                         "check all findings",
                         "imagegate check (every cell with findings)",
@@ -381,7 +381,8 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
                     )?;
                     check_all.push(s);
                     // The warm row exists only when the binary really cached something: a
-                    // second run on the cache the cold run just filled.
+                    // second run on the cache the cold run of the same fleet just filled (not
+                    // the every-cell-with-findings fleet's, whose charts differ).
                     if has_files(&cache) {
                         let err = work_path.join(format!("check-warm-{r}.stderr"));
                         let s = measured(
