@@ -515,6 +515,8 @@ impl Doc {
                     if anchor != 0 || tag.is_some() {
                         n.start = after_properties(text, n.start, n.end);
                     }
+                    // The span may run on over the blanks and a comment after the value.
+                    n.end = value_end(text, n.start, n.end, style);
                     Some(n)
                 }
                 Event::Alias(id) => {
@@ -769,6 +771,42 @@ fn after_properties(text: &str, mut start: usize, end: usize) -> usize {
         start = end - rest.trim_start().len();
     }
     start
+}
+
+/// Where the scalar that starts at `start` ends: after its closing quote for a quoted one; for
+/// a plain one before the blanks and any comment after it (a plain scalar holds no ` #`).
+fn value_end(text: &str, start: usize, end: usize, style: Style) -> usize {
+    let span = &text[start..end];
+    let closing = |quote: u8| -> Option<usize> {
+        let b = span.as_bytes();
+        let mut i = 1;
+        while i < b.len() {
+            match b[i] {
+                b'\\' if quote == b'"' => i += 2,
+                q if q == quote => {
+                    if quote == b'\'' && b.get(i + 1) == Some(&b'\'') {
+                        i += 2;
+                    } else {
+                        return Some(i + 1);
+                    }
+                }
+                _ => i += 1,
+            }
+        }
+        None
+    };
+    match style {
+        Style::SingleQuoted => closing(b'\'').map_or(end, |n| start + n),
+        Style::DoubleQuoted => closing(b'"').map_or(end, |n| start + n),
+        Style::Plain => {
+            let cut = span
+                .find(" #")
+                .or_else(|| span.find("\t#"))
+                .unwrap_or(span.len());
+            start + span[..cut].trim_end().len()
+        }
+        _ => end,
+    }
 }
 
 /// Character index → byte offset, when the text is not ASCII (saphyr counts characters).
