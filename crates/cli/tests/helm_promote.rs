@@ -394,3 +394,34 @@ fn helm_promote_bad_input_is_exit_2() {
         stderr(&out)
     );
 }
+
+#[test]
+fn helm_promote_app_narrows_to_those_components() {
+    let dir = fleet_copy();
+    let before = snapshot(dir.path());
+    let out = promote(dir.path(), &["--app", "graph", "--format", "json"]);
+    // Only graph is judged: staging renders `graph:main`, so nothing is written.
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(json["status"], "planned");
+    assert_eq!(json["promotions"].as_array().unwrap().len(), 0);
+    let refusals = json["refusals"].as_array().unwrap();
+    assert_eq!(refusals.len(), 1, "{refusals:?}");
+    assert_eq!(refusals[0]["component"], "graph");
+    assert!(changed(&before, &snapshot(dir.path())).is_empty());
+    let out = promote(dir.path(), &["--app", "www"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(changed(&before, &snapshot(dir.path())), [WWW]);
+}

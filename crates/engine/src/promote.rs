@@ -636,6 +636,13 @@ fn edits_for(
     own: &dyn Fn(&str) -> bool,
     files: &mut Files,
 ) -> Result<Vec<LineEdit>, String> {
+    if parts.is_empty() {
+        return Err(
+            "helm could not tell which values line sets this image (the render with \
+                    markers failed, or no values line reaches it): promote it by hand"
+                .to_string(),
+        );
+    }
     let origin = |want: Part| parts.iter().find(|(p, _)| *p == want).map(|(_, o)| o);
     let mut needed: Vec<(Part, &imagegate_origin::Origin)> = Vec::new();
     if old.digest() != new.digest() {
@@ -947,11 +954,18 @@ fn shown_change(from: &str, to: &str) -> (String, String) {
     (part(from, to), part(to, from))
 }
 
-/// Text for a Markdown table cell: no pipes or backticks to break it, no line breaks.
+/// Untrusted text in Markdown (the report's escaper: punctuation, HTML and mentions neutralised).
 fn md(s: &str) -> String {
-    s.replace('|', "\\|")
-        .replace('`', "'")
-        .replace(['\n', '\r'], " ")
+    imagegate_report::markdown_text(s)
+}
+
+/// Untrusted text as a code span, or escaped text when a backtick or `\|` could break the span
+/// or the table row.
+fn md_code(s: &str) -> String {
+    if s.is_empty() || s.contains(['`', '\n', '\r']) || s.contains("\\|") {
+        return md(s);
+    }
+    format!("`{}`", s.replace('|', "\\|"))
 }
 
 impl Plan {
@@ -993,34 +1007,43 @@ impl Plan {
 
     /// The plan as Markdown, for the promotion pull request's body.
     pub fn markdown(&self, req: &Request<'_>) -> String {
-        let mut out = format!("## Promote `{}` → `{}`\n\n", md(req.source), md(req.target));
+        let mut out = format!(
+            "## Promote {} → {}\n\n",
+            md_code(req.source),
+            md_code(req.target)
+        );
         if self.promotions.is_empty() {
             out.push_str("Nothing to promote: every first-party image matches.\n");
         } else {
             out.push_str(&format!(
-                "{} image(s) of `{}` move to the exact references `{}` runs.\n\n\
+                "{} image(s) of {} move to the exact references {} runs.\n\n\
                  | App | Object | Container | Repository | From | To | Values line |\n\
                  |---|---|---|---|---|---|---|\n",
                 self.promotions.len(),
-                md(req.target),
-                md(req.source)
+                md_code(req.target),
+                md_code(req.source)
             ));
             for p in &self.promotions {
                 let (from, to) = shown_change(&p.from, &p.to);
                 let lines: Vec<String> = p
                     .edits
                     .iter()
-                    .map(|e| format!("`{}:{}` `{}`", md(&e.file), e.line, md(&e.key)))
+                    .map(|e| {
+                        format!(
+                            "{} {}",
+                            md_code(&format!("{}:{}", e.file, e.line)),
+                            md_code(&e.key)
+                        )
+                    })
                     .collect();
                 out.push_str(&format!(
-                    "| {} | {}/{} | {} | `{}` | `{}` | `{}` | {} |\n",
+                    "| {} | {} | {} | {} | {} | {} | {} |\n",
                     md(&p.app),
-                    md(&p.key.kind),
-                    md(&p.key.name),
+                    md(&format!("{}/{}", p.key.kind, p.key.name)),
                     md(&p.key.container),
-                    md(&p.key.repository),
-                    md(&from),
-                    md(&to),
+                    md_code(&p.key.repository),
+                    md_code(&from),
+                    md_code(&to),
                     lines.join("<br>")
                 ));
             }
@@ -1029,11 +1052,10 @@ impl Plan {
             out.push_str("\n### Not promoted\n\n");
             for r in &self.refusals {
                 out.push_str(&format!(
-                    "- {} {}/{} (`{}`): {}\n",
+                    "- {} {} ({}): {}\n",
                     md(&r.app),
-                    md(&r.key.kind),
-                    md(&r.key.name),
-                    md(&r.key.repository),
+                    md(&format!("{}/{}", r.key.kind, r.key.name)),
+                    md_code(&r.key.repository),
                     md(&r.reason)
                 ));
             }

@@ -56,6 +56,15 @@ pub fn run(args: PromoteArgs) -> Result<u8> {
         write_lines(&mut out, &plan.text(&req))?;
         if args.dry_run {
             write_lines(&mut out, &plan.diff())?;
+            writeln!(out, "dry run: nothing written")?;
+        } else if applied == Some(Applied::Verified) {
+            writeln!(
+                out,
+                "{} file(s) written; {} rendered again: it renders {}'s references",
+                plan.files.len(),
+                sanitize_terminal(&args.target),
+                sanitize_terminal(&args.source)
+            )?;
         }
     }
     out.flush()?;
