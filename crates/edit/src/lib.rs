@@ -388,7 +388,13 @@ fn set_json(root: &mut serde_json::Value, path: &[PathSegment], value: &str) {
 
 fn verify(text: &str, expected: &serde_json::Value, shown: &str) -> Result<(), EditError> {
     let got = imagegate_yaml::load(text, &Limits::default())
-        .map_err(|e| EditError::at(e.line, format!("the edit of `{shown}` broke the file: {e}")))?
+        // The error's line is one of the edited text, not of the file: name none.
+        .map_err(|e| {
+            EditError::at(
+                0,
+                format!("the edit of `{shown}` would not give valid YAML ({e}); edit it by hand"),
+            )
+        })?
         .map_or(serde_json::Value::Object(serde_json::Map::new()), |n| {
             n.to_json()
         });
@@ -462,12 +468,10 @@ struct Frame {
 
 impl Doc {
     fn parse(text: &str) -> Result<Self, EditError> {
-        // The bounded loader first: limits, one document, and the JSON to verify edits against.
-        let json = imagegate_yaml::load(text, &Limits::default())
-            .map_err(|e| EditError::at(e.line, e.message))?
-            .map_or(serde_json::Value::Object(serde_json::Map::new()), |n| {
-                n.to_json()
-            });
+        // The bounded loader first: limits, one document. Its JSON, to verify edits against, is
+        // taken once the keys are known to be scalars (see below).
+        let loaded = imagegate_yaml::load(text, &Limits::default())
+            .map_err(|e| EditError::at(e.line, e.message))?;
         let bytes = byte_offsets(text);
         let at = |i: usize| {
             bytes
@@ -562,6 +566,25 @@ impl Doc {
                 attach(&mut nodes, &mut stack, &mut root, i, &mut anchors);
             }
         }
+        // helm reads values as JSON, whose keys are strings: a mapping or list as a key is no
+        // values file (and converting nested ones takes time exponential in their depth).
+        for n in &nodes {
+            if let Kind::Map(entries) = &n.kind {
+                if let Some((k, _)) = entries
+                    .iter()
+                    .find(|(k, _)| matches!(nodes[*k].kind, Kind::Map(_) | Kind::Seq(_)))
+                {
+                    return Err(EditError::at(
+                        nodes[*k].line,
+                        "a mapping key that is itself a mapping or a list: helm cannot read \
+                         this file as values",
+                    ));
+                }
+            }
+        }
+        let json = loaded.map_or(serde_json::Value::Object(serde_json::Map::new()), |n| {
+            n.to_json()
+        });
         Ok(Self {
             nodes,
             root,

@@ -234,3 +234,12 @@ proptest! {
         prop_assert!(line.contains(&want_key), "line {} is {:?}", e.line, line);
     }
 }
+#[test]
+fn a_mapping_key_that_is_a_collection_is_refused_quickly() {
+    // Nested complex keys: converting such a tree to JSON takes time exponential in the depth.
+    let text = format!("  {}", "? ".repeat(40));
+    let t = std::time::Instant::now();
+    let err = set(&text, &path("image.ref"), "x").unwrap_err();
+    assert!(err.message.contains("mapping key"), "{err}");
+    assert!(t.elapsed() < std::time::Duration::from_secs(2));
+}
