@@ -281,6 +281,47 @@ pub const TARGETS: &[Target] = &[
         ],
         run: argocd,
     },
+    Target {
+        name: "edit",
+        max_len: 16 * 1024,
+        dictionary: &[
+            "\n",
+            "set image.ref=",
+            "replace image.ref=",
+            "insert a.b.c=",
+            "image:\n",
+            "  ref: ",
+            "    ref: ",
+            "ghcr.io/acme/web@sha256:",
+            SHA_HEX,
+            "# note\n",
+            "  # note",
+            "'",
+            "''",
+            "\"",
+            "\\",
+            ": ",
+            "- ",
+            "{",
+            "}",
+            "[",
+            "]",
+            ",",
+            "&a ",
+            "*a",
+            "<<: *a\n",
+            "|\n  ",
+            ">-\n  ",
+            "!!str ",
+            "---\n",
+            "\t",
+            "\r\n",
+            "é",
+            "1.10",
+            "~",
+        ],
+        run: edit,
+    },
 ];
 
 const SHA_HEX: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -433,6 +474,60 @@ pub fn origin(data: &[u8]) -> Result<String, String> {
         found.is_some(),
         stack.exhausted()
     ))
+}
+
+/// The values-file span editor (`imagegate_edit`). The input's first line is `OP KEY=VALUE` (`OP`
+/// one of `set`, `replace`, `insert`); the rest is the values file. Promises: it never panics;
+/// an edit is of a file that loads and parses back with `KEY` set to `VALUE` (the editor itself
+/// checks that nothing else changed), an insertion keeps every old byte, and a refusal names a
+/// line of the file.
+pub fn edit(data: &[u8]) -> Result<String, String> {
+    let text = String::from_utf8_lossy(data);
+    let (head, file) = text.split_once('\n').unwrap_or((&text, ""));
+    let (op, rest) = head.split_once(' ').unwrap_or((head, ""));
+    let (key, value) = rest.split_once('=').unwrap_or((rest, ""));
+    let Some(path) = imagegate_yaml::parse_path(key) else {
+        return Ok("no path".into());
+    };
+    let result = match op {
+        "replace" => imagegate_edit::replace(file, &path, value),
+        "insert" => imagegate_edit::insert(file, &path, value),
+        _ => imagegate_edit::set(file, &path, value),
+    };
+    let limits = imagegate_yaml::Limits::default();
+    match result {
+        Err(e) => {
+            let lines = imagegate_origin::yaml_lines(file).len().max(1) as u32;
+            if e.line > lines + 1 {
+                return Err(format!("refusal at line {} of a {lines}-line file", e.line));
+            }
+            Ok(format!("refused {}", shape(&e.message, 40)))
+        }
+        Ok(e) => {
+            if let Err(err) = imagegate_yaml::load(file, &limits) {
+                return Err(format!("an edit of a file that does not load: {err}"));
+            }
+            let new = imagegate_yaml::load(&e.text, &limits)
+                .map_err(|err| format!("the edited file does not load: {err}"))?;
+            let got = new
+                .as_ref()
+                .and_then(|n| n.at_path(key))
+                .and_then(|n| n.as_str());
+            if got != Some(value) && !matches!(e.how, imagegate_edit::How::AtAnchor) {
+                return Err(format!("{key} reads {got:?} after the edit, not {value:?}"));
+            }
+            let kept = e.text.len() > file.len()
+                && (0..=file.len()).any(|k| {
+                    file.is_char_boundary(k)
+                        && e.text.starts_with(&file[..k])
+                        && e.text.ends_with(&file[k..])
+                });
+            if matches!(e.how, imagegate_edit::How::Inserted) && !kept {
+                return Err("an insertion changed old bytes".into());
+            }
+            Ok(format!("{:?}", e.how))
+        }
+    }
 }
 
 /// `decode_stream`: never panics; every object and error points at a document of the stream,

@@ -10,6 +10,7 @@ mod explain;
 mod images;
 mod init;
 mod merge;
+mod promote;
 mod scan;
 
 use crate::cli::{Cli, Command, HelmArgs, MatrixArgs};
@@ -29,6 +30,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Audit(a) => audit::run(a),
         Command::Merge(a) => merge::run(a),
         Command::Diff(a) => diff::run(a),
+        Command::Promote(a) => promote::run(a),
         Command::Explain(a) => explain::run(a),
         Command::Exceptions(c) => exceptions::run(c),
         Command::Init(a) => init::run(a),
