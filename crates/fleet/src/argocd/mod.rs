@@ -24,13 +24,19 @@
 //! [`NotJudged`] with its reason, so every report can say so.
 //!
 //! This module reads the manifests as YAML trees with lines; it knows nothing of helm. Go
-//! templates (`goTemplate: true`) need Go's own `text/template` and sprig, so they are refused
-//! here rather than approximated.
+//! templates (`goTemplate: true`) need Go's own `text/template` and sprig: they are handed to a
+//! [`GoTemplates`] evaluator (the engine runs them through helm), never approximated here.
 
 mod appset;
 mod clusters;
 mod git;
+pub(crate) mod gotemplate;
 mod lines;
+
+pub use gotemplate::{
+    lex as lex_go_template, rename_function, GoTemplateFailure, GoTemplateJob, GoTemplates,
+    ARGO_ONLY,
+};
 
 use crate::{render_template, ConfigError, Repo, MAX_CONFIG_BYTES};
 use imagegate_yaml::{Node, Value};
@@ -260,6 +266,8 @@ pub(crate) struct Resolver<'a> {
     pub settings: &'a ArgoCdSettings,
     pub helm: &'a crate::HelmSettings,
     pub this_repo: Vec<String>,
+    /// What evaluates `goTemplate` ApplicationSets, when there is one.
+    pub templates: Option<&'a dyn GoTemplates>,
 }
 
 /// A repository URL normalised for comparison (Argo CD's `NormalizeGitURL` in spirit): no
@@ -300,6 +308,7 @@ pub(crate) fn resolve(
     root: &Node,
     settings: &ArgoCdSettings,
     helm: &crate::HelmSettings,
+    templates: Option<&dyn GoTemplates>,
 ) -> Result<ArgoCdFleet, ConfigError> {
     let here = |path: &str| root.at_path(path);
     if settings.manifests.is_empty() {
@@ -321,6 +330,7 @@ pub(crate) fn resolve(
             .iter()
             .map(|u| normalise_repo_url(u))
             .collect(),
+        templates,
     };
     let mut out = ArgoCdFleet::default();
     let mut files = Vec::new();

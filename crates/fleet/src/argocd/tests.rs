@@ -550,8 +550,27 @@ fn what_the_application_set_reader_does_not_evaluate_is_an_error_at_its_line() {
                 "spec:\n  generators:",
                 "spec:\n  goTemplate: true\n  generators:",
             ),
-            5,
-            "sets goTemplate: true, which imagegate does not evaluate yet",
+            12,
+            "sets goTemplate: true, and no Go template evaluator is available here",
+        ),
+        (
+            APPSET.replace(
+                "spec:\n  generators:",
+                "spec:\n  goTemplate: true\n  goTemplateOptions: [missingkey=error]\n  generators:",
+            )
+            .replace("{{cluster}}", "{{ .cluster }}")
+            .replace("{{values.tag}}", "{{ .values.nope }}"),
+            23,
+            "generators[0].list.elements[0]: template: executing at <.values.nope>: map has no entry for key \"nope\"",
+        ),
+        (
+            APPSET.replace(
+                "spec:\n  generators:",
+                "spec:\n  goTemplate: true\n  generators:",
+            )
+            .replace("{{cluster}}", "{{ include \"x\" . }}"),
+            12,
+            "function \"include\" not defined",
         ),
         (
             APPSET.replace("    - list:", "    - clusters: {}\n    - list:"),
