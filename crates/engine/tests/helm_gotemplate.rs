@@ -356,3 +356,101 @@ fn template_errors_are_configuration_errors_at_the_strings_line() {
     let e = load(&[("argocd/set.yaml", &text)], "").unwrap_err();
     assert!(e.message.contains("generators[0].list.elements[1]"), "{e}");
 }
+
+#[test]
+fn helm_renders_a_template_patch_per_element_and_it_is_merged_into_each_application() {
+    let text = "apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata: {name: set}
+spec:
+  goTemplate: true
+  goTemplateOptions: [missingkey=error]
+  generators:
+    - list:
+        elements:
+          - {env: dev, files: [values.yaml, values-dev.yaml], autoSync: true}
+          - {env: prod, files: [values-prod.yaml], autoSync: false}
+  template:
+    metadata: {name: '{{ .env }}-web'}
+    spec:
+      project: apps
+      destination: {name: '{{ .env }}', namespace: web}
+      source:
+        repoURL: https://github.com/acme/gitops
+        path: charts/web
+        helm:
+          valueFiles: [values.yaml]
+          parameters: [{name: env, value: '{{ .env }}'}]
+  templatePatch: |
+    spec:
+      project: '{{ .env }}-escapes'
+      source:
+        helm:
+          valueFiles:
+          {{- range .files }}
+            - {{ . }}
+          {{- end }}
+    {{- if not .autoSync }}
+          parameters: null
+    {{- end }}
+";
+    let cells = load(
+        &[
+            ("charts/web/values.yaml", "a: 1\n"),
+            ("charts/web/values-dev.yaml", "a: 1\n"),
+            ("charts/web/values-prod.yaml", "a: 1\n"),
+            ("argocd/set.yaml", text),
+        ],
+        "  environment: '{project}-{destination}'\n",
+    )
+    .unwrap();
+    let got: Vec<(String, String, Vec<String>, usize)> = cells
+        .iter()
+        .map(|c| {
+            (
+                c.app.clone(),
+                c.environment.clone(),
+                c.value_files.iter().map(|v| v.path.clone()).collect(),
+                c.parameters.len(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "dev-web".to_string(),
+                // The patch cannot move the Application to another project.
+                "apps-dev".to_string(),
+                vec![
+                    "charts/web/values.yaml".to_string(),
+                    "charts/web/values-dev.yaml".to_string()
+                ],
+                1
+            ),
+            (
+                "prod-web".to_string(),
+                "apps-prod".to_string(),
+                vec!["charts/web/values-prod.yaml".to_string()],
+                0
+            ),
+        ]
+    );
+    // A values file the patch names points at its line in the manifest.
+    let missing = text.replace("values-prod.yaml]", "values-gone.yaml]");
+    let e = load(
+        &[
+            ("charts/web/values.yaml", "a: 1\n"),
+            ("charts/web/values-dev.yaml", "a: 1\n"),
+            ("argocd/set.yaml", &missing),
+        ],
+        "",
+    )
+    .unwrap_err();
+    assert!(
+        e.message
+            .contains("values file charts/web/values-gone.yaml does not exist"),
+        "{e}"
+    );
+    assert_eq!(e.file, "argocd/set.yaml");
+}

@@ -5,7 +5,8 @@
 //! The `list`, `git`, `clusters`, `matrix` and `merge` generators are evaluated, with the default
 //! (fasttemplate) syntax or with `goTemplate: true` (Go's `text/template`, see [`super::gotemplate`]:
 //! every templated string of one ApplicationSet, for all its parameter sets, in one evaluation).
-//! Everything else (`templatePatch`, the other generators, a generator's own `template`,
+//! `templatePatch` is rendered per parameter set in the same syntax and applied as Argo CD's
+//! `applyTemplatePatch` does. Everything else (the other generators, a generator's own `template`,
 //! `selector` or `values`) is refused with an error naming the line, never skipped: judging fewer
 //! Applications than Argo CD makes is the silent pass this section exists to prevent.
 
@@ -48,13 +49,17 @@ pub(crate) fn expand(
     let go = spec
         .get("goTemplate")
         .is_some_and(|g| g.to_json() == serde_json::Value::Bool(true));
-    if let Some(patch) = spec.get("templatePatch") {
-        return Err(err(
-            manifest,
-            patch,
-            format!("ApplicationSet `{name}`: templatePatch is not evaluated yet"),
-        ));
-    }
+    let patch = match spec.get("templatePatch").filter(|p| !p.is_null()) {
+        Some(p) if p.as_str().is_some() => Some(p),
+        Some(p) => {
+            return Err(err(
+                manifest,
+                p,
+                format!("ApplicationSet `{name}`: templatePatch must be a string (a YAML or JSON document, usually `templatePatch: |`)"),
+            ))
+        }
+        None => None,
+    };
     let Some(template) = spec.get("template").filter(|t| t.as_map().is_some()) else {
         return Err(err(
             manifest,
@@ -86,14 +91,30 @@ pub(crate) fn expand(
             Err(not_judged) => out.not_judged.push(not_judged),
         }
     }
-    let rendered: Vec<Node> = if go {
-        go_render(r, manifest, name, spec, template, &all)?
+    let rendered: Vec<(Node, Option<String>)> = if go {
+        go_render(r, manifest, name, spec, template, patch, &all)?
     } else {
         all.iter()
-            .map(|e| substitute(manifest, template, &e.params))
-            .collect::<Result<_, _>>()?
+            .map(|e| {
+                let node = substitute(manifest, template, &e.params)?;
+                let patch = match patch {
+                    Some(p) => Some(
+                        fasttemplate(p.as_str().unwrap_or_default(), &e.params)
+                            .map_err(|m| err(manifest, p, m))?,
+                    ),
+                    None => None,
+                };
+                Ok((node, patch))
+            })
+            .collect::<Result<_, ConfigError>>()?
     };
-    for (element, rendered) in all.into_iter().zip(rendered) {
+    for (element, (rendered, patch_text)) in all.into_iter().zip(rendered) {
+        let rendered = match (patch, patch_text) {
+            (Some(node), Some(text)) => {
+                apply_template_patch(manifest, name, &element, &rendered, node, &text)?
+            }
+            _ => rendered,
+        };
         let app = Node {
             value: Value::Map(vec![
                 (plain("kind", template), plain("Application", template)),
@@ -137,8 +158,9 @@ fn go_render(
     name: &str,
     spec: &Node,
     template: &Node,
+    patch: Option<&Node>,
     elements: &[Element],
-) -> Result<Vec<Node>, ConfigError> {
+) -> Result<Vec<(Node, Option<String>)>, ConfigError> {
     let options: Vec<String> = spec
         .get("goTemplateOptions")
         .and_then(Node::as_seq)
@@ -155,6 +177,18 @@ fn go_render(
     })?;
     let mut strings: Vec<(&str, &Node)> = Vec::new();
     templated_strings(template, &mut strings);
+    // The patch is one more template, evaluated in the same run (its result is the text of the
+    // patch for that element).
+    let patch_text = patch.and_then(Node::as_str);
+    let patch_at = patch_text.filter(|t| t.contains("{{")).map(|text| {
+        match strings.iter().position(|(t, _)| *t == text) {
+            Some(i) => i,
+            None => {
+                strings.push((text, patch.unwrap_or(template)));
+                strings.len() - 1
+            }
+        }
+    });
     let mut checked = Vec::new();
     for (text, node) in &strings {
         let c = gotemplate::check(text).map_err(|m| {
@@ -229,9 +263,123 @@ fn go_render(
                 .map(|(t, _)| *t)
                 .zip(rendered.iter().map(String::as_str))
                 .collect();
-            replace_strings(template, &by_text)
+            let patch = patch_text.map(|text| match patch_at.and_then(|i| rendered.get(i)) {
+                Some(r) => r.clone(),
+                // A patch without `{{` is its own rendering.
+                None => text.to_string(),
+            });
+            (replace_strings(template, &by_text), patch)
         })
         .collect())
+}
+
+/// Argo CD's `applyTemplatePatch`: the rendered patch read as YAML (or JSON) and applied to the
+/// rendered Application as a strategic merge patch over the Application type, whose fields
+/// declare no merge keys, so: mappings merged key by key, `null` removing a key, anything else
+/// (lists included) replacing; then `spec.project` put back as the template had it. The
+/// patch's nodes keep their lines in the manifest (a `templatePatch: |` block's line `n` is the
+/// `n`-th line after `templatePatch:`, as long as the templates add no lines above it), so
+/// findings point into it.
+fn apply_template_patch(
+    manifest: &str,
+    name: &str,
+    element: &Element,
+    app: &Node,
+    at: &Node,
+    text: &str,
+) -> Result<Node, ConfigError> {
+    let fail = |m: String| {
+        err(
+            manifest,
+            at,
+            format!(
+                "ApplicationSet `{name}` {}: templatePatch {m}",
+                element.describe
+            ),
+        )
+    };
+    // A block scalar's node is at its first line of content, a flow scalar's at its own.
+    let offset = at.line.saturating_sub(1);
+    let parsed = imagegate_yaml::load(text, &imagegate_yaml::Limits::default()).map_err(|e| {
+        fail(format!(
+            "is not YAML once rendered: {} (line {} of the patch)",
+            e.message, e.line
+        ))
+    })?;
+    let Some(mut patch) = parsed else {
+        return Ok(app.clone());
+    };
+    shift_lines(&mut patch, offset);
+    if patch.as_map().is_none() {
+        return Err(fail("is not a mapping once rendered".into()));
+    }
+    let mut out = app.clone();
+    strategic_merge(&mut out, &patch).map_err(fail)?;
+    // Argo CD keeps the template's project whatever the patch says.
+    let project = app.get("spec").and_then(|s| s.get("project")).cloned();
+    if let (Some(project), Value::Map(entries)) = (project, &mut out.value) {
+        if let Some((_, spec)) = entries
+            .iter_mut()
+            .find(|(k, _)| k.key_text().as_deref() == Some("spec"))
+        {
+            if let Value::Map(fields) = &mut spec.value {
+                match fields
+                    .iter_mut()
+                    .find(|(k, _)| k.key_text().as_deref() == Some("project"))
+                {
+                    Some((_, v)) => *v = project,
+                    None => fields.push((plain("project", &project), project)),
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn shift_lines(node: &mut Node, by: u32) {
+    node.line += by;
+    match &mut node.value {
+        Value::Scalar(_) => {}
+        Value::Seq(items) => items.iter_mut().for_each(|i| shift_lines(i, by)),
+        Value::Map(entries) => {
+            for (k, v) in entries {
+                shift_lines(k, by);
+                shift_lines(v, by);
+            }
+        }
+    }
+}
+
+/// A strategic merge patch over a type without merge keys (see [`apply_template_patch`]); the
+/// patch directives (`$patch`, `$retainKeys`, `$setElementOrder/…`,
+/// `$deleteFromPrimitiveList/…`) are not evaluated yet.
+fn strategic_merge(target: &mut Node, patch: &Node) -> Result<(), String> {
+    let (Value::Map(into), Value::Map(from)) = (&mut target.value, &patch.value) else {
+        *target = patch.clone();
+        return Ok(());
+    };
+    for (k, v) in from {
+        let key = k.key_text().unwrap_or_default().into_owned();
+        if key.starts_with('$') {
+            return Err(format!(
+                "uses the directive `{key}`, which imagegate does not evaluate yet"
+            ));
+        }
+        let existing = into
+            .iter()
+            .position(|(ik, _)| ik.key_text().as_deref() == Some(key.as_str()));
+        match existing {
+            _ if v.is_null() => {
+                into.retain(|(ik, _)| ik.key_text().as_deref() != Some(key.as_str()));
+            }
+            Some(i) if into[i].1.as_map().is_some() && v.as_map().is_some() => {
+                strategic_merge(&mut into[i].1, v)?;
+            }
+            Some(i) => into[i].1 = v.clone(),
+            None => into.push((k.clone(), v.clone())),
+        }
+    }
+    Ok(())
 }
 
 /// Every distinct string of `node` (keys and values, any depth) that holds `{{`, in order.

@@ -930,3 +930,86 @@ fn a_clusters_generator_reads_the_declared_clusters() {
         ["dev.example/web-dev tier=x"]
     );
 }
+
+#[test]
+fn a_template_patch_is_merged_into_each_application_as_argo_cd_applies_it() {
+    let text = APPSET.replace(
+        "  template:\n",
+        "  templatePatch: |\n    spec:\n      project: elsewhere\n      source:\n        helm:\n          valueFiles: ['patched-{{cluster}}.yaml', values-{{cluster}}.yaml]\n          parameters: null\n  template:\n",
+    );
+    let fleet = fleet_of(
+        &[
+            ("argocd/appset.yaml", text.as_str()),
+            ("charts/web/Chart.yaml", CHART),
+            ("charts/web/values-dev.yaml", "a: 1\n"),
+            ("charts/web/values-prod.yaml", "a: 1\n"),
+            ("charts/web/patched-dev.yaml", "a: 1\n"),
+            ("charts/web/patched-prod.yaml", "a: 1\n"),
+        ],
+        &format!("{SECTION}  environment: '{{project}}-{{destination}}'\n"),
+    )
+    .unwrap();
+    let dev = cell(&fleet, "dev-guestbook");
+    // Lists are replaced, null removes, the project stays the template's.
+    assert_eq!(
+        paths(dev),
+        [
+            ("charts/web/patched-dev.yaml", true),
+            ("charts/web/values-dev.yaml", true)
+        ]
+    );
+    assert!(dev.parameters.is_empty(), "{:?}", dev.parameters);
+    assert_eq!(dev.environment, "default-dev");
+    assert_eq!(
+        paths(cell(&fleet, "prod-guestbook"))[0],
+        ("charts/web/patched-prod.yaml", true)
+    );
+
+    // A missing file named by the patch is an error at its line in the manifest.
+    let missing = text.replace("'patched-{{cluster}}.yaml'", "'gone-{{cluster}}.yaml'");
+    let e = fleet_of(
+        &[
+            ("argocd/appset.yaml", missing.as_str()),
+            ("charts/web/Chart.yaml", CHART),
+            ("charts/web/values-dev.yaml", "a: 1\n"),
+        ],
+        SECTION,
+    )
+    .unwrap_err();
+    assert_eq!(
+        (e.file.as_str(), e.line),
+        ("argocd/appset.yaml", Some(15)),
+        "{e}"
+    );
+    assert!(
+        e.message
+            .contains("values file charts/web/gone-dev.yaml does not exist"),
+        "{e}"
+    );
+
+    for (patch, line, message) in [
+        (
+            "  templatePatch: |\n    spec:\n      $patch: replace\n",
+            11,
+            "directive `$patch`",
+        ),
+        ("  templatePatch: |\n    - a\n", 11, "is not a mapping"),
+        ("  templatePatch: {spec: {}}\n", 10, "must be a string"),
+    ] {
+        let text = APPSET.replace("  template:\n", &format!("{patch}  template:\n"));
+        let e = fleet_of(
+            &[
+                ("argocd/appset.yaml", text.as_str()),
+                ("charts/web/Chart.yaml", CHART),
+            ],
+            SECTION,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.file.as_str(), e.line),
+            ("argocd/appset.yaml", Some(line)),
+            "{e}"
+        );
+        assert!(e.message.contains(message), "{e}");
+    }
+}
