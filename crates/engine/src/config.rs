@@ -225,8 +225,12 @@ impl Config {
         let (model, root) = parse(file, text)?;
         let fleet = Fleet::resolve_with(repo, file, &root, model.fleet(), templates)?;
         let cfg = Self { fleet, model };
-        cfg.check_promotion_chains(&root)?;
-        cfg.check_environment_names(&root)?;
+        // Both checks run whatever the other finds: one run shows every error.
+        let errors = [
+            cfg.check_promotion_chains(&root),
+            cfg.check_environment_names(&root),
+        ];
+        ConfigError::collect(errors.into_iter().filter_map(Result::err).collect())?;
         Ok(cfg)
     }
 
@@ -236,26 +240,29 @@ impl Config {
             return Ok(());
         };
         let environments = &self.fleet.environments;
+        let mut errors = Vec::new();
         for (i, chain) in p.chains.iter().enumerate() {
             for env in chain {
                 if !environments.iter().any(|e| &e.name == env) {
-                    return Err(ConfigError::new(
-                        &self.fleet.file,
-                        format!("promotion.chains[{i}] names `{env}`, which is no environment"),
-                    )
-                    .at_node(root.at_path(&format!("promotion.chains[{i}]")))
-                    .hint(format!(
-                        "known environments: {}",
-                        environments
-                            .iter()
-                            .map(|e| e.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )));
+                    errors.push(
+                        ConfigError::new(
+                            &self.fleet.file,
+                            format!("promotion.chains[{i}] names `{env}`, which is no environment"),
+                        )
+                        .at_node(root.at_path(&format!("promotion.chains[{i}]")))
+                        .hint(format!(
+                            "known environments: {}",
+                            environments
+                                .iter()
+                                .map(|e| e.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )),
+                    );
                 }
             }
         }
-        Ok(())
+        ConfigError::collect(errors)
     }
 
     /// Every environment the policy names (`policy.severity` per environment, an exception's
@@ -280,6 +287,7 @@ impl Config {
                 named.push((format!("exceptions.list[{i}].environments"), env));
             }
         }
+        let mut errors = Vec::new();
         for (field, env) in named {
             if known.iter().any(|k| k == env) {
                 continue;
@@ -288,14 +296,16 @@ impl Config {
             let close = closest(env, &names)
                 .map(|k| format!(" (did you mean `{k}`?)"))
                 .unwrap_or_default();
-            return Err(ConfigError::new(
-                &self.fleet.file,
-                format!("{field} names `{env}`, which is no environment{close}"),
-            )
-            .at_node(root.at_path(&field))
-            .hint(format!("known environments: {}", known.join(", "))));
+            errors.push(
+                ConfigError::new(
+                    &self.fleet.file,
+                    format!("{field} names `{env}`, which is no environment{close}"),
+                )
+                .at_node(root.at_path(&field))
+                .hint(format!("known environments: {}", known.join(", "))),
+            );
         }
-        Ok(())
+        ConfigError::collect(errors)
     }
 }
 

@@ -80,11 +80,22 @@ impl Fleet {
         templates: Option<&dyn GoTemplates>,
     ) -> Result<Self, ConfigError> {
         model::check_bounds(file, root, &model)?;
-        let environments = matrix::resolve_environments(&repo, file, root, &model)?;
-        let components = matrix::resolve_components(&repo, file, root, &model)?;
+        // The environments, the components and the Argo CD manifests are checked apart, and
+        // every error of each kept, so one run shows them all.
+        let environments = matrix::resolve_environments(&repo, file, root, &model);
+        let components = matrix::resolve_components(&repo, file, root, &model);
         let argocd = match &model.argocd {
-            Some(settings) => argocd::resolve(&repo, file, root, settings, &model.helm, templates)?,
-            None => ArgoCdFleet::default(),
+            Some(settings) => argocd::resolve(&repo, file, root, settings, &model.helm, templates),
+            None => Ok(ArgoCdFleet::default()),
+        };
+        let (environments, components, argocd) = match (environments, components, argocd) {
+            (Ok(e), Ok(c), Ok(a)) => (e, c, a),
+            (e, c, a) => {
+                let errors = [e.err(), c.err(), a.err()].into_iter().flatten().collect();
+                return Err(ConfigError::collect(errors).err().unwrap_or_else(|| {
+                    ConfigError::new(file, "the configuration did not resolve")
+                }));
+            }
         };
         Ok(Self {
             repo,

@@ -333,29 +333,45 @@ pub(crate) fn resolve(
         templates,
     };
     let mut out = ArgoCdFleet::default();
+    // Every glob, file and object is read, and every error kept: one run shows them all.
+    let mut errors = Vec::new();
     let mut files = Vec::new();
     for (i, glob) in settings.manifests.iter().enumerate() {
         let at = here(&format!("argocd.manifests[{i}]"));
-        let matched = repo
-            .glob(glob)
-            .map_err(|m| ConfigError::new(file, m).at_node(at))?;
-        if matched.is_empty() {
-            return Err(ConfigError::new(file, format!("`{glob}` matches no file"))
-                .at_node(at)
-                .hint("Argo CD manifest files are matched relative to the repository root"));
+        match repo.glob(glob) {
+            Err(m) => errors.push(ConfigError::new(file, m).at_node(at)),
+            Ok(matched) if matched.is_empty() => errors.push(
+                ConfigError::new(file, format!("`{glob}` matches no file"))
+                    .at_node(at)
+                    .hint("Argo CD manifest files are matched relative to the repository root"),
+            ),
+            Ok(matched) => files.extend(matched),
         }
-        files.extend(matched);
     }
     files.sort();
     files.dedup();
     for manifest in files {
-        let text = repo.read_to_string(&manifest, MAX_CONFIG_BYTES)?;
-        let docs = imagegate_yaml::load_all(&text, &imagegate_yaml::Limits::default())
-            .map_err(|e| ConfigError::new(&manifest, e.message).at(Some(e.line), Some(e.col)))?;
+        let text = match repo.read_to_string(&manifest, MAX_CONFIG_BYTES) {
+            Ok(t) => t,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        let docs = match imagegate_yaml::load_all(&text, &imagegate_yaml::Limits::default()) {
+            Ok(d) => d,
+            Err(e) => {
+                errors.push(ConfigError::new(&manifest, e.message).at(Some(e.line), Some(e.col)));
+                continue;
+            }
+        };
         for doc in &docs {
-            resolver.object(&manifest, doc, &mut out)?;
+            if let Err(e) = resolver.object(&manifest, doc, &mut out) {
+                errors.push(e);
+            }
         }
     }
+    ConfigError::collect(errors)?;
     Ok(out)
 }
 

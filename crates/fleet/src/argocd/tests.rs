@@ -1013,3 +1013,29 @@ fn a_template_patch_is_merged_into_each_application_as_argo_cd_applies_it() {
         assert!(e.message.contains(message), "{e}");
     }
 }
+
+#[test]
+fn every_manifest_error_is_reported_in_one_run() {
+    let broken = APPSET.replace(
+        "path: charts/web",
+        "path: charts/nope\n        helm: {valueFiles: [gone.yaml]}",
+    );
+    let e = fleet_of(
+        &[
+            ("argocd/a.yaml", broken.as_str()),
+            ("argocd/b.yaml", "kind: Application\nmetadata: {}\n"),
+            ("charts/web/Chart.yaml", CHART),
+        ],
+        &format!("{SECTION}  clusters: []\n"),
+    )
+    .unwrap_err();
+    let all: Vec<(String, Option<u32>)> = e.all().into_iter().map(|e| (e.file, e.line)).collect();
+    assert_eq!(all.len(), 2, "{e}");
+    assert_eq!(all[0].0, "argocd/a.yaml", "{e}");
+    assert_eq!(all[1], ("argocd/b.yaml".to_string(), Some(1)), "{e}");
+    assert!(
+        e.to_string()
+            .contains("2 errors in argocd/a.yaml, argocd/b.yaml"),
+        "{e}"
+    );
+}
