@@ -21,8 +21,9 @@ mod paths;
 mod template;
 
 pub use argocd::{
-    clean_set_value, normalise_repo_url, ArgoCdFleet, ArgoCdSettings, ArgoCluster, ArgoOrigin,
-    HelmParameter, InlineValues, NotJudged, ParameterKind,
+    clean_set_value, lex_go_template, normalise_repo_url, rename_function, ArgoCdFleet,
+    ArgoCdSettings, ArgoCluster, ArgoOrigin, GoTemplateFailure, GoTemplateJob, GoTemplates,
+    HelmParameter, InlineValues, NotJudged, ParameterKind, ARGO_ONLY,
 };
 pub use error::ConfigError;
 pub use matrix::{
@@ -66,12 +67,35 @@ impl Fleet {
         root: &Node,
         model: FleetFile,
     ) -> Result<Self, ConfigError> {
+        Self::resolve_with(repo, file, root, model, None)
+    }
+
+    /// [`Fleet::resolve`] with what evaluates the Go templates of `goTemplate` ApplicationSets
+    /// (without one, such an ApplicationSet with a templated string is an error).
+    pub fn resolve_with(
+        repo: Repo,
+        file: &str,
+        root: &Node,
+        model: FleetFile,
+        templates: Option<&dyn GoTemplates>,
+    ) -> Result<Self, ConfigError> {
         model::check_bounds(file, root, &model)?;
-        let environments = matrix::resolve_environments(&repo, file, root, &model)?;
-        let components = matrix::resolve_components(&repo, file, root, &model)?;
+        // The environments, the components and the Argo CD manifests are checked apart, and
+        // every error of each kept, so one run shows them all.
+        let environments = matrix::resolve_environments(&repo, file, root, &model);
+        let components = matrix::resolve_components(&repo, file, root, &model);
         let argocd = match &model.argocd {
-            Some(settings) => argocd::resolve(&repo, file, root, settings, &model.helm)?,
-            None => ArgoCdFleet::default(),
+            Some(settings) => argocd::resolve(&repo, file, root, settings, &model.helm, templates),
+            None => Ok(ArgoCdFleet::default()),
+        };
+        let (environments, components, argocd) = match (environments, components, argocd) {
+            (Ok(e), Ok(c), Ok(a)) => (e, c, a),
+            (e, c, a) => {
+                let errors = [e.err(), c.err(), a.err()].into_iter().flatten().collect();
+                return Err(ConfigError::collect(errors).err().unwrap_or_else(|| {
+                    ConfigError::new(file, "the configuration did not resolve")
+                }));
+            }
         };
         Ok(Self {
             repo,

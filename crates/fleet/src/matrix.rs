@@ -418,57 +418,69 @@ pub(crate) fn resolve_components(
             .unwrap_or(v)
             .to_string()
     };
+    // Every component is checked, and every error kept: one run shows them all.
+    let mut errors = Vec::new();
     for (i, entry) in model.components.iter().enumerate() {
         let here = || root.at_path(&format!("components[{i}]"));
         match entry {
             ComponentEntry::Discover(d) => {
-                let files = repo
-                    .glob(&d.from)
-                    .map_err(|m| ConfigError::new(file, m).at_node(here()))?;
+                let files = match repo.glob(&d.from) {
+                    Ok(f) => f,
+                    Err(m) => {
+                        errors.push(ConfigError::new(file, m).at_node(here()));
+                        continue;
+                    }
+                };
                 if files.is_empty() {
-                    return Err(ConfigError::new(
-                        file,
-                        format!("`{}` matches no component file", d.from),
-                    )
-                    .at_node(here())
-                    .hint("component files are matched relative to the repository root"));
+                    errors.push(
+                        ConfigError::new(file, format!("`{}` matches no component file", d.from))
+                            .at_node(here())
+                            .hint("component files are matched relative to the repository root"),
+                    );
+                    continue;
                 }
                 for cf in files {
-                    let c = component_file(repo, &cf)?;
-                    let at = |s: &Spanned<String>| (Some(s.line), Some(s.col));
-                    validate_name(&c.name).map_err(|m| {
-                        let (line, col) = at(&c.name);
-                        ConfigError::new(&cf, m).at(line, col)
-                    })?;
-                    let Some(path) = c.chart.path.as_ref() else {
-                        return Err(ConfigError::new(&cf, "`chart.path` is missing")
+                    let one = || -> Result<Component, ConfigError> {
+                        let c = component_file(repo, &cf)?;
+                        let at = |s: &Spanned<String>| (Some(s.line), Some(s.col));
+                        validate_name(&c.name).map_err(|m| {
+                            let (line, col) = at(&c.name);
+                            ConfigError::new(&cf, m).at(line, col)
+                        })?;
+                        let Some(path) = c.chart.path.as_ref() else {
+                            return Err(ConfigError::new(&cf, "`chart.path` is missing")
                             .at(Some(c.chart.line), Some(c.chart.col))
                             .hint(format!(
                             "imagegate renders charts vendored in the repository; vendor {} and set chart.path",
                             c.chart.repo_url.as_deref().unwrap_or("the chart")
                         )));
+                        };
+                        let chart = repo.normalise(path).map_err(|m| {
+                            let (line, col) = at(path);
+                            ConfigError::new(&cf, format!("chart.path: {m}")).at(line, col)
+                        })?;
+                        let chart_settings = c.chart.value;
+                        let (name_line, name_col) = (c.name.line, c.name.col);
+                        Ok(Component {
+                            name: c.name.value,
+                            domain: c.domain.unwrap_or_default(),
+                            project: c.project.unwrap_or_default(),
+                            namespace: c.namespace,
+                            scope: d.scope,
+                            chart,
+                            value_files: chart_settings
+                                .value_files
+                                .map(|v| v.iter().map(strip).collect()),
+                            environments: None,
+                            skip_crds: chart_settings.skip_crds.unwrap_or(false),
+                            position: Some((name_line, name_col)),
+                            source: cf.clone(),
+                        })
                     };
-                    let chart = repo.normalise(path).map_err(|m| {
-                        let (line, col) = at(path);
-                        ConfigError::new(&cf, format!("chart.path: {m}")).at(line, col)
-                    })?;
-                    let chart_settings = c.chart.value;
-                    let (name_line, name_col) = (c.name.line, c.name.col);
-                    out.push(Component {
-                        name: c.name.value,
-                        domain: c.domain.unwrap_or_default(),
-                        project: c.project.unwrap_or_default(),
-                        namespace: c.namespace,
-                        scope: d.scope,
-                        chart,
-                        value_files: chart_settings
-                            .value_files
-                            .map(|v| v.iter().map(strip).collect()),
-                        environments: None,
-                        skip_crds: chart_settings.skip_crds.unwrap_or(false),
-                        position: Some((name_line, name_col)),
-                        source: cf,
-                    });
+                    match one() {
+                        Ok(c) => out.push(c),
+                        Err(e) => errors.push(e),
+                    }
                 }
             }
             ComponentEntry::Inline(c) => {
@@ -483,10 +495,17 @@ pub(crate) fn resolve_components(
                     value_files,
                     skip_crds,
                 } = c;
-                validate_name(name).map_err(|m| ConfigError::new(file, m).at_node(here()))?;
-                let chart = repo
-                    .normalise(chart)
-                    .map_err(|m| ConfigError::new(file, format!("chart: {m}")).at_node(here()))?;
+                if let Err(m) = validate_name(name) {
+                    errors.push(ConfigError::new(file, m).at_node(here()));
+                    continue;
+                }
+                let chart = match repo.normalise(chart) {
+                    Ok(c) => c,
+                    Err(m) => {
+                        errors.push(ConfigError::new(file, format!("chart: {m}")).at_node(here()));
+                        continue;
+                    }
+                };
                 out.push(Component {
                     name: name.clone(),
                     domain: domain.clone(),
@@ -506,10 +525,11 @@ pub(crate) fn resolve_components(
     out.sort_by(|a, b| (a.scope, &a.name).cmp(&(b.scope, &b.name)));
     for w in out.windows(2) {
         if w[0].scope == w[1].scope && w[0].name == w[1].name {
-            return Err(w[1].error(format!("component `{}` is also declared in {}", w[1].name, w[0].source))
+            errors.push(w[1].error(format!("component `{}` is also declared in {}", w[1].name, w[0].source))
                 .hint("component names must be unique within their scope: they name the Argo CD applications"));
         }
     }
+    ConfigError::collect(errors)?;
     Ok(out)
 }
 

@@ -269,6 +269,19 @@ pub const TARGETS: &[Target] = &[
             "{{",
             "}}",
             "goTemplate: true\n",
+            "goTemplateOptions: [missingkey=error]\n",
+            "'{{ .name }}'",
+            "{{ .path.basename | normalize }}",
+            "{{- ",
+            " -}}",
+            "{{ if .a }}",
+            "{{ range .b }}",
+            "{{ end }}",
+            "{{ include \"x\" . }}",
+            "$.",
+            "/*",
+            "*/",
+            "`",
             "[",
             "]",
             "&a ",
@@ -693,17 +706,38 @@ thread_local! {
     };
 }
 
+/// The Go templates of `goTemplate` ApplicationSets "evaluated" as themselves: the fuzz runs
+/// without helm, and what is exercised is everything around the evaluation (Go's lexical
+/// rules, the function and `missingkey` checks, the parameter shapes).
+struct EchoTemplates;
+
+impl imagegate_fleet::GoTemplates for EchoTemplates {
+    fn evaluate(
+        &self,
+        job: &imagegate_fleet::GoTemplateJob,
+    ) -> Result<Vec<Vec<String>>, imagegate_fleet::GoTemplateFailure> {
+        Ok(job.params.iter().map(|_| job.templates.clone()).collect())
+    }
+}
+
 /// Argo CD manifests read by the `argocd:` section: never panics, every file a cell hands helm
 /// (chart, values files, `--set-file` files) resolves inside the repository, and every inline
-/// values layer is YAML helm can read.
+/// values layer is YAML helm can read. `goTemplate` ApplicationSets go through the Go template
+/// checks (their lexer sees the whole input too).
 pub fn argocd(data: &[u8]) -> Result<String, String> {
     let text = String::from_utf8_lossy(data);
+    let _ = imagegate_fleet::lex_go_template(&text);
     ARGOCD_REPO.with(|(dir, repo)| {
         let manifests = dir.path().join("argocd");
         std::fs::create_dir_all(&manifests).map_err(|e| e.to_string())?;
         std::fs::write(manifests.join("apps.yaml"), text.as_bytes()).map_err(|e| e.to_string())?;
         let config = "version: 1\nargocd:\n  manifests: [\"argocd/*.yaml\"]\n  repoURL: [\"https://github.com/acme/gitops\"]\n";
-        let cfg = match Config::from_text(repo.clone(), "imagegate.yaml", config) {
+        let cfg = match Config::from_text_with(
+            repo.clone(),
+            "imagegate.yaml",
+            config,
+            Some(&EchoTemplates),
+        ) {
             Ok(c) => c,
             Err(e) => return Ok(format!("load-err {}", shape(&e.message, 28))),
         };

@@ -15,6 +15,7 @@
 
 mod cache;
 mod chart;
+mod gotemplate;
 mod helm;
 mod pool;
 mod process;
@@ -26,6 +27,7 @@ pub use cache::{
     cell_keys, chart_digest, CacheError, CacheKey, RenderCache, TrimStats, CACHE_FORMAT,
     DEFAULT_MAX_BYTES,
 };
+pub use gotemplate::HelmGoTemplates;
 pub use helm::{Helm, HelmError};
 pub use process::{
     install_interrupt_handler, private_temp_dir, remove_stale_temp_dirs, run_bounded,

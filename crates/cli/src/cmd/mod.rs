@@ -44,9 +44,10 @@ pub fn config_path(arg: &Option<PathBuf>) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("imagegate.yaml"))
 }
 
-/// Loads the configuration, turning every problem into an exit-2 error that names the file.
-pub fn load_config(path: &Path) -> Result<Config> {
-    Ok(Config::open(path)?)
+/// Loads the configuration, turning every problem into an exit-2 error that names the file;
+/// `helm` (`--helm`) evaluates the Go templates of `goTemplate` ApplicationSets.
+pub fn load_config(path: &Path, helm: Option<&Path>) -> Result<Config> {
+    Ok(Config::open_with_helm(path, helm)?)
 }
 
 /// The cells selected by `--env` / `--app` / `--skip-cell` (see
