@@ -231,6 +231,44 @@ fn an_unknown_layout_gets_a_template_listing_its_charts() {
 }
 
 #[test]
+fn every_command_that_resolves_the_matrix_stops_at_an_open_question() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("charts/web")).unwrap();
+    std::fs::write(
+        d.join("charts/web/Chart.yaml"),
+        "apiVersion: v2\nname: web\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    let config = "version: 1\nenvironments: [{name: dev}]\ncomponents: [{name: web, chart: charts/web}]\nopenQuestions:\n  - question: Is web deployed in dev?\n    from: [charts/web]\n";
+    std::fs::write(d.join("imagegate.yaml"), config).unwrap();
+    common::git(d, &["init", "-q", "-b", "main"]);
+    common::git(d, &["add", "-A"]);
+    common::git(d, &["commit", "-qm", "fleet"]);
+    let out_dir = d.join("audit-out");
+    let out_dir = out_dir.to_str().unwrap();
+    let commands: [&[&str]; 6] = [
+        &["cells"],
+        &["check"],
+        &["images"],
+        &["audit", "--out", out_dir],
+        &["diff", "--base", "HEAD"],
+        &["exceptions", "suggest"],
+    ];
+    for args in commands {
+        let out = imagegate(args, d);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("imagegate.yaml:5:3: 1 open question must be answered")
+                && err.contains("1. Is web deployed in dev? (from charts/web)")
+                && err.contains("delete it from `openQuestions`"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
 fn completions_are_generated_for_every_shell() {
     for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
         let out = imagegate(&["completions", shell], &root());
