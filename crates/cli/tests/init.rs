@@ -415,6 +415,62 @@ fn a_clusters_generator_asks_for_the_clusters_argo_cd_knows() {
     assert!(asked.contains("1 open question must"), "{asked}");
 }
 
+#[test]
+fn init_check_reports_every_cell_that_drifted_from_the_argo_cd_manifests() {
+    let dir = layout("appset-matrix", Some("https://github.com/acme/fleet"));
+    let d = dir.path();
+    // Written by init: no drift.
+    init_ok(d);
+    let out = init(d, &["--check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "no drift: imagegate.yaml and the Argo CD manifests make the same 5 cells\n"
+    );
+
+    // Described by hand, and drifted: the web stack lacks the cluster layer, the local cluster
+    // is forgotten, a cache is described that nothing deploys.
+    let config = "version: 1\nenvironments:\n  - {name: aks-dev, vars: {short: dev, clusterType: azure}}\n  - {name: aks-prod, vars: {short: prod, clusterType: azure}}\ncomponents:\n  - name: web\n    chart: charts/web\n    namespace: web\n    valueFiles: [charts/web/values.yaml, \"values/{short}/web.yaml\"]\n  - name: api\n    chart: charts/api\n    namespace: api\n    valueFiles: [charts/api/values.yaml, \"values/clusters/{clusterType}.yaml\", \"values/{short}/api.yaml\"]\n  - name: cache\n    chart: charts/api\n    environments: [aks-dev]\nnaming:\n  app: \"{short}-{name}\"\n";
+    std::fs::write(d.join("imagegate.yaml"), config).unwrap();
+    let out = init(d, &["--check"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let m = "argocd/platform.yaml:11 ApplicationSet platform generators[0].matrix.generators[0].git.files";
+    assert_eq!(
+        text(&out.stdout),
+        format!(
+            "drift: 4 differences between imagegate.yaml (5 cells) and the Argo CD manifests (5 cells)\n\
+             \x20 aks-dev/dev-cache: only in imagegate.yaml (component cache (imagegate.yaml)); the Argo CD manifests generate no such application\n\
+             \x20 aks-dev/dev-web: values differs: imagegate.yaml has [charts/web/values.yaml, values/dev/web.yaml], the Argo CD manifests ({m}: clusters/dev.yaml[0] × generators[0].matrix.generators[1].git.files: apps/azure/web.yaml[0]) [charts/web/values.yaml, values/clusters/azure.yaml, values/dev/web.yaml]\n\
+             \x20 aks-prod/prod-web: values differs: imagegate.yaml has [charts/web/values.yaml, values/prod/web.yaml], the Argo CD manifests ({m}: clusters/prod.yaml[0] × generators[0].matrix.generators[1].git.files: apps/azure/web.yaml[0]) [charts/web/values.yaml, values/clusters/azure.yaml, values/prod/web.yaml]\n\
+             \x20 k3d-local/local-web: only in the Argo CD manifests ({m}: clusters/local.yaml[0] × generators[0].matrix.generators[1].git.files: apps/k3d/web.yaml[0]); imagegate.yaml has no such cell\n"
+        )
+    );
+
+    // Nothing to compare with, or no way to tell which URL is this repository: errors.
+    let plain = layout("env-folders", None);
+    init_ok(plain.path());
+    let out = init(plain.path(), &["--check"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("no Argo CD Application or ApplicationSet manifest found"),
+        "{}",
+        text(&out.stderr)
+    );
+    let unknown = layout("inline-values", None);
+    std::fs::write(
+        unknown.path().join("imagegate.yaml"),
+        "version: 1\nenvironments: [{name: dev}]\ncomponents: []\n",
+    )
+    .unwrap();
+    let out = init(unknown.path(), &["--check"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("cannot tell which repository URL is this repository"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 /// A repository of these files (path, text) with the charts `charts/NAME` of `charts`.
 fn repo_of(charts: &[&str], files: &[(&str, &str)]) -> tempfile::TempDir {
     let mut all: Vec<(String, String)> = Vec::new();

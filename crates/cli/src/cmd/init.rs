@@ -1,7 +1,8 @@
-//! `imagegate init [--force] [--stdout] [PATH]`: inspects a GitOps repository and writes a
-//! commented `imagegate.yaml` derived from its files (the inference is
+//! `imagegate init [--force] [--stdout] [--check] [PATH]`: inspects a GitOps repository and
+//! writes a commented `imagegate.yaml` derived from its files (the inference is
 //! `imagegate_engine::discover`; see its documentation for what is looked for). What the files
-//! do not say is written as open questions, never guessed.
+//! do not say is written as open questions, never guessed. `--check` compares an existing
+//! configuration with what the Argo CD manifests generate (`imagegate_engine::discover::drift`).
 
 use crate::cli::InitArgs;
 use crate::Fatal;
@@ -19,6 +20,9 @@ pub fn run(args: InitArgs) -> Result<u8> {
         return Err(Fatal(format!("{}: not a folder", root.display())).into());
     }
     let target = root.join("imagegate.yaml");
+    if args.check {
+        return check(&root, &target);
+    }
     if !args.stdout && target.exists() && !args.force {
         return Err(Fatal(format!(
             "{} already exists; not overwriting it\n  hint: pass --force to replace it, or --stdout to print the proposal",
@@ -86,4 +90,41 @@ pub fn run(args: InitArgs) -> Result<u8> {
         }
     }
     Ok(0)
+}
+
+/// `init --check`: the drift between `target` and the Argo CD manifests of `root`.
+fn check(root: &std::path::Path, target: &std::path::Path) -> Result<u8> {
+    let cfg = crate::cmd::load_config(target)?;
+    let drift = imagegate_engine::discover::drift(root, &cfg)?;
+    for n in &drift.not_judged {
+        eprintln!("not judged: {n}");
+    }
+    let mut out = crate::output::stdout();
+    if drift.differences.is_empty() {
+        writeln!(
+            out,
+            "no drift: {} and the Argo CD manifests make the same {} cells",
+            cfg.file, drift.manifest_cells
+        )?;
+        out.flush()?;
+        return Ok(0);
+    }
+    writeln!(
+        out,
+        "drift: {} difference{} between {} ({} cells) and the Argo CD manifests ({} cells)",
+        drift.differences.len(),
+        if drift.differences.len() == 1 {
+            ""
+        } else {
+            "s"
+        },
+        cfg.file,
+        drift.config_cells,
+        drift.manifest_cells
+    )?;
+    for d in &drift.differences {
+        writeln!(out, "  {d}")?;
+    }
+    out.flush()?;
+    Ok(1)
 }

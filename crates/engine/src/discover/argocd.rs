@@ -133,8 +133,22 @@ fn remote_urls(root: &Path) -> Vec<String> {
     out
 }
 
-/// The `argocd:` proposal, when the repository holds Argo CD manifests; `None` otherwise.
-pub(super) fn propose(root: &Path, tree: &Tree) -> Option<Proposal> {
+/// What the Argo CD manifests of a repository say: the globs naming them, and the repository
+/// URLs they use, split by whether a remote of the checkout confirms them.
+pub(super) struct Facts {
+    found: Found,
+    /// Globs (or files) of the manifests, repository-relative.
+    pub manifests: Vec<String>,
+    /// URLs a remote of this checkout confirms.
+    pub confirmed: Vec<String>,
+    /// URLs no remote confirms.
+    pub unconfirmed: Vec<String>,
+    /// Whether an ApplicationSet has a `clusters` generator.
+    pub has_clusters_generator: bool,
+}
+
+/// The facts of the repository's Argo CD manifests; `None` when it holds none.
+pub(super) fn facts(root: &Path, tree: &Tree) -> Option<Facts> {
     let mut found = Found::default();
     for f in tree.files.iter().filter(|f| is_yaml(f)) {
         if file_name(f) == "imagegate.yaml" {
@@ -191,33 +205,46 @@ pub(super) fn propose(root: &Path, tree: &Tree) -> Option<Proposal> {
         }
     }
 
-    let mut questions = Vec::new();
-    let mut notes = Vec::new();
     let remotes: BTreeSet<String> = remote_urls(root)
         .iter()
         .map(|u| normalise_repo_url(u))
         .collect();
-    let confirmed: Vec<&String> = found
+    let (confirmed, unconfirmed): (Vec<String>, Vec<String>) = found
         .repo_urls
         .keys()
-        .filter(|u| remotes.contains(&normalise_repo_url(u)))
-        .collect();
-    let unconfirmed: Vec<&String> = found
-        .repo_urls
-        .keys()
-        .filter(|u| !remotes.contains(&normalise_repo_url(u)))
-        .collect();
-    let repo_urls: Vec<&String> = if confirmed.is_empty() {
+        .cloned()
+        .partition(|u| remotes.contains(&normalise_repo_url(u)));
+    Some(Facts {
+        has_clusters_generator: !found.cluster_generators.is_empty(),
+        found,
+        manifests,
+        confirmed,
+        unconfirmed,
+    })
+}
+
+/// The `argocd:` proposal, when the repository holds Argo CD manifests; `None` otherwise.
+pub(super) fn propose(root: &Path, tree: &Tree) -> Option<Proposal> {
+    let Facts {
+        found,
+        manifests,
+        confirmed,
+        unconfirmed,
+        ..
+    } = facts(root, tree)?;
+    let mut questions = Vec::new();
+    let mut notes = Vec::new();
+    let repo_urls: Vec<String> = if confirmed.is_empty() {
         // Nothing confirms which URL is this repository: list them all, and ask.
         if !unconfirmed.is_empty() {
             questions.push(Question {
                 question: format!(
                     "Which of these repository URLs are this repository? No remote of this checkout confirms any of them: {}. Keep in argocd.repoURL the ones that are (their sources are rendered from this checkout) and delete the others (their applications are then listed as not judged).",
-                    unconfirmed.iter().map(|u| u.as_str()).collect::<Vec<_>>().join(", ")
+                    unconfirmed.join(", ")
                 ),
                 from: unconfirmed
                     .iter()
-                    .flat_map(|u| found.repo_urls[*u].iter().cloned())
+                    .flat_map(|u| found.repo_urls[u].iter().cloned())
                     .collect::<BTreeSet<_>>()
                     .into_iter()
                     .collect(),

@@ -42,7 +42,10 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 mod argocd;
+mod drift;
 mod simple;
+
+pub use drift::{drift, Drift};
 
 /// The editor schema line every generated configuration starts with.
 pub const SCHEMA_LINE: &str = "# yaml-language-server: $schema=https://raw.githubusercontent.com/imagegate/imagegate/main/docs/imagegate.schema.json";
