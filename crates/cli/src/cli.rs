@@ -444,6 +444,11 @@ pub struct InitArgs {
     /// Print the proposed configuration instead of writing it.
     #[arg(long, conflicts_with = "force")]
     pub stdout: bool,
+    /// Write nothing: compare the existing imagegate.yaml's cells with what the repository's
+    /// Argo CD manifests generate, and list every cell that differs (exit 1 on drift, 0 when
+    /// they agree, 2 on error). The drift check a repository runs in CI.
+    #[arg(long, conflicts_with_all = ["force", "stdout"])]
+    pub check: bool,
 }
 
 /// `imagegate completions`.

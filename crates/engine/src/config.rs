@@ -71,6 +71,23 @@ pub struct ConfigFile {
     /// Which values files must each be read by some cell (`values-file-unused`).
     #[serde(default)]
     pub value_folders: ValueFolders,
+    /// Questions about the fleet that its files do not answer (`imagegate init` writes them:
+    /// the order of value layers described only in prose, the clusters a `clusters` generator
+    /// sees). While one is listed, every command that resolves the matrix stops with exit status
+    /// 2 and lists them: answer each by editing the configuration as it says, then delete it.
+    #[serde(default)]
+    pub open_questions: Vec<OpenQuestion>,
+}
+
+/// A question the configuration's author must answer before the matrix is trusted.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OpenQuestion {
+    /// What to decide, and how to write the answer into the configuration.
+    pub question: String,
+    /// Where the question came from: the files or folders that raise it.
+    #[serde(default)]
+    pub from: Vec<String>,
 }
 
 impl ConfigFile {
@@ -209,7 +226,8 @@ impl Config {
         Self::from_text(repo, "(--chart)", &model.to_string()).map_err(|e| Fatal(e.to_string()))
     }
 
-    /// Parses configuration text belonging to `repo` (the file is named `file` in errors).
+    /// Parses configuration text belonging to `repo` (the file is named `file` in errors). A
+    /// configuration with open questions is an error that lists them.
     pub fn from_text(repo: Repo, file: &str, text: &str) -> Result<Self, ConfigError> {
         Self::from_text_with(repo, file, text, None)
     }
@@ -223,12 +241,31 @@ impl Config {
         templates: Option<&dyn GoTemplates>,
     ) -> Result<Self, ConfigError> {
         let (model, root) = parse(file, text)?;
-        let fleet = Fleet::resolve_with(repo, file, &root, model.fleet(), templates)?;
+        open_questions(file, &root, &model)?;
+        Self::resolve(repo, file, model, &root, templates)
+    }
+
+    /// Parses configuration text as [`Config::from_text`] does, but resolves the matrix as
+    /// written even while questions are open: what the configuration makes once each is
+    /// answered by deleting it (`imagegate init` shows this before anyone answers).
+    pub fn from_text_as_written(repo: Repo, file: &str, text: &str) -> Result<Self, ConfigError> {
+        let (model, root) = parse(file, text)?;
+        Self::resolve(repo, file, model, &root, None)
+    }
+
+    fn resolve(
+        repo: Repo,
+        file: &str,
+        model: ConfigFile,
+        root: &Node,
+        templates: Option<&dyn GoTemplates>,
+    ) -> Result<Self, ConfigError> {
+        let fleet = Fleet::resolve_with(repo, file, root, model.fleet(), templates)?;
         let cfg = Self { fleet, model };
         // Both checks run whatever the other finds: one run shows every error.
         let errors = [
-            cfg.check_promotion_chains(&root),
-            cfg.check_environment_names(&root),
+            cfg.check_promotion_chains(root),
+            cfg.check_environment_names(root),
         ];
         ConfigError::collect(errors.into_iter().filter_map(Result::err).collect())?;
         Ok(cfg)
@@ -345,6 +382,30 @@ impl GoTemplates for LazyHelmTemplates {
             }),
         }
     }
+}
+
+/// The error of a configuration whose `openQuestions` are not all answered, listing each.
+fn open_questions(file: &str, root: &Node, model: &ConfigFile) -> Result<(), ConfigError> {
+    let list = &model.open_questions;
+    if list.is_empty() {
+        return Ok(());
+    }
+    let mut message = format!(
+        "{} open question{} must be answered before the matrix can be trusted:",
+        list.len(),
+        if list.len() == 1 { "" } else { "s" }
+    );
+    for (i, q) in list.iter().enumerate() {
+        message.push_str(&format!("\n  {}. {}", i + 1, q.question.trim()));
+        if !q.from.is_empty() {
+            message.push_str(&format!(" (from {})", q.from.join(", ")));
+        }
+    }
+    Err(ConfigError::new(file, message)
+        .at_node(root.get("openQuestions"))
+        .hint(format!(
+            "answer each in {file} as it says, then delete it from `openQuestions`; `imagegate init` wrote what it could derive around them"
+        )))
 }
 
 /// Parses the configuration text; errors carry the line and column. The tree it was read from
@@ -466,6 +527,27 @@ mod tests {
                 .to_string();
             assert!(err.starts_with(want), "{err}");
         }
+    }
+
+    #[test]
+    fn open_questions_stop_the_matrix_until_answered() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
+        let text = "version: 1\nenvironments: [{name: dev}]\ncomponents: []\nopenQuestions:\n  - question: In which order are the layers read?\n    from: [values/common.yaml, \"values/{env}/web.yaml\"]\n  - question: Is web deployed in dev?\n";
+        let err = Config::from_text(repo.clone(), "imagegate.yaml", text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("imagegate.yaml:5:3: 2 open questions must be answered before the matrix can be trusted:\n  1. In which order are the layers read? (from values/common.yaml, values/{env}/web.yaml)\n  2. Is web deployed in dev?"),
+            "{err}"
+        );
+        assert!(err.contains("then delete it from `openQuestions`"), "{err}");
+        // As written, the rest of the file resolves; answered (deleted), it loads.
+        assert!(Config::from_text_as_written(repo.clone(), "imagegate.yaml", text).is_ok());
+        let answered = &text[..text.find("openQuestions").unwrap()];
+        assert!(Config::from_text(repo.clone(), "imagegate.yaml", answered).is_ok());
+        let empty = format!("{answered}openQuestions: []\n");
+        assert!(Config::from_text(repo, "imagegate.yaml", &empty).is_ok());
     }
 
     #[test]

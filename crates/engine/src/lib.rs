@@ -37,7 +37,7 @@ pub mod select;
 pub mod shard;
 pub mod suggest;
 
-pub use config::{Config, ConfigFile};
+pub use config::{Config, ConfigFile, OpenQuestion};
 pub use observer::{Observer, Quiet};
 pub use renderer::{HelmRenderer, Renderer};
 

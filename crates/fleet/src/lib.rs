@@ -246,6 +246,115 @@ mod name_tests {
         );
     }
 
+    /// A fleet of the record files `files` (path, text) and the environment entry `entry`.
+    fn records_fleet(files: &[(&str, &str)], entry: &str) -> Result<Fleet, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        for (p, t) in files {
+            let p = dir.path().join(p);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, t).unwrap();
+        }
+        let repo = Repo::open(dir.path()).unwrap();
+        fleet(repo, &format!("environments: [{entry}]\ncomponents: []\n"))
+    }
+
+    #[test]
+    fn nested_records_inherit_their_parents_fields() {
+        let azure = "clusterType: azure\nkubeVersion: \"1.30.0\"\nregion: eu\nenvironments:\n  - env: dev\n    namespace: web-dev\n  - env: prod\n    region: us\n    apiVersions: [monitoring.coreos.com/v1, cert-manager.io/v1]\n";
+        let local = "- clusterType: local\n  apiVersions: [a/v1]\n  environments:\n    - {env: local}\n    - {env: kind, apiVersions: []}\n";
+        let f = records_fleet(
+            &[
+                ("clusters/azure.yaml", azure),
+                ("clusters/local.yaml", local),
+            ],
+            "{from: \"clusters/*.yaml\", name: \"{env}\"}",
+        )
+        .unwrap();
+        type Got<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str, Vec<&'a str>);
+        let got: Vec<Got<'_>> = f
+            .environments
+            .iter()
+            .map(|e| {
+                (
+                    e.name.as_str(),
+                    e.vars
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_str()))
+                        .collect(),
+                    e.kube_version.as_str(),
+                    e.api_versions.iter().map(String::as_str).collect(),
+                )
+            })
+            .collect();
+        let default_kube = HelmSettings::default().kube_version;
+        assert_eq!(
+            got,
+            [
+                (
+                    "dev",
+                    vec![
+                        ("clusterType", "azure"),
+                        ("env", "dev"),
+                        ("kubeVersion", "1.30.0"),
+                        ("namespace", "web-dev"),
+                        ("region", "eu")
+                    ],
+                    "1.30.0",
+                    vec![]
+                ),
+                (
+                    "prod",
+                    vec![
+                        ("clusterType", "azure"),
+                        ("env", "prod"),
+                        ("kubeVersion", "1.30.0"),
+                        ("region", "us")
+                    ],
+                    "1.30.0",
+                    vec!["monitoring.coreos.com/v1", "cert-manager.io/v1"]
+                ),
+                (
+                    "local",
+                    vec![("clusterType", "local"), ("env", "local")],
+                    default_kube.as_str(),
+                    vec!["a/v1"]
+                ),
+                (
+                    "kind",
+                    vec![("clusterType", "local"), ("env", "kind")],
+                    default_kube.as_str(),
+                    vec![]
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn nested_record_errors_name_the_record() {
+        for (text, want) in [
+            (
+                "clusterType: azure\nenvironments: {env: dev}\n",
+                "clusters/a.yaml:2:15: record 0: `environments` must be a list of records",
+            ),
+            (
+                "clusterType: azure\nenvironments:\n  - env: dev\n  - just-a-name\n",
+                "clusters/a.yaml:4:5: record 0.environments[1] is not a mapping",
+            ),
+            (
+                "clusterType: azure\nenvironments:\n  - {clusterType: x}\n",
+                "clusters/a.yaml:3:5: record 0.environments[0] has no field `env`",
+            ),
+        ] {
+            let err = records_fleet(
+                &[("clusters/a.yaml", text)],
+                "{from: \"clusters/*.yaml\", name: \"{env}\"}",
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(err.starts_with(want), "{err}");
+        }
+    }
+
     #[test]
     fn closest_suggests_only_what_is_close() {
         assert_eq!(closest("sarfi", &["text", "sarif"]), Some("sarif"));

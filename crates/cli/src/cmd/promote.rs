@@ -11,7 +11,7 @@ use std::io::Write;
 
 pub fn run(args: PromoteArgs) -> Result<u8> {
     let path = super::config_path(&args.config);
-    let cfg = super::load_config(&path)?;
+    let cfg = super::load_config(&path, args.helm.as_deref())?;
     let helm =
         Helm::locate(args.helm.as_deref(), cfg.repo.root()).map_err(|e| Fatal(e.to_string()))?;
     let renderer = imagegate_engine::HelmRenderer::new(&helm);
