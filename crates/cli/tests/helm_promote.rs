@@ -46,6 +46,17 @@ fn changed(a: &BTreeMap<String, Vec<u8>>, b: &BTreeMap<String, Vec<u8>>) -> Vec<
         .collect()
 }
 
+/// The run exited with `code`; otherwise fail showing what it printed.
+fn assert_exit(out: &std::process::Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}{}",
+        stdout(out),
+        stderr(out)
+    );
+}
+
 fn fleet_copy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     copy_tree(&root().join("charts-testdata"), dir.path());
@@ -104,13 +115,7 @@ fn helm_promote_on_the_fleet_edits_the_one_line_and_its_drift_is_gone() {
     let md = dir.path().join("body.md");
     let out = promote(dir.path(), &["--markdown", md.to_str().unwrap()]);
     // graph and transformation-v0: staging runs `:main`, no digest to copy forward.
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_exit(&out, 1);
     let text = stdout(&out);
     assert!(
         text.contains("1 image(s) to promote, 2 not promoted"),
@@ -174,13 +179,7 @@ fn helm_promote_after_staging_is_pinned_leaves_no_drift() {
     .unwrap();
     let before = snapshot(root);
     let out = promote(root, &[]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_exit(&out, 0);
     let after = snapshot(root);
     assert_eq!(
         changed(&before, &after),
@@ -298,13 +297,7 @@ fn helm_promote_overrides_a_shared_layer_in_the_targets_own_file() {
     let dir = small_fleet(None);
     let before = snapshot(dir.path());
     let out = promote(dir.path(), &["--format", "json"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_exit(&out, 0);
     let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(json["status"], "promoted");
     assert_eq!(json["promotions"].as_array().unwrap().len(), 2);
@@ -330,13 +323,7 @@ fn helm_promote_edits_in_place_keeping_comments_and_quotes() {
     );
     let dir = small_fleet(Some(&prod));
     let out = promote(dir.path(), &[]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_exit(&out, 0);
     let now = std::fs::read_to_string(dir.path().join("values/env/production/web.yaml")).unwrap();
     assert_eq!(
         now,
@@ -358,13 +345,7 @@ fn helm_promote_refuses_an_anchor_other_keys_read() {
     let dir = small_fleet(Some(&prod));
     let before = snapshot(dir.path());
     let out = promote(dir.path(), &[]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_exit(&out, 1);
     let text = stdout(&out);
     assert!(text.contains("not promoted:"), "{text}");
     assert!(text.contains("alias"), "{text}");
@@ -401,13 +382,7 @@ fn helm_promote_app_narrows_to_those_components() {
     let before = snapshot(dir.path());
     let out = promote(dir.path(), &["--app", "graph", "--format", "json"]);
     // Only graph is judged: staging renders `graph:main`, so nothing is written.
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_exit(&out, 1);
     let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(json["status"], "planned");
     assert_eq!(json["promotions"].as_array().unwrap().len(), 0);
@@ -416,12 +391,6 @@ fn helm_promote_app_narrows_to_those_components() {
     assert_eq!(refusals[0]["component"], "graph");
     assert!(changed(&before, &snapshot(dir.path())).is_empty());
     let out = promote(dir.path(), &["--app", "www"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_exit(&out, 0);
     assert_eq!(changed(&before, &snapshot(dir.path())), [WWW]);
 }
