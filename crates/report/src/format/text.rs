@@ -420,6 +420,9 @@ fn write_finding_body(
         }
         facts.push(("template", t));
     }
+    if let Some(at) = f.template_location.as_ref().filter(|_| f.origin.is_none()) {
+        facts.push(("at", one_line(&at.describe()).into_owned()));
+    }
     match (&f.origin, &f.origin_note) {
         (Some(origin), Some(note)) => {
             facts.push((
