@@ -466,6 +466,18 @@ impl ReportFinding {
         }
     }
 
+    /// The template location to show beside the other facts: when no values line explains the
+    /// finding and the location says more than the template's path (a line, helm's rendered
+    /// line, or a file inside a vendored archive).
+    pub fn template_place(&self) -> Option<&TemplateLocation> {
+        self.template_location.as_ref().filter(|at| {
+            self.origin.is_none()
+                && (at.line.is_some()
+                    || at.rendered_line.is_some()
+                    || self.template_path_in_repo.as_ref() != Some(&at.file))
+        })
+    }
+
     /// True when the finding fails a run: not excepted, and an error (or a warning when
     /// warnings count as errors).
     pub fn is_failing(&self, warnings_as_errors: bool) -> bool {

@@ -143,7 +143,7 @@ fn message(report: &Report, f: &ReportFinding) -> String {
     if let Some(image) = &f.image {
         context.push(format!("image {image}"));
     }
-    match (&f.origin, &f.template_location, &f.template) {
+    match (&f.origin, f.template_place(), &f.template) {
         (None, Some(at), _) => context.push(format!("at {}", at.describe())),
         (None, None, Some(template)) => context.push(format!("template {template}")),
         _ => {}

@@ -138,7 +138,7 @@ fn describe(f: &ReportFinding) -> String {
     if let Some(image) = &f.image {
         line.push_str(&format!("; image {image}"));
     }
-    match (&f.origin, &f.template_location, &f.template) {
+    match (&f.origin, f.template_place(), &f.template) {
         (Some(origin), _, _) => line.push_str(&format!("; fix at {origin}")),
         (None, Some(at), _) => line.push_str(&format!("; at {}", at.describe())),
         (None, None, Some(template)) => line.push_str(&format!("; template {template}")),

@@ -369,7 +369,7 @@ fn where_to_fix(f: &ReportFinding) -> String {
         parts.push(format!("parts: {}", of_parts.join(", ")));
     }
     if f.origin.is_none() {
-        match (&f.template_location, &f.template) {
+        match (f.template_place(), &f.template) {
             (Some(at), _) => parts.push(format!("at {}", text(&at.describe()))),
             (None, Some(template)) => parts.push(format!("template {}", code(template))),
             (None, None) => {}

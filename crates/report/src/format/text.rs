@@ -420,7 +420,7 @@ fn write_finding_body(
         }
         facts.push(("template", t));
     }
-    if let Some(at) = f.template_location.as_ref().filter(|_| f.origin.is_none()) {
+    if let Some(at) = f.template_place() {
         facts.push(("at", one_line(&at.describe()).into_owned()));
     }
     match (&f.origin, &f.origin_note) {
