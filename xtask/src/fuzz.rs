@@ -5,7 +5,14 @@
 use anyhow::{bail, Result};
 use std::path::Path;
 
-const TARGETS: [&str; 5] = ["image_ref", "decode", "config", "origin", "argocd"];
+const TARGETS: [&str; 6] = [
+    "image_ref",
+    "decode",
+    "config",
+    "origin",
+    "argocd",
+    "helm_error",
+];
 
 /// Runs one target, or all of them one after the other.
 pub fn run(root: &Path, rest: &[String]) -> Result<()> {
