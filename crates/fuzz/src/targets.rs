@@ -335,6 +335,34 @@ pub const TARGETS: &[Target] = &[
         ],
         run: edit,
     },
+    Target {
+        name: "helm_error",
+        max_len: 4 * 1024,
+        dictionary: &[
+            "Error: ",
+            "template: ",
+            "execution error at (",
+            "parse error at (",
+            "YAML parse error on ",
+            "web/templates/a.yaml",
+            "web/charts/sub/templates/_helpers.tpl",
+            ":",
+            "12",
+            "0",
+            "4294967296",
+            "): ",
+            "\n",
+            "  executing \"web/templates/a.yaml\" at <.Values.a>:",
+            "error calling include: ",
+            "error calling tpl: ",
+            "unclosed action started at ",
+            "error converting YAML to JSON: yaml: line 7: ",
+            "gotpl",
+            "(",
+            ")",
+        ],
+        run: helm_error,
+    },
 ];
 
 const SHA_HEX: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -776,4 +804,26 @@ pub fn argocd(data: &[u8]) -> Result<String, String> {
             cfg.argocd.not_judged.len().min(2)
         ))
     })
+}
+
+/// helm's error message (the chart's own `fail` text in it) to the template place it names:
+/// never a panic, and a place is a template the message names, at a line from 1.
+pub fn helm_error(data: &[u8]) -> Result<String, String> {
+    let text = String::from_utf8_lossy(data);
+    let Some(site) = imagegate_render::error_site(&text) else {
+        return Ok("none".into());
+    };
+    if !site.template.contains("/templates/") || !text.contains(&site.template) {
+        return Err(format!("a template the message does not name: {site:?}"));
+    }
+    if site.line == Some(0) || site.rendered_line.is_some() && site.line.is_some() {
+        return Err(format!("an impossible place: {site:?}"));
+    }
+    Ok(format!(
+        "site {} line={} col={} rendered={}",
+        shape(&site.template, 24),
+        site.line.is_some(),
+        site.byte_column.is_some(),
+        site.rendered_line.is_some()
+    ))
 }

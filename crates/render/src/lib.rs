@@ -17,10 +17,12 @@ mod cache;
 mod chart;
 mod gotemplate;
 mod helm;
+mod helm_error;
 mod pool;
 mod process;
 mod run;
 mod scratch;
+mod template_file;
 pub mod volatile;
 
 pub use cache::{
@@ -29,6 +31,7 @@ pub use cache::{
 };
 pub use gotemplate::HelmGoTemplates;
 pub use helm::{Helm, HelmError};
+pub use helm_error::{error_site, ErrorSite};
 pub use process::{
     install_interrupt_handler, private_temp_dir, remove_stale_temp_dirs, run_bounded,
     unregister_temp, Bounds, Output, ProcessError,
@@ -38,4 +41,5 @@ pub use run::{
     RenderFailure, RenderOptions, Rendered,
 };
 pub use scratch::ScratchChart;
+pub use template_file::{read_template, TemplateFile};
 pub use volatile::{volatile_call, VOLATILE_FUNCTIONS};
