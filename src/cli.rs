@@ -39,6 +39,9 @@ pub enum Command {
     /// The PR check: render what a change can affect on both sides, show what changed, fail on
     /// new findings.
     Diff(DiffArgs),
+    /// Promote by digest: rewrite TARGET's own values lines so that every first-party image it
+    /// renders is the exact reference SOURCE renders, then render TARGET again to verify (602).
+    Promote(PromoteArgs),
     /// Print a rule's documentation (or list the rules).
     Explain(ExplainArgs),
     /// Work with the configuration's time-boxed exceptions.
@@ -257,6 +260,50 @@ pub struct DiffArgs {
     pub no_progress: bool,
 }
 
+/// `imagegate promote`.
+///
+/// For every first-party image (`promotion.firstParty`) that TARGET renders with another
+/// reference than SOURCE for the same component, object, container and repository, the values
+/// line that sets it in TARGET (found by a render with markers) is rewritten to SOURCE's
+/// reference; a line in a layer other environments read gets an override in TARGET's own values
+/// file instead. Then TARGET is rendered again: it must render SOURCE's references and nothing
+/// else changed, or every edit is undone. Exit status: 0 promoted or nothing to do; 1 an image
+/// could not be promoted, or the edits were undone; 2 bad input.
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The environment whose references are copied (for example `staging`).
+    #[arg(value_name = "SOURCE")]
+    pub source: String,
+    /// The environment whose values files are edited (for example `production`).
+    #[arg(value_name = "TARGET")]
+    pub target: String,
+    /// The configuration file (default: ./imagegate.yaml).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Only these apps (repeatable; app or component name, globs allowed).
+    #[arg(long = "app", value_name = "APP")]
+    pub apps: Vec<String>,
+    /// Print the edits as a unified diff and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also write the old → new table as Markdown to FILE (a pull request body).
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+    /// Format on stdout.
+    #[arg(long, default_value = "text", value_name = "FORMAT", ignore_case = true,
+          value_parser = PossibleValuesParser::new(["text", "json"]))]
+    pub format: String,
+    /// The helm binary (else $IMAGEGATE_HELM, else helm on PATH).
+    #[arg(long, value_name = "PATH")]
+    pub helm: Option<PathBuf>,
+    /// Renders at once (default: the number of cores).
+    #[arg(short = 'j', long = "jobs", value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Seconds one render may take (default: helm.timeoutSeconds of the config, 120).
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+}
+
 /// `imagegate scan`.
 #[derive(Debug, Args)]
 pub struct ScanArgs {
@@ -400,6 +447,11 @@ pub struct InitArgs {
     /// Print the proposed configuration instead of writing it.
     #[arg(long, conflicts_with = "force")]
     pub stdout: bool,
+    /// Write nothing: compare the existing imagegate.yaml's cells with what the repository's
+    /// Argo CD manifests generate, and list every cell that differs (exit 1 on drift, 0 when
+    /// they agree, 2 on error). The drift check a repository runs in CI.
+    #[arg(long, conflicts_with_all = ["force", "stdout"])]
+    pub check: bool,
 }
 
 /// `imagegate completions`.

@@ -17,7 +17,10 @@ use std::path::PathBuf;
 
 pub fn run(args: AuditArgs) -> Result<u8> {
     let shard = crate::shard::parse(args.fleet.shard.as_deref())?;
-    let cfg = super::load_config(&super::config_path(&args.matrix.config)?)?;
+    let cfg = super::load_config(
+        &super::config_path(&args.matrix.config)?,
+        args.helm.helm.as_deref(),
+    )?;
     let mut cells = super::select_cells(&cfg, &args.matrix)?;
     let coverage = match shard {
         Some(s) => {

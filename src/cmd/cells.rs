@@ -6,7 +6,7 @@ use anyhow::Result;
 use std::io::Write;
 
 pub fn run(args: CellsArgs) -> Result<u8> {
-    let cfg = super::load_config(&super::config_path(&args.matrix.config)?)?;
+    let cfg = super::load_config(&super::config_path(&args.matrix.config)?, None)?;
     let cells = super::select_cells(&cfg, &args.matrix)?;
     let not_judged = imagegate_engine::fleet::not_judged(&cfg);
     let mut out = stdout();

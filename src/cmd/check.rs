@@ -19,7 +19,10 @@ pub fn run(args: CheckArgs) -> Result<u8> {
             namespace: &args.namespace,
             kube_version: &args.kube_version,
         })?,
-        None => super::load_config(&super::config_path(&args.matrix.config)?)?,
+        None => super::load_config(
+            &super::config_path(&args.matrix.config)?,
+            args.helm.helm.as_deref(),
+        )?,
     };
     let outputs = outputs.relative_to(cfg.repo.root());
     let mut cells = super::select_cells(&cfg, &args.matrix)?;

@@ -15,7 +15,10 @@ pub fn run(command: ExceptionsCommand) -> Result<u8> {
 }
 
 fn run_suggest(args: SuggestArgs) -> Result<u8> {
-    let cfg = super::load_config(&super::config_path(&args.matrix.config)?)?;
+    let cfg = super::load_config(
+        &super::config_path(&args.matrix.config)?,
+        args.helm.helm.as_deref(),
+    )?;
     let days = lifetime(args.days, &cfg.model.exceptions)?;
     let cells = super::select_cells(&cfg, &args.matrix)?;
     let plan = Plan {

@@ -10,7 +10,10 @@ use imagegate_render::Helm;
 use std::io::Write;
 
 pub fn run(args: ImagesArgs) -> Result<u8> {
-    let cfg = super::load_config(&super::config_path(&args.matrix.config)?)?;
+    let cfg = super::load_config(
+        &super::config_path(&args.matrix.config)?,
+        args.helm.helm.as_deref(),
+    )?;
     let cells = super::select_cells(&cfg, &args.matrix)?;
     let helm = Helm::locate(args.helm.helm.as_deref(), cfg.repo.root())
         .map_err(|e| Fatal(e.to_string()))?;

@@ -16,7 +16,7 @@ use imagegate_render::Helm;
 
 pub fn run(args: MergeArgs) -> Result<u8> {
     let outputs = Outputs::parse(&args.output)?;
-    let cfg = super::load_config(&super::config_path(&args.config)?)?;
+    let cfg = super::load_config(&super::config_path(&args.config)?, args.helm.as_deref())?;
     let outputs = outputs.relative_to(cfg.repo.root());
     let observer = crate::progress::Terminal::new(false).quiet(args.output.quiet);
     let baseline = args

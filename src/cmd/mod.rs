@@ -10,6 +10,7 @@ mod explain;
 mod images;
 mod init;
 mod merge;
+mod promote;
 mod scan;
 
 use crate::cli::{Cli, Command, HelmArgs, MatrixArgs};
@@ -29,6 +30,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Audit(a) => audit::run(a),
         Command::Merge(a) => merge::run(a),
         Command::Diff(a) => diff::run(a),
+        Command::Promote(a) => promote::run(a),
         Command::Explain(a) => explain::run(a),
         Command::Exceptions(c) => exceptions::run(c),
         Command::Init(a) => init::run(a),
@@ -48,9 +50,10 @@ pub fn config_path(arg: &Option<PathBuf>) -> Result<PathBuf> {
     Ok(imagegate_engine::config::find_default(&cwd)?)
 }
 
-/// Loads the configuration, turning every problem into an exit-2 error that names the file.
-pub fn load_config(path: &Path) -> Result<Config> {
-    Ok(Config::open(path)?)
+/// Loads the configuration, turning every problem into an exit-2 error that names the file;
+/// `helm` (`--helm`) evaluates the Go templates of `goTemplate` ApplicationSets.
+pub fn load_config(path: &Path, helm: Option<&Path>) -> Result<Config> {
+    Ok(Config::open_with_helm(path, helm)?)
 }
 
 /// The cells selected by `--env` / `--app` / `--skip-cell` (see

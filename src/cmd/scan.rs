@@ -10,7 +10,11 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         Ok(cwd) => outputs.relative_to(&cwd),
         Err(_) => outputs,
     };
-    let config = args.config.as_deref().map(super::load_config).transpose()?;
+    let config = args
+        .config
+        .as_deref()
+        .map(|c| super::load_config(c, None))
+        .transpose()?;
     let report = outputs.prepare(imagegate_engine::scan::scan(
         config.as_ref(),
         &args.files,

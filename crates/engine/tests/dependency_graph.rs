@@ -15,7 +15,8 @@ const FLOW: &str = "\
 yaml ◄── fleet ◄── render
 yaml ◄── decode ◄── policy
 fleet, policy, yaml ◄── origin
-yaml, fleet, render, decode, policy, origin, report ◄── engine ◄── cli
+yaml ◄── edit
+yaml, fleet, render, decode, policy, origin, report, edit ◄── engine ◄── cli
 engine ◄── fuzz
 cli ◄── xtask
 report

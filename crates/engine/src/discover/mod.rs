@@ -1,8 +1,18 @@
-//! What `imagegate init` infers from a GitOps repository: a commented starting `imagegate.yaml`
-//! that `imagegate cells` can show at once ([`inspect`], then [`Inspection::render`]).
+//! What `imagegate init` derives from a GitOps repository: a commented `imagegate.yaml`
+//! ([`propose`]) that never holds a matrix the repository's files do not say. What they do not
+//! say (the order of layers given only in prose, the clusters of a `clusters` generator) is
+//! written as an open question (`openQuestions`), which stops every command that resolves the
+//! matrix until a person answers it. Three layouts, tried in this order:
 //!
-//! Nothing here knows the names of one fleet. It looks for the markers of the Argo CD
-//! ApplicationSet layout (docs/configuration.md) and generalises what it finds:
+//! 1. **Argo CD manifests** (`argocd`): the configuration is an `argocd:` section naming them.
+//! 2. **Component files** (this module's [`inspect`]): the ApplicationSet component layout,
+//!    described below.
+//! 3. **Charts and values files** (`simple`): per-environment folders, `values-<env>.yaml`
+//!    beside charts, cluster-type record files with nested environment lists.
+//!
+//! The component-file layout: nothing here knows the names of one fleet. It looks for the
+//! markers of the Argo CD ApplicationSet layout (docs/configuration.md) and generalises what it
+//! finds:
 //!
 //! - **Environments**: record files, YAML files holding a mapping or a list of flat mappings that
 //!   each carry an `env` (or `environment`) field, such as `config/clusters/*.yaml`. Every scalar
@@ -20,10 +30,8 @@
 //!   components' own `valueFiles`.
 //! - **Order**: component-independent layers first, then component layers; within each, fleet-wide
 //!   before per cluster type, per environment, then per other record field (node profile): the
-//!   general-to-specific order of gitops-layout.md, where later files win.
-//!
-//! When no component file exists the layout is unknown: the result is a minimal template listing
-//! every chart of the repository as an inline component.
+//!   general-to-specific order this layout documents (docs/configuration.md), where later files
+//!   win.
 
 use crate::Fatal;
 use anyhow::Result;
@@ -32,6 +40,12 @@ use serde_json::Value as Json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
+
+mod argocd;
+mod drift;
+mod simple;
+
+pub use drift::{drift, Drift};
 
 /// The editor schema line every generated configuration starts with.
 pub const SCHEMA_LINE: &str = "# yaml-language-server: $schema=https://raw.githubusercontent.com/imagegate/imagegate/main/docs/imagegate.schema.json";
@@ -84,12 +98,16 @@ struct Tree {
     files: Vec<String>,
     /// Chart folders (those holding a Chart.yaml), outermost only.
     charts: Vec<String>,
+    /// The files directly in each chart folder (names, sorted): `values-<env>.yaml` beside a
+    /// chart's values.yaml is a values file of its own.
+    chart_files: BTreeMap<String, Vec<String>>,
 }
 
 fn walk(root: &Path) -> Result<Tree> {
     let mut tree = Tree {
         files: Vec::new(),
         charts: Vec::new(),
+        chart_files: BTreeMap::new(),
     };
     let mut visits = 0usize;
     let mut stack = vec![(root.to_path_buf(), String::new(), 0usize)];
@@ -98,6 +116,20 @@ fn walk(root: &Path) -> Result<Tree> {
             continue;
         }
         if !rel.is_empty() && dir.join("Chart.yaml").is_file() {
+            let mut names: Vec<String> = Vec::new();
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                visits += 1;
+                if visits > MAX_ENTRIES {
+                    break;
+                }
+                if entry.file_type().is_ok_and(|t| t.is_file()) {
+                    if let Some(n) = entry.file_name().to_str() {
+                        names.push(n.to_string());
+                    }
+                }
+            }
+            names.sort();
+            tree.chart_files.insert(rel.clone(), names);
             tree.charts.push(rel);
             continue;
         }
@@ -397,10 +429,156 @@ fn template_vars(t: &[Seg]) -> Vec<String> {
         .collect()
 }
 
+/// A question the repository's files do not answer, written into `openQuestions`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Question {
+    /// What to decide and how to write the answer.
+    pub question: String,
+    /// The files that raise it.
+    pub from: Vec<String>,
+}
+
+/// A proposed configuration.
+pub struct Proposal {
+    /// The configuration text, commented.
+    pub text: String,
+    /// What the user should review.
+    pub notes: Vec<String>,
+    /// What the files did not answer (also in `text`, under `openQuestions`).
+    pub questions: Vec<Question>,
+    /// What the configuration was derived from, for messages.
+    pub layout: &'static str,
+}
+
+impl Proposal {
+    /// The cells the proposal makes as written (open questions not yet answered), or why it
+    /// does not load.
+    pub fn cells(&self, root: &Path) -> Result<Vec<imagegate_fleet::Cell>, Fatal> {
+        let repo = Repo::open(root).map_err(|e| Fatal(e.to_string()))?;
+        crate::Config::from_text_as_written(repo, "imagegate.yaml", &self.text)
+            .and_then(|c| c.cells())
+            .map_err(|e| {
+                Fatal(format!(
+                    "the proposed configuration does not load yet: {e}\n  hint: fix the file it names, or edit imagegate.yaml"
+                ))
+            })
+    }
+}
+
+/// Proposes a configuration for the repository at `root` (bounded: at most `MAX_ENTRIES`
+/// entries, `MAX_DEPTH` folders deep, YAML files up to `MAX_FILE_BYTES`; symbolic links are
+/// never followed): from its Argo CD manifests when it has some; else from its component files
+/// (the ApplicationSet component layout); else from its charts, environment records and
+/// per-environment values files.
+pub fn propose(root: &Path) -> Result<Proposal> {
+    let tree = walk(root)?;
+    if let Some(p) = argocd::propose(root, &tree) {
+        return Ok(p);
+    }
+    let inspection = inspect_tree(root, &tree)?;
+    if inspection.layout_known {
+        return Ok(Proposal {
+            text: inspection.render(),
+            notes: inspection.notes,
+            questions: Vec::new(),
+            layout: "component files",
+        });
+    }
+    simple::propose(root, &tree)
+}
+
+/// The first lines of every proposal: the schema line, where it was derived from, `version`.
+fn write_header(w: &mut String, from: &str) {
+    let _ = writeln!(w, "{SCHEMA_LINE}");
+    let _ = writeln!(w, "# Written by `imagegate init` from {from}.");
+    let _ = writeln!(
+        w,
+        "# Run `imagegate cells` to see the matrix, then `imagegate check`. Every field: docs/configuration.md."
+    );
+    let _ = writeln!(w, "version: 1\n");
+}
+
+/// The `helm:` section with its defaults, explained.
+fn write_helm(w: &mut String) {
+    let _ = writeln!(w, "helm:");
+    let _ = writeln!(w, "  kubeVersion: \"1.31.0\"     # .Capabilities.KubeVersion of every render: set it to your clusters' version");
+    let _ = writeln!(w, "  apiVersions: []            # extra .Capabilities.APIVersions, e.g. monitoring.coreos.com/v1");
+    let _ = writeln!(w, "  includeCrds: true          # crds/ is applied by helm and Argo CD (skipCrds per component)");
+    let _ = writeln!(w, "  timeoutSeconds: 120\n");
+}
+
+/// The `openQuestions` section, explained; nothing without questions.
+fn write_questions(w: &mut String, questions: &[Question]) {
+    if questions.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        w,
+        "# OPEN QUESTIONS: what this repository's files do not say. `imagegate cells`, `check`,"
+    );
+    let _ = writeln!(
+        w,
+        "# `scan`, `diff` and `audit` exit 2 until each is answered: edit this file as the question"
+    );
+    let _ = writeln!(w, "# says, then delete the question.");
+    let _ = writeln!(w, "openQuestions:");
+    for qn in questions {
+        // A folded block: the question reads as prose, its words as written (no escapes).
+        let _ = writeln!(w, "  - question: >-");
+        let mut line = String::new();
+        for word in qn.question.split_whitespace() {
+            if !line.is_empty() && line.len() + 1 + word.len() > 88 {
+                let _ = writeln!(w, "      {line}");
+                line.clear();
+            }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+        let _ = writeln!(w, "      {line}");
+        if !qn.from.is_empty() {
+            let from: Vec<String> = qn.from.iter().map(|f| q(f)).collect();
+            let _ = writeln!(w, "    from: [{}]", from.join(", "));
+        }
+    }
+    let _ = writeln!(w);
+}
+
+/// The `policy:` and `exceptions:` sections every proposal ends with.
+fn write_common_tail(w: &mut String) {
+    let _ = writeln!(w, "policy:");
+    let _ = writeln!(
+        w,
+        "  immutableTags:                 # a tag must match one of these (the defaults)"
+    );
+    let _ = writeln!(w, "    - '^([a-z0-9][a-z0-9._-]*-)?[0-9a-f]{{7,40}}$'");
+    let _ = writeln!(w, "    - '^v?\\d+\\.\\d+\\.\\d+([-+][0-9A-Za-z.-]+)?$'");
+    let _ = writeln!(w, "  # severity: {{ values-file-unused: warning }}");
+    let _ = writeln!(
+        w,
+        "  # customImageFields:            # images in your own custom resources"
+    );
+    let _ = writeln!(w, "  #   - group: example.com\n  #     kinds: [Service]\n  #     images: [spec.image]\n  #     pullPolicy: spec.imagePullPolicy\n");
+
+    let _ = writeln!(w, "exceptions:");
+    let _ = writeln!(w, "  maxLifetimeDays: 90");
+    let _ = writeln!(
+        w,
+        "  forbiddenEnvironments: []      # e.g. [production]: no exception may apply there"
+    );
+    let _ = writeln!(w, "  list: []");
+    let _ = writeln!(w, "  # - rule: mutable-tag\n  #   images: [\"ghcr.io/example/app\"]\n  #   environments: [dev]\n  #   reason: \"why, and the ticket that removes it\"\n  #   expires: 2026-12-31");
+}
+
 /// Inspects the repository at `root` (bounded: at most `MAX_ENTRIES` entries, `MAX_DEPTH`
 /// folders deep, YAML files up to `MAX_FILE_BYTES`; symbolic links are never followed).
 pub fn inspect(root: &Path) -> Result<Inspection> {
-    let tree = walk(root)?;
+    inspect_tree(root, &walk(root)?)
+}
+
+/// [`inspect`] on a walked tree.
+fn inspect_tree(root: &Path, tree: &Tree) -> Result<Inspection> {
     let repo = Repo::open(root).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut notes = Vec::new();
     let yaml: Vec<&String> = tree
@@ -890,65 +1068,19 @@ fn q(s: &str) -> String {
 }
 
 impl Inspection {
-    /// Checks that `text` (this inspection's proposal) loads for the repository at `root`, and
-    /// says what it makes: `N cells from E environments and C components`, with a warning when
-    /// no component files were found.
-    pub fn check(&self, root: &Path, text: &str) -> Result<String, Fatal> {
-        let repo = Repo::open(root).map_err(|e| Fatal(e.to_string()))?;
-        let cells = crate::Config::from_text(repo, "imagegate.yaml", text)
-            .and_then(|c| c.cells())
-            .map_err(|e| {
-                Fatal(format!(
-                    "the proposed configuration does not load yet: {e}\n  hint: fix the file it names, or edit imagegate.yaml"
-                ))
-            })?;
-        let envs: BTreeSet<_> = cells.iter().map(|c| c.environment.as_str()).collect();
-        Ok(format!(
-            "{} cells from {} environments and {} components{}",
-            cells.len(),
-            envs.len(),
-            self.component_count(),
-            if self.layout_known {
-                ""
-            } else {
-                " (no component files: review the template)"
-            }
-        ))
-    }
-
-    /// How many components the configuration will have.
-    pub fn component_count(&self) -> usize {
-        match &self.components {
-            Components::Discover(s) => s.iter().map(|x| x.2).sum(),
-            Components::Inline(c) => c.len(),
-        }
-    }
-
     /// The configuration text, commented.
     pub fn render(&self) -> String {
         let mut o = String::new();
         let w = &mut o;
-        let _ = writeln!(w, "{SCHEMA_LINE}");
-        let _ = writeln!(
+        write_header(
             w,
-            "# Written by `imagegate init` from what it found in this repository: a starting point."
+            "the component files, environment records and values folders of this repository",
         );
         let _ = writeln!(
             w,
-            "# Review it (above all the order of the value stacks against your ApplicationSet's"
+            "# Review the order of the value stacks against your ApplicationSet's valueFiles."
         );
-        let _ = writeln!(
-            w,
-            "# valueFiles), then run `imagegate cells` to see the matrix and `imagegate check`."
-        );
-        let _ = writeln!(w, "# Every field: docs/configuration.md.");
-        let _ = writeln!(w, "version: 1\n");
-        let _ = writeln!(w, "helm:");
-        let _ = writeln!(w, "  kubeVersion: \"1.31.0\"     # .Capabilities.KubeVersion of every render: set it to your clusters' version");
-        let _ = writeln!(w, "  apiVersions: []            # extra .Capabilities.APIVersions, e.g. monitoring.coreos.com/v1");
-        let _ = writeln!(w, "  includeCrds: true          # crds/ is applied by helm and Argo CD (skipCrds per component)");
-        let _ = writeln!(w, "  timeoutSeconds: 120\n");
-
+        write_helm(w);
         let _ = writeln!(w, "environments:");
         match &self.environments {
             Environments::Records(globs) => {
@@ -1071,28 +1203,7 @@ impl Inspection {
         let _ = writeln!(w, "  release: \"{{app}}\"             # helm release name");
         let _ = writeln!(w, "  # namespace: the component's own, else the environment's {{namespace}}, else `default`\n");
 
-        let _ = writeln!(w, "policy:");
-        let _ = writeln!(
-            w,
-            "  immutableTags:                 # a tag must match one of these (the defaults)"
-        );
-        let _ = writeln!(w, "    - '^([a-z0-9][a-z0-9._-]*-)?[0-9a-f]{{7,40}}$'");
-        let _ = writeln!(w, "    - '^v?\\d+\\.\\d+\\.\\d+([-+][0-9A-Za-z.-]+)?$'");
-        let _ = writeln!(w, "  # severity: {{ values-file-unused: warning }}");
-        let _ = writeln!(
-            w,
-            "  # customImageFields:            # images in your own custom resources"
-        );
-        let _ = writeln!(w, "  #   - group: example.com\n  #     kinds: [Service]\n  #     images: [spec.image]\n  #     pullPolicy: spec.imagePullPolicy\n");
-
-        let _ = writeln!(w, "exceptions:");
-        let _ = writeln!(w, "  maxLifetimeDays: 90");
-        let _ = writeln!(
-            w,
-            "  forbiddenEnvironments: []      # e.g. [production]: no exception may apply there"
-        );
-        let _ = writeln!(w, "  list: []");
-        let _ = writeln!(w, "  # - rule: mutable-tag\n  #   images: [\"ghcr.io/example/app\"]\n  #   environments: [dev]\n  #   reason: \"why, and the ticket that removes it\"\n  #   expires: 2026-12-31");
+        write_common_tail(w);
         o
     }
 }
