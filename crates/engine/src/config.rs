@@ -17,7 +17,7 @@ use imagegate_policy::{ExceptionSettings, PolicySettings, PromotionSettings, Rul
 use imagegate_yaml::Node;
 use schemars::JsonSchema;
 use serde::Deserialize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -346,6 +346,47 @@ impl Config {
     }
 }
 
+/// The name a run without `--config` looks for.
+pub const DEFAULT_FILE: &str = "imagegate.yaml";
+
+/// The configuration of a run without `--config`: [`DEFAULT_FILE`] in `start` (the working
+/// folder, a real path), else in the nearest folder above it that has one. The search stops at
+/// the git repository root (the first folder holding `.git`, a folder or a file as in a worktree
+/// or submodule), or at the filesystem root outside a repository: a configuration above the
+/// repository belongs to some other project and is never used.
+///
+/// The path comes back relative to `start` (`imagegate.yaml`, `../imagegate.yaml`, …), so
+/// messages name it as the user would. Reports are unaffected: their paths are relative to the
+/// configuration's folder, and SARIF and annotations add the folder's place in the checkout.
+/// None found is an error naming every folder searched.
+pub fn find_default(start: &Path) -> Result<PathBuf, Fatal> {
+    let mut searched: Vec<&Path> = Vec::new();
+    let mut stopped_at_repository = false;
+    for (up, dir) in start.ancestors().enumerate() {
+        searched.push(dir);
+        // `symlink_metadata`: a dangling link is found too, and opening it says what is wrong.
+        if dir.join(DEFAULT_FILE).symlink_metadata().is_ok() {
+            let mut rel: PathBuf = std::iter::repeat_n("..", up).collect();
+            rel.push(DEFAULT_FILE);
+            return Ok(rel);
+        }
+        if dir.join(".git").symlink_metadata().is_ok() {
+            stopped_at_repository = true;
+            break;
+        }
+    }
+    let folders: Vec<String> = searched.iter().map(|d| d.display().to_string()).collect();
+    let end = if stopped_at_repository {
+        "the search stops at the git repository root"
+    } else {
+        "not inside a git repository, so the search went up to the filesystem root"
+    };
+    Err(Fatal(format!(
+        "no {DEFAULT_FILE} in {} ({end})\n  hint: run imagegate inside the repository that holds {DEFAULT_FILE}, pass --config FILE, run `imagegate init` to write one, or use `check --chart DIR` for one chart",
+        folders.join(", ")
+    )))
+}
+
 /// The Go templates of `goTemplate` ApplicationSets, evaluated by helm
 /// ([`imagegate_render::HelmGoTemplates`]), which is located (as for rendering: `--helm`, else
 /// `IMAGEGATE_HELM`, else `PATH`, never inside the repository) the first time one is needed:
@@ -408,8 +449,6 @@ fn open_questions(file: &str, root: &Node, model: &ConfigFile) -> Result<(), Con
         )))
 }
 
-/// Parses the configuration text; errors carry the line and column. The tree it was read from
-/// comes back too, so later checks point at the line of what they refuse.
 /// The repository root of the configuration at `path`: the folder holding it.
 fn repository_root(path: &Path) -> &Path {
     path.parent()
@@ -417,6 +456,8 @@ fn repository_root(path: &Path) -> &Path {
         .unwrap_or(Path::new("."))
 }
 
+/// Parses the configuration text; errors carry the line and column. The tree it was read from
+/// comes back too, so later checks point at the line of what they refuse.
 fn parse(file: &str, text: &str) -> Result<(ConfigFile, Node), ConfigError> {
     let root = load_yaml(file, text)
         .map_err(|e| e.hint(FORMAT_HINT))?
@@ -448,6 +489,45 @@ fn parse(file: &str, text: &str) -> Result<(ConfigFile, Node), ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_configuration_is_found_upward_up_to_the_repository_root() {
+        let tmp = tempfile::tempdir().unwrap();
+        let top = tmp.path().canonicalize().unwrap();
+        let repo = top.join("repo");
+        let nested = repo.join("a/b");
+        std::fs::create_dir_all(&nested).unwrap();
+        // Outside any repository the search goes up to the filesystem root.
+        std::fs::write(top.join(DEFAULT_FILE), "version: 1\n").unwrap();
+        assert_eq!(
+            find_default(&nested).unwrap(),
+            Path::new("../../../imagegate.yaml")
+        );
+        assert!(nested.join(find_default(&nested).unwrap()).is_file());
+        // A `.git` (here a file, as in a worktree) bounds it: the file above is not used.
+        std::fs::write(repo.join(".git"), "gitdir: elsewhere\n").unwrap();
+        let err = find_default(&nested).unwrap_err().0;
+        let b = nested.display().to_string();
+        let a = repo.join("a").display().to_string();
+        let r = repo.display().to_string();
+        assert!(
+            err.starts_with(&format!(
+                "no imagegate.yaml in {b}, {a}, {r} (the search stops at the git repository root)"
+            )),
+            "{err}"
+        );
+        assert!(!err.contains(&format!("{}, ", top.display())), "{err}");
+        assert!(err.contains("pass --config FILE"), "{err}");
+        // Inside it, the nearest one wins, the working folder's first.
+        std::fs::write(repo.join(DEFAULT_FILE), "version: 1\n").unwrap();
+        assert_eq!(
+            find_default(&nested).unwrap(),
+            Path::new("../../imagegate.yaml")
+        );
+        std::fs::write(nested.join(DEFAULT_FILE), "version: 1\n").unwrap();
+        assert_eq!(find_default(&nested).unwrap(), Path::new(DEFAULT_FILE));
+        assert_eq!(find_default(&repo).unwrap(), Path::new(DEFAULT_FILE));
+    }
 
     fn load(extra: &str) -> Result<Config, ConfigError> {
         let dir = tempfile::tempdir().unwrap();
