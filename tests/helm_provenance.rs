@@ -539,3 +539,72 @@ fn an_invalid_reference_points_at_the_line_helm_carried() {
     let f = find(findings, "invalid-image-ref", "web");
     assert_eq!(origin(f), at("charts/inv/values.yaml", 4), "{f:#}");
 }
+
+/// The image of the `tpl` chart, from its values and the layers given, as helm renders it.
+fn tpl_check(dir: &Path, layers: &[&str]) -> Vec<Value> {
+    let mut args = vec!["check", "--chart", "charts/tpl"];
+    for l in layers {
+        args.extend(["-f", l]);
+    }
+    args.extend(["--format", "json"]);
+    let out = imagegate(&args, dir);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    report["findings"].as_array().unwrap().clone()
+}
+
+#[test]
+fn a_value_that_is_template_text_names_the_lines_its_actions_read() {
+    // The repository value is template text the chart passes through `tpl`; the registry it
+    // reads is set by an environment layer. Each part names its own line.
+    let dir = tree(&[
+        ("charts/tpl/Chart.yaml", "apiVersion: v2\nname: tpl\nversion: 0.1.0\n"),
+        (
+            "charts/tpl/values.yaml",
+            "global:\n  imageRegistry: docker.io\nimage:\n  repository: \"{{ .Values.global.imageRegistry }}/acme/web\"\n  tag: latest\n",
+        ),
+        (
+            "charts/tpl/templates/web.yaml",
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n    - name: web\n      image: \"{{ tpl .Values.image.repository . }}:{{ .Values.image.tag }}\"\n      imagePullPolicy: IfNotPresent\n",
+        ),
+        ("values/prod.yaml", "global:\n  imageRegistry: registry.example.com\n"),
+    ]);
+    let findings = tpl_check(dir.path(), &["values/prod.yaml"]);
+    let f = find(&findings, "digest-required", "web");
+    assert_eq!(f["image"], "registry.example.com/acme/web:latest", "{f:#}");
+    let expected = want(&[
+        ("registry", "values/prod.yaml:2"),
+        ("repository", "charts/tpl/values.yaml:4"),
+        ("tag", "charts/tpl/values.yaml:5"),
+    ]);
+    assert_eq!(parts(f), expected, "{f:#}");
+    assert_eq!(
+        origin(find(&findings, "mutable-tag", "web")),
+        at("charts/tpl/values.yaml", 5)
+    );
+
+    // Independently, with helm alone: the registry line drives the registry, and the
+    // repository line the rest of the name.
+    std::fs::write(
+        dir.path().join("values/prod.yaml"),
+        "global:\n  imageRegistry: other.example.org\n",
+    )
+    .unwrap();
+    let f = find(
+        &tpl_check(dir.path(), &["values/prod.yaml"]),
+        "digest-required",
+        "web",
+    )
+    .clone();
+    assert_eq!(f["image"], "other.example.org/acme/web:latest");
+    let values = dir.path().join("charts/tpl/values.yaml");
+    let text = std::fs::read_to_string(&values).unwrap();
+    std::fs::write(&values, text.replace("/acme/web", "/acme/api")).unwrap();
+    let f = find(
+        &tpl_check(dir.path(), &["values/prod.yaml"]),
+        "digest-required",
+        "web",
+    )
+    .clone();
+    assert_eq!(f["image"], "other.example.org/acme/api:latest");
+}

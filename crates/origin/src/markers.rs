@@ -440,8 +440,23 @@ impl Walk<'_, '_> {
                 let id = self.markers.marked.len();
                 let mut key = self.prefix.to_vec();
                 key.extend(path.iter().cloned());
-                let value = s.go_template_text();
-                let text = marker_for(id, &value);
+                let whole = s.go_template_text();
+                // A value that is template text (`"{{ .Values.global.imageRegistry }}/acme/web"`,
+                // which the chart passes through `tpl`) keeps its actions, so the values they
+                // read carry their own markers through; only its literal text is marked.
+                let (value, text, json) = match literal_to_mark(&whole) {
+                    Literal::Whole => {
+                        let text = marker_for(id, &whole);
+                        (whole, text.clone(), text)
+                    }
+                    Literal::Span(span) => {
+                        let value = whole[span.clone()].to_string();
+                        let text = marker_for(id, &value);
+                        let json = format!("{}{text}{}", &whole[..span.start], &whole[span.end..]);
+                        (value, text, json)
+                    }
+                    Literal::None => return s.to_json(),
+                };
                 self.markers.marked.push(Marked {
                     file: self.file.to_string(),
                     line: node.line,
@@ -455,7 +470,7 @@ impl Walk<'_, '_> {
                     layer_index: self.layer_index,
                     parent: path[..path.len().saturating_sub(1)].to_vec(),
                 });
-                serde_json::Value::String(text)
+                serde_json::Value::String(json)
             }
             Value::Seq(items) => serde_json::Value::Array(
                 items
@@ -508,6 +523,59 @@ impl Walk<'_, '_> {
             }
         }
     }
+}
+
+/// What of a candidate string a marker replaces.
+#[derive(Debug, PartialEq, Eq)]
+enum Literal {
+    /// The whole value: it holds no template action.
+    Whole,
+    /// This byte range of literal text between the template actions of the value: the longest
+    /// run outside `{{ … }}`, without the separators (`/`, `:`, `@`) at its ends, so the
+    /// reference keeps its shape and every action its text.
+    Span(Range<usize>),
+    /// Nothing: the value is template actions and separators only (`{{ .Values.a }}:{{ .b }}`);
+    /// the values the actions read are marked themselves.
+    None,
+}
+
+/// Which text of `value` to mark ([`Literal`]). An unclosed `{{` is template text to its end,
+/// as Go's parser sees it (helm fails on it either way).
+fn literal_to_mark(value: &str) -> Literal {
+    if !value.contains("{{") {
+        return Literal::Whole;
+    }
+    let mut best: Option<Range<usize>> = None;
+    let mut consider = |start: usize, end: usize| {
+        let run = &value[start..end];
+        let lead = run.len() - run.trim_start_matches(['/', ':', '@']).len();
+        let trail = run.len() - run.trim_end_matches(['/', ':', '@']).len();
+        if lead + trail >= run.len() {
+            return;
+        }
+        let span = start + lead..end - trail;
+        if best.as_ref().is_none_or(|b| span.len() > b.len()) {
+            best = Some(span);
+        }
+    };
+    let mut at = 0;
+    // Each pass moves past one `{{ … }}` action, or ends.
+    while at < value.len() {
+        match value[at..].find("{{") {
+            Some(open) => {
+                consider(at, at + open);
+                match value[at + open + 2..].find("}}") {
+                    Some(close) => at = at + open + 2 + close + 2,
+                    None => at = value.len(),
+                }
+            }
+            None => {
+                consider(at, value.len());
+                at = value.len();
+            }
+        }
+    }
+    best.map_or(Literal::None, Literal::Span)
 }
 
 /// Which part of an image reference a byte range of it is.

@@ -439,3 +439,60 @@ fn a_version_with_its_digest_is_read_back_as_tag_and_digest() {
     // A template that keeps only the version (`split "@"`): the marker is found without it.
     assert_eq!(m.find("v3.7.11+igm0q"), [(0, 0..13)]);
 }
+
+#[test]
+fn template_text_keeps_its_actions_and_only_its_literal_text_is_marked() {
+    assert_eq!(literal_to_mark("acme/web"), Literal::Whole);
+    let v = "{{ .Values.global.imageRegistry }}/acme/web";
+    assert_eq!(literal_to_mark(v), Literal::Span(35..43));
+    assert_eq!(&v[35..43], "acme/web");
+    // The longest literal run wins; separators at its ends stay.
+    let v = "{{ .Values.r }}/acme/web:{{ .Values.tag }}";
+    assert_eq!(
+        &v[match literal_to_mark(v) {
+            Literal::Span(s) => s,
+            other => panic!("{other:?}"),
+        }],
+        "acme/web"
+    );
+    assert_eq!(
+        literal_to_mark("{{ .Values.a }}:{{ .Values.b }}"),
+        Literal::None
+    );
+    assert_eq!(literal_to_mark("{{ .Values.a }}"), Literal::None);
+    // An unclosed action is template text to the end; the scan always ends.
+    assert_eq!(literal_to_mark("web:{{ .Values.a"), Literal::Span(0..3));
+    for odd in ["{{{{}}}}", "}}{{", "{{", "}}", "{{}}/{{"] {
+        if let Literal::Span(r) = literal_to_mark(odd) {
+            assert!(r.end <= odd.len() && !r.is_empty(), "{odd}: {r:?}");
+        }
+    }
+
+    let text = "\
+global:
+  imageRegistry: ghcr.io
+image: \"{{ .Values.global.imageRegistry }}/acme/web:1.0\"
+only: \"{{ .Values.global.imageRegistry }}\"
+";
+    let mut m = Markers::new();
+    let json = m
+        .mark_values("v.yaml", LayerKind::ValueStack, &[], text, &sel(&[]))
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let registry = m
+        .marked
+        .iter()
+        .position(|x| x.key == "global.imageRegistry")
+        .unwrap();
+    let image = m.marked.iter().position(|x| x.key == "image").unwrap();
+    assert_eq!(v["global"]["imageRegistry"], marker(registry));
+    assert_eq!(
+        v["image"],
+        format!("{{{{ .Values.global.imageRegistry }}}}/{}", marker(image))
+    );
+    assert_eq!(m.marked[image].value, "acme/web:1.0");
+    assert_eq!(m.marked[image].line, 3);
+    // A value of actions only is left for the values it reads.
+    assert_eq!(v["only"], "{{ .Values.global.imageRegistry }}");
+    assert!(m.marked.iter().all(|x| x.key != "only"));
+}
