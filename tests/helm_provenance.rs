@@ -90,23 +90,6 @@ spec:
           imagePullPolicy: IfNotPresent
 "#;
 
-fn tgz(files: &[(&str, &str)]) -> Vec<u8> {
-    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
-        Vec::new(),
-        flate2::Compression::fast(),
-    ));
-    for (path, text) in files {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(text.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        builder
-            .append_data(&mut header, path, text.as_bytes())
-            .unwrap();
-    }
-    builder.into_inner().unwrap().finish().unwrap()
-}
-
 fn fixture() -> tempfile::TempDir {
     let dir = tree(&[
         ("charts/app/Chart.yaml", PARENT_CHART),

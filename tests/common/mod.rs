@@ -215,3 +215,22 @@ pub fn git_command(dir: &Path) -> Command {
     .env("GIT_CONFIG_GLOBAL", "/dev/null");
     cmd
 }
+
+/// A gzipped tar archive of `files` (path inside the archive, text), as `helm package` makes a
+/// vendored `charts/*.tgz`.
+pub fn tgz(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    for (path, text) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(text.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, path, text.as_bytes())
+            .unwrap();
+    }
+    builder.into_inner().unwrap().finish().unwrap()
+}
