@@ -15,6 +15,7 @@ yaml ◄── fleet ◄── render
 yaml ◄── decode ◄── policy
 fleet, policy, yaml ◄── origin
 yaml, fleet, render, decode, policy, origin, report ◄── engine ◄── cli
+policy ◄── registry ◄── cli
 engine ◄── fuzz
 cli ◄── xtask
 report
