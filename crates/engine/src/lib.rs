@@ -4,7 +4,8 @@
 //! The flow runs one way: configuration → cells → renders ([`Renderer`]) → decoded image sites →
 //! findings → report. Per cell that is [`pipeline::Judge`]; a run over (part of) the fleet, with
 //! the whole-fleet rules, is [`fleet::run`]; shards and their merge are [`shard`] and
-//! [`fleet::Whole`]; promotion lineage and its history are [`promotion`]; the PR check's plan and
+//! [`fleet::Whole`]; promotion lineage and its history are [`promotion`], and the edits of `imagegate promote`
+//! are [`promote`]; the PR check's plan and
 //! comparison are [`diff`]. Every finding is finished (severity → exceptions → provenance → report
 //! model) by [`convert`].
 //!
@@ -25,6 +26,7 @@ pub mod merge;
 pub mod observer;
 pub mod overlays;
 pub mod pipeline;
+pub mod promote;
 pub mod promotion;
 pub mod provenance;
 pub mod renderer;
@@ -35,7 +37,7 @@ pub mod select;
 pub mod shard;
 pub mod suggest;
 
-pub use config::{Config, ConfigFile};
+pub use config::{Config, ConfigFile, OpenQuestion};
 pub use observer::{Observer, Quiet};
 pub use renderer::{HelmRenderer, Renderer};
 

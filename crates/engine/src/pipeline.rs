@@ -125,9 +125,16 @@ impl<'a> Judge<'a> {
                     value_files,
                     &message,
                 );
+                let site = imagegate_render::error_site(&failure.message);
                 let findings = finding
                     .into_iter()
-                    .map(|f| convert::finding(&f, None, Some(cell)))
+                    .map(|f| {
+                        let mut r = convert::finding(&f, None, Some(cell));
+                        if let (Some(cfg), Some(site)) = (self.config, &site) {
+                            at_helms_error(&cfg.repo, cell, site, &mut r);
+                        }
+                        r
+                    })
                     .collect();
                 CellOutcome {
                     report,
@@ -255,6 +262,7 @@ impl<'a> Judge<'a> {
             }
             _ => None,
         };
+        let mut templates = Templates::default();
         let findings: Vec<ReportFinding> = findings
             .iter()
             .map(|f| {
@@ -267,6 +275,13 @@ impl<'a> Judge<'a> {
                 );
                 if let (Some(cfg), Some(cell)) = (self.config, cell) {
                     manifest_snippet(&cfg.repo, cell, &mut r);
+                    let hard_coded = trace
+                        .as_ref()
+                        .and_then(|t| t.verdict(f))
+                        .is_some_and(|v| matches!(v, crate::provenance::Verdict::Template(_)));
+                    if hard_coded && r.origin.is_none() {
+                        templates.locate_hard_coded(&cfg.repo, cell, &mut r);
+                    }
                 }
                 // Already-rendered input has no values to blame: the place to fix is the line in
                 // the file that was scanned.
@@ -456,6 +471,91 @@ pub fn decode_options(settings: &PolicySettings) -> DecodeOptions {
 /// An origin in an Argo CD cell's inline values or parameters is a line of its Application
 /// manifest; its snippet shows that line as written there. (The layer helm read is laid out on
 /// the manifest's lines, but in its own words: JSON scalars, one parameter as a mapping.)
+/// Points a `render-failed` finding at the template line helm's error names (`site`), when
+/// that template is a file of the cell's chart and the line is one of its lines; else the
+/// finding keeps pointing at the chart (a wrong line is worse than none).
+fn at_helms_error(
+    repo: &imagegate_fleet::Repo,
+    cell: &Cell,
+    site: &imagegate_render::ErrorSite,
+    r: &mut ReportFinding,
+) {
+    let Some(file) = imagegate_render::read_template(repo, &cell.chart, &site.template) else {
+        return;
+    };
+    let mut at = imagegate_report::TemplateLocation::file(&file.shown);
+    at.rendered_line = site.rendered_line;
+    if let Some(line) = site.line {
+        if let Some(text) = line
+            .checked_sub(1)
+            .and_then(|i| file.text.lines().nth(i as usize))
+        {
+            at.line = Some(line);
+            // Go counts bytes from 0; the report counts characters from 1.
+            at.column = site
+                .byte_column
+                .and_then(|b| text.get(..b as usize))
+                .map(|before| before.chars().count() as u32 + 1);
+        }
+    }
+    r.template = Some(site.template.clone());
+    r.template_location = Some(at);
+}
+
+/// The templates of one cell read so far, by the name helm gives them.
+#[derive(Default)]
+struct Templates(std::collections::HashMap<String, Option<imagegate_render::TemplateFile>>);
+
+impl Templates {
+    /// Points a finding whose image the template writes itself (helm's marker render showed no
+    /// values line reaching it) at the one line of its `# Source:` template that holds the
+    /// rendered reference literally, with the reference's columns; at the template file alone
+    /// when no line or several do.
+    fn locate_hard_coded(
+        &mut self,
+        repo: &imagegate_fleet::Repo,
+        cell: &Cell,
+        r: &mut ReportFinding,
+    ) {
+        let (Some(template), Some(image)) = (&r.template, &r.image) else {
+            return;
+        };
+        if image.is_empty() {
+            return;
+        }
+        let file = self
+            .0
+            .entry(template.clone())
+            .or_insert_with(|| imagegate_render::read_template(repo, &cell.chart, template));
+        let Some(file) = file else { return };
+        let hits: Vec<(usize, &str, usize)> = file
+            .text
+            .lines()
+            .enumerate()
+            .filter_map(|(i, line)| literal_at(line, image).map(|b| (i, line, b)))
+            .collect();
+        let mut at = imagegate_report::TemplateLocation::file(&file.shown);
+        if let [(i, line, b)] = hits[..] {
+            let column = line[..b].chars().count() as u32 + 1;
+            at.line = Some(i as u32 + 1);
+            at.column = Some(column);
+            at.end_column = Some(column + image.chars().count() as u32);
+        }
+        r.template_location = Some(at);
+    }
+}
+
+/// Where `line` holds `reference` as a whole reference (not inside a longer name: `nginx` is
+/// not in `my-nginx-config`), as a byte offset.
+fn literal_at(line: &str, reference: &str) -> Option<usize> {
+    let part = |c: char| c.is_ascii_alphanumeric() || "._-/:@".contains(c);
+    line.match_indices(reference).map(|(b, _)| b).find(|&b| {
+        let before = line[..b].chars().next_back();
+        let after = line[b + reference.len()..].chars().next();
+        !before.is_some_and(part) && !after.is_some_and(part)
+    })
+}
+
 fn manifest_snippet(repo: &imagegate_fleet::Repo, cell: &Cell, r: &mut ReportFinding) {
     let Some(origin) = &r.origin else { return };
     let from_manifest = cell.inline_values.iter().any(|i| i.file == origin.file)
@@ -474,4 +574,27 @@ fn manifest_snippet(repo: &imagegate_fleet::Repo, cell: &Cell, r: &mut ReportFin
         vec![line.to_string()],
         origin.line,
     ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::literal_at;
+
+    #[test]
+    fn a_reference_is_found_whole_never_inside_a_longer_name() {
+        assert_eq!(literal_at("  image: nginx:1.25", "nginx:1.25"), Some(9));
+        assert_eq!(
+            literal_at("  image: \"nginx:1.25\"", "nginx:1.25"),
+            Some(10)
+        );
+        assert_eq!(literal_at("  name: my-nginx-config", "nginx"), None);
+        assert_eq!(literal_at("  image: nginx:1.25-alpine", "nginx:1.25"), None);
+        assert_eq!(
+            literal_at("  image: docker.io/nginx:1.25", "nginx:1.25"),
+            None
+        );
+        // The second occurrence counts when the first is part of something longer.
+        assert_eq!(literal_at("x-nginx nginx", "nginx"), Some(8));
+        assert_eq!(literal_at("é nginx", "nginx"), Some(3));
+    }
 }

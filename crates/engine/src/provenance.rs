@@ -211,6 +211,11 @@ impl Trace {
             Ok(s) => s,
             Err(e) => return Self::failed(format!("the chart could not be copied ({e})")),
         };
+        // Markers break the types, enums and patterns of values schemas; the real render
+        // already validated the real values against them.
+        if let Err(e) = scratch.drop_schemas() {
+            return Self::failed(format!("a values schema could not be removed ({e})"));
+        }
         let mut fields = Vec::new();
         for obj in &decoded.objects {
             for site in &obj.sites {
@@ -313,10 +318,7 @@ impl Trace {
             }
             let Some(m) = by_key.get(&key) else { continue };
             let pull_policy = match &m.pull_policy {
-                PullPolicy::Set(p) => markers::find_markers(p)
-                    .into_iter()
-                    .map(|(id, _)| id)
-                    .collect(),
+                PullPolicy::Set(p) => markers.find(p).into_iter().map(|(id, _)| id).collect(),
                 _ => Vec::new(),
             };
             sites.insert(
@@ -325,7 +327,8 @@ impl Trace {
                     parts: markers::image_markers(&markers, &m.image, &real.image),
                     pull_policy,
                     image: {
-                        let mut ids: Vec<usize> = markers::find_markers(&m.image)
+                        let mut ids: Vec<usize> = markers
+                            .find(&m.image)
                             .into_iter()
                             .map(|(id, _)| id)
                             .collect();
@@ -345,8 +348,11 @@ impl Trace {
 
     /// The origin of an `invalid-image-ref` finding, when helm shows that one values line alone
     /// wrote the whole reference's variable text: that line is what to correct. When several
-    /// lines build it (which of them is wrong is not known), none does (an empty image, a
-    /// template literal), or the marker render failed, the text search's answer stands.
+    /// lines build it, the one line that wrote the invalid part (the digest of
+    /// `…@sha256:sha256:…`, the tag that printed `%!s(float64=1.11)`) is; when several write
+    /// that part, it is said to be unknown, never hard-coded. When no line writes the invalid
+    /// part (a `tag: null` emptied it), none reaches the reference (an empty image, a template
+    /// literal) or the marker render failed, the text search's answer stands.
     fn invalid_reference(&self, f: &Finding) -> Option<Verdict> {
         if self.failure.is_some() {
             return None;
@@ -356,11 +362,38 @@ impl Trace {
         ids.sort_unstable();
         ids.dedup();
         match ids.as_slice() {
+            [] => None,
             [id] => self
                 .markers
                 .get(*id)
                 .map(|m| Verdict::Line(origin_of(m), None)),
-            _ => None,
+            _ => {
+                let part = f.image.as_deref().and_then(invalid_part);
+                let mut of_part: Vec<usize> = site
+                    .parts
+                    .iter()
+                    .filter(|(p, _)| Some(*p) == part)
+                    .map(|(_, id)| *id)
+                    .collect();
+                of_part.sort_unstable();
+                of_part.dedup();
+                match (part, of_part.as_slice()) {
+                    (Some(part), [id]) => self.markers.get(*id).map(|m| {
+                        let part = part.as_str();
+                        let note =
+                            format!("the invalid part is the {part}, which this line writes");
+                        Verdict::Line(origin_of(m), Some(note))
+                    }),
+                    // No marker reached the invalid part (a `tag: null` left it empty): the
+                    // text search finds the line that emptied it.
+                    (_, []) | (None, _) => None,
+                    _ => Some(Verdict::Unknown(
+                        "several values lines build the reference, and no one line alone \
+                         writes its invalid part"
+                            .into(),
+                    )),
+                }
+            }
         }
     }
 
@@ -575,12 +608,72 @@ impl Trace {
     }
 }
 
+/// The part of invalid reference `image` its first error is in (a digest that is not hex, a
+/// tag with a bad character, template residue inside the tag), or `None` when the error is
+/// not in one part (an empty reference).
+fn invalid_part(image: &str) -> Option<Part> {
+    use imagegate_policy::RefError as E;
+    let parts = markers::ImageParts::of(image);
+    let at = |range: std::ops::Range<usize>| parts.touched(&range).first().copied();
+    match image.parse::<imagegate_policy::ImageRef>().err()? {
+        E::TemplateResidue(residue) => {
+            let start = image.find(&residue)?;
+            at(start..start + residue.len())
+        }
+        E::Whitespace(byte) => at(byte..byte + 1),
+        E::EmptyTag | E::TagTooLong(_) | E::InvalidTag { .. } => Some(Part::Tag),
+        E::MissingDigest
+        | E::MultipleAt
+        | E::DigestWithoutAlgorithm(_)
+        | E::UnknownDigestAlgorithm(_)
+        | E::UppercaseDigest(_)
+        | E::DigestNotHex(_)
+        | E::DigestLength(_) => Some(Part::Digest),
+        E::NameTooLong(_)
+        | E::EmptyComponent
+        | E::UppercaseRepository(_)
+        | E::InvalidPathComponent { .. } => Some(Part::Repository),
+        E::InvalidDomain { .. } => Some(Part::Registry),
+        E::Empty => None,
+    }
+}
+
 /// True when `reference` names a tag (a `:` after its last `/`, before any digest).
 fn has_tag(reference: &str) -> bool {
     let name = reference.split('@').next().unwrap_or(reference);
     name.rsplit('/')
         .next()
         .is_some_and(|last| last.contains(':'))
+}
+
+#[cfg(test)]
+mod invalid_part_tests {
+    use super::{invalid_part, Part};
+
+    #[test]
+    fn an_invalid_reference_is_blamed_on_the_part_that_breaks_it() {
+        let cases = [
+            (
+                "quay.io/brancz/proxy:v1@sha256:sha256:11",
+                Some(Part::Digest),
+            ),
+            (
+                "quay.io/prom/pushgateway:%!s(float64=1.11)",
+                Some(Part::Tag),
+            ),
+            ("quay.io/prom/push%!s(MISSING):v1", Some(Part::Repository)),
+            ("quay.io/Acme/web:1", Some(Part::Repository)),
+            ("quay.io/acme/web:-1", Some(Part::Tag)),
+            ("ex_ample.com/acme/web:1", Some(Part::Registry)),
+            ("quay.io/acme/web:1 2", Some(Part::Tag)),
+            ("", None),
+        ];
+        for (image, want) in cases {
+            assert_eq!(invalid_part(image), want, "{image}");
+        }
+        // A valid reference has no invalid part.
+        assert_eq!(invalid_part("quay.io/acme/web:1"), None);
+    }
 }
 
 #[cfg(test)]

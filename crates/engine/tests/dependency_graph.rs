@@ -7,14 +7,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-/// The allowed graph, one line per chain: each crate (named by its folder) may depend on the
+/// The allowed graph, one line per chain: each crate (named by its folder; `cli` is the root
+/// package, the command line, at the workspace root) may depend on the
 /// crates left of it on its line, and on whatever those may depend on. A crate alone on a line
 /// depends on no other crate of the workspace. Every workspace crate appears in it.
 const FLOW: &str = "\
 yaml ◄── fleet ◄── render
 yaml ◄── decode ◄── policy
 fleet, policy, yaml ◄── origin
-yaml, fleet, render, decode, policy, origin, report ◄── engine ◄── cli
+yaml ◄── edit
+yaml, fleet, render, decode, policy, origin, report, edit ◄── engine ◄── cli
 policy ◄── registry ◄── cli
 engine ◄── fuzz
 cli ◄── xtask
@@ -62,9 +64,14 @@ fn allowed() -> BTreeMap<String, BTreeSet<String>> {
 /// name), in any kind: normal, dev or build.
 fn workspace_graph(metadata: &serde_json::Value) -> BTreeMap<String, BTreeSet<String>> {
     let packages = metadata["packages"].as_array().expect("packages");
+    let workspace = Path::new(metadata["workspace_root"].as_str().expect("workspace_root"));
     let folder = |p: &serde_json::Value| {
         let manifest = Path::new(p["manifest_path"].as_str().expect("manifest_path"));
-        let dir = manifest.parent().and_then(Path::file_name).expect("folder");
+        let dir = manifest.parent().expect("folder");
+        if dir == workspace {
+            return "cli".to_owned();
+        }
+        let dir = dir.file_name().expect("folder");
         dir.to_string_lossy().into_owned()
     };
     let by_package: BTreeMap<&str, String> = packages

@@ -21,8 +21,9 @@ mod paths;
 mod template;
 
 pub use argocd::{
-    clean_set_value, normalise_repo_url, ArgoCdFleet, ArgoCdSettings, ArgoCluster, ArgoOrigin,
-    HelmParameter, InlineValues, NotJudged, ParameterKind,
+    clean_set_value, lex_go_template, normalise_repo_url, rename_function, ArgoCdFleet,
+    ArgoCdSettings, ArgoCluster, ArgoOrigin, GoTemplateFailure, GoTemplateJob, GoTemplates,
+    HelmParameter, InlineValues, NotJudged, ParameterKind, ARGO_ONLY,
 };
 pub use error::ConfigError;
 pub use matrix::{
@@ -66,12 +67,35 @@ impl Fleet {
         root: &Node,
         model: FleetFile,
     ) -> Result<Self, ConfigError> {
+        Self::resolve_with(repo, file, root, model, None)
+    }
+
+    /// [`Fleet::resolve`] with what evaluates the Go templates of `goTemplate` ApplicationSets
+    /// (without one, such an ApplicationSet with a templated string is an error).
+    pub fn resolve_with(
+        repo: Repo,
+        file: &str,
+        root: &Node,
+        model: FleetFile,
+        templates: Option<&dyn GoTemplates>,
+    ) -> Result<Self, ConfigError> {
         model::check_bounds(file, root, &model)?;
-        let environments = matrix::resolve_environments(&repo, file, root, &model)?;
-        let components = matrix::resolve_components(&repo, file, root, &model)?;
+        // The environments, the components and the Argo CD manifests are checked apart, and
+        // every error of each kept, so one run shows them all.
+        let environments = matrix::resolve_environments(&repo, file, root, &model);
+        let components = matrix::resolve_components(&repo, file, root, &model);
         let argocd = match &model.argocd {
-            Some(settings) => argocd::resolve(&repo, file, root, settings, &model.helm)?,
-            None => ArgoCdFleet::default(),
+            Some(settings) => argocd::resolve(&repo, file, root, settings, &model.helm, templates),
+            None => Ok(ArgoCdFleet::default()),
+        };
+        let (environments, components, argocd) = match (environments, components, argocd) {
+            (Ok(e), Ok(c), Ok(a)) => (e, c, a),
+            (e, c, a) => {
+                let errors = [e.err(), c.err(), a.err()].into_iter().flatten().collect();
+                return Err(ConfigError::collect(errors).err().unwrap_or_else(|| {
+                    ConfigError::new(file, "the configuration did not resolve")
+                }));
+            }
         };
         Ok(Self {
             repo,
@@ -220,6 +244,115 @@ mod name_tests {
             err.starts_with("imagegate.yaml:2:37: component `web` is also declared"),
             "{err}"
         );
+    }
+
+    /// A fleet of the record files `files` (path, text) and the environment entry `entry`.
+    fn records_fleet(files: &[(&str, &str)], entry: &str) -> Result<Fleet, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        for (p, t) in files {
+            let p = dir.path().join(p);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, t).unwrap();
+        }
+        let repo = Repo::open(dir.path()).unwrap();
+        fleet(repo, &format!("environments: [{entry}]\ncomponents: []\n"))
+    }
+
+    #[test]
+    fn nested_records_inherit_their_parents_fields() {
+        let azure = "clusterType: azure\nkubeVersion: \"1.30.0\"\nregion: eu\nenvironments:\n  - env: dev\n    namespace: web-dev\n  - env: prod\n    region: us\n    apiVersions: [monitoring.coreos.com/v1, cert-manager.io/v1]\n";
+        let local = "- clusterType: local\n  apiVersions: [a/v1]\n  environments:\n    - {env: local}\n    - {env: kind, apiVersions: []}\n";
+        let f = records_fleet(
+            &[
+                ("clusters/azure.yaml", azure),
+                ("clusters/local.yaml", local),
+            ],
+            "{from: \"clusters/*.yaml\", name: \"{env}\"}",
+        )
+        .unwrap();
+        type Got<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str, Vec<&'a str>);
+        let got: Vec<Got<'_>> = f
+            .environments
+            .iter()
+            .map(|e| {
+                (
+                    e.name.as_str(),
+                    e.vars
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_str()))
+                        .collect(),
+                    e.kube_version.as_str(),
+                    e.api_versions.iter().map(String::as_str).collect(),
+                )
+            })
+            .collect();
+        let default_kube = HelmSettings::default().kube_version;
+        assert_eq!(
+            got,
+            [
+                (
+                    "dev",
+                    vec![
+                        ("clusterType", "azure"),
+                        ("env", "dev"),
+                        ("kubeVersion", "1.30.0"),
+                        ("namespace", "web-dev"),
+                        ("region", "eu")
+                    ],
+                    "1.30.0",
+                    vec![]
+                ),
+                (
+                    "prod",
+                    vec![
+                        ("clusterType", "azure"),
+                        ("env", "prod"),
+                        ("kubeVersion", "1.30.0"),
+                        ("region", "us")
+                    ],
+                    "1.30.0",
+                    vec!["monitoring.coreos.com/v1", "cert-manager.io/v1"]
+                ),
+                (
+                    "local",
+                    vec![("clusterType", "local"), ("env", "local")],
+                    default_kube.as_str(),
+                    vec!["a/v1"]
+                ),
+                (
+                    "kind",
+                    vec![("clusterType", "local"), ("env", "kind")],
+                    default_kube.as_str(),
+                    vec![]
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn nested_record_errors_name_the_record() {
+        for (text, want) in [
+            (
+                "clusterType: azure\nenvironments: {env: dev}\n",
+                "clusters/a.yaml:2:15: record 0: `environments` must be a list of records",
+            ),
+            (
+                "clusterType: azure\nenvironments:\n  - env: dev\n  - just-a-name\n",
+                "clusters/a.yaml:4:5: record 0.environments[1] is not a mapping",
+            ),
+            (
+                "clusterType: azure\nenvironments:\n  - {clusterType: x}\n",
+                "clusters/a.yaml:3:5: record 0.environments[0] has no field `env`",
+            ),
+        ] {
+            let err = records_fleet(
+                &[("clusters/a.yaml", text)],
+                "{from: \"clusters/*.yaml\", name: \"{env}\"}",
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(err.starts_with(want), "{err}");
+        }
     }
 
     #[test]

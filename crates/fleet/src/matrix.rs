@@ -177,24 +177,41 @@ fn placeholder(node: &Node) -> Option<String> {
     }
 }
 
-/// One environment record of a record file: its scalar fields, as placeholders.
+/// One environment record of a record file: its scalar fields, as placeholders, and its lists
+/// of scalars.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
-    /// Every field whose value is a scalar, as text.
+    /// Every field whose value is a scalar, as text (a nested record's own fields and those it
+    /// inherits from the mappings it is nested in).
     pub fields: BTreeMap<String, String>,
-    /// Whether every field is a scalar (no nested mapping or list).
+    /// Every field whose value is a list of scalars, as text (`apiVersions: [...]`).
+    pub lists: BTreeMap<String, Vec<String>>,
+    /// Whether every field is a scalar or a list of scalars (no other nested mapping or list).
     pub flat: bool,
+    /// Whether the record was nested in another mapping's `environments` list.
+    pub nested: bool,
+    /// How errors name it: `record 1`, `record 0.environments[2]`.
+    pub what: String,
     /// Where the record starts.
     pub line: u32,
     /// Where the record starts.
     pub col: u32,
 }
 
+/// The key under which a mapping of a record file nests its environments' records.
+pub const NESTED_RECORDS_KEY: &str = "environments";
+
+/// How deep `environments` lists may nest (a record file is bounded like any input).
+const MAX_RECORD_NESTING: usize = 8;
+
 /// The records of an environment record file (a mapping, or a list of mappings), read as the
 /// matrix reads them. `init` reads candidate files through this too, so what it proposes is
 /// what the matrix will read.
+///
+/// A mapping with an `environments` list is no environment itself: each mapping of the list is
+/// one, inheriting the parent's fields (its own win), recursively. So a file per cluster
+/// type can say `clusterType: azure` once above the list of its environments.
 pub fn read_records(repo: &Repo, rec_file: &str) -> Result<Vec<Record>, ConfigError> {
-    const EXAMPLE: &str = "each record is one environment, e.g. `{env: dev, clusterType: azure}`";
     let rec_text = repo.read_to_string(rec_file, MAX_CONFIG_BYTES)?;
     let rec_root = load_yaml(rec_file, &rec_text)?;
     let records: Vec<&Node> = match rec_root.as_ref().map(|n| &n.value) {
@@ -206,33 +223,103 @@ pub fn read_records(repo: &Repo, rec_file: &str) -> Result<Vec<Record>, ConfigEr
             return Err(
                 ConfigError::new(rec_file, "expected a mapping or a list of mappings")
                     .at_node(rec_root.as_ref())
-                    .hint(EXAMPLE),
+                    .hint(RECORD_EXAMPLE),
             )
         }
     };
-    records
-        .into_iter()
-        .enumerate()
-        .map(|(ri, rec)| {
-            let Some(map) = rec.as_map() else {
-                return Err(
-                    ConfigError::new(rec_file, format!("record {ri} is not a mapping"))
-                        .at_node(Some(rec))
-                        .hint(EXAMPLE),
-                );
-            };
-            let fields: BTreeMap<String, String> = map
-                .iter()
-                .filter_map(|(k, v)| Some((placeholder(k)?, placeholder(v)?)))
-                .collect();
-            Ok(Record {
-                flat: fields.len() == map.len(),
-                fields,
-                line: rec.line,
-                col: rec.col,
-            })
-        })
-        .collect()
+    let mut out = Vec::new();
+    for (ri, rec) in records.into_iter().enumerate() {
+        let none = (&BTreeMap::new(), &BTreeMap::new());
+        read_record(rec_file, rec, &format!("record {ri}"), none, 0, &mut out)?;
+    }
+    Ok(out)
+}
+
+const RECORD_EXAMPLE: &str = "each record is one environment, e.g. `{env: dev, clusterType: azure}`, or a mapping of shared fields with the `environments` list they apply to, e.g. `{clusterType: azure, environments: [{env: dev}, {env: prod}]}`";
+
+/// Reads the record `rec` (named `what` in errors), or the records nested in it, inheriting
+/// `inherited` (scalar fields, list fields; the record's own win); appends them to `out`.
+fn read_record(
+    rec_file: &str,
+    rec: &Node,
+    what: &str,
+    inherited: (&BTreeMap<String, String>, &BTreeMap<String, Vec<String>>),
+    depth: usize,
+    out: &mut Vec<Record>,
+) -> Result<(), ConfigError> {
+    let Some(map) = rec.as_map() else {
+        return Err(
+            ConfigError::new(rec_file, format!("{what} is not a mapping"))
+                .at_node(Some(rec))
+                .hint(RECORD_EXAMPLE),
+        );
+    };
+    let mut fields = inherited.0.clone();
+    let mut lists = inherited.1.clone();
+    let mut flat = true;
+    let mut nested: Option<&Node> = None;
+    for (k, v) in map {
+        let Some(key) = placeholder(k) else {
+            flat = false;
+            continue;
+        };
+        if key == NESTED_RECORDS_KEY {
+            nested = Some(v);
+            continue;
+        }
+        if let Some(text) = placeholder(v) {
+            fields.insert(key, text);
+        } else if let Some(items) = v.as_seq() {
+            let texts: Vec<String> = items.iter().filter_map(placeholder).collect();
+            if texts.len() == items.len() {
+                lists.insert(key, texts);
+            } else {
+                flat = false;
+            }
+        } else if !matches!(&v.value, Value::Scalar(s) if s.is_null()) {
+            flat = false;
+        }
+    }
+    let Some(children) = nested else {
+        out.push(Record {
+            fields,
+            lists,
+            flat,
+            nested: depth > 0,
+            what: what.to_string(),
+            line: rec.line,
+            col: rec.col,
+        });
+        return Ok(());
+    };
+    let Some(items) = children.as_seq() else {
+        return Err(ConfigError::new(
+            rec_file,
+            format!("{what}: `{NESTED_RECORDS_KEY}` must be a list of records"),
+        )
+        .at_node(Some(children))
+        .hint(RECORD_EXAMPLE));
+    };
+    if depth + 1 > MAX_RECORD_NESTING {
+        return Err(ConfigError::new(
+            rec_file,
+            format!(
+                "{what}: `{NESTED_RECORDS_KEY}` lists nest more than {MAX_RECORD_NESTING} deep"
+            ),
+        )
+        .at_node(Some(children)));
+    }
+    for (i, child) in items.iter().enumerate() {
+        read_record(
+            rec_file,
+            child,
+            &format!("{what}.{NESTED_RECORDS_KEY}[{i}]"),
+            (&fields, &lists),
+            depth + 1,
+            out,
+        )?;
+    }
+    Ok(())
 }
 
 pub(crate) fn resolve_environments(
@@ -263,15 +350,15 @@ pub(crate) fn resolve_environments(
                         .hint("environment record files are matched relative to the repository root"));
                 }
                 for rec_file in files {
-                    for (ri, rec) in read_records(repo, &rec_file)?.into_iter().enumerate() {
+                    for rec in read_records(repo, &rec_file)? {
                         let at = |e: ConfigError| e.at(Some(rec.line), Some(rec.col));
                         let vars = rec.fields;
                         let name = render_template(&d.name, &vars).map_err(|p| {
                             ConfigError::new(
                                 &rec_file,
                                 format!(
-                                    "record {ri} has no field `{p}` for the name template `{}`",
-                                    d.name
+                                    "{} has no field `{p}` for the name template `{}`",
+                                    rec.what, d.name
                                 ),
                             )
                             .at(Some(rec.line), Some(rec.col))
@@ -289,7 +376,14 @@ pub(crate) fn resolve_environments(
                         }
                         let mut vars = vars;
                         vars.insert("env".into(), name.clone());
-                        envs.push(default_env(name, vars, rec_file.clone()));
+                        let mut env = default_env(name, vars, rec_file.clone());
+                        if let Some(k) = env.vars.get("kubeVersion") {
+                            env.kube_version = k.clone();
+                        }
+                        if let Some(a) = rec.lists.get("apiVersions") {
+                            env.api_versions = a.clone();
+                        }
+                        envs.push(env);
                     }
                 }
             }
@@ -450,57 +544,69 @@ pub(crate) fn resolve_components(
             .unwrap_or(v)
             .to_string()
     };
+    // Every component is checked, and every error kept: one run shows them all.
+    let mut errors = Vec::new();
     for (i, entry) in model.components.iter().enumerate() {
         let here = || root.at_path(&format!("components[{i}]"));
         match entry {
             ComponentEntry::Discover(d) => {
-                let files = repo
-                    .glob(&d.from)
-                    .map_err(|m| ConfigError::new(file, m).at_node(here()))?;
+                let files = match repo.glob(&d.from) {
+                    Ok(f) => f,
+                    Err(m) => {
+                        errors.push(ConfigError::new(file, m).at_node(here()));
+                        continue;
+                    }
+                };
                 if files.is_empty() {
-                    return Err(ConfigError::new(
-                        file,
-                        format!("`{}` matches no component file", d.from),
-                    )
-                    .at_node(here())
-                    .hint("component files are matched relative to the repository root"));
+                    errors.push(
+                        ConfigError::new(file, format!("`{}` matches no component file", d.from))
+                            .at_node(here())
+                            .hint("component files are matched relative to the repository root"),
+                    );
+                    continue;
                 }
                 for cf in files {
-                    let c = component_file(repo, &cf)?;
-                    let at = |s: &Spanned<String>| (Some(s.line), Some(s.col));
-                    validate_name(&c.name).map_err(|m| {
-                        let (line, col) = at(&c.name);
-                        ConfigError::new(&cf, m).at(line, col)
-                    })?;
-                    let Some(path) = c.chart.path.as_ref() else {
-                        return Err(ConfigError::new(&cf, "`chart.path` is missing")
+                    let one = || -> Result<Component, ConfigError> {
+                        let c = component_file(repo, &cf)?;
+                        let at = |s: &Spanned<String>| (Some(s.line), Some(s.col));
+                        validate_name(&c.name).map_err(|m| {
+                            let (line, col) = at(&c.name);
+                            ConfigError::new(&cf, m).at(line, col)
+                        })?;
+                        let Some(path) = c.chart.path.as_ref() else {
+                            return Err(ConfigError::new(&cf, "`chart.path` is missing")
                             .at(Some(c.chart.line), Some(c.chart.col))
                             .hint(format!(
                             "imagegate renders charts vendored in the repository; vendor {} and set chart.path",
                             c.chart.repo_url.as_deref().unwrap_or("the chart")
                         )));
+                        };
+                        let chart = repo.normalise(path).map_err(|m| {
+                            let (line, col) = at(path);
+                            ConfigError::new(&cf, format!("chart.path: {m}")).at(line, col)
+                        })?;
+                        let chart_settings = c.chart.value;
+                        let (name_line, name_col) = (c.name.line, c.name.col);
+                        Ok(Component {
+                            name: c.name.value,
+                            domain: c.domain.unwrap_or_default(),
+                            project: c.project.unwrap_or_default(),
+                            namespace: c.namespace,
+                            scope: d.scope,
+                            chart,
+                            value_files: chart_settings
+                                .value_files
+                                .map(|v| v.iter().map(strip).collect()),
+                            environments: None,
+                            skip_crds: chart_settings.skip_crds.unwrap_or(false),
+                            position: Some((name_line, name_col)),
+                            source: cf.clone(),
+                        })
                     };
-                    let chart = repo.normalise(path).map_err(|m| {
-                        let (line, col) = at(path);
-                        ConfigError::new(&cf, format!("chart.path: {m}")).at(line, col)
-                    })?;
-                    let chart_settings = c.chart.value;
-                    let (name_line, name_col) = (c.name.line, c.name.col);
-                    out.push(Component {
-                        name: c.name.value,
-                        domain: c.domain.unwrap_or_default(),
-                        project: c.project.unwrap_or_default(),
-                        namespace: c.namespace,
-                        scope: d.scope,
-                        chart,
-                        value_files: chart_settings
-                            .value_files
-                            .map(|v| v.iter().map(strip).collect()),
-                        environments: None,
-                        skip_crds: chart_settings.skip_crds.unwrap_or(false),
-                        position: Some((name_line, name_col)),
-                        source: cf,
-                    });
+                    match one() {
+                        Ok(c) => out.push(c),
+                        Err(e) => errors.push(e),
+                    }
                 }
             }
             ComponentEntry::Inline(c) => {
@@ -515,10 +621,17 @@ pub(crate) fn resolve_components(
                     value_files,
                     skip_crds,
                 } = c;
-                validate_name(name).map_err(|m| ConfigError::new(file, m).at_node(here()))?;
-                let chart = repo
-                    .normalise(chart)
-                    .map_err(|m| ConfigError::new(file, format!("chart: {m}")).at_node(here()))?;
+                if let Err(m) = validate_name(name) {
+                    errors.push(ConfigError::new(file, m).at_node(here()));
+                    continue;
+                }
+                let chart = match repo.normalise(chart) {
+                    Ok(c) => c,
+                    Err(m) => {
+                        errors.push(ConfigError::new(file, format!("chart: {m}")).at_node(here()));
+                        continue;
+                    }
+                };
                 out.push(Component {
                     name: name.clone(),
                     domain: domain.clone(),
@@ -538,10 +651,11 @@ pub(crate) fn resolve_components(
     out.sort_by(|a, b| (a.scope, &a.name).cmp(&(b.scope, &b.name)));
     for w in out.windows(2) {
         if w[0].scope == w[1].scope && w[0].name == w[1].name {
-            return Err(w[1].error(format!("component `{}` is also declared in {}", w[1].name, w[0].source))
+            errors.push(w[1].error(format!("component `{}` is also declared in {}", w[1].name, w[0].source))
                 .hint("component names must be unique within their scope: they name the Argo CD applications"));
         }
     }
+    ConfigError::collect(errors)?;
     Ok(out)
 }
 

@@ -98,7 +98,9 @@ pub enum EnvironmentEntry {
 }
 
 /// Environments discovered from files: every record (a mapping) in every matching file is one
-/// environment; its scalar fields become placeholders.
+/// environment; its scalar fields become placeholders, its `kubeVersion` and `apiVersions` (a
+/// list) its helm settings. A mapping with an `environments` list groups records: each inherits
+/// the mapping's fields.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct EnvironmentDiscovery {

@@ -269,6 +269,19 @@ pub const TARGETS: &[Target] = &[
             "{{",
             "}}",
             "goTemplate: true\n",
+            "goTemplateOptions: [missingkey=error]\n",
+            "'{{ .name }}'",
+            "{{ .path.basename | normalize }}",
+            "{{- ",
+            " -}}",
+            "{{ if .a }}",
+            "{{ range .b }}",
+            "{{ end }}",
+            "{{ include \"x\" . }}",
+            "$.",
+            "/*",
+            "*/",
+            "`",
             "[",
             "]",
             "&a ",
@@ -280,6 +293,75 @@ pub const TARGETS: &[Target] = &[
             "\u{0}",
         ],
         run: argocd,
+    },
+    Target {
+        name: "edit",
+        max_len: 16 * 1024,
+        dictionary: &[
+            "\n",
+            "set image.ref=",
+            "replace image.ref=",
+            "insert a.b.c=",
+            "image:\n",
+            "  ref: ",
+            "    ref: ",
+            "ghcr.io/acme/web@sha256:",
+            SHA_HEX,
+            "# note\n",
+            "  # note",
+            "'",
+            "''",
+            "\"",
+            "\\",
+            ": ",
+            "- ",
+            "{",
+            "}",
+            "[",
+            "]",
+            ",",
+            "&a ",
+            "*a",
+            "<<: *a\n",
+            "|\n  ",
+            ">-\n  ",
+            "!!str ",
+            "---\n",
+            "\t",
+            "\r\n",
+            "é",
+            "1.10",
+            "~",
+        ],
+        run: edit,
+    },
+    Target {
+        name: "helm_error",
+        max_len: 4 * 1024,
+        dictionary: &[
+            "Error: ",
+            "template: ",
+            "execution error at (",
+            "parse error at (",
+            "YAML parse error on ",
+            "web/templates/a.yaml",
+            "web/charts/sub/templates/_helpers.tpl",
+            ":",
+            "12",
+            "0",
+            "4294967296",
+            "): ",
+            "\n",
+            "  executing \"web/templates/a.yaml\" at <.Values.a>:",
+            "error calling include: ",
+            "error calling tpl: ",
+            "unclosed action started at ",
+            "error converting YAML to JSON: yaml: line 7: ",
+            "gotpl",
+            "(",
+            ")",
+        ],
+        run: helm_error,
     },
 ];
 
@@ -433,6 +515,60 @@ pub fn origin(data: &[u8]) -> Result<String, String> {
         found.is_some(),
         stack.exhausted()
     ))
+}
+
+/// The values-file span editor (`imagegate_edit`). The input's first line is `OP KEY=VALUE` (`OP`
+/// one of `set`, `replace`, `insert`); the rest is the values file. Promises: it never panics;
+/// an edit is of a file that loads and parses back with `KEY` set to `VALUE` (the editor itself
+/// checks that nothing else changed), an insertion keeps every old byte, and a refusal names a
+/// line of the file.
+pub fn edit(data: &[u8]) -> Result<String, String> {
+    let text = String::from_utf8_lossy(data);
+    let (head, file) = text.split_once('\n').unwrap_or((&text, ""));
+    let (op, rest) = head.split_once(' ').unwrap_or((head, ""));
+    let (key, value) = rest.split_once('=').unwrap_or((rest, ""));
+    let Some(path) = imagegate_yaml::parse_path(key) else {
+        return Ok("no path".into());
+    };
+    let result = match op {
+        "replace" => imagegate_edit::replace(file, &path, value),
+        "insert" => imagegate_edit::insert(file, &path, value),
+        _ => imagegate_edit::set(file, &path, value),
+    };
+    let limits = imagegate_yaml::Limits::default();
+    match result {
+        Err(e) => {
+            let lines = imagegate_origin::yaml_lines(file).len().max(1) as u32;
+            if e.line > lines + 1 {
+                return Err(format!("refusal at line {} of a {lines}-line file", e.line));
+            }
+            Ok(format!("refused {}", shape(&e.message, 40)))
+        }
+        Ok(e) => {
+            if let Err(err) = imagegate_yaml::load(file, &limits) {
+                return Err(format!("an edit of a file that does not load: {err}"));
+            }
+            let new = imagegate_yaml::load(&e.text, &limits)
+                .map_err(|err| format!("the edited file does not load: {err}"))?;
+            let got = new
+                .as_ref()
+                .and_then(|n| n.at_path(key))
+                .and_then(|n| n.as_str());
+            if got != Some(value) && !matches!(e.how, imagegate_edit::How::AtAnchor) {
+                return Err(format!("{key} reads {got:?} after the edit, not {value:?}"));
+            }
+            let kept = e.text.len() > file.len()
+                && (0..=file.len()).any(|k| {
+                    file.is_char_boundary(k)
+                        && e.text.starts_with(&file[..k])
+                        && e.text.ends_with(&file[k..])
+                });
+            if matches!(e.how, imagegate_edit::How::Inserted) && !kept {
+                return Err("an insertion changed old bytes".into());
+            }
+            Ok(format!("{:?}", e.how))
+        }
+    }
 }
 
 /// `decode_stream`: never panics; every object and error points at a document of the stream,
@@ -598,17 +734,38 @@ thread_local! {
     };
 }
 
+/// The Go templates of `goTemplate` ApplicationSets "evaluated" as themselves: the fuzz runs
+/// without helm, and what is exercised is everything around the evaluation (Go's lexical
+/// rules, the function and `missingkey` checks, the parameter shapes).
+struct EchoTemplates;
+
+impl imagegate_fleet::GoTemplates for EchoTemplates {
+    fn evaluate(
+        &self,
+        job: &imagegate_fleet::GoTemplateJob,
+    ) -> Result<Vec<Vec<String>>, imagegate_fleet::GoTemplateFailure> {
+        Ok(job.params.iter().map(|_| job.templates.clone()).collect())
+    }
+}
+
 /// Argo CD manifests read by the `argocd:` section: never panics, every file a cell hands helm
 /// (chart, values files, `--set-file` files) resolves inside the repository, and every inline
-/// values layer is YAML helm can read.
+/// values layer is YAML helm can read. `goTemplate` ApplicationSets go through the Go template
+/// checks (their lexer sees the whole input too).
 pub fn argocd(data: &[u8]) -> Result<String, String> {
     let text = String::from_utf8_lossy(data);
+    let _ = imagegate_fleet::lex_go_template(&text);
     ARGOCD_REPO.with(|(dir, repo)| {
         let manifests = dir.path().join("argocd");
         std::fs::create_dir_all(&manifests).map_err(|e| e.to_string())?;
         std::fs::write(manifests.join("apps.yaml"), text.as_bytes()).map_err(|e| e.to_string())?;
         let config = "version: 1\nargocd:\n  manifests: [\"argocd/*.yaml\"]\n  repoURL: [\"https://github.com/acme/gitops\"]\n";
-        let cfg = match Config::from_text(repo.clone(), "imagegate.yaml", config) {
+        let cfg = match Config::from_text_with(
+            repo.clone(),
+            "imagegate.yaml",
+            config,
+            Some(&EchoTemplates),
+        ) {
             Ok(c) => c,
             Err(e) => return Ok(format!("load-err {}", shape(&e.message, 28))),
         };
@@ -647,4 +804,26 @@ pub fn argocd(data: &[u8]) -> Result<String, String> {
             cfg.argocd.not_judged.len().min(2)
         ))
     })
+}
+
+/// helm's error message (the chart's own `fail` text in it) to the template place it names:
+/// never a panic, and a place is a template the message names, at a line from 1.
+pub fn helm_error(data: &[u8]) -> Result<String, String> {
+    let text = String::from_utf8_lossy(data);
+    let Some(site) = imagegate_render::error_site(&text) else {
+        return Ok("none".into());
+    };
+    if !site.template.contains("/templates/") || !text.contains(&site.template) {
+        return Err(format!("a template the message does not name: {site:?}"));
+    }
+    if site.line == Some(0) || site.rendered_line.is_some() && site.line.is_some() {
+        return Err(format!("an impossible place: {site:?}"));
+    }
+    Ok(format!(
+        "site {} line={} col={} rendered={}",
+        shape(&site.template, 24),
+        site.line.is_some(),
+        site.byte_column.is_some(),
+        site.rendered_line.is_some()
+    ))
 }

@@ -9,7 +9,11 @@
 //! What this module does is the bookkeeping, without helm: [`Markers`] rewrites layers (as JSON,
 //! which helm reads as YAML, so types survive exactly: a marker replaces only strings, and
 //! numbers under tag and version keys, which templates print), remembers what each marker
-//! replaced, and reads markers back out of rendered text ([`find_markers`], [`ImageParts`]).
+//! replaced, and reads markers back out of rendered text ([`Markers::find`], [`ImageParts`]).
+//! A value shaped like a version (`v1.12.1`) keeps its version and carries the marker as semver
+//! build metadata (`v1.12.1+igm7q`, [`marker_for`]): templates pass tags and `appVersion`
+//! through `semverCompare` and `semver`, which a bare marker would fail or steer elsewhere,
+//! while build metadata changes no comparison.
 //! The engine makes the scratch chart and the render.
 
 use crate::{yaml_lines, LayerKind};
@@ -22,6 +26,46 @@ use std::ops::Range;
 /// `printf`, `quote`, `default` and `trunc` to any ordinary length.
 pub fn marker(id: usize) -> String {
     format!("igm{id}q")
+}
+
+/// The text that replaces candidate number `id` whose value templates print as `value`: for a
+/// version (`v1.12.1`, `2.20`, `1.0.0-rc.1`) the version with the marker as its build metadata
+/// (`v1.12.1+igm7q`), which `semverCompare` and `semver` accept and compare as the version
+/// itself; for a version with a digest (`v3.7.11@sha256:…`, a tag traefik splits at `@` before
+/// checking the version) the same with the digest kept after it; for anything else the bare
+/// [`marker`].
+pub fn marker_for(id: usize, value: &str) -> String {
+    let (version, digest) = match value.split_once('@') {
+        Some((version, digest)) => (version, Some(digest)),
+        None => (value, None),
+    };
+    if !is_version(version) {
+        return marker(id);
+    }
+    match digest {
+        Some(digest) => format!("{version}+{}@{digest}", marker(id)),
+        None => format!("{version}+{}", marker(id)),
+    }
+}
+
+/// Whether `v` reads as a version semver accepts without build metadata: an optional `v`, two
+/// or three dot-separated numbers, an optional `-` pre-release of letters, digits, `.` and `-`.
+fn is_version(v: &str) -> bool {
+    let v = v.strip_prefix('v').unwrap_or(v);
+    let (core, pre) = match v.split_once('-') {
+        Some((core, pre)) => (core, Some(pre)),
+        None => (v, None),
+    };
+    let numbers: Vec<&str> = core.split('.').collect();
+    let numeric = |n: &&str| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit());
+    (2..=3).contains(&numbers.len())
+        && numbers.iter().all(numeric)
+        && pre.is_none_or(|p| {
+            !p.is_empty()
+                && p.split('.').all(|id| !id.is_empty())
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        })
 }
 
 /// Every marker in `text`, in order, as (id, byte range). A marker is `igm`, decimal digits, `q`.
@@ -65,6 +109,8 @@ pub struct Marked {
     pub value: String,
     /// The value as the file writes it ([`crate::written`]: `"1.10"` with its quotes).
     pub written: String,
+    /// The text that replaced it ([`marker_for`]).
+    pub marker: String,
     /// What kind of layer the file is.
     pub layer: LayerKind,
     /// The mapping holding the value names a container (it has `name` and `image` keys): a
@@ -96,6 +142,9 @@ pub struct Markers {
     layers: Vec<(String, LayerKind, Vec<PathSegment>)>,
 }
 
+/// The keys beside an image's values that hold its digest, in the order they are looked for.
+const DIGEST_KEYS: [&str; 2] = ["digest", "sha"];
+
 /// What makes a scalar a candidate for a marker.
 #[derive(Debug, Clone, Default)]
 pub struct Selection {
@@ -109,6 +158,7 @@ const MAX_CANDIDATE_BYTES: usize = 2048;
 
 impl Selection {
     fn wants(&self, leaf: &str, text: &str, resolved: Resolved<'_>) -> bool {
+        let original = leaf;
         let leaf = leaf.to_ascii_lowercase();
         let attribute = ["image", "repo", "registry", "tag", "digest", "pullpolicy"]
             .iter()
@@ -134,15 +184,44 @@ impl Selection {
                                 .is_some_and(|t| !t.is_empty() && f.contains(t))
                     })
             }
-            // A number is a tag or a version only under such a key (`tag: 1.10`); any other
-            // number may size a loop or a list, which a marker must never change.
+            // A number is a tag or a version only under such a key (`tag: 1.10`, `imageTag`,
+            // `appVersion`), judged by the words of the key: `goMemLimitPercentage` holds
+            // "tag" as letters, not as a word. Any other number may size a loop, scale a
+            // limit or be checked by a schema, which a marker must never change.
             Resolved::Int(_) | Resolved::Uint(_) | Resolved::Float(_) => {
-                let leaf_is_tag = leaf.contains("tag") || leaf.contains("version");
+                let leaf_is_tag = key_words(original).iter().any(|w| {
+                    w.ends_with("tag")
+                        || (w.ends_with("version") && w != "apiversion" && w != "kubeversion")
+                });
                 leaf_is_tag && !text.is_empty() && attribute
             }
             Resolved::Null | Resolved::Bool(_) => false,
         }
     }
+}
+
+/// The words of a key, lowercase: split at `_`, `-`, `.` and where a lowercase letter or digit
+/// meets an uppercase one (`goMemLimitPercentage` is go, mem, limit, percentage; `image_tag` is
+/// image, tag; `imagetag` is one word).
+fn key_words(key: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut prev_lower = false;
+    for c in key.chars() {
+        if matches!(c, '_' | '-' | '.' | ' ') {
+            words.push(std::mem::take(&mut word));
+            prev_lower = false;
+            continue;
+        }
+        if c.is_uppercase() && prev_lower {
+            words.push(std::mem::take(&mut word));
+        }
+        prev_lower = c.is_lowercase() || c.is_ascii_digit();
+        word.extend(c.to_lowercase());
+    }
+    words.push(word);
+    words.retain(|w| !w.is_empty());
+    words
 }
 
 impl Markers {
@@ -159,6 +238,32 @@ impl Markers {
     /// Whether some marker replaced a value on line `line` of `file`.
     pub fn marks_line(&self, file: &str, line: u32) -> bool {
         self.marked.iter().any(|m| m.file == file && m.line == line)
+    }
+
+    /// Every marker in `text`, in order, as (id, byte range): [`find_markers`], each range
+    /// widened over the text [`marker_for`] wrote around that marker (the version before it,
+    /// `v1.12.1+`, and a digest after it, `@sha256:…`) where the text still holds it there, so
+    /// putting the value back in its place rebuilds the text.
+    pub fn find(&self, text: &str) -> Vec<(usize, Range<usize>)> {
+        find_markers(text)
+            .into_iter()
+            .map(|(id, r)| {
+                let bare = marker(id);
+                let (before, after) = self
+                    .get(id)
+                    .and_then(|m| m.marker.split_once(bare.as_str()))
+                    .unwrap_or(("", ""));
+                let start = match text[..r.start].ends_with(before) {
+                    true => r.start - before.len(),
+                    false => r.start,
+                };
+                let end = match text[r.end..].starts_with(after) {
+                    true => r.end + after.len(),
+                    false => r.end,
+                };
+                (id, start..end)
+            })
+            .collect()
     }
 
     /// How many markers there are.
@@ -222,19 +327,22 @@ impl Markers {
                 (Value::Scalar(s), "appVersion") if !s.is_null() && !s.text.is_empty() => {
                     marked = true;
                     let id = self.marked.len();
+                    let value = s.go_template_text();
+                    let text = marker_for(id, &value);
                     self.marked.push(Marked {
                         file: file.to_string(),
                         line: v.line,
                         line_text: line_text(&lines, v.line),
                         key: "appVersion".into(),
-                        value: s.go_template_text(),
                         written: crate::written(s, &line_text(&lines, v.line)),
+                        marker: text.clone(),
+                        value,
                         layer,
                         in_container: false,
                         layer_index,
                         parent: Vec::new(),
                     });
-                    serde_json::Value::String(marker(id))
+                    serde_json::Value::String(text)
                 }
                 _ => v.to_json(),
             };
@@ -244,9 +352,16 @@ impl Markers {
     }
 
     /// Where a digest belongs beside the value marker `id` replaced: the `digest` key of the
-    /// same mapping, as the last layer that sets it (helm's merge keeps that one; a `digest:
-    /// null` override is the line to change). `None` when no layer has such a key.
+    /// same mapping, else its `sha` key (kube-state-metrics, kube-rbac-proxy), as the last layer
+    /// that sets it (helm's merge keeps that one; a `digest: null` override is the line to
+    /// change). `None` when no layer has such a key.
     pub fn digest_beside(&self, id: usize) -> Option<crate::Origin> {
+        DIGEST_KEYS
+            .iter()
+            .find_map(|key| self.digest_key_beside(id, key))
+    }
+
+    fn digest_key_beside(&self, id: usize, digest_key: &str) -> Option<crate::Origin> {
         let m = self.marked.get(id)?;
         let owner = &self.layers.get(m.layer_index)?.2;
         let full = |layer: usize, path: &[PathSegment]| -> Vec<PathSegment> {
@@ -260,7 +375,7 @@ impl Markers {
         };
         let mut want = owner.clone();
         want.extend(m.parent.iter().cloned());
-        want.push(PathSegment::Key("digest".into()));
+        want.push(PathSegment::Key(digest_key.into()));
         let s = self
             .settings
             .iter()
@@ -325,19 +440,22 @@ impl Walk<'_, '_> {
                 let id = self.markers.marked.len();
                 let mut key = self.prefix.to_vec();
                 key.extend(path.iter().cloned());
+                let value = s.go_template_text();
+                let text = marker_for(id, &value);
                 self.markers.marked.push(Marked {
                     file: self.file.to_string(),
                     line: node.line,
                     line_text: line_text(self.lines, node.line),
                     key: write_path(&key),
-                    value: s.go_template_text(),
                     written: crate::written(s, &line_text(self.lines, node.line)),
+                    marker: text.clone(),
+                    value,
                     layer: self.layer,
                     in_container,
                     layer_index: self.layer_index,
                     parent: path[..path.len().saturating_sub(1)].to_vec(),
                 });
-                serde_json::Value::String(marker(id))
+                serde_json::Value::String(text)
             }
             Value::Seq(items) => serde_json::Value::Array(
                 items
@@ -370,7 +488,9 @@ impl Walk<'_, '_> {
                             text: line_text(self.lines, k.line),
                             written: written(k.line),
                         });
-                    } else if v.as_scalar().is_some() && key.to_ascii_lowercase().contains("digest")
+                    } else if v.as_scalar().is_some()
+                        && (key.to_ascii_lowercase().contains("digest")
+                            || DIGEST_KEYS.contains(&key.as_str()))
                     {
                         self.markers.settings.push(Setting {
                             layer_index: self.layer_index,
@@ -491,7 +611,7 @@ impl ImageParts {
 /// real image exactly, the parts are those of the real image (so a registry marker counts as the
 /// registry); otherwise a template transformed a value and the marked image is split itself.
 pub fn image_markers(markers: &Markers, marked: &str, real: &str) -> Vec<(Part, usize)> {
-    let found = find_markers(marked);
+    let found = markers.find(marked);
     // The marked image with each marker's value put back, and where each marker's value lands.
     let mut rebuilt = String::with_capacity(real.len());
     let mut ranges = Vec::with_capacity(found.len());
@@ -510,7 +630,7 @@ pub fn image_markers(markers: &Markers, marked: &str, real: &str) -> Vec<(Part, 
     } else {
         // A registry in the marked image is a marker whose value looks like one.
         let parts = ImageParts::split(marked, |first| {
-            let values = find_markers(first);
+            let values = markers.find(first);
             if values.is_empty() {
                 first.contains(['.', ':']) || first == "localhost"
             } else {

@@ -61,7 +61,8 @@ other: unrelated
     // Strings under image keys, and the float tag (as the string it prints as), are marked.
     assert_eq!(v["image"]["registry"], marker(0));
     assert_eq!(v["image"]["repository"], marker(1));
-    assert_eq!(v["image"]["tag"], marker(2));
+    // A version keeps its version and carries the marker as build metadata.
+    assert_eq!(v["image"]["tag"], format!("1.1+{}", marker(2)));
     assert_eq!(
         m.get(2).unwrap().value,
         "1.1",
@@ -127,7 +128,7 @@ fn app_version_of_a_chart_yaml_is_marked_and_the_rest_kept() {
         )
         .unwrap();
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(v["appVersion"], marker(0));
+    assert_eq!(v["appVersion"], format!("2.4+{}", marker(0)));
     assert_eq!(v["version"], "1.0.0");
     assert_eq!(m.get(0).unwrap().line, 4);
     assert!(m
@@ -258,4 +259,183 @@ fn where_a_digest_belongs_is_the_last_layer_setting_the_digest_key_beside_the_ta
     )
     .unwrap();
     assert!(m.digest_beside(0).is_none());
+}
+
+#[test]
+fn version_shaped_values_carry_their_marker_as_build_metadata() {
+    for (value, want) in [
+        ("v1.12.1", "v1.12.1+igm7q"),
+        ("2.20", "2.20+igm7q"),
+        ("1.0.0-rc.1", "1.0.0-rc.1+igm7q"),
+        ("v0.8", "v0.8+igm7q"),
+        // A version with its digest (traefik's `<version>@<digest>`): the digest stays after.
+        ("v3.7.11@sha256:ab", "v3.7.11+igm7q@sha256:ab"),
+        ("latest@sha256:ab", "igm7q"),
+        // Not versions semver would take with build metadata appended: a bare marker.
+        ("7", "igm7q"),
+        ("1.2.3.4", "igm7q"),
+        ("1.2.3+build", "igm7q"),
+        ("v1..2", "igm7q"),
+        ("1.2.3-", "igm7q"),
+        ("latest", "igm7q"),
+        ("quay.io/prometheus", "igm7q"),
+        ("sha256:ab", "igm7q"),
+    ] {
+        assert_eq!(marker_for(7, value), want, "{value}");
+    }
+}
+
+#[test]
+fn a_marker_in_build_metadata_is_read_back_with_its_version() {
+    let mut m = Markers::new();
+    let json = m
+        .mark_values(
+            "v.yaml",
+            LayerKind::ValueStack,
+            &[],
+            "image:\n  repository: quay.io/prometheus/node-exporter\n  tag: v1.12.1\n",
+            &sel(&[]),
+        )
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["image"]["repository"], marker(0));
+    assert_eq!(v["image"]["tag"], "v1.12.1+igm1q");
+    let marked = "igm0q:v1.12.1+igm1q";
+    // The whole `v1.12.1+igm1q` is the marker: its value put back rebuilds the real image,
+    // so the parts are those of the real reference.
+    assert_eq!(m.find(marked), [(0, 0..5), (1, 6..19)]);
+    let real = "quay.io/prometheus/node-exporter:v1.12.1";
+    assert_eq!(
+        image_markers(&m, marked, real),
+        [(Part::Registry, 0), (Part::Repository, 0), (Part::Tag, 1)]
+    );
+    // A template that prefixes the value (`printf "v%s"`) keeps the prefix outside it.
+    let mut m = Markers::new();
+    m.mark_chart_yaml(
+        "c/Chart.yaml",
+        LayerKind::ChartDefault,
+        "appVersion: 2.20.0\n",
+    )
+    .unwrap();
+    assert_eq!(m.find("r/ksm:v2.20.0+igm0q"), [(0, 7..19)]);
+    assert_eq!(
+        image_markers(&m, "r/ksm:v2.20.0+igm0q", "r/ksm:v2.20.0"),
+        [(Part::Tag, 0)]
+    );
+    // Another version before the marker is not this marker's: only the marker itself counts.
+    assert_eq!(m.find("r/ksm:9.9.9+igm0q"), [(0, 12..17)]);
+}
+
+#[test]
+fn numbers_are_marked_only_under_keys_whose_words_name_a_tag_or_version() {
+    let text = "\
+deployment:
+  goMemLimitPercentage: 0.9
+  storage: 10
+image:
+  tag: 1.10
+  imageTag: 2
+  image_tag: 3
+appVersion: 1.5
+apiVersion: 1.0
+";
+    let mut m = Markers::new();
+    let json = m
+        .mark_values("v.yaml", LayerKind::ValueStack, &[], text, &sel(&[]))
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    // `percentage` holds the letters of "tag", not the word; a schema checks it is a number.
+    assert_eq!(v["deployment"]["goMemLimitPercentage"], 0.9);
+    assert_eq!(v["deployment"]["storage"], 10);
+    assert_eq!(v["apiVersion"], 1.0);
+    let keys: Vec<&str> = (0..m.len())
+        .map(|i| m.get(i).unwrap().key.as_str())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "image.tag",
+            "image.imageTag",
+            "image.image_tag",
+            "appVersion"
+        ]
+    );
+    assert_eq!(
+        super::key_words("goMemLimitPercentage"),
+        ["go", "mem", "limit", "percentage"]
+    );
+    assert_eq!(super::key_words("image_tag.v2"), ["image", "tag", "v2"]);
+}
+
+#[test]
+fn a_sha_key_beside_the_image_is_where_its_digest_belongs_too() {
+    // kube-state-metrics' `image.sha`: the shared values pin it, an override removes the pin.
+    let mut m = Markers::new();
+    m.mark_values(
+        "charts/ksm/values.yaml",
+        LayerKind::SubchartDefault,
+        &["ksm".to_string()],
+        "image:\n  registry: registry.k8s.io\n  tag: \"\"\n  sha: \"\"\n",
+        &sel(&[]),
+    )
+    .unwrap();
+    m.mark_values(
+        "values/shared.yaml",
+        LayerKind::ValueStack,
+        &[],
+        "ksm:\n  image:\n    sha: sha256:aa\n",
+        &sel(&[]),
+    )
+    .unwrap();
+    m.mark_values(
+        "values/dev.yaml",
+        LayerKind::ValueStack,
+        &[],
+        "ksm:\n  image:\n    sha: null\n",
+        &sel(&[]),
+    )
+    .unwrap();
+    let registry = (0..m.len())
+        .find(|&i| m.get(i).unwrap().key == "ksm.image.registry")
+        .unwrap();
+    let o = m.digest_beside(registry).unwrap();
+    assert_eq!(
+        (o.file.as_str(), o.line, o.key.as_str(), o.value.as_str()),
+        ("values/dev.yaml", 3, "ksm.image.sha", "null")
+    );
+    // `digest` is preferred where a mapping has both.
+    let mut m = Markers::new();
+    m.mark_values(
+        "v.yaml",
+        LayerKind::ValueStack,
+        &[],
+        "image:\n  tag: \"1\"\n  sha: \"\"\n  digest: \"\"\n",
+        &sel(&[]),
+    )
+    .unwrap();
+    assert_eq!(m.digest_beside(0).unwrap().key, "image.digest");
+}
+
+#[test]
+fn a_version_with_its_digest_is_read_back_as_tag_and_digest() {
+    let mut m = Markers::new();
+    let json = m
+        .mark_values(
+            "v.yaml",
+            LayerKind::ValueStack,
+            &[],
+            "image:\n  tag: v3.7.11@sha256:ab\n",
+            &sel(&[]),
+        )
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["image"]["tag"], "v3.7.11+igm0q@sha256:ab");
+    let marked = "docker.io/traefik:v3.7.11+igm0q@sha256:ab";
+    assert_eq!(m.find(marked), [(0, 18..41)]);
+    assert_eq!(
+        image_markers(&m, marked, "docker.io/traefik:v3.7.11@sha256:ab"),
+        [(Part::Tag, 0), (Part::Digest, 0)]
+    );
+    // A template that keeps only the version (`split "@"`): the marker is found without it.
+    assert_eq!(m.find("v3.7.11+igm0q"), [(0, 0..13)]);
 }

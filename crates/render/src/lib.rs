@@ -15,18 +15,23 @@
 
 mod cache;
 mod chart;
+mod gotemplate;
 mod helm;
+mod helm_error;
 mod pool;
 mod process;
 mod run;
 mod scratch;
+mod template_file;
 pub mod volatile;
 
 pub use cache::{
     cell_keys, chart_digest, CacheError, CacheKey, RenderCache, TrimStats, CACHE_FORMAT,
     DEFAULT_MAX_BYTES,
 };
+pub use gotemplate::HelmGoTemplates;
 pub use helm::{Helm, HelmError};
+pub use helm_error::{error_site, ErrorSite};
 pub use process::{
     install_interrupt_handler, private_temp_dir, remove_stale_temp_dirs, run_bounded,
     unregister_temp, Bounds, Output, ProcessError,
@@ -36,4 +41,5 @@ pub use run::{
     RenderFailure, RenderOptions, Rendered,
 };
 pub use scratch::ScratchChart;
+pub use template_file::{read_template, TemplateFile};
 pub use volatile::{volatile_call, VOLATILE_FUNCTIONS};

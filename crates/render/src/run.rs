@@ -139,12 +139,12 @@ pub fn helm_args(
 
 /// A private scratch folder for helm's homes; helm never sees the user's configuration,
 /// repositories, registry credentials or plugins.
-struct Sandbox {
-    dir: tempfile::TempDir,
+pub(crate) struct Sandbox {
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl Sandbox {
-    fn new() -> Result<Self, RenderFailure> {
+    pub(crate) fn new() -> Result<Self, RenderFailure> {
         let dir = process::private_temp_dir("imagegate-helm-")
             .map_err(|e| RenderFailure::new(format!("cannot create a temporary folder: {e}")))?;
         // Made a sandbox first, so its Drop unregisters the folder on every path out.
@@ -157,7 +157,7 @@ impl Sandbox {
         Ok(sandbox)
     }
 
-    fn command(&self, helm: &Helm) -> Command {
+    pub(crate) fn command(&self, helm: &Helm) -> Command {
         let d = self.dir.path();
         let mut cmd = Command::new(&helm.path);
         cmd.env_clear()

@@ -109,6 +109,28 @@ impl ScratchChart {
         &self.charts
     }
 
+    /// Removes the `values.schema.json` of the chart and of every subchart of the copy (folders
+    /// and unpacked archives alike), so helm validates no values against them: a render whose
+    /// values are markers would fail a schema's types, enums and patterns (`pullPolicy` must be
+    /// `Always`, `IfNotPresent` or `Never`) before a template runs. Only the copy loses them;
+    /// the real render is validated as always. Returns how many were removed.
+    ///
+    /// # Errors
+    /// A schema that exists but cannot be removed.
+    pub fn drop_schemas(&self) -> Result<usize, String> {
+        let mut removed = 0;
+        for chart in &self.charts {
+            let rel = format!("{chart}/values.schema.json");
+            let path = self.inside(&rel)?;
+            match std::fs::remove_file(&path) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(format!("{}: {e}", self.shown(&rel))),
+            }
+        }
+        Ok(removed)
+    }
+
     /// How reports name scratch-relative file `rel`: its repository path, or for a file of an
     /// unpacked archive `<archive>:<path inside it>`.
     pub fn shown(&self, rel: &str) -> String {
@@ -349,6 +371,44 @@ mod tests {
         // The original is untouched.
         assert!(!chart.join("values.yaml").exists());
         assert!(chart.join("charts/redis-1.0.0.tgz").exists());
+    }
+
+    #[test]
+    fn schemas_leave_the_copy_and_stay_in_the_chart() {
+        let dir = tempfile::tempdir().unwrap();
+        let chart = dir.path().join("c");
+        std::fs::create_dir_all(chart.join("charts/local")).unwrap();
+        let schema = r#"{"properties":{"tag":{"pattern":"^v"}}}"#;
+        std::fs::write(chart.join("Chart.yaml"), "name: c\n").unwrap();
+        std::fs::write(chart.join("values.schema.json"), schema).unwrap();
+        std::fs::write(chart.join("charts/local/Chart.yaml"), "name: local\n").unwrap();
+        std::fs::write(chart.join("charts/local/values.schema.json"), schema).unwrap();
+        std::fs::write(
+            chart.join("charts/packed-1.0.0.tgz"),
+            tgz(&[
+                ("packed/Chart.yaml", "name: packed\n"),
+                ("packed/values.schema.json", schema),
+            ]),
+        )
+        .unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
+        let scratch = ScratchChart::copy(&repo, "c").unwrap();
+        assert_eq!(scratch.drop_schemas().unwrap(), 3);
+        for rel in [
+            "c/values.schema.json",
+            "c/charts/local/values.schema.json",
+            "c/charts/packed/values.schema.json",
+        ] {
+            assert!(
+                scratch.read(rel, 1024).is_err(),
+                "{rel} is still in the copy"
+            );
+        }
+        // Everything else of the copy stays; the chart itself keeps its schemas.
+        assert!(scratch.read("c/charts/packed/Chart.yaml", 1024).is_ok());
+        assert!(chart.join("values.schema.json").is_file());
+        assert!(chart.join("charts/local/values.schema.json").is_file());
+        assert_eq!(scratch.drop_schemas().unwrap(), 0);
     }
 
     #[test]

@@ -50,8 +50,8 @@ pub use format::{
 };
 pub use model::{
     CellReport, CellStatus, EnvironmentCounts, ExceptionRef, Generator, NotJudgedApp, ObjectRef,
-    Origin, Parts, Report, ReportFinding, Severity, Snippet, Summary, Verdict, RENDER_FAILED,
-    SCHEMA,
+    Origin, Parts, Report, ReportFinding, Severity, Snippet, Summary, TemplateLocation, Verdict,
+    RENDER_FAILED, SCHEMA,
 };
 pub use rules::RuleMeta;
 pub use sanitize::{cut_at_line, terminal_block, terminal_line};

@@ -159,6 +159,86 @@ impl fmt::Display for Origin {
     }
 }
 
+/// Where in a chart's own files a finding sits, when no values line explains it: the template
+/// line helm's render error names (`render-failed`), or the template line that writes an image
+/// the chart hard-codes. An additive key of `imagegate/report/v1` (`templateLocation`).
+///
+/// `line` is absent when imagegate cannot name the line for sure (never a wrong line): helm's
+/// YAML errors count lines of the rendered output, not of the template (`renderedLine`), and a
+/// reference the template writes on several lines, or builds, has no one line.
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateLocation {
+    /// Repository-relative path of the template, for example `charts/web/templates/app.yaml`; a
+    /// template inside a vendored `charts/*.tgz` is `<archive>:<path inside it>`.
+    pub file: String,
+    /// 1-based line in the template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// 1-based column (in characters) where the place starts on `line`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
+    /// 1-based column just past its end on `line`, when the place is a span (a hard-coded
+    /// reference).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_column: Option<u32>,
+    /// For helm's YAML errors: the 1-based line of the template's *rendered output* helm
+    /// names, which is not a line of the template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rendered_line: Option<u32>,
+}
+
+impl TemplateLocation {
+    /// A location in `file`, with no line.
+    pub fn file(file: impl Into<String>) -> Self {
+        Self {
+            file: file.into(),
+            line: None,
+            column: None,
+            end_column: None,
+            rendered_line: None,
+        }
+    }
+
+    /// The file a checkout holds: the archive for a template inside a vendored `.tgz`, which
+    /// has no line of its own there.
+    pub fn checkout_file(&self) -> (&str, bool) {
+        match self.file.split_once(".tgz:") {
+            Some((archive, _)) => (&self.file[..archive.len() + 4], true),
+            None => (&self.file, false),
+        }
+    }
+}
+
+impl TemplateLocation {
+    /// `file:line:column`, and for a YAML error the rendered line helm names, said to be one.
+    pub fn describe(&self) -> String {
+        match (self.line, self.rendered_line) {
+            (None, Some(rendered)) => format!(
+                "{self} (helm's YAML error is at line {rendered} of this template's rendered \
+                 output, not of the template)"
+            ),
+            _ => self.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for TemplateLocation {
+    /// `file:line:column`, as far as each is known.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(column) = self.column {
+                write!(f, ":{column}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A few lines of a values file around the line a finding points at, for the text format.
 ///
 /// Not part of the findings of the JSON schema (a shard report carries it in its `shard` key).
@@ -237,6 +317,10 @@ pub struct ReportFinding {
     /// `imagegate/report/v1`, absent when no values line reaches any part.
     #[serde(default, skip_serializing_if = "Parts::is_empty")]
     pub parts: Parts,
+    /// Where in the chart's templates the finding sits when no values line explains it (see
+    /// [`TemplateLocation`]). An additive key of `imagegate/report/v1`, absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_location: Option<TemplateLocation>,
 
     /// The origin line and a few around it (text format). Not serialized.
     #[serde(skip)]
@@ -371,6 +455,7 @@ impl ReportFinding {
             excepted: false,
             exception: None,
             parts: Parts::default(),
+            template_location: None,
             snippet: None,
             origin_note: None,
             rendered_line: None,
@@ -379,6 +464,18 @@ impl ReportFinding {
             origin_value: None,
             fix: None,
         }
+    }
+
+    /// The template location to show beside the other facts: when no values line explains the
+    /// finding and the location says more than the template's path (a line, helm's rendered
+    /// line, or a file inside a vendored archive).
+    pub fn template_place(&self) -> Option<&TemplateLocation> {
+        self.template_location.as_ref().filter(|at| {
+            self.origin.is_none()
+                && (at.line.is_some()
+                    || at.rendered_line.is_some()
+                    || self.template_path_in_repo.as_ref() != Some(&at.file))
+        })
     }
 
     /// True when the finding fails a run: not excepted, and an error (or a warning when

@@ -245,7 +245,10 @@ fn github_has_one_command_per_failing_finding() {
         // Properties are comma-separated key=value pairs: escaped values cannot add more.
         for pair in properties.split_once(' ').map_or("", |p| p.1).split(',') {
             let key = pair.split_once('=').map(|p| p.0);
-            assert!(matches!(key, Some("file" | "line" | "title")), "{pair}");
+            assert!(
+                matches!(key, Some("file" | "line" | "col" | "endColumn" | "title")),
+                "{pair}"
+            );
         }
     }
 }
@@ -278,7 +281,13 @@ fn renderers_are_usable_directly() {
         (&JsonRenderer, Format::Json),
         (&SarifRenderer::new(&rules), Format::Sarif),
         (&JunitRenderer, Format::Junit),
-        (&GithubRenderer::default(), Format::Github),
+        (
+            &GithubRenderer {
+                path_prefix: "",
+                rules: &rules,
+            },
+            Format::Github,
+        ),
         (&MarkdownRenderer::default(), Format::Markdown),
     ];
     for (renderer, format) in direct {

@@ -2,13 +2,15 @@
 //! Application, as Argo CD's `applicationset/generators/list.go` and `applicationset/utils`
 //! (`Render.Replace`, fasttemplate) do.
 //!
-//! Only the `list`, `git`, `clusters`, `matrix` and `merge` generators and the default (fasttemplate) syntax
-//! are evaluated. Everything else
-//! (`goTemplate: true`, `templatePatch`, the other generators, a generator's own `template`,
+//! The `list`, `git`, `clusters`, `matrix` and `merge` generators are evaluated, with the default
+//! (fasttemplate) syntax or with `goTemplate: true` (Go's `text/template`, see [`super::gotemplate`]:
+//! every templated string of one ApplicationSet, for all its parameter sets, in one evaluation).
+//! `templatePatch` is rendered per parameter set in the same syntax and applied as Argo CD's
+//! `applyTemplatePatch` does. Everything else (the other generators, a generator's own `template`,
 //! `selector` or `values`) is refused with an error naming the line, never skipped: judging fewer
 //! Applications than Argo CD makes is the silent pass this section exists to prevent.
 
-use super::{err, text, ArgoCdFleet, ArgoOrigin, Generated, Resolver};
+use super::{err, gotemplate, text, ArgoCdFleet, ArgoOrigin, Generated, Resolver};
 use crate::ConfigError;
 use imagegate_yaml::{Node, ScalarStyle, Value};
 use std::collections::BTreeMap;
@@ -44,24 +46,20 @@ pub(crate) fn expand(
             format!("ApplicationSet `{name}` has no spec"),
         ));
     };
-    if let Some(go) = spec
+    let go = spec
         .get("goTemplate")
-        .filter(|g| g.to_json() == serde_json::Value::Bool(true))
-    {
-        return Err(err(
-            manifest,
-            go,
-            format!("ApplicationSet `{name}` sets goTemplate: true, which imagegate does not evaluate yet"),
-        )
-        .hint("Go templates need Go's text/template and sprig; until imagegate runs them through helm, declare these applications as plain Application manifests or under components:"));
-    }
-    if let Some(patch) = spec.get("templatePatch") {
-        return Err(err(
-            manifest,
-            patch,
-            format!("ApplicationSet `{name}`: templatePatch is not evaluated yet"),
-        ));
-    }
+        .is_some_and(|g| g.to_json() == serde_json::Value::Bool(true));
+    let patch = match spec.get("templatePatch").filter(|p| !p.is_null()) {
+        Some(p) if p.as_str().is_some() => Some(p),
+        Some(p) => {
+            return Err(err(
+                manifest,
+                p,
+                format!("ApplicationSet `{name}`: templatePatch must be a string (a YAML or JSON document, usually `templatePatch: |`)"),
+            ))
+        }
+        None => None,
+    };
     let Some(template) = spec.get("template").filter(|t| t.as_map().is_some()) else {
         return Err(err(
             manifest,
@@ -80,319 +78,726 @@ pub(crate) fn expand(
             format!("ApplicationSet `{name}` has no generators"),
         ));
     }
+    let g = Gen {
+        r,
+        manifest,
+        name,
+        go,
+    };
+    let mut all = Vec::new();
     for (gi, generator) in generators.iter().enumerate() {
-        let elements = match generator_elements(
-            r,
-            manifest,
-            name,
-            &format!("generators[{gi}]"),
-            generator,
-            true,
-        )? {
-            Ok(elements) => elements,
-            Err(not_judged) => {
-                out.not_judged.push(not_judged);
-                continue;
+        match g.elements(&format!("generators[{gi}]"), generator, true)? {
+            Ok(elements) => all.extend(elements),
+            Err(not_judged) => out.not_judged.push(not_judged),
+        }
+    }
+    let rendered: Vec<(Node, Option<String>)> = if go {
+        go_render(r, manifest, name, spec, template, patch, &all)?
+    } else {
+        all.iter()
+            .map(|e| {
+                let node = substitute(manifest, template, &e.params)?;
+                let patch = match patch {
+                    Some(p) => Some(
+                        fasttemplate(p.as_str().unwrap_or_default(), &e.params)
+                            .map_err(|m| err(manifest, p, m))?,
+                    ),
+                    None => None,
+                };
+                Ok((node, patch))
+            })
+            .collect::<Result<_, ConfigError>>()?
+    };
+    for (element, (rendered, patch_text)) in all.into_iter().zip(rendered) {
+        let rendered = match (patch, patch_text) {
+            (Some(node), Some(text)) => {
+                apply_template_patch(manifest, name, &element, &rendered, node, &text)?
             }
+            _ => rendered,
         };
-        for element in elements {
-            let rendered = substitute(manifest, template, &element.params)?;
-            let app = Node {
-                value: Value::Map(vec![
-                    (plain("kind", template), plain("Application", template)),
-                    (
-                        plain("metadata", template),
-                        rendered
-                            .get("metadata")
-                            .cloned()
-                            .unwrap_or_else(|| plain("", template)),
-                    ),
-                    (
-                        plain("spec", template),
-                        rendered
-                            .get("spec")
-                            .cloned()
-                            .unwrap_or_else(|| plain("", template)),
-                    ),
-                ]),
-                line: template.line,
-                col: template.col,
-            };
-            let origin = ArgoOrigin {
-                manifest: manifest.into(),
-                line: element.line,
-                kind: "ApplicationSet".into(),
-                name: name.to_string(),
-                element: Some(element.describe),
-                source: None,
-            };
-            r.application(manifest, &Generated { app: &app, origin }, out)?;
+        let app = Node {
+            value: Value::Map(vec![
+                (plain("kind", template), plain("Application", template)),
+                (
+                    plain("metadata", template),
+                    rendered
+                        .get("metadata")
+                        .cloned()
+                        .unwrap_or_else(|| plain("", template)),
+                ),
+                (
+                    plain("spec", template),
+                    rendered
+                        .get("spec")
+                        .cloned()
+                        .unwrap_or_else(|| plain("", template)),
+                ),
+            ]),
+            line: template.line,
+            col: template.col,
+        };
+        let origin = ArgoOrigin {
+            manifest: manifest.into(),
+            line: element.line,
+            kind: "ApplicationSet".into(),
+            name: name.to_string(),
+            element: Some(element.describe),
+            source: None,
+        };
+        r.application(manifest, &Generated { app: &app, origin }, out)?;
+    }
+    Ok(())
+}
+
+/// The template put through Go's `text/template` for every element, as Argo CD's
+/// `RenderTemplateParams` does with `goTemplate: true`: each string (keys too) holding `{{` is
+/// one template; all of them and all the elements go to the evaluator at once.
+fn go_render(
+    r: &Resolver<'_>,
+    manifest: &str,
+    name: &str,
+    spec: &Node,
+    template: &Node,
+    patch: Option<&Node>,
+    elements: &[Element],
+) -> Result<Vec<(Node, Option<String>)>, ConfigError> {
+    let options: Vec<String> = spec
+        .get("goTemplateOptions")
+        .and_then(Node::as_seq)
+        .unwrap_or_default()
+        .iter()
+        .map(|o| o.as_str().unwrap_or_default().to_string())
+        .collect();
+    let missing_key_error = gotemplate::missing_key_error(&options).map_err(|m| {
+        err(
+            manifest,
+            spec.get("goTemplateOptions").unwrap_or(spec),
+            format!("ApplicationSet `{name}`: {m}"),
+        )
+    })?;
+    let mut strings: Vec<(&str, &Node)> = Vec::new();
+    templated_strings(template, &mut strings);
+    // The patch is one more template, evaluated in the same run (its result is the text of the
+    // patch for that element).
+    let patch_text = patch.and_then(Node::as_str);
+    let patch_at = patch_text.filter(|t| t.contains("{{")).map(|text| {
+        match strings.iter().position(|(t, _)| *t == text) {
+            Some(i) => i,
+            None => {
+                strings.push((text, patch.unwrap_or(template)));
+                strings.len() - 1
+            }
+        }
+    });
+    let mut checked = Vec::new();
+    for (text, node) in &strings {
+        let c = gotemplate::check(text).map_err(|m| {
+            err(manifest, node, format!("ApplicationSet `{name}`: {m}"))
+                .hint("goTemplate strings are Go templates with Argo CD's functions (sprig, normalize, toYaml); see docs/configuration.md")
+        })?;
+        checked.push(c);
+    }
+    let params: Vec<serde_json::Value> = elements
+        .iter()
+        .map(|e| serde_json::Value::Object(e.go.clone()))
+        .collect();
+    if missing_key_error {
+        for (e, p) in elements.iter().zip(&params) {
+            for (c, (_, node)) in checked.iter().zip(&strings) {
+                c.missing_key(p).map_err(|m| {
+                    err(
+                        manifest,
+                        node,
+                        format!("ApplicationSet `{name}` {}: {m}", e.describe),
+                    )
+                })?;
+            }
+        }
+    }
+    let results = if strings.is_empty() || elements.is_empty() {
+        vec![Vec::new(); elements.len()]
+    } else {
+        let Some(evaluator) = r.templates else {
+            return Err(err(
+                manifest,
+                strings[0].1,
+                format!("ApplicationSet `{name}` sets goTemplate: true, and no Go template evaluator is available here"),
+            )
+            .hint("goTemplate ApplicationSets are evaluated by helm: run a command that finds helm (--helm, IMAGEGATE_HELM or PATH)"));
+        };
+        let job = gotemplate::GoTemplateJob {
+            name: name.to_string(),
+            templates: strings.iter().map(|(t, _)| (*t).to_string()).collect(),
+            params,
+        };
+        let results = evaluator.evaluate(&job).map_err(|f| {
+            let node = f
+                .template
+                .and_then(|t| strings.get(t))
+                .map_or(template, |(_, n)| *n);
+            let element = f
+                .element
+                .and_then(|e| elements.get(e))
+                .map(|e| format!(" {}", e.describe))
+                .unwrap_or_default();
+            err(
+                manifest,
+                node,
+                format!("ApplicationSet `{name}`{element}: {}", f.message),
+            )
+        })?;
+        if results.len() != elements.len() || results.iter().any(|r| r.len() != strings.len()) {
+            return Err(err(
+                manifest,
+                template,
+                format!("ApplicationSet `{name}`: the Go template evaluator returned an incomplete result"),
+            ));
+        }
+        results
+    };
+    Ok(results
+        .iter()
+        .map(|rendered| {
+            let by_text: BTreeMap<&str, &str> = strings
+                .iter()
+                .map(|(t, _)| *t)
+                .zip(rendered.iter().map(String::as_str))
+                .collect();
+            let patch = patch_text.map(|text| match patch_at.and_then(|i| rendered.get(i)) {
+                Some(r) => r.clone(),
+                // A patch without `{{` is its own rendering.
+                None => text.to_string(),
+            });
+            (replace_strings(template, &by_text), patch)
+        })
+        .collect())
+}
+
+/// Argo CD's `applyTemplatePatch`: the rendered patch read as YAML (or JSON) and applied to the
+/// rendered Application as a strategic merge patch over the Application type, whose fields
+/// declare no merge keys, so: mappings merged key by key, `null` removing a key, anything else
+/// (lists included) replacing; then `spec.project` put back as the template had it. The
+/// patch's nodes keep their lines in the manifest (a `templatePatch: |` block's line `n` is the
+/// `n`-th line after `templatePatch:`, as long as the templates add no lines above it), so
+/// findings point into it.
+fn apply_template_patch(
+    manifest: &str,
+    name: &str,
+    element: &Element,
+    app: &Node,
+    at: &Node,
+    text: &str,
+) -> Result<Node, ConfigError> {
+    let fail = |m: String| {
+        err(
+            manifest,
+            at,
+            format!(
+                "ApplicationSet `{name}` {}: templatePatch {m}",
+                element.describe
+            ),
+        )
+    };
+    // A block scalar's node is at its first line of content, a flow scalar's at its own.
+    let offset = at.line.saturating_sub(1);
+    let parsed = imagegate_yaml::load(text, &imagegate_yaml::Limits::default()).map_err(|e| {
+        fail(format!(
+            "is not YAML once rendered: {} (line {} of the patch)",
+            e.message, e.line
+        ))
+    })?;
+    let Some(mut patch) = parsed else {
+        return Ok(app.clone());
+    };
+    shift_lines(&mut patch, offset);
+    if patch.as_map().is_none() {
+        return Err(fail("is not a mapping once rendered".into()));
+    }
+    let mut out = app.clone();
+    strategic_merge(&mut out, &patch).map_err(fail)?;
+    // Argo CD keeps the template's project whatever the patch says.
+    let project = app.get("spec").and_then(|s| s.get("project")).cloned();
+    if let (Some(project), Value::Map(entries)) = (project, &mut out.value) {
+        if let Some((_, spec)) = entries
+            .iter_mut()
+            .find(|(k, _)| k.key_text().as_deref() == Some("spec"))
+        {
+            if let Value::Map(fields) = &mut spec.value {
+                match fields
+                    .iter_mut()
+                    .find(|(k, _)| k.key_text().as_deref() == Some("project"))
+                {
+                    Some((_, v)) => *v = project,
+                    None => fields.push((plain("project", &project), project)),
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn shift_lines(node: &mut Node, by: u32) {
+    node.line += by;
+    match &mut node.value {
+        Value::Scalar(_) => {}
+        Value::Seq(items) => items.iter_mut().for_each(|i| shift_lines(i, by)),
+        Value::Map(entries) => {
+            for (k, v) in entries {
+                shift_lines(k, by);
+                shift_lines(v, by);
+            }
+        }
+    }
+}
+
+/// A strategic merge patch over a type without merge keys (see [`apply_template_patch`]); the
+/// patch directives (`$patch`, `$retainKeys`, `$setElementOrder/…`,
+/// `$deleteFromPrimitiveList/…`) are not evaluated yet.
+fn strategic_merge(target: &mut Node, patch: &Node) -> Result<(), String> {
+    let (Value::Map(into), Value::Map(from)) = (&mut target.value, &patch.value) else {
+        *target = patch.clone();
+        return Ok(());
+    };
+    for (k, v) in from {
+        let key = k.key_text().unwrap_or_default().into_owned();
+        if key.starts_with('$') {
+            return Err(format!(
+                "uses the directive `{key}`, which imagegate does not evaluate yet"
+            ));
+        }
+        let existing = into
+            .iter()
+            .position(|(ik, _)| ik.key_text().as_deref() == Some(key.as_str()));
+        match existing {
+            _ if v.is_null() => {
+                into.retain(|(ik, _)| ik.key_text().as_deref() != Some(key.as_str()));
+            }
+            Some(i) if into[i].1.as_map().is_some() && v.as_map().is_some() => {
+                strategic_merge(&mut into[i].1, v)?;
+            }
+            Some(i) => into[i].1 = v.clone(),
+            None => into.push((k.clone(), v.clone())),
         }
     }
     Ok(())
 }
 
-/// The parameter sets of one generator at `at` (`generators[0]`, `generators[0].matrix.generators[1]`),
-/// or why the ApplicationSet's applications are not judged. `top` is false inside a matrix,
-/// whose children may not be matrices again here.
-fn generator_elements(
-    r: &Resolver<'_>,
-    manifest: &str,
-    name: &str,
-    at: &str,
-    generator: &Node,
-    top: bool,
-) -> Result<Result<Vec<Element>, super::NotJudged>, ConfigError> {
-    let entries = generator.as_map().unwrap_or_default();
-    for (key, value) in entries {
-        let key_text = key.key_text().unwrap_or_default();
-        match key_text.as_ref() {
-            "list" | "git" | "clusters" => {}
-            "matrix" | "merge" if top => {}
-            k if LATER.contains(&k) => {
-                return Err(err(
-                    manifest,
-                    key,
-                    format!("ApplicationSet `{name}`: the `{k}` generator is not evaluated yet{}", if top { "" } else { " inside a matrix" }),
-                )
-                .hint("imagegate evaluates the list, git, clusters, matrix and merge generators so far; declare these applications as plain Application manifests or under components: meanwhile"))
+/// Every distinct string of `node` (keys and values, any depth) that holds `{{`, in order.
+fn templated_strings<'n>(node: &'n Node, out: &mut Vec<(&'n str, &'n Node)>) {
+    match &node.value {
+        Value::Scalar(s) => {
+            if matches!(s.to_json(), serde_json::Value::String(_))
+                && s.text.contains("{{")
+                && !out.iter().any(|(t, _)| *t == s.text)
+            {
+                out.push((s.text.as_str(), node));
             }
-            k => {
-                return Err(err(
-                    manifest,
-                    value,
-                    format!("ApplicationSet `{name}`: {at}.{k} is not evaluated yet"),
-                ))
+        }
+        Value::Seq(items) => items.iter().for_each(|i| templated_strings(i, out)),
+        Value::Map(entries) => {
+            for (k, v) in entries {
+                templated_strings(k, out);
+                templated_strings(v, out);
             }
         }
     }
-    if let Some(list) = generator.get("list") {
-        return list_elements(manifest, name, at, list).map(Ok);
-    }
-    if let Some(git) = generator.get("git") {
-        return super::git::elements(r, manifest, name, at, git);
-    }
-    if let Some(clusters) = generator.get("clusters") {
-        return super::clusters::elements(r, manifest, name, at, clusters).map(Ok);
-    }
-    if let Some(matrix) = generator.get("matrix") {
-        return matrix_elements(r, manifest, name, at, matrix);
-    }
-    if let Some(merge) = generator.get("merge") {
-        return merge_elements(r, manifest, name, at, merge);
-    }
-    Err(err(
-        manifest,
-        generator,
-        format!("ApplicationSet `{name}`: {at} names no generator"),
-    ))
 }
 
-/// Argo CD's matrix generator without `goTemplate`: for each parameter set of the first child,
-/// the second child with those parameters put into its strings, and every pair combined (a key
-/// both set to different values is an error, as `CombineStringMaps` makes it).
-fn matrix_elements(
-    r: &Resolver<'_>,
-    manifest: &str,
-    name: &str,
-    at: &str,
-    matrix: &Node,
-) -> Result<Result<Vec<Element>, super::NotJudged>, ConfigError> {
-    for (key, value) in matrix.as_map().unwrap_or_default() {
-        let k = key.key_text().unwrap_or_default();
-        if k != "generators" {
-            return Err(err(
-                manifest,
-                value,
-                format!("ApplicationSet `{name}`: {at}.matrix.{k} is not evaluated yet"),
-            ));
+/// `node` with each string found in `by_text` replaced by its rendering (quoted, so it stays a
+/// string whatever it reads like).
+fn replace_strings(node: &Node, by_text: &BTreeMap<&str, &str>) -> Node {
+    let value = match &node.value {
+        Value::Scalar(s) => match by_text.get(s.text.as_str()) {
+            Some(r) if matches!(s.to_json(), serde_json::Value::String(_)) => {
+                Value::Scalar(imagegate_yaml::Scalar {
+                    text: (*r).to_string(),
+                    style: ScalarStyle::DoubleQuoted,
+                })
+            }
+            _ => Value::Scalar(s.clone()),
+        },
+        Value::Seq(items) => {
+            Value::Seq(items.iter().map(|i| replace_strings(i, by_text)).collect())
+        }
+        Value::Map(entries) => Value::Map(
+            entries
+                .iter()
+                .map(|(k, v)| (replace_strings(k, by_text), replace_strings(v, by_text)))
+                .collect(),
+        ),
+    };
+    Node {
+        value,
+        line: node.line,
+        col: node.col,
+    }
+}
+
+/// mergo's `Merge(dst, src, WithOverride)` on parameter maps, as Argo CD combines parameter sets
+/// with `goTemplate`: a map in both is merged key by key, anything else in `src` replaces.
+pub(crate) fn merge_override(
+    dst: &mut serde_json::Map<String, serde_json::Value>,
+    src: &serde_json::Map<String, serde_json::Value>,
+) {
+    for (k, v) in src {
+        match (dst.get_mut(k), v) {
+            (Some(serde_json::Value::Object(d)), serde_json::Value::Object(s)) => {
+                merge_override(d, s);
+            }
+            _ => {
+                dst.insert(k.clone(), v.clone());
+            }
         }
     }
-    let children = matrix
-        .get("generators")
-        .and_then(Node::as_seq)
-        .unwrap_or_default();
-    if children.len() != 2 {
-        return Err(err(
-            manifest,
-            matrix,
-            format!(
-                "ApplicationSet `{name}`: a matrix generator needs exactly two generators, it has {}",
-                children.len()
-            ),
-        ));
+}
+
+/// The fixed inputs of evaluating one ApplicationSet's generators.
+pub(crate) struct Gen<'a> {
+    pub r: &'a Resolver<'a>,
+    pub manifest: &'a str,
+    pub name: &'a str,
+    /// `goTemplate: true`: parameters nested as Argo CD makes them for Go templates.
+    pub go: bool,
+}
+
+type Elements = Result<Result<Vec<Element>, super::NotJudged>, ConfigError>;
+
+impl Gen<'_> {
+    fn err(&self, node: &Node, message: impl Into<String>) -> ConfigError {
+        err(self.manifest, node, message)
     }
-    let first_at = format!("{at}.matrix.generators[0]");
-    let second_at = format!("{at}.matrix.generators[1]");
-    let first = match generator_elements(r, manifest, name, &first_at, &children[0], false)? {
-        Ok(e) => e,
-        Err(n) => return Ok(Err(n)),
-    };
-    let mut out = Vec::new();
-    for a in first {
-        let second = substitute(manifest, &children[1], &a.params)?;
-        let seconds = match generator_elements(r, manifest, name, &second_at, &second, false)? {
-            Ok(e) => e,
-            Err(n) => return Ok(Err(n)),
-        };
-        for b in seconds {
-            let mut params = a.params.clone();
-            for (k, v) in &b.params {
-                match params.get(k) {
-                    Some(current) if current != v => {
-                        return Err(err(
-                            manifest,
-                            &children[1],
-                            format!(
-                                "ApplicationSet `{name}`: the matrix's generators both set `{k}`, to `{current}` and `{v}`"
-                            ),
-                        ))
-                    }
-                    _ => {
-                        params.insert(k.clone(), v.clone());
-                    }
+
+    /// The parameter sets of one generator at `at` (`generators[0]`,
+    /// `generators[0].matrix.generators[1]`), or why the ApplicationSet's applications are not
+    /// judged. `top` is false inside a matrix, whose children may not be matrices again here.
+    pub(crate) fn elements(&self, at: &str, generator: &Node, top: bool) -> Elements {
+        let name = self.name;
+        let entries = generator.as_map().unwrap_or_default();
+        for (key, value) in entries {
+            let key_text = key.key_text().unwrap_or_default();
+            match key_text.as_ref() {
+                "list" | "git" | "clusters" => {}
+                "matrix" | "merge" if top => {}
+                k if LATER.contains(&k) => {
+                    return Err(self.err(
+                        key,
+                        format!("ApplicationSet `{name}`: the `{k}` generator is not evaluated yet{}", if top { "" } else { " inside a matrix" }),
+                    )
+                    .hint("imagegate evaluates the list, git, clusters, matrix and merge generators so far; declare these applications as plain Application manifests or under components: meanwhile"))
+                }
+                k => {
+                    return Err(self.err(
+                        value,
+                        format!("ApplicationSet `{name}`: {at}.{k} is not evaluated yet"),
+                    ))
                 }
             }
-            out.push(Element {
-                params,
-                line: a.line,
-                describe: format!("{} × {}", a.describe, b.describe),
-            });
         }
+        if let Some(list) = generator.get("list") {
+            return self.list(at, list).map(Ok);
+        }
+        if let Some(git) = generator.get("git") {
+            return super::git::elements(self, at, git);
+        }
+        if let Some(clusters) = generator.get("clusters") {
+            return super::clusters::elements(self, at, clusters).map(Ok);
+        }
+        if let Some(matrix) = generator.get("matrix") {
+            return self.matrix(at, matrix);
+        }
+        if let Some(merge) = generator.get("merge") {
+            return self.merge(at, merge);
+        }
+        Err(self.err(
+            generator,
+            format!("ApplicationSet `{name}`: {at} names no generator"),
+        ))
     }
-    Ok(Ok(out))
-}
 
-/// Argo CD's merge generator without `goTemplate`: the first child's parameter sets, each
-/// overridden, in child order, by the set of a later child with the same values of every
-/// `mergeKeys` key (a missing key is null); two sets of one child with the same key values are
-/// an error, as Argo CD's `NonUniqueParamSets`; later children's sets that match no first set
-/// are dropped.
-fn merge_elements(
-    r: &Resolver<'_>,
-    manifest: &str,
-    name: &str,
-    at: &str,
-    merge: &Node,
-) -> Result<Result<Vec<Element>, super::NotJudged>, ConfigError> {
-    for (key, value) in merge.as_map().unwrap_or_default() {
-        let k = key.key_text().unwrap_or_default();
-        if k != "generators" && k != "mergeKeys" {
-            return Err(err(
-                manifest,
-                value,
-                format!("ApplicationSet `{name}`: {at}.merge.{k} is not evaluated yet"),
+    /// Argo CD's matrix generator: for each parameter set of the first child, the second child
+    /// with those parameters put into its strings, and every pair combined. Without
+    /// `goTemplate` a key both set to different values is an error, as `CombineStringMaps`
+    /// makes it; with it the first's parameters are merged over the second's (mergo with
+    /// override), and a second child with templated strings is not evaluated yet.
+    fn matrix(&self, at: &str, matrix: &Node) -> Elements {
+        let name = self.name;
+        for (key, value) in matrix.as_map().unwrap_or_default() {
+            let k = key.key_text().unwrap_or_default();
+            if k != "generators" {
+                return Err(self.err(
+                    value,
+                    format!("ApplicationSet `{name}`: {at}.matrix.{k} is not evaluated yet"),
+                ));
+            }
+        }
+        let children = matrix
+            .get("generators")
+            .and_then(Node::as_seq)
+            .unwrap_or_default();
+        if children.len() != 2 {
+            return Err(self.err(
+                matrix,
+                format!(
+                    "ApplicationSet `{name}`: a matrix generator needs exactly two generators, it has {}",
+                    children.len()
+                ),
             ));
         }
-    }
-    let mut keys: Vec<String> = merge
-        .get("mergeKeys")
-        .and_then(Node::as_seq)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|k| k.as_str().map(str::to_string))
-        .collect();
-    keys.sort();
-    keys.dedup();
-    if keys.is_empty() {
-        return Err(err(
-            manifest,
-            merge,
-            format!("ApplicationSet `{name}`: a merge generator needs mergeKeys"),
-        ));
-    }
-    let children = merge
-        .get("generators")
-        .and_then(Node::as_seq)
-        .unwrap_or_default();
-    if children.len() < 2 {
-        return Err(err(
-            manifest,
-            merge,
-            format!(
-                "ApplicationSet `{name}`: a merge generator needs at least two generators, it has {}",
-                children.len()
-            ),
-        ));
-    }
-    let key_of = |e: &Element| -> Vec<Option<String>> {
-        keys.iter().map(|k| e.params.get(k).cloned()).collect()
-    };
-    let mut sets: Vec<Vec<Element>> = Vec::new();
-    for (ci, child) in children.iter().enumerate() {
-        let child_at = format!("{at}.merge.generators[{ci}]");
-        let elements = match generator_elements(r, manifest, name, &child_at, child, false)? {
+        let first_at = format!("{at}.matrix.generators[0]");
+        let second_at = format!("{at}.matrix.generators[1]");
+        let first = match self.elements(&first_at, &children[0], false)? {
             Ok(e) => e,
             Err(n) => return Ok(Err(n)),
         };
-        let mut seen = std::collections::BTreeSet::new();
-        for e in &elements {
-            if !seen.insert(key_of(e)) {
-                return Err(err(
-                    manifest,
-                    child,
+        if self.go {
+            let mut templated = Vec::new();
+            templated_strings(&children[1], &mut templated);
+            if let Some((_, node)) = templated.first() {
+                return Err(self.err(
+                    node,
+                    format!("ApplicationSet `{name}`: with goTemplate, a matrix's second generator that uses the first one's parameters is not evaluated yet"),
+                )
+                .hint("write the second generator without {{ }}, or swap the two generators if the first does not need the second's parameters"));
+            }
+        }
+        let mut out = Vec::new();
+        for a in first {
+            let second = if self.go {
+                children[1].clone()
+            } else {
+                substitute(self.manifest, &children[1], &a.params)?
+            };
+            let seconds = match self.elements(&second_at, &second, false)? {
+                Ok(e) => e,
+                Err(n) => return Ok(Err(n)),
+            };
+            for b in seconds {
+                let mut params = a.params.clone();
+                for (k, v) in &b.params {
+                    match params.get(k) {
+                        Some(current) if current != v => {
+                            return Err(self.err(
+                                &children[1],
+                                format!(
+                                    "ApplicationSet `{name}`: the matrix's generators both set `{k}`, to `{current}` and `{v}`"
+                                ),
+                            ))
+                        }
+                        _ => {
+                            params.insert(k.clone(), v.clone());
+                        }
+                    }
+                }
+                let mut go = b.go.clone();
+                merge_override(&mut go, &a.go);
+                out.push(Element {
+                    params,
+                    go,
+                    line: a.line,
+                    describe: format!("{} × {}", a.describe, b.describe),
+                });
+            }
+        }
+        Ok(Ok(out))
+    }
+
+    /// Argo CD's merge generator: the first child's parameter sets, each overridden, in child
+    /// order, by the set of a later child with the same values of every `mergeKeys` key (a
+    /// missing key is null); two sets of one child with the same key values are an error, as
+    /// Argo CD's `NonUniqueParamSets`; later children's sets that match no first set are
+    /// dropped. With `goTemplate` the keys are top-level parameters and the override merges
+    /// maps (mergo with override).
+    fn merge(&self, at: &str, merge: &Node) -> Elements {
+        let name = self.name;
+        for (key, value) in merge.as_map().unwrap_or_default() {
+            let k = key.key_text().unwrap_or_default();
+            if k != "generators" && k != "mergeKeys" {
+                return Err(self.err(
+                    value,
+                    format!("ApplicationSet `{name}`: {at}.merge.{k} is not evaluated yet"),
+                ));
+            }
+        }
+        let mut keys: Vec<String> = merge
+            .get("mergeKeys")
+            .and_then(Node::as_seq)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|k| k.as_str().map(str::to_string))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        if keys.is_empty() {
+            return Err(self.err(
+                merge,
+                format!("ApplicationSet `{name}`: a merge generator needs mergeKeys"),
+            ));
+        }
+        let children = merge
+            .get("generators")
+            .and_then(Node::as_seq)
+            .unwrap_or_default();
+        if children.len() < 2 {
+            return Err(self.err(
+                merge,
+                format!(
+                    "ApplicationSet `{name}`: a merge generator needs at least two generators, it has {}",
+                    children.len()
+                ),
+            ));
+        }
+        let go = self.go;
+        let key_of = |e: &Element| -> Vec<serde_json::Value> {
+            keys.iter()
+                .map(|k| {
+                    if go {
+                        e.go.get(k).cloned().unwrap_or(serde_json::Value::Null)
+                    } else {
+                        e.params
+                            .get(k)
+                            .map_or(serde_json::Value::Null, |v| v.clone().into())
+                    }
+                })
+                .collect()
+        };
+        let mut sets: Vec<Vec<Element>> = Vec::new();
+        for (ci, child) in children.iter().enumerate() {
+            let child_at = format!("{at}.merge.generators[{ci}]");
+            let elements = match self.elements(&child_at, child, false)? {
+                Ok(e) => e,
+                Err(n) => return Ok(Err(n)),
+            };
+            let mut seen = Vec::new();
+            for e in &elements {
+                let k = key_of(e);
+                if seen.contains(&k) {
+                    return Err(self.err(
+                        child,
+                        format!(
+                            "ApplicationSet `{name}`: {child_at} makes two parameter sets with the same mergeKeys values ({})",
+                            e.describe
+                        ),
+                    ));
+                }
+                seen.push(k);
+            }
+            sets.push(elements);
+        }
+        let mut base = sets.remove(0);
+        for overrides in &sets {
+            for b in &mut base {
+                if let Some(o) = overrides.iter().find(|o| key_of(o) == key_of(b)) {
+                    b.params
+                        .extend(o.params.iter().map(|(k, v)| (k.clone(), v.clone())));
+                    merge_override(&mut b.go, &o.go);
+                    b.describe = format!("{} ⊕ {}", b.describe, o.describe);
+                }
+            }
+        }
+        Ok(Ok(base))
+    }
+
+    /// The elements of a `list` generator.
+    fn list(&self, at: &str, list: &Node) -> Result<Vec<Element>, ConfigError> {
+        for (key, value) in list.as_map().unwrap_or_default() {
+            let k = key.key_text().unwrap_or_default();
+            if k != "elements" {
+                return Err(self.err(
+                    value,
                     format!(
-                        "ApplicationSet `{name}`: {child_at} makes two parameter sets with the same mergeKeys values ({})",
-                        e.describe
+                        "ApplicationSet `{}`: list.{k} is not evaluated yet",
+                        self.name
                     ),
                 ));
             }
         }
-        sets.push(elements);
+        list.get("elements")
+            .and_then(Node::as_seq)
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+            .map(|(ei, element)| {
+                let (params, go) = self.element_params(element)?;
+                Ok(Element {
+                    params,
+                    go,
+                    line: element.line,
+                    describe: format!("{at}.list.elements[{ei}]"),
+                })
+            })
+            .collect()
     }
-    let mut base = sets.remove(0);
-    for overrides in &sets {
-        for b in &mut base {
-            if let Some(o) = overrides.iter().find(|o| key_of(o) == key_of(b)) {
-                b.params
-                    .extend(o.params.iter().map(|(k, v)| (k.clone(), v.clone())));
-                b.describe = format!("{} ⊕ {}", b.describe, o.describe);
+
+    /// The parameters of one list element. With `goTemplate` the element as it is (Argo CD
+    /// unmarshals it into a map); without, every field a string, and the fields of `values`
+    /// as `values.<key>` (Argo CD refuses any other value).
+    fn element_params(
+        &self,
+        element: &Node,
+    ) -> Result<(BTreeMap<String, String>, JsonMap), ConfigError> {
+        let name = self.name;
+        let Some(entries) = element.as_map() else {
+            return Err(self.err(
+                element,
+                format!("ApplicationSet `{name}`: a list element must be a mapping"),
+            ));
+        };
+        if self.go {
+            let serde_json::Value::Object(object) = element.to_json() else {
+                return Err(self.err(
+                    element,
+                    format!("ApplicationSet `{name}`: a list element must be a mapping"),
+                ));
+            };
+            return Ok((BTreeMap::new(), object));
+        }
+        let string = |node: &Node, key: &str| {
+            match node.to_json() {
+            serde_json::Value::String(s) => Ok(s),
+            _ => Err(self.err(
+                node,
+                format!("ApplicationSet `{name}`: list element field `{key}` is not a string"),
+            )
+            .hint("without goTemplate Argo CD accepts only strings in list elements: quote the value")),
+        }
+        };
+        let mut params = BTreeMap::new();
+        for (k, v) in entries {
+            let key = k.key_text().unwrap_or_default().into_owned();
+            if key == "values" {
+                let Some(values) = v.as_map() else {
+                    return Err(self.err(
+                        v,
+                        format!("ApplicationSet `{name}`: `values` must be a mapping"),
+                    ));
+                };
+                for (vk, vv) in values {
+                    let vk = vk.key_text().unwrap_or_default().into_owned();
+                    let value = string(vv, &format!("values.{vk}"))?;
+                    params.insert(format!("values.{vk}"), value);
+                }
+            } else {
+                let value = string(v, &key)?;
+                params.insert(key, value);
             }
         }
+        Ok((params, JsonMap::new()))
     }
-    Ok(Ok(base))
 }
+
+/// Parameters as Argo CD gives Go templates.
+pub(crate) type JsonMap = serde_json::Map<String, serde_json::Value>;
 
 /// One parameter set of a generator, and where it came from.
 pub(crate) struct Element {
-    /// The parameters, by name.
+    /// The parameters by name, without `goTemplate` (flat, every value a string).
     pub params: BTreeMap<String, String>,
+    /// The parameters with `goTemplate` (nested, any JSON).
+    pub go: JsonMap,
     /// The line to point at in the ApplicationSet's manifest.
     pub line: u32,
     /// The element, as `imagegate cells` names it (`generators[0].list.elements[1]`).
     pub describe: String,
-}
-
-/// The elements of a `list` generator.
-fn list_elements(
-    manifest: &str,
-    name: &str,
-    at: &str,
-    list: &Node,
-) -> Result<Vec<Element>, ConfigError> {
-    for (key, value) in list.as_map().unwrap_or_default() {
-        let k = key.key_text().unwrap_or_default();
-        if k != "elements" {
-            return Err(err(
-                manifest,
-                value,
-                format!("ApplicationSet `{name}`: list.{k} is not evaluated yet"),
-            ));
-        }
-    }
-    list.get("elements")
-        .and_then(Node::as_seq)
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-        .map(|(ei, element)| {
-            Ok(Element {
-                params: element_params(manifest, name, element)?,
-                line: element.line,
-                describe: format!("{at}.list.elements[{ei}]"),
-            })
-        })
-        .collect()
 }
 
 /// A plain scalar at `at`'s position.
@@ -405,53 +810,6 @@ fn plain(text: &str, at: &Node) -> Node {
         line: at.line,
         col: at.col,
     }
-}
-
-/// The parameters of one list element without `goTemplate`: every field a string, and the
-/// fields of `values` as `values.<key>` (Argo CD refuses any other value).
-fn element_params(
-    manifest: &str,
-    name: &str,
-    element: &Node,
-) -> Result<BTreeMap<String, String>, ConfigError> {
-    let Some(entries) = element.as_map() else {
-        return Err(err(
-            manifest,
-            element,
-            format!("ApplicationSet `{name}`: a list element must be a mapping"),
-        ));
-    };
-    let string = |node: &Node, key: &str| match node.to_json() {
-        serde_json::Value::String(s) => Ok(s),
-        _ => Err(err(
-            manifest,
-            node,
-            format!("ApplicationSet `{name}`: list element field `{key}` is not a string"),
-        )
-        .hint("without goTemplate Argo CD accepts only strings in list elements: quote the value")),
-    };
-    let mut params = BTreeMap::new();
-    for (k, v) in entries {
-        let key = k.key_text().unwrap_or_default().into_owned();
-        if key == "values" {
-            let Some(values) = v.as_map() else {
-                return Err(err(
-                    manifest,
-                    v,
-                    format!("ApplicationSet `{name}`: `values` must be a mapping"),
-                ));
-            };
-            for (vk, vv) in values {
-                let vk = vk.key_text().unwrap_or_default().into_owned();
-                let value = string(vv, &format!("values.{vk}"))?;
-                params.insert(format!("values.{vk}"), value);
-            }
-        } else {
-            let value = string(v, &key)?;
-            params.insert(key, value);
-        }
-    }
-    Ok(params)
 }
 
 /// The template with every string (values and keys, at any depth) put through [`fasttemplate`].

@@ -6,10 +6,11 @@
 //! and no declared cluster is `https://kubernetes.default.svc`; then each `values` entry as
 //! `values.<key>`, put through the template syntax with those parameters.
 
-use super::appset::{fasttemplate, Element};
-use super::{err, text, Resolver};
+use super::appset::{fasttemplate, Element, Gen, JsonMap};
+use super::{err, text};
 use crate::ConfigError;
 use imagegate_yaml::Node;
+use serde_json::Value as Json;
 use std::collections::BTreeMap;
 
 /// Argo CD's address of the cluster it runs in.
@@ -17,12 +18,11 @@ const IN_CLUSTER_SERVER: &str = "https://kubernetes.default.svc";
 
 /// The parameter sets of one `clusters` generator.
 pub(crate) fn elements(
-    r: &Resolver<'_>,
-    manifest: &str,
-    name: &str,
+    g: &Gen<'_>,
     at: &str,
     clusters: &Node,
 ) -> Result<Vec<Element>, ConfigError> {
+    let (r, manifest, name) = (g.r, g.manifest, g.name);
     for (key, value) in clusters.as_map().unwrap_or_default() {
         let k = key.key_text().unwrap_or_default();
         if !matches!(k.as_ref(), "selector" | "values") {
@@ -65,9 +65,9 @@ pub(crate) fn elements(
         match_labels.iter().all(|(k, v)| labels.get(k) == Some(v))
             && expressions.iter().all(|e| e.matches(labels))
     };
-    let mut sets: Vec<(String, BTreeMap<String, String>)> = Vec::new();
+    let mut sets: Vec<(String, BTreeMap<String, String>, JsonMap)> = Vec::new();
     for c in declared.iter().filter(|c| selects(&c.labels)) {
-        let mut params = BTreeMap::from([
+        let mut params: BTreeMap<String, String> = BTreeMap::from([
             ("name".to_string(), c.name.clone()),
             (
                 "nameNormalized".to_string(),
@@ -76,25 +76,47 @@ pub(crate) fn elements(
             ("server".to_string(), c.server.clone()),
             ("project".to_string(), c.project.clone().unwrap_or_default()),
         ]);
+        let mut go: JsonMap = params
+            .iter()
+            .map(|(k, v)| (k.clone(), Json::String(v.clone())))
+            .collect();
+        let mut meta = JsonMap::new();
+        let strings = |m: &BTreeMap<String, String>| {
+            Json::Object(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), Json::String(v.clone())))
+                    .collect(),
+            )
+        };
+        if !c.annotations.is_empty() {
+            meta.insert("annotations".into(), strings(&c.annotations));
+        }
+        if !c.labels.is_empty() {
+            meta.insert("labels".into(), strings(&c.labels));
+        }
+        go.insert("metadata".into(), Json::Object(meta));
         for (k, v) in &c.annotations {
             params.insert(format!("metadata.annotations.{k}"), v.clone());
         }
         for (k, v) in &c.labels {
             params.insert(format!("metadata.labels.{k}"), v.clone());
         }
-        sets.push((c.name.clone(), params));
+        sets.push((c.name.clone(), params, go));
     }
     let no_selector = match_labels.is_empty() && expressions.is_empty();
     if no_selector && !declared.iter().any(|c| c.server == IN_CLUSTER_SERVER) {
-        sets.push((
-            "in-cluster".to_string(),
-            BTreeMap::from([
-                ("name".to_string(), "in-cluster".to_string()),
-                ("nameNormalized".to_string(), "in-cluster".to_string()),
-                ("server".to_string(), IN_CLUSTER_SERVER.to_string()),
-                ("project".to_string(), String::new()),
-            ]),
-        ));
+        let params = BTreeMap::from([
+            ("name".to_string(), "in-cluster".to_string()),
+            ("nameNormalized".to_string(), "in-cluster".to_string()),
+            ("server".to_string(), IN_CLUSTER_SERVER.to_string()),
+            ("project".to_string(), String::new()),
+        ]);
+        // The local cluster has no Secret, so no metadata, in either syntax.
+        let go = params
+            .iter()
+            .map(|(k, v)| (k.clone(), Json::String(v.clone())))
+            .collect();
+        sets.push(("in-cluster".to_string(), params, go));
     }
     let values: Vec<(String, &Node)> = clusters
         .get("values")
@@ -104,8 +126,9 @@ pub(crate) fn elements(
         .map(|(k, v)| (k.key_text().unwrap_or_default().into_owned(), v))
         .collect();
     sets.into_iter()
-        .map(|(cluster, mut params)| {
+        .map(|(cluster, mut params, mut go)| {
             let mut extra = BTreeMap::new();
+            let mut go_values = JsonMap::new();
             for (k, v) in &values {
                 let Some(template) = v.as_str() else {
                     return Err(err(
@@ -114,12 +137,33 @@ pub(crate) fn elements(
                         format!("ApplicationSet `{name}`: clusters.values.{k} must be a string"),
                     ));
                 };
+                if g.go {
+                    if template.contains("{{") {
+                        return Err(err(
+                            manifest,
+                            v,
+                            format!("ApplicationSet `{name}`: with goTemplate, a templated clusters.values.{k} is not evaluated yet"),
+                        )
+                        .hint("write the value without {{ }}, or compute it in the template itself"));
+                    }
+                    go_values.insert(k.clone(), Json::String(template.to_string()));
+                    continue;
+                }
                 let value = fasttemplate(template, &params).map_err(|m| err(manifest, v, m))?;
                 extra.insert(format!("values.{k}"), value);
             }
             params.extend(extra);
+            if !go_values.is_empty() {
+                go.insert("values".into(), Json::Object(go_values));
+            }
+            if !g.go {
+                go.clear();
+            } else {
+                params.clear();
+            }
             Ok(Element {
                 params,
+                go,
                 line: clusters.line,
                 describe: format!("{at}.clusters: {cluster}"),
             })

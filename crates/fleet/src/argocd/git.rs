@@ -16,10 +16,11 @@
 //! `pathParamPrefix` puts `<prefix>.` in front of the path parameters. A generator over another
 //! repository is not judged; its `values` are not evaluated yet (an error).
 
-use super::appset::Element;
+use super::appset::{Element, Gen, JsonMap};
 use super::{err, text, NotJudged, Resolver};
 use crate::ConfigError;
 use imagegate_yaml::{Node, Value};
+use serde_json::Value as Json;
 use std::collections::BTreeMap;
 
 /// Most folders a directories generator looks at.
@@ -27,12 +28,12 @@ const MAX_DIRECTORIES: usize = 100_000;
 
 /// The parameter sets of one `git` generator, or why its applications are not judged.
 pub(crate) fn elements(
-    r: &Resolver<'_>,
-    manifest: &str,
-    name: &str,
+    g: &Gen<'_>,
     at: &str,
     git: &Node,
 ) -> Result<Result<Vec<Element>, NotJudged>, ConfigError> {
+    let (r, manifest, name) = (g.r, g.manifest, g.name);
+    let go_prefix = text(git, "pathParamPrefix").filter(|p| !p.is_empty());
     for (key, value) in git.as_map().unwrap_or_default() {
         let k = key.key_text().unwrap_or_default();
         if !matches!(
@@ -100,9 +101,15 @@ pub(crate) fn elements(
             .enumerate()
             .map(|(i, dir)| {
                 let mut params = BTreeMap::new();
-                path_params(&mut params, &prefix, dir);
+                let mut go = JsonMap::new();
+                if g.go {
+                    go_insert_path(&mut go, go_prefix, go_path(dir));
+                } else {
+                    path_params(&mut params, &prefix, dir);
+                }
                 Element {
                     params,
+                    go,
                     line: git.line,
                     describe: format!("{at}.git.directories: {dir} ({i})"),
                 }
@@ -142,6 +149,7 @@ pub(crate) fn elements(
         };
         for (oi, object) in objects.into_iter().enumerate() {
             let mut params = BTreeMap::new();
+            let mut go = JsonMap::new();
             if let Some(object) = object {
                 if object.as_map().is_none() {
                     return Err(ConfigError::new(
@@ -150,23 +158,73 @@ pub(crate) fn elements(
                     )
                     .at(Some(object.line), Some(object.col)));
                 }
-                flatten(object, "", &mut params);
+                if g.go {
+                    if let Json::Object(o) = object.to_json() {
+                        go = o;
+                    }
+                } else {
+                    flatten(object, "", &mut params);
+                }
             }
-            path_params(&mut params, &prefix, &dir);
             let filename = file.rsplit('/').next().unwrap_or(&file).to_string();
-            params.insert(format!("{prefix}.filename"), filename.clone());
-            params.insert(
-                format!("{prefix}.filenameNormalized"),
-                sanitize_name(&filename),
-            );
+            if g.go {
+                let mut path = go_path(&dir);
+                path.insert("filename".into(), Json::String(filename.clone()));
+                path.insert(
+                    "filenameNormalized".into(),
+                    Json::String(sanitize_name(&filename)),
+                );
+                go_insert_path(&mut go, go_prefix, path);
+            } else {
+                path_params(&mut params, &prefix, &dir);
+                params.insert(format!("{prefix}.filename"), filename.clone());
+                params.insert(
+                    format!("{prefix}.filenameNormalized"),
+                    sanitize_name(&filename),
+                );
+            }
             elements.push(Element {
                 params,
+                go,
                 line: git.line,
                 describe: format!("{at}.git.files: {file}[{oi}]"),
             });
         }
     }
     Ok(Ok(elements))
+}
+
+/// The `path` parameter of folder `dir` with `goTemplate`: `path`, `basename`,
+/// `basenameNormalized` and `segments` (Go's `strings.Split`, empty segments kept).
+fn go_path(dir: &str) -> JsonMap {
+    let basename = dir.rsplit('/').next().unwrap_or(dir).to_string();
+    let mut m = JsonMap::new();
+    m.insert("path".into(), Json::String(dir.to_string()));
+    m.insert(
+        "basenameNormalized".into(),
+        Json::String(sanitize_name(&basename)),
+    );
+    m.insert("basename".into(), Json::String(basename));
+    m.insert(
+        "segments".into(),
+        Json::Array(dir.split('/').map(|s| Json::String(s.into())).collect()),
+    );
+    m
+}
+
+/// `path` put into the parameters, under `<prefix>.path` when `pathParamPrefix` is set (a
+/// nested map: `{{ .prefix.path.basename }}`), overriding a file's own `path` key.
+fn go_insert_path(go: &mut JsonMap, prefix: Option<&str>, path: JsonMap) {
+    match prefix {
+        Some(p) => {
+            let mut holder = JsonMap::new();
+            holder.insert("path".into(), Json::Object(path));
+            go.insert(p.to_string(), Json::Object(holder));
+        }
+        None => {
+            go.insert("path".into(), Json::Object(path));
+        }
+    }
 }
 
 /// `path`, `path.basename`, `path.basenameNormalized` and `path[i]` of folder `dir`.

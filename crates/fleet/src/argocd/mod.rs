@@ -24,13 +24,19 @@
 //! [`NotJudged`] with its reason, so every report can say so.
 //!
 //! This module reads the manifests as YAML trees with lines; it knows nothing of helm. Go
-//! templates (`goTemplate: true`) need Go's own `text/template` and sprig, so they are refused
-//! here rather than approximated.
+//! templates (`goTemplate: true`) need Go's own `text/template` and sprig: they are handed to a
+//! [`GoTemplates`] evaluator (the engine runs them through helm), never approximated here.
 
 mod appset;
 mod clusters;
 mod git;
+pub(crate) mod gotemplate;
 mod lines;
+
+pub use gotemplate::{
+    lex as lex_go_template, rename_function, GoTemplateFailure, GoTemplateJob, GoTemplates,
+    ARGO_ONLY,
+};
 
 use crate::{render_template, ConfigError, Repo, MAX_CONFIG_BYTES};
 use imagegate_yaml::{Node, Value};
@@ -260,6 +266,8 @@ pub(crate) struct Resolver<'a> {
     pub settings: &'a ArgoCdSettings,
     pub helm: &'a crate::HelmSettings,
     pub this_repo: Vec<String>,
+    /// What evaluates `goTemplate` ApplicationSets, when there is one.
+    pub templates: Option<&'a dyn GoTemplates>,
 }
 
 /// A repository URL normalised for comparison (Argo CD's `NormalizeGitURL` in spirit): no
@@ -300,6 +308,7 @@ pub(crate) fn resolve(
     root: &Node,
     settings: &ArgoCdSettings,
     helm: &crate::HelmSettings,
+    templates: Option<&dyn GoTemplates>,
 ) -> Result<ArgoCdFleet, ConfigError> {
     let here = |path: &str| root.at_path(path);
     if settings.manifests.is_empty() {
@@ -321,31 +330,48 @@ pub(crate) fn resolve(
             .iter()
             .map(|u| normalise_repo_url(u))
             .collect(),
+        templates,
     };
     let mut out = ArgoCdFleet::default();
+    // Every glob, file and object is read, and every error kept: one run shows them all.
+    let mut errors = Vec::new();
     let mut files = Vec::new();
     for (i, glob) in settings.manifests.iter().enumerate() {
         let at = here(&format!("argocd.manifests[{i}]"));
-        let matched = repo
-            .glob(glob)
-            .map_err(|m| ConfigError::new(file, m).at_node(at))?;
-        if matched.is_empty() {
-            return Err(ConfigError::new(file, format!("`{glob}` matches no file"))
-                .at_node(at)
-                .hint("Argo CD manifest files are matched relative to the repository root"));
+        match repo.glob(glob) {
+            Err(m) => errors.push(ConfigError::new(file, m).at_node(at)),
+            Ok(matched) if matched.is_empty() => errors.push(
+                ConfigError::new(file, format!("`{glob}` matches no file"))
+                    .at_node(at)
+                    .hint("Argo CD manifest files are matched relative to the repository root"),
+            ),
+            Ok(matched) => files.extend(matched),
         }
-        files.extend(matched);
     }
     files.sort();
     files.dedup();
     for manifest in files {
-        let text = repo.read_to_string(&manifest, MAX_CONFIG_BYTES)?;
-        let docs = imagegate_yaml::load_all(&text, &imagegate_yaml::Limits::default())
-            .map_err(|e| ConfigError::new(&manifest, e.message).at(Some(e.line), Some(e.col)))?;
+        let text = match repo.read_to_string(&manifest, MAX_CONFIG_BYTES) {
+            Ok(t) => t,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        let docs = match imagegate_yaml::load_all(&text, &imagegate_yaml::Limits::default()) {
+            Ok(d) => d,
+            Err(e) => {
+                errors.push(ConfigError::new(&manifest, e.message).at(Some(e.line), Some(e.col)));
+                continue;
+            }
+        };
         for doc in &docs {
-            resolver.object(&manifest, doc, &mut out)?;
+            if let Err(e) = resolver.object(&manifest, doc, &mut out) {
+                errors.push(e);
+            }
         }
     }
+    ConfigError::collect(errors)?;
     Ok(out)
 }
 

@@ -550,8 +550,27 @@ fn what_the_application_set_reader_does_not_evaluate_is_an_error_at_its_line() {
                 "spec:\n  generators:",
                 "spec:\n  goTemplate: true\n  generators:",
             ),
-            5,
-            "sets goTemplate: true, which imagegate does not evaluate yet",
+            12,
+            "sets goTemplate: true, and no Go template evaluator is available here",
+        ),
+        (
+            APPSET.replace(
+                "spec:\n  generators:",
+                "spec:\n  goTemplate: true\n  goTemplateOptions: [missingkey=error]\n  generators:",
+            )
+            .replace("{{cluster}}", "{{ .cluster }}")
+            .replace("{{values.tag}}", "{{ .values.nope }}"),
+            23,
+            "generators[0].list.elements[0]: template: executing at <.values.nope>: map has no entry for key \"nope\"",
+        ),
+        (
+            APPSET.replace(
+                "spec:\n  generators:",
+                "spec:\n  goTemplate: true\n  generators:",
+            )
+            .replace("{{cluster}}", "{{ include \"x\" . }}"),
+            12,
+            "function \"include\" not defined",
         ),
         (
             APPSET.replace("    - list:", "    - clusters: {}\n    - list:"),
@@ -909,5 +928,114 @@ fn a_clusters_generator_reads_the_declared_clusters() {
     assert_eq!(
         cluster_cells("{selector: {matchExpressions: [{key: region, operator: DoesNotExist}]}, values: {tier: x}}"),
         ["dev.example/web-dev tier=x"]
+    );
+}
+
+#[test]
+fn a_template_patch_is_merged_into_each_application_as_argo_cd_applies_it() {
+    let text = APPSET.replace(
+        "  template:\n",
+        "  templatePatch: |\n    spec:\n      project: elsewhere\n      source:\n        helm:\n          valueFiles: ['patched-{{cluster}}.yaml', values-{{cluster}}.yaml]\n          parameters: null\n  template:\n",
+    );
+    let fleet = fleet_of(
+        &[
+            ("argocd/appset.yaml", text.as_str()),
+            ("charts/web/Chart.yaml", CHART),
+            ("charts/web/values-dev.yaml", "a: 1\n"),
+            ("charts/web/values-prod.yaml", "a: 1\n"),
+            ("charts/web/patched-dev.yaml", "a: 1\n"),
+            ("charts/web/patched-prod.yaml", "a: 1\n"),
+        ],
+        &format!("{SECTION}  environment: '{{project}}-{{destination}}'\n"),
+    )
+    .unwrap();
+    let dev = cell(&fleet, "dev-guestbook");
+    // Lists are replaced, null removes, the project stays the template's.
+    assert_eq!(
+        paths(dev),
+        [
+            ("charts/web/patched-dev.yaml", true),
+            ("charts/web/values-dev.yaml", true)
+        ]
+    );
+    assert!(dev.parameters.is_empty(), "{:?}", dev.parameters);
+    assert_eq!(dev.environment, "default-dev");
+    assert_eq!(
+        paths(cell(&fleet, "prod-guestbook"))[0],
+        ("charts/web/patched-prod.yaml", true)
+    );
+
+    // A missing file named by the patch is an error at its line in the manifest.
+    let missing = text.replace("'patched-{{cluster}}.yaml'", "'gone-{{cluster}}.yaml'");
+    let e = fleet_of(
+        &[
+            ("argocd/appset.yaml", missing.as_str()),
+            ("charts/web/Chart.yaml", CHART),
+            ("charts/web/values-dev.yaml", "a: 1\n"),
+        ],
+        SECTION,
+    )
+    .unwrap_err();
+    assert_eq!(
+        (e.file.as_str(), e.line),
+        ("argocd/appset.yaml", Some(15)),
+        "{e}"
+    );
+    assert!(
+        e.message
+            .contains("values file charts/web/gone-dev.yaml does not exist"),
+        "{e}"
+    );
+
+    for (patch, line, message) in [
+        (
+            "  templatePatch: |\n    spec:\n      $patch: replace\n",
+            11,
+            "directive `$patch`",
+        ),
+        ("  templatePatch: |\n    - a\n", 11, "is not a mapping"),
+        ("  templatePatch: {spec: {}}\n", 10, "must be a string"),
+    ] {
+        let text = APPSET.replace("  template:\n", &format!("{patch}  template:\n"));
+        let e = fleet_of(
+            &[
+                ("argocd/appset.yaml", text.as_str()),
+                ("charts/web/Chart.yaml", CHART),
+            ],
+            SECTION,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.file.as_str(), e.line),
+            ("argocd/appset.yaml", Some(line)),
+            "{e}"
+        );
+        assert!(e.message.contains(message), "{e}");
+    }
+}
+
+#[test]
+fn every_manifest_error_is_reported_in_one_run() {
+    let broken = APPSET.replace(
+        "path: charts/web",
+        "path: charts/nope\n        helm: {valueFiles: [gone.yaml]}",
+    );
+    let e = fleet_of(
+        &[
+            ("argocd/a.yaml", broken.as_str()),
+            ("argocd/b.yaml", "kind: Application\nmetadata: {}\n"),
+            ("charts/web/Chart.yaml", CHART),
+        ],
+        &format!("{SECTION}  clusters: []\n"),
+    )
+    .unwrap_err();
+    let all: Vec<(String, Option<u32>)> = e.all().into_iter().map(|e| (e.file, e.line)).collect();
+    assert_eq!(all.len(), 2, "{e}");
+    assert_eq!(all[0].0, "argocd/a.yaml", "{e}");
+    assert_eq!(all[1], ("argocd/b.yaml".to_string(), Some(1)), "{e}");
+    assert!(
+        e.to_string()
+            .contains("2 errors in argocd/a.yaml, argocd/b.yaml"),
+        "{e}"
     );
 }

@@ -38,7 +38,9 @@ impl Renderer for GitlabRenderer<'_> {
             .iter()
             .filter(|f| !f.excepted)
             .map(|f| {
-                let (path, line) = super::where_to_fix(f).unzip();
+                let place = super::where_to_fix(f);
+                let line = place.as_ref().and_then(|p| p.line);
+                let path = place.map(|p| p.file);
                 // A finding about no file (none today) names the configuration's folder.
                 let path = match path {
                     Some(p) => super::from_checkout_root(self.path_prefix, &p),
@@ -53,7 +55,7 @@ impl Renderer for GitlabRenderer<'_> {
                     location: Location {
                         path,
                         lines: Lines {
-                            begin: line.flatten().unwrap_or(1).max(1),
+                            begin: line.unwrap_or(1).max(1),
                         },
                     },
                 }

@@ -138,10 +138,11 @@ fn describe(f: &ReportFinding) -> String {
     if let Some(image) = &f.image {
         line.push_str(&format!("; image {image}"));
     }
-    match (&f.origin, &f.template) {
-        (Some(origin), _) => line.push_str(&format!("; fix at {origin}")),
-        (None, Some(template)) => line.push_str(&format!("; template {template}")),
-        (None, None) => {}
+    match (&f.origin, f.template_place(), &f.template) {
+        (Some(origin), _, _) => line.push_str(&format!("; fix at {origin}")),
+        (None, Some(at), _) => line.push_str(&format!("; at {}", at.describe())),
+        (None, None, Some(template)) => line.push_str(&format!("; template {template}")),
+        (None, None, None) => {}
     }
     if f.severity == Severity::Warning && !f.excepted {
         line.push_str(" (warning: does not fail the check)");

@@ -369,8 +369,10 @@ fn where_to_fix(f: &ReportFinding) -> String {
         parts.push(format!("parts: {}", of_parts.join(", ")));
     }
     if f.origin.is_none() {
-        if let Some(template) = &f.template {
-            parts.push(format!("template {}", code(template)));
+        match (f.template_place(), &f.template) {
+            (Some(at), _) => parts.push(format!("at {}", text(&at.describe()))),
+            (None, Some(template)) => parts.push(format!("template {}", code(template))),
+            (None, None) => {}
         }
     }
     if parts.is_empty() && !f.chart.is_empty() {

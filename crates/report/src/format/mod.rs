@@ -103,6 +103,7 @@ impl Format {
             Self::Junit => Box::new(junit::JunitRenderer),
             Self::Github => Box::new(github::GithubRenderer {
                 path_prefix: options.path_prefix,
+                rules: options.rules,
             }),
             Self::Markdown => Box::new(markdown::MarkdownRenderer::default()),
             Self::Gitlab => Box::new(gitlab::GitlabRenderer {
@@ -197,17 +198,46 @@ pub(crate) fn from_checkout_root(prefix: &str, path: &str) -> String {
     }
 }
 
-/// Where to fix a finding, as a repository path and line: the values line, else the template
-/// file (no line), else the chart's `Chart.yaml` (no line); `None` for a finding about no file.
-pub(crate) fn where_to_fix(f: &ReportFinding) -> Option<(String, Option<u32>)> {
-    match (&f.origin, &f.template_path_in_repo) {
-        (Some(origin), _) => Some((origin.file.clone(), Some(origin.line.max(1)))),
-        (None, Some(template)) => Some((template.clone(), None)),
-        (None, None) if !f.chart.is_empty() => Some((
+/// Where to fix a finding, in a repository file: its path, and its line and columns when known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Place {
+    /// Repository-relative path.
+    pub file: String,
+    /// 1-based line.
+    pub line: Option<u32>,
+    /// 1-based start column on `line`.
+    pub column: Option<u32>,
+    /// 1-based column just past the end, on `line`.
+    pub end_column: Option<u32>,
+}
+
+/// Where to fix a finding: the values line, else the template line (helm's error, a hard-coded
+/// image), else the template file (no line), else the chart's `Chart.yaml` (no line); `None`
+/// for a finding about no file. A template inside a vendored `.tgz` is the archive, no line.
+pub(crate) fn where_to_fix(f: &ReportFinding) -> Option<Place> {
+    let place = |file: String, line: Option<u32>| Place {
+        file,
+        line,
+        column: None,
+        end_column: None,
+    };
+    match (&f.origin, &f.template_location, &f.template_path_in_repo) {
+        (Some(origin), _, _) => Some(place(origin.file.clone(), Some(origin.line.max(1)))),
+        (None, Some(at), _) => match at.checkout_file() {
+            (archive, true) => Some(place(archive.to_owned(), None)),
+            (file, false) => Some(Place {
+                file: file.to_owned(),
+                line: at.line.map(|l| l.max(1)),
+                column: at.line.and(at.column),
+                end_column: at.line.and(at.column).and(at.end_column),
+            }),
+        },
+        (None, None, Some(template)) => Some(place(template.clone(), None)),
+        (None, None, None) if !f.chart.is_empty() => Some(place(
             format!("{}/Chart.yaml", f.chart.trim_end_matches('/')),
             None,
         )),
-        (None, None) => None,
+        (None, None, None) => None,
     }
 }
 

@@ -202,16 +202,16 @@ pub(crate) fn message(report: &Report, f: &ReportFinding) -> String {
 
 /// Where to fix the finding: the values line, else the template file, else the chart.
 fn location(f: &ReportFinding, prefix: &str) -> Option<Location> {
-    let (path, line) = super::where_to_fix(f)?;
-    let line = line.unwrap_or(1);
-    let (uri, uri_base_id) = artifact_uri(&super::from_checkout_root(prefix, &path));
+    let place = super::where_to_fix(f)?;
+    let (uri, uri_base_id) = artifact_uri(&super::from_checkout_root(prefix, &place.file));
     let (region, context_region) = match (&f.origin, &f.snippet) {
         (Some(origin), Some(snippet)) => regions(origin.line.max(1), snippet),
         _ => (
             Region {
-                start_line: line.max(1),
-                end_line: None,
-                snippet: None,
+                start_line: place.line.unwrap_or(1).max(1),
+                start_column: place.column,
+                end_column: place.end_column,
+                ..Region::default()
             },
             None,
         ),
@@ -248,6 +248,7 @@ fn related_locations(f: &ReportFinding, prefix: &str) -> Vec<RelatedLocation> {
                         start_line: origin.line.max(1),
                         end_line: None,
                         snippet: None,
+                        ..Region::default()
                     },
                     context_region: None,
                 },
@@ -269,6 +270,7 @@ fn regions(line: u32, snippet: &Snippet) -> (Region, Option<Region>) {
                 start_line: line,
                 end_line: None,
                 snippet: None,
+                ..Region::default()
             },
             None,
         );
@@ -279,6 +281,7 @@ fn regions(line: u32, snippet: &Snippet) -> (Region, Option<Region>) {
         snippet: Some(Message {
             text: line_text.clone(),
         }),
+        ..Region::default()
     };
     // A context region must be a proper superset of the region (SARIF1008): none for one line.
     if snippet.lines.len() < 2 {
@@ -293,6 +296,7 @@ fn regions(line: u32, snippet: &Snippet) -> (Region, Option<Region>) {
         snippet: Some(Message {
             text: snippet.lines.join("\n"),
         }),
+        ..Region::default()
     };
     (region, Some(context))
 }
@@ -587,10 +591,14 @@ struct ArtifactLocation {
     uri_base_id: Option<&'static str>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct Region {
     start_line: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    start_column: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    end_column: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     end_line: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -663,6 +671,33 @@ mod tests {
         // A snippet that does not hold the line adds nothing.
         let (region, context) = regions(9, &two);
         assert!(region.snippet.is_none() && context.is_none());
+    }
+
+    #[test]
+    fn a_template_location_is_a_region_with_columns() {
+        let mut f = ReportFinding::new("render-failed", Severity::Error, "m", "dev", "a", "c");
+        f.template_location = Some(crate::TemplateLocation {
+            line: Some(5),
+            column: Some(9),
+            end_column: Some(14),
+            ..crate::TemplateLocation::file("c/templates/app.yaml")
+        });
+        let json = |f: &ReportFinding| {
+            serde_json::to_value(location(f, "gitops").map(|l| l.physical_location))
+                .unwrap_or_default()
+        };
+        let at = json(&f);
+        assert_eq!(at["artifactLocation"]["uri"], "gitops/c/templates/app.yaml");
+        assert_eq!(
+            at["region"],
+            serde_json::json!({"startLine": 5, "startColumn": 9, "endColumn": 14})
+        );
+        // A YAML error's rendered line is not a template line: the file, at line 1, no column.
+        f.template_location = Some(crate::TemplateLocation {
+            rendered_line: Some(7),
+            ..crate::TemplateLocation::file("c/templates/app.yaml")
+        });
+        assert_eq!(json(&f)["region"], serde_json::json!({"startLine": 1}));
     }
 
     #[test]

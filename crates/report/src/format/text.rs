@@ -420,6 +420,9 @@ fn write_finding_body(
         }
         facts.push(("template", t));
     }
+    if let Some(at) = f.template_place() {
+        facts.push(("at", one_line(&at.describe()).into_owned()));
+    }
     match (&f.origin, &f.origin_note) {
         (Some(origin), Some(note)) => {
             facts.push((

@@ -1,0 +1,107 @@
+//! One module per subcommand.
+
+mod audit;
+mod cells;
+mod check;
+mod completions;
+mod diff;
+mod exceptions;
+mod explain;
+mod images;
+mod init;
+mod merge;
+mod promote;
+mod registry;
+mod scan;
+
+use crate::cli::{Cli, Command, HelmArgs, MatrixArgs};
+use crate::Fatal;
+use anyhow::Result;
+use imagegate_engine::Config;
+use imagegate_fleet::Cell;
+use std::path::{Path, PathBuf};
+
+/// Runs the command; the `u8` is the exit status.
+pub fn run(cli: Cli) -> Result<u8> {
+    match cli.command {
+        Command::Check(a) => check::run(a),
+        Command::Scan(a) => scan::run(a),
+        Command::Images(a) => images::run(a),
+        Command::Cells(a) => cells::run(a),
+        Command::Audit(a) => audit::run(a),
+        Command::Merge(a) => merge::run(a),
+        Command::Diff(a) => diff::run(a),
+        Command::Promote(a) => promote::run(a),
+        Command::Explain(a) => explain::run(a),
+        Command::Exceptions(c) => exceptions::run(c),
+        Command::Init(a) => init::run(a),
+        Command::Completions(a) => completions::run(a),
+    }
+}
+
+/// The configuration file: `--config`, else `imagegate.yaml` in the working folder or the
+/// nearest one above it, up to the git repository root (`imagegate_engine::config::find_default`).
+pub fn config_path(arg: &Option<PathBuf>) -> Result<PathBuf> {
+    if let Some(path) = arg {
+        return Ok(path.clone());
+    }
+    let cwd = std::env::current_dir()
+        .and_then(|d| d.canonicalize())
+        .map_err(|e| Fatal(format!("cannot read the working folder: {e}")))?;
+    Ok(imagegate_engine::config::find_default(&cwd)?)
+}
+
+/// Loads the configuration, turning every problem into an exit-2 error that names the file;
+/// `helm` (`--helm`) evaluates the Go templates of `goTemplate` ApplicationSets.
+pub fn load_config(path: &Path, helm: Option<&Path>) -> Result<Config> {
+    Ok(Config::open_with_helm(path, helm)?)
+}
+
+/// The cells selected by `--env` / `--app` / `--skip-cell` (see
+/// `imagegate_engine::select::select`).
+pub fn select_cells(cfg: &Config, m: &MatrixArgs) -> Result<Vec<Cell>> {
+    let cells = cfg.cells().map_err(|e| Fatal(e.to_string()))?;
+    Ok(imagegate_engine::select::select(
+        &cells,
+        &imagegate_engine::select::Selection {
+            envs: &m.envs,
+            apps: &m.apps,
+            skip_cells: &m.skip_cells,
+        },
+    )?)
+}
+
+/// Renders and judges `cells` with the helm, limits and render cache of the `--helm`, `-j`,
+/// `--timeout` and cache flags.
+pub fn run_fleet(
+    cfg: &Config,
+    cells: &[Cell],
+    args: &HelmArgs,
+    plan: crate::fleet::Plan,
+    observer: &dyn imagegate_engine::Observer,
+) -> Result<crate::fleet::Run> {
+    run_fleet_with(cfg, cells, args, plan, observer, None)
+}
+
+/// [`run_fleet`], asking `remote` about pinned images (`check --registry`).
+pub fn run_fleet_with(
+    cfg: &Config,
+    cells: &[Cell],
+    args: &HelmArgs,
+    plan: crate::fleet::Plan,
+    observer: &dyn imagegate_engine::Observer,
+    remote: Option<&dyn imagegate_engine::pipeline::RemoteLookup>,
+) -> Result<crate::fleet::Run> {
+    let helm = imagegate_render::Helm::locate(args.helm.as_deref(), cfg.repo.root())
+        .map_err(|e| Fatal(e.to_string()))?;
+    let renderer = imagegate_engine::HelmRenderer::new(&helm);
+    let ctx = crate::fleet::Context::new(
+        cfg,
+        &renderer,
+        &args.overrides(),
+        args.cache.choice(),
+        observer,
+    )?;
+    let ctx = crate::fleet::Context { remote, ..ctx };
+    crate::fleet::run(&ctx, cells, plan)
+}
