@@ -75,28 +75,28 @@ fn helm_check_registry_finds_a_lying_tag_a_missing_digest_and_a_missing_platform
     let web = registry.push(
         &Layout::index(&["linux/amd64", "linux/arm64/v8"], "web"),
         "acme/web",
-        "v1",
+        "v1.2.3",
     );
-    let api = registry.push(&Layout::single("linux/amd64", "api"), "acme/api", "v1");
-    // jobs:v1 is pinned at the first push, then the tag moves to another image.
+    let api = registry.push(&Layout::single("linux/amd64", "api"), "acme/api", "v1.2.3");
+    // jobs:v1.2.3 is pinned at the first push, then the tag moves to another image.
     let jobs = registry.push(
         &Layout::index(&["linux/arm64"], "jobs one"),
         "acme/jobs",
-        "v1",
+        "v1.2.3",
     );
     let moved = registry.push(
         &Layout::index(&["linux/arm64"], "jobs two"),
         "acme/jobs",
-        "v1",
+        "v1.2.3",
     );
     assert_ne!(jobs, moved);
     let missing = format!("sha256:{}", "0".repeat(64));
     let image =
         |repo: &str, tag: &str, digest: &str| format!("{}{tag}@{digest}", registry.repo(repo));
     let images = [
-        ("web", image("acme/web", ":v1", &web)),
+        ("web", image("acme/web", ":v1.2.3", &web)),
         ("api", image("acme/api", "", &api)),
-        ("jobs", image("acme/jobs", ":v1", &jobs)),
+        ("jobs", image("acme/jobs", ":v1.2.3", &jobs)),
         ("worker", image("acme/worker", "", &missing)),
     ];
     let repo = fleet(&images);
@@ -152,7 +152,7 @@ fn helm_check_registry_finds_a_lying_tag_a_missing_digest_and_a_missing_platform
 fn helm_check_without_registry_never_connects_and_a_dead_registry_is_exit_2() {
     // Nothing listens on this port.
     let dead = format!("127.0.0.1:{}", free_port());
-    let a = format!("{dead}/acme/web:v1@sha256:{}", "a".repeat(64));
+    let a = format!("{dead}/acme/web:v1.2.3@sha256:{}", "a".repeat(64));
     let b = format!("{dead}/acme/api@sha256:{}", "b".repeat(64));
     let repo = fleet(&[("web", a.clone()), ("api", b.clone())]);
 
@@ -182,8 +182,12 @@ fn helm_check_without_registry_never_connects_and_a_dead_registry_is_exit_2() {
 #[test]
 fn helm_check_registry_without_credentials_is_exit_2_naming_the_image() {
     let registry = TestRegistry::start_with_login("ci", "s3cret-pass");
-    let digest = registry.push(&Layout::single("linux/arm64", "p"), "acme/private", "v1");
-    let image = format!("{}:v1@{digest}", registry.repo("acme/private"));
+    let digest = registry.push(
+        &Layout::single("linux/arm64", "p"),
+        "acme/private",
+        "v1.2.3",
+    );
+    let image = format!("{}:v1.2.3@{digest}", registry.repo("acme/private"));
     let repo = fleet(&[("private", image.clone())]);
     let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_imagegate"))
