@@ -197,6 +197,23 @@ pub struct FleetArgs {
     pub history: usize,
 }
 
+/// `check --registry`: ask the registries too (opt-in; the default check never opens a
+/// connection).
+#[derive(Debug, Args)]
+pub struct RegistryArgs {
+    /// Also ask each pinned image's registry: the digest exists (registry-digest-missing), the
+    /// tag of `repo:tag@sha256:…` still points at it (registry-tag-mismatch), and it covers the
+    /// platforms its environment declares (registry-platform-missing). A registry that cannot
+    /// be asked fails the run with exit status 2. Credentials: ~/.docker/config.json, and
+    /// GHCR_TOKEN or GITHUB_TOKEN for ghcr.io (see docs/security.md).
+    #[arg(long)]
+    pub registry: bool,
+    /// A registry (`host[:port]`) to reach over plain HTTP; loopback registries always are
+    /// (repeatable).
+    #[arg(long, value_name = "HOST", requires = "registry")]
+    pub insecure_registry: Vec<String>,
+}
+
 /// `imagegate check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -208,6 +225,8 @@ pub struct CheckArgs {
     pub output: OutputArgs,
     #[command(flatten)]
     pub fleet: FleetArgs,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
     /// Check one chart without a configuration file.
     #[arg(long, value_name = "DIR", conflicts_with = "config")]
     pub chart: Option<PathBuf>,

@@ -42,8 +42,25 @@ pub fn run(args: CheckArgs) -> Result<u8> {
     };
     let observer =
         crate::progress::Terminal::new(!args.output.no_progress).quiet(args.output.quiet);
-    let report =
-        outputs.prepare(super::run_fleet(&cfg, &cells, &args.helm, plan, &observer)?.report);
+    // Opt-in: without --registry nothing here opens a connection.
+    let remote = match args.registry.registry {
+        true => Some(super::registry::Remote::new(&cfg, &args.registry)?),
+        false => None,
+    };
+    let run = super::run_fleet_with(
+        &cfg,
+        &cells,
+        &args.helm,
+        plan,
+        &observer,
+        remote
+            .as_ref()
+            .map(|r| r as &dyn imagegate_engine::pipeline::RemoteLookup),
+    )?;
+    if let Some(remote) = &remote {
+        remote.fail_on_errors()?;
+    }
+    let report = outputs.prepare(run.report);
     outputs.emit(&report)?;
     Ok(outputs.exit_code(&report))
 }

@@ -11,6 +11,7 @@ mod images;
 mod init;
 mod merge;
 mod promote;
+mod registry;
 mod scan;
 
 use crate::cli::{Cli, Command, HelmArgs, MatrixArgs};
@@ -79,6 +80,18 @@ pub fn run_fleet(
     plan: crate::fleet::Plan,
     observer: &dyn imagegate_engine::Observer,
 ) -> Result<crate::fleet::Run> {
+    run_fleet_with(cfg, cells, args, plan, observer, None)
+}
+
+/// [`run_fleet`], asking `remote` about pinned images (`check --registry`).
+pub fn run_fleet_with(
+    cfg: &Config,
+    cells: &[Cell],
+    args: &HelmArgs,
+    plan: crate::fleet::Plan,
+    observer: &dyn imagegate_engine::Observer,
+    remote: Option<&dyn imagegate_engine::pipeline::RemoteLookup>,
+) -> Result<crate::fleet::Run> {
     let helm = imagegate_render::Helm::locate(args.helm.as_deref(), cfg.repo.root())
         .map_err(|e| Fatal(e.to_string()))?;
     let renderer = imagegate_engine::HelmRenderer::new(&helm);
@@ -89,5 +102,6 @@ pub fn run_fleet(
         args.cache.choice(),
         observer,
     )?;
+    let ctx = crate::fleet::Context { remote, ..ctx };
     crate::fleet::run(&ctx, cells, plan)
 }

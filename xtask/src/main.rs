@@ -15,6 +15,7 @@ mod fuzz;
 mod helm;
 mod lint;
 mod precommit;
+mod registry_tools;
 mod sarif;
 
 use anyhow::{bail, Context, Result};
@@ -215,6 +216,8 @@ fn test(root: &Path, rest: &[String]) -> Result<()> {
         }
         None => None,
     };
+    // The `check --registry` tests start a real registry and push images with skopeo.
+    registry_tools::provision()?;
     let helms: Vec<_> = helm::provision_all(root)?
         .into_iter()
         .filter(|h| only.is_none_or(|m| m == h.major))

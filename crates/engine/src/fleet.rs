@@ -62,6 +62,8 @@ pub struct Context<'a> {
     pub today: chrono::NaiveDate,
     /// Warnings and progress.
     pub observer: &'a dyn Observer,
+    /// `check --registry`: the registry's answers for the `registry-*` rules (`None`: offline).
+    pub remote: Option<&'a dyn crate::pipeline::RemoteLookup>,
 }
 
 impl<'a> Context<'a> {
@@ -81,6 +83,7 @@ impl<'a> Context<'a> {
             cache,
             today: today()?,
             observer,
+            remote: None,
         })
     }
 }
@@ -131,7 +134,10 @@ pub fn run(ctx: &Context<'_>, cells: &[Cell], plan: Plan) -> Result<Run> {
     let settings = &cfg.model.policy;
     let today = ctx.today;
     let lineage_on = cfg.model.promotion.is_some();
-    let judge = Judge::of(cfg, today, plan.inventory || lineage_on);
+    let judge = Judge {
+        remote: ctx.remote,
+        ..Judge::of(cfg, today, plan.inventory || lineage_on)
+    };
     let opts = &ctx.render;
     let outcomes = pipeline::run_with_cache(
         &judge,

@@ -52,6 +52,22 @@ pub struct Judge<'a> {
     /// The work budget of one cell's provenance search (`imagegate_origin::DEFAULT_BUDGET`):
     /// a cell whose search runs out of it fails, not judged.
     pub origin_budget: u64,
+    /// `check --registry`: where the registry's answers come from (`None`: no registry is
+    /// asked, and nothing opens a connection).
+    pub remote: Option<&'a dyn RemoteLookup>,
+}
+
+/// What a registry says about pinned images, for the `registry-*` rules (`check --registry`).
+///
+/// An image it cannot answer for returns `None` and is not judged; the implementation keeps the
+/// reason and the caller fails the run with it (exit status 2), so nothing passes unasked.
+pub trait RemoteLookup: Sync {
+    /// The registry's answer for the digest-pinned reference `image`, or `None` when the
+    /// registry could not be asked.
+    fn facts(&self, image: &str) -> Option<imagegate_policy::RemoteFacts>;
+
+    /// The platforms (`os/arch[/variant]`) environment `env` declares (`platforms:`).
+    fn platforms(&self, env: &str) -> &[String];
 }
 
 impl<'a> Judge<'a> {
@@ -67,6 +83,7 @@ impl<'a> Judge<'a> {
             inventory,
             sites: false,
             origin_budget: imagegate_origin::DEFAULT_BUDGET,
+            remote: None,
         }
     }
 
@@ -214,6 +231,18 @@ impl<'a> Judge<'a> {
     ) -> CellOutcome {
         let mut findings: Vec<Finding> =
             imagegate_policy::evaluate(ctx, &decoded.objects, &decoded.errors, self.settings);
+        if let Some(remote) = self.remote {
+            let lookup = |image: &str| remote.facts(image);
+            findings.extend(imagegate_policy::evaluate_remote(
+                ctx,
+                &decoded.objects,
+                remote.platforms(&ctx.environment),
+                &lookup,
+                self.settings,
+            ));
+            // Stable, as `evaluate` orders them: by document.
+            findings.sort_by_key(|f| f.document);
+        }
         let matched =
             imagegate_policy::apply_exceptions(&mut findings, self.exceptions, self.today);
         let stack = match (self.config, cell) {

@@ -41,6 +41,7 @@ pub fn scan(
         inventory: false,
         sites: false,
         origin_budget: imagegate_origin::DEFAULT_BUDGET,
+        remote: None,
     };
     let mut findings = Vec::new();
     let mut cells = Vec::new();

@@ -17,6 +17,7 @@ yaml ◄── decode ◄── policy
 fleet, policy, yaml ◄── origin
 yaml ◄── edit
 yaml, fleet, render, decode, policy, origin, report, edit ◄── engine ◄── cli
+policy ◄── registry ◄── cli
 engine ◄── fuzz
 cli ◄── xtask
 report

@@ -80,6 +80,7 @@ fn history_accepts_a_digest_staging_ran_in_an_earlier_commit() {
             cache: CacheChoice::Off,
             today: today(),
             observer: &observer,
+            remote: None,
         };
         let run = fleet::run(
             &ctx,

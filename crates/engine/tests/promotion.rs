@@ -150,6 +150,7 @@ fn the_inventory_holds_every_image_site() {
         cache: CacheChoice::Off,
         today: today(),
         observer: &imagegate_engine::Quiet,
+        remote: None,
     };
     let run = fleet::run(
         &ctx,

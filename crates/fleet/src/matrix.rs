@@ -25,6 +25,9 @@ pub struct Environment {
     pub api_versions: Vec<String>,
     /// Where it was declared (record file or the configuration file).
     pub source: String,
+    /// The platforms of its nodes (`os/architecture[/variant]`), for `check --registry`;
+    /// empty when it declares none.
+    pub platforms: Vec<String>,
 }
 
 /// One resolved component.
@@ -332,6 +335,7 @@ pub(crate) fn resolve_environments(
         kube_version: model.helm.kube_version.clone(),
         api_versions: model.helm.api_versions.clone(),
         source,
+        platforms: Vec::new(),
     };
     for (i, entry) in model.environments.iter().enumerate() {
         let here = || root.at_path(&format!("environments[{i}]"));
@@ -403,6 +407,16 @@ pub(crate) fn resolve_environments(
                 if let Some(a) = &inline.api_versions {
                     env.api_versions = a.clone();
                 }
+                if let Some(platforms) = &inline.platforms {
+                    for (pi, p) in platforms.iter().enumerate() {
+                        validate_platform(p).map_err(|m| {
+                            ConfigError::new(file, m).at_node(
+                                root.at_path(&format!("environments[{i}].platforms[{pi}]")),
+                            )
+                        })?;
+                    }
+                    env.platforms = platforms.clone();
+                }
             }
         }
     }
@@ -414,6 +428,24 @@ pub(crate) fn resolve_environments(
         );
     }
     Ok(envs)
+}
+
+/// A platform is `os/architecture[/variant]`, lowercase, as image indexes name them.
+fn validate_platform(p: &str) -> Result<(), String> {
+    let parts: Vec<&str> = p.split('/').collect();
+    let plain = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    };
+    if (2..=3).contains(&parts.len()) && parts.iter().all(|s| plain(s)) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{p}` is not a platform; write `os/architecture` or `os/architecture/variant`, \
+             for example `linux/arm64` or `linux/arm/v7`"
+        ))
+    }
 }
 
 /// Names end up in file names, report keys and helm arguments: keep them plain.

@@ -125,6 +125,12 @@ pub struct InlineEnvironment {
     /// Extra `--api-versions` for this environment.
     #[serde(default)]
     pub api_versions: Option<Vec<String>>,
+    /// The platforms of this environment's nodes, `os/architecture[/variant]` (for example
+    /// `[linux/arm64]`): `check --registry` requires every pinned digest to cover each of them
+    /// (`registry-platform-missing`).
+    #[serde(default)]
+    #[schemars(extend("items" = {"type": "string", "pattern": "^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$"}))]
+    pub platforms: Option<Vec<String>>,
 }
 
 /// How cluster-scoped components are rendered.

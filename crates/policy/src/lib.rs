@@ -13,7 +13,9 @@
 //!   configures);
 //! - [`catalog`]: the built-in custom resources and where they keep their images;
 //! - [`evaluate`]: every finding of one cell; [`apply_exceptions`] and [`exception_hygiene`]:
-//!   the time-boxed exceptions over a run.
+//!   the time-boxed exceptions over a run;
+//! - [`evaluate_remote`]: the `registry-*` rules of `check --registry`, over the facts a
+//!   registry gave the caller ([`RemoteFacts`]).
 
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
@@ -23,6 +25,7 @@ mod exceptions;
 mod finding;
 mod reference;
 pub mod registry;
+mod remote;
 pub mod rules;
 mod settings;
 
@@ -34,6 +37,7 @@ pub use reference::{
     SHA256_HEX_LEN, TAG_MAX_LEN,
 };
 pub use registry::{rule, rules, RuleId, RuleInfo, RuleStatus, UnknownRuleId};
+pub use remote::{evaluate_remote, pinned_references, platform_matches, RemoteFacts};
 pub use rules::promotion_drift::{PromotionError, PromotionSettings};
 pub use settings::{
     builtin_custom_image_fields, CustomImageFieldSetting, Exception, ExceptionRule,

@@ -112,6 +112,9 @@ registry! {
     ExceptionInvalid => exception_invalid, "exception-invalid";
     PromotionDrift => promotion_drift, "promotion-drift";
     ValuesFileUnused => values_file_unused, "values-file-unused";
+    RegistryDigestMissing => registry_digest_missing, "registry-digest-missing";
+    RegistryTagMismatch => registry_tag_mismatch, "registry-tag-mismatch";
+    RegistryPlatformMissing => registry_platform_missing, "registry-platform-missing";
 }
 
 impl RuleId {

@@ -277,6 +277,7 @@ pub fn run_observed(
         cache,
         today: today(),
         observer,
+        remote: None,
     };
     fleet::run(
         &ctx,

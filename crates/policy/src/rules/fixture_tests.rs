@@ -34,6 +34,9 @@ enum Input {
     Lineage,
     /// The values files read, those on disk, and `valueFolders.ignore`.
     Tree,
+    /// A rendered stream, the environment's `platforms`, and what the registry answered for
+    /// each pinned reference (`check --registry`).
+    Remote,
 }
 
 macro_rules! rule_fixtures {
@@ -71,6 +74,12 @@ rule_fixtures! {
     exception_invalid: ExceptionInvalid, Exceptions, "exceptions.yaml";
     promotion_drift: PromotionDrift, Lineage, "lineage.yaml";
     values_file_unused: ValuesFileUnused, Tree, "tree.yaml";
+    // a digest the registry lacks; a digest it has passes.
+    registry_digest_missing: RegistryDigestMissing, Remote, "remote.yaml";
+    // a tag re-pushed since, and a tag deleted since; a tag that still points at its digest passes.
+    registry_tag_mismatch: RegistryTagMismatch, Remote, "remote.yaml";
+    // an amd64-only image and an index without arm64 on arm64; an index with arm64/v8 passes.
+    registry_platform_missing: RegistryPlatformMissing, Remote, "remote.yaml";
 }
 
 #[test]
@@ -122,6 +131,7 @@ fn check(rule: RuleId, input: Input, fixture: &str) {
         Input::Exceptions => exceptions(&text),
         Input::Lineage => lineage(&text),
         Input::Tree => tree(&text),
+        Input::Remote => remote(rule, &text),
     };
     let findings: Vec<Finding> = findings.into_iter().filter(|f| f.rule == rule).collect();
     assert!(
@@ -401,6 +411,42 @@ fn tree(text: &str) -> Vec<Finding> {
     assert!(
         findings.len() < input.on_disk.len(),
         "the fixture has no values file the rule passes"
+    );
+    findings
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Remote {
+    platforms: Vec<String>,
+    registry: BTreeMap<String, crate::RemoteFacts>,
+    rendered: String,
+}
+
+/// A rendered stream judged against the registry's answers, as `check --registry` judges a cell
+/// of `local`; some pinned image must pass the rule.
+fn remote(rule: RuleId, text: &str) -> Vec<Finding> {
+    let input: Remote = parse(text);
+    let settings = PolicySettings::default();
+    let decoded = decode_stream(&input.rendered, &decode_options(&settings));
+    let cell = cell("local", "local-web", "charts/web");
+    let lookup = |image: &str| input.registry.get(image).cloned();
+    let findings = crate::evaluate_remote(
+        &cell,
+        &decoded.objects,
+        &input.platforms,
+        &lookup,
+        &settings,
+    );
+    let pinned = crate::pinned_references(&decoded.objects);
+    let hit: BTreeSet<&str> = findings
+        .iter()
+        .filter(|f| f.rule == rule)
+        .filter_map(|f| f.image.as_deref())
+        .collect();
+    assert!(
+        pinned.iter().any(|p| !hit.contains(p.as_str())),
+        "{rule}: the fixture has no pinned image the rule passes"
     );
     findings
 }

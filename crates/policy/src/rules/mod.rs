@@ -6,7 +6,8 @@
 //! API docs cannot drift apart. Each module exports `ID` (its [`crate::RuleId`]), `SUMMARY`,
 //! `DEFAULT_SEVERITY` and `DOC`, and a check: over one site (used by [`crate::evaluate`]), over
 //! the whole fleet's plain data ([`promotion_drift::check`], [`values_file_unused::check`]), or a
-//! constructor for what the caller detects itself (render failures, exceptions).
+//! constructor for what the caller detects itself (render failures, exceptions). The `registry-*`
+//! rules judge sites against what a registry answered ([`crate::evaluate_remote`]).
 
 use imagegate_decode::{DecodedObject, ImageSite, ObjectRef, SiteKind};
 
@@ -23,6 +24,9 @@ pub mod mutable_tag;
 pub mod promotion_drift;
 pub mod pull_policy_missing;
 pub mod pull_policy_not_ifnotpresent;
+pub mod registry_digest_missing;
+pub mod registry_platform_missing;
+pub mod registry_tag_mismatch;
 pub mod render_failed;
 pub mod values_file_unused;
 

@@ -1,0 +1,146 @@
+//! The client against a real registry on the loopback interface (see `support`): tags that
+//! moved, digests that do not exist, the platforms of an index and of a single image, a registry
+//! that wants credentials, and one that is down.
+
+mod support;
+
+use std::time::Duration;
+
+use imagegate_registry::{Credentials, Options, Registry};
+use support::{free_port, Layout, TestRegistry};
+
+fn client(credentials: Credentials) -> Registry {
+    Registry::new(Options {
+        credentials,
+        attempts: 2,
+        backoff: Duration::from_millis(50),
+        ..Options::default()
+    })
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn an_index_by_digest_lists_its_platforms_and_its_tag_points_at_it() {
+    let registry = TestRegistry::start();
+    let image = Layout::index(&["linux/amd64", "linux/arm64/v8"], "web");
+    let digest = registry.push(&image, "acme/web", "v1");
+    let reference = format!("{}:v1@{digest}", registry.repo("acme/web"));
+    let facts = client(Credentials::default())
+        .facts(&reference)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(facts.digest_found);
+    assert!(facts.index);
+    assert_eq!(facts.tag_digest.as_deref(), Some(digest.as_str()));
+    assert_eq!(facts.platforms, ["linux/amd64", "linux/arm64/v8"]);
+}
+
+#[test]
+fn a_single_image_reports_the_platform_of_its_configuration() {
+    let registry = TestRegistry::start();
+    let image = Layout::single("linux/amd64", "api");
+    let digest = registry.push(&image, "acme/api", "v1");
+    let facts = client(Credentials::default())
+        .facts(&format!("{}@{digest}", registry.repo("acme/api")))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(facts.digest_found);
+    assert!(!facts.index);
+    assert_eq!(facts.platforms, ["linux/amd64"]);
+    assert_eq!(facts.tag_digest, None, "no tag was asked about");
+}
+
+#[test]
+fn a_retagged_image_shows_where_the_tag_points_now() {
+    let registry = TestRegistry::start();
+    let old = registry.push(&Layout::single("linux/amd64", "one"), "acme/jobs", "v1");
+    let new = registry.push(&Layout::single("linux/amd64", "two"), "acme/jobs", "v1");
+    assert_ne!(old, new);
+    let facts = client(Credentials::default())
+        .facts(&format!("{}:v1@{old}", registry.repo("acme/jobs")))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(facts.digest_found, "the old image is still there by digest");
+    assert_eq!(facts.tag_digest.as_deref(), Some(new.as_str()));
+}
+
+#[test]
+fn a_digest_or_tag_the_registry_lacks_is_an_answer_not_an_error() {
+    let registry = TestRegistry::start();
+    let digest = registry.push(&Layout::single("linux/amd64", "x"), "acme/x", "v1");
+    let client = client(Credentials::default());
+    let missing = format!("sha256:{}", "0".repeat(64));
+    let facts = client
+        .facts(&format!("{}@{missing}", registry.repo("acme/x")))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!facts.digest_found);
+    // A repository that does not exist at all has no such digest either.
+    let facts = client
+        .facts(&format!("{}@{missing}", registry.repo("acme/nothing")))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!facts.digest_found);
+    // A tag that does not exist (any more) points nowhere.
+    let facts = client
+        .facts(&format!("{}:gone@{digest}", registry.repo("acme/x")))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(facts.digest_found);
+    assert_eq!(facts.tag_digest, None);
+}
+
+#[test]
+fn a_registry_that_wants_credentials_fails_without_them_and_answers_with_them() {
+    let registry = TestRegistry::start_with_login("ci", "hunter2-token");
+    let digest = registry.push(
+        &Layout::single("linux/arm64", "secret"),
+        "acme/private",
+        "v1",
+    );
+    let reference = format!("{}:v1@{digest}", registry.repo("acme/private"));
+
+    let err = client(Credentials::default())
+        .facts(&reference)
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(err.image, reference);
+    assert!(err.message.contains("401"), "{err}");
+
+    let mut creds = Credentials::default();
+    creds.insert(&registry.host, "ci".into(), "wrong".into());
+    let err = client(creds).facts(&reference).map(|_| ()).unwrap_err();
+    assert!(err.message.contains("401"), "{err}");
+    assert!(
+        !err.to_string().contains("wrong"),
+        "a password is never shown: {err}"
+    );
+
+    let mut creds = Credentials::default();
+    creds.insert(&registry.host, "ci".into(), "hunter2-token".into());
+    let facts = client(creds)
+        .facts(&reference)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(facts.digest_found);
+    assert_eq!(facts.platforms, ["linux/arm64"]);
+}
+
+#[test]
+fn a_registry_that_is_down_is_an_error_per_image_after_the_retries() {
+    let host = format!("127.0.0.1:{}", free_port());
+    let reference = format!("{host}/acme/web@sha256:{}", "a".repeat(64));
+    let err = client(Credentials::default())
+        .facts(&reference)
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(err.image, reference);
+    assert!(err.message.contains("cannot reach the registry"), "{err}");
+    assert!(err.message.contains("after 2 attempts"), "{err}");
+}
+
+#[test]
+fn each_reference_is_asked_once_per_run() {
+    let registry = TestRegistry::start();
+    let digest = registry.push(&Layout::single("linux/amd64", "c"), "acme/c", "v1");
+    let reference = format!("{}:v1@{digest}", registry.repo("acme/c"));
+    let client = client(Credentials::default());
+    let first = client.facts(&reference).unwrap_or_else(|e| panic!("{e}"));
+    // The registry is gone; the run's answer stands.
+    drop(registry);
+    let again = client.facts(&reference).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(first, again);
+}
