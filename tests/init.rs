@@ -518,6 +518,62 @@ fn cluster_type_variants_no_record_names_are_asked_not_stacked() {
 }
 
 #[test]
+fn a_shared_folder_beside_environment_folders_is_a_layer_of_its_own() {
+    let dir = repo_of(
+        &["web"],
+        &[
+            ("values/base/web.yaml", "a: 0\n"),
+            ("values/dev/web.yaml", "a: 1\n"),
+            ("values/prod/web.yaml", "a: 2\n"),
+        ],
+    );
+    init_ok(dir.path());
+    let asked = open_questions(dir.path());
+    assert!(
+        asked.contains("web: values/base/web.yaml, values/{env}/web.yaml")
+            && !asked.contains("What do these files vary by?"),
+        "{asked}"
+    );
+    answer(dir.path());
+    let base = "ns=default kube=1.31.0 api=[]";
+    assert_eq!(
+        cells_in(dir.path()).unwrap(),
+        [
+            format!("dev/dev-web chart=charts/web release=dev-web {base} values=[values/base/web.yaml, values/dev/web.yaml]"),
+            format!("prod/prod-web chart=charts/web release=prod-web {base} values=[values/base/web.yaml, values/prod/web.yaml]"),
+        ]
+    );
+}
+
+#[test]
+fn a_values_file_that_names_no_chart_is_asked_about_not_given_to_every_chart() {
+    let dir = repo_of(
+        &["web"],
+        &[
+            ("values/dev/web.yaml", "a: 1\n"),
+            ("values/prod/web.yaml", "a: 2\n"),
+            ("values/prod/payments.yaml", "a: 3\n"),
+        ],
+    );
+    init_ok(dir.path());
+    let asked = open_questions(dir.path());
+    assert!(
+        asked.contains("Which components read these values files?")
+            && asked.contains("(from values/prod/payments.yaml)"),
+        "{asked}"
+    );
+    answer(dir.path());
+    let base = "ns=default kube=1.31.0 api=[]";
+    assert_eq!(
+        cells_in(dir.path()).unwrap(),
+        [
+            format!("dev/dev-web chart=charts/web release=dev-web {base} values=[values/dev/web.yaml]"),
+            format!("prod/prod-web chart=charts/web release=prod-web {base} values=[values/prod/web.yaml]"),
+        ]
+    );
+}
+
+#[test]
 fn values_files_beside_a_chart_name_its_environments() {
     // `charts/web/values-{env}.yaml` was ignored.
     let dir = repo_of(

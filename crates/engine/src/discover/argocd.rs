@@ -260,6 +260,12 @@ pub(super) fn propose(root: &Path, tree: &Tree) -> Option<Proposal> {
         }
         confirmed
     };
+    if repo_urls.is_empty() {
+        questions.push(Question {
+            question: "Which URLs are this repository? The manifests name no repository URL as written (templated ones are not resolved here). List them under argocd.repoURL; until then no source is read from this checkout and every application is listed as not judged.".into(),
+            from: found.files.clone(),
+        });
+    }
     if !found.cluster_generators.is_empty() {
         questions.push(Question {
             question: "Which clusters does Argo CD know? A `clusters` generator makes one application per cluster Secret it selects, and those Secrets are not in this repository. List each under argocd.clusters (name, server, labels) as its Secret declares it.".into(),

@@ -173,7 +173,10 @@ fn generalise(
             }
             format!("{prefix}{{{f}}}{ext}")
         } else {
-            if is_shared_word(name) && chart_of.is_none() {
+            // `values/` is where every values file lives; a file named `values.yaml` (in
+            // `envs/dev/`) is shared values.
+            let values_folder = i < last && name == "values";
+            if is_shared_word(name) && chart_of.is_none() && !values_folder {
                 shared = true;
             }
             seg.to_string()
@@ -372,7 +375,12 @@ pub(super) fn propose(root: &Path, tree: &Tree) -> Result<Proposal> {
             let (sa, sb): (Vec<&str>, Vec<&str>) = (a.split('/').collect(), b.split('/').collect());
             let differing: Vec<(&&str, &&str)> =
                 sa.iter().zip(&sb).filter(|(x, y)| x != y).collect();
-            if sa.len() == sb.len() && differing.len() == 1 {
+            // A shared folder or file (`values/base/web.yaml` beside `values/{env}/web.yaml`)
+            // is a layer of its own, no variant.
+            let shared_name = differing
+                .iter()
+                .any(|(x, y)| is_shared_word(stem(x)) || is_shared_word(stem(y)));
+            if sa.len() == sb.len() && differing.len() == 1 && !shared_name {
                 variants.insert(a.clone());
                 variants.insert(b.clone());
             }
@@ -581,4 +589,79 @@ pub(super) fn propose(root: &Path, tree: &Tree) -> Result<Proposal> {
         questions,
         layout: "charts and values files",
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn environment_folders_are_named_where_the_layout_says() {
+        let got = env_folders(&files(&[
+            "values/dev/web.yaml",
+            "values/prod/web.yaml",
+            "values/common/globals.yaml",
+            "deploy/envs/qa/web.yaml",
+            "a/values/env/stage/x.yaml",
+            "b/values/only/x.yaml",
+            "values/top.yaml",
+        ]));
+        let want: BTreeSet<String> = ["dev", "prod", "qa", "stage"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_path_is_generalised_by_environment_component_and_record_field() {
+        let envs = Envs {
+            names: vec!["dev".into(), "prod".into()],
+            vars: BTreeMap::from([
+                (
+                    "dev".into(),
+                    BTreeMap::from([("clusterType".to_string(), "azure".to_string())]),
+                ),
+                (
+                    "prod".into(),
+                    BTreeMap::from([("clusterType".to_string(), "azure".to_string())]),
+                ),
+            ]),
+            fields: vec!["clusterType".into()],
+            entries: Entries::Inline(Vec::new(), String::new()),
+        };
+        let comps = vec![("web".to_string(), "charts/web".to_string())];
+        let g = |f: &str, chart: Option<&str>| {
+            let l = generalise(f, &envs, &comps, chart);
+            (l.template, l.component, l.shared)
+        };
+        assert_eq!(
+            g("values/dev/web.yaml", None),
+            ("values/{env}/web.yaml".into(), Some("web".into()), false)
+        );
+        assert_eq!(
+            g("values/clusters/azure.yaml", None),
+            ("values/clusters/{clusterType}.yaml".into(), None, true)
+        );
+        assert_eq!(
+            g("values/common/globals.yaml", None),
+            ("values/common/globals.yaml".into(), None, true)
+        );
+        assert_eq!(
+            g("values/dev/other.yaml", None),
+            ("values/{env}/other.yaml".into(), None, false)
+        );
+        assert_eq!(
+            g("charts/web/values-prod.yaml", Some("web")),
+            (
+                "charts/web/values-{env}.yaml".into(),
+                Some("web".into()),
+                false
+            )
+        );
+    }
 }
