@@ -471,6 +471,10 @@ pub struct InitArgs {
     /// they agree, 2 on error). The drift check a repository runs in CI.
     #[arg(long, conflicts_with_all = ["force", "stdout"])]
     pub check: bool,
+    /// The helm that evaluates `goTemplate` ApplicationSets (else $IMAGEGATE_HELM, else helm
+    /// on PATH); looked for only when the manifests need it.
+    #[arg(long, value_name = "PATH")]
+    pub helm: Option<PathBuf>,
 }
 
 /// `imagegate completions`.

@@ -3,7 +3,8 @@
 //! `tests/fixtures/init/` (Argo CD ApplicationSet, Applications, inline values, per-environment
 //! folders, cluster-type files), `init` then `cells` is exactly the matrix written by hand here,
 //! or an open question that stops `cells` until answered; never a wrong matrix. It never
-//! overwrites a file without `--force`. No helm needed.
+//! overwrites a file without `--force`. No helm needed, except by the `helm_` tests of
+//! `goTemplate` layouts, whose Go templates helm evaluates.
 
 mod common;
 use common::{copy_tree, root};
@@ -289,6 +290,52 @@ fn init_from_an_application_set_matrix_of_git_file_generators() {
             format!("aks-prod/prod-web chart=charts/web release=prod-web ns=web {base} values=[charts/web/values.yaml, values/clusters/azure.yaml, values/prod/web.yaml]"),
             format!("k3d-local/local-web chart=charts/web release=local-web ns=web-local {base} values=[charts/web/values.yaml, values/clusters/k3d.yaml, values/local/web.yaml]"),
         ]
+    );
+}
+
+/// Layout (a) as Go templates: the matrix's second generator reads the first one's parameters,
+/// and a `templatePatch` gives the k3d cluster its own release name and one more values file.
+/// Without helm, init says that helm evaluates them.
+#[test]
+fn helm_init_from_a_go_template_matrix_with_a_template_patch() {
+    let dir = layout("appset-patch", Some("https://github.com/acme/fleet"));
+    let d = dir.path().to_str().unwrap();
+    let out = init(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("goTemplate is evaluated by helm, and helm not found"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = common::imagegate(&["init", "--force", d], &root());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("5 cells"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = common::imagegate(&["cells", "--format", "json"], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let base = "kube=1.31.0 api=[]";
+    assert_eq!(
+        rows(&serde_json::from_slice(&out.stdout).unwrap()),
+        [
+            format!("aks-dev/dev-api chart=charts/api release=dev-api ns=api {base} values=[charts/api/values.yaml, values/clusters/azure.yaml, values/dev/api.yaml (missing)]"),
+            format!("aks-dev/dev-web chart=charts/web release=dev-web ns=web {base} values=[charts/web/values.yaml, values/clusters/azure.yaml, values/dev/web.yaml]"),
+            format!("aks-prod/prod-api chart=charts/api release=prod-api ns=api {base} values=[charts/api/values.yaml, values/clusters/azure.yaml, values/prod/api.yaml]"),
+            format!("aks-prod/prod-web chart=charts/web release=prod-web ns=web {base} values=[charts/web/values.yaml, values/clusters/azure.yaml, values/prod/web.yaml]"),
+            format!("k3d-local/local-web chart=charts/web release=web ns=web-local {base} values=[charts/web/values.yaml, values/clusters/k3d.yaml, values/clusters/k3d-local-overrides.yaml, values/local/web.yaml]"),
+        ]
+    );
+    let out = common::imagegate(&["init", "--check", d], &root());
+    assert_eq!(
+        (out.status.code(), text(&out.stdout)),
+        (
+            Some(0),
+            "no drift: imagegate.yaml and the Argo CD manifests make the same 5 cells\n".into()
+        ),
+        "{}",
+        text(&out.stderr)
     );
 }
 

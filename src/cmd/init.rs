@@ -21,7 +21,7 @@ pub fn run(args: InitArgs) -> Result<u8> {
     }
     let target = root.join("imagegate.yaml");
     if args.check {
-        return check(&root, &target);
+        return check(&root, &target, args.helm.as_deref());
     }
     if !args.stdout && target.exists() && !args.force {
         return Err(Fatal(format!(
@@ -44,7 +44,7 @@ pub fn run(args: InitArgs) -> Result<u8> {
         eprintln!("note: {note}");
     }
     // The proposal must load: say so now rather than at the first `imagegate cells`.
-    let cells = match proposal.cells(&root) {
+    let cells = match proposal.cells(&root, args.helm.as_deref()) {
         Ok(cells) => cells,
         Err(e) if !proposal.questions.is_empty() => {
             eprintln!("note: as written, before the open questions are answered: {e}");
@@ -93,9 +93,13 @@ pub fn run(args: InitArgs) -> Result<u8> {
 }
 
 /// `init --check`: the drift between `target` and the Argo CD manifests of `root`.
-fn check(root: &std::path::Path, target: &std::path::Path) -> Result<u8> {
-    let cfg = crate::cmd::load_config(target, None)?;
-    let drift = imagegate_engine::discover::drift(root, &cfg)?;
+fn check(
+    root: &std::path::Path,
+    target: &std::path::Path,
+    helm: Option<&std::path::Path>,
+) -> Result<u8> {
+    let cfg = crate::cmd::load_config(target, helm)?;
+    let drift = imagegate_engine::discover::drift(root, &cfg, helm)?;
     for n in &drift.not_judged {
         eprintln!("not judged: {n}");
     }

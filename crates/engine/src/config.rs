@@ -248,9 +248,14 @@ impl Config {
     /// Parses configuration text as [`Config::from_text`] does, but resolves the matrix as
     /// written even while questions are open: what the configuration makes once each is
     /// answered by deleting it (`imagegate init` shows this before anyone answers).
-    pub fn from_text_as_written(repo: Repo, file: &str, text: &str) -> Result<Self, ConfigError> {
+    pub fn from_text_as_written(
+        repo: Repo,
+        file: &str,
+        text: &str,
+        templates: Option<&dyn GoTemplates>,
+    ) -> Result<Self, ConfigError> {
         let (model, root) = parse(file, text)?;
-        Self::resolve(repo, file, model, &root, None)
+        Self::resolve(repo, file, model, &root, templates)
     }
 
     fn resolve(
@@ -623,7 +628,7 @@ mod tests {
         );
         assert!(err.contains("then delete it from `openQuestions`"), "{err}");
         // As written, the rest of the file resolves; answered (deleted), it loads.
-        assert!(Config::from_text_as_written(repo.clone(), "imagegate.yaml", text).is_ok());
+        assert!(Config::from_text_as_written(repo.clone(), "imagegate.yaml", text, None).is_ok());
         let answered = &text[..text.find("openQuestions").unwrap()];
         assert!(Config::from_text(repo.clone(), "imagegate.yaml", answered).is_ok());
         let empty = format!("{answered}openQuestions: []\n");

@@ -262,6 +262,76 @@ fn helm_renders_a_go_template_matrix_with_the_first_generators_parameters_winnin
     );
 }
 
+/// The second generator of a matrix is put through the first one's parameters as Go
+/// templates, as Argo CD's `InterpolateGenerator` does: here the app files read are those of
+/// each cluster's type. A missing key is Go's `<no value>` (so no file matches) or, with
+/// `missingkey=error`, Argo CD's error at the second generator's string.
+#[test]
+fn helm_feeds_a_go_template_matrix_first_generators_parameters_into_the_second() {
+    let generators = "    - matrix:
+        generators:
+          - git:
+              repoURL: https://github.com/acme/gitops
+              revision: HEAD
+              files: [{path: 'clusters/*.yaml'}]
+          - git:
+              repoURL: https://github.com/acme/gitops
+              revision: HEAD
+              pathParamPrefix: file
+              files: [{path: 'apps/{{ .cluster.type }}/*.yaml'}]";
+    let files = [
+        (
+            "clusters/dev.yaml",
+            "env: dev\ncluster: {name: aks-dev, type: azure}\n",
+        ),
+        (
+            "clusters/local.yaml",
+            "env: local\ncluster: {name: k3d-local, type: k3d}\n",
+        ),
+        ("apps/azure/web.yaml", "app: {name: web}\n"),
+        ("apps/azure/api.yaml", "app: {name: api}\n"),
+        ("apps/k3d/web.yaml", "app: {name: web}\n"),
+    ];
+    let text = appset(
+        "\"missingkey=error\"",
+        generators,
+        "{{ .env }}-{{ .app.name }}",
+        "{{ .cluster.name }}",
+        "{{ .file.path.path }}|{{ .path.filename }}",
+    );
+    let mut all = files.to_vec();
+    all.push(("argocd/set.yaml", &text));
+    let cells = load(&all, "").unwrap();
+    assert_eq!(
+        rows(&cells),
+        [
+            row("dev-api", "aks-dev", "apps/azure|dev.yaml"),
+            row("dev-web", "aks-dev", "apps/azure|dev.yaml"),
+            row("local-web", "k3d-local", "apps/k3d|local.yaml"),
+        ]
+    );
+    // A key the first generator's files lack.
+    let missing = text.replace(".cluster.type }}/", ".cluster.kind }}/");
+    let mut all = files.to_vec();
+    all.push(("argocd/set.yaml", &missing));
+    let e = load(&all, "").unwrap_err();
+    assert_eq!(
+        (e.file.as_str(), e.line),
+        ("argocd/set.yaml", Some(18)),
+        "{e}"
+    );
+    assert!(
+        e.message
+            .contains("generators[0].matrix.generators[0].git.files: clusters/dev.yaml")
+            && e.message.contains("map has no entry for key \"kind\""),
+        "{e}"
+    );
+    let lax = missing.replace("[\"missingkey=error\"]", "[]");
+    let mut all = files.to_vec();
+    all.push(("argocd/set.yaml", &lax));
+    assert_eq!(rows(&load(&all, "").unwrap()), []);
+}
+
 #[test]
 fn missing_keys_follow_go_template_options() {
     let generators = "    - list:\n        elements:\n          - {cluster: dev}\n          - {cluster: prod, tag: '2.0'}";

@@ -119,7 +119,7 @@ fn manifests_config(cfg: &Config, facts: &super::argocd::Facts) -> Result<String
 
 /// Compares the configuration `cfg` of the repository at `root` with what its Argo CD manifests
 /// generate. An error when the repository holds no manifests or they do not resolve.
-pub fn drift(root: &Path, cfg: &Config) -> Result<Drift, Fatal> {
+pub fn drift(root: &Path, cfg: &Config, helm: Option<&Path>) -> Result<Drift, Fatal> {
     let tree: Tree = walk(root).map_err(|e| Fatal(e.to_string()))?;
     let Some(facts) = super::argocd::facts(root, &tree) else {
         return Err(Fatal(format!(
@@ -130,7 +130,8 @@ pub fn drift(root: &Path, cfg: &Config) -> Result<Drift, Fatal> {
     };
     let text = manifests_config(cfg, &facts)?;
     let repo = Repo::open(root).map_err(|e| Fatal(e.to_string()))?;
-    let theirs = Config::from_text(repo, "(the Argo CD manifests)", &text)
+    let templates = crate::config::LazyHelmTemplates::new(helm, repo.root());
+    let theirs = Config::from_text_with(repo, "(the Argo CD manifests)", &text, Some(&templates))
         .and_then(|c| Ok((c.cells()?, c.argocd.not_judged.clone())))
         .map_err(|e| Fatal(format!("the Argo CD manifests do not resolve: {e}")))?;
     let (theirs, not_judged) = theirs;

@@ -452,10 +452,16 @@ pub struct Proposal {
 
 impl Proposal {
     /// The cells the proposal makes as written (open questions not yet answered), or why it
-    /// does not load.
-    pub fn cells(&self, root: &Path) -> Result<Vec<imagegate_fleet::Cell>, Fatal> {
+    /// does not load. The Go templates of `goTemplate` ApplicationSets are evaluated by `helm`
+    /// (else the helm found as for rendering), located only when one needs it.
+    pub fn cells(
+        &self,
+        root: &Path,
+        helm: Option<&Path>,
+    ) -> Result<Vec<imagegate_fleet::Cell>, Fatal> {
         let repo = Repo::open(root).map_err(|e| Fatal(e.to_string()))?;
-        crate::Config::from_text_as_written(repo, "imagegate.yaml", &self.text)
+        let templates = crate::config::LazyHelmTemplates::new(helm, repo.root());
+        crate::Config::from_text_as_written(repo, "imagegate.yaml", &self.text, Some(&templates))
             .and_then(|c| c.cells())
             .map_err(|e| {
                 Fatal(format!(

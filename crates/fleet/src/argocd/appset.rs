@@ -78,11 +78,30 @@ pub(crate) fn expand(
             format!("ApplicationSet `{name}` has no generators"),
         ));
     }
+    let missing_key_error = if go {
+        let options: Vec<String> = spec
+            .get("goTemplateOptions")
+            .and_then(Node::as_seq)
+            .unwrap_or_default()
+            .iter()
+            .map(|o| o.as_str().unwrap_or_default().to_string())
+            .collect();
+        gotemplate::missing_key_error(&options).map_err(|m| {
+            err(
+                manifest,
+                spec.get("goTemplateOptions").unwrap_or(spec),
+                format!("ApplicationSet `{name}`: {m}"),
+            )
+        })?
+    } else {
+        false
+    };
     let g = Gen {
         r,
         manifest,
         name,
         go,
+        missing_key_error,
     };
     let mut all = Vec::new();
     for (gi, generator) in generators.iter().enumerate() {
@@ -92,7 +111,7 @@ pub(crate) fn expand(
         }
     }
     let rendered: Vec<(Node, Option<String>)> = if go {
-        go_render(r, manifest, name, spec, template, patch, &all)?
+        go_render(r, manifest, name, missing_key_error, template, patch, &all)?
     } else {
         all.iter()
             .map(|e| {
@@ -156,25 +175,11 @@ fn go_render(
     r: &Resolver<'_>,
     manifest: &str,
     name: &str,
-    spec: &Node,
+    missing_key_error: bool,
     template: &Node,
     patch: Option<&Node>,
     elements: &[Element],
 ) -> Result<Vec<(Node, Option<String>)>, ConfigError> {
-    let options: Vec<String> = spec
-        .get("goTemplateOptions")
-        .and_then(Node::as_seq)
-        .unwrap_or_default()
-        .iter()
-        .map(|o| o.as_str().unwrap_or_default().to_string())
-        .collect();
-    let missing_key_error = gotemplate::missing_key_error(&options).map_err(|m| {
-        err(
-            manifest,
-            spec.get("goTemplateOptions").unwrap_or(spec),
-            format!("ApplicationSet `{name}`: {m}"),
-        )
-    })?;
     let mut strings: Vec<(&str, &Node)> = Vec::new();
     templated_strings(template, &mut strings);
     // The patch is one more template, evaluated in the same run (its result is the text of the
@@ -189,8 +194,48 @@ fn go_render(
             }
         }
     });
+    let results = go_evaluate(
+        r,
+        manifest,
+        name,
+        missing_key_error,
+        &strings,
+        elements,
+        template,
+    )?;
+    Ok(results
+        .iter()
+        .map(|rendered| {
+            let by_text: BTreeMap<&str, &str> = strings
+                .iter()
+                .map(|(t, _)| *t)
+                .zip(rendered.iter().map(String::as_str))
+                .collect();
+            let patch = patch_text.map(|text| match patch_at.and_then(|i| rendered.get(i)) {
+                Some(r) => r.clone(),
+                // A patch without `{{` is its own rendering.
+                None => text.to_string(),
+            });
+            (replace_strings(template, &by_text), patch)
+        })
+        .collect())
+}
+
+/// Every string of `strings` (a Go template, at its node) executed with every element's
+/// parameters: `result[element][string]`. The strings are checked against Argo CD's function
+/// map first, and with `missingkey=error` every lookup against every element; then all go to
+/// the evaluator in one run. An error names the string's line and the element.
+fn go_evaluate(
+    r: &Resolver<'_>,
+    manifest: &str,
+    name: &str,
+    missing_key_error: bool,
+    strings: &[(&str, &Node)],
+    elements: &[Element],
+    template: &Node,
+) -> Result<Vec<Vec<String>>, ConfigError> {
     let mut checked = Vec::new();
-    for (text, node) in &strings {
+    for (text, node) in strings {
         let c = gotemplate::check(text).map_err(|m| {
             err(manifest, node, format!("ApplicationSet `{name}`: {m}"))
                 .hint("goTemplate strings are Go templates with Argo CD's functions (sprig, normalize, toYaml); see docs/configuration.md")
@@ -203,7 +248,7 @@ fn go_render(
         .collect();
     if missing_key_error {
         for (e, p) in elements.iter().zip(&params) {
-            for (c, (_, node)) in checked.iter().zip(&strings) {
+            for (c, (_, node)) in checked.iter().zip(strings) {
                 c.missing_key(p).map_err(|m| {
                     err(
                         manifest,
@@ -255,22 +300,7 @@ fn go_render(
         }
         results
     };
-    Ok(results
-        .iter()
-        .map(|rendered| {
-            let by_text: BTreeMap<&str, &str> = strings
-                .iter()
-                .map(|(t, _)| *t)
-                .zip(rendered.iter().map(String::as_str))
-                .collect();
-            let patch = patch_text.map(|text| match patch_at.and_then(|i| rendered.get(i)) {
-                Some(r) => r.clone(),
-                // A patch without `{{` is its own rendering.
-                None => text.to_string(),
-            });
-            (replace_strings(template, &by_text), patch)
-        })
-        .collect())
+    Ok(results)
 }
 
 /// Argo CD's `applyTemplatePatch`: the rendered patch read as YAML (or JSON) and applied to the
@@ -458,6 +488,8 @@ pub(crate) struct Gen<'a> {
     pub name: &'a str,
     /// `goTemplate: true`: parameters nested as Argo CD makes them for Go templates.
     pub go: bool,
+    /// `goTemplateOptions: [missingkey=error]`.
+    pub missing_key_error: bool,
 }
 
 type Elements = Result<Result<Vec<Element>, super::NotJudged>, ConfigError>;
@@ -517,8 +549,9 @@ impl Gen<'_> {
     /// Argo CD's matrix generator: for each parameter set of the first child, the second child
     /// with those parameters put into its strings, and every pair combined. Without
     /// `goTemplate` a key both set to different values is an error, as `CombineStringMaps`
-    /// makes it; with it the first's parameters are merged over the second's (mergo with
-    /// override), and a second child with templated strings is not evaluated yet.
+    /// makes it; with it the second child's templated strings are executed as Go templates
+    /// with each of the first's parameter sets, and the first's parameters are merged over the
+    /// second's (mergo with override).
     fn matrix(&self, at: &str, matrix: &Node) -> Elements {
         let name = self.name;
         for (key, value) in matrix.as_map().unwrap_or_default() {
@@ -549,23 +582,42 @@ impl Gen<'_> {
             Ok(e) => e,
             Err(n) => return Ok(Err(n)),
         };
-        if self.go {
+        // With goTemplate every templated string of the second generator (keys too) is
+        // executed with each of the first's parameter sets, as Argo CD's `InterpolateGenerator`
+        // does; all of them in one evaluation.
+        let go_seconds: Option<Vec<Node>> = if self.go {
             let mut templated = Vec::new();
             templated_strings(&children[1], &mut templated);
-            if let Some((_, node)) = templated.first() {
-                return Err(self.err(
-                    node,
-                    format!("ApplicationSet `{name}`: with goTemplate, a matrix's second generator that uses the first one's parameters is not evaluated yet"),
-                )
-                .hint("write the second generator without {{ }}, or swap the two generators if the first does not need the second's parameters"));
-            }
-        }
+            let results = go_evaluate(
+                self.r,
+                self.manifest,
+                name,
+                self.missing_key_error,
+                &templated,
+                &first,
+                &children[1],
+            )?;
+            Some(
+                results
+                    .iter()
+                    .map(|rendered| {
+                        let by_text: BTreeMap<&str, &str> = templated
+                            .iter()
+                            .map(|(t, _)| *t)
+                            .zip(rendered.iter().map(String::as_str))
+                            .collect();
+                        replace_strings(&children[1], &by_text)
+                    })
+                    .collect(),
+            )
+        } else {
+            None
+        };
         let mut out = Vec::new();
-        for a in first {
-            let second = if self.go {
-                children[1].clone()
-            } else {
-                substitute(self.manifest, &children[1], &a.params)?
+        for (ai, a) in first.into_iter().enumerate() {
+            let second = match &go_seconds {
+                Some(seconds) => seconds[ai].clone(),
+                None => substitute(self.manifest, &children[1], &a.params)?,
             };
             let seconds = match self.elements(&second_at, &second, false)? {
                 Ok(e) => e,
