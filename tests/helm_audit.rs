@@ -344,6 +344,8 @@ fn helm_audit_writes_every_file_and_the_trend() {
     let trend: Value =
         serde_json::from_str(&std::fs::read_to_string(second.join("trend.json")).unwrap()).unwrap();
     assert_eq!(trend["schema"], "imagegate/trend/v1");
+    // Checked by `imagegate` too (every JSON file of `--out`); said here, where it is read.
+    common::assert_schema_valid(&trend, "trend.json");
     assert_eq!(trend["newFindings"], serde_json::json!([]));
     let fixed = trend["fixedFindings"].as_array().unwrap();
     assert_eq!(fixed.len(), 1);

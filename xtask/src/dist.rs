@@ -15,12 +15,15 @@
 //! The archive is reproducible: entries sorted, owner 0, modes 0755/0644, and every mtime set to
 //! `SOURCE_DATE_EPOCH` (0 when unset), so the same build gives the same bytes.
 //!
-//! Why not cargo-dist: its binary is neither on PyPI nor buildable in this CI's time budget
-//! (a `cargo install` of it compiles several hundred crates), and the release needs nothing it
-//! adds beyond a matrix of native builds, checksums and build provenance, which the workflow
-//! gets from `actions/attest-build-provenance`. The archive layout follows cargo-dist's
-//! (`<name>-<target>.tar.gz` with a `.sha256` beside it), so moving to it later changes no
-//! download URL the action reads.
+//! Why not cargo-dist: its authors ship it as GitHub
+//! release binaries and installer scripts, not as a package this CI installs with a pinned
+//! hash the way it installs helm, and `cargo install cargo-dist` compiles several hundred
+//! crates, minutes of every CI run on two cores. What the release needs beyond `cargo build` is
+//! small and is all here: one reproducible archive per target, its checksum, and build
+//! provenance, which the workflow gets from `actions/attest-build-provenance`. The layout is
+//! not cargo-dist's: its archives are `<name>-<target>.tar.xz`, ours carry the version
+//! (`imagegate-<version>-<target>.tar.gz`) so that a cached download can never pass for another
+//! release. Moving to cargo-dist would change the URLs `action/install.sh` reads.
 
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};

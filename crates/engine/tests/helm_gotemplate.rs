@@ -332,6 +332,31 @@ fn helm_feeds_a_go_template_matrix_first_generators_parameters_into_the_second()
     assert_eq!(rows(&load(&all, "").unwrap()), []);
 }
 
+/// A clusters generator's `values` are Go templates executed with each cluster's parameters
+/// (not with each other), as Argo CD's `appendTemplatedValues` does.
+#[test]
+fn helm_executes_templated_cluster_values_with_each_clusters_parameters() {
+    let set = appset(
+        "",
+        "    - clusters:\n        values:\n          tier: gold\n          short: '{{ .name | lower | trunc 2 }}'\n          region: '{{ .metadata.labels.region }}-{{ .values }}'",
+        "c-{{ .nameNormalized }}",
+        "{{ .values.short }}",
+        "{{ .values.tier }}|{{ .values.region }}",
+    );
+    let cells = load(
+        &[("argocd/set.yaml", &set)],
+        "  clusters:\n    - {name: EU_1, server: https://eu.example, labels: {region: eu}}\n    - {name: US_2, server: https://kubernetes.default.svc, labels: {region: us}}\n",
+    )
+    .unwrap();
+    assert_eq!(
+        rows(&cells),
+        [
+            row("c-eu-1", "eu", "gold|eu-<no value>"),
+            row("c-us-2", "us", "gold|us-<no value>"),
+        ]
+    );
+}
+
 #[test]
 fn missing_keys_follow_go_template_options() {
     let generators = "    - list:\n        elements:\n          - {cluster: dev}\n          - {cluster: prod, tag: '2.0'}";

@@ -225,7 +225,7 @@ fn go_render(
 /// parameters: `result[element][string]`. The strings are checked against Argo CD's function
 /// map first, and with `missingkey=error` every lookup against every element; then all go to
 /// the evaluator in one run. An error names the string's line and the element.
-fn go_evaluate(
+pub(crate) fn go_evaluate(
     r: &Resolver<'_>,
     manifest: &str,
     name: &str,

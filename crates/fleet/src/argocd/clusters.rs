@@ -4,9 +4,11 @@
 //! `nameNormalized`, `server`, `project`, `metadata.labels.<key>` and
 //! `metadata.annotations.<key>`; the local cluster (`in-cluster`) too when there is no selector
 //! and no declared cluster is `https://kubernetes.default.svc`; then each `values` entry as
-//! `values.<key>`, put through the template syntax with those parameters.
+//! `values.<key>`, put through the template syntax with those parameters. With `goTemplate`
+//! the same parameters nested (`metadata.labels`), and the values as a `values` map, each
+//! executed as a Go template with the cluster's parameters.
 
-use super::appset::{fasttemplate, Element, Gen, JsonMap};
+use super::appset::{fasttemplate, go_evaluate, Element, Gen, JsonMap};
 use super::{err, text};
 use crate::ConfigError;
 use imagegate_yaml::Node;
@@ -125,50 +127,73 @@ pub(crate) fn elements(
         .iter()
         .map(|(k, v)| (k.key_text().unwrap_or_default().into_owned(), v))
         .collect();
-    sets.into_iter()
-        .map(|(cluster, mut params, mut go)| {
-            let mut extra = BTreeMap::new();
+    for (k, v) in &values {
+        if v.as_str().is_none() {
+            return Err(err(
+                manifest,
+                v,
+                format!("ApplicationSet `{name}`: clusters.values.{k} must be a string"),
+            ));
+        }
+    }
+    let mut elements: Vec<Element> = sets
+        .into_iter()
+        .map(|(cluster, params, go)| Element {
+            params: if g.go { BTreeMap::new() } else { params },
+            go: if g.go { go } else { JsonMap::new() },
+            line: clusters.line,
+            describe: format!("{at}.clusters: {cluster}"),
+        })
+        .collect();
+    // Each `values` entry is put through the template syntax with the cluster's parameters (not
+    // with other values), as Argo CD's `appendTemplatedValues` does: `values.<key>` without
+    // goTemplate, a `values` map with it, every templated entry of every cluster in one
+    // evaluation.
+    if g.go {
+        let mut templated: Vec<(&str, &Node)> = Vec::new();
+        for (_, v) in &values {
+            let t = v.as_str().unwrap_or_default();
+            if t.contains("{{") && !templated.iter().any(|(s, _)| *s == t) {
+                templated.push((t, v));
+            }
+        }
+        let results = go_evaluate(
+            g.r,
+            manifest,
+            name,
+            g.missing_key_error,
+            &templated,
+            &elements,
+            clusters,
+        )?;
+        for (element, rendered) in elements.iter_mut().zip(results) {
+            let by_text: BTreeMap<&str, &str> = templated
+                .iter()
+                .map(|(t, _)| *t)
+                .zip(rendered.iter().map(String::as_str))
+                .collect();
             let mut go_values = JsonMap::new();
             for (k, v) in &values {
-                let Some(template) = v.as_str() else {
-                    return Err(err(
-                        manifest,
-                        v,
-                        format!("ApplicationSet `{name}`: clusters.values.{k} must be a string"),
-                    ));
-                };
-                if g.go {
-                    if template.contains("{{") {
-                        return Err(err(
-                            manifest,
-                            v,
-                            format!("ApplicationSet `{name}`: with goTemplate, a templated clusters.values.{k} is not evaluated yet"),
-                        )
-                        .hint("write the value without {{ }}, or compute it in the template itself"));
-                    }
-                    go_values.insert(k.clone(), Json::String(template.to_string()));
-                    continue;
-                }
-                let value = fasttemplate(template, &params).map_err(|m| err(manifest, v, m))?;
+                let t = v.as_str().unwrap_or_default();
+                let value = by_text.get(t).copied().unwrap_or(t);
+                go_values.insert(k.clone(), Json::String(value.to_string()));
+            }
+            if !go_values.is_empty() {
+                element.go.insert("values".into(), Json::Object(go_values));
+            }
+        }
+    } else {
+        for element in &mut elements {
+            let mut extra = BTreeMap::new();
+            for (k, v) in &values {
+                let t = v.as_str().unwrap_or_default();
+                let value = fasttemplate(t, &element.params).map_err(|m| err(manifest, v, m))?;
                 extra.insert(format!("values.{k}"), value);
             }
-            params.extend(extra);
-            if !go_values.is_empty() {
-                go.insert("values".into(), Json::Object(go_values));
-            }
-            if !g.go {
-                go.clear();
-            } else {
-                params.clear();
-            }
-            Ok(Element {
-                params,
-                go,
-                line: clusters.line,
-                describe: format!("{at}.clusters: {cluster}"),
-            })
-        })
-        .collect()
+            element.params.extend(extra);
+        }
+    }
+    Ok(elements)
 }
 
 /// One `matchExpressions` entry of a label selector.
