@@ -181,34 +181,112 @@ pub fn plan(cfg: &Config, req: &Request<'_>, tools: &Tools<'_>) -> Result<Plan, 
         )));
     };
     let all = cfg.cells().map_err(|e| Fatal(e.to_string()))?;
-    let pick = |env: &str| -> Result<Vec<Cell>, Fatal> {
-        let known: BTreeSet<&str> = all.iter().map(|c| c.environment.as_str()).collect();
-        if !known.contains(env) {
-            return Err(Fatal(format!(
-                "{}: no environment `{env}` (environments: {})",
-                cfg.file,
-                known.into_iter().collect::<Vec<_>>().join(", ")
-            )));
-        }
-        let envs = [env.to_owned()];
-        crate::select::select(
-            &all,
-            &crate::select::Selection {
-                envs: &envs,
-                apps: req.apps,
-                skip_cells: &[],
-            },
-        )
-    };
-    let source_cells = pick(req.source)?;
-    let target_cells = pick(req.target)?;
-    let decode = decode_options(&cfg.model.policy);
+    let source_cells = pick(cfg, &all, req.source, req.apps)?;
+    let target_cells = pick(cfg, &all, req.target, req.apps)?;
     let source = render(cfg, &source_cells, tools)?;
     let target = render(cfg, &target_cells, tools)?;
     let first_party = |r: &str| promotion.is_first_party(r);
     let source_sites = sites(&source, &first_party);
     let target_sites = sites(&target, &first_party);
+    let mut want = |key: &SiteKey, found: &[Site]| -> Want {
+        let Some(up) = source_sites.get(key) else {
+            return Want::Keep;
+        };
+        let ups: BTreeSet<&str> = up.iter().map(|s| s.image.as_str()).collect();
+        let downs: BTreeSet<&str> = found.iter().map(|s| s.image.as_str()).collect();
+        if ups.len() > 1 || downs.len() > 1 {
+            if ups == downs {
+                return Want::Keep;
+            }
+            return Want::Refuse(
+                None,
+                format!(
+                    "{} renders {} references here and {} {}: which goes where is not known; \
+                     promote this image by hand",
+                    req.source,
+                    ups.len(),
+                    req.target,
+                    downs.len()
+                ),
+            );
+        }
+        let to = ups.into_iter().next().unwrap_or_default().to_owned();
+        if to == found[0].image {
+            return Want::Keep;
+        }
+        match ImageRef::parse(&to) {
+            Ok(new) if new.digest().is_none() => Want::Refuse(
+                Some(to.clone()),
+                format!(
+                    "{} renders `{to}`, which has no digest: promotion copies a digest forward \
+                     (602), so pin it in {} first",
+                    req.source, req.source
+                ),
+            ),
+            _ => Want::To(to),
+        }
+    };
+    plan_edits(
+        cfg,
+        &all,
+        req.target,
+        &target,
+        &target_sites,
+        tools,
+        &mut want,
+    )
+}
 
+/// What one image site of the edited environment is to become.
+pub(crate) enum Want {
+    /// Nothing: it stays as it renders.
+    Keep,
+    /// This reference.
+    To(String),
+    /// It should change and cannot: to what, when known, and why.
+    Refuse(Option<String>, String),
+}
+
+/// The cells of environment `env` (and of `apps`, when given) of `all`.
+pub(crate) fn pick(
+    cfg: &Config,
+    all: &[Cell],
+    env: &str,
+    apps: &[String],
+) -> Result<Vec<Cell>, Fatal> {
+    let known: BTreeSet<&str> = all.iter().map(|c| c.environment.as_str()).collect();
+    if !known.contains(env) {
+        return Err(Fatal(format!(
+            "{}: no environment `{env}` (environments: {})",
+            cfg.file,
+            known.into_iter().collect::<Vec<_>>().join(", ")
+        )));
+    }
+    let envs = [env.to_owned()];
+    crate::select::select(
+        all,
+        &crate::select::Selection {
+            envs: &envs,
+            apps,
+            skip_cells: &[],
+        },
+    )
+}
+
+/// The edits that make environment `env` render what `want` says at each of its image sites
+/// (`sites` of its render `target`): the values lines helm's marker render points at, in the
+/// environment's own values files (a line of a layer other environments read is overridden in
+/// the environment's own overlay instead), each file edited once from the text read.
+pub(crate) fn plan_edits(
+    cfg: &Config,
+    all: &[Cell],
+    env: &str,
+    target: &Rendered,
+    target_sites: &BTreeMap<SiteKey, Vec<Site>>,
+    tools: &Tools<'_>,
+    want: &mut dyn FnMut(&SiteKey, &[Site]) -> Want,
+) -> Result<Plan, Fatal> {
+    let decode = decode_options(&cfg.model.policy);
     let mut plan = Plan {
         before: target_sites
             .iter()
@@ -217,9 +295,9 @@ pub fn plan(cfg: &Config, req: &Request<'_>, tools: &Tools<'_>) -> Result<Plan, 
         ..Plan::default()
     };
     let mut files = Files::default();
-    // Which environments read each values file: a file only TARGET reads is TARGET's own.
+    // Which environments read each values file: a file only `env` reads is its own.
     let mut readers: BTreeMap<&str, BTreeSet<(&str, &str)>> = BTreeMap::new();
-    for c in &all {
+    for c in all {
         for f in &c.value_files {
             readers
                 .entry(f.path.as_str())
@@ -230,7 +308,7 @@ pub fn plan(cfg: &Config, req: &Request<'_>, tools: &Tools<'_>) -> Result<Plan, 
     let own = |file: &str| {
         readers
             .get(file)
-            .is_some_and(|r| r.iter().all(|(e, _)| *e == req.target))
+            .is_some_and(|r| r.iter().all(|(e, _)| *e == env))
     };
     let mut traces: BTreeMap<usize, crate::provenance::Trace> = BTreeMap::new();
     let rerender = crate::provenance::Rerender {
@@ -239,11 +317,7 @@ pub fn plan(cfg: &Config, req: &Request<'_>, tools: &Tools<'_>) -> Result<Plan, 
         cache: None,
     };
     let mut wanted: BTreeMap<(String, String), (String, SiteKey)> = BTreeMap::new();
-    for (key, found) in &target_sites {
-        let Some(up) = source_sites.get(key) else {
-            continue;
-        };
-        let ups: BTreeSet<&str> = up.iter().map(|s| s.image.as_str()).collect();
+    for (key, found) in target_sites {
         let site = &found[0];
         let cell = &target[site.cell].0;
         let refuse = |to: Option<String>, reason: String| Refusal {
@@ -253,42 +327,17 @@ pub fn plan(cfg: &Config, req: &Request<'_>, tools: &Tools<'_>) -> Result<Plan, 
             to,
             reason,
         };
-        let downs: BTreeSet<&str> = found.iter().map(|s| s.image.as_str()).collect();
-        if ups.len() > 1 || downs.len() > 1 {
-            if ups == downs {
+        let to = match want(key, found) {
+            Want::Keep => continue,
+            Want::Refuse(to, reason) => {
+                plan.refusals.push(refuse(to, reason));
                 continue;
             }
-            plan.refusals.push(refuse(
-                None,
-                format!(
-                    "{} renders {} references here and {} {}: which goes where is not known; \
-                     promote this image by hand",
-                    req.source,
-                    ups.len(),
-                    req.target,
-                    downs.len()
-                ),
-            ));
-            continue;
-        }
-        let to = ups.into_iter().next().unwrap_or_default().to_owned();
-        if to == site.image {
-            continue;
-        }
+            Want::To(to) => to,
+        };
         let (Ok(new), Ok(old)) = (ImageRef::parse(&to), ImageRef::parse(&site.image)) else {
             continue;
         };
-        if new.digest().is_none() {
-            plan.refusals.push(refuse(
-                Some(to.clone()),
-                format!(
-                    "{} renders `{to}`, which has no digest: promotion copies a digest forward \
-                     (602), so pin it in {} first",
-                    req.source, req.source
-                ),
-            ));
-            continue;
-        }
         let trace = traces.entry(site.cell).or_insert_with(|| {
             crate::provenance::Trace::of(&cfg.repo, cell, &target[site.cell].1, &decode, &rerender)
         });
@@ -420,6 +469,34 @@ pub fn apply(
     tools: &Tools<'_>,
     before_write: &dyn Fn(&str),
 ) -> Result<Applied, Fatal> {
+    let scope = Scope {
+        env: req.target,
+        apps: req.apps,
+        first_party_only: true,
+    };
+    apply_in(config, plan, &scope, tools, before_write)
+}
+
+/// Which cells a plan edits and which of their images it watches.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Scope<'a> {
+    /// The environment edited.
+    pub env: &'a str,
+    /// Its apps (empty: all).
+    pub apps: &'a [String],
+    /// Only first-party images (promotion), else every image (pin).
+    pub first_party_only: bool,
+}
+
+/// [`apply`] for any plan of [`plan_edits`]: writes it, renders `scope` again and checks it
+/// renders what the plan promised, else undoes every write.
+pub(crate) fn apply_in(
+    config: &Path,
+    plan: &Plan,
+    scope: &Scope<'_>,
+    tools: &Tools<'_>,
+    before_write: &dyn Fn(&str),
+) -> Result<Applied, Fatal> {
     let cfg = Config::open(config)?;
     let mut done: Vec<(&FileEdit, PathBuf, Vec<PathBuf>)> = Vec::new();
     let undo = |done: &[(&FileEdit, PathBuf, Vec<PathBuf>)]| -> Result<(), Fatal> {
@@ -455,7 +532,7 @@ pub fn apply(
         if now.as_deref() != f.before.as_deref().map(str::as_bytes) {
             undo(&done)?;
             return Ok(Applied::Undone(format!(
-                "{} changed on disk during the run: not overwritten (run promote again)",
+                "{} changed on disk during the run: not overwritten (run the command again)",
                 f.path
             )));
         }
@@ -482,7 +559,7 @@ pub fn apply(
         }
         done.push((f, path, dirs));
     }
-    let verdict = verify(config, plan, req, tools);
+    let verdict = verify(config, plan, scope, tools);
     match verdict {
         Ok(None) => Ok(Applied::Verified),
         Ok(Some(why)) | Err(Fatal(why)) => {
@@ -492,30 +569,25 @@ pub fn apply(
     }
 }
 
-/// Renders TARGET again: `None` when it renders SOURCE's reference at every promoted site and
-/// what it rendered before everywhere else, else what differs.
+/// Renders the scope again: `None` when it renders the planned reference at every edited site
+/// and what it rendered before everywhere else, else what differs.
 fn verify(
     config: &Path,
     plan: &Plan,
-    req: &Request<'_>,
+    scope: &Scope<'_>,
     tools: &Tools<'_>,
 ) -> Result<Option<String>, Fatal> {
     let cfg = Config::open(config)?;
-    let Some(promotion) = &cfg.model.promotion else {
+    let promotion = cfg.model.promotion.as_ref();
+    if scope.first_party_only && promotion.is_none() {
         return Ok(Some("the configuration lost its promotion section".into()));
-    };
+    }
     let all = cfg.cells().map_err(|e| Fatal(e.to_string()))?;
-    let envs = [req.target.to_owned()];
-    let cells = crate::select::select(
-        &all,
-        &crate::select::Selection {
-            envs: &envs,
-            apps: req.apps,
-            skip_cells: &[],
-        },
-    )?;
+    let cells = pick(&cfg, &all, scope.env, scope.apps)?;
     let rendered = render(&cfg, &cells, tools)?;
-    let after = sites(&rendered, &|r: &str| promotion.is_first_party(r));
+    let after = sites(&rendered, &|r: &str| {
+        !scope.first_party_only || promotion.is_some_and(|p| p.is_first_party(r))
+    });
     let mut want = plan.before.clone();
     for p in &plan.promotions {
         want.insert(p.key.clone(), BTreeSet::from([p.to.clone()]));
@@ -528,7 +600,7 @@ fn verify(
         if &got != images {
             return Ok(Some(format!(
                 "after the edits {} renders {} for {} {} ({}) instead of {}; every edit was undone",
-                req.target,
+                scope.env,
                 show_set(&got),
                 key.kind,
                 key.name,
@@ -540,7 +612,7 @@ fn verify(
     if let Some(key) = after.keys().find(|k| !want.contains_key(*k)) {
         return Ok(Some(format!(
             "after the edits {} renders a new image at {} {} ({}); every edit was undone",
-            req.target, key.kind, key.name, key.container
+            scope.env, key.kind, key.name, key.container
         )));
     }
     Ok(None)
@@ -859,20 +931,20 @@ fn site_finding(cell: &Cell, site: &Site) -> Finding {
 
 /// An image site of a render.
 #[derive(Debug, Clone)]
-struct Site {
+pub(crate) struct Site {
     /// Index of its cell in the render list.
-    cell: usize,
-    document: usize,
-    field: String,
-    container: Option<String>,
-    image: String,
+    pub(crate) cell: usize,
+    pub(crate) document: usize,
+    pub(crate) field: String,
+    pub(crate) container: Option<String>,
+    pub(crate) image: String,
 }
 
-type Rendered = Vec<(Cell, Decoded)>;
+pub(crate) type Rendered = Vec<(Cell, Decoded)>;
 
 /// Renders `cells` and decodes them; a cell that fails to render is an error (what it renders
 /// is unknown, so nothing can be promoted against it).
-fn render(cfg: &Config, cells: &[Cell], tools: &Tools<'_>) -> Result<Rendered, Fatal> {
+pub(crate) fn render(cfg: &Config, cells: &[Cell], tools: &Tools<'_>) -> Result<Rendered, Fatal> {
     let decode = decode_options(&cfg.model.policy);
     let results = render_each(
         tools.renderer,
@@ -903,7 +975,10 @@ fn render(cfg: &Config, cells: &[Cell], tools: &Tools<'_>) -> Result<Rendered, F
 }
 
 /// The first-party image sites of a render, by key.
-fn sites(rendered: &Rendered, first_party: &dyn Fn(&str) -> bool) -> BTreeMap<SiteKey, Vec<Site>> {
+pub(crate) fn sites(
+    rendered: &Rendered,
+    first_party: &dyn Fn(&str) -> bool,
+) -> BTreeMap<SiteKey, Vec<Site>> {
     let mut out: BTreeMap<SiteKey, Vec<Site>> = BTreeMap::new();
     for (i, (cell, decoded)) in rendered.iter().enumerate() {
         for obj in &decoded.objects {
@@ -937,7 +1012,7 @@ fn sites(rendered: &Rendered, first_party: &dyn Fn(&str) -> bool) -> BTreeMap<Si
 
 /// The part of a reference that changes, for the tables: the digest (`sha256:…`), with the tag
 /// in front when it changes too (`v2@sha256:…`).
-fn shown_change(from: &str, to: &str) -> (String, String) {
+pub(crate) fn shown_change(from: &str, to: &str) -> (String, String) {
     let part = |r: &str, other: &str| -> String {
         match (ImageRef::parse(r), ImageRef::parse(other)) {
             (Ok(a), Ok(b)) => {
