@@ -42,6 +42,10 @@ pub enum Command {
     /// Promote by digest: rewrite TARGET's own values lines so that every first-party image it
     /// renders is the exact reference SOURCE renders, then render TARGET again to verify (602).
     Promote(PromoteArgs),
+    /// Pin by digest: rewrite the values line of every image with a `digest-required` or
+    /// `mutable-tag` finding to the digest its registry serves now (a mutable tag is dropped),
+    /// then render again to verify (602).
+    Pin(PinArgs),
     /// Print a rule's documentation (or list the rules).
     Explain(ExplainArgs),
     /// Work with the configuration's time-boxed exceptions.
@@ -279,23 +283,10 @@ pub struct DiffArgs {
     pub no_progress: bool,
 }
 
-/// `imagegate promote`.
-///
-/// For every first-party image (`promotion.firstParty`) that TARGET renders with another
-/// reference than SOURCE for the same component, object, container and repository, the values
-/// line that sets it in TARGET (found by a render with markers) is rewritten to SOURCE's
-/// reference; a line in a layer other environments read gets an override in TARGET's own values
-/// file instead. Then TARGET is rendered again: it must render SOURCE's references and nothing
-/// else changed, or every edit is undone. Exit status: 0 promoted or nothing to do; 1 an image
-/// could not be promoted, or the edits were undone; 2 bad input.
+/// What the editing commands (`promote`, `pin`) share: the configuration, which apps, how the
+/// edits are shown, and helm.
 #[derive(Debug, Args)]
-pub struct PromoteArgs {
-    /// The environment whose references are copied (for example `staging`).
-    #[arg(value_name = "SOURCE")]
-    pub source: String,
-    /// The environment whose values files are edited (for example `production`).
-    #[arg(value_name = "TARGET")]
-    pub target: String,
+pub struct EditArgs {
     /// The configuration file (default: ./imagegate.yaml).
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -321,6 +312,51 @@ pub struct PromoteArgs {
     /// Seconds one render may take (default: helm.timeoutSeconds of the config, 120).
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
+}
+
+/// `imagegate promote`.
+///
+/// For every first-party image (`promotion.firstParty`) that TARGET renders with another
+/// reference than SOURCE for the same component, object, container and repository, the values
+/// line that sets it in TARGET (found by a render with markers) is rewritten to SOURCE's
+/// reference; a line in a layer other environments read gets an override in TARGET's own values
+/// file instead. Then TARGET is rendered again: it must render SOURCE's references and nothing
+/// else changed, or every edit is undone. Exit status: 0 promoted or nothing to do; 1 an image
+/// could not be promoted, or the edits were undone; 2 bad input.
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The environment whose references are copied (for example `staging`).
+    #[arg(value_name = "SOURCE")]
+    pub source: String,
+    /// The environment whose values files are edited (for example `production`).
+    #[arg(value_name = "TARGET")]
+    pub target: String,
+    #[command(flatten)]
+    pub edit: EditArgs,
+}
+
+/// `imagegate pin`.
+///
+/// For every image of the environment with a `digest-required` or `mutable-tag` finding (not
+/// excepted), its registry is asked which digest the reference points at now, and the values
+/// line that sets it (found by a render with markers) is rewritten to `repo@sha256:…` (a mutable
+/// tag is dropped) or `repo:<immutable tag>@sha256:…`; a line in a layer other environments read
+/// gets an override in the environment's own values file instead. Then the environment is
+/// rendered again: it must render the pinned references and nothing else changed, or every edit
+/// is undone. Exit status: 0 pinned or nothing to do; 1 an image could not be pinned, or the
+/// edits were undone; 2 bad input, or a registry that could not be asked (nothing is edited).
+#[derive(Debug, Args)]
+pub struct PinArgs {
+    /// The environments whose values files are edited (repeatable; default: every environment,
+    /// one after another).
+    #[arg(long = "env", value_name = "ENV")]
+    pub envs: Vec<String>,
+    /// A registry (`host[:port]`) to reach over plain HTTP; loopback registries always are
+    /// (repeatable).
+    #[arg(long, value_name = "HOST")]
+    pub insecure_registry: Vec<String>,
+    #[command(flatten)]
+    pub edit: EditArgs,
 }
 
 /// `imagegate scan`.

@@ -255,6 +255,15 @@ impl Outputs {
 
 pub use imagegate_engine::today;
 
+/// Writes `text` line by line, each made safe for a terminal (a values file's text is not
+/// trusted).
+pub fn write_lines(out: &mut impl std::io::Write, text: &str) -> std::io::Result<()> {
+    for line in text.lines() {
+        writeln!(out, "{}", sanitize_terminal(line))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

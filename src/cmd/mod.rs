@@ -10,11 +10,12 @@ mod explain;
 mod images;
 mod init;
 mod merge;
+mod pin;
 mod promote;
 mod registry;
 mod scan;
 
-use crate::cli::{Cli, Command, HelmArgs, MatrixArgs};
+use crate::cli::{Cli, Command, EditArgs, HelmArgs, MatrixArgs};
 use crate::Fatal;
 use anyhow::Result;
 use imagegate_engine::Config;
@@ -32,10 +33,43 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Merge(a) => merge::run(a),
         Command::Diff(a) => diff::run(a),
         Command::Promote(a) => promote::run(a),
+        Command::Pin(a) => pin::run(a),
         Command::Explain(a) => explain::run(a),
         Command::Exceptions(c) => exceptions::run(c),
         Command::Init(a) => init::run(a),
         Command::Completions(a) => completions::run(a),
+    }
+}
+
+/// What an editing command (`promote`, `pin`) works with: its configuration file and what it
+/// says, the helm that renders, and the render bounds.
+pub struct Editing {
+    pub path: PathBuf,
+    pub cfg: Config,
+    pub helm: imagegate_render::Helm,
+    pub opts: imagegate_render::RenderOptions,
+}
+
+impl Editing {
+    /// Loads the configuration and locates helm as `args` say.
+    pub fn open(args: &EditArgs) -> Result<Self> {
+        let path = config_path(&args.config)?;
+        let cfg = load_config(&path, args.helm.as_deref())?;
+        let helm = imagegate_render::Helm::locate(args.helm.as_deref(), cfg.repo.root())
+            .map_err(|e| Fatal(e.to_string()))?;
+        let opts = crate::fleet::render_options(
+            &cfg,
+            &imagegate_engine::fleet::RenderOverrides {
+                jobs: args.jobs,
+                timeout_seconds: args.timeout,
+            },
+        );
+        Ok(Self {
+            path,
+            cfg,
+            helm,
+            opts,
+        })
     }
 }
 

@@ -25,6 +25,7 @@ pub mod git;
 pub mod merge;
 pub mod observer;
 pub mod overlays;
+pub mod pin;
 pub mod pipeline;
 pub mod promote;
 pub mod promotion;

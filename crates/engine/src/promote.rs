@@ -718,9 +718,12 @@ fn edits_for(
     let origin = |want: Part| parts.iter().find(|(p, _)| *p == want).map(|(_, o)| o);
     let mut needed: Vec<(Part, &imagegate_origin::Origin)> = Vec::new();
     if old.digest() != new.digest() {
-        let o = origin(Part::Digest).ok_or_else(|| {
-            "helm shows no values line that writes this image's digest (the template does): \
-             patch the chart, or promote by hand"
+        // A line that writes the whole reference takes the digest too.
+        let whole = || parts.iter().map(|(_, o)| o).find(|o| writes_whole(o, old));
+        let o = origin(Part::Digest).or_else(whole).ok_or_else(|| {
+            "helm shows no values line that writes this image's digest, and no `digest` key \
+             beside its tag: the chart cannot be given a digest through its values (602: \
+             patch the vendored chart), or set it by hand"
                 .to_string()
         })?;
         needed.push((Part::Digest, o));
@@ -869,7 +872,16 @@ fn rewrite(
     let mut do_part = |p: Part, value: &mut String| -> Option<()> {
         match p {
             Part::Digest => {
-                let (from, to) = (old.digest()?, new.digest()?);
+                let to = new.digest()?;
+                let Some(from) = old.digest() else {
+                    // A digest key that is empty today (`digest: ""`, `digest: null`).
+                    if matches!(value.as_str(), "" | "null" | "~") {
+                        *value = to.to_owned();
+                        changed = true;
+                        return Some(());
+                    }
+                    return None;
+                };
                 if from == to {
                     return Some(());
                 }
@@ -892,6 +904,11 @@ fn rewrite(
                         Some(())
                     }
                     (Some(f), Some(t)) if swap(value, &format!(":{f}"), &format!(":{t}")) => {
+                        changed = true;
+                        Some(())
+                    }
+                    // A tag dropped from a value that writes `repo:tag@digest`.
+                    (Some(f), None) if swap(value, &format!(":{f}@"), "@") => {
                         changed = true;
                         Some(())
                     }
@@ -1029,14 +1046,52 @@ pub(crate) fn shown_change(from: &str, to: &str) -> (String, String) {
     (part(from, to), part(to, from))
 }
 
+/// The values lines of `edits`, for a Markdown table cell.
+pub(crate) fn md_edit_lines(edits: &[LineEdit]) -> String {
+    edits
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}",
+                md_code(&format!("{}:{}", e.file, e.line)),
+                md_code(&e.key)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("<br>")
+}
+
+/// The images not edited, as a Markdown section under `heading` (empty when there are none),
+/// each named by `what`.
+pub(crate) fn md_refusals(
+    heading: &str,
+    refusals: &[Refusal],
+    what: impl Fn(&Refusal) -> &str,
+) -> String {
+    let mut out = String::new();
+    if !refusals.is_empty() {
+        out.push_str(&format!("\n### {heading}\n\n"));
+        for r in refusals {
+            out.push_str(&format!(
+                "- {} {} ({}): {}\n",
+                md(&r.app),
+                md(&format!("{}/{}", r.key.kind, r.key.name)),
+                md_code(what(r)),
+                md(&r.reason)
+            ));
+        }
+    }
+    out
+}
+
 /// Untrusted text in Markdown (the report's escaper: punctuation, HTML and mentions neutralised).
-fn md(s: &str) -> String {
+pub(crate) fn md(s: &str) -> String {
     imagegate_report::markdown_text(s)
 }
 
 /// Untrusted text as a code span, or escaped text when a backtick or `\|` could break the span
 /// or the table row.
-fn md_code(s: &str) -> String {
+pub(crate) fn md_code(s: &str) -> String {
     if s.is_empty() || s.contains(['`', '\n', '\r']) || s.contains("\\|") {
         return md(s);
     }
@@ -1100,17 +1155,7 @@ impl Plan {
             ));
             for p in &self.promotions {
                 let (from, to) = shown_change(&p.from, &p.to);
-                let lines: Vec<String> = p
-                    .edits
-                    .iter()
-                    .map(|e| {
-                        format!(
-                            "{} {}",
-                            md_code(&format!("{}:{}", e.file, e.line)),
-                            md_code(&e.key)
-                        )
-                    })
-                    .collect();
+
                 out.push_str(&format!(
                     "| {} | {} | {} | {} | {} | {} | {} |\n",
                     md(&p.app),
@@ -1119,22 +1164,13 @@ impl Plan {
                     md_code(&p.key.repository),
                     md_code(&from),
                     md_code(&to),
-                    lines.join("<br>")
+                    md_edit_lines(&p.edits)
                 ));
             }
         }
-        if !self.refusals.is_empty() {
-            out.push_str("\n### Not promoted\n\n");
-            for r in &self.refusals {
-                out.push_str(&format!(
-                    "- {} {} ({}): {}\n",
-                    md(&r.app),
-                    md(&format!("{}/{}", r.key.kind, r.key.name)),
-                    md_code(&r.key.repository),
-                    md(&r.reason)
-                ));
-            }
-        }
+        out.push_str(&md_refusals("Not promoted", &self.refusals, |r| {
+            &r.key.repository
+        }));
         out
     }
 

@@ -354,7 +354,8 @@ impl Markers {
     /// Where a digest belongs beside the value marker `id` replaced: the `digest` key of the
     /// same mapping, else its `sha` key (kube-state-metrics, kube-rbac-proxy), as the last layer
     /// that sets it (helm's merge keeps that one; a `digest: null` override is the line to
-    /// change). `None` when no layer has such a key.
+    /// change). `None` when no layer has such a key, or when the last one holds a digest (the
+    /// image it is beside does not carry it, so it is another image's).
     pub fn digest_beside(&self, id: usize) -> Option<crate::Origin> {
         DIGEST_KEYS
             .iter()
@@ -381,6 +382,15 @@ impl Markers {
             .iter()
             .filter(|s| full(s.layer_index, &s.path) == want)
             .max_by_key(|s| s.layer_index)?;
+        // A digest the key holds today that this image does not carry is another image's
+        // (`domain.digest` beside `domain.migrationJobImage`): only an empty key is this
+        // image's place for one.
+        if !matches!(
+            s.written.trim_matches(['"', '\'']).trim(),
+            "" | "null" | "~"
+        ) {
+            return None;
+        }
         let (file, kind, _) = &self.layers[s.layer_index];
         Some(crate::Origin {
             file: file.clone(),

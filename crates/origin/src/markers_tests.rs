@@ -259,6 +259,35 @@ fn where_a_digest_belongs_is_the_last_layer_setting_the_digest_key_beside_the_ta
     )
     .unwrap();
     assert!(m.digest_beside(0).is_none());
+    // A digest key that holds a digest the image does not carry is another image's: the
+    // Domain's digest beside its migration job's whole reference.
+    let mut m = Markers::new();
+    m.mark_values(
+        "env/local.yaml",
+        LayerKind::ValueStack,
+        &[],
+        "domain:\n  digest: sha256:c0\n  migrationJobImage: ghcr.io/acme/migrations:dev\n",
+        &sel(&[]),
+    )
+    .unwrap();
+    let job = (0..m.len())
+        .find(|&i| m.get(i).unwrap().value.contains("migrations"))
+        .unwrap();
+    assert!(m.digest_beside(job).is_none());
+    // The same key empty is this image's place for one.
+    let mut m = Markers::new();
+    m.mark_values(
+        "env/local.yaml",
+        LayerKind::ValueStack,
+        &[],
+        "domain:\n  digest: \"\"\n  migrationJobImage: ghcr.io/acme/migrations:dev\n",
+        &sel(&[]),
+    )
+    .unwrap();
+    let job = (0..m.len())
+        .find(|&i| m.get(i).unwrap().value.contains("migrations"))
+        .unwrap();
+    assert_eq!(m.digest_beside(job).unwrap().key, "domain.digest");
 }
 
 #[test]

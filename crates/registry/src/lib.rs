@@ -1,5 +1,6 @@
 //! imagegate's registry client, for `check --registry`: what an OCI registry says about each
-//! digest-pinned image ([`imagegate_policy::RemoteFacts`]), for the pure `registry-*` rules.
+//! digest-pinned image ([`imagegate_policy::RemoteFacts`]), for the pure `registry-*` rules; and
+//! for `imagegate pin`, the digest an unpinned reference points at now ([`Registry::resolve`]).
 //!
 //! For one reference `repo[:tag]@sha256:…` it
 //! - fetches the manifest (or index) by digest with the OCI and Docker accept types and checks
@@ -107,8 +108,8 @@ impl fmt::Display for RegistryError {
 
 impl std::error::Error for RegistryError {}
 
-/// One reference's answer, filled once by the first asker.
-type Answer = OnceCell<Result<RemoteFacts, String>>;
+/// Answers by reference, each filled once by the first asker.
+type Answers<T> = Mutex<HashMap<String, Arc<OnceCell<Result<T, String>>>>>;
 
 /// A client for one run: cheap to share between threads, every answer cached.
 pub struct Registry {
@@ -117,8 +118,10 @@ pub struct Registry {
     http: Client,
     options: Options,
     permits: Arc<Semaphore>,
-    cache: Mutex<HashMap<String, Arc<Answer>>>,
+    cache: Answers<RemoteFacts>,
+    resolved: Answers<Option<String>>,
 }
+
 
 /// Why one request failed, as far as the rules care.
 enum Failure {
@@ -153,23 +156,72 @@ impl Registry {
             options,
             runtime,
             cache: Mutex::new(HashMap::new()),
+            resolved: Mutex::new(HashMap::new()),
         })
     }
 
     /// What the registry says about the digest-pinned `image` (asked once per run; later calls
     /// get the first answer). Blocks; call it from plain threads, not from an async task.
     pub fn facts(&self, image: &str) -> Result<RemoteFacts, RegistryError> {
+        self.once(&self.cache, image, self.lookup(image))
+    }
+
+    /// The answer for `image` in `cache`, asked with `ask` by the first caller only.
+    fn once<T: Clone>(
+        &self,
+        cache: &Answers<T>,
+        image: &str,
+        ask: impl std::future::Future<Output = Result<T, String>>,
+    ) -> Result<T, RegistryError> {
         let cell = {
-            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
             Arc::clone(cache.entry(image.to_owned()).or_default())
         };
-        let answer = self
-            .runtime
-            .block_on(cell.get_or_init(|| async { self.lookup(image).await }));
+        let answer = self.runtime.block_on(cell.get_or_init(|| ask));
         answer.clone().map_err(|message| RegistryError {
             image: image.to_owned(),
             message,
         })
+    }
+
+    /// The digest `image` (`repo[:tag]`; no tag is `latest`) points at now, for `pin`: the
+    /// sha256 of the manifest (or index) bytes the registry serves for the tag, computed here,
+    /// never read from a header. `Ok(None)` when the registry has no such tag or repository.
+    /// Asked once per run; later calls get the first answer. Blocks, as [`Registry::facts`].
+    pub fn resolve(&self, image: &str) -> Result<Option<String>, RegistryError> {
+        self.once(&self.resolved, image, self.resolve_tag(image))
+    }
+
+    async fn resolve_tag(&self, image: &str) -> Result<Option<String>, String> {
+        let reference: Reference = image
+            .parse()
+            .map_err(|e| format!("not a reference the registry client can read: {e}"))?;
+        if let Some(d) = reference.digest() {
+            return Ok(Some(d.to_owned()));
+        }
+        let registry = reference.resolve_registry().to_owned();
+        let client = if self.plain_http(&registry) {
+            &self.http
+        } else {
+            &self.https
+        };
+        let auth = self.options.credentials.for_registry(&registry);
+        let by_tag = Reference::with_tag(
+            reference.registry().to_owned(),
+            reference.repository().to_owned(),
+            reference.tag().unwrap_or("latest").to_owned(),
+        );
+        match self
+            .retrying(|| client.pull_manifest_raw(&by_tag, &auth, &ACCEPT))
+            .await
+        {
+            Ok((bytes, _)) => Ok(Some(format!(
+                "sha256:{}",
+                hex::encode(Sha256::digest(&bytes))
+            ))),
+            Err(Failure::NotFound) => Ok(None),
+            Err(Failure::Other(m)) => Err(m),
+        }
     }
 
     async fn lookup(&self, image: &str) -> Result<RemoteFacts, String> {
