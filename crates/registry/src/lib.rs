@@ -122,7 +122,6 @@ pub struct Registry {
     resolved: Answers<Option<String>>,
 }
 
-
 /// Why one request failed, as far as the rules care.
 enum Failure {
     /// The registry says the manifest (or repository, or tag) does not exist.
