@@ -1,22 +1,51 @@
 //! The credentials people already have: `GHCR_TOKEN` or `GITHUB_TOKEN` for ghcr.io, the
-//! `auths` of `~/.docker/config.json` (or `$DOCKER_CONFIG/config.json`), else anonymous.
+//! `auths` of `~/.docker/config.json` (or `$DOCKER_CONFIG/config.json`), the credential helper
+//! it names for a registry (`credHelpers`, else `credsStore`: `docker-credential-<name> get`,
+//! as `docker` runs it), else anonymous.
 //!
-//! Secrets are kept only in memory, sent only to the registry they are for, and never printed:
-//! [`Credentials`]' `Debug` names the registries, not the secrets.
+//! The helper is a program the user's own Docker configuration names (never anything from the
+//! repository under check), found on `PATH`, with a name of letters, digits, `-`, `_` and `.`
+//! only; it gets the registry on stdin and no arguments but `get`, and it is bounded
+//! ([`HELPER_TIMEOUT`], [`HELPER_OUTPUT`]) and killed past them. A helper that fails or has
+//! nothing for the registry leaves it anonymous. Secrets are kept only in memory, sent only to
+//! the registry they are for, and never printed: [`Credentials`]' `Debug` names the registries,
+//! not the secrets.
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use oci_client::secrets::RegistryAuth;
 use serde::Deserialize;
 
+/// The longest a credential helper may run.
+pub const HELPER_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most a credential helper may print.
+pub const HELPER_OUTPUT: usize = 64 * 1024;
+
+/// A user name and password (or token).
+type Pair = (String, String);
+
 /// Credentials by registry host.
 #[derive(Clone, Default)]
 pub struct Credentials {
     /// `host[:port]` → user name and password (or token).
-    basic: BTreeMap<String, (String, String)>,
+    basic: BTreeMap<String, Pair>,
+    /// `host[:port]` → the credential helper for it (`credHelpers`).
+    helpers: BTreeMap<String, String>,
+    /// The helper for every other registry (`credsStore`).
+    store: Option<String>,
+    /// Where helpers are looked for (default: `PATH`).
+    search: Option<Vec<PathBuf>>,
+    /// How long a helper may run (default: [`HELPER_TIMEOUT`]).
+    timeout: Option<Duration>,
+    /// What each helper said, asked once per registry.
+    asked: Arc<Mutex<BTreeMap<String, Option<Pair>>>>,
 }
 
 impl fmt::Debug for Credentials {
@@ -31,6 +60,19 @@ impl fmt::Debug for Credentials {
 struct DockerConfig {
     #[serde(default)]
     auths: BTreeMap<String, DockerAuth>,
+    #[serde(default, rename = "credHelpers")]
+    cred_helpers: BTreeMap<String, String>,
+    #[serde(default, rename = "credsStore")]
+    creds_store: Option<String>,
+}
+
+/// What `docker-credential-<name> get` prints.
+#[derive(Deserialize)]
+struct HelperAnswer {
+    #[serde(rename = "Username", default)]
+    username: String,
+    #[serde(rename = "Secret", default)]
+    secret: String,
 }
 
 #[derive(Deserialize)]
@@ -110,7 +152,23 @@ impl Credentials {
                 creds.insert(&key, user, password);
             }
         }
+        for (registry, helper) in config.cred_helpers {
+            creds.helpers.insert(host_of(&registry), helper);
+        }
+        creds.store = config.creds_store.filter(|s| !s.is_empty());
         Ok(creds)
+    }
+
+    /// Looks for credential helpers in `dirs` instead of `PATH`.
+    pub fn with_helper_search(mut self, dirs: Vec<PathBuf>) -> Self {
+        self.search = Some(dirs);
+        self
+    }
+
+    /// Gives each credential helper `timeout` instead of [`HELPER_TIMEOUT`].
+    pub fn with_helper_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
     }
 
     /// Adds (or replaces) the credentials of `registry` (a host, or a URL as Docker writes them).
@@ -121,10 +179,95 @@ impl Credentials {
     /// What to send to `registry` (`host[:port]`, as the reference resolves it).
     pub fn for_registry(&self, registry: &str) -> RegistryAuth {
         let host = host_of(registry);
-        match self.basic.get(&host) {
-            Some((user, password)) => RegistryAuth::Basic(user.clone(), password.clone()),
+        if let Some((user, password)) = self.basic.get(&host) {
+            return RegistryAuth::Basic(user.clone(), password.clone());
+        }
+        let Some(helper) = self.helpers.get(&host).or(self.store.as_ref()) else {
+            return RegistryAuth::Anonymous;
+        };
+        let pair = {
+            let mut asked = self.asked.lock().unwrap_or_else(|e| e.into_inner());
+            asked
+                .entry(host.clone())
+                .or_insert_with(|| self.ask_helper(helper, &host))
+                .clone()
+        };
+        match pair {
+            Some((user, password)) => RegistryAuth::Basic(user, password),
             None => RegistryAuth::Anonymous,
         }
+    }
+
+    /// `docker-credential-<helper> get` with the registry on stdin, bounded; `None` when the
+    /// helper is not there, fails, runs too long or has nothing for the registry.
+    fn ask_helper(&self, helper: &str, host: &str) -> Option<Pair> {
+        let valid = !helper.is_empty()
+            && helper
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !valid {
+            return None;
+        }
+        let name = format!("docker-credential-{helper}");
+        let dirs = self.search.clone().unwrap_or_else(|| {
+            std::env::var_os("PATH")
+                .map(|p| std::env::split_paths(&p).collect())
+                .unwrap_or_default()
+        });
+        let program = dirs.iter().map(|d| d.join(&name)).find(|p| p.is_file())?;
+        // Docker keeps Docker Hub's credentials under its v1 URL.
+        let server = if host == "index.docker.io" {
+            "https://index.docker.io/v1/".to_owned()
+        } else {
+            host.to_owned()
+        };
+        let mut child = Command::new(program)
+            .arg("get")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.write_all(server.as_bytes());
+        }
+        let mut stdout = child.stdout.take()?;
+        // Read on a thread that hands the bytes over: a helper that leaves a child holding its
+        // stdout cannot stall the run past the deadline either.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut out = Vec::new();
+            let _ = (&mut stdout)
+                .take(HELPER_OUTPUT as u64 + 1)
+                .read_to_end(&mut out);
+            let _ = tx.send(out);
+        });
+        let deadline = self.timeout.unwrap_or(HELPER_TIMEOUT);
+        let start = Instant::now();
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break Some(status),
+                Ok(None) if start.elapsed() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break None;
+                }
+            }
+        };
+        if !status?.success() {
+            return None;
+        }
+        let out = rx
+            .recv_timeout(deadline.saturating_sub(start.elapsed()))
+            .ok()?;
+        if out.len() > HELPER_OUTPUT {
+            return None;
+        }
+        let answer: HelperAnswer = serde_json::from_slice(&out).ok()?;
+        (!answer.secret.is_empty()).then_some((answer.username, answer.secret))
     }
 }
 
@@ -193,6 +336,100 @@ mod tests {
             !shown.contains("s3cret") && !shown.contains("pw\""),
             "{shown}"
         );
+    }
+
+    /// A `docker-credential-<name>` script in `dir` that prints `body` for `registry` and
+    /// nothing (exit 1) for any other.
+    fn helper(dir: &Path, name: &str, registry: &str, body: &str) {
+        use std::os::unix::fs::PermissionsExt as _;
+        let path = dir.join(format!("docker-credential-{name}"));
+        std::fs::write(
+            &path,
+            format!(
+                "#!/bin/sh\n[ \"$1\" = get ] || exit 3\nread -r server\n[ \"$server\" = \"{registry}\" ] || {{ echo 'credentials not found'; exit 1; }}\nprintf '%s' '{body}'\n"
+            ),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    #[test]
+    fn credential_helpers_are_asked_for_their_registries_only() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap_or_else(|e| panic!("{e}"));
+        helper(
+            &bin,
+            "corp",
+            "registry.corp.example",
+            r#"{"ServerURL":"registry.corp.example","Username":"ci","Secret":"t0ken"}"#,
+        );
+        helper(
+            &bin,
+            "desktop",
+            "https://index.docker.io/v1/",
+            r#"{"Username":"hub","Secret":"hubpw"}"#,
+        );
+        helper(&bin, "broken", "x", "not json");
+        let path = dir.path().join("config.json");
+        std::fs::write(
+            &path,
+            r#"{"auths": {"127.0.0.1:5000": {"username": "bob", "password": "pw"}},
+                "credHelpers": {"registry.corp.example": "corp", "bad.example": "../../bin/sh",
+                                "odd.example": "broken", "gone.example": "absent"},
+                "credsStore": "desktop"}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let creds = Credentials::from_docker_config(&path)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .with_helper_search(vec![bin]);
+        assert!(matches!(
+            creds.for_registry("registry.corp.example"),
+            RegistryAuth::Basic(u, p) if u == "ci" && p == "t0ken"
+        ));
+        // The store answers for Docker Hub under its v1 URL, as Docker keeps it.
+        assert!(matches!(
+            creds.for_registry("docker.io"),
+            RegistryAuth::Basic(u, p) if u == "hub" && p == "hubpw"
+        ));
+        // `auths` wins over any helper.
+        assert!(matches!(
+            creds.for_registry("127.0.0.1:5000"),
+            RegistryAuth::Basic(u, _) if u == "bob"
+        ));
+        // A helper name with a path, a helper that prints no JSON, one that is not installed,
+        // and the store that has nothing for a registry: anonymous.
+        for registry in ["bad.example", "odd.example", "gone.example", "ghcr.io"] {
+            assert!(
+                matches!(creds.for_registry(registry), RegistryAuth::Anonymous),
+                "{registry}"
+            );
+        }
+        assert!(!format!("{creds:?}").contains("t0ken"));
+    }
+
+    #[test]
+    fn a_credential_helper_that_hangs_is_killed_at_the_deadline() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let script = dir.path().join("docker-credential-slow");
+        std::fs::write(&script, "#!/bin/sh\nexec sleep 600\n").unwrap_or_else(|e| panic!("{e}"));
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let config = dir.path().join("config.json");
+        std::fs::write(&config, r#"{"credsStore": "slow"}"#).unwrap_or_else(|e| panic!("{e}"));
+        let creds = Credentials::from_docker_config(&config)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .with_helper_search(vec![dir.path().to_path_buf()])
+            .with_helper_timeout(Duration::from_millis(300));
+        let start = Instant::now();
+        assert!(matches!(
+            creds.for_registry("example.org"),
+            RegistryAuth::Anonymous
+        ));
+        // Killed at its deadline, not waited for (it would sleep for ten minutes).
+        assert!(start.elapsed() < Duration::from_secs(60));
     }
 
     #[test]

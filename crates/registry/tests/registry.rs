@@ -32,6 +32,11 @@ fn an_index_by_digest_lists_its_platforms_and_its_tag_points_at_it() {
     assert!(facts.index);
     assert_eq!(facts.tag_digest.as_deref(), Some(digest.as_str()));
     assert_eq!(facts.platforms, ["linux/amd64", "linux/arm64/v8"]);
+    // `pin` resolves the tag to the index itself, not to one platform's manifest.
+    let resolved = client(Credentials::default())
+        .resolve(&format!("{}:v1", registry.repo("acme/web")))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(resolved, Some(digest));
 }
 
 #[test]
@@ -82,6 +87,20 @@ fn a_digest_or_tag_the_registry_lacks_is_an_answer_not_an_error() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(facts.digest_found);
     assert_eq!(facts.tag_digest, None);
+    // What `pin` asks: a tag, or a repository, that the registry lacks is no digest; a
+    // reference without a tag is its `latest`, which was never pushed here.
+    for lacking in ["acme/x:gone", "acme/nothing:v1", "acme/x"] {
+        let answer = client
+            .resolve(&registry.repo(lacking))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(answer, None, "{lacking}");
+    }
+    assert_eq!(
+        client
+            .resolve(&format!("{}:v1", registry.repo("acme/x")))
+            .unwrap_or_else(|e| panic!("{e}")),
+        Some(digest)
+    );
 }
 
 #[test]
@@ -117,6 +136,45 @@ fn a_registry_that_wants_credentials_fails_without_them_and_answers_with_them() 
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(facts.digest_found);
     assert_eq!(facts.platforms, ["linux/arm64"]);
+
+    // The same credentials from the credential helper the Docker configuration names for the
+    // registry, as `docker login` with a helper leaves them; and `pin`'s question too.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let helper = dir.path().join("docker-credential-test");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\nread -r server\n[ \"$server\" = \"{}\" ] || exit 1\nprintf '{{\"Username\":\"ci\",\"Secret\":\"hunter2-token\"}}'\n",
+            registry.host
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let config = dir.path().join("config.json");
+    std::fs::write(
+        &config,
+        format!(r#"{{"credHelpers": {{"{}": "test"}}}}"#, registry.host),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let creds = Credentials::from_docker_config(&config)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .with_helper_search(vec![dir.path().to_path_buf()]);
+    let client = client(creds);
+    assert!(
+        client
+            .facts(&reference)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .digest_found
+    );
+    let tagged = format!("{}:v1", registry.repo("acme/private"));
+    assert_eq!(
+        client.resolve(&tagged).unwrap_or_else(|e| panic!("{e}")),
+        Some(digest)
+    );
 }
 
 #[test]
