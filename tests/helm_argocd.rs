@@ -258,3 +258,96 @@ fn a_missing_values_file_is_a_configuration_error_at_its_line() {
     );
     assert!(err.contains("ignoreMissingValueFiles"), "{err}");
 }
+
+/// `helm.skipTests` and `helm.skipSchemaValidation` are helm's `--skip-tests` and
+/// `--skip-schema-validation`, as Argo CD passes them: the test pod is not rendered (so not
+/// judged), and values the chart's schema refuses still render; without them the test pod is
+/// judged and the schema fails the cell, as it fails Argo CD's sync.
+#[test]
+fn helm_skip_tests_and_skip_schema_validation_render_what_argo_cd_renders() {
+    let app = |name: &str, values: &str, flags: &str| {
+        format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: {name}}}\nspec:\n  destination: {{name: prod, namespace: web}}\n  source:\n    repoURL: https://github.com/acme/gitops.git\n    path: charts/web\n    helm:\n      valueFiles: [{values}]\n{flags}"
+        )
+    };
+    let skip = app(
+        "web-skip",
+        "values-bad.yaml",
+        "      skipTests: true\n      skipSchemaValidation: true\n",
+    );
+    let plain = app("web-plain", "values.yaml", "");
+    let strict = app("web-strict", "values-bad.yaml", "");
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: {{ .Release.Name }}}\nspec:\n  replicas: {{ .Values.replicas }}\n  template:\n    spec:\n      containers:\n        - {name: web, image: \"ghcr.io/acme/web:1.0.0\", imagePullPolicy: IfNotPresent}\n";
+    let test_pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ .Release.Name }}-test\n  annotations: {\"helm.sh/hook\": test}\nspec:\n  containers:\n    - {name: probe, image: \"busybox:1.36\", imagePullPolicy: IfNotPresent}\n";
+    let dir = tree(&[
+        (
+            "imagegate.yaml",
+            "version: 1\nargocd:\n  manifests: [\"argocd/*.yaml\"]\n  repoURL: [\"https://github.com/acme/gitops.git\"]\n",
+        ),
+        ("argocd/skip.yaml", &skip),
+        ("argocd/plain.yaml", &plain),
+        ("argocd/strict.yaml", &strict),
+        ("charts/web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 0.1.0\n"),
+        ("charts/web/values.yaml", "replicas: 2\n"),
+        ("charts/web/values-bad.yaml", "replicas: two\n"),
+        (
+            "charts/web/values.schema.json",
+            r#"{"type": "object", "properties": {"replicas": {"type": "integer"}}}"#,
+        ),
+        ("charts/web/templates/deployment.yaml", deployment),
+        ("charts/web/templates/tests/probe.yaml", test_pod),
+    ]);
+    let doc = json(&imagegate(
+        &[
+            "images",
+            "--format",
+            "json",
+            "--no-progress",
+            "--app",
+            "web-skip",
+            "--app",
+            "web-plain",
+        ],
+        dir.path(),
+    ));
+    let images: Vec<String> = doc["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["app"].as_str().unwrap(),
+                r["image"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        images,
+        [
+            "web-plain ghcr.io/acme/web:1.0.0",
+            "web-plain busybox:1.36",
+            "web-skip ghcr.io/acme/web:1.0.0",
+        ]
+    );
+    let out = imagegate(
+        &[
+            "check",
+            "--format",
+            "json",
+            "--no-progress",
+            "--app",
+            "web-strict",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(cells_with_status(&report, "failed"), 1, "{report}");
+    assert!(
+        report
+            .to_string()
+            .contains("values don't meet the specifications of the schema"),
+        "{report}"
+    );
+}

@@ -711,7 +711,7 @@ fn edits_for(
     if parts.is_empty() {
         return Err(
             "helm could not tell which values line sets this image (the render with \
-                    markers failed, or no values line reaches it): promote it by hand"
+                    markers failed, or no values line reaches it): change it by hand"
                 .to_string(),
         );
     }
@@ -771,7 +771,7 @@ fn edits_for(
         if o.layer == LayerKind::ValueStack && !in_stack {
             return Err(format!(
                 "the value is set at {}:{} (`{}`), outside the cell's values files (an \
-                 Application's inline values or parameters): promote it there by hand",
+                 Application's inline values or parameters): change it there by hand",
                 o.file, o.line, o.key
             ));
         }
@@ -841,7 +841,7 @@ fn scalar_at(
         }
         None => Err(format!(
             "{}:{}: `{}` is not one value in the file (written through an anchor or a merge \
-             key?): promote it by hand",
+             key?): change it by hand",
             o.file, o.line, o.key
         )),
     }

@@ -102,6 +102,13 @@ pub struct Cell {
     pub api_versions: Vec<String>,
     /// `--include-crds`.
     pub include_crds: bool,
+    /// `--skip-tests` (an Argo CD source's `helm.skipTests`): the chart's test hooks are not
+    /// rendered, so not applied.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skip_tests: bool,
+    /// `--skip-schema-validation` (an Argo CD source's `helm.skipSchemaValidation`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skip_schema_validation: bool,
     /// Where the component was declared.
     pub source: String,
     /// Problems that stop this cell from rendering (missing chart, chart outside the repository,
@@ -136,6 +143,8 @@ impl Cell {
             kube_version: crate::HelmSettings::default().kube_version,
             api_versions: Vec::new(),
             include_crds: false,
+            skip_tests: false,
+            skip_schema_validation: false,
             source: "imagegate.yaml".into(),
             problems: Vec::new(),
             inline_values: None,
@@ -813,6 +822,8 @@ pub(crate) fn cells(cfg: &Fleet) -> Result<Vec<Cell>, ConfigError> {
                 kube_version: env.kube_version.clone(),
                 api_versions: env.api_versions.clone(),
                 include_crds: model.helm.include_crds && !comp.skip_crds,
+                skip_tests: false,
+                skip_schema_validation: false,
                 source: comp.source.clone(),
                 problems,
                 inline_values: None,

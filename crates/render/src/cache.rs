@@ -697,6 +697,10 @@ fn cell_key(
         field(&mut h, a.as_bytes());
     }
     h.update([u8::from(cell.include_crds)]);
+    h.update([
+        u8::from(cell.skip_tests),
+        u8::from(cell.skip_schema_validation),
+    ]);
     // The bounds a render had to finish within.
     h.update(opts.timeout.as_secs().to_le_bytes());
     h.update(opts.timeout.subsec_nanos().to_le_bytes());

@@ -134,6 +134,12 @@ pub fn helm_args(
     if cell.include_crds {
         args.push("--include-crds".into());
     }
+    if cell.skip_tests {
+        args.push("--skip-tests".into());
+    }
+    if cell.skip_schema_validation {
+        args.push("--skip-schema-validation".into());
+    }
     Ok(args)
 }
 

@@ -522,11 +522,13 @@ impl InputsMemo {
                 c.kube_version.clone(),
                 c.api_versions.clone(),
                 c.include_crds,
+                c.skip_tests,
+                c.skip_schema_validation,
             )
         };
         if args(base) != args(head) {
             out.push(
-                "helm arguments (release, namespace, kube version, API versions or CRDs)".into(),
+                "helm arguments (release, namespace, kube version, API versions, CRDs, tests or schema validation)".into(),
             );
         }
         if base.problems != head.problems {

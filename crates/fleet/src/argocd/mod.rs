@@ -607,6 +607,8 @@ impl Resolver<'_> {
                     .map_or_else(|| self.helm.kube_version.clone(), str::to_string),
                 api_versions,
                 include_crds: self.helm.include_crds && !flag(helm, "skipCrds"),
+                skip_tests: flag(helm, "skipTests"),
+                skip_schema_validation: flag(helm, "skipSchemaValidation"),
                 source: manifest.to_string(),
                 problems,
                 inline_values: resolved.inline_values,

@@ -74,6 +74,8 @@ spec:
       kubeVersion: 1.29.0
       apiVersions: [monitoring.coreos.com/v1]
       skipCrds: true
+      skipTests: true
+      skipSchemaValidation: true
       valueFiles:
         - values.yaml
         - ../../envs/prod/web.yaml
@@ -99,6 +101,7 @@ spec:
     assert_eq!(c.kube_version, "1.29.0");
     assert_eq!(c.api_versions, ["monitoring.coreos.com/v1"]);
     assert!(!c.include_crds, "skipCrds turns the CRDs off");
+    assert!(c.skip_tests && c.skip_schema_validation);
     // In order, each once (the repeated file keeps its first place, as Argo CD's appendUnique).
     assert_eq!(
         paths(c),
@@ -133,6 +136,7 @@ spec:
     assert_eq!(c.namespace, "api-ns");
     assert_eq!(c.kube_version, HelmSettings::default().kube_version);
     assert!(c.include_crds);
+    assert!(!c.skip_tests && !c.skip_schema_validation);
     assert!(c.value_files.is_empty() && c.inline_values.is_none() && c.parameters.is_empty());
 }
 
