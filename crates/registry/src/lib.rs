@@ -373,10 +373,7 @@ impl Registry {
                 Ok(Ok(v)) => return Ok(v),
                 Ok(Err(e)) => e,
                 Err(_) => {
-                    last = format!(
-                        "no answer within {}s",
-                        self.options.request_timeout.as_secs()
-                    );
+                    last = format!("no answer within {:?}", self.options.request_timeout);
                     if attempt < attempts {
                         tokio::time::sleep(wait).await;
                         wait *= 2;

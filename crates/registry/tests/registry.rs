@@ -190,6 +190,31 @@ fn a_registry_that_is_down_is_an_error_per_image_after_the_retries() {
     assert!(err.message.contains("after 2 attempts"), "{err}");
 }
 
+/// A registry that accepts the connection and never answers (a stopped process) is an error
+/// per image once each attempt timed out: never a hang, never an answer.
+#[test]
+fn a_registry_that_hangs_is_an_error_per_image_at_the_request_timeout() {
+    let registry = TestRegistry::start();
+    let digest = registry.push(&Layout::single("linux/amd64", "x"), "acme/x", "v1");
+    registry.pause();
+    let client = Registry::new(Options {
+        attempts: 2,
+        backoff: Duration::from_millis(50),
+        request_timeout: Duration::from_millis(500),
+        ..Options::default()
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let pinned = format!("{}@{digest}", registry.repo("acme/x"));
+    let err = client.facts(&pinned).map(|_| ()).unwrap_err();
+    let tagged = format!("{}:v1", registry.repo("acme/x"));
+    let err_pin = client.resolve(&tagged).map(|_| ()).unwrap_err();
+    registry.resume();
+    for (e, image) in [(err, pinned), (err_pin, tagged)] {
+        assert_eq!(e.image, image);
+        assert!(e.message.contains("no answer within"), "{e}");
+    }
+}
+
 #[test]
 fn each_reference_is_asked_once_per_run() {
     let registry = TestRegistry::start();

@@ -174,6 +174,26 @@ impl TestRegistry {
         image.digest.clone()
     }
 
+    /// Stops the registry process (SIGSTOP): connections are still accepted by the kernel,
+    /// and no request is answered, as a registry that hangs. [`TestRegistry::resume`] undoes it.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a paused registry run again (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, which: &str) {
+        let status = Command::new("kill")
+            .arg(which)
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run kill: {e}"));
+        assert!(status.success(), "kill {which} failed");
+    }
+
     /// `127.0.0.1:PORT/repo`.
     pub fn repo(&self, repo: &str) -> String {
         format!("{}/{repo}", self.host)
