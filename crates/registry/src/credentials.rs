@@ -372,12 +372,25 @@ mod tests {
             r#"{"Username":"hub","Secret":"hubpw"}"#,
         );
         helper(&bin, "broken", "x", "not json");
+        // A helper that prints more than it may: read up to the bound, then refused.
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let flood = bin.join("docker-credential-flood");
+            std::fs::write(
+                &flood,
+                "#!/bin/sh\nprintf '{\"Username\":\"u\",\"Secret\":\"'\nhead -c 100000 /dev/zero | tr '\\0' x\nprintf '\"}'\n",
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+            std::fs::set_permissions(&flood, std::fs::Permissions::from_mode(0o755))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
         let path = dir.path().join("config.json");
         std::fs::write(
             &path,
             r#"{"auths": {"127.0.0.1:5000": {"username": "bob", "password": "pw"}},
                 "credHelpers": {"registry.corp.example": "corp", "bad.example": "../../bin/sh",
-                                "odd.example": "broken", "gone.example": "absent"},
+                                "odd.example": "broken", "gone.example": "absent",
+                                "big.example": "flood"},
                 "credsStore": "desktop"}"#,
         )
         .unwrap_or_else(|e| panic!("{e}"));
@@ -399,8 +412,15 @@ mod tests {
             RegistryAuth::Basic(u, _) if u == "bob"
         ));
         // A helper name with a path, a helper that prints no JSON, one that is not installed,
-        // and the store that has nothing for a registry: anonymous.
-        for registry in ["bad.example", "odd.example", "gone.example", "ghcr.io"] {
+        // one that prints past the bound, and the store that has nothing for a registry:
+        // anonymous.
+        for registry in [
+            "bad.example",
+            "odd.example",
+            "gone.example",
+            "big.example",
+            "ghcr.io",
+        ] {
             assert!(
                 matches!(creds.for_registry(registry), RegistryAuth::Anonymous),
                 "{registry}"

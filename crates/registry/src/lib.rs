@@ -192,19 +192,11 @@ impl Registry {
     }
 
     async fn resolve_tag(&self, image: &str) -> Result<Option<String>, String> {
-        let reference: Reference = image
-            .parse()
-            .map_err(|e| format!("not a reference the registry client can read: {e}"))?;
+        let reference = parse(image)?;
         if let Some(d) = reference.digest() {
             return Ok(Some(d.to_owned()));
         }
-        let registry = reference.resolve_registry().to_owned();
-        let client = if self.plain_http(&registry) {
-            &self.http
-        } else {
-            &self.https
-        };
-        let auth = self.options.credentials.for_registry(&registry);
+        let (client, auth) = self.client_for(&reference);
         let by_tag = Reference::with_tag(
             reference.registry().to_owned(),
             reference.repository().to_owned(),
@@ -224,19 +216,11 @@ impl Registry {
     }
 
     async fn lookup(&self, image: &str) -> Result<RemoteFacts, String> {
-        let reference: Reference = image
-            .parse()
-            .map_err(|e| format!("not a reference the registry client can read: {e}"))?;
+        let reference = parse(image)?;
         let Some(digest) = reference.digest().map(str::to_owned) else {
             return Err("the reference has no digest; only pinned images are asked about".into());
         };
-        let registry = reference.resolve_registry().to_owned();
-        let client = if self.plain_http(&registry) {
-            &self.http
-        } else {
-            &self.https
-        };
-        let auth = self.options.credentials.for_registry(&registry);
+        let (client, auth) = self.client_for(&reference);
         let mut facts = RemoteFacts::default();
 
         let by_digest = Reference::with_digest(
@@ -344,6 +328,18 @@ impl Registry {
         }
         let platform: Option<Platform> = serde_json::from_slice::<Platform>(&blob).ok();
         Ok(platform.filter(|p| !p.os.is_empty() && !p.architecture.is_empty()))
+    }
+
+    /// The client (HTTPS, or plain HTTP where allowed) and the credentials for `reference`'s
+    /// registry.
+    fn client_for(&self, reference: &Reference) -> (&Client, RegistryAuth) {
+        let registry = reference.resolve_registry();
+        let client = if self.plain_http(registry) {
+            &self.http
+        } else {
+            &self.https
+        };
+        (client, self.options.credentials.for_registry(registry))
     }
 
     /// Loopback registries, and those the user named insecure, are reached over plain HTTP.
@@ -477,6 +473,13 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// `image` as the registry client reads it.
+fn parse(image: &str) -> Result<Reference, String> {
+    image
+        .parse()
+        .map_err(|e| format!("not a reference the registry client can read: {e}"))
 }
 
 /// True for `localhost`, `127.x.x.x` and `[::1]`, with or without a port.
