@@ -206,11 +206,7 @@ fn go_render(
     Ok(results
         .iter()
         .map(|rendered| {
-            let by_text: BTreeMap<&str, &str> = strings
-                .iter()
-                .map(|(t, _)| *t)
-                .zip(rendered.iter().map(String::as_str))
-                .collect();
+            let by_text = by_text(&strings, rendered);
             let patch = patch_text.map(|text| match patch_at.and_then(|i| rendered.get(i)) {
                 Some(r) => r.clone(),
                 // A patch without `{{` is its own rendering.
@@ -433,6 +429,19 @@ fn templated_strings<'n>(node: &'n Node, out: &mut Vec<(&'n str, &'n Node)>) {
     }
 }
 
+/// Each templated string of `strings` with its rendering in `rendered` (one evaluation's result
+/// for one element, in the same order).
+pub(crate) fn by_text<'a>(
+    strings: &[(&'a str, &Node)],
+    rendered: &'a [String],
+) -> BTreeMap<&'a str, &'a str> {
+    strings
+        .iter()
+        .map(|(t, _)| *t)
+        .zip(rendered.iter().map(String::as_str))
+        .collect()
+}
+
 /// `node` with each string found in `by_text` replaced by its rendering (quoted, so it stays a
 /// string whatever it reads like).
 fn replace_strings(node: &Node, by_text: &BTreeMap<&str, &str>) -> Node {
@@ -601,11 +610,7 @@ impl Gen<'_> {
                 results
                     .iter()
                     .map(|rendered| {
-                        let by_text: BTreeMap<&str, &str> = templated
-                            .iter()
-                            .map(|(t, _)| *t)
-                            .zip(rendered.iter().map(String::as_str))
-                            .collect();
+                        let by_text = by_text(&templated, rendered);
                         replace_strings(&children[1], &by_text)
                     })
                     .collect(),

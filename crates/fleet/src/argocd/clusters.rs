@@ -167,11 +167,7 @@ pub(crate) fn elements(
             clusters,
         )?;
         for (element, rendered) in elements.iter_mut().zip(results) {
-            let by_text: BTreeMap<&str, &str> = templated
-                .iter()
-                .map(|(t, _)| *t)
-                .zip(rendered.iter().map(String::as_str))
-                .collect();
+            let by_text = super::appset::by_text(&templated, &rendered);
             let mut go_values = JsonMap::new();
             for (k, v) in &values {
                 let t = v.as_str().unwrap_or_default();
