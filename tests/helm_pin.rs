@@ -301,6 +301,27 @@ fn helm_pin_a_split_chart_overrides_its_digest_key_in_the_environments_own_file(
             format!("{host}/acme/web:v1.2.3")
         ]
     );
+    // Without --env every environment, one after another: dev gets its own override; local,
+    // read again after its own edit, has nothing more to pin.
+    let out = imagegate(&["pin"], d);
+    assert_exit(&out, 1);
+    let text = stdout(&out);
+    assert!(
+        text.contains("pin dev: 1 image(s) to pin, 1 not pinned")
+            && text.contains("pin local: 0 image(s) to pin, 1 not pinned"),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.join("values/dev.yaml")).unwrap(),
+        format!("replicas: 1\nweb:\n  digest: {web}\n")
+    );
+    assert_eq!(
+        images("dev"),
+        [
+            format!("{host}/acme/side:main"),
+            format!("{host}/acme/web:v1.2.3@{web}")
+        ]
+    );
 }
 
 /// A registry that wants credentials the run does not have: exit 2, nothing edited.

@@ -23,7 +23,7 @@ pub fn run(args: PinArgs) -> Result<u8> {
     let today = imagegate_engine::today()?;
     let super::Editing {
         path,
-        cfg,
+        mut cfg,
         helm,
         opts,
     } = super::Editing::open(&args.edit)?;
@@ -52,9 +52,12 @@ pub fn run(args: PinArgs) -> Result<u8> {
     let mut documents = Vec::new();
     let mut out = stdout();
     let mut body = String::new();
+    let mut written = false;
     for env in &envs {
         // Each environment from the files as the previous one left them.
-        let cfg = super::load_config(&path, helm_path)?;
+        if written {
+            cfg = super::load_config(&path, helm_path)?;
+        }
         let req = Request {
             env,
             apps: &args.edit.apps,
@@ -65,6 +68,7 @@ pub fn run(args: PinArgs) -> Result<u8> {
         } else {
             Some(pin::apply(&path, &plan, &req, &tools)?)
         };
+        written |= applied == Some(Applied::Verified);
         body.push_str(&pin::markdown(&plan, &req));
         if let Some(Applied::Undone(why)) = &applied {
             body.push_str(&format!("\n**Not applied:** {why}\n"));
