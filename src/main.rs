@@ -20,10 +20,13 @@ fn main() -> ExitCode {
     imagegate_render::install_interrupt_handler();
     // What a run killed with SIGKILL (OOM killer, CI hard timeout) could not remove.
     imagegate_render::remove_stale_temp_dirs();
-    ExitCode::from(guarded(|| {
+    let code = guarded(|| {
         output::require_stdout()?;
         cmd::run(args)
-    }))
+    });
+    // The temporary folders of the run are removed in the background; none outlives it.
+    imagegate_render::settle(std::time::Duration::from_secs(60));
+    ExitCode::from(code)
 }
 
 /// Runs a command and maps its outcome to the exit status: its own status, or 2 for an error. A

@@ -12,7 +12,7 @@ mod measure;
 
 use crate::helm;
 use anyhow::{bail, Context, Result};
-use measure::{median, Sample};
+use measure::{median, Gc, Sample};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -202,8 +202,16 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         "xtask bench: warm-up: rendering every cell with {} ...",
         helm_version
     );
-    let warm = measure::render_all(&helm_path, &home, &fleet.cells, KUBE_VERSION, o.jobs, true)
-        .context("the generated fleet does not render with plain helm")?;
+    let warm = measure::render_all(
+        &helm_path,
+        &home,
+        &fleet.cells,
+        KUBE_VERSION,
+        o.jobs,
+        true,
+        Gc::AsImagegate,
+    )
+    .context("the generated fleet does not render with plain helm")?;
     let (warm_floor, outputs) = (warm.seconds, warm.outputs);
     let rendered_bytes: usize = outputs.iter().map(Vec::len).sum();
     let rendered_docs: usize = outputs.iter().map(|o| measure::count_documents(o)).sum();
@@ -256,6 +264,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         KUBE_VERSION,
         o.jobs,
         false,
+        Gc::AsImagegate,
     )
     .context("the every-cell-with-findings fleet does not render with plain helm")?;
     let all_work = work_path.join("all-findings");
@@ -304,6 +313,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     let mut scan: Vec<Sample> = Vec::new();
     let mut diff: Vec<Sample> = Vec::new();
     let mut floor_all: Vec<measure::Pass> = Vec::new();
+    let mut floor_stock: Vec<measure::Pass> = Vec::new();
     let mut check_all: Vec<Sample> = Vec::new();
     let mut failure: Option<String> = None;
     // Runs one measured imagegate command, logs it, and keeps the first failure (an exit other
@@ -347,6 +357,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
                         KUBE_VERSION,
                         o.jobs,
                         false,
+                        Gc::AsImagegate,
                     )?;
                     eprintln!(
                         "xtask bench: run {}/{}: floor {:.2}s",
@@ -362,8 +373,19 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
                         KUBE_VERSION,
                         o.jobs,
                         false,
+                        Gc::AsImagegate,
                     )?;
                     floor_all.push(pass);
+                    let pass = measure::render_all(
+                        &helm_path,
+                        &home,
+                        &fleet.cells,
+                        KUBE_VERSION,
+                        o.jobs,
+                        false,
+                        Gc::Stock,
+                    )?;
+                    floor_stock.push(pass);
                 }
                 Row::Check => {
                     let err = work_path.join(format!("check-{r}.stderr"));
@@ -428,6 +450,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         scan: &scan,
         diff: &diff,
         floor_all: &floor_all,
+        floor_stock: &floor_stock,
         check_all: &check_all,
         violations: &fleet.violations,
         check_summary: &check_summary,
@@ -710,6 +733,8 @@ struct Report<'a> {
     diff: &'a [Sample],
     /// The floor and the cold check of the fleet where every cell has findings.
     floor_all: &'a [measure::Pass],
+    /// The floor with Go's default garbage collector, as helm runs from a shell.
+    floor_stock: &'a [measure::Pass],
     check_all: &'a [Sample],
     scan: &'a [Sample],
     violations: &'a [(&'static str, usize)],
@@ -858,6 +883,32 @@ impl Report<'_> {
             "",
             ""
         ));
+        {
+            let stock = median(
+                &self
+                    .floor_stock
+                    .iter()
+                    .map(|p| p.seconds)
+                    .collect::<Vec<_>>(),
+            );
+            let cpu = median(
+                &self
+                    .floor_stock
+                    .iter()
+                    .map(|p| p.cpu_seconds)
+                    .collect::<Vec<_>>(),
+            );
+            s.push_str(&format!(
+                "{:<36} {:>9} {:>8} {:>8} {:>8} {:>10} {:>18}\n",
+                "helm as shipped (Go's default GC)",
+                f(stock, 2),
+                f(stock.zip(self.floor_median()).map(|(a, b)| a / b), 2),
+                f(cpu, 2),
+                "",
+                "",
+                ""
+            ));
+        }
         s.push_str(&format!(
             "{:<36} {:>9} {:>8} {:>8} {:>8} {:>10} {:>18}\n",
             "imagegate check (cold)",
@@ -1022,6 +1073,12 @@ impl Report<'_> {
                     "medianSeconds": self.floor_median(),
                     "medianCpuSeconds": self.floor_cpu(),
                     "runs": self.floor.iter().map(|p| json!({"seconds": p.seconds, "cpuSeconds": p.cpu_seconds})).collect::<Vec<_>>(),
+                },
+                "floorStockGc": {
+                    "command": "the floor with Go's default garbage collector (no GOGC, no GOMEMLIMIT)",
+                    "medianSeconds": median(&self.floor_stock.iter().map(|p| p.seconds).collect::<Vec<_>>()),
+                    "medianCpuSeconds": median(&self.floor_stock.iter().map(|p| p.cpu_seconds).collect::<Vec<_>>()),
+                    "runs": self.floor_stock.iter().map(|p| json!({"seconds": p.seconds, "cpuSeconds": p.cpu_seconds})).collect::<Vec<_>>(),
                 },
                 "checkCold": {
                     "command": format!("imagegate check --config FLEET/imagegate.yaml --format json --no-progress --helm HELM -j {}", self.o.jobs),

@@ -40,19 +40,13 @@ pub struct Git {
 
 /// A revision unpacked into a temporary folder, removed on drop.
 pub struct Unpacked {
-    dir: tempfile::TempDir,
+    dir: imagegate_render::PrivateDir,
 }
 
 impl Unpacked {
     /// The folder the revision's files are in.
     pub fn path(&self) -> &Path {
         self.dir.path()
-    }
-}
-
-impl Drop for Unpacked {
-    fn drop(&mut self) {
-        imagegate_render::unregister_temp(self.dir.path());
     }
 }
 

@@ -103,7 +103,7 @@ impl GoTemplates for HelmGoTemplates<'_> {
         let values_file = sandbox.dir.path().join("params.json");
         std::fs::write(&values_file, serde_json::Value::Object(values).to_string())
             .map_err(|e| fail(format!("cannot write the parameters: {e}")))?;
-        let mut cmd = sandbox.command(self.helm);
+        let mut cmd = sandbox.command(self.helm, None);
         cmd.arg("template")
             .arg(CHART)
             .arg(&chart)

@@ -285,7 +285,7 @@ fn forget_group(pgid: i32) {
 /// Creates a private (mode 0700) temporary folder named `<prefix>…` and registers it for removal
 /// on interrupt, both under the lock the interrupt handler takes: no folder can appear unseen
 /// while the handler cleans up. Fails once the run is interrupted.
-pub fn private_temp_dir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
+pub fn private_temp_dir(prefix: &str) -> std::io::Result<PrivateDir> {
     let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
     if INTERRUPTED.load(Ordering::SeqCst) {
         return Err(std::io::Error::new(
@@ -300,8 +300,110 @@ pub fn private_temp_dir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
         .prefix(&format!("{prefix}{}-", std::process::id()))
         .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
         .tempdir()?;
-    live.1.push(dir.path().to_path_buf());
-    Ok(dir)
+    let path = dir.keep();
+    live.1.push(path.clone());
+    Ok(PrivateDir { path })
+}
+
+/// A folder made by [`private_temp_dir`]. Dropping it hands it to the janitor, a background
+/// thread that removes it and then unregisters it, so the thread that used it does not wait for
+/// the file system: removing a tree is slow where the file system discards freed blocks at once
+/// (ext4 mounted with `discard`, as on this project's CI machines), and a scratch copy of a
+/// chart is made and removed for every cell with findings. Until the janitor is done the folder
+/// stays registered, so an interrupt still removes it; [`settle`] waits for the janitor at the
+/// end of a run.
+#[derive(Debug)]
+pub struct PrivateDir {
+    path: PathBuf,
+}
+
+impl PrivateDir {
+    /// Where it is.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+}
+
+impl Drop for PrivateDir {
+    fn drop(&mut self) {
+        dispose(std::mem::take(&mut self.path));
+    }
+}
+
+/// The folders waiting for removal, and whether the janitor is removing one now.
+struct Janitor {
+    queue: std::collections::VecDeque<PathBuf>,
+    busy: bool,
+    started: bool,
+}
+
+static JANITOR: Mutex<Janitor> = Mutex::new(Janitor {
+    queue: std::collections::VecDeque::new(),
+    busy: false,
+    started: false,
+});
+/// Signalled when a folder is queued.
+static QUEUED: std::sync::Condvar = std::sync::Condvar::new();
+/// Signalled when the queue is empty and nothing is being removed.
+static IDLE: std::sync::Condvar = std::sync::Condvar::new();
+
+fn remove_now(path: &std::path::Path) {
+    let _ = std::fs::remove_dir_all(path);
+    unregister_temp(path);
+}
+
+fn dispose(path: PathBuf) {
+    let mut j = JANITOR.lock().unwrap_or_else(|e| e.into_inner());
+    if !j.started {
+        let spawned = std::thread::Builder::new()
+            .name("imagegate-janitor".into())
+            .spawn(janitor);
+        if spawned.is_err() {
+            // No thread to hand it to: remove it here, as a plain TempDir would.
+            drop(j);
+            remove_now(&path);
+            return;
+        }
+        j.started = true;
+    }
+    j.queue.push_back(path);
+    QUEUED.notify_one();
+}
+
+fn janitor() {
+    loop {
+        let path = {
+            let mut j = JANITOR.lock().unwrap_or_else(|e| e.into_inner());
+            j.busy = false;
+            while j.queue.is_empty() {
+                IDLE.notify_all();
+                j = QUEUED.wait(j).unwrap_or_else(|e| e.into_inner());
+            }
+            j.busy = true;
+            j.queue.pop_front()
+        };
+        if let Some(path) = path {
+            remove_now(&path);
+        }
+    }
+}
+
+/// Waits until every dropped [`PrivateDir`] is removed, at most `limit`; true when it is. A run
+/// calls it before it exits, so no folder of a finished run is left behind.
+pub fn settle(limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    let mut j = JANITOR.lock().unwrap_or_else(|e| e.into_inner());
+    while !j.queue.is_empty() || j.busy {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        j = IDLE
+            .wait_timeout(j, left)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+    }
+    true
 }
 
 /// The prefixes of the temporary folders imagegate makes (see [`private_temp_dir`]).
@@ -351,7 +453,7 @@ pub fn remove_stale_temp_dirs() -> usize {
 }
 
 /// Unregisters a temporary folder (it was removed normally).
-pub fn unregister_temp(path: &std::path::Path) {
+fn unregister_temp(path: &std::path::Path) {
     LIVE.lock()
         .unwrap_or_else(|e| e.into_inner())
         .1
@@ -378,4 +480,42 @@ pub fn install_interrupt_handler() {
         );
         std::process::exit(130);
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registered(path: &std::path::Path) -> bool {
+        LIVE.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .1
+            .iter()
+            .any(|p| p == path)
+    }
+
+    #[test]
+    fn a_dropped_folder_is_removed_in_the_background_and_settle_waits_for_it() {
+        let dirs: Vec<PrivateDir> = (0..20)
+            .map(|i| {
+                let d = private_temp_dir("imagegate-markers-").unwrap();
+                std::fs::create_dir_all(d.path().join("a/b")).unwrap();
+                std::fs::write(d.path().join(format!("a/b/{i}.yaml")), "x: 1\n").unwrap();
+                d
+            })
+            .collect();
+        let paths: Vec<PathBuf> = dirs.iter().map(|d| d.path().to_path_buf()).collect();
+        for p in &paths {
+            assert!(p.is_dir());
+            assert!(registered(p), "a live folder is removed on interrupt");
+        }
+        drop(dirs);
+        assert!(settle(Duration::from_secs(30)), "the janitor finished");
+        for p in &paths {
+            assert!(!p.exists(), "{} was removed", p.display());
+            assert!(!registered(p), "and unregistered");
+        }
+        // Nothing queued: settling again returns at once.
+        assert!(settle(Duration::ZERO));
+    }
 }

@@ -146,7 +146,7 @@ pub fn helm_args(
 /// A private scratch folder for helm's homes; helm never sees the user's configuration,
 /// repositories, registry credentials or plugins.
 pub(crate) struct Sandbox {
-    pub(crate) dir: tempfile::TempDir,
+    pub(crate) dir: process::PrivateDir,
 }
 
 impl Sandbox {
@@ -163,7 +163,16 @@ impl Sandbox {
         Ok(sandbox)
     }
 
-    pub(crate) fn command(&self, helm: &Helm) -> Command {
+    /// helm's command line in the sandbox, with only the environment below.
+    ///
+    /// `GOGC` is helm's Go garbage collector target. At Go's default (100) a `helm template` of
+    /// an ordinary chart spends about a quarter of its CPU collecting garbage while it starts:
+    /// the process lives some tens of milliseconds and its heap only grows. At 400 that CPU is
+    /// saved (measured on Helm 3 and 4: 25-30% less CPU per render) and the peak memory grows by
+    /// a few MiB. With a memory bound (`limits.maxHelmMemoryMib`, enforced as the address-space
+    /// limit), `GOMEMLIMIT` at half of it makes the collector work harder well before the bound,
+    /// so a chart that needs much memory is collected instead of killed.
+    pub(crate) fn command(&self, helm: &Helm, max_memory: Option<u64>) -> Command {
         let d = self.dir.path();
         let mut cmd = Command::new(&helm.path);
         cmd.env_clear()
@@ -176,14 +185,12 @@ impl Sandbox {
             .env("HELM_NO_PLUGINS", "1")
             .env("KUBECONFIG", d.join("no-kubeconfig"))
             .env("TMPDIR", d)
-            .env("PATH", "/usr/bin:/bin");
+            .env("PATH", "/usr/bin:/bin")
+            .env("GOGC", "400");
+        if let Some(limit) = max_memory {
+            cmd.env("GOMEMLIMIT", format!("{}B", limit / 2));
+        }
         cmd
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        process::unregister_temp(self.dir.path());
     }
 }
 
@@ -216,7 +223,7 @@ fn attempt(
             .with_hint_for(p)
             .into());
     }
-    let mut cmd = sandbox.command(helm);
+    let mut cmd = sandbox.command(helm, opts.max_memory_bytes);
     cmd.args(helm_args(repo, cell, sandbox.dir.path())?);
     let bounds = process::Bounds {
         timeout: opts.timeout,
@@ -458,6 +465,8 @@ pub fn template_in_repo(chart_dir: &str, source: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
+    use std::path::Path;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// A cell that never reaches helm: its problem fails it before any process starts.
@@ -466,6 +475,64 @@ mod tests {
             problems: vec![format!("{app}: refused")],
             ..Cell::new("dev", app, "charts/none")
         }
+    }
+
+    #[test]
+    fn helm_sees_only_its_sandbox_and_the_collector_settings() {
+        let sandbox = Sandbox::new().unwrap();
+        let helm = Helm {
+            path: "/nonexistent/helm".into(),
+            version: "v3.17.3".into(),
+        };
+        let env = |cmd: &Command| -> BTreeMap<String, String> {
+            cmd.get_envs()
+                .map(|(k, v)| {
+                    let v = v.expect("set, never removed");
+                    (k.to_string_lossy().into(), v.to_string_lossy().into())
+                })
+                .collect()
+        };
+        let bounded = env(&sandbox.command(&helm, Some(4096 * 1024 * 1024)));
+        let keys: Vec<&str> = bounded.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "GOGC",
+                "GOMEMLIMIT",
+                "HELM_CACHE_HOME",
+                "HELM_CONFIG_HOME",
+                "HELM_DATA_HOME",
+                "HELM_NO_PLUGINS",
+                "HELM_PLUGINS",
+                "HOME",
+                "KUBECONFIG",
+                "PATH",
+                "TMPDIR"
+            ]
+        );
+        assert_eq!(bounded["GOGC"], "400");
+        assert_eq!(
+            bounded["GOMEMLIMIT"], "2147483648B",
+            "half the address-space bound"
+        );
+        for home in [
+            "HOME",
+            "HELM_CACHE_HOME",
+            "HELM_CONFIG_HOME",
+            "HELM_DATA_HOME",
+            "TMPDIR",
+        ] {
+            assert!(
+                Path::new(&bounded[home]).starts_with(sandbox.dir.path()),
+                "{home} is inside the sandbox"
+            );
+        }
+        let unbounded = env(&sandbox.command(&helm, None));
+        assert!(
+            !unbounded.contains_key("GOMEMLIMIT"),
+            "no bound, no soft limit"
+        );
+        assert_eq!(unbounded["GOGC"], "400");
     }
 
     #[test]

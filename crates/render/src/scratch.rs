@@ -29,7 +29,7 @@ struct Unpacked {
 
 /// A chart copied into a private temporary folder, removed on drop.
 pub struct ScratchChart {
-    dir: tempfile::TempDir,
+    dir: crate::process::PrivateDir,
     repo: Repo,
     charts: Vec<String>,
     unpacked: Vec<Unpacked>,
@@ -43,12 +43,6 @@ impl std::fmt::Debug for ScratchChart {
             .field("dir", &self.dir.path())
             .field("charts", &self.charts)
             .finish_non_exhaustive()
-    }
-}
-
-impl Drop for ScratchChart {
-    fn drop(&mut self) {
-        crate::process::unregister_temp(self.dir.path());
     }
 }
 

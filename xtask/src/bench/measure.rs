@@ -156,10 +156,20 @@ fn children_cpu() -> f64 {
     cpu_of(&usage)
 }
 
+/// The Go garbage-collector setting a floor pass gives helm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gc {
+    /// As imagegate runs helm (`GOGC=400`, `GOMEMLIMIT` at half the default memory bound; see
+    /// `imagegate_render`'s sandbox): the floor the targets are judged against.
+    AsImagegate,
+    /// Go's defaults, as helm runs from a shell: only reported, to show what the setting saves.
+    Stock,
+}
+
 /// A `helm` command in the process shape imagegate uses: a cleared environment whose helm
 /// homes point into a private scratch folder (`home`), so the floor pays what imagegate's
 /// renders pay and nothing of the user's helm configuration.
-pub fn helm_command(helm: &Path, home: &Path) -> Command {
+pub fn helm_command(helm: &Path, home: &Path, gc: Gc) -> Command {
     let mut cmd = Command::new(helm);
     cmd.env_clear()
         .current_dir(home)
@@ -172,6 +182,10 @@ pub fn helm_command(helm: &Path, home: &Path) -> Command {
         .env("KUBECONFIG", home.join("no-kubeconfig"))
         .env("TMPDIR", home)
         .env("PATH", "/usr/bin:/bin");
+    if gc == Gc::AsImagegate {
+        cmd.env("GOGC", "400")
+            .env("GOMEMLIMIT", format!("{}B", 4096u64 * 1024 * 1024 / 2));
+    }
     cmd
 }
 
@@ -213,6 +227,7 @@ pub fn render_all(
     kube_version: &str,
     jobs: usize,
     capture: bool,
+    gc: Gc,
 ) -> Result<Pass> {
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
@@ -231,7 +246,7 @@ pub fn render_all(
                             break;
                         }
                         let cell = &cells[i];
-                        let mut cmd = helm_command(helm, home);
+                        let mut cmd = helm_command(helm, home, gc);
                         cmd.args(helm_args(cell, kube_version)).stdin(Stdio::null());
                         if !capture {
                             cmd.stdout(Stdio::null());
