@@ -332,3 +332,14 @@ fn helm_pin_refused_by_the_registry_is_exit_2_and_edits_nothing() {
     let err = pin_fails_closed(&registry.host);
     assert!(!err.contains("s3cret-pass"), "{err}");
 }
+
+/// A registry whose stored manifest does not hash to the digest it names for the tag (a
+/// corrupted store, a tampering proxy): exit 2, nothing edited, never a pin to those bytes.
+#[test]
+fn helm_pin_from_a_registry_serving_other_bytes_is_exit_2_and_edits_nothing() {
+    let registry = TestRegistry::start();
+    let digest = push_migrations(&registry);
+    registry.corrupt_blob(&digest);
+    let err = pin_fails_closed(&registry.host);
+    assert!(err.contains("does not match"), "{err}");
+}

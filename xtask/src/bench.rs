@@ -350,15 +350,18 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         for row in order {
             match row {
                 Row::Floor => {
-                    let pass = measure::render_all(
-                        &helm_path,
-                        &home,
-                        &fleet.cells,
-                        KUBE_VERSION,
-                        o.jobs,
-                        false,
-                        Gc::AsImagegate,
-                    )?;
+                    let pass_of = |cells: &[fleet::Cell], gc| {
+                        measure::render_all(
+                            &helm_path,
+                            &home,
+                            cells,
+                            KUBE_VERSION,
+                            o.jobs,
+                            false,
+                            gc,
+                        )
+                    };
+                    let pass = pass_of(&fleet.cells, Gc::AsImagegate)?;
                     eprintln!(
                         "xtask bench: run {}/{}: floor {:.2}s",
                         r + 1,
@@ -366,26 +369,8 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
                         pass.seconds
                     );
                     floor.push(pass);
-                    let pass = measure::render_all(
-                        &helm_path,
-                        &home,
-                        &all_fleet.cells,
-                        KUBE_VERSION,
-                        o.jobs,
-                        false,
-                        Gc::AsImagegate,
-                    )?;
-                    floor_all.push(pass);
-                    let pass = measure::render_all(
-                        &helm_path,
-                        &home,
-                        &fleet.cells,
-                        KUBE_VERSION,
-                        o.jobs,
-                        false,
-                        Gc::Stock,
-                    )?;
-                    floor_stock.push(pass);
+                    floor_all.push(pass_of(&all_fleet.cells, Gc::AsImagegate)?);
+                    floor_stock.push(pass_of(&fleet.cells, Gc::Stock)?);
                 }
                 Row::Check => {
                     let err = work_path.join(format!("check-{r}.stderr"));

@@ -215,6 +215,41 @@ fn a_registry_that_hangs_is_an_error_per_image_at_the_request_timeout() {
     }
 }
 
+/// A registry whose stored manifest no longer hashes to its digest (a corrupted store, or a
+/// proxy that rewrites what it serves): the bytes are checked against the digest asked for and
+/// against the one the registry names, so both `check --registry` and `pin` get an error for
+/// the image, never an answer built on the wrong bytes.
+#[test]
+fn a_registry_serving_bytes_that_do_not_match_the_digest_is_an_error_per_image() {
+    let registry = TestRegistry::start();
+    let good = registry.push(&Layout::single("linux/amd64", "good"), "acme/good", "v1");
+    let bad = registry.push(&Layout::single("linux/amd64", "bad"), "acme/bad", "v1");
+    registry.corrupt_blob(&bad);
+    let client = client(Credentials::default());
+
+    let pinned = format!("{}:v1@{bad}", registry.repo("acme/bad"));
+    let err = client.facts(&pinned).map(|_| ()).unwrap_err();
+    assert_eq!(err.image, pinned);
+    assert!(err.message.contains("does not match"), "{err}");
+
+    let tagged = format!("{}:v1", registry.repo("acme/bad"));
+    let err = client.resolve(&tagged).map(|_| ()).unwrap_err();
+    assert_eq!(err.image, tagged);
+    assert!(err.message.contains("does not match"), "{err}");
+
+    // The other image of the same registry is answered as always.
+    let facts = client
+        .facts(&format!("{}@{good}", registry.repo("acme/good")))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(facts.digest_found);
+    assert_eq!(
+        client
+            .resolve(&format!("{}:v1", registry.repo("acme/good")))
+            .unwrap_or_else(|e| panic!("{e}")),
+        Some(good)
+    );
+}
+
 #[test]
 fn each_reference_is_asked_once_per_run() {
     let registry = TestRegistry::start();

@@ -38,7 +38,7 @@ fn need(tool: &str) -> PathBuf {
 /// A running registry; killed on drop.
 pub struct TestRegistry {
     child: Child,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     /// `127.0.0.1:PORT`.
     pub host: String,
     /// The user and password, when the registry requires them.
@@ -107,7 +107,7 @@ impl TestRegistry {
             .unwrap_or_else(|e| panic!("cannot start docker-registry: {e}"));
         let registry = Self {
             child,
-            _dir: dir,
+            dir,
             host,
             login,
         };
@@ -192,6 +192,31 @@ impl TestRegistry {
             .status()
             .unwrap_or_else(|e| panic!("cannot run kill: {e}"));
         assert!(status.success(), "kill {which} failed");
+    }
+
+    /// Changes one character of the stored blob `digest` (a manifest, say) on the registry's
+    /// disk, keeping its size and its JSON valid: the registry then serves, under that digest
+    /// and its tags, bytes whose sha256 is another, as a corrupted store or a tampering proxy
+    /// would. The reference registry does not check what it reads back, so this is a real
+    /// registry answering with a digest that does not match its bytes.
+    pub fn corrupt_blob(&self, digest: &str) {
+        let hex = digest.trim_start_matches("sha256:");
+        let path = self
+            .dir
+            .path()
+            .join("data/docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data");
+        let mut bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let at = bytes
+            .windows(7)
+            .position(|w| w == b"sha256:")
+            .unwrap_or_else(|| panic!("no digest inside the blob {digest}"))
+            + 7;
+        bytes[at] = if bytes[at] == b'0' { b'1' } else { b'0' };
+        std::fs::write(&path, &bytes).unwrap_or_else(|e| panic!("{e}"));
+        assert_ne!(sha256(&bytes), digest, "the stored bytes changed");
     }
 
     /// `127.0.0.1:PORT/repo`.
