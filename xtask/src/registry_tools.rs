@@ -1,6 +1,7 @@
 //! The registry the `check --registry` tests run against: Debian's `docker-registry` (the
-//! reference distribution registry) and `skopeo`, which pushes the test images. `cargo xtask
-//! test` (and so `ci`) installs them with apt when either is missing, the way it provisions
+//! reference distribution registry), `skopeo`, which pushes the test images, and nginx, the
+//! proxy in front of it that answers 403 and 429. `cargo xtask test` (and so `ci`) installs them
+//! with apt when one is missing, the way it provisions
 //! helm, so a fresh machine runs the whole suite; the tests start and stop the registry
 //! themselves on the loopback interface.
 
@@ -9,19 +10,26 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// The programs the registry tests need, and the Debian package of each.
-const TOOLS: [(&str, &str); 2] = [("docker-registry", "docker-registry"), ("skopeo", "skopeo")];
+const TOOLS: [(&str, &str); 3] = [
+    ("docker-registry", "docker-registry"),
+    ("skopeo", "skopeo"),
+    ("nginx", "nginx-light"),
+];
 
 /// The longest one apt step may take (a slow mirror, a cold package index).
 const APT_SECONDS: &str = "900";
 
-/// `tool` on `PATH`, when it is there.
+/// `tool` on `PATH` or in `/usr/sbin` (nginx's folder, which a user's `PATH` may lack), when it
+/// is there.
 fn on_path(tool: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(std::iter::once(PathBuf::from("/usr/sbin")))
         .map(|dir| dir.join(tool))
         .find(|p| p.is_file())
 }
 
-/// Installs whichever of `docker-registry` and `skopeo` is missing, with `apt-get` (through
+/// Installs whichever of `docker-registry`, `skopeo` and nginx is missing, with `apt-get` (through
 /// `sudo` when not root), and fails with what to do when that is not possible.
 pub fn provision() -> Result<()> {
     let missing: Vec<&str> = TOOLS

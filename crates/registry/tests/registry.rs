@@ -1,13 +1,14 @@
 //! The client against a real registry on the loopback interface (see `support`): tags that
 //! moved, digests that do not exist, the platforms of an index and of a single image, a registry
-//! that wants credentials, and one that is down.
+//! that wants credentials, one that is down or hangs, one serving bytes that do not match their
+//! digest, and one behind a proxy that answers 403 and 429.
 
 mod support;
 
 use std::time::Duration;
 
 use imagegate_registry::{Credentials, Options, Registry};
-use support::{free_port, Layout, TestRegistry};
+use support::{free_port, Layout, TestProxy, TestRegistry};
 
 fn client(credentials: Credentials) -> Registry {
     Registry::new(Options {
@@ -247,6 +248,63 @@ fn a_registry_serving_bytes_that_do_not_match_the_digest_is_an_error_per_image()
             .resolve(&format!("{}:v1", registry.repo("acme/good")))
             .unwrap_or_else(|e| panic!("{e}")),
         Some(good)
+    );
+}
+
+/// The registry behind nginx, as it is often deployed: the proxy's access rules answer 403
+/// for one repository and its rate limiter 429 past one request a minute for another. Both
+/// are an error for that image alone (403 at once, 429 after the retries), for `check
+/// --registry` and for `pin`; what the proxy lets through is answered.
+#[test]
+fn a_registry_behind_a_proxy_that_denies_or_rate_limits_is_an_error_per_image() {
+    let registry = TestRegistry::start();
+    let denied = registry.push(&Layout::single("linux/amd64", "d"), "acme/denied", "v1");
+    let open = registry.push(&Layout::single("linux/amd64", "o"), "acme/open", "v1");
+    let limited = registry.push(&Layout::single("linux/amd64", "l"), "acme/limited", "v1");
+    let proxy = TestProxy::start(&registry);
+    let host = &proxy.host;
+    let client = client(Credentials::default());
+
+    let pinned = format!("{host}/acme/denied@{denied}");
+    let err = client.facts(&pinned).map(|_| ()).unwrap_err();
+    assert_eq!(err.image, pinned);
+    assert!(err.message.contains("403"), "{err}");
+    assert!(
+        !err.message.contains("attempts"),
+        "403 is not retried: {err}"
+    );
+    let err = client
+        .resolve(&format!("{host}/acme/denied:v1"))
+        .map(|_| ())
+        .unwrap_err();
+    assert!(err.message.contains("403"), "{err}");
+
+    let through = format!("{host}/acme/open:v1");
+    assert_eq!(
+        client.resolve(&through).unwrap_or_else(|e| panic!("{e}")),
+        Some(open.clone())
+    );
+    assert!(
+        client
+            .facts(&format!("{host}/acme/open@{open}"))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .digest_found
+    );
+
+    // The first request is within the rate; a new run asking again a moment later is not.
+    let tagged = format!("{host}/acme/limited:v1");
+    assert_eq!(
+        client.resolve(&tagged).unwrap_or_else(|e| panic!("{e}")),
+        Some(limited)
+    );
+    let err = self::client(Credentials::default())
+        .resolve(&tagged)
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(err.image, tagged);
+    assert!(
+        err.message.contains("429") && err.message.contains("after 2 attempts"),
+        "{err}"
     );
 }
 

@@ -20,18 +20,20 @@ use sha2::{Digest as _, Sha256};
 const DEADLINE: Duration = Duration::from_secs(60);
 
 fn need(tool: &str) -> PathBuf {
-    for dir in std::env::var_os("PATH")
+    // nginx is in /usr/sbin, which a user's PATH may lack.
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .unwrap_or_default()
-    {
+        .unwrap_or_default();
+    dirs.push("/usr/sbin".into());
+    for dir in dirs {
         let candidate = dir.join(tool);
         if candidate.is_file() {
             return candidate;
         }
     }
     panic!(
-        "`{tool}` is not installed; the registry tests need the Debian packages docker-registry \
-         and skopeo (`cargo xtask test` installs them, or `apt-get install -y docker-registry skopeo`)"
+        "`{tool}` is not installed; the registry tests need the Debian packages docker-registry, \
+         skopeo and nginx-light (`cargo xtask test` installs them, or `apt-get install -y docker-registry skopeo nginx-light`)"
     );
 }
 
@@ -222,6 +224,83 @@ impl TestRegistry {
     /// `127.0.0.1:PORT/repo`.
     pub fn repo(&self, repo: &str) -> String {
         format!("{}/{repo}", self.host)
+    }
+}
+
+/// Debian's nginx as a reverse proxy in front of a [`TestRegistry`], the way registries are often
+/// deployed, with two of its own rules: its access module denies `/v2/acme/denied/` (403), and
+/// its request limiter lets one request a minute reach `/v2/acme/limited/` and answers the rest
+/// with 429. Everything else passes through. Killed on drop.
+pub struct TestProxy {
+    child: Child,
+    _dir: tempfile::TempDir,
+    /// `127.0.0.1:PORT`.
+    pub host: String,
+}
+
+impl Drop for TestProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl TestProxy {
+    pub fn start(upstream: &TestRegistry) -> Self {
+        let binary = need("nginx");
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let d = dir.path().display();
+        let port = free_port();
+        let host = format!("127.0.0.1:{port}");
+        let pass = format!(
+            "proxy_pass http://{}; proxy_set_header Host $http_host; client_max_body_size 0;",
+            upstream.host
+        );
+        let config = format!(
+            "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
+             error_log {d}/error.log;\nevents {{ worker_connections 64; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
+               fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+               limit_req_zone $binary_remote_addr zone=registry:1m rate=1r/m;\n  limit_req_status 429;\n\
+               server {{\n    listen {host};\n\
+                 location /v2/acme/denied/ {{ deny all; }}\n\
+                 location /v2/acme/limited/ {{ limit_req zone=registry; {pass} }}\n\
+                 location / {{ {pass} }}\n  }}\n}}\n"
+        );
+        let file = dir.path().join("nginx.conf");
+        std::fs::write(&file, config).unwrap_or_else(|e| panic!("{e}"));
+        let child = Command::new(binary)
+            .arg("-e")
+            .arg(dir.path().join("error.log"))
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(&file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start nginx: {e}"));
+        let mut proxy = Self {
+            child,
+            _dir: dir,
+            host,
+        };
+        let start = Instant::now();
+        while std::net::TcpStream::connect(&proxy.host).is_err() {
+            if let Ok(Some(status)) = proxy.child.try_wait() {
+                let log = std::fs::read_to_string(proxy._dir.path().join("error.log"))
+                    .unwrap_or_default();
+                panic!("nginx exited ({status}): {log}");
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "nginx did not listen on {} within {DEADLINE:?}",
+                proxy.host
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        proxy
     }
 }
 
