@@ -242,3 +242,62 @@ fn helm_check_registry_without_credentials_is_exit_2_naming_the_image() {
     assert!(!stderr(&out).contains("s3cret-pass"));
     assert!(!String::from_utf8_lossy(&out.stdout).contains("s3cret-pass"));
 }
+
+/// `check --registry` run by run: within one CI run (`IMAGEGATE_RUN_ID`, or GitHub's run id) a
+/// tag that moves after the first process asked keeps its first answer, so the processes of the
+/// run judge alike; the next run sees the move. The answers live in the cache folder, and with
+/// `--no-cache` each process asks for itself.
+#[test]
+fn helm_check_registry_keeps_a_runs_tag_answers_in_the_cache_folder() {
+    let registry = TestRegistry::start();
+    let first = registry.push(&Layout::single("linux/amd64", "one"), "acme/web", "v1.4.2");
+    let image = format!("{}:v1.4.2@{first}", registry.repo("acme/web"));
+    let repo = fleet(&[("web", image.clone())]);
+    let cache = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let run = |id: &str, cached: bool| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_imagegate"));
+        cmd.args([
+            "check",
+            "--no-progress",
+            "--format",
+            "json",
+            "--registry",
+            "--env",
+            "dev",
+        ])
+        .current_dir(repo.path())
+        .env("IMAGEGATE_HELM", common::helm())
+        .env("IMAGEGATE_CACHE_DIR", cache.path())
+        .env("IMAGEGATE_RUN_ID", id)
+        .env_remove("GITHUB_RUN_ID")
+        .env_remove("CI_PIPELINE_ID");
+        if !cached {
+            cmd.arg("--no-cache");
+        }
+        let out = cmd.output().unwrap_or_else(|e| panic!("{e}"));
+        let report: Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+        (out.status.code(), findings(&report))
+    };
+    assert_eq!(run("nightly-1", true), (Some(0), vec![]));
+    let answers = cache.path().join("registry").join("answers-nightly-1.json");
+    assert!(
+        answers.is_file(),
+        "no answers file in {}",
+        cache.path().display()
+    );
+
+    let moved = registry.push(&Layout::single("linux/amd64", "two"), "acme/web", "v1.4.2");
+    assert_ne!(moved, first);
+    assert_eq!(run("nightly-1", true), (Some(0), vec![]));
+    let mismatch = (
+        Some(1),
+        vec![(
+            "registry-tag-mismatch".to_owned(),
+            "dev".to_owned(),
+            image.clone(),
+        )],
+    );
+    assert_eq!(run("nightly-2", true), mismatch);
+    assert_eq!(run("nightly-1", false), mismatch);
+}

@@ -44,7 +44,11 @@ pub fn run(args: CheckArgs) -> Result<u8> {
         crate::progress::Terminal::new(!args.output.no_progress).quiet(args.output.quiet);
     // Opt-in: without --registry nothing here opens a connection.
     let remote = match args.registry.registry {
-        true => Some(super::registry::Remote::new(&cfg, &args.registry)?),
+        true => Some(super::registry::Remote::new(
+            &cfg,
+            &args.registry,
+            &args.helm.cache.choice(),
+        )?),
         false => None,
     };
     let run = super::run_fleet_with(
@@ -58,6 +62,7 @@ pub fn run(args: CheckArgs) -> Result<u8> {
             .map(|r| r as &dyn imagegate_engine::pipeline::RemoteLookup),
     )?;
     if let Some(remote) = &remote {
+        remote.save(&observer);
         remote.fail_on_errors()?;
     }
     let report = outputs.prepare(run.report);

@@ -6,7 +6,7 @@ use crate::Fatal;
 use anyhow::Result;
 use imagegate_engine::pin::{self, Request, Resolve};
 use imagegate_engine::promote::{Applied, Tools};
-use imagegate_registry::{Credentials, Options, Registry};
+use imagegate_registry::Registry;
 use std::collections::BTreeSet;
 use std::io::Write;
 
@@ -33,13 +33,11 @@ pub fn run(args: PinArgs) -> Result<u8> {
         renderer: &renderer,
         opts: &opts,
     };
-    let registry = Registry::new(Options {
-        credentials: Credentials::from_environment().map_err(Fatal)?,
-        insecure: args.insecure_registry.iter().cloned().collect(),
-        ..Options::default()
-    })
-    .map_err(Fatal)?;
-    let resolver = Resolver(registry);
+    let resolver = Resolver(super::registry::client(
+        &args.insecure_registry,
+        &answers_cache(),
+        cfg.repo.root(),
+    )?);
     let envs: Vec<String> = if args.envs.is_empty() {
         let cells = cfg.cells().map_err(|e| Fatal(e.to_string()))?;
         let all: BTreeSet<String> = cells.into_iter().map(|c| c.environment).collect();
@@ -101,6 +99,12 @@ pub fn run(args: PinArgs) -> Result<u8> {
             _ => {}
         }
     }
+    if let Err(e) = resolver.0.save() {
+        eprintln!(
+            "imagegate: warning: registry answers not kept for the run: {}",
+            sanitize_terminal(&e)
+        );
+    }
     if let Some(md) = &args.edit.markdown {
         std::fs::write(md, body)
             .map_err(|e| Fatal(format!("{}: cannot write: {e}", md.display())))?;
@@ -113,4 +117,14 @@ pub fn run(args: PinArgs) -> Result<u8> {
     }
     out.flush()?;
     Ok(status)
+}
+
+/// Where `pin` keeps the run's registry answers: `IMAGEGATE_CACHE_DIR`, else the default cache
+/// folder (pin renders without the render cache, so it has no `--cache-dir`).
+fn answers_cache() -> imagegate_engine::cache::CacheChoice {
+    use imagegate_engine::cache::CacheChoice;
+    match std::env::var_os("IMAGEGATE_CACHE_DIR") {
+        Some(d) if !d.is_empty() => CacheChoice::At(d.into()),
+        _ => CacheChoice::Default,
+    }
 }

@@ -38,6 +38,10 @@ pub fn imagegate(args: &[&str], cwd: &Path) -> Output {
         .env("NO_COLOR", "1")
         // Never the user's cache: one private, initially empty cache per test process.
         .env("IMAGEGATE_CACHE_DIR", cache_dir())
+        // Each command its own run: no registry answers shared through the cache folder.
+        .env_remove("IMAGEGATE_RUN_ID")
+        .env_remove("GITHUB_RUN_ID")
+        .env_remove("CI_PIPELINE_ID")
         .output()
         .expect("imagegate runs");
     check_written_documents(args, cwd, &out);

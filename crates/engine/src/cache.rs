@@ -110,7 +110,7 @@ pub fn close(cache: &RenderCache, observer: &dyn Observer) {
 
 /// The repository root that `dir` lies in, if any. `dir` need not exist yet: its nearest
 /// existing ancestor is resolved (symlinks included) and the rest appended.
-fn inside_repository<'a>(dir: &Path, roots: &[&'a Path]) -> Option<&'a Path> {
+pub fn inside_repository<'a>(dir: &Path, roots: &[&'a Path]) -> Option<&'a Path> {
     let abs = if dir.is_absolute() {
         dir.to_path_buf()
     } else {

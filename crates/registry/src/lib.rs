@@ -18,16 +18,20 @@
 //!
 //! Around it this crate adds what a CI run needs: per-request timeouts, retries with exponential
 //! backoff on 429, 5xx and connection failures, a semaphore bounding the requests in flight, and
-//! one cache per run (each reference is asked once, concurrent askers wait for the first). The
+//! one cache per run (each reference is asked once, concurrent askers wait for the first), whose
+//! tag → digest answers can be kept in a file for the other processes of the run
+//! ([`Options::answers`]). The
 //! credentials are the ones people already have ([`Credentials`]); plain `http://` is used only
 //! for loopback registries and those named with `--insecure-registry`.
 
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+mod answers;
 mod credentials;
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -74,6 +78,11 @@ pub struct Options {
     pub insecure: BTreeSet<String>,
     /// The credentials.
     pub credentials: Credentials,
+    /// The file of this run's tag → digest answers, shared by its processes: read when the
+    /// client starts, written by [`Registry::save`]. `None`: this process is the run.
+    pub answers: Option<PathBuf>,
+    /// Answers in that file older than this are asked again.
+    pub answers_max_age: Duration,
 }
 
 impl Default for Options {
@@ -86,6 +95,8 @@ impl Default for Options {
             backoff: Duration::from_millis(250),
             insecure: BTreeSet::new(),
             credentials: Credentials::default(),
+            answers: None,
+            answers_max_age: Duration::from_secs(60 * 60),
         }
     }
 }
@@ -108,8 +119,8 @@ impl fmt::Display for RegistryError {
 
 impl std::error::Error for RegistryError {}
 
-/// Answers by reference, each filled once by the first asker.
-type Answers<T> = Mutex<HashMap<String, Arc<OnceCell<Result<T, String>>>>>;
+/// Answers by key, each filled once by the first asker.
+type Cells<T> = Mutex<HashMap<String, Arc<OnceCell<Result<T, String>>>>>;
 
 /// A client for one run: cheap to share between threads, every answer cached.
 pub struct Registry {
@@ -118,8 +129,11 @@ pub struct Registry {
     http: Client,
     options: Options,
     permits: Arc<Semaphore>,
-    cache: Answers<RemoteFacts>,
-    resolved: Answers<Option<String>>,
+    cache: Cells<RemoteFacts>,
+    /// Where each tag points, by [`answers::Kind::key`].
+    tags: Cells<Option<String>>,
+    /// The run's answers file, when there is one.
+    run: Option<answers::Answers>,
 }
 
 /// Why one request failed, as far as the rules care.
@@ -131,8 +145,14 @@ enum Failure {
 }
 
 impl Registry {
-    /// A client with `options`; starts its own small runtime.
+    /// A client with `options`; starts its own small runtime. A run answers file that cannot
+    /// be read is an error naming it.
     pub fn new(options: Options) -> Result<Self, String> {
+        let run = options
+            .answers
+            .as_deref()
+            .map(|p| answers::Answers::open(p, options.answers_max_age))
+            .transpose()?;
         // A provider may already be installed (by an earlier client in this process).
         let _ = rustls::crypto::ring::default_provider().install_default();
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -155,8 +175,14 @@ impl Registry {
             options,
             runtime,
             cache: Mutex::new(HashMap::new()),
-            resolved: Mutex::new(HashMap::new()),
+            tags: Mutex::new(HashMap::new()),
+            run,
         })
+    }
+
+    /// Writes this process's tag answers into the run's answers file, if it has one.
+    pub fn save(&self) -> Result<(), String> {
+        self.run.as_ref().map_or(Ok(()), answers::Answers::save)
     }
 
     /// What the registry says about the digest-pinned `image` (asked once per run; later calls
@@ -168,7 +194,7 @@ impl Registry {
     /// The answer for `image` in `cache`, asked with `ask` by the first caller only.
     fn once<T: Clone>(
         &self,
-        cache: &Answers<T>,
+        cache: &Cells<T>,
         image: &str,
         ask: impl std::future::Future<Output = Result<T, String>>,
     ) -> Result<T, RegistryError> {
@@ -186,9 +212,46 @@ impl Registry {
     /// The digest `image` (`repo[:tag]`; no tag is `latest`) points at now, for `pin`: the
     /// sha256 of the manifest (or index) bytes the registry serves for the tag, computed here,
     /// never read from a header. `Ok(None)` when the registry has no such tag or repository.
-    /// Asked once per run; later calls get the first answer. Blocks, as [`Registry::facts`].
+    /// Asked once per run (with an answers file, once over its processes); later calls get the
+    /// first answer. Blocks, as [`Registry::facts`].
     pub fn resolve(&self, image: &str) -> Result<Option<String>, RegistryError> {
-        self.once(&self.resolved, image, self.resolve_tag(image))
+        self.runtime
+            .block_on(self.resolve_tag(image))
+            .map_err(|message| RegistryError {
+                image: image.to_owned(),
+                message,
+            })
+    }
+
+    /// Where `by_tag` points, asked `kind`'s way once per run: from the run's answers file when
+    /// an earlier process asked, else from the registry (and then kept for the file).
+    async fn tag_digest<F, Fut>(
+        &self,
+        kind: answers::Kind,
+        by_tag: &Reference,
+        ask: F,
+    ) -> Result<Option<String>, String>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<String>, String>>,
+    {
+        let key = kind.key(&by_tag.whole());
+        let cell = {
+            let mut tags = self.tags.lock().unwrap_or_else(|e| e.into_inner());
+            Arc::clone(tags.entry(key.clone()).or_default())
+        };
+        cell.get_or_init(|| async {
+            if let Some(known) = self.run.as_ref().and_then(|r| r.get(&key)) {
+                return Ok(known);
+            }
+            let answer = ask().await;
+            if let (Ok(digest), Some(run)) = (&answer, &self.run) {
+                run.record(&key, digest.clone());
+            }
+            answer
+        })
+        .await
+        .clone()
     }
 
     async fn resolve_tag(&self, image: &str) -> Result<Option<String>, String> {
@@ -202,17 +265,20 @@ impl Registry {
             reference.repository().to_owned(),
             reference.tag().unwrap_or("latest").to_owned(),
         );
-        match self
-            .retrying(|| client.pull_manifest_raw(&by_tag, &auth, &ACCEPT))
-            .await
-        {
-            Ok((bytes, _)) => Ok(Some(format!(
-                "sha256:{}",
-                hex::encode(Sha256::digest(&bytes))
-            ))),
-            Err(Failure::NotFound) => Ok(None),
-            Err(Failure::Other(m)) => Err(m),
-        }
+        self.tag_digest(answers::Kind::Get, &by_tag, || async {
+            match self
+                .retrying(|| client.pull_manifest_raw(&by_tag, &auth, &ACCEPT))
+                .await
+            {
+                Ok((bytes, _)) => Ok(Some(format!(
+                    "sha256:{}",
+                    hex::encode(Sha256::digest(&bytes))
+                ))),
+                Err(Failure::NotFound) => Ok(None),
+                Err(Failure::Other(m)) => Err(m),
+            }
+        })
+        .await
     }
 
     async fn lookup(&self, image: &str) -> Result<RemoteFacts, String> {
@@ -269,14 +335,18 @@ impl Registry {
                 reference.repository().to_owned(),
                 tag.to_owned(),
             );
-            facts.tag_digest = match self
-                .retrying(|| client.fetch_manifest_digest(&by_tag, &auth))
-                .await
-            {
-                Ok(d) => Some(d),
-                Err(Failure::NotFound) => None,
-                Err(Failure::Other(m)) => return Err(m),
-            };
+            facts.tag_digest = self
+                .tag_digest(answers::Kind::Head, &by_tag, || async {
+                    match self
+                        .retrying(|| client.fetch_manifest_digest(&by_tag, &auth))
+                        .await
+                    {
+                        Ok(d) => Ok(Some(d)),
+                        Err(Failure::NotFound) => Ok(None),
+                        Err(Failure::Other(m)) => Err(m),
+                    }
+                })
+                .await?;
         }
         Ok(facts)
     }

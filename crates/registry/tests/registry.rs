@@ -320,3 +320,86 @@ fn each_reference_is_asked_once_per_run() {
     let again = client.facts(&reference).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(first, again);
 }
+
+/// A client whose answers are kept in the run's file, as each imagegate process of one run
+/// opens it.
+fn run_client(file: &std::path::Path) -> Registry {
+    Registry::new(Options {
+        answers: Some(file.to_owned()),
+        attempts: 2,
+        backoff: Duration::from_millis(50),
+        ..Options::default()
+    })
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The processes of one run share where each tag pointed when the run first asked: after the
+/// tag moves, a later process of the same run (another `pin`, the `check --registry` after it)
+/// still gets the first answer, for `pin`'s hashed GET and for the check's HEAD alike, while a
+/// process of another run, or without a file, asks the registry and sees the move.
+#[test]
+fn a_run_keeps_its_first_tag_answers_on_disk_for_its_later_processes() {
+    let registry = TestRegistry::start();
+    let first = registry.push(&Layout::single("linux/amd64", "one"), "acme/app", "v1");
+    let tagged = format!("{}:v1", registry.repo("acme/app"));
+    let pinned = format!("{tagged}@{first}");
+    let absent = format!("{}:v9", registry.repo("acme/app"));
+    let runs = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = runs.path().join("registry").join("answers-run-1.json");
+
+    let one = run_client(&file);
+    assert_eq!(
+        one.resolve(&tagged).unwrap_or_else(|e| panic!("{e}")),
+        Some(first.clone())
+    );
+    assert_eq!(one.resolve(&absent).unwrap_or_else(|e| panic!("{e}")), None);
+    let facts = one.facts(&pinned).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(facts.tag_digest.as_deref(), Some(first.as_str()));
+    one.save().unwrap_or_else(|e| panic!("{e}"));
+    assert!(file.is_file());
+
+    let moved = registry.push(&Layout::single("linux/amd64", "two"), "acme/app", "v1");
+    registry.push(&Layout::single("linux/amd64", "nine"), "acme/app", "v9");
+    assert_ne!(moved, first);
+
+    let same_run = run_client(&file);
+    assert_eq!(
+        same_run.resolve(&tagged).unwrap_or_else(|e| panic!("{e}")),
+        Some(first.clone())
+    );
+    assert_eq!(
+        same_run.resolve(&absent).unwrap_or_else(|e| panic!("{e}")),
+        None
+    );
+    let facts = same_run.facts(&pinned).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(facts.tag_digest.as_deref(), Some(first.as_str()));
+    // What the file holds is only the tags: the digest itself is still asked about.
+    assert!(facts.digest_found);
+
+    let other_run = run_client(&runs.path().join("registry").join("answers-run-2.json"));
+    assert_eq!(
+        other_run.resolve(&tagged).unwrap_or_else(|e| panic!("{e}")),
+        Some(moved.clone())
+    );
+    let facts = client(Credentials::default())
+        .facts(&pinned)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(facts.tag_digest.as_deref(), Some(moved.as_str()));
+}
+
+#[test]
+fn a_damaged_answers_file_is_an_error_naming_it() {
+    let runs = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = runs.path().join("answers-x.json");
+    std::fs::write(&file, "not json").unwrap_or_else(|e| panic!("{e}"));
+    let err = Registry::new(Options {
+        answers: Some(file),
+        ..Options::default()
+    })
+    .err()
+    .unwrap_or_else(|| panic!("a damaged file was read"));
+    assert!(
+        err.contains("answers-x.json") && err.contains("delete it"),
+        "{err}"
+    );
+}
