@@ -149,6 +149,66 @@ pub(crate) struct Sandbox {
     pub(crate) dir: process::PrivateDir,
 }
 
+/// Most idle sandboxes kept for the next render pool of the run.
+const MAX_SPARE_SANDBOXES: usize = 16;
+
+/// Sandboxes of finished render pools, for the next one: a cell with findings renders once more
+/// through a pool of its own (the marker render of causal provenance), and making helm's five
+/// homes anew for each such render was a tenth of imagegate's own work on a fleet where every
+/// cell has findings. A sandbox holds only the homes helm is pointed at, which `helm template`
+/// leaves as it found them; the pools that render a run's cells already share one per worker.
+static SPARE_SANDBOXES: Mutex<Vec<Sandbox>> = Mutex::new(Vec::new());
+
+/// A sandbox lent to one worker of a render pool, given back to its spares when the worker
+/// ends.
+struct Lease {
+    sandbox: Option<Sandbox>,
+    spares: &'static Mutex<Vec<Sandbox>>,
+}
+
+impl Lease {
+    /// A sandbox of the run's spares, or a new one.
+    fn take() -> Result<Self, RenderFailure> {
+        Self::take_from(&SPARE_SANDBOXES)
+    }
+
+    fn take_from(spares: &'static Mutex<Vec<Sandbox>>) -> Result<Self, RenderFailure> {
+        let spare = spares.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let sandbox = match spare {
+            Some(s) => s,
+            None => Sandbox::new()?,
+        };
+        Ok(Self {
+            sandbox: Some(sandbox),
+            spares,
+        })
+    }
+
+    fn sandbox(&self) -> &Sandbox {
+        self.sandbox
+            .as_ref()
+            .expect("a lease holds its sandbox until dropped")
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let Some(sandbox) = self.sandbox.take() else {
+            return;
+        };
+        let mut spares = self.spares.lock().unwrap_or_else(|e| e.into_inner());
+        if spares.len() < MAX_SPARE_SANDBOXES {
+            spares.push(sandbox);
+        }
+    }
+}
+
+/// Hands the idle sandboxes to the janitor for removal: the end of a run.
+pub(crate) fn release_spare_sandboxes() {
+    let spare = std::mem::take(&mut *SPARE_SANDBOXES.lock().unwrap_or_else(|e| e.into_inner()));
+    drop(spare);
+}
+
 impl Sandbox {
     pub(crate) fn new() -> Result<Self, RenderFailure> {
         let dir = process::private_temp_dir("imagegate-helm-")
@@ -396,7 +456,8 @@ where
     F: Fn(usize, Result<Rendered, RenderFailure>, Provenance) -> T + Sync,
 {
     let escapes: Mutex<HashMap<String, Option<String>>> = Mutex::new(HashMap::new());
-    crate::pool::ordered(cells.len(), opts.jobs, Sandbox::new, |sandbox, i| {
+    crate::pool::ordered(cells.len(), opts.jobs, Lease::take, |lease, i| {
+        let sandbox = lease.as_ref().map(Lease::sandbox);
         let cell = &cells[i];
         // A cell with a cache key had its chart walked, and checked, when the key was made.
         let keyed = cache.is_some_and(|c| matches!(c.keys.get(i), Some(Ok(_))));
@@ -475,6 +536,30 @@ mod tests {
             problems: vec![format!("{app}: refused")],
             ..Cell::new("dev", app, "charts/none")
         }
+    }
+
+    #[test]
+    fn a_sandbox_is_lent_again_after_its_pool_ends_and_spares_are_bounded() {
+        static SPARES: Mutex<Vec<Sandbox>> = Mutex::new(Vec::new());
+        let first = Lease::take_from(&SPARES).unwrap();
+        let path = first.sandbox().dir.path().to_path_buf();
+        assert!(path.join("home").is_dir());
+        drop(first);
+        assert!(path.join("home").is_dir(), "a spare is kept, not removed");
+        let again = Lease::take_from(&SPARES).unwrap();
+        assert_eq!(again.sandbox().dir.path(), path, "the spare is lent again");
+        // While it is lent, another worker gets a sandbox of its own.
+        let other = Lease::take_from(&SPARES).unwrap();
+        assert_ne!(other.sandbox().dir.path(), path);
+        drop((again, other));
+        let many: Vec<Lease> = (0..MAX_SPARE_SANDBOXES + 3)
+            .map(|_| Lease::take_from(&SPARES).unwrap())
+            .collect();
+        drop(many);
+        assert_eq!(SPARES.lock().unwrap().len(), MAX_SPARE_SANDBOXES);
+        SPARES.lock().unwrap().clear();
+        assert!(crate::process::settle(std::time::Duration::from_secs(30)));
+        assert!(!path.exists(), "a released spare is removed");
     }
 
     #[test]

@@ -70,17 +70,25 @@ impl ScratchChart {
         };
         let target = me.dir.path().join(chart_rel);
         let mut archives = Vec::new();
+        let mut link = true;
         crate::chart::walk(repo, chart_rel, &source, |entry, rel| {
             me.count(0)?;
             let to = target.join(rel);
             if entry.file_type().is_dir() {
-                std::fs::create_dir_all(&to).map_err(|e| format!("{}: {e}", to.display()))?;
+                // The walk visits a folder before its entries: only the chart folder itself
+                // needs its parents made.
+                let made = if rel.as_os_str().is_empty() {
+                    std::fs::create_dir_all(&to)
+                } else {
+                    std::fs::create_dir(&to)
+                };
+                made.map_err(|e| format!("{}: {e}", to.display()))?;
             } else if entry.file_type().is_file() {
                 me.count(entry.metadata().map(|m| m.len()).unwrap_or(0))?;
                 if is_vendored_archive(rel) {
                     archives.push((format!("{chart_rel}/{}", rel.display()), to.clone()));
                 }
-                std::fs::copy(entry.path(), &to).map_err(|e| format!("{}: {e}", to.display()))?;
+                copy_file(entry, &to, &mut link).map_err(|e| format!("{}: {e}", to.display()))?;
             }
             Ok(())
         })
@@ -153,12 +161,22 @@ impl ScratchChart {
     ///
     /// # Errors
     /// The path is not inside the copy, or the file cannot be written.
+    ///
+    /// The copy's files may be hard links to the repository's own: the old entry is removed
+    /// first, so the new text goes to a new file and never through the link into the
+    /// repository.
     pub fn write(&self, rel: &str, text: &str) -> Result<(), String> {
         let path = self.inside(rel)?;
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| format!("{rel}: {e}"))?;
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent).map_err(|e| format!("{rel}: {e}"))?;
+                }
+            }
+            Err(e) => return Err(format!("{rel}: {e}")),
         }
-        std::fs::write(&path, text).map_err(|e| format!("{rel}: {e}"))
+        write_new(&path, text.as_bytes()).map_err(|e| format!("{rel}: {e}"))
     }
 
     fn inside(&self, rel: &str) -> Result<PathBuf, String> {
@@ -241,7 +259,14 @@ impl ScratchChart {
             if let Some(parent) = to.parent() {
                 std::fs::create_dir_all(parent).map_err(|e| format!("{archive}: {e}"))?;
             }
-            std::fs::write(&to, data).map_err(|e| format!("{archive}: {e}"))?;
+            // A new file even where an entry of the same name is there (the archive named a
+            // path twice): never through a link into the repository.
+            match std::fs::remove_file(&to) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(format!("{archive}: {e}")),
+            }
+            write_new(&to, &data).map_err(|e| format!("{archive}: {e}"))?;
             if is_vendored_archive(&path) {
                 nested.push((format!("{archive}:{}", path.display()), to));
             }
@@ -284,6 +309,34 @@ impl ScratchChart {
         }
         out
     }
+}
+
+/// Writes `bytes` to a file that must not exist yet.
+fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)?
+        .write_all(bytes)
+}
+
+/// Puts a copy of the walked file `entry` at `to`: a hard link to it while `link` holds (no
+/// bytes copied and no new inode: most of a scratch copy's cost on a file system that allocates
+/// inodes slowly), else, or once linking fails (another file system, a file the kernel's
+/// `protected_hardlinks` will not let this user link), a copy, and `link` is cleared. A file the
+/// walk reached through a symlink is always copied: a link would be of the symlink itself, whose
+/// relative target means something else in the copy. Everything that changes a file of the
+/// copy replaces it ([`ScratchChart::write`], the unpacking of an archive), never writes
+/// through it.
+fn copy_file(entry: &walkdir::DirEntry, to: &Path, link: &mut bool) -> std::io::Result<()> {
+    if *link && !entry.path_is_symlink() {
+        match std::fs::hard_link(entry.path(), to) {
+            Ok(()) => return Ok(()),
+            Err(_) => *link = false,
+        }
+    }
+    std::fs::copy(entry.path(), to).map(drop)
 }
 
 /// Whether `rel` (inside a chart) is a vendored dependency archive: `charts/<name>.tgz`.
@@ -365,6 +418,66 @@ mod tests {
         // The original is untouched.
         assert!(!chart.join("values.yaml").exists());
         assert!(chart.join("charts/redis-1.0.0.tgz").exists());
+    }
+
+    #[test]
+    fn writing_a_file_of_the_copy_never_writes_through_to_the_repository() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let chart = dir.path().join("c");
+        std::fs::create_dir_all(chart.join("templates")).unwrap();
+        std::fs::write(chart.join("Chart.yaml"), "name: c\nappVersion: 1.0\n").unwrap();
+        std::fs::write(chart.join("values.yaml"), "tag: v1\n").unwrap();
+        std::fs::write(chart.join("values.schema.json"), "{}").unwrap();
+        std::fs::write(chart.join("templates/a.yaml"), "x").unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
+        let scratch = ScratchChart::copy(&repo, "c").unwrap();
+        // Same file system: the copy's files are the repository's, linked.
+        let nlink = std::fs::metadata(chart.join("values.yaml"))
+            .unwrap()
+            .nlink();
+        assert_eq!(nlink, 2, "the copy links the repository's file");
+        scratch.write("c/values.yaml", "tag: MARKER\n").unwrap();
+        scratch.write("c/Chart.yaml", "{}").unwrap();
+        scratch.write("c/templates/new.yaml", "y").unwrap();
+        assert_eq!(scratch.drop_schemas().unwrap(), 1);
+        assert_eq!(
+            scratch.read("c/values.yaml", 1024).unwrap(),
+            "tag: MARKER\n"
+        );
+        let read = |rel: &str| std::fs::read_to_string(chart.join(rel)).unwrap();
+        assert_eq!(read("values.yaml"), "tag: v1\n");
+        assert_eq!(read("Chart.yaml"), "name: c\nappVersion: 1.0\n");
+        assert_eq!(read("values.schema.json"), "{}");
+        assert!(!chart.join("templates/new.yaml").exists());
+        // The untouched template is still shared; the rewritten file is not any more.
+        assert_eq!(
+            std::fs::metadata(chart.join("values.yaml"))
+                .unwrap()
+                .nlink(),
+            1
+        );
+        assert_eq!(scratch.read("c/templates/a.yaml", 16).unwrap(), "x");
+    }
+
+    #[test]
+    fn a_file_reached_through_a_symlink_is_copied_with_its_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let chart = dir.path().join("c");
+        std::fs::create_dir_all(chart.join("templates")).unwrap();
+        std::fs::create_dir_all(dir.path().join("shared")).unwrap();
+        std::fs::write(chart.join("Chart.yaml"), "name: c\n").unwrap();
+        std::fs::write(dir.path().join("shared/values.yaml"), "tag: v1\n").unwrap();
+        std::os::unix::fs::symlink("../shared/values.yaml", chart.join("values.yaml")).unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
+        let scratch = ScratchChart::copy(&repo, "c").unwrap();
+        // A link of the symlink itself would lead to `<scratch>/shared/values.yaml`, absent.
+        assert_eq!(scratch.read("c/values.yaml", 1024).unwrap(), "tag: v1\n");
+        scratch.write("c/values.yaml", "tag: MARKER\n").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("shared/values.yaml")).unwrap(),
+            "tag: v1\n"
+        );
     }
 
     #[test]
