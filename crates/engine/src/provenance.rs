@@ -114,17 +114,18 @@ fn prefixes(scratch: &ScratchChart) -> HashMap<String, Vec<String>> {
     out
 }
 
-/// The cell to render with markers: an Argo CD cell's inline values and `--set` parameters
-/// marked like any values layer, after the value files (their precedence), and the files its
-/// `--set-file` parameters read copied into the scratch repository unchanged.
+/// Readies an Argo CD cell's own inputs in `marked` (the cell to render with markers): its
+/// inline values and `--set` parameters marked like any values layer, after the value files
+/// (their precedence), and the files its `--set-file` parameters read copied unchanged as
+/// inputs of the copy, numbered from `inputs`.
 fn mark_argocd_inputs(
     repo: &Repo,
-    cell: &Cell,
+    marked: &mut Cell,
     scratch: &ScratchChart,
+    mut inputs: usize,
     markers: &mut Markers,
     selection: &Selection,
-) -> Result<Cell, String> {
-    let mut marked = cell.clone();
+) -> Result<(), String> {
     if let Some(inline) = &mut marked.inline_values {
         if let Some(json) = markers.mark_values(
             &inline.file,
@@ -141,7 +142,8 @@ fn mark_argocd_inputs(
             let text = repo
                 .read_to_string(&p.value, MAX_VALUES_BYTES)
                 .map_err(|e| format!("{}: {e}", p.value))?;
-            scratch.write(&p.value, &text)?;
+            p.value = scratch.write_input(inputs, &text)?;
+            inputs += 1;
             continue;
         }
         let Some(layer) = p.as_values_layer() else {
@@ -162,7 +164,7 @@ fn mark_argocd_inputs(
             p.value = imagegate_fleet::clean_set_value(leaf);
         }
     }
-    Ok(marked)
+    Ok(())
 }
 
 /// A site's place in its render, stable across the real and the marked render (object names
@@ -232,7 +234,7 @@ impl Trace {
         let mut charts: Vec<&String> = scratch.charts().iter().collect();
         charts.sort_by_key(|c| std::cmp::Reverse(c.matches("/charts/").count()));
         for chart in &charts {
-            let main = chart.as_str() == cell.chart;
+            let main = chart.as_str() == scratch.chart();
             let kind = if main {
                 LayerKind::ChartDefault
             } else {
@@ -258,7 +260,13 @@ impl Trace {
                 }
             }
         }
-        for file in cell.present_value_files() {
+        // The cell renders from the copy: its chart folder, and each values file as an input
+        // of the copy, marked under its repository path.
+        let mut marked = cell.clone();
+        marked.chart = scratch.chart().to_string();
+        let mut inputs = 0;
+        for vf in marked.value_files.iter_mut().filter(|v| v.present) {
+            let file = vf.path.as_str();
             let text = match repo.read_to_string(file, MAX_VALUES_BYTES) {
                 Ok(t) => t,
                 Err(e) => return Self::failed(format!("{file}: {e}")),
@@ -266,14 +274,22 @@ impl Trace {
             let json = markers
                 .mark_values(file, LayerKind::ValueStack, &[], &text, &selection)
                 .unwrap_or(text);
-            if let Err(e) = scratch.write(file, &json) {
-                return Self::failed(e);
+            match scratch.write_input(inputs, &json) {
+                Ok(rel) => vf.path = rel,
+                Err(e) => return Self::failed(e),
             }
+            inputs += 1;
         }
-        let marked = match mark_argocd_inputs(repo, cell, &scratch, &mut markers, &selection) {
-            Ok(c) => c,
-            Err(e) => return Self::failed(e),
-        };
+        if let Err(e) = mark_argocd_inputs(
+            repo,
+            &mut marked,
+            &scratch,
+            inputs,
+            &mut markers,
+            &selection,
+        ) {
+            return Self::failed(e);
+        }
         let cells = std::slice::from_ref(&marked);
         let keys = match rerender.cache {
             Some(_) => cell_keys(

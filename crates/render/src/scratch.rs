@@ -1,11 +1,17 @@
 //! A scratch copy of one chart, outside the repository, for renders with rewritten inputs (the
 //! marker render of causal provenance).
 //!
-//! The copy is a repository of its own ([`ScratchChart::repo`]) with the chart at the same
-//! relative path, so a cell renders from it unchanged, through the same runner and cache as any
-//! render. Vendored `charts/*.tgz` subcharts are unpacked into folders (helm loads a folder
+//! The copy is a repository of its own ([`ScratchChart::repo`]): the chart in folder
+//! [`ScratchChart::chart`] and the cell's other inputs as flat files beside it
+//! ([`ScratchChart::write_input`]), so a cell whose paths point there renders through the same
+//! runner and cache as any render. The layout is flat because every folder and file the copy
+//! makes is a new inode, and on a file system that allocates them slowly (ext4 without a
+//! journal checks each free inode against recent deletions) the folders a mirror of the
+//! repository's layout needs were most of imagegate's own work on a fleet where every cell has
+//! findings. Vendored `charts/*.tgz` subcharts are unpacked into folders (helm loads a folder
 //! subchart exactly like its archive), so their `values.yaml` and `Chart.yaml` can be rewritten
-//! too; [`ScratchChart::shown`] names such a file as `<archive>:<path inside it>`.
+//! too; [`ScratchChart::shown`] names the chart's files by their repository path, and a file of
+//! an archive as `<archive>:<path inside it>`.
 
 use imagegate_fleet::Repo;
 use std::io::Read;
@@ -17,6 +23,8 @@ const MAX_ENTRIES: usize = 200_000;
 const MAX_BYTES: u64 = 512 * 1024 * 1024;
 /// Archives inside archives deeper than this are copied as they are.
 const MAX_DEPTH: usize = 4;
+/// The copy's folder of the chart. helm names a chart by its `Chart.yaml`, never by its folder.
+const CHART_DIR: &str = "chart";
 
 /// A folder from an unpacked archive: files under `folder` (scratch-relative) are shown as
 /// `<archive>:<inner>/…`.
@@ -31,6 +39,8 @@ struct Unpacked {
 pub struct ScratchChart {
     dir: crate::process::PrivateDir,
     repo: Repo,
+    /// The chart's folder in the repository.
+    chart_rel: String,
     charts: Vec<String>,
     unpacked: Vec<Unpacked>,
     entries: usize,
@@ -63,26 +73,21 @@ impl ScratchChart {
         let mut me = Self {
             dir,
             repo: scratch_repo,
+            chart_rel: chart_rel.to_string(),
             charts: Vec::new(),
             unpacked: Vec::new(),
             entries: 0,
             bytes: 0,
         };
-        let target = me.dir.path().join(chart_rel);
+        let target = me.dir.path().join(CHART_DIR);
         let mut archives = Vec::new();
         let mut link = true;
         crate::chart::walk(repo, chart_rel, &source, |entry, rel| {
             me.count(0)?;
             let to = target.join(rel);
             if entry.file_type().is_dir() {
-                // The walk visits a folder before its entries: only the chart folder itself
-                // needs its parents made.
-                let made = if rel.as_os_str().is_empty() {
-                    std::fs::create_dir_all(&to)
-                } else {
-                    std::fs::create_dir(&to)
-                };
-                made.map_err(|e| format!("{}: {e}", to.display()))?;
+                // The walk visits a folder before its entries.
+                std::fs::create_dir(&to).map_err(|e| format!("{}: {e}", to.display()))?;
             } else if entry.file_type().is_file() {
                 me.count(entry.metadata().map(|m| m.len()).unwrap_or(0))?;
                 if is_vendored_archive(rel) {
@@ -96,8 +101,27 @@ impl ScratchChart {
         for (archive, at) in archives {
             me.unpack(&archive, &at, 0)?;
         }
-        me.charts = me.find_charts(chart_rel);
+        me.charts = me.find_charts(CHART_DIR);
         Ok(me)
+    }
+
+    /// The chart's folder in the copy (scratch-relative), whatever its path in the repository.
+    pub fn chart(&self) -> &str {
+        CHART_DIR
+    }
+
+    /// Writes input `index` of the cell (a values file, a file a `--set-file` parameter reads)
+    /// as a flat file of the copy, beside the chart, and returns its scratch-relative path for
+    /// the cell to render with. Its repository path says nothing to helm; reports name inputs
+    /// by the repository path the cell had.
+    ///
+    /// # Errors
+    /// The file cannot be written, or input `index` was written already.
+    pub fn write_input(&self, index: usize, text: &str) -> Result<String, String> {
+        let rel = format!("input-{index}.yaml");
+        write_new(&self.dir.path().join(&rel), text.as_bytes())
+            .map_err(|e| format!("{rel}: {e}"))?;
+        Ok(rel)
     }
 
     /// The scratch folder as a repository: cells render from it as from the real one.
@@ -133,17 +157,22 @@ impl ScratchChart {
         Ok(removed)
     }
 
-    /// How reports name scratch-relative file `rel`: its repository path, or for a file of an
-    /// unpacked archive `<archive>:<path inside it>`.
+    /// How reports name scratch-relative file `rel` of the chart: its repository path, or for
+    /// a file of an unpacked archive `<archive>:<path inside it>`.
     pub fn shown(&self, rel: &str) -> String {
         let from = self
             .unpacked
             .iter()
             .filter(|u| rel.starts_with(&format!("{}/", u.folder)))
             .max_by_key(|u| u.folder.len());
-        match from {
-            Some(u) => format!("{}:{}{}", u.archive, u.inner, &rel[u.folder.len()..]),
-            None => rel.to_string(),
+        if let Some(u) = from {
+            return format!("{}:{}{}", u.archive, u.inner, &rel[u.folder.len()..]);
+        }
+        match rel.strip_prefix(CHART_DIR) {
+            Some(rest) if rest.is_empty() || rest.starts_with('/') => {
+                format!("{}{rest}", self.chart_rel)
+            }
+            _ => rel.to_string(),
         }
     }
 
@@ -390,34 +419,62 @@ mod tests {
         let scratch = ScratchChart::copy(&repo, "charts/app").unwrap();
         assert_eq!(
             scratch.charts(),
-            [
-                "charts/app",
-                "charts/app/charts/local",
-                "charts/app/charts/redis"
-            ]
+            ["chart", "chart/charts/local", "chart/charts/redis"]
         );
         assert_eq!(
             scratch
-                .read("charts/app/charts/redis/values.yaml", 1024)
+                .read("chart/charts/redis/values.yaml", 1024)
                 .unwrap(),
             "image:\n  tag: \"7\"\n"
         );
         assert!(scratch
-            .read("charts/app/charts/redis-1.0.0.tgz", 1 << 20)
+            .read("chart/charts/redis-1.0.0.tgz", 1 << 20)
             .is_err());
         assert_eq!(
-            scratch.shown("charts/app/charts/redis/values.yaml"),
+            scratch.shown("chart/charts/redis/values.yaml"),
             "charts/app/charts/redis-1.0.0.tgz:redis/values.yaml"
         );
-        assert_eq!(
-            scratch.shown("charts/app/values.yaml"),
-            "charts/app/values.yaml"
-        );
-        scratch.write("charts/app/values.yaml", "{}").unwrap();
+        assert_eq!(scratch.shown("chart/values.yaml"), "charts/app/values.yaml");
+        assert_eq!(scratch.shown("chart"), "charts/app");
+        assert_eq!(scratch.shown("charted/x.yaml"), "charted/x.yaml");
+        scratch.write("chart/values.yaml", "{}").unwrap();
         assert!(scratch.write("../escape.yaml", "x").is_err());
         // The original is untouched.
         assert!(!chart.join("values.yaml").exists());
         assert!(chart.join("charts/redis-1.0.0.tgz").exists());
+    }
+
+    #[test]
+    fn the_copy_is_flat_whatever_the_charts_path_and_inputs_sit_beside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let chart = dir.path().join("sources/charts/apps/web");
+        std::fs::create_dir_all(chart.join("templates")).unwrap();
+        std::fs::write(chart.join("Chart.yaml"), "name: web\n").unwrap();
+        std::fs::write(chart.join("templates/a.yaml"), "x").unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
+        let scratch = ScratchChart::copy(&repo, "sources/charts/apps/web").unwrap();
+        assert_eq!(scratch.chart(), "chart");
+        assert_eq!(scratch.read("chart/templates/a.yaml", 16).unwrap(), "x");
+        let first = scratch.write_input(0, "tag: MARKER\n").unwrap();
+        let second = scratch.write_input(1, "{}").unwrap();
+        assert_ne!(first, second);
+        assert_eq!(scratch.read(&first, 64).unwrap(), "tag: MARKER\n");
+        assert!(
+            scratch.write_input(0, "again").is_err(),
+            "an input is written once"
+        );
+        // The repository's folders are not mirrored: the copy holds the chart folder and the
+        // inputs, nothing else.
+        let mut top: Vec<String> = std::fs::read_dir(scratch.repo().root())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        top.sort();
+        assert_eq!(top, ["chart", "input-0.yaml", "input-1.yaml"]);
+        assert_eq!(
+            scratch.shown("chart/templates/a.yaml"),
+            "sources/charts/apps/web/templates/a.yaml"
+        );
     }
 
     #[test]
@@ -437,12 +494,12 @@ mod tests {
             .unwrap()
             .nlink();
         assert_eq!(nlink, 2, "the copy links the repository's file");
-        scratch.write("c/values.yaml", "tag: MARKER\n").unwrap();
-        scratch.write("c/Chart.yaml", "{}").unwrap();
-        scratch.write("c/templates/new.yaml", "y").unwrap();
+        scratch.write("chart/values.yaml", "tag: MARKER\n").unwrap();
+        scratch.write("chart/Chart.yaml", "{}").unwrap();
+        scratch.write("chart/templates/new.yaml", "y").unwrap();
         assert_eq!(scratch.drop_schemas().unwrap(), 1);
         assert_eq!(
-            scratch.read("c/values.yaml", 1024).unwrap(),
+            scratch.read("chart/values.yaml", 1024).unwrap(),
             "tag: MARKER\n"
         );
         let read = |rel: &str| std::fs::read_to_string(chart.join(rel)).unwrap();
@@ -457,7 +514,7 @@ mod tests {
                 .nlink(),
             1
         );
-        assert_eq!(scratch.read("c/templates/a.yaml", 16).unwrap(), "x");
+        assert_eq!(scratch.read("chart/templates/a.yaml", 16).unwrap(), "x");
     }
 
     #[test]
@@ -472,8 +529,11 @@ mod tests {
         let repo = Repo::open(dir.path()).unwrap();
         let scratch = ScratchChart::copy(&repo, "c").unwrap();
         // A link of the symlink itself would lead to `<scratch>/shared/values.yaml`, absent.
-        assert_eq!(scratch.read("c/values.yaml", 1024).unwrap(), "tag: v1\n");
-        scratch.write("c/values.yaml", "tag: MARKER\n").unwrap();
+        assert_eq!(
+            scratch.read("chart/values.yaml", 1024).unwrap(),
+            "tag: v1\n"
+        );
+        scratch.write("chart/values.yaml", "tag: MARKER\n").unwrap();
         assert_eq!(
             std::fs::read_to_string(dir.path().join("shared/values.yaml")).unwrap(),
             "tag: v1\n"
@@ -502,9 +562,9 @@ mod tests {
         let scratch = ScratchChart::copy(&repo, "c").unwrap();
         assert_eq!(scratch.drop_schemas().unwrap(), 3);
         for rel in [
-            "c/values.schema.json",
-            "c/charts/local/values.schema.json",
-            "c/charts/packed/values.schema.json",
+            "chart/values.schema.json",
+            "chart/charts/local/values.schema.json",
+            "chart/charts/packed/values.schema.json",
         ] {
             assert!(
                 scratch.read(rel, 1024).is_err(),
@@ -512,7 +572,7 @@ mod tests {
             );
         }
         // Everything else of the copy stays; the chart itself keeps its schemas.
-        assert!(scratch.read("c/charts/packed/Chart.yaml", 1024).is_ok());
+        assert!(scratch.read("chart/charts/packed/Chart.yaml", 1024).is_ok());
         assert!(chart.join("values.schema.json").is_file());
         assert!(chart.join("charts/local/values.schema.json").is_file());
         assert_eq!(scratch.drop_schemas().unwrap(), 0);
