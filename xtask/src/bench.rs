@@ -885,7 +885,7 @@ impl Report<'_> {
             );
             s.push_str(&format!(
                 "{:<36} {:>9} {:>8} {:>8} {:>8} {:>10} {:>18}\n",
-                "helm as shipped (Go's default GC)",
+                "helm as shipped (bare environment)",
                 f(stock, 2),
                 f(stock.zip(self.floor_median()).map(|(a, b)| a / b), 2),
                 f(cpu, 2),

@@ -38,7 +38,7 @@ pub use process::{
 };
 pub use run::{
     helm_args, render_all, render_all_cached, template_in_repo, CacheUse, Provenance,
-    RenderFailure, RenderOptions, Rendered,
+    RenderFailure, RenderOptions, Rendered, HELM_MESSAGES_LOCALE,
 };
 pub use scratch::ScratchChart;
 pub use template_file::{read_template, TemplateFile};

@@ -156,13 +156,15 @@ fn children_cpu() -> f64 {
     cpu_of(&usage)
 }
 
-/// The Go garbage-collector setting a floor pass gives helm.
+/// The start-up settings a floor pass gives helm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Gc {
-    /// As imagegate runs helm (`GOGC=400`, `GOMEMLIMIT` at half the default memory bound; see
-    /// `imagegate_render`'s sandbox): the floor the targets are judged against.
+    /// As imagegate runs helm (`GOGC=400`, `GOMEMLIMIT` at half the default memory bound, and
+    /// kubectl's message catalogue of `LC_MESSAGES`; see `imagegate_render`'s sandbox): the
+    /// floor the targets are judged against.
     AsImagegate,
-    /// Go's defaults, as helm runs from a shell: only reported, to show what the setting saves.
+    /// Go's defaults and no locale, as helm runs from a bare shell: only reported, to show what
+    /// the settings save.
     Stock,
 }
 
@@ -184,7 +186,8 @@ pub fn helm_command(helm: &Path, home: &Path, gc: Gc) -> Command {
         .env("PATH", "/usr/bin:/bin");
     if gc == Gc::AsImagegate {
         cmd.env("GOGC", "400")
-            .env("GOMEMLIMIT", format!("{}B", 4096u64 * 1024 * 1024 / 2));
+            .env("GOMEMLIMIT", format!("{}B", 4096u64 * 1024 * 1024 / 2))
+            .env("LC_MESSAGES", imagegate_render::HELM_MESSAGES_LOCALE);
     }
     cmd
 }
