@@ -88,13 +88,20 @@ impl Helm {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        let mut cmd = std::process::Command::new(path);
-        cmd.args(["version", "--template", "{{.Version}}"]);
-        let out = crate::process::run(cmd, Duration::from_secs(30), 64 * 1024).map_err(|e| {
-            HelmError::Broken {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            }
+        // In a sandbox, as every render runs: none of the user's environment reaches helm.
+        let out = crate::run::with_sandbox(|sandbox| {
+            crate::process::run(
+                version_command(sandbox, path),
+                Duration::from_secs(30),
+                64 * 1024,
+            )
+            .map_err(|e| e.to_string())
+        })
+        .map_err(|e| e.message)
+        .and_then(|r| r)
+        .map_err(|message| HelmError::Broken {
+            path: path.to_path_buf(),
+            message,
         })?;
         let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
         if !out.status_ok || !version.starts_with('v') {
@@ -112,6 +119,13 @@ impl Helm {
             version,
         })
     }
+}
+
+/// `helm version` in `sandbox`, with the environment of a render.
+fn version_command(sandbox: &crate::run::Sandbox, path: &Path) -> std::process::Command {
+    let mut cmd = sandbox.command_at(path, None);
+    cmd.args(["version", "--template", "{{.Version}}"]);
+    cmd
 }
 
 /// The first executable `name` in an absolute `PATH` entry (an empty or relative entry means
@@ -135,4 +149,37 @@ fn is_executable(p: &Path) -> bool {
 #[cfg(not(unix))]
 fn is_executable(p: &Path) -> bool {
     p.is_file()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_version_probe_sees_a_renders_environment_and_none_of_the_users() {
+        crate::run::with_sandbox(|sandbox| {
+            let cmd = version_command(sandbox, Path::new("/nonexistent/helm"));
+            let envs: Vec<String> = cmd
+                .get_envs()
+                .map(|(k, _)| k.to_string_lossy().into_owned())
+                .collect();
+            let render: Vec<String> = sandbox
+                .command_at(Path::new("/nonexistent/helm"), None)
+                .get_envs()
+                .map(|(k, _)| k.to_string_lossy().into_owned())
+                .collect();
+            assert_eq!(envs, render);
+            assert!(envs.iter().any(|k| k == "HELM_NO_PLUGINS"));
+            assert!(envs.iter().any(|k| k == "LC_MESSAGES"));
+            // env_clear: nothing of imagegate's own environment is inherited.
+            let shown = format!("{cmd:?}");
+            assert!(
+                shown.starts_with("cd ") && shown.contains(" env -i "),
+                "the probe inherits imagegate's environment: {shown}"
+            );
+            let args: Vec<_> = cmd.get_args().collect();
+            assert_eq!(args, ["version", "--template", "{{.Version}}"]);
+        })
+        .unwrap();
+    }
 }

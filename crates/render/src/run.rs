@@ -207,6 +207,13 @@ impl Drop for Lease {
     }
 }
 
+/// Runs `f` with a sandbox of the run's spares (or a new one), which goes back to the spares
+/// afterwards: for helm runs outside a render pool.
+pub(crate) fn with_sandbox<R>(f: impl FnOnce(&Sandbox) -> R) -> Result<R, RenderFailure> {
+    let lease = Lease::take()?;
+    Ok(f(lease.sandbox()))
+}
+
 /// Hands the idle sandboxes to the janitor for removal: the end of a run.
 pub(crate) fn release_spare_sandboxes() {
     let spare = std::mem::take(&mut *SPARE_SANDBOXES.lock().unwrap_or_else(|e| e.into_inner()));
@@ -245,8 +252,14 @@ impl Sandbox {
     /// every cell of both bundled fleets, and charts that fail, with and without it and compare
     /// every byte of stdout and stderr.
     pub(crate) fn command(&self, helm: &Helm, max_memory: Option<u64>) -> Command {
+        self.command_at(&helm.path, max_memory)
+    }
+
+    /// [`Sandbox::command`] for the helm at `path`, before its version is known (the version
+    /// probe of [`Helm::at`]).
+    pub(crate) fn command_at(&self, path: &std::path::Path, max_memory: Option<u64>) -> Command {
         let d = self.dir.path();
-        let mut cmd = Command::new(&helm.path);
+        let mut cmd = Command::new(path);
         cmd.env_clear()
             .current_dir(d)
             .env("HOME", d.join("home"))
