@@ -591,3 +591,78 @@ fn a_value_that_is_template_text_names_the_lines_its_actions_read() {
     .clone();
     assert_eq!(f["image"], "other.example.org/acme/api:latest");
 }
+
+/// A values file kept in the chart folder, as Argo CD sources often keep `values-prod.yaml`, is
+/// both a layer of the stack and a file the chart's templates read with `.Files.Get`: helm
+/// carries its line into the image either way, and that line is the origin (never
+/// "hard-coded in the template").
+#[test]
+fn a_values_file_of_the_chart_folder_that_templates_also_read_is_the_origin() {
+    let dir = tree(&[
+        (
+            "charts/files/Chart.yaml",
+            "apiVersion: v2\nname: files\nversion: 0.1.0\n",
+        ),
+        (
+            "charts/files/values.yaml",
+            "main:\n  image: ghcr.io/acme/main:1.0\n",
+        ),
+        (
+            "charts/files/values-prod.yaml",
+            "sidecar:\n  image: busybox:latest\nmain:\n  image: ghcr.io/acme/main:latest\n",
+        ),
+        (
+            "charts/files/templates/deploy.yaml",
+            r#"{{- $prod := .Files.Get "values-prod.yaml" | fromYaml }}
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: files }
+spec:
+  selector: { matchLabels: { app: files } }
+  template:
+    metadata: { labels: { app: files } }
+    spec:
+      containers:
+        - name: main
+          image: {{ .Values.main.image }}
+          imagePullPolicy: IfNotPresent
+        - name: sidecar
+          image: {{ $prod.sidecar.image }}
+          imagePullPolicy: IfNotPresent
+"#,
+        ),
+    ]);
+    let out = imagegate(
+        &[
+            "check",
+            "--chart",
+            "charts/files",
+            "-f",
+            "charts/files/values-prod.yaml",
+            "--format",
+            "json",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    let of = |container: &str| {
+        findings
+            .iter()
+            .find(|f| f["rule"] == "digest-required" && f["container"] == container)
+            .unwrap_or_else(|| panic!("no digest-required on {container}: {findings:#?}"))
+    };
+    assert_eq!(
+        origin(of("sidecar")),
+        at("charts/files/values-prod.yaml", 2),
+        "{:#?}",
+        of("sidecar")
+    );
+    assert_eq!(
+        origin(of("main")),
+        at("charts/files/values-prod.yaml", 4),
+        "{:#?}",
+        of("main")
+    );
+}

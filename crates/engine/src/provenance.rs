@@ -117,12 +117,12 @@ fn prefixes(scratch: &ScratchChart) -> HashMap<String, Vec<String>> {
 /// Readies an Argo CD cell's own inputs in `marked` (the cell to render with markers): its
 /// inline values and `--set` parameters marked like any values layer, after the value files
 /// (their precedence), and the files its `--set-file` parameters read copied unchanged as
-/// inputs of the copy, numbered from `inputs`.
+/// inputs of the copy, after those in `inputs` (`(input, repository file)`, extended).
 fn mark_argocd_inputs(
     repo: &Repo,
     marked: &mut Cell,
     scratch: &ScratchChart,
-    mut inputs: usize,
+    inputs: &mut Vec<(String, String)>,
     markers: &mut Markers,
     selection: &Selection,
 ) -> Result<(), String> {
@@ -142,8 +142,10 @@ fn mark_argocd_inputs(
             let text = repo
                 .read_to_string(&p.value, MAX_VALUES_BYTES)
                 .map_err(|e| format!("{}: {e}", p.value))?;
-            p.value = scratch.write_input(inputs, &text)?;
-            inputs += 1;
+            let input = scratch
+                .write_input(inputs.len(), &text)
+                .map_err(|e| format!("{}: {e}", p.value))?;
+            inputs.push((input.clone(), std::mem::replace(&mut p.value, input)));
             continue;
         }
         let Some(layer) = p.as_values_layer() else {
@@ -264,27 +266,35 @@ impl Trace {
         // of the copy, marked under its repository path.
         let mut marked = cell.clone();
         marked.chart = scratch.chart().to_string();
-        let mut inputs = 0;
+        // (input of the copy, repository file), to name files in messages.
+        let mut inputs: Vec<(String, String)> = Vec::new();
         for vf in marked.value_files.iter_mut().filter(|v| v.present) {
-            let file = vf.path.as_str();
-            let text = match repo.read_to_string(file, MAX_VALUES_BYTES) {
+            let file = vf.path.clone();
+            let text = match repo.read_to_string(&file, MAX_VALUES_BYTES) {
                 Ok(t) => t,
                 Err(e) => return Self::failed(format!("{file}: {e}")),
             };
             let json = markers
-                .mark_values(file, LayerKind::ValueStack, &[], &text, &selection)
+                .mark_values(&file, LayerKind::ValueStack, &[], &text, &selection)
                 .unwrap_or(text);
-            match scratch.write_input(inputs, &json) {
-                Ok(rel) => vf.path = rel,
-                Err(e) => return Self::failed(e),
+            // A values file of the chart folder is also a file its templates can read
+            // (`.Files.Get`): marked there too, as the layer it is.
+            if let Some(in_chart) = scratch.in_chart(&file) {
+                if let Err(e) = scratch.write(&in_chart, &json) {
+                    return Self::failed(format!("{file}: {e}"));
+                }
             }
-            inputs += 1;
+            match scratch.write_input(inputs.len(), &json) {
+                Ok(rel) => vf.path = rel.clone(),
+                Err(e) => return Self::failed(format!("{file}: {e}")),
+            }
+            inputs.push((vf.path.clone(), file));
         }
         if let Err(e) = mark_argocd_inputs(
             repo,
             &mut marked,
             &scratch,
-            inputs,
+            &mut inputs,
             &mut markers,
             &selection,
         ) {
@@ -315,7 +325,7 @@ impl Trace {
             Some(Err(f)) => {
                 return Self::failed(format!(
                     "helm could not render the cell with markers: {}",
-                    f.message
+                    scratch.unscratch(&f.message, &inputs)
                 ))
             }
             None => return Self::failed("the renderer returned nothing".into()),

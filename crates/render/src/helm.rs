@@ -155,31 +155,38 @@ fn is_executable(p: &Path) -> bool {
 mod tests {
     use super::*;
 
+    /// `Helm::at` itself, on a program that answers `version` with the environment it was given
+    /// (what a real helm's version says nothing about): it must be a render's, nothing of
+    /// imagegate's own.
     #[test]
-    fn the_version_probe_sees_a_renders_environment_and_none_of_the_users() {
-        crate::run::with_sandbox(|sandbox| {
-            let cmd = version_command(sandbox, Path::new("/nonexistent/helm"));
-            let envs: Vec<String> = cmd
-                .get_envs()
-                .map(|(k, _)| k.to_string_lossy().into_owned())
-                .collect();
-            let render: Vec<String> = sandbox
-                .command_at(Path::new("/nonexistent/helm"), None)
-                .get_envs()
-                .map(|(k, _)| k.to_string_lossy().into_owned())
-                .collect();
-            assert_eq!(envs, render);
-            assert!(envs.iter().any(|k| k == "HELM_NO_PLUGINS"));
-            assert!(envs.iter().any(|k| k == "LC_MESSAGES"));
-            // env_clear: nothing of imagegate's own environment is inherited.
-            let shown = format!("{cmd:?}");
-            assert!(
-                shown.starts_with("cd ") && shown.contains(" env -i "),
-                "the probe inherits imagegate's environment: {shown}"
-            );
-            let args: Vec<_> = cmd.get_args().collect();
-            assert_eq!(args, ["version", "--template", "{{.Version}}"]);
-        })
+    fn the_version_probe_runs_in_a_renders_sandbox_with_none_of_the_users_environment() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let program = dir.path().join("reports-its-environment");
+        std::fs::write(
+            &program,
+            "#!/bin/sh\nprintf 'v0.0.0+%s+%s+%s+%s' \"$HOME\" \"$LC_MESSAGES\" \"$HELM_NO_PLUGINS\" \"${CARGO:-none}\"\n",
+        )
         .unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // cargo and nextest run tests with CARGO set: imagegate's own environment.
+        assert!(std::env::var_os("CARGO").is_some(), "the canary is set");
+        let helm = Helm::at(&program).unwrap();
+        let parts: Vec<&str> = helm.version.split('+').collect();
+        assert_eq!(parts.len(), 5, "{}", helm.version);
+        assert!(
+            parts[1].contains("imagegate-helm-") && parts[1].ends_with("/home"),
+            "HOME is the sandbox's: {}",
+            helm.version
+        );
+        assert_eq!(parts[2], crate::run::HELM_MESSAGES_LOCALE);
+        assert_eq!(parts[3], "1");
+        assert_eq!(
+            parts[4], "none",
+            "imagegate's environment reached the probe"
+        );
+        // The probe's sandbox went back to the spares, for the renders to use.
+        crate::run::release_spare_sandboxes();
+        assert!(crate::process::settle(Duration::from_secs(30)));
     }
 }

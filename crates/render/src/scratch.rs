@@ -87,13 +87,15 @@ impl ScratchChart {
             let to = target.join(rel);
             if entry.file_type().is_dir() {
                 // The walk visits a folder before its entries.
-                std::fs::create_dir(&to).map_err(|e| format!("{}: {e}", to.display()))?;
+                std::fs::create_dir(&to)
+                    .map_err(|e| format!("{chart_rel}/{}: {e}", rel.display()))?;
             } else if entry.file_type().is_file() {
                 me.count(entry.metadata().map(|m| m.len()).unwrap_or(0))?;
                 if is_vendored_archive(rel) {
                     archives.push((format!("{chart_rel}/{}", rel.display()), to.clone()));
                 }
-                copy_file(entry, &to, &mut link).map_err(|e| format!("{}: {e}", to.display()))?;
+                copy_file(entry, &to, &mut link)
+                    .map_err(|e| format!("{chart_rel}/{}: {e}", rel.display()))?;
             }
             Ok(())
         })
@@ -108,6 +110,30 @@ impl ScratchChart {
     /// The chart's folder in the copy (scratch-relative), whatever its path in the repository.
     pub fn chart(&self) -> &str {
         CHART_DIR
+    }
+
+    /// Where repository file `rel` is in the copy, when it is a file of the chart (a values
+    /// file an Argo CD source keeps beside its chart, which the chart's templates can also read
+    /// with `.Files`): `chart/<its path in the chart>`.
+    pub fn in_chart(&self, rel: &str) -> Option<String> {
+        let rest = rel
+            .strip_prefix(self.chart_rel.as_str())?
+            .strip_prefix('/')?;
+        (!rest.is_empty()).then(|| format!("{CHART_DIR}/{rest}"))
+    }
+
+    /// `text` (a message of helm's or of the copy's) with the copy's paths named as the
+    /// repository's: the chart folder by the chart's path, and each input by the file `inputs`
+    /// gives for it (`(input path, repository path)`, as [`ScratchChart::write_input`] returned
+    /// them).
+    pub fn unscratch(&self, text: &str, inputs: &[(String, String)]) -> String {
+        let root = self.dir.path().display().to_string();
+        let mut out = text.to_string();
+        for (input, file) in inputs {
+            out = out.replace(&format!("{root}/{input}"), file);
+        }
+        out = out.replace(&format!("{root}/{CHART_DIR}"), &self.chart_rel);
+        out.replace(&root, "<scratch copy>")
     }
 
     /// Writes input `index` of the cell (a values file, a file a `--set-file` parameter reads)
@@ -474,6 +500,25 @@ mod tests {
         assert_eq!(
             scratch.shown("chart/templates/a.yaml"),
             "sources/charts/apps/web/templates/a.yaml"
+        );
+        assert_eq!(
+            scratch.in_chart("sources/charts/apps/web/values-prod.yaml"),
+            Some("chart/values-prod.yaml".to_string())
+        );
+        assert_eq!(scratch.in_chart("sources/charts/apps/web"), None);
+        assert_eq!(scratch.in_chart("sources/charts/apps/website/v.yaml"), None);
+        assert_eq!(scratch.in_chart("sources/values/dev.yaml"), None);
+        // Messages name the repository's files, never the copy's.
+        let root = scratch.repo().root().display().to_string();
+        let message = format!(
+            "Error: {root}/chart/templates/a.yaml: bad; values {root}/{first}: line 2; {root}/other"
+        );
+        assert_eq!(
+            scratch.unscratch(
+                &message,
+                &[(first.clone(), "sources/values/dev.yaml".to_string())]
+            ),
+            "Error: sources/charts/apps/web/templates/a.yaml: bad; values sources/values/dev.yaml: line 2; <scratch copy>/other"
         );
     }
 
