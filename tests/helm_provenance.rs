@@ -316,6 +316,17 @@ fn run_check(dir: &Path) -> (Option<i32>, Vec<Value>) {
     )
 }
 
+/// The findings of `imagegate check --chart CHART -f VALUES` in `dir`, which has findings.
+fn check_chart(dir: &Path, chart: &str, values: &str) -> Vec<Value> {
+    let out = imagegate(
+        &["check", "--chart", chart, "-f", values, "--format", "json"],
+        dir,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    report["findings"].as_array().unwrap().clone()
+}
+
 /// A third layer for the registry: the web image then takes its registry from a values file of
 /// the stack, its repository from the chart's values and its tag from `Chart.yaml`.
 const REGISTRY: &str = "global:\n  imageRegistry: registry.example.com\n";
@@ -504,22 +515,8 @@ fn an_invalid_reference_points_at_the_line_helm_carried() {
         // The override layer holds the same text under a key nothing reads.
         ("values/prod.yaml", "unused:\n  image: \"Acme/Web:1\"\n"),
     ]);
-    let out = imagegate(
-        &[
-            "check",
-            "--chart",
-            "charts/inv",
-            "-f",
-            "values/prod.yaml",
-            "--format",
-            "json",
-        ],
-        dir.path(),
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let findings = report["findings"].as_array().unwrap();
-    let f = find(findings, "invalid-image-ref", "web");
+    let findings = check_chart(dir.path(), "charts/inv", "values/prod.yaml");
+    let f = find(&findings, "invalid-image-ref", "web");
     assert_eq!(origin(f), at("charts/inv/values.yaml", 4), "{f:#}");
 }
 
@@ -632,21 +629,7 @@ spec:
 "#,
         ),
     ]);
-    let out = imagegate(
-        &[
-            "check",
-            "--chart",
-            "charts/files",
-            "-f",
-            "charts/files/values-prod.yaml",
-            "--format",
-            "json",
-        ],
-        dir.path(),
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let findings = report["findings"].as_array().unwrap();
+    let findings = check_chart(dir.path(), "charts/files", "charts/files/values-prod.yaml");
     let of = |container: &str| {
         findings
             .iter()
