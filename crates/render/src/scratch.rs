@@ -127,13 +127,22 @@ impl ScratchChart {
     /// gives for it (`(input path, repository path)`, as [`ScratchChart::write_input`] returned
     /// them).
     pub fn unscratch(&self, text: &str, inputs: &[(String, String)]) -> String {
-        let root = self.dir.path().display().to_string();
-        let mut out = text.to_string();
-        for (input, file) in inputs {
-            out = out.replace(&format!("{root}/{input}"), file);
+        // helm is given the resolved paths (the repository's root); the folder as made may be
+        // reached through a symlink (a `TMPDIR` that is one).
+        let mut roots = vec![self.repo.root().display().to_string()];
+        let made = self.dir.path().display().to_string();
+        if made != roots[0] {
+            roots.push(made);
         }
-        out = out.replace(&format!("{root}/{CHART_DIR}"), &self.chart_rel);
-        out.replace(&root, "<scratch copy>")
+        let mut out = text.to_string();
+        for root in &roots {
+            for (input, file) in inputs {
+                out = out.replace(&format!("{root}/{input}"), file);
+            }
+            out = out.replace(&format!("{root}/{CHART_DIR}"), &self.chart_rel);
+            out = out.replace(root.as_str(), "<scratch copy>");
+        }
+        out
     }
 
     /// Writes input `index` of the cell (a values file, a file a `--set-file` parameter reads)
