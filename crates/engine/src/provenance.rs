@@ -117,12 +117,11 @@ fn prefixes(scratch: &ScratchChart) -> HashMap<String, Vec<String>> {
 /// Readies an Argo CD cell's own inputs in `marked` (the cell to render with markers): its
 /// inline values and `--set` parameters marked like any values layer, after the value files
 /// (their precedence), and the files its `--set-file` parameters read copied unchanged as
-/// inputs of the copy, after those in `inputs` (`(input, repository file)`, extended).
+/// inputs of the copy.
 fn mark_argocd_inputs(
     repo: &Repo,
     marked: &mut Cell,
     scratch: &ScratchChart,
-    inputs: &mut Vec<(String, String)>,
     markers: &mut Markers,
     selection: &Selection,
 ) -> Result<(), String> {
@@ -142,10 +141,7 @@ fn mark_argocd_inputs(
             let text = repo
                 .read_to_string(&p.value, MAX_VALUES_BYTES)
                 .map_err(|e| format!("{}: {e}", p.value))?;
-            let input = scratch
-                .write_input(inputs.len(), &text)
-                .map_err(|e| format!("{}: {e}", p.value))?;
-            inputs.push((input.clone(), std::mem::replace(&mut p.value, input)));
+            p.value = scratch.write_input(&p.value, &text)?;
             continue;
         }
         let Some(layer) = p.as_values_layer() else {
@@ -266,8 +262,6 @@ impl Trace {
         // of the copy, marked under its repository path.
         let mut marked = cell.clone();
         marked.chart = scratch.chart().to_string();
-        // (input of the copy, repository file), to name files in messages.
-        let mut inputs: Vec<(String, String)> = Vec::new();
         for vf in marked.value_files.iter_mut().filter(|v| v.present) {
             let file = vf.path.clone();
             let text = match repo.read_to_string(&file, MAX_VALUES_BYTES) {
@@ -284,20 +278,12 @@ impl Trace {
                     return Self::failed(format!("{file}: {e}"));
                 }
             }
-            match scratch.write_input(inputs.len(), &json) {
-                Ok(rel) => vf.path = rel.clone(),
-                Err(e) => return Self::failed(format!("{file}: {e}")),
+            match scratch.write_input(&file, &json) {
+                Ok(rel) => vf.path = rel,
+                Err(e) => return Self::failed(e),
             }
-            inputs.push((vf.path.clone(), file));
         }
-        if let Err(e) = mark_argocd_inputs(
-            repo,
-            &mut marked,
-            &scratch,
-            &mut inputs,
-            &mut markers,
-            &selection,
-        ) {
+        if let Err(e) = mark_argocd_inputs(repo, &mut marked, &scratch, &mut markers, &selection) {
             return Self::failed(e);
         }
         let cells = std::slice::from_ref(&marked);
@@ -325,7 +311,7 @@ impl Trace {
             Some(Err(f)) => {
                 return Self::failed(format!(
                     "helm could not render the cell with markers: {}",
-                    scratch.unscratch(&f.message, &inputs)
+                    scratch.unscratch(&f.message)
                 ))
             }
             None => return Self::failed("the renderer returned nothing".into()),

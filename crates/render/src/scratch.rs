@@ -43,6 +43,8 @@ pub struct ScratchChart {
     chart_rel: String,
     charts: Vec<String>,
     unpacked: Vec<Unpacked>,
+    /// `(input of the copy, repository file)` of each [`ScratchChart::write_input`].
+    inputs: std::cell::RefCell<Vec<(String, String)>>,
     entries: usize,
     bytes: u64,
 }
@@ -76,6 +78,7 @@ impl ScratchChart {
             chart_rel: chart_rel.to_string(),
             charts: Vec::new(),
             unpacked: Vec::new(),
+            inputs: std::cell::RefCell::new(Vec::new()),
             entries: 0,
             bytes: 0,
         };
@@ -123,10 +126,9 @@ impl ScratchChart {
     }
 
     /// `text` (a message of helm's or of the copy's) with the copy's paths named as the
-    /// repository's: the chart folder by the chart's path, and each input by the file `inputs`
-    /// gives for it (`(input path, repository path)`, as [`ScratchChart::write_input`] returned
-    /// them).
-    pub fn unscratch(&self, text: &str, inputs: &[(String, String)]) -> String {
+    /// repository's: the chart folder by the chart's path, and each input by the repository
+    /// file it was written for.
+    pub fn unscratch(&self, text: &str) -> String {
         // helm is given the resolved paths (the repository's root); the folder as made may be
         // reached through a symlink (a `TMPDIR` that is one).
         let mut roots = vec![self.repo.root().display().to_string()];
@@ -136,7 +138,7 @@ impl ScratchChart {
         }
         let mut out = text.to_string();
         for root in &roots {
-            for (input, file) in inputs {
+            for (input, file) in self.inputs.borrow().iter() {
                 out = out.replace(&format!("{root}/{input}"), file);
             }
             out = out.replace(&format!("{root}/{CHART_DIR}"), &self.chart_rel);
@@ -145,17 +147,19 @@ impl ScratchChart {
         out
     }
 
-    /// Writes input `index` of the cell (a values file, a file a `--set-file` parameter reads)
-    /// as a flat file of the copy, beside the chart, and returns its scratch-relative path for
-    /// the cell to render with. Its repository path says nothing to helm; reports name inputs
-    /// by the repository path the cell had.
+    /// Writes `text` for repository file `file`, an input of the cell (a values file, a file a
+    /// `--set-file` parameter reads), as the next flat file of the copy beside the chart, and
+    /// returns its scratch-relative path for the cell to render with. Its repository path says
+    /// nothing to helm; reports and [`ScratchChart::unscratch`] name it by `file`.
     ///
     /// # Errors
-    /// The file cannot be written, or input `index` was written already.
-    pub fn write_input(&self, index: usize, text: &str) -> Result<String, String> {
-        let rel = format!("input-{index}.yaml");
+    /// The file cannot be written.
+    pub fn write_input(&self, file: &str, text: &str) -> Result<String, String> {
+        let mut inputs = self.inputs.borrow_mut();
+        let rel = format!("input-{}.yaml", inputs.len());
         write_new(&self.dir.path().join(&rel), text.as_bytes())
-            .map_err(|e| format!("{rel}: {e}"))?;
+            .map_err(|e| format!("{file}: {e}"))?;
+        inputs.push((rel.clone(), file.to_string()));
         Ok(rel)
     }
 
@@ -490,14 +494,18 @@ mod tests {
         let scratch = ScratchChart::copy(&repo, "sources/charts/apps/web").unwrap();
         assert_eq!(scratch.chart(), "chart");
         assert_eq!(scratch.read("chart/templates/a.yaml", 16).unwrap(), "x");
-        let first = scratch.write_input(0, "tag: MARKER\n").unwrap();
-        let second = scratch.write_input(1, "{}").unwrap();
-        assert_ne!(first, second);
-        assert_eq!(scratch.read(&first, 64).unwrap(), "tag: MARKER\n");
-        assert!(
-            scratch.write_input(0, "again").is_err(),
-            "an input is written once"
+        let first = scratch
+            .write_input("sources/values/dev.yaml", "tag: MARKER\n")
+            .unwrap();
+        let second = scratch
+            .write_input("sources/values/dev.yaml", "{}")
+            .unwrap();
+        assert_eq!(
+            (first.as_str(), second.as_str()),
+            ("input-0.yaml", "input-1.yaml")
         );
+        assert_eq!(scratch.read(&first, 64).unwrap(), "tag: MARKER\n");
+        assert_eq!(scratch.read(&second, 64).unwrap(), "{}");
         // The repository's folders are not mirrored: the copy holds the chart folder and the
         // inputs, nothing else.
         let mut top: Vec<String> = std::fs::read_dir(scratch.repo().root())
@@ -523,10 +531,7 @@ mod tests {
             "Error: {root}/chart/templates/a.yaml: bad; values {root}/{first}: line 2; {root}/other"
         );
         assert_eq!(
-            scratch.unscratch(
-                &message,
-                &[(first.clone(), "sources/values/dev.yaml".to_string())]
-            ),
+            scratch.unscratch(&message),
             "Error: sources/charts/apps/web/templates/a.yaml: bad; values sources/values/dev.yaml: line 2; <scratch copy>/other"
         );
     }
