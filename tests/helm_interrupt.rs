@@ -262,3 +262,148 @@ fn helm_ctrl_c_while_diff_unpacks_the_base_leaves_no_folder() {
     assert!(left.is_empty(), "temporary folders left: {left:?}");
     assert_eq!(processes_under(&tmp_real), Vec::<u32>::new());
 }
+
+/// A chart whose real render finishes with a finding (a mutable tag, so the cell renders once
+/// more with markers) and whose marker render never does: the template loops unless the tag is
+/// the one the values give, and the marker render replaces it with a marker.
+fn marker_render_hangs_fleet() -> tempfile::TempDir {
+    tree(&[
+        ("imagegate.yaml", "version: 1\nenvironments: [{name: dev}]\ncomponents:\n  - { name: web, chart: charts/web }\n"),
+        ("charts/web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 0.1.0\n"),
+        ("charts/web/values.yaml", "image:\n  repository: nginx\n  tag: v1.27\n"),
+        ("charts/web/templates/pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n    - name: web\n      image: \"{{ .Values.image.repository }}:{{ .Values.image.tag }}\"\n{{- if ne .Values.image.tag \"v1.27\" }}{{- range $i := until 100000 }}{{- range $j := until 100000 }}{{- end }}{{- end }}{{- end }}\n"),
+    ])
+}
+
+/// The chart folder a live helm of imagegate `pid` renders from, when it is a marker copy in
+/// `base`.
+fn marker_copy_rendered_by(pid: u32, base: &Path) -> Option<PathBuf> {
+    let prefix = format!("{}/imagegate-markers-{pid}-", base.display());
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        for arg in cmdline.split(|b| *b == 0) {
+            let arg = String::from_utf8_lossy(arg);
+            if let Some(rest) = arg.strip_prefix(&prefix) {
+                let folder = rest.split('/').next().unwrap_or_default();
+                return Some(PathBuf::from(format!("{prefix}{folder}")));
+            }
+        }
+    }
+    None
+}
+
+/// With no `TMPDIR`, the scratch copy of a marker render goes to `/dev/shm` (a tmpfs here): it is
+/// private to the user, removed on SIGTERM, and after a SIGKILL removed by the next run.
+fn marker_copy_in_memory(kill: bool) {
+    let shm = nix::sys::statfs::statfs("/dev/shm").expect("/dev/shm exists");
+    assert_eq!(
+        shm.filesystem_type(),
+        nix::sys::statfs::TMPFS_MAGIC,
+        "this test needs /dev/shm to be a tmpfs"
+    );
+    let dir = marker_render_hangs_fleet();
+    let run = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_imagegate"));
+        cmd.current_dir(dir.path())
+            .env("IMAGEGATE_HELM", helm())
+            .env_remove("TMPDIR")
+            .args(args);
+        cmd
+    };
+    let mut child = run(&["check", "--no-progress", "--no-cache", "--timeout", "600"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let copy = wait_for(Duration::from_secs(30), || {
+        marker_copy_rendered_by(pid, Path::new("/dev/shm"))
+    });
+    let Some(copy) = copy else {
+        let _ = child.kill();
+        panic!("the marker render never started from a copy in /dev/shm");
+    };
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{} has mode {mode:o}", copy.display());
+    }
+    assert!(copy.join("chart/values.yaml").is_file());
+    let status = if kill {
+        child.kill().unwrap();
+        child.wait().unwrap()
+    } else {
+        let st = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        wait_for(Duration::from_secs(10), || child.try_wait().unwrap()).unwrap_or_else(|| {
+            let _ = child.kill();
+            panic!("imagegate did not exit within 10s of SIGTERM")
+        })
+    };
+    if !kill {
+        assert_eq!(status.code(), Some(130));
+        assert!(!copy.exists(), "{} outlived the run", copy.display());
+        return;
+    }
+    assert!(
+        wait_for(Duration::from_secs(5), || marker_copy_rendered_by(
+            pid,
+            Path::new("/dev/shm")
+        )
+        .is_none()
+        .then_some(()))
+        .is_some(),
+        "a helm of the killed run still renders {}",
+        copy.display()
+    );
+    assert!(
+        copy.exists(),
+        "nothing could have removed {}",
+        copy.display()
+    );
+    let next = run(&["cells"]).output().unwrap();
+    assert_eq!(next.status.code(), Some(0), "{}", stderr(&next));
+    assert!(!copy.exists(), "the next run left {}", copy.display());
+}
+
+#[test]
+fn helm_a_marker_copy_in_memory_is_removed_on_sigterm() {
+    marker_copy_in_memory(false);
+}
+
+#[test]
+fn helm_a_marker_copy_in_memory_is_removed_by_the_run_after_a_sigkill() {
+    marker_copy_in_memory(true);
+}
+
+#[test]
+fn helm_a_marker_copy_stays_in_the_temporary_folder_the_user_chose() {
+    // `TMPDIR` set: every folder of the run is made there, the scratch copy too.
+    let dir = marker_render_hangs_fleet();
+    let tmp = tempfile::tempdir().unwrap();
+    let tmp_real: PathBuf = tmp.path().canonicalize().unwrap();
+    let mut child = imagegate_in(dir.path(), &tmp_real)
+        .args(["check", "--no-progress", "--no-cache", "--timeout", "600"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let copy = wait_for(Duration::from_secs(30), || {
+        marker_copy_rendered_by(pid, &tmp_real)
+    });
+    let elsewhere = marker_copy_rendered_by(pid, Path::new("/dev/shm"));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        copy.is_some(),
+        "the marker render never started from {}",
+        tmp_real.display()
+    );
+    assert_eq!(elsewhere, None);
+}
