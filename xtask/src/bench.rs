@@ -115,14 +115,6 @@ fn target_dir(root: &Path) -> PathBuf {
     }
 }
 
-/// The measured rows, in table order.
-#[derive(Clone, Copy, PartialEq)]
-enum Row {
-    Floor,
-    Check,
-    Scan,
-}
-
 /// Runs the benchmark; see the module documentation.
 pub fn run(root: &Path, args: &[String]) -> Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -340,81 +332,82 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
             Ok(s)
         };
     for r in 0..o.runs {
-        // Alternate which of the two long rows goes first, so neither always inherits the
-        // other's thermal or cache state.
-        let order: [Row; 3] = if r % 2 == 0 {
-            [Row::Floor, Row::Check, Row::Scan]
-        } else {
-            [Row::Check, Row::Floor, Row::Scan]
+        let pass_of = |cells: &[fleet::Cell], gc| {
+            measure::render_all(&helm_path, &home, cells, KUBE_VERSION, o.jobs, false, gc)
         };
-        for row in order {
-            match row {
-                Row::Floor => {
-                    let pass_of = |cells: &[fleet::Cell], gc| {
-                        measure::render_all(
-                            &helm_path,
-                            &home,
-                            cells,
-                            KUBE_VERSION,
-                            o.jobs,
-                            false,
-                            gc,
-                        )
-                    };
-                    let pass = pass_of(&fleet.cells, Gc::AsImagegate)?;
-                    eprintln!(
-                        "xtask bench: run {}/{}: floor {:.2}s",
-                        r + 1,
-                        o.runs,
-                        pass.seconds
-                    );
-                    floor.push(pass);
-                    floor_all.push(pass_of(&all_fleet.cells, Gc::AsImagegate)?);
-                    floor_stock.push(pass_of(&fleet.cells, Gc::Stock)?);
-                }
-                Row::Check => {
-                    let err = work_path.join(format!("check-{r}.stderr"));
-                    let cache = work_path.join(format!("cache-{r}"));
-                    let s = measured(&mut check_cmd(&cache), &err, "check", "imagegate check", r)?;
-                    check.push(s);
-                    let err = work_path.join(format!("check-all-{r}.stderr"));
-                    let cache_all = work_path.join(format!("cache-all-{r}"));
-                    let s = measured(
-                        &mut check_on(&all_config, &cache_all),
-                        &err,
-                        "check all findings",
-                        "imagegate check (every cell with findings)",
-                        r,
-                    )?;
-                    check_all.push(s);
-                    // The warm row exists only when the binary really cached something: a
-                    // second run on the cache the cold run of the same fleet just filled (not
-                    // the every-cell-with-findings fleet's, whose charts differ).
-                    if has_files(&cache) {
-                        let err = work_path.join(format!("check-warm-{r}.stderr"));
+        // Each row of a ratio runs right beside its own floor, and which of the two goes first
+        // alternates, so neither always inherits the other's thermal or cache state and a
+        // machine that changes speed between pairs moves both sides of each ratio.
+        let floor_first = r % 2 == 0;
+        let cache = work_path.join(format!("cache-{r}"));
+        for pair in 0..2 {
+            for side in [floor_first, !floor_first] {
+                match (pair, side) {
+                    (0, true) => {
+                        let pass = pass_of(&fleet.cells, Gc::AsImagegate)?;
+                        eprintln!(
+                            "xtask bench: run {}/{}: floor {:.2}s",
+                            r + 1,
+                            o.runs,
+                            pass.seconds
+                        );
+                        floor.push(pass);
+                    }
+                    (0, false) => {
+                        let err = work_path.join(format!("check-{r}.stderr"));
+                        let s =
+                            measured(&mut check_cmd(&cache), &err, "check", "imagegate check", r)?;
+                        check.push(s);
+                    }
+                    (_, true) => {
+                        let pass = pass_of(&all_fleet.cells, Gc::AsImagegate)?;
+                        eprintln!(
+                            "xtask bench: run {}/{}: floor, all findings {:.2}s",
+                            r + 1,
+                            o.runs,
+                            pass.seconds
+                        );
+                        floor_all.push(pass);
+                    }
+                    (_, false) => {
+                        let err = work_path.join(format!("check-all-{r}.stderr"));
+                        let cache_all = work_path.join(format!("cache-all-{r}"));
                         let s = measured(
-                            &mut check_cmd(&cache),
+                            &mut check_on(&all_config, &cache_all),
                             &err,
-                            "check warm",
-                            "imagegate check (warm cache)",
+                            "check all findings",
+                            "imagegate check (every cell with findings)",
                             r,
                         )?;
-                        warm.push(s);
+                        check_all.push(s);
                     }
-                }
-                Row::Scan => {
-                    let err = work_path.join(format!("scan-{r}.stderr"));
-                    let s = measured(&mut scan_cmd(), &err, "scan", "imagegate scan", r)?;
-                    scan.push(s);
-                    // The diff row, cold: a fresh cache, so it renders the changed cells on both
-                    // sides with helm, as a PR check on a fresh CI runner does.
-                    let err = work_path.join(format!("diff-{r}.stderr"));
-                    let cache = work_path.join(format!("diff-cache-{r}"));
-                    let s = measured(&mut diff_cmd(&cache), &err, "diff", "imagegate diff", r)?;
-                    diff.push(s);
                 }
             }
         }
+        floor_stock.push(pass_of(&fleet.cells, Gc::Stock)?);
+        // The warm row exists only when the binary really cached something: a second run on
+        // the cache the cold run of the same fleet just filled (not the
+        // every-cell-with-findings fleet's, whose charts differ).
+        if has_files(&cache) {
+            let err = work_path.join(format!("check-warm-{r}.stderr"));
+            let s = measured(
+                &mut check_cmd(&cache),
+                &err,
+                "check warm",
+                "imagegate check (warm cache)",
+                r,
+            )?;
+            warm.push(s);
+        }
+        let err = work_path.join(format!("scan-{r}.stderr"));
+        let s = measured(&mut scan_cmd(), &err, "scan", "imagegate scan", r)?;
+        scan.push(s);
+        // The diff row, cold: a fresh cache, so it renders the changed cells on both sides
+        // with helm, as a PR check on a fresh CI runner does.
+        let err = work_path.join(format!("diff-{r}.stderr"));
+        let cache = work_path.join(format!("diff-cache-{r}"));
+        let s = measured(&mut diff_cmd(&cache), &err, "diff", "imagegate diff", r)?;
+        diff.push(s);
     }
 
     let report = Report {
