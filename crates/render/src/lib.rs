@@ -33,8 +33,8 @@ pub use gotemplate::HelmGoTemplates;
 pub use helm::{Helm, HelmError};
 pub use helm_error::{error_site, ErrorSite};
 pub use process::{
-    install_interrupt_handler, memory_dir, private_dir_in, private_temp_dir,
-    remove_stale_temp_dirs, run_bounded, settle, Bounds, Output, PrivateDir, ProcessError,
+    install_interrupt_handler, private_temp_dir, remove_stale_temp_dirs, run_bounded, settle,
+    Bounds, Output, PrivateDir, ProcessError,
 };
 pub use run::{
     helm_args, render_all, render_all_cached, template_in_repo, CacheUse, Provenance,

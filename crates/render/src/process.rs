@@ -282,72 +282,10 @@ fn forget_group(pgid: i32) {
         .remove(&pgid);
 }
 
-/// Least free space a memory file system must have for scratch copies to go there
-/// ([`memory_dir`]): twice the most one copy may hold, so two workers' copies fit.
-const MIN_MEMORY_FREE: u64 = 1 << 30;
-
-/// The memory-backed folder short-lived scratch copies go to instead of the temporary folder,
-/// if this machine has one fit for it: `/dev/shm` when `TMPDIR` is not set (a user's choice of
-/// temporary folder always holds), and only when it is a tmpfs, a real folder, writable here,
-/// sticky if others may write it (as `/tmp` is: nobody can rename another user's folder in it),
-/// with at least [`MIN_MEMORY_FREE`] available. Decided once per run.
-///
-/// Why: a scratch copy is made and removed for every cell with findings, and on a disk file
-/// system that allocates inodes slowly (ext4 without a journal checks every free inode against
-/// recent deletions) or discards freed blocks at once (`discard`), making and removing them was
-/// the largest part of imagegate's own work on a fleet where every cell has findings.
-pub fn memory_dir() -> Option<PathBuf> {
-    static DIR: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| {
-        let tmpdir_set = std::env::var_os("TMPDIR").is_some_and(|v| !v.is_empty());
-        (!tmpdir_set)
-            .then(|| memory_dir_at(std::path::Path::new("/dev/shm"), MIN_MEMORY_FREE))
-            .flatten()
-    })
-    .clone()
-}
-
-/// `candidate` when it is fit for scratch copies (see [`memory_dir`]) with `min_free` bytes
-/// available to this user.
-#[cfg(target_os = "linux")]
-fn memory_dir_at(candidate: &std::path::Path, min_free: u64) -> Option<PathBuf> {
-    use nix::sys::{statfs, statvfs};
-    use nix::unistd::{access, AccessFlags};
-    use std::os::unix::fs::PermissionsExt;
-    let meta = candidate.symlink_metadata().ok()?;
-    let mode = meta.permissions().mode();
-    let others_write = mode & 0o002 != 0;
-    let sticky = mode & 0o1000 != 0;
-    if !meta.is_dir() || (others_write && !sticky) {
-        return None;
-    }
-    if statfs::statfs(candidate).ok()?.filesystem_type() != statfs::TMPFS_MAGIC {
-        return None;
-    }
-    access(candidate, AccessFlags::W_OK | AccessFlags::X_OK).ok()?;
-    let vfs = statvfs::statvfs(candidate).ok()?;
-    // `fsblkcnt_t` and `c_ulong` are 32 bits wide on some targets.
-    #[allow(clippy::useless_conversion)]
-    let free = u64::from(vfs.blocks_available()).saturating_mul(u64::from(vfs.fragment_size()));
-    (free >= min_free).then(|| candidate.to_path_buf())
-}
-
-#[cfg(not(target_os = "linux"))]
-fn memory_dir_at(_candidate: &std::path::Path, _min_free: u64) -> Option<PathBuf> {
-    None
-}
-
-/// Creates a private (mode 0700) temporary folder named `<prefix>…` in the temporary folder
-/// (`TMPDIR`, else `/tmp`); see [`private_dir_in`].
-pub fn private_temp_dir(prefix: &str) -> std::io::Result<PrivateDir> {
-    private_dir_in(prefix, &std::env::temp_dir())
-}
-
-/// Creates a private (mode 0700) folder named `<prefix>…` in `base` and registers it for removal
+/// Creates a private (mode 0700) temporary folder named `<prefix>…` and registers it for removal
 /// on interrupt, both under the lock the interrupt handler takes: no folder can appear unseen
-/// while the handler cleans up. Fails once the run is interrupted. `base` is the temporary
-/// folder or [`memory_dir`]; both are swept by [`remove_stale_temp_dirs`].
-pub fn private_dir_in(prefix: &str, base: &std::path::Path) -> std::io::Result<PrivateDir> {
+/// while the handler cleans up. Fails once the run is interrupted.
+pub fn private_temp_dir(prefix: &str) -> std::io::Result<PrivateDir> {
     let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
     if INTERRUPTED.load(Ordering::SeqCst) {
         return Err(std::io::Error::new(
@@ -361,7 +299,7 @@ pub fn private_dir_in(prefix: &str, base: &std::path::Path) -> std::io::Result<P
     let dir = tempfile::Builder::new()
         .prefix(&format!("{prefix}{}-", std::process::id()))
         .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
-        .tempdir_in(base)?;
+        .tempdir()?;
     let path = dir.keep();
     live.1.push(path.clone());
     Ok(PrivateDir { path })
@@ -474,22 +412,13 @@ pub fn settle(limit: Duration) -> bool {
 pub const TEMP_PREFIXES: [&str; 3] = ["imagegate-helm-", "imagegate-rev-", "imagegate-markers-"];
 
 /// Removes the temporary folders of imagegate runs that died without cleaning up (SIGKILL, the
-/// OOM killer, a CI hard timeout): folders in the temporary directory (and in [`memory_dir`],
-/// where scratch copies go) named `<prefix><pid>-…`, owned by this user, whose process no
-/// longer exists. A folder of a live run, of another user, or that is not a plain folder is
-/// left alone. Returns how many were removed.
+/// OOM killer, a CI hard timeout): folders in the temporary directory named
+/// `<prefix><pid>-…`, owned by this user, whose process no longer exists. A folder of a live
+/// run, of another user, or that is not a plain folder is left alone. Returns how many were
+/// removed.
 pub fn remove_stale_temp_dirs() -> usize {
-    let disk = std::env::temp_dir();
-    let mut removed = remove_stale_in(&disk);
-    if let Some(memory) = memory_dir().filter(|m| *m != disk) {
-        removed += remove_stale_in(&memory);
-    }
-    removed
-}
-
-fn remove_stale_in(base: &std::path::Path) -> usize {
     use std::os::unix::fs::MetadataExt;
-    let Ok(entries) = std::fs::read_dir(base) else {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
         return 0;
     };
     let me = nix::unistd::getuid().as_raw();
@@ -565,74 +494,6 @@ mod tests {
             .1
             .iter()
             .any(|p| p == path)
-    }
-
-    /// `/dev/shm` is a tmpfs on every Linux machine this project builds and tests on; the tests
-    /// of [`memory_dir_at`] need one, and say so rather than pass without it.
-    #[cfg(target_os = "linux")]
-    fn shm() -> &'static std::path::Path {
-        let shm = std::path::Path::new("/dev/shm");
-        let fs = nix::sys::statfs::statfs(shm).expect("/dev/shm exists");
-        assert_eq!(
-            fs.filesystem_type(),
-            nix::sys::statfs::TMPFS_MAGIC,
-            "these tests need /dev/shm to be a tmpfs"
-        );
-        shm
-    }
-
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn scratch_copies_go_to_a_tmpfs_only_when_it_is_fit_for_them() {
-        use std::os::unix::fs::PermissionsExt;
-        let shm = shm();
-        assert_eq!(memory_dir_at(shm, 1), Some(shm.to_path_buf()));
-        // Not enough room: the disk it is.
-        assert_eq!(memory_dir_at(shm, u64::MAX), None);
-        // Not a tmpfs, not a folder, not writable.
-        assert_eq!(memory_dir_at(std::path::Path::new("/proc"), 1), None);
-        let inside = tempfile::tempdir_in(shm).unwrap();
-        let file = inside.path().join("file");
-        std::fs::write(&file, "x").unwrap();
-        assert_eq!(memory_dir_at(&file, 1), None);
-        // A symlink to a fit folder is not taken: the folder itself must be one.
-        let link = inside.path().join("link");
-        std::os::unix::fs::symlink(shm, &link).unwrap();
-        assert_eq!(memory_dir_at(&link, 1), None);
-        // Writable by others without the sticky bit: another user could rename our folder
-        // away and put theirs in its place.
-        let open = inside.path().join("open");
-        std::fs::create_dir(&open).unwrap();
-        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
-        assert_eq!(memory_dir_at(&open, 1), None);
-        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o1777)).unwrap();
-        assert_eq!(memory_dir_at(&open, 1), Some(open.clone()));
-        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o700)).unwrap();
-        assert_eq!(memory_dir_at(&open, 1), Some(open.clone()));
-    }
-
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn a_dead_runs_folders_are_swept_from_any_base_and_a_live_runs_are_kept() {
-        let base = tempfile::tempdir_in(shm()).unwrap();
-        let dead = {
-            let mut child = std::process::Command::new("true").spawn().unwrap();
-            let pid = child.id();
-            child.wait().unwrap();
-            pid
-        };
-        let stale = base.path().join(format!("imagegate-markers-{dead}-x"));
-        let live = base
-            .path()
-            .join(format!("imagegate-markers-{}-x", std::process::id()));
-        let other = base.path().join("imagegate-markers-notapid-x");
-        for d in [&stale, &live, &other] {
-            std::fs::create_dir_all(d.join("chart/templates")).unwrap();
-        }
-        let kept = private_dir_in("imagegate-markers-", base.path()).unwrap();
-        assert_eq!(remove_stale_in(base.path()), 1);
-        assert!(!stale.exists());
-        assert!(live.exists() && other.exists() && kept.path().exists());
     }
 
     #[test]

@@ -65,35 +65,11 @@ impl ScratchChart {
     /// # Errors
     /// Why the chart cannot be copied: a folder that cannot be read, a link out of the
     /// repository, an archive that does not unpack, a chart over the size bounds.
-    ///
-    /// The copy goes to [`crate::memory_dir`] when the machine has one, else (or when the copy
-    /// does not fit there) to the temporary folder.
     pub fn copy(repo: &Repo, chart_rel: &str) -> Result<Self, String> {
-        let memory = crate::process::memory_dir();
-        Self::copy_preferring(repo, chart_rel, memory.as_deref(), &std::env::temp_dir())
-    }
-
-    /// [`ScratchChart::copy`] into `memory` when given, and into `disk` when not or when the
-    /// copy fails there (a memory file system that filled up).
-    fn copy_preferring(
-        repo: &Repo,
-        chart_rel: &str,
-        memory: Option<&Path>,
-        disk: &Path,
-    ) -> Result<Self, String> {
-        match memory {
-            Some(memory) => Self::copy_in(repo, chart_rel, memory)
-                .or_else(|_| Self::copy_in(repo, chart_rel, disk)),
-            None => Self::copy_in(repo, chart_rel, disk),
-        }
-    }
-
-    /// [`ScratchChart::copy`] into a new private folder of `base`.
-    fn copy_in(repo: &Repo, chart_rel: &str, base: &Path) -> Result<Self, String> {
         let source = repo
             .resolve(chart_rel)?
             .ok_or_else(|| format!("chart folder {chart_rel} does not exist"))?;
-        let dir = crate::process::private_dir_in("imagegate-markers-", base)
+        let dir = crate::process::private_temp_dir("imagegate-markers-")
             .map_err(|e| format!("cannot create a temporary folder: {e}"))?;
         let scratch_repo = Repo::open(dir.path()).map_err(|e| e.to_string())?;
         let mut me = Self {
@@ -508,41 +484,6 @@ mod tests {
     }
 
     #[test]
-    fn a_copy_goes_to_memory_when_it_can_and_to_disk_when_memory_fails() {
-        let dir = tempfile::tempdir().unwrap();
-        let chart = dir.path().join("charts/web");
-        std::fs::create_dir_all(chart.join("templates")).unwrap();
-        std::fs::write(chart.join("Chart.yaml"), "name: web\n").unwrap();
-        std::fs::write(chart.join("values.yaml"), "tag: a\n").unwrap();
-        let repo = Repo::open(dir.path()).unwrap();
-        let memory = tempfile::tempdir().unwrap();
-        let disk = tempfile::tempdir().unwrap();
-        let inside = |s: &ScratchChart, base: &Path| {
-            s.repo().root().starts_with(base.canonicalize().unwrap())
-        };
-        let there =
-            ScratchChart::copy_preferring(&repo, "charts/web", Some(memory.path()), disk.path())
-                .unwrap();
-        assert!(inside(&there, memory.path()));
-        // Rewriting a file of the copy never reaches the chart, linked or copied.
-        there.write("chart/values.yaml", "tag: MARK\n").unwrap();
-        assert_eq!(
-            std::fs::read_to_string(chart.join("values.yaml")).unwrap(),
-            "tag: a\n"
-        );
-        // A memory folder that cannot take the copy (here: gone; in life: full).
-        let gone = memory.path().join("gone");
-        let fallback =
-            ScratchChart::copy_preferring(&repo, "charts/web", Some(&gone), disk.path()).unwrap();
-        assert!(inside(&fallback, disk.path()));
-        assert_eq!(fallback.read("chart/values.yaml", 64).unwrap(), "tag: a\n");
-        // Refused on both: the error is the disk's.
-        let err = ScratchChart::copy_preferring(&repo, "charts/none", Some(&gone), disk.path())
-            .unwrap_err();
-        assert!(err.contains("does not exist"), "{err}");
-    }
-
-    #[test]
     fn the_copy_is_flat_whatever_the_charts_path_and_inputs_sit_beside_it() {
         let dir = tempfile::tempdir().unwrap();
         let chart = dir.path().join("sources/charts/apps/web");
@@ -606,8 +547,8 @@ mod tests {
         std::fs::write(chart.join("values.schema.json"), "{}").unwrap();
         std::fs::write(chart.join("templates/a.yaml"), "x").unwrap();
         let repo = Repo::open(dir.path()).unwrap();
-        // On the repository's file system the copy's files are the repository's, linked.
-        let scratch = ScratchChart::copy_in(&repo, "c", &std::env::temp_dir()).unwrap();
+        let scratch = ScratchChart::copy(&repo, "c").unwrap();
+        // Same file system: the copy's files are the repository's, linked.
         let nlink = std::fs::metadata(chart.join("values.yaml"))
             .unwrap()
             .nlink();
