@@ -262,3 +262,57 @@ fn helm_ctrl_c_while_diff_unpacks_the_base_leaves_no_folder() {
     assert!(left.is_empty(), "temporary folders left: {left:?}");
     assert_eq!(processes_under(&tmp_real), Vec::<u32>::new());
 }
+
+#[test]
+fn helm_an_empty_or_relative_tmpdir_never_puts_folders_in_the_repository() {
+    // `TMPDIR=` (an empty variable a CI template left behind) or a relative one would name the
+    // working folder, which is the repository under check: the run's folders go to /tmp.
+    for tmpdir in ["", "tmp"] {
+        let dir = hanging_fleet();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_imagegate"))
+            .current_dir(dir.path())
+            .env("IMAGEGATE_HELM", helm())
+            .env("TMPDIR", tmpdir)
+            .args(["check", "--no-progress", "-j", "2", "--timeout", "600"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let sandboxes = format!("/tmp/imagegate-helm-{}-", child.id());
+        let helms = wait_for(Duration::from_secs(30), || {
+            let p: Vec<u32> = processes_under(Path::new("/tmp"))
+                .into_iter()
+                .filter(|pid| {
+                    std::fs::read_link(format!("/proc/{pid}/cwd"))
+                        .is_ok_and(|cwd| cwd.to_string_lossy().starts_with(&sandboxes))
+                })
+                .collect();
+            (p.len() == 2).then_some(p)
+        });
+        let in_repo: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("imagegate-") || n == "tmp")
+            .collect();
+        let st = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let status = wait_for(Duration::from_secs(10), || child.try_wait().unwrap());
+        if status.is_none() {
+            let _ = child.kill();
+        }
+        assert!(
+            helms.is_some(),
+            "TMPDIR={tmpdir:?}: two helms never ran in sandboxes under {sandboxes}"
+        );
+        assert_eq!(in_repo, Vec::<String>::new(), "TMPDIR={tmpdir:?}");
+        assert_eq!(
+            status.and_then(|s| s.code()),
+            Some(130),
+            "TMPDIR={tmpdir:?}"
+        );
+    }
+}

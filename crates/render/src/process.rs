@@ -282,9 +282,23 @@ fn forget_group(pgid: i32) {
         .remove(&pgid);
 }
 
-/// Creates a private (mode 0700) temporary folder named `<prefix>…` and registers it for removal
-/// on interrupt, both under the lock the interrupt handler takes: no folder can appear unseen
-/// while the handler cleans up. Fails once the run is interrupted.
+/// The folder imagegate's temporary folders are made in: `TMPDIR` when it is an absolute path,
+/// else `/tmp`. Never [`std::env::temp_dir`] as it is: that is `TMPDIR` verbatim, and an empty
+/// or relative one names a place in the working folder, which is the repository under check.
+pub fn temp_base() -> PathBuf {
+    temp_base_from(std::env::var_os("TMPDIR"))
+}
+
+fn temp_base_from(tmpdir: Option<std::ffi::OsString>) -> PathBuf {
+    tmpdir
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .unwrap_or_else(|| PathBuf::from("/tmp"))
+}
+
+/// Creates a private (mode 0700) temporary folder named `<prefix>…` in [`temp_base`] and
+/// registers it for removal on interrupt, both under the lock the interrupt handler takes: no
+/// folder can appear unseen while the handler cleans up. Fails once the run is interrupted.
 pub fn private_temp_dir(prefix: &str) -> std::io::Result<PrivateDir> {
     let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
     if INTERRUPTED.load(Ordering::SeqCst) {
@@ -299,7 +313,7 @@ pub fn private_temp_dir(prefix: &str) -> std::io::Result<PrivateDir> {
     let dir = tempfile::Builder::new()
         .prefix(&format!("{prefix}{}-", std::process::id()))
         .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
-        .tempdir()?;
+        .tempdir_in(temp_base())?;
     let path = dir.keep();
     live.1.push(path.clone());
     Ok(PrivateDir { path })
@@ -418,7 +432,7 @@ pub const TEMP_PREFIXES: [&str; 3] = ["imagegate-helm-", "imagegate-rev-", "imag
 /// removed.
 pub fn remove_stale_temp_dirs() -> usize {
     use std::os::unix::fs::MetadataExt;
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+    let Ok(entries) = std::fs::read_dir(temp_base()) else {
         return 0;
     };
     let me = nix::unistd::getuid().as_raw();
@@ -494,6 +508,16 @@ mod tests {
             .1
             .iter()
             .any(|p| p == path)
+    }
+
+    #[test]
+    fn only_an_absolute_tmpdir_is_taken_as_the_temporary_folder() {
+        let base = |v: Option<&str>| temp_base_from(v.map(std::ffi::OsString::from));
+        assert_eq!(base(Some("/var/tmp/x")), PathBuf::from("/var/tmp/x"));
+        // Unset, empty or relative: each would otherwise be the working folder, the repository.
+        for v in [None, Some(""), Some("tmp"), Some("./tmp"), Some("../tmp")] {
+            assert_eq!(base(v), PathBuf::from("/tmp"), "{v:?}");
+        }
     }
 
     #[test]
