@@ -9,6 +9,11 @@ use std::time::{Duration, Instant};
 
 /// Live (non-zombie) processes whose working directory is under `dir`: helm runs in its sandbox.
 fn processes_under(dir: &Path) -> Vec<u32> {
+    processes_in(|cwd| cwd.starts_with(dir))
+}
+
+/// Live (non-zombie) processes whose working directory satisfies `at`.
+fn processes_in(at: impl Fn(&Path) -> bool) -> Vec<u32> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
@@ -21,7 +26,7 @@ fn processes_under(dir: &Path) -> Vec<u32> {
         let zombie = stat
             .rsplit_once(") ")
             .is_some_and(|(_, rest)| rest.starts_with('Z'));
-        if cwd.starts_with(dir) && !zombie {
+        if at(&cwd) && !zombie {
             out.push(pid);
         }
     }
@@ -280,13 +285,7 @@ fn helm_an_empty_or_relative_tmpdir_never_puts_folders_in_the_repository() {
             .unwrap();
         let sandboxes = format!("/tmp/imagegate-helm-{}-", child.id());
         let helms = wait_for(Duration::from_secs(30), || {
-            let p: Vec<u32> = processes_under(Path::new("/tmp"))
-                .into_iter()
-                .filter(|pid| {
-                    std::fs::read_link(format!("/proc/{pid}/cwd"))
-                        .is_ok_and(|cwd| cwd.to_string_lossy().starts_with(&sandboxes))
-                })
-                .collect();
+            let p = processes_in(|cwd| cwd.to_string_lossy().starts_with(&sandboxes));
             (p.len() == 2).then_some(p)
         });
         let in_repo: Vec<String> = std::fs::read_dir(dir.path())

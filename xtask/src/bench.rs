@@ -115,6 +115,21 @@ fn target_dir(root: &Path) -> PathBuf {
     }
 }
 
+/// Runs `floor` and `check` back to back, `floor` first when `floor_first`.
+fn paired<F, C>(
+    floor_first: bool,
+    floor: impl FnOnce() -> Result<F>,
+    check: impl FnOnce() -> Result<C>,
+) -> Result<(F, C)> {
+    if floor_first {
+        let f = floor()?;
+        Ok((f, check()?))
+    } else {
+        let c = check()?;
+        Ok((floor()?, c))
+    }
+}
+
 /// Runs the benchmark; see the module documentation.
 pub fn run(root: &Path, args: &[String]) -> Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -340,50 +355,41 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         // machine that changes speed between pairs moves both sides of each ratio.
         let floor_first = r % 2 == 0;
         let cache = work_path.join(format!("cache-{r}"));
-        for pair in 0..2 {
-            for side in [floor_first, !floor_first] {
-                match (pair, side) {
-                    (0, true) => {
-                        let pass = pass_of(&fleet.cells, Gc::AsImagegate)?;
-                        eprintln!(
-                            "xtask bench: run {}/{}: floor {:.2}s",
-                            r + 1,
-                            o.runs,
-                            pass.seconds
-                        );
-                        floor.push(pass);
-                    }
-                    (0, false) => {
-                        let err = work_path.join(format!("check-{r}.stderr"));
-                        let s =
-                            measured(&mut check_cmd(&cache), &err, "check", "imagegate check", r)?;
-                        check.push(s);
-                    }
-                    (_, true) => {
-                        let pass = pass_of(&all_fleet.cells, Gc::AsImagegate)?;
-                        eprintln!(
-                            "xtask bench: run {}/{}: floor, all findings {:.2}s",
-                            r + 1,
-                            o.runs,
-                            pass.seconds
-                        );
-                        floor_all.push(pass);
-                    }
-                    (_, false) => {
-                        let err = work_path.join(format!("check-all-{r}.stderr"));
-                        let cache_all = work_path.join(format!("cache-all-{r}"));
-                        let s = measured(
-                            &mut check_on(&all_config, &cache_all),
-                            &err,
-                            "check all findings",
-                            "imagegate check (every cell with findings)",
-                            r,
-                        )?;
-                        check_all.push(s);
-                    }
-                }
-            }
-        }
+        let floor_pass = |cells: &[fleet::Cell], label: &str| -> Result<measure::Pass> {
+            let pass = pass_of(cells, Gc::AsImagegate)?;
+            eprintln!(
+                "xtask bench: run {}/{}: {label} {:.2}s",
+                r + 1,
+                o.runs,
+                pass.seconds
+            );
+            Ok(pass)
+        };
+        let err = work_path.join(format!("check-{r}.stderr"));
+        let (f, c) = paired(
+            floor_first,
+            || floor_pass(&fleet.cells, "floor"),
+            || measured(&mut check_cmd(&cache), &err, "check", "imagegate check", r),
+        )?;
+        floor.push(f);
+        check.push(c);
+        let err = work_path.join(format!("check-all-{r}.stderr"));
+        let cache_all = work_path.join(format!("cache-all-{r}"));
+        let (f, c) = paired(
+            floor_first,
+            || floor_pass(&all_fleet.cells, "floor, all findings"),
+            || {
+                measured(
+                    &mut check_on(&all_config, &cache_all),
+                    &err,
+                    "check all findings",
+                    "imagegate check (every cell with findings)",
+                    r,
+                )
+            },
+        )?;
+        floor_all.push(f);
+        check_all.push(c);
         floor_stock.push(pass_of(&fleet.cells, Gc::Stock)?);
         // The warm row exists only when the binary really cached something: a second run on
         // the cache the cold run of the same fleet just filled (not the
