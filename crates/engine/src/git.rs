@@ -83,6 +83,7 @@ fn run(
             max_stdout,
             stdin,
             max_address_space: None,
+            inherit_env: true,
         },
     )
     .map_err(|e| {

@@ -116,6 +116,7 @@ impl GoTemplates for HelmGoTemplates<'_> {
                 max_stdout: self.max_output,
                 stdin: None,
                 max_address_space: None,
+                inherit_env: false,
             },
         )
         .map_err(|e| {

@@ -22,6 +22,7 @@ mod pool;
 mod process;
 mod run;
 mod scratch;
+mod spawn;
 mod template_file;
 pub mod volatile;
 

@@ -2,13 +2,13 @@
 //! output bounded, a deadline after which the whole group is terminated, and a registry of live
 //! groups so an interrupt can stop them all.
 
+use crate::spawn;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use std::collections::BTreeSet;
 use std::io::Read;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Mutex;
@@ -54,6 +54,10 @@ pub struct Bounds {
     /// Largest address space of the child (`RLIMIT_AS`), in bytes: an allocation past it fails
     /// inside the child, which then dies instead of taking the machine's memory.
     pub max_address_space: Option<u64>,
+    /// The child starts from imagegate's environment, with the command's changes (git);
+    /// otherwise it gets exactly the variables set on the command (helm, whose sandbox sets
+    /// every variable it passes).
+    pub inherit_env: bool,
 }
 
 /// Why a child did not finish normally.
@@ -135,87 +139,40 @@ pub(crate) fn run(
     )
 }
 
-/// Makes the child die with imagegate: when the thread that started it ends (imagegate exits,
-/// is SIGKILLed by the OOM killer or a CI hard timeout), the kernel sends it SIGKILL. The check
-/// of the parent's pid closes the race in which imagegate died before the request was made.
-/// Also applies the address-space limit.
-///
-/// The closure runs in the forked child before `exec`, so it only makes async-signal-safe
-/// system calls (prctl, getppid, setrlimit, _exit) and allocates nothing.
-#[allow(unsafe_code)]
-fn die_with_parent(cmd: &mut Command, max_address_space: Option<u64>) {
-    let parent = std::process::id() as libc::pid_t;
-    // SAFETY: `pre_exec` runs the closure between fork and exec; everything it calls is an
-    // async-signal-safe system call on plain integers, with no allocation and no locks.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::prctl(
-                libc::PR_SET_PDEATHSIG,
-                libc::SIGKILL as libc::c_ulong,
-                0,
-                0,
-                0,
-            ) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            if libc::getppid() != parent {
-                libc::_exit(137);
-            }
-            if let Some(bytes) = max_address_space {
-                let limit = libc::rlimit {
-                    rlim_cur: bytes as libc::rlim_t,
-                    rlim_max: bytes as libc::rlim_t,
-                };
-                if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
-    }
-}
-
 /// Runs `cmd` in a new process group within `bounds`: both pipes drained while it runs, stdout
 /// capped at `bounds.max_stdout` and stderr at 1 MiB, the whole group terminated at the
 /// deadline, and the child tied to imagegate's life. Every child imagegate starts (helm, git)
 /// goes through here.
-pub fn run_bounded(mut cmd: Command, bounds: &Bounds) -> Result<Output, ProcessError> {
+pub fn run_bounded(cmd: Command, bounds: &Bounds) -> Result<Output, ProcessError> {
     let timeout = bounds.timeout;
     let max_stdout = bounds.max_stdout;
     let program = format!("{:?}", cmd.get_program());
-    die_with_parent(&mut cmd, bounds.max_address_space);
-    cmd.process_group(0)
-        .stdin(if bounds.stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let opts = spawn::Options {
+        inherit_env: bounds.inherit_env,
+        piped_stdin: bounds.stdin.is_some(),
+        max_address_space: bounds.max_address_space,
+    };
     let start = Instant::now();
-    let mut child = {
+    let child = {
         let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
         if INTERRUPTED.load(Ordering::SeqCst) {
             return Err(ProcessError::Interrupted);
         }
-        let child = cmd
-            .spawn()
-            .map_err(|source| ProcessError::Spawn { program, source })?;
-        live.0.insert(child.id() as i32);
+        let child =
+            spawn::spawn(&cmd, &opts).map_err(|source| ProcessError::Spawn { program, source })?;
+        live.0.insert(child.pid);
         child
     };
-    let pgid = child.id() as i32;
-    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
-        signal_group(pgid, Signal::SIGKILL);
-        let _ = child.wait();
-        forget_group(pgid);
-        return Err(ProcessError::Unreadable("the pipes were not set up".into()));
-    };
+    let spawn::Spawned {
+        pid: pgid,
+        stdin,
+        stdout,
+        stderr,
+    } = child;
     // The input is written from its own thread: a child that reads slowly (or not at all, and
     // fills its stdout first) never blocks the readers. A child that exits early just closes
     // the pipe; the write error is of no interest.
-    if let (Some(input), Some(mut pipe)) = (bounds.stdin.clone(), child.stdin.take()) {
+    if let (Some(input), Some(mut pipe)) = (bounds.stdin.clone(), stdin) {
         std::thread::spawn(move || {
             use std::io::Write;
             let _ = pipe.write_all(&input);
@@ -225,7 +182,7 @@ pub fn run_bounded(mut cmd: Command, bounds: &Bounds) -> Result<Output, ProcessE
     let err_reader = std::thread::spawn(move || drain(stderr, 1024 * 1024, pgid));
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        let _ = tx.send(child.wait());
+        let _ = tx.send(spawn::wait(pgid));
     });
     let waited = match rx.recv_timeout(timeout) {
         Ok(status) => Ok(status),

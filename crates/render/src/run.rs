@@ -316,6 +316,7 @@ fn attempt(
         max_stdout: opts.max_output_bytes,
         stdin: None,
         max_address_space: opts.max_memory_bytes,
+        inherit_env: false,
     };
     let out = process::run_bounded(cmd, &bounds).map_err(|e| match e {
         ProcessError::Timeout(t, stderr) => RenderFailure {
