@@ -40,13 +40,54 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 use std::sync::atomic::{AtomicI32, Ordering};
 
-/// Stack of the child between `clone` and `execve`: it runs a handful of system-call wrappers.
+/// Stack of the child between `clone` and `execve`: it runs a handful of system calls. Mapped
+/// on its own with a guard page below it, so an overflow faults instead of writing over memory
+/// imagegate's other threads are using.
 const CHILD_STACK: usize = 64 * 1024;
+const GUARD: usize = 4096;
+
+// The child reads and writes signal dispositions with the raw system call (the libc wrappers
+// may take a lock: musl's `sigaction` does for SIGABRT), in the kernel's layout of x86_64 and
+// aarch64: handler, flags, restorer, a 64-bit mask.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+compile_error!("spawn.rs knows the kernel's struct sigaction of x86_64 and aarch64 only");
+
+#[repr(C)]
+struct KernelSigaction {
+    handler: usize,
+    flags: u64,
+    restorer: usize,
+    mask: u64,
+}
+
+/// Size of the kernel's signal set, as `rt_sigprocmask` and `rt_sigaction` take it.
+const KERNEL_SIGSET: usize = 8;
+/// Signals the kernel knows (`_NSIG`).
+const NSIG: libc::c_int = 64;
+
+/// Sets this thread's signal mask with the raw system call (the libc wrappers leave libc's
+/// internal signals unblocked; here all must be), returning the previous one.
+///
+/// # Safety
+/// Plain system call on local integers.
+unsafe fn set_mask(mask: u64) -> u64 {
+    let mut old: u64 = 0;
+    libc::syscall(
+        libc::SYS_rt_sigprocmask,
+        libc::SIG_SETMASK,
+        std::ptr::addr_of!(mask),
+        std::ptr::addr_of_mut!(old),
+        KERNEL_SIGSET,
+    );
+    old
+}
 
 /// What the child starts with, besides its command line.
 pub(crate) struct Options {
     /// Start from imagegate's environment (then apply the command's changes); otherwise the
     /// child gets exactly the variables set on the command (the helm sandbox clears the rest).
+    /// `Command` does not say whether `env_clear` was called, so this must agree with it: a
+    /// command built with `env_clear` passes `false`.
     pub inherit_env: bool,
     /// A pipe for stdin (else `/dev/null`).
     pub piped_stdin: bool,
@@ -173,6 +214,62 @@ fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(dup) })
 }
 
+/// The child's `RLIMIT_AS` for `bytes`: never above the hard limit imagegate itself runs under
+/// (`ulimit -Hv`), which an unprivileged process cannot raise.
+fn address_space_limit(bytes: u64) -> libc::rlimit {
+    let mut current = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: getrlimit writes into the local struct.
+    unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut current) };
+    let limit = (bytes as libc::rlim_t).min(current.rlim_max);
+    libc::rlimit {
+        rlim_cur: limit,
+        rlim_max: limit,
+    }
+}
+
+/// The child's stack: an anonymous mapping with an inaccessible guard page at its low end.
+struct Stack(*mut libc::c_void);
+
+impl Stack {
+    fn map() -> io::Result<Self> {
+        // SAFETY: a fresh anonymous mapping; its first page is then made inaccessible.
+        unsafe {
+            let p = libc::mmap(
+                std::ptr::null_mut(),
+                GUARD + CHILD_STACK,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                -1,
+                0,
+            );
+            if p == libc::MAP_FAILED {
+                return Err(io::Error::last_os_error());
+            }
+            let stack = Self(p);
+            if libc::mprotect(p, GUARD, libc::PROT_NONE) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(stack)
+        }
+    }
+
+    /// The top of the stack (it grows down), 16-byte aligned as the ABI requires.
+    fn top(&self) -> *mut libc::c_void {
+        (self.0 as usize + GUARD + CHILD_STACK) as *mut libc::c_void
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping `map` made; no child runs on it any more (the
+        // clone returned, which with CLONE_VFORK is after the child's execve or exit).
+        unsafe { libc::munmap(self.0, GUARD + CHILD_STACK) };
+    }
+}
+
 /// Starts `cmd` (program, arguments, environment changes, working folder) as described in the
 /// module documentation. The caller owns the child: it must reap it with [`wait`].
 pub(crate) fn spawn(cmd: &Command, opts: &Options) -> io::Result<Spawned> {
@@ -213,34 +310,25 @@ pub(crate) fn spawn(cmd: &Command, opts: &Options) -> io::Result<Spawned> {
             stderr_child.as_raw_fd(),
         ],
         parent: std::process::id() as libc::pid_t,
-        rlimit: opts.max_address_space.map(|bytes| libc::rlimit {
-            rlim_cur: bytes as libc::rlim_t,
-            rlim_max: bytes as libc::rlim_t,
-        }),
+        rlimit: opts.max_address_space.map(address_space_limit),
         error: AtomicI32::new(0),
     };
-    let mut stack = vec![0u8; CHILD_STACK];
-    // SAFETY: the stack grows down from its end, aligned to 16 bytes as the ABI requires.
-    let top = unsafe { stack.as_mut_ptr().add(CHILD_STACK) };
-    let top = (top as usize & !15) as *mut libc::c_void;
+    let stack = Stack::map()?;
 
     // SAFETY: all signals are blocked on this thread around the clone, so no handler of
     // imagegate's runs in the child (it shares our memory); `child` only makes system calls on
     // the prepared `args`, which outlive it: with CLONE_VFORK this thread resumes only after the
     // child's execve or exit. The old mask is restored right after.
     let (pid, clone_errno) = unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+        let old = set_mask(!0);
         let pid = libc::clone(
             child,
-            top,
+            stack.top(),
             libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
             std::ptr::addr_of!(args) as *mut libc::c_void,
         );
         let clone_errno = if pid < 0 { last_errno() } else { 0 };
-        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        set_mask(old);
         (pid, clone_errno)
     };
     drop(stack);
@@ -267,19 +355,35 @@ extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
     // call below is a plain system-call wrapper on prepared values.
     unsafe {
         let a = &*(arg as *const ChildArgs);
-        for sig in 1..=libc::SIGRTMAX() {
+        for sig in 1..=NSIG {
             if sig == libc::SIGKILL || sig == libc::SIGSTOP {
                 continue;
             }
-            let mut old: libc::sigaction = std::mem::zeroed();
-            if libc::sigaction(sig, std::ptr::null(), &mut old) != 0 {
+            let mut old: KernelSigaction = std::mem::zeroed();
+            let none: *const KernelSigaction = std::ptr::null();
+            if libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                none,
+                std::ptr::addr_of_mut!(old),
+                KERNEL_SIGSET,
+            ) != 0
+            {
                 continue;
             }
-            let caught = old.sa_sigaction != libc::SIG_DFL && old.sa_sigaction != libc::SIG_IGN;
+            let caught = old.handler != libc::SIG_DFL && old.handler != libc::SIG_IGN;
             if caught || sig == libc::SIGPIPE {
-                let mut dfl: libc::sigaction = std::mem::zeroed();
-                dfl.sa_sigaction = libc::SIG_DFL;
-                if libc::sigaction(sig, &dfl, std::ptr::null_mut()) != 0 {
+                // All zero: SIG_DFL, no flags, nothing blocked while it runs.
+                let dfl: KernelSigaction = std::mem::zeroed();
+                let no_old: *mut KernelSigaction = std::ptr::null_mut();
+                if libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    sig,
+                    std::ptr::addr_of!(dfl),
+                    no_old,
+                    KERNEL_SIGSET,
+                ) != 0
+                {
                     fail(a);
                 }
             }
@@ -313,9 +417,7 @@ extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
                 fail(a);
             }
         }
-        let mut empty: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut empty);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+        set_mask(0);
         libc::execve(a.program, a.argv, a.envp);
         fail(a)
     }
@@ -454,6 +556,50 @@ mod tests {
             b"",
         );
         assert!(out.contains(&(3u64 << 30).to_string()), "{out}");
+    }
+
+    #[test]
+    fn an_address_space_limit_above_imagegates_hard_limit_is_lowered_to_it() {
+        // `ulimit -Hv` in a CI job: an unprivileged process cannot raise the hard limit, so
+        // asking the child for more must give it the most it may have, not fail every spawn.
+        // (Lowers this test process's own hard limit: 16 GiB leaves the harness plenty.)
+        let hard: u64 = 16 << 30;
+        let mut current = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: get/setrlimit on local structs.
+        unsafe {
+            libc::getrlimit(libc::RLIMIT_AS, &mut current);
+            if current.rlim_max > hard {
+                let lower = libc::rlimit {
+                    rlim_cur: current.rlim_cur.min(hard),
+                    rlim_max: hard,
+                };
+                assert_eq!(libc::setrlimit(libc::RLIMIT_AS, &lower), 0);
+            }
+        }
+        let mut cmd = Command::new("/bin/grep");
+        cmd.args(["Max address space", "/proc/self/limits"]);
+        let (_, out, _) = run(
+            &cmd,
+            &Options {
+                max_address_space: Some(32 << 30),
+                ..opts()
+            },
+            b"",
+        );
+        let expected = current.rlim_max.min(hard).to_string();
+        assert_eq!(
+            out.split_whitespace().nth(3),
+            Some(expected.as_str()),
+            "{out}"
+        );
+        assert_eq!(
+            out.split_whitespace().nth(4),
+            Some(expected.as_str()),
+            "{out}"
+        );
     }
 
     #[test]
