@@ -128,27 +128,9 @@ fn version_command(sandbox: &crate::run::Sandbox, path: &Path) -> std::process::
     cmd
 }
 
-/// The first executable `name` in an absolute `PATH` entry (an empty or relative entry means
-/// the current folder to a shell, which is the repository under check here: skipped).
+/// The first executable `name` in an absolute `PATH` entry (see [`crate::spawn::first_on_path`]).
 fn search_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .filter(|d| d.is_absolute())
-        .map(|d| d.join(name))
-        .find(|p| is_executable(p))
-}
-
-#[cfg(unix)]
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    p.metadata()
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
-}
-
-#[cfg(not(unix))]
-fn is_executable(p: &Path) -> bool {
-    p.is_file()
+    crate::spawn::first_on_path(&std::env::var_os("PATH")?, std::ffi::OsStr::new(name))
 }
 
 #[cfg(test)]

@@ -56,7 +56,8 @@ pub struct Bounds {
     pub max_address_space: Option<u64>,
     /// The child starts from imagegate's environment, with the command's changes (git);
     /// otherwise it gets exactly the variables set on the command (helm, whose sandbox sets
-    /// every variable it passes).
+    /// every variable it passes). `Command` does not say whether `env_clear` was called, so
+    /// this must agree with it: a command built with `env_clear` passes `false`.
     pub inherit_env: bool,
 }
 
@@ -147,11 +148,6 @@ pub fn run_bounded(cmd: Command, bounds: &Bounds) -> Result<Output, ProcessError
     let timeout = bounds.timeout;
     let max_stdout = bounds.max_stdout;
     let program = format!("{:?}", cmd.get_program());
-    let opts = spawn::Options {
-        inherit_env: bounds.inherit_env,
-        piped_stdin: bounds.stdin.is_some(),
-        max_address_space: bounds.max_address_space,
-    };
     let start = Instant::now();
     let child = {
         let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
@@ -159,7 +155,7 @@ pub fn run_bounded(cmd: Command, bounds: &Bounds) -> Result<Output, ProcessError
             return Err(ProcessError::Interrupted);
         }
         let child =
-            spawn::spawn(&cmd, &opts).map_err(|source| ProcessError::Spawn { program, source })?;
+            spawn::spawn(&cmd, bounds).map_err(|source| ProcessError::Spawn { program, source })?;
         live.0.insert(child.pid);
         child
     };

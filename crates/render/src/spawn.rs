@@ -40,6 +40,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 use std::sync::atomic::{AtomicI32, Ordering};
 
+use crate::process::Bounds;
+
 /// Stack of the child between `clone` and `execve`: it runs a handful of system calls. Mapped
 /// on its own with a guard page below it, so an overflow faults instead of writing over memory
 /// imagegate's other threads are using.
@@ -80,19 +82,6 @@ unsafe fn set_mask(mask: u64) -> u64 {
         KERNEL_SIGSET,
     );
     old
-}
-
-/// What the child starts with, besides its command line.
-pub(crate) struct Options {
-    /// Start from imagegate's environment (then apply the command's changes); otherwise the
-    /// child gets exactly the variables set on the command (the helm sandbox clears the rest).
-    /// `Command` does not say whether `env_clear` was called, so this must agree with it: a
-    /// command built with `env_clear` passes `false`.
-    pub inherit_env: bool,
-    /// A pipe for stdin (else `/dev/null`).
-    pub piped_stdin: bool,
-    /// `RLIMIT_AS` of the child, in bytes.
-    pub max_address_space: Option<u64>,
 }
 
 /// A started child: its pid (also its process group) and imagegate's ends of its pipes.
@@ -168,11 +157,17 @@ fn resolve(program: &OsStr, cmd: &Command) -> io::Result<PathBuf> {
         None => std::env::var_os("PATH"),
     }
     .unwrap_or_default();
-    std::env::split_paths(&path)
+    first_on_path(&path, program).ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))
+}
+
+/// The first executable `name` in an absolute entry of the search path `path` (an empty or
+/// relative entry means the current folder to a shell, which is the repository under check
+/// here: skipped).
+pub(crate) fn first_on_path(path: &OsStr, name: &OsStr) -> Option<PathBuf> {
+    std::env::split_paths(path)
         .filter(|d| d.is_absolute())
-        .map(|d| d.join(program))
+        .map(|d| d.join(name))
         .find(|p| executable(p))
-        .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))
 }
 
 fn executable(p: &Path) -> bool {
@@ -272,14 +267,14 @@ impl Drop for Stack {
 
 /// Starts `cmd` (program, arguments, environment changes, working folder) as described in the
 /// module documentation. The caller owns the child: it must reap it with [`wait`].
-pub(crate) fn spawn(cmd: &Command, opts: &Options) -> io::Result<Spawned> {
+pub(crate) fn spawn(cmd: &Command, bounds: &Bounds) -> io::Result<Spawned> {
     let program = resolve(cmd.get_program(), cmd)?;
     let program = cstring(program.as_os_str())?;
     let mut argv_c = vec![cstring(cmd.get_program())?];
     for a in cmd.get_args() {
         argv_c.push(cstring(a)?);
     }
-    let envp_c = environment(cmd, opts.inherit_env)?;
+    let envp_c = environment(cmd, bounds.inherit_env)?;
     let cwd = cmd
         .get_current_dir()
         .map(|d| cstring(d.as_os_str()))
@@ -289,7 +284,7 @@ pub(crate) fn spawn(cmd: &Command, opts: &Options) -> io::Result<Spawned> {
     let mut envp: Vec<*const libc::c_char> = envp_c.iter().map(|s| s.as_ptr()).collect();
     envp.push(std::ptr::null());
 
-    let (stdin_child, stdin_parent) = if opts.piped_stdin {
+    let (stdin_child, stdin_parent) = if bounds.stdin.is_some() {
         let (r, w) = pipe()?;
         (r, Some(w))
     } else {
@@ -310,7 +305,7 @@ pub(crate) fn spawn(cmd: &Command, opts: &Options) -> io::Result<Spawned> {
             stderr_child.as_raw_fd(),
         ],
         parent: std::process::id() as libc::pid_t,
-        rlimit: opts.max_address_space.map(address_space_limit),
+        rlimit: bounds.max_address_space.map(address_space_limit),
         error: AtomicI32::new(0),
     };
     let stack = Stack::map()?;
@@ -451,7 +446,7 @@ mod tests {
     use super::*;
     use std::io::{Read, Write};
 
-    fn run(cmd: &Command, opts: &Options, input: &[u8]) -> (ExitStatus, String, String) {
+    fn run(cmd: &Command, opts: &Bounds, input: &[u8]) -> (ExitStatus, String, String) {
         let mut s = spawn(cmd, opts).expect("spawn");
         if let Some(mut i) = s.stdin.take() {
             i.write_all(input).unwrap();
@@ -462,12 +457,8 @@ mod tests {
         (wait(s.pid).unwrap(), out, err)
     }
 
-    fn opts() -> Options {
-        Options {
-            inherit_env: false,
-            piped_stdin: false,
-            max_address_space: None,
-        }
+    fn opts() -> Bounds {
+        Bounds::default()
     }
 
     #[test]
@@ -484,8 +475,8 @@ mod tests {
         .env("A", "1");
         let (status, out, err) = run(
             &cmd,
-            &Options {
-                piped_stdin: true,
+            &Bounds {
+                stdin: Some(Vec::new()),
                 ..opts()
             },
             b"hello\n",
@@ -510,7 +501,7 @@ mod tests {
             .env_remove("HOME");
         let (_, out, _) = run(
             &cmd,
-            &Options {
+            &Bounds {
                 inherit_env: true,
                 ..opts()
             },
@@ -544,7 +535,7 @@ mod tests {
     fn address_space_of_child(bytes: u64) -> (String, String) {
         let mut cmd = Command::new("/bin/grep");
         cmd.args(["Max address space", "/proc/self/limits"]);
-        let opts = Options {
+        let opts = Bounds {
             max_address_space: Some(bytes),
             ..opts()
         };
