@@ -258,7 +258,14 @@ impl<'a> Judge<'a> {
                     .iter()
                     .any(|f| f.document.is_some() && f.image.is_some()) =>
             {
-                Some(Trace::of(&cfg.repo, cell, &decoded, &self.decode, rerender))
+                Some(Trace::of(
+                    &cfg.repo,
+                    cell,
+                    &decoded,
+                    &self.decode,
+                    rerender,
+                    Some(&findings),
+                ))
             }
             _ => None,
         };
@@ -407,6 +414,7 @@ pub fn run_keyed(
         renderer,
         opts,
         cache,
+        key: None,
     };
     let cache = cache.map(|cache| CacheUse { cache, keys });
     observer.start(cells.len());
@@ -417,6 +425,10 @@ pub fn run_keyed(
         opts,
         cache,
         |i, result, from| {
+            let rerender = Rerender {
+                key: keys.get(i).and_then(|k| k.as_ref().ok()),
+                ..rerender
+            };
             let mut outcome = judge.cell_traced(&cells[i], result, Some(&rerender));
             if from == Provenance::Cache && outcome.report.status == CellStatus::Rendered {
                 outcome.report.status = CellStatus::Cached;

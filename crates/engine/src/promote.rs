@@ -315,6 +315,7 @@ pub(crate) fn plan_edits(
         renderer: tools.renderer,
         opts: tools.opts,
         cache: None,
+        key: None,
     };
     let mut wanted: BTreeMap<(String, String), (String, SiteKey)> = BTreeMap::new();
     for (key, found) in target_sites {
@@ -339,7 +340,14 @@ pub(crate) fn plan_edits(
             continue;
         };
         let trace = traces.entry(site.cell).or_insert_with(|| {
-            crate::provenance::Trace::of(&cfg.repo, cell, &target[site.cell].1, &decode, &rerender)
+            crate::provenance::Trace::of(
+                &cfg.repo,
+                cell,
+                &target[site.cell].1,
+                &decode,
+                &rerender,
+                None,
+            )
         });
         let finding = site_finding(cell, site);
         let parts = trace.parts(&finding);

@@ -15,7 +15,7 @@ use imagegate_fleet::{Cell, Repo};
 use imagegate_origin::markers::{self, Marked, Markers, Part, Selection};
 use imagegate_origin::LayerKind;
 use imagegate_policy::{Finding, RuleId};
-use imagegate_render::{cell_keys, CacheUse, RenderCache, RenderOptions, ScratchChart};
+use imagegate_render::{cell_keys, CacheKey, CacheUse, RenderCache, RenderOptions, ScratchChart};
 use std::collections::HashMap;
 
 /// Largest values file read for a provenance render (helm read it for the real render).
@@ -30,6 +30,9 @@ pub struct Rerender<'a> {
     pub opts: &'a RenderOptions,
     /// The run's render cache, if any.
     pub cache: Option<&'a RenderCache>,
+    /// The cache key of the cell's own render, when it has one: the marker render of the
+    /// chart in place is keyed from it ([`imagegate_render::CacheKey::variant`]).
+    pub key: Option<&'a CacheKey>,
 }
 
 /// Which markers reached one image site.
@@ -117,11 +120,11 @@ fn prefixes(scratch: &ScratchChart) -> HashMap<String, Vec<String>> {
 /// Readies an Argo CD cell's own inputs in `marked` (the cell to render with markers): its
 /// inline values and `--set` parameters marked like any values layer, after the value files
 /// (their precedence), and the files its `--set-file` parameters read copied unchanged as
-/// inputs of the copy.
+/// inputs of the copy, when there is one.
 fn mark_argocd_inputs(
     repo: &Repo,
     marked: &mut Cell,
-    scratch: &ScratchChart,
+    scratch: Option<&ScratchChart>,
     markers: &mut Markers,
     selection: &Selection,
 ) -> Result<(), String> {
@@ -138,10 +141,13 @@ fn mark_argocd_inputs(
     }
     for p in &mut marked.parameters {
         if p.kind == imagegate_fleet::ParameterKind::SetFile {
-            let text = repo
-                .read_to_string(&p.value, MAX_VALUES_BYTES)
-                .map_err(|e| format!("{}: {e}", p.value))?;
-            p.value = scratch.write_input(&p.value, &text)?;
+            // Rendered in place, the file is read where it is.
+            if let Some(scratch) = scratch {
+                let text = repo
+                    .read_to_string(&p.value, MAX_VALUES_BYTES)
+                    .map_err(|e| format!("{}: {e}", p.value))?;
+                p.value = scratch.write_input(&p.value, &text)?;
+            }
             continue;
         }
         let Some(layer) = p.as_values_layer() else {
@@ -163,6 +169,252 @@ fn mark_argocd_inputs(
         }
     }
     Ok(())
+}
+
+/// The candidates of a cell's marker render: every string that occurs in one of its rendered
+/// image references or pull policies ([`Selection`]).
+fn selection(decoded: &Decoded) -> Selection {
+    let mut fields = Vec::new();
+    for obj in &decoded.objects {
+        for site in &obj.sites {
+            fields.push(site.image.clone());
+            if let PullPolicy::Set(p) = &site.pull_policy {
+                fields.push(p.clone());
+            }
+        }
+    }
+    Selection { fields }
+}
+
+/// The part of a marked layer that holds one of its markers (ids `markers`): each mapping kept
+/// with only the keys that lead to one, each list that holds one kept whole (helm replaces a list of a layer above,
+/// it never merges it), every other value dropped. `None` when no marker is left.
+fn only_marked(
+    value: serde_json::Value,
+    markers: &std::ops::Range<usize>,
+) -> Option<serde_json::Value> {
+    use serde_json::Value;
+    // A marked value may be the marker, a version carrying it, or template text around it.
+    fn holds(v: &Value, markers: &std::ops::Range<usize>) -> bool {
+        match v {
+            Value::String(s) => markers::find_markers(s)
+                .iter()
+                .any(|(id, _)| markers.contains(id)),
+            Value::Array(a) => a.iter().any(|v| holds(v, markers)),
+            Value::Object(m) => m.values().any(|v| holds(v, markers)),
+            _ => false,
+        }
+    }
+    match value {
+        Value::Object(map) => {
+            let kept: serde_json::Map<String, Value> = map
+                .into_iter()
+                .filter_map(|(k, v)| only_marked(v, markers).map(|v| (k, v)))
+                .collect();
+            (!kept.is_empty()).then_some(Value::Object(kept))
+        }
+        v => holds(&v, markers).then_some(v),
+    }
+}
+
+/// Whether the marker render of `cell` for `findings` can read its chart in place
+/// ([`Trace::in_place`]) and show what a render of a marked copy would: a chart folder (not
+/// an archive) without subcharts (their defaults are read under their parent's, which only a
+/// copy can mark in place), whose `.helmignore` cannot leave its `values.yaml` out (a layer
+/// would then add what helm does not read), without a values schema unless the cell skips it
+/// (markers break a schema's enums and patterns; the copy drops it), with no values file of
+/// the cell inside the chart folder (its templates could read it with `.Files`, which only
+/// the copy marks), and whose `appVersion` does not occur in any finding's image (it is not
+/// marked in place).
+fn in_place_fits(repo: &Repo, cell: &Cell, findings: &[Finding]) -> bool {
+    let chart = &cell.chart;
+    match repo.resolve(chart) {
+        Ok(Some(p)) if p.is_dir() => {}
+        _ => return false,
+    }
+    let exists = |rel: &str| !matches!(repo.resolve(&format!("{chart}/{rel}")), Ok(None));
+    if exists("charts") || exists("requirements.yaml") || exists("requirements.lock") {
+        return false;
+    }
+    if !cell.skip_schema_validation && exists("values.schema.json") {
+        return false;
+    }
+    if cell
+        .value_files
+        .iter()
+        .any(|v| v.present && v.path.starts_with(&format!("{chart}/")))
+    {
+        return false;
+    }
+    if exists(".helmignore") {
+        let Ok(text) = repo.read_to_string(&format!("{chart}/.helmignore"), 1 << 20) else {
+            return false;
+        };
+        if text.lines().any(|l| may_ignore_values(l.trim())) {
+            return false;
+        }
+    }
+    let Ok(meta) = repo.read_to_string(&format!("{chart}/Chart.yaml"), 1 << 20) else {
+        return false;
+    };
+    let Ok(Some(meta)) = imagegate_yaml::load(&meta, &imagegate_yaml::Limits::default()) else {
+        return false;
+    };
+    if meta
+        .get("dependencies")
+        .is_some_and(|d| d.as_seq().is_none_or(|s| !s.is_empty()))
+    {
+        return false;
+    }
+    let app_version = meta
+        .get("appVersion")
+        .and_then(|v| v.as_scalar())
+        .map(|s| s.go_template_text())
+        .unwrap_or_default();
+    let app_version = app_version.trim();
+    if app_version.is_empty() {
+        return true;
+    }
+    let short = app_version.strip_prefix('v').unwrap_or(app_version);
+    // `1.2.3+build` printed with its metadata replaced (`1.2.3_build`) still shows `1.2.3`.
+    let core = short.split('+').next().unwrap_or(short);
+    !findings
+        .iter()
+        .filter_map(|f| f.image.as_deref())
+        .any(|image| {
+            [app_version, short, core]
+                .iter()
+                .any(|v| !v.is_empty() && image.contains(v))
+        })
+}
+
+/// Most bytes of a chart's templates and values read to tell whether they name `appVersion`.
+const MAX_SCANNED_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Whether anything the chart of `cell` renders from could read its `appVersion`: a file of
+/// its `templates/` folder or its `values.yaml` (template text a `tpl` evaluates), or a values
+/// layer of the cell, that names it in any case (`.Chart.AppVersion`, or the `appVersion` key
+/// of `.Chart` turned into YAML). True when that cannot be read.
+fn reads_app_version(repo: &Repo, cell: &Cell) -> bool {
+    let chart = &cell.chart;
+    let Ok(mut files) = repo.glob(&format!("{chart}/templates/**")) else {
+        return true;
+    };
+    files.push(format!("{chart}/values.yaml"));
+    files.extend(
+        cell.value_files
+            .iter()
+            .filter(|v| v.present)
+            .map(|v| v.path.clone()),
+    );
+    let mut budget = MAX_SCANNED_BYTES;
+    for file in files {
+        match repo.read_to_string(&file, budget) {
+            Ok(text) => {
+                if text.to_ascii_lowercase().contains("appversion") {
+                    return true;
+                }
+                budget = budget.saturating_sub(text.len() as u64);
+            }
+            Err(_) if file.ends_with("/values.yaml") => {}
+            Err(_) => return true,
+        }
+    }
+    cell.inline_values
+        .as_ref()
+        .is_some_and(|i| i.text.to_ascii_lowercase().contains("appversion"))
+}
+
+/// Whether `.helmignore` line `line` can leave the chart's `values.yaml` out, as helm reads
+/// the file: a pattern without a `/` inside is matched against each name (`*`, `?` and
+/// classes as Go's `filepath.Match`), a folder pattern (`name/`) matches folders only, a
+/// pattern with a `/` inside matches a path below the chart's root folder, and a `!` pattern
+/// only brings files back. A pattern this cannot read (a `**`, a malformed class) is taken to
+/// match.
+fn may_ignore_values(line: &str) -> bool {
+    if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
+        return false;
+    }
+    if line.ends_with('/') {
+        return false;
+    }
+    let pattern = line.strip_prefix('/').unwrap_or(line);
+    // Each `*` tries every split of the name: a bounded number keeps the match bounded.
+    if pattern.contains("**") || pattern.matches('*').count() > 8 || pattern.len() > 1024 {
+        return true;
+    }
+    if pattern.contains('/') {
+        return false;
+    }
+    glob_match(pattern.as_bytes(), b"values.yaml").unwrap_or(true)
+}
+
+/// Go's `filepath.Match` on one name: `*` any run of bytes, `?` one byte, `[…]` a class
+/// (`^` or `!` negates it, `a-z` ranges, `\` escapes). `None` for a malformed pattern.
+fn glob_match(p: &[u8], name: &[u8]) -> Option<bool> {
+    match p.split_first() {
+        None => Some(name.is_empty()),
+        Some((b'*', rest)) => {
+            for skip in 0..=name.len() {
+                if glob_match(rest, &name[skip..])? {
+                    return Some(true);
+                }
+            }
+            Some(false)
+        }
+        Some((b'?', rest)) => match name.split_first() {
+            Some((_, tail)) => glob_match(rest, tail),
+            None => Some(false),
+        },
+        Some((b'[', rest)) => {
+            let (negate, mut rest) = match rest.first() {
+                Some(b'^' | b'!') => (true, &rest[1..]),
+                _ => (false, rest),
+            };
+            let Some((&c, tail)) = name.split_first() else {
+                return Some(false);
+            };
+            let mut hit = false;
+            let mut first = true;
+            loop {
+                match rest.split_first() {
+                    None => return None,
+                    Some((b']', after)) if !first => {
+                        rest = after;
+                        break;
+                    }
+                    Some((&lo, after)) => {
+                        let (lo, after) = if lo == b'\\' {
+                            let (&e, a) = after.split_first()?;
+                            (e, a)
+                        } else {
+                            (lo, after)
+                        };
+                        let (hi, after) = match after {
+                            [b'-', h, a @ ..] if *h != b']' => (*h, a),
+                            _ => (lo, after),
+                        };
+                        hit |= lo <= c && c <= hi;
+                        rest = after;
+                    }
+                }
+                first = false;
+            }
+            if hit == negate {
+                return Some(false);
+            }
+            glob_match(rest, tail)
+        }
+        Some((b'\\', rest)) => match (rest.split_first(), name.split_first()) {
+            (Some((e, rest)), Some((c, tail))) if e == c => glob_match(rest, tail),
+            (Some(_), _) => Some(false),
+            (None, _) => None,
+        },
+        Some((c, rest)) => match name.split_first() {
+            Some((n, tail)) if n == c => glob_match(rest, tail),
+            _ => Some(false),
+        },
+    }
 }
 
 /// A site's place in its render, stable across the real and the marked render (object names
@@ -200,12 +452,133 @@ impl Trace {
 
     /// Renders `cell` once more with markers and reads back which reach the image sites of
     /// `decoded` (the real render).
+    ///
+    /// `findings` are the cell's findings, when the trace is for them: a chart without
+    /// subcharts is then rendered in place, its defaults marked in a values layer of their own
+    /// ([`Trace::in_place`]), and from a scratch copy only when that cannot show what the copy
+    /// would. `None` (a caller that asks about every site) always renders the copy.
     pub fn of(
         repo: &Repo,
         cell: &Cell,
         decoded: &Decoded,
         decode: &DecodeOptions,
         rerender: &Rerender<'_>,
+        findings: Option<&[Finding]>,
+    ) -> Self {
+        let selection = selection(decoded);
+        if let Some(findings) = findings {
+            if in_place_fits(repo, cell, findings) {
+                if let Some(trace) =
+                    Self::in_place(repo, cell, decoded, decode, rerender, &selection)
+                {
+                    // Only a render with every candidate marked says "the template writes
+                    // it": a finding the markers in place leave unexplained, in a chart that
+                    // can read its `appVersion`, is asked again of the copy, which marks it.
+                    let settled = findings.iter().all(|f| {
+                        !matches!(
+                            trace.verdict(f),
+                            Some(Verdict::Template(_) | Verdict::Unknown(_))
+                        )
+                    });
+                    if settled || !reads_app_version(repo, cell) {
+                        return trace;
+                    }
+                }
+            }
+        }
+        Self::from_copy(repo, cell, decoded, decode, rerender, &selection)
+    }
+
+    /// The marker render of a chart without subcharts, in place: its `values.yaml` marked as
+    /// the lowest values layer (only the marked keys, and whole the lists that hold one: a
+    /// list is replaced, never merged), every layer of the cell marked above it, given to helm
+    /// as text, and the chart read where it is. helm merges a values layer over the chart's
+    /// defaults exactly as the copy's rewritten defaults would be read, so the markers reach
+    /// what they would reach in the copy, without a copy of the chart to make, hash and remove.
+    /// `appVersion` is not marked ([`in_place_fits`] keeps the charts whose findings could
+    /// show it). `None` when it cannot be rendered so (the copy says why).
+    fn in_place(
+        repo: &Repo,
+        cell: &Cell,
+        decoded: &Decoded,
+        decode: &DecodeOptions,
+        rerender: &Rerender<'_>,
+        selection: &Selection,
+    ) -> Option<Self> {
+        let mut markers = Markers::new();
+        let mut marked = cell.clone();
+        marked.value_files.clear();
+        let defaults = format!("{}/values.yaml", cell.chart);
+        if let Ok(text) = repo.read_to_string(&defaults, MAX_VALUES_BYTES) {
+            let from = markers.len();
+            let json =
+                markers.mark_values(&defaults, LayerKind::ChartDefault, &[], &text, selection)?;
+            let value: serde_json::Value = serde_json::from_str(&json).ok()?;
+            if let Some(overlay) = only_marked(value, &(from..markers.len())) {
+                marked.value_texts.push(overlay.to_string());
+            }
+        }
+        for vf in cell.value_files.iter().filter(|v| v.present) {
+            let text = repo.read_to_string(&vf.path, MAX_VALUES_BYTES).ok()?;
+            let json = markers
+                .mark_values(&vf.path, LayerKind::ValueStack, &[], &text, selection)
+                .unwrap_or(text);
+            marked.value_texts.push(json);
+        }
+        mark_argocd_inputs(repo, &mut marked, None, &mut markers, selection).ok()?;
+        let key = rerender.key.map(|k| k.variant(&marked));
+        let keys = [key.ok_or_else(|| "the cell has no cache key".to_string())];
+        let cache = rerender.cache.map(|cache| CacheUse { cache, keys: &keys });
+        let rendered = render_each(
+            rerender.renderer,
+            repo,
+            std::slice::from_ref(&marked),
+            rerender.opts,
+            cache,
+            |_, result, _| result,
+        )
+        .pop()?;
+        // A render that fails is rendered from the copy, whose message names the files.
+        let stdout = rendered.ok()?.stdout;
+        Some(Self::read_back(markers, &stdout, decoded, decode))
+    }
+
+    /// The marker render in place alone ([`Trace::in_place`]) when the chart fits it for
+    /// `findings`, never asking the copy: what the tests hold against [`Trace::copied`].
+    pub fn in_place_only(
+        repo: &Repo,
+        cell: &Cell,
+        decoded: &Decoded,
+        decode: &DecodeOptions,
+        rerender: &Rerender<'_>,
+        findings: &[Finding],
+    ) -> Option<Self> {
+        if !in_place_fits(repo, cell, findings) {
+            return None;
+        }
+        Self::in_place(repo, cell, decoded, decode, rerender, &selection(decoded))
+    }
+
+    /// The marker render from the scratch copy alone ([`Trace::from_copy`]).
+    pub fn copied(
+        repo: &Repo,
+        cell: &Cell,
+        decoded: &Decoded,
+        decode: &DecodeOptions,
+        rerender: &Rerender<'_>,
+    ) -> Self {
+        Self::from_copy(repo, cell, decoded, decode, rerender, &selection(decoded))
+    }
+
+    /// The marker render from a scratch copy of the chart (every chart of it and its
+    /// `Chart.yaml`s marked in place).
+    fn from_copy(
+        repo: &Repo,
+        cell: &Cell,
+        decoded: &Decoded,
+        decode: &DecodeOptions,
+        rerender: &Rerender<'_>,
+        selection: &Selection,
     ) -> Self {
         let scratch = match ScratchChart::copy(repo, &cell.chart) {
             Ok(s) => s,
@@ -216,16 +589,6 @@ impl Trace {
         if let Err(e) = scratch.drop_schemas() {
             return Self::failed(format!("a values schema could not be removed ({e})"));
         }
-        let mut fields = Vec::new();
-        for obj in &decoded.objects {
-            for site in &obj.sites {
-                fields.push(site.image.clone());
-                if let PullPolicy::Set(p) = &site.pull_policy {
-                    fields.push(p.clone());
-                }
-            }
-        }
-        let selection = Selection { fields };
         let mut markers = Markers::new();
         let prefixes = prefixes(&scratch);
         // Lowest precedence first: deeper subcharts, then their parents, then the value stack.
@@ -250,7 +613,7 @@ impl Trace {
             if let Ok(text) = scratch.read(&values, MAX_VALUES_BYTES) {
                 let prefix = prefixes.get(chart.as_str()).cloned().unwrap_or_default();
                 if let Some(json) =
-                    markers.mark_values(&scratch.shown(&values), kind, &prefix, &text, &selection)
+                    markers.mark_values(&scratch.shown(&values), kind, &prefix, &text, selection)
                 {
                     if let Err(e) = scratch.write(&values, &json) {
                         return Self::failed(e);
@@ -269,7 +632,7 @@ impl Trace {
                 Err(e) => return Self::failed(format!("{file}: {e}")),
             };
             let json = markers
-                .mark_values(&file, LayerKind::ValueStack, &[], &text, &selection)
+                .mark_values(&file, LayerKind::ValueStack, &[], &text, selection)
                 .unwrap_or(text);
             // A values file of the chart folder is also a file its templates can read
             // (`.Files.Get`): marked there too, as the layer it is.
@@ -283,7 +646,9 @@ impl Trace {
                 Err(e) => return Self::failed(e),
             }
         }
-        if let Err(e) = mark_argocd_inputs(repo, &mut marked, &scratch, &mut markers, &selection) {
+        if let Err(e) =
+            mark_argocd_inputs(repo, &mut marked, Some(&scratch), &mut markers, selection)
+        {
             return Self::failed(e);
         }
         let cells = std::slice::from_ref(&marked);
@@ -316,7 +681,29 @@ impl Trace {
             }
             None => return Self::failed("the renderer returned nothing".into()),
         };
-        let docs = imagegate_yaml::split_stream(&stdout);
+        Self::read_back(markers, &stdout, decoded, decode)
+    }
+
+    /// Which markers of `markers` the marked render `stdout` carries to the image sites of
+    /// `decoded` (the real render).
+    fn read_back(
+        markers: Markers,
+        stdout: &str,
+        decoded: &Decoded,
+        decode: &DecodeOptions,
+    ) -> Self {
+        // Only the documents of templates that wrote an image site in the real render can
+        // hold one of its sites (a site is known by its template); the rest are not decoded.
+        let templates: std::collections::HashSet<Option<&str>> = decoded
+            .objects
+            .iter()
+            .filter(|o| !o.sites.is_empty())
+            .map(|o| o.template.as_deref())
+            .collect();
+        let docs: Vec<imagegate_yaml::Document> = imagegate_yaml::split_stream(stdout)
+            .into_iter()
+            .filter(|d| templates.contains(&d.source.as_deref()))
+            .collect();
         let marked = imagegate_decode::decode_documents(&docs, decode);
         let by_key: HashMap<SiteKey, &ImageSite> = site_keys(&marked)
             .into_iter()
@@ -696,5 +1083,78 @@ mod has_tag_tests {
         assert!(super::has_tag("host:5000/web:1@sha256:ab"));
         assert!(!super::has_tag("host:5000/web"));
         assert!(!super::has_tag("web@sha256:ab"));
+    }
+}
+
+#[cfg(test)]
+mod in_place_tests {
+    use super::{glob_match, may_ignore_values, only_marked};
+    use serde_json::json;
+
+    #[test]
+    fn the_defaults_layer_keeps_only_the_marked_keys_and_whole_the_lists_that_hold_one() {
+        let marked = 1..3;
+        let layer = json!({
+            "image": {"repository": "igm1q", "pullPolicy": "IfNotPresent", "tag": null},
+            "replicas": 2,
+            "sidecars": [{"name": "proxy", "image": "1.2+igm2q", "args": [1, null]}],
+            "other": ["a", "b"],
+            "empty": {},
+            "labels": {"team": "web"},
+            "registry": "{{ .Values.global.imageRegistry }}/igm1q",
+        });
+        assert_eq!(
+            only_marked(layer, &marked),
+            Some(json!({
+                "image": {"repository": "igm1q"},
+                "sidecars": [{"name": "proxy", "image": "1.2+igm2q", "args": [1, null]}],
+                "registry": "{{ .Values.global.imageRegistry }}/igm1q",
+            }))
+        );
+        // Another layer's marker is not one of this layer's.
+        assert_eq!(only_marked(json!({"a": "igm3q", "b": 1}), &marked), None);
+    }
+
+    #[test]
+    fn a_helmignore_line_that_can_match_values_yaml_is_recognised() {
+        for line in [
+            "values.yaml",
+            "/values.yaml",
+            "*.yaml",
+            "values.*",
+            "*",
+            "v?lues.yaml",
+            "[uv]alues.yaml",
+            "[^x]alues.yaml",
+            "**/values.yaml",
+            "values\\.yaml",
+            "[a-z]alues.yaml",
+            "[unterminated",
+            "*a*a*a*a*a*a*a*a*a*",
+        ] {
+            assert!(may_ignore_values(line), "{line}");
+        }
+        for line in [
+            "",
+            "# values.yaml",
+            "!values.yaml",
+            "values.yaml/",
+            ".git/",
+            "*.swp",
+            "values.ci.yaml",
+            "templates/values.yaml",
+            "*.orig",
+            "[!v]alues.yaml",
+            "[a-u]alues.yaml",
+            "values.yml",
+        ] {
+            assert!(!may_ignore_values(line), "{line}");
+        }
+    }
+
+    #[test]
+    fn a_glob_with_many_stars_ends_quickly() {
+        let pattern = "*a".repeat(8) + "*";
+        assert_eq!(glob_match(pattern.as_bytes(), b"values.yaml"), Some(false));
     }
 }

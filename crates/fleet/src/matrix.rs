@@ -124,6 +124,11 @@ pub struct Cell {
     /// The Argo CD manifest (and generator element) the cell came from, for an `argocd:` cell.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub argocd: Option<crate::ArgoOrigin>,
+    /// Values layers given as text instead of files, read before every values file: the
+    /// rewritten layers of a marker render (causal provenance), written to the render's private
+    /// folder. Empty for every cell of a fleet; never part of its description.
+    #[serde(skip)]
+    pub value_texts: Vec<String>,
 }
 
 impl Cell {
@@ -150,6 +155,7 @@ impl Cell {
             inline_values: None,
             parameters: Vec::new(),
             argocd: None,
+            value_texts: Vec::new(),
         }
     }
 
@@ -829,6 +835,7 @@ pub(crate) fn cells(cfg: &Fleet) -> Result<Vec<Cell>, ConfigError> {
                 inline_values: None,
                 parameters: Vec::new(),
                 argocd: None,
+                value_texts: Vec::new(),
             });
         }
     }

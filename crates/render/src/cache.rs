@@ -67,6 +67,43 @@ impl CacheKey {
     pub fn reusable(&self) -> bool {
         self.reusable
     }
+
+    /// The key of `variant`, a render of the cell this is the key of with only its values
+    /// rewritten: its [`Cell::value_texts`], inline values and parameters replace the values
+    /// files' and parameters' part of this key (the chart, helm and the bounds stay this
+    /// key's). A marker render's key, without hashing the chart again.
+    pub fn variant(&self, variant: &Cell) -> CacheKey {
+        let mut h = Sha256::new();
+        field(&mut h, b"imagegate-render-variant");
+        h.update(self.hash);
+        hash_texts(&mut h, variant);
+        for p in &variant.parameters {
+            field(&mut h, p.flag().as_bytes());
+            field(&mut h, p.name.as_bytes());
+            field(&mut h, p.value.as_bytes());
+        }
+        CacheKey {
+            hash: h.finalize().into(),
+            reusable: self.reusable,
+        }
+    }
+}
+
+/// A cell's values given as text ([`Cell::value_texts`], inline values), counted and
+/// length-prefixed.
+fn hash_texts(h: &mut Sha256, cell: &Cell) {
+    h.update((cell.value_texts.len() as u64).to_le_bytes());
+    for t in &cell.value_texts {
+        field(h, t.as_bytes());
+    }
+    match &cell.inline_values {
+        Some(inline) => {
+            h.update([1]);
+            field(h, inline.text.as_bytes());
+        }
+        None => h.update([0]),
+    }
+    h.update((cell.parameters.len() as u64).to_le_bytes());
 }
 
 /// Why the cache folder could not be used.
@@ -667,6 +704,15 @@ fn cell_key(
     for v in values {
         field(&mut h, v.as_bytes());
         h.update(digest(Input::Values(v.to_string()))?.0);
+    }
+    // Values given as text, only when there are any, so every other cell's key stays what it
+    // was.
+    if !cell.value_texts.is_empty() {
+        field(&mut h, b"value-texts");
+        h.update((cell.value_texts.len() as u64).to_le_bytes());
+        for t in &cell.value_texts {
+            field(&mut h, t.as_bytes());
+        }
     }
     // An Argo CD cell's inline values and parameters (and the files `--set-file` reads), only
     // when it has any, so the keys of every other cell stay what they were.

@@ -643,3 +643,53 @@ fn inline_values_and_parameters_are_part_of_the_key() {
     assert_ne!(ka[6], kb[6]);
     assert_eq!(ka[..6], kb[..6]);
 }
+
+/// A render of a cell with its values given as text (a marker render in place) is keyed by
+/// those texts: in a key of its own ([`cell_keys`]) and in a variant of the cell's key
+/// ([`CacheKey::variant`]), which moves with every text, its order, the inline values and the
+/// parameters, and stays apart from the cell's own key.
+#[test]
+fn values_given_as_text_are_part_of_the_key_and_of_its_variants() {
+    let a = fleet();
+    let base = cell("charts/web", &["values/globals.yaml"]);
+    let texts = |t: &[&str]| Cell {
+        value_texts: t.iter().map(|s| (*s).to_string()).collect(),
+        value_files: Vec::new(),
+        ..base.clone()
+    };
+    let variants = [
+        texts(&[]),
+        texts(&["a: 1\n"]),
+        texts(&["a: 2\n"]),
+        texts(&["a: 1\n", "b: 1\n"]),
+        texts(&["b: 1\n", "a: 1\n"]),
+        texts(&["a: 1\nb: 1\n"]),
+        Cell {
+            parameters: vec![imagegate_fleet::HelmParameter {
+                name: "image.tag".into(),
+                value: "igm1q".into(),
+                kind: imagegate_fleet::ParameterKind::Set,
+                file: "argocd/web.yaml".into(),
+                line: 12,
+            }],
+            ..texts(&["a: 1\n"])
+        },
+    ];
+    let own = keys(a.path(), std::slice::from_ref(&base))[0];
+    let derived: Vec<CacheKey> = variants.iter().map(|v| own.variant(v)).collect();
+    let keyed = keys(a.path(), &variants[1..6]);
+    for (i, k) in derived.iter().enumerate() {
+        assert_ne!(*k, own, "variant {i} has the cell's own key");
+        assert_eq!(*k, own.variant(&variants[i]), "variant {i} is not stable");
+        for (j, other) in derived.iter().enumerate().take(i) {
+            assert_ne!(k, other, "variants {j} and {i} share a key");
+        }
+    }
+    for i in 0..keyed.len() {
+        for j in 0..i {
+            assert_ne!(keyed[i], keyed[j], "cells {j} and {i} share a key");
+        }
+    }
+    // A chart that calls the clock keeps its variants from being stored.
+    assert_eq!(own.variant(&variants[1]).reusable(), own.reusable());
+}

@@ -64,7 +64,8 @@ impl RenderFailure {
     }
 }
 
-/// Arguments of `helm template` for a cell (paths absolute; no shell is ever involved). A cell
+/// Arguments of `helm template` for a cell (paths absolute; no shell is ever involved). A cell's
+/// [`Cell::value_texts`] are written to `scratch` and passed first, in order. A cell
 /// with inline values (an Argo CD Application's `helm.values` / `valuesObject`) has them written
 /// to `scratch` (the render's private folder) and passed as the last `--values`, as Argo CD does;
 /// its parameters follow as `--set`, `--set-string` and `--set-file`.
@@ -89,6 +90,13 @@ pub fn helm_args(
     args.extend(["--kube-version".into(), cell.kube_version.clone().into()]);
     for a in &cell.api_versions {
         args.extend(["--api-versions".into(), a.clone().into()]);
+    }
+    for (n, text) in cell.value_texts.iter().enumerate() {
+        let path = scratch.join(format!("values-{n}.yaml"));
+        std::fs::write(&path, text).map_err(|e| {
+            RenderFailure::new(format!("cannot write values layer {n} of the render: {e}"))
+        })?;
+        args.extend(["--values".into(), path.into()]);
     }
     for vf in cell.present_value_files() {
         match repo.resolve(vf) {

@@ -358,6 +358,7 @@ fn render_side(
         renderer: helm,
         opts,
         cache,
+        key: None,
     };
     let cache = cache.map(|cache| CacheUse {
         cache,
@@ -371,6 +372,10 @@ fn render_side(
         cache,
         |i, result, from| {
             let text = result.as_ref().ok().map(|r| r.stdout.clone());
+            let rerender = crate::provenance::Rerender {
+                key: subset.keys.get(i).and_then(|k| k.as_ref().ok()),
+                ..rerender
+            };
             let mut outcome = judge.cell_traced(&subset.cells[i], result, Some(&rerender));
             let sites = std::mem::take(&mut outcome.sites);
             if from == Provenance::Cache && outcome.report.status == CellStatus::Rendered {

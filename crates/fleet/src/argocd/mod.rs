@@ -614,6 +614,7 @@ impl Resolver<'_> {
                 inline_values: resolved.inline_values,
                 parameters: resolved.parameters,
                 argocd: Some(origin),
+                value_texts: Vec::new(),
             });
         }
         Ok(())
