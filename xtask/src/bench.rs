@@ -728,6 +728,17 @@ struct Report<'a> {
     load: [Option<String>; 2],
 }
 
+/// The median over repetitions of `check[r] / floor[r]`, each pair measured side by side.
+fn paired_ratio(check: &[Sample], floor: &[measure::Pass]) -> Option<f64> {
+    let ratios: Vec<f64> = check
+        .iter()
+        .zip(floor)
+        .filter(|(_, f)| f.seconds > 0.0)
+        .map(|(c, f)| c.seconds / f.seconds)
+        .collect();
+    median(&ratios)
+}
+
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
@@ -748,14 +759,16 @@ impl Report<'_> {
     fn scan_median(&self) -> Option<f64> {
         median(&self.scan.iter().map(|s| s.seconds).collect::<Vec<_>>())
     }
+    /// The cold check over the floor: the median of each repetition's ratio of the pair that
+    /// ran side by side, so a repetition the machine slowed down is one ratio of several
+    /// rather than a slow median on one side only.
     fn ratio(&self) -> Option<f64> {
-        Some(self.check_median()? / self.floor_median()?)
+        paired_ratio(self.check, self.floor)
     }
-    /// The cold check of the every-cell-with-findings fleet over that fleet's own floor.
+    /// The cold check of the every-cell-with-findings fleet over that fleet's own floor, as
+    /// [`Report::ratio`].
     fn all_findings_ratio(&self) -> Option<f64> {
-        let check = median(&self.check_all.iter().map(|s| s.seconds).collect::<Vec<_>>())?;
-        let floor = median(&self.floor_all.iter().map(|p| p.seconds).collect::<Vec<_>>())?;
-        Some(check / floor)
+        paired_ratio(self.check_all, self.floor_all)
     }
     fn scan_mbps(&self) -> Option<f64> {
         Some(self.scan_bytes as f64 / 1e6 / self.scan_median()?)
