@@ -4,6 +4,7 @@ use crate::process::{self, ProcessError};
 use crate::{CacheKey, Helm, RenderCache};
 use imagegate_fleet::{Cell, Repo};
 use std::collections::HashMap;
+use std::os::fd::AsRawFd;
 use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -73,7 +74,8 @@ pub fn helm_args(
     repo: &Repo,
     cell: &Cell,
     scratch: &std::path::Path,
-) -> Result<Vec<std::ffi::OsString>, RenderFailure> {
+) -> Result<HelmArgs, RenderFailure> {
+    let mut held = Vec::new();
     let chart = match repo.resolve(&cell.chart) {
         Ok(Some(p)) => p,
         Ok(None) => {
@@ -92,10 +94,20 @@ pub fn helm_args(
         args.extend(["--api-versions".into(), a.clone().into()]);
     }
     for (n, text) in cell.value_texts.iter().enumerate() {
-        let path = scratch.join(format!("values-{n}.yaml"));
-        std::fs::write(&path, text).map_err(|e| {
-            RenderFailure::new(format!("cannot write values layer {n} of the render: {e}"))
-        })?;
+        let path = match memory_file(text) {
+            Some(fd) => {
+                let path = format!("/proc/{}/fd/{}", std::process::id(), fd.as_raw_fd());
+                held.push(fd);
+                std::path::PathBuf::from(path)
+            }
+            None => {
+                let path = scratch.join(format!("values-{n}.yaml"));
+                std::fs::write(&path, text).map_err(|e| {
+                    RenderFailure::new(format!("cannot write values layer {n} of the render: {e}"))
+                })?;
+                path
+            }
+        };
         args.extend(["--values".into(), path.into()]);
     }
     for vf in cell.present_value_files() {
@@ -148,7 +160,33 @@ pub fn helm_args(
     if cell.skip_schema_validation {
         args.push("--skip-schema-validation".into());
     }
-    Ok(args)
+    Ok(HelmArgs { args, _held: held })
+}
+
+/// The arguments of `helm template` for a cell ([`helm_args`]), and the in-memory files some
+/// of them name: open until the arguments are dropped, so keep them until helm has exited.
+#[derive(Debug)]
+pub struct HelmArgs {
+    /// The arguments, after `helm`.
+    pub args: Vec<std::ffi::OsString>,
+    _held: Vec<std::os::fd::OwnedFd>,
+}
+
+/// `text` in an in-memory file (`memfd_create`) that helm reads as `/proc/<imagegate>/fd/<n>`,
+/// or `None` where the kernel has none (the text then goes to a file of the sandbox). A values
+/// layer written to a file that the next render truncates and writes again cost more than the
+/// render's whole decode on ext4: truncating frees the blocks (a discard, on a file system
+/// mounted with it) and the close after it writes the new ones out (`auto_da_alloc`).
+fn memory_file(text: &str) -> Option<std::os::fd::OwnedFd> {
+    use std::io::Write;
+    let fd = nix::sys::memfd::memfd_create(
+        c"imagegate-values",
+        nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC,
+    )
+    .ok()?;
+    let mut file = std::fs::File::from(fd);
+    file.write_all(text.as_bytes()).ok()?;
+    Some(file.into())
 }
 
 /// The message locale helm runs with (see [`Sandbox::command`]): one of the smallest of the
@@ -318,7 +356,9 @@ fn attempt(
             .into());
     }
     let mut cmd = sandbox.command(helm, opts.max_memory_bytes);
-    cmd.args(helm_args(repo, cell, sandbox.dir.path())?);
+    // The in-memory values files stay open until helm has read them.
+    let args = helm_args(repo, cell, sandbox.dir.path())?;
+    cmd.args(&args.args);
     let bounds = process::Bounds {
         timeout: opts.timeout,
         max_stdout: opts.max_output_bytes,
@@ -736,6 +776,7 @@ mod tests {
         let scratch = tempfile::tempdir().unwrap();
         let args: Vec<String> = helm_args(&repo, &cell, scratch.path())
             .unwrap()
+            .args
             .into_iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
