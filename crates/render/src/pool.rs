@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Runs `work(&state, i)` for every `i` in `0..n` on at most `jobs` scoped threads, each with its
 /// own `state` made by `init` (a render sandbox, say), and returns the results in index order.
+/// With one job, on the calling thread.
 ///
 /// A panic on a worker stops the others from taking new items; that worker's `state` is dropped
 /// before the panic travels on, and the panic is passed on only once every worker has joined, so
@@ -18,6 +19,12 @@ where
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let jobs = jobs.clamp(1, n.max(1));
+    // One worker is this thread (a marker render of one cell, from a worker of the run's
+    // pool): a panic unwinds through it after `state` is dropped, as a worker's would.
+    if jobs == 1 {
+        let state = init();
+        return (0..n).map(|i| work(&state, i)).collect();
+    }
     let mut results: Vec<(usize, T)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..jobs)
             .map(|_| {

@@ -10,7 +10,6 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -92,36 +91,56 @@ fn signal_group(pgid: i32, sig: Signal) {
     let _ = killpg(Pid::from_raw(pgid), sig);
 }
 
-/// Reads a pipe to its end, keeping at most `cap` bytes; on overflow it kills the group once
-/// (the output is unusable anyway) and keeps draining so the writer is never blocked.
-/// A read error ends the drain and is returned: the output is then incomplete.
-fn drain(mut pipe: impl Read, cap: usize, pgid: i32) -> (Vec<u8>, bool, Option<String>) {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 64 * 1024];
-    let mut over = false;
-    let mut failed = None;
-    loop {
-        match pipe.read(&mut chunk) {
-            Ok(0) => break,
+/// One pipe of the child, read while it runs: at most `cap` bytes kept; past them the group is
+/// killed once (the output is unusable anyway) and the rest is read and dropped, so the writer is
+/// never blocked. A read error ends the reading and is kept: the output is then incomplete.
+struct Sink {
+    pipe: std::fs::File,
+    cap: usize,
+    buf: Vec<u8>,
+    over: bool,
+    failed: Option<String>,
+    done: bool,
+}
+
+impl Sink {
+    fn new(pipe: std::fs::File, cap: usize) -> Self {
+        Self {
+            pipe,
+            cap,
+            buf: Vec::new(),
+            over: false,
+            failed: None,
+            done: false,
+        }
+    }
+
+    /// Reads what the pipe holds (it was seen readable, so the read does not block).
+    fn read(&mut self, chunk: &mut [u8], pgid: i32) {
+        match self.pipe.read(chunk) {
+            Ok(0) => self.done = true,
             Ok(n) => {
-                if !over && buf.len() + n > cap {
-                    over = true;
+                if !self.over && self.buf.len() + n > self.cap {
+                    self.over = true;
                     signal_group(pgid, Signal::SIGKILL);
                 }
-                if !over {
-                    buf.extend_from_slice(&chunk[..n]);
+                if !self.over {
+                    self.buf.extend_from_slice(&chunk[..n]);
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => {
-                failed = Some(e.to_string());
+                self.failed = Some(e.to_string());
+                self.done = true;
                 signal_group(pgid, Signal::SIGKILL);
-                break;
             }
         }
     }
-    (buf, over, failed)
 }
+
+/// Without a descriptor for the child's exit (a kernel before 5.3), how often the loop of
+/// [`run_bounded`] looks whether it has exited while its pipes stay open.
+const EXIT_TICK: Duration = Duration::from_millis(20);
 
 /// Runs `cmd` in a new process group with `timeout` and at most `max_stdout` bytes of stdout
 /// (stderr is bounded at 1 MiB; the rest is dropped).
@@ -145,6 +164,16 @@ pub(crate) fn run(
 /// deadline, and the child tied to imagegate's life. Every child imagegate starts (helm, git)
 /// goes through here.
 pub fn run_bounded(cmd: Command, bounds: &Bounds) -> Result<Output, ProcessError> {
+    run_watched(cmd, bounds, spawn::pidfd)
+}
+
+/// [`run_bounded`], the child's exit watched through `exit_fd` (a pidfd, or `None` to look
+/// every [`EXIT_TICK`]).
+fn run_watched(
+    cmd: Command,
+    bounds: &Bounds,
+    exit_fd: impl Fn(i32) -> Option<std::os::fd::OwnedFd>,
+) -> Result<Output, ProcessError> {
     let timeout = bounds.timeout;
     let max_stdout = bounds.max_stdout;
     let program = format!("{:?}", cmd.get_program());
@@ -174,58 +203,136 @@ pub fn run_bounded(cmd: Command, bounds: &Bounds) -> Result<Output, ProcessError
             let _ = pipe.write_all(&input);
         });
     }
-    let out_reader = std::thread::spawn(move || drain(stdout, max_stdout, pgid));
-    let err_reader = std::thread::spawn(move || drain(stderr, 1024 * 1024, pgid));
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(spawn::wait(pgid));
-    });
-    let waited = match rx.recv_timeout(timeout) {
-        Ok(status) => Ok(status),
-        Err(_) => {
-            signal_group(pgid, Signal::SIGTERM);
-            if rx.recv_timeout(GRACE).is_err() {
+    // Both pipes and the child's exit are waited for on this thread, with `poll`: a render
+    // starts no thread of its own (three per render were a twentieth of imagegate's CPU on a
+    // fleet where every cell has findings).
+    let exit = exit_fd(pgid);
+    let mut sinks = [
+        Sink::new(stdout, max_stdout),
+        Sink::new(stderr, 1024 * 1024),
+    ];
+    let mut chunk = vec![0u8; 64 * 1024];
+    let deadline = start + timeout;
+    // When SIGTERM was sent (at the deadline) and SIGKILL is due.
+    let mut kill_at: Option<Instant> = None;
+    let mut killed = false;
+    let mut status: Option<std::io::Result<std::process::ExitStatus>> = None;
+    // Once the leader has exited: how long its pipes may stay open after the group was killed
+    // (only a process that left the group can hold them).
+    let mut drain_until: Option<Instant> = None;
+    let mut lingered = false;
+    loop {
+        if status.is_none() {
+            if let Some(s) = spawn::try_wait(pgid) {
+                status = Some(s);
+                // The leader is gone; make sure nothing it started lingers holding the pipes.
                 signal_group(pgid, Signal::SIGKILL);
-                let _ = rx.recv();
+                drain_until = Some(Instant::now().max(deadline) + GRACE);
             }
-            Err(())
         }
-    };
-    // The leader is gone; make sure nothing it started lingers holding the pipes open.
-    signal_group(pgid, Signal::SIGKILL);
-    forget_group(pgid);
-    // A reader that panicked read nothing we can trust: never mistake that for empty output.
-    let broken = || {
-        (
-            Vec::new(),
-            false,
-            Some("the reader thread failed".to_string()),
-        )
-    };
-    let (stdout, out_over, out_failed) = out_reader.join().unwrap_or_else(|_| broken());
-    let (stderr, _, err_failed) = err_reader.join().unwrap_or_else(|_| broken());
-    let elapsed = start.elapsed();
-    match waited {
-        Err(()) => Err(ProcessError::Timeout(timeout, stderr)),
-        Ok(_) if out_over => Err(ProcessError::OutputTooLarge(max_stdout)),
-        Ok(_) if out_failed.is_some() || err_failed.is_some() => Err(ProcessError::Unreadable(
-            out_failed.or(err_failed).unwrap_or_default(),
-        )),
-        Ok(status) => {
-            let (status_ok, code, status) = match status {
-                Ok(s) => (s.success(), s.code(), s.to_string()),
-                Err(e) => (false, None, format!("wait failed: {e}")),
-            };
-            Ok(Output {
-                status_ok,
-                code,
-                status,
-                stdout,
-                stderr,
-                elapsed,
-            })
+        if sinks.iter().all(|s| s.done) && status.is_some() {
+            break;
+        }
+        let now = Instant::now();
+        let wake = match (status.is_some(), kill_at) {
+            (true, _) => match drain_until {
+                Some(until) if now >= until => {
+                    lingered = true;
+                    break;
+                }
+                Some(until) => until,
+                None => now,
+            },
+            (false, None) if now >= deadline => {
+                signal_group(pgid, Signal::SIGTERM);
+                kill_at = Some(now + GRACE);
+                now + GRACE
+            }
+            (false, None) => deadline,
+            (false, Some(at)) if now >= at && !killed => {
+                signal_group(pgid, Signal::SIGKILL);
+                killed = true;
+                now + GRACE
+            }
+            (false, Some(at)) if !killed => at,
+            // Killed: SIGKILL cannot be caught, the exit is near.
+            (false, Some(_)) => now + GRACE,
+        };
+        let mut wait = wake.saturating_duration_since(now);
+        let mut fds: Vec<i32> = Vec::with_capacity(3);
+        let mut which: Vec<Option<usize>> = Vec::with_capacity(3);
+        for (i, s) in sinks.iter().enumerate() {
+            if !s.done {
+                fds.push(std::os::fd::AsRawFd::as_raw_fd(&s.pipe));
+                which.push(Some(i));
+            }
+        }
+        if status.is_none() {
+            match &exit {
+                Some(pidfd) => {
+                    fds.push(std::os::fd::AsRawFd::as_raw_fd(pidfd));
+                    which.push(None);
+                }
+                None => wait = wait.min(EXIT_TICK),
+            }
+        }
+        let ready = match spawn::poll_readable(&fds, wait) {
+            Ok(ready) => ready,
+            Err(e) => {
+                // Nothing can be waited for any more: end the child, keep what was read.
+                for s in sinks.iter_mut().filter(|s| !s.done) {
+                    s.failed = Some(format!("waiting for its output failed: {e}"));
+                    s.done = true;
+                }
+                signal_group(pgid, Signal::SIGKILL);
+                if status.is_none() {
+                    status = Some(spawn::wait(pgid));
+                }
+                break;
+            }
+        };
+        for (r, w) in ready.iter().zip(&which) {
+            if let (true, Some(i)) = (r, w) {
+                sinks[*i].read(&mut chunk, pgid);
+            }
         }
     }
+    signal_group(pgid, Signal::SIGKILL);
+    forget_group(pgid);
+    let [out, err] = sinks;
+    let (stdout, stderr) = (out.buf, err.buf);
+    let elapsed = start.elapsed();
+    if kill_at.is_some() {
+        return Err(ProcessError::Timeout(timeout, stderr));
+    }
+    if out.over {
+        return Err(ProcessError::OutputTooLarge(max_stdout));
+    }
+    if lingered {
+        return Err(ProcessError::Unreadable(
+            "a process that left its process group kept its output open".into(),
+        ));
+    }
+    if let Some(failed) = out.failed.or(err.failed) {
+        return Err(ProcessError::Unreadable(failed));
+    }
+    let (status_ok, code, status) = match status {
+        Some(Ok(s)) => (s.success(), s.code(), s.to_string()),
+        Some(Err(e)) => (false, None, format!("wait failed: {e}")),
+        None => (
+            false,
+            None,
+            "wait failed: the child was not reaped".to_string(),
+        ),
+    };
+    Ok(Output {
+        status_ok,
+        code,
+        status,
+        stdout,
+        stderr,
+        elapsed,
+    })
 }
 
 fn forget_group(pgid: i32) {
@@ -461,6 +568,133 @@ mod tests {
             .1
             .iter()
             .any(|p| p == path)
+    }
+
+    /// `sh -c script` within `timeout`, stdout capped at `cap`, watched by a pidfd or not.
+    fn sh(
+        script: &str,
+        timeout: Duration,
+        cap: usize,
+        pidfd: bool,
+    ) -> Result<Output, ProcessError> {
+        let mut cmd = Command::new("/bin/sh");
+        cmd.args(["-c", script]);
+        let bounds = Bounds {
+            timeout,
+            max_stdout: cap,
+            inherit_env: true,
+            ..Bounds::default()
+        };
+        if pidfd {
+            run_bounded(cmd, &bounds)
+        } else {
+            run_watched(cmd, &bounds, |_| None)
+        }
+    }
+
+    #[test]
+    fn both_pipes_are_read_to_their_end_and_the_status_kept() {
+        for pidfd in [true, false] {
+            // More than a pipe holds, on both pipes at once, so neither may wait for the other.
+            let out = sh(
+                "head -c 300000 /dev/zero; head -c 200000 /dev/zero >&2; exit 3",
+                Duration::from_secs(20),
+                1 << 20,
+                pidfd,
+            )
+            .unwrap();
+            assert_eq!((out.stdout.len(), out.stderr.len()), (300_000, 200_000));
+            assert_eq!((out.status_ok, out.code), (false, Some(3)));
+        }
+    }
+
+    #[test]
+    fn a_child_past_its_deadline_is_terminated_then_killed() {
+        for pidfd in [true, false] {
+            let started = Instant::now();
+            let err = sh(
+                "echo started >&2; sleep 30",
+                Duration::from_millis(300),
+                1 << 20,
+                pidfd,
+            )
+            .unwrap_err();
+            assert!(
+                matches!(&err, ProcessError::Timeout(_, e) if e == b"started\n"),
+                "{err:?}"
+            );
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{:?}",
+                started.elapsed()
+            );
+            // One that ignores SIGTERM is killed after the grace period.
+            let started = Instant::now();
+            let err = sh(
+                "trap '' TERM; while :; do sleep 1; done",
+                Duration::from_millis(300),
+                1 << 20,
+                pidfd,
+            )
+            .unwrap_err();
+            assert!(matches!(err, ProcessError::Timeout(..)), "{err:?}");
+            let took = started.elapsed();
+            assert!(
+                took >= GRACE && took < GRACE + Duration::from_secs(8),
+                "{took:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn output_past_the_cap_kills_the_child_at_once() {
+        for pidfd in [true, false] {
+            let started = Instant::now();
+            let err = sh("exec yes", Duration::from_secs(60), 1 << 16, pidfd).unwrap_err();
+            assert!(
+                matches!(err, ProcessError::OutputTooLarge(65536)),
+                "{err:?}"
+            );
+            assert!(started.elapsed() < Duration::from_secs(10));
+        }
+    }
+
+    #[test]
+    fn what_the_child_left_running_is_killed_with_it_and_does_not_hold_the_run() {
+        for pidfd in [true, false] {
+            // The background sleep holds both pipes open after the shell exits.
+            let started = Instant::now();
+            let out = sh(
+                "sleep 30 & echo done",
+                Duration::from_secs(60),
+                1 << 20,
+                pidfd,
+            )
+            .unwrap();
+            assert_eq!(out.stdout, b"done\n");
+            assert!(out.status_ok);
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{:?}",
+                started.elapsed()
+            );
+        }
+    }
+
+    #[test]
+    fn a_process_that_left_the_group_cannot_hold_the_run_past_its_deadline() {
+        let started = Instant::now();
+        // `setsid` leaves the group, so the kill at the leader's exit misses it.
+        let err = sh(
+            "setsid sleep 5 & sleep 0.3; echo done",
+            Duration::from_millis(500),
+            1 << 20,
+            true,
+        )
+        .unwrap_err();
+        assert!(matches!(err, ProcessError::Unreadable(_)), "{err:?}");
+        let took = started.elapsed();
+        assert!(took < GRACE + Duration::from_secs(8), "{took:?}");
     }
 
     #[test]

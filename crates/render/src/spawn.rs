@@ -441,6 +441,63 @@ pub(crate) fn wait(pid: i32) -> io::Result<ExitStatus> {
     }
 }
 
+/// The child `pid` has exited: its status, reaped; `None` while it runs.
+pub(crate) fn try_wait(pid: i32) -> Option<io::Result<ExitStatus>> {
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid on a child of ours, writing into a local integer.
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if r == pid {
+            return Some(Ok(ExitStatus::from_raw(status)));
+        }
+        if r == 0 {
+            return None;
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Some(Err(e));
+        }
+    }
+}
+
+/// A descriptor that becomes readable when child `pid` exits (`pidfd_open`, Linux 5.3), or
+/// `None` where the kernel (or a seccomp filter) has none. `pid` must not have been reaped.
+pub(crate) fn pidfd(pid: i32) -> Option<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let fd = libc::c_int::try_from(fd).ok().filter(|fd| *fd >= 0)?;
+    // SAFETY: the kernel just returned this descriptor to us; nothing else owns it.
+    Some(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Waits at most `timeout` for any of `fds` to be readable (or at its end, or broken): for
+/// each, whether it is. An interrupted wait is a wait that saw nothing.
+pub(crate) fn poll_readable(
+    fds: &[libc::c_int],
+    timeout: std::time::Duration,
+) -> io::Result<Vec<bool>> {
+    let mut set: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|&fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    // Rounded up, so a wait never returns just before the deadline it was asked to reach.
+    let ms = timeout.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as libc::c_int;
+    // SAFETY: `set` is a live array of `set.len()` pollfd structures.
+    let r = unsafe { libc::poll(set.as_mut_ptr(), set.len() as libc::nfds_t, ms) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() == io::ErrorKind::Interrupted {
+            return Ok(vec![false; fds.len()]);
+        }
+        return Err(e);
+    }
+    Ok(set.iter().map(|p| p.revents != 0).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
