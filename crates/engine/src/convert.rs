@@ -220,20 +220,20 @@ pub fn finding_with_stack(
     cell: Option<&Cell>,
     exceptions: &ExceptionSettings,
 ) -> ReportFinding {
-    finding_traced(f, stack, cell, exceptions, None)
+    finding_traced(f, &|| stack, cell, exceptions, None)
 }
 
 /// Converts a finding: its origin is what helm confirmed (`trace`), else the text search's
 /// answer in the cell's value stack, said to be unconfirmed when helm was asked and could not
 /// tell.
-pub fn finding_traced(
+pub fn finding_traced<'s>(
     f: &Finding,
-    stack: Option<&Stack>,
+    stack: &dyn Fn() -> Option<&'s Stack>,
     cell: Option<&Cell>,
     exceptions: &ExceptionSettings,
     trace: Option<&Trace>,
 ) -> ReportFinding {
-    let searched = || match (stack, &f.offending) {
+    let searched = || match (stack(), &f.offending) {
         (Some(stack), Some(off)) => {
             let object = f.object.as_ref().map(|o| o.name.as_str()).unwrap_or("");
             let container = f.container.as_deref().unwrap_or("");

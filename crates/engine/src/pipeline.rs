@@ -245,11 +245,22 @@ impl<'a> Judge<'a> {
         }
         let matched =
             imagegate_policy::apply_exceptions(&mut findings, self.exceptions, self.today);
-        let stack = match (self.config, cell) {
-            (Some(cfg), Some(cell)) if findings.iter().any(|f| f.offending.is_some()) => Some(
-                imagegate_origin::Stack::for_cell(&cfg.repo, cell).with_budget(self.origin_budget),
-            ),
-            _ => None,
+        // The text search over the cell's values layers, read only when a finding needs it
+        // (helm's marker render did not settle its origin).
+        let stack_cell: std::cell::OnceCell<Option<imagegate_origin::Stack>> =
+            std::cell::OnceCell::new();
+        let stack = || {
+            stack_cell
+                .get_or_init(|| match (self.config, cell) {
+                    (Some(cfg), Some(cell)) if findings.iter().any(|f| f.offending.is_some()) => {
+                        Some(
+                            imagegate_origin::Stack::for_cell(&cfg.repo, cell)
+                                .with_budget(self.origin_budget),
+                        )
+                    }
+                    _ => None,
+                })
+                .as_ref()
         };
         // One more render, only for a cell with findings about an image site.
         let trace = match (self.config, cell, rerender) {
@@ -273,13 +284,8 @@ impl<'a> Judge<'a> {
         let findings: Vec<ReportFinding> = findings
             .iter()
             .map(|f| {
-                let mut r = convert::finding_traced(
-                    f,
-                    stack.as_ref(),
-                    cell,
-                    self.exceptions,
-                    trace.as_ref(),
-                );
+                let mut r =
+                    convert::finding_traced(f, &stack, cell, self.exceptions, trace.as_ref());
                 if let (Some(cfg), Some(cell)) = (self.config, cell) {
                     manifest_snippet(&cfg.repo, cell, &mut r);
                     let hard_coded = trace
@@ -302,7 +308,7 @@ impl<'a> Judge<'a> {
             .collect();
         // imagegate's own work on a cell is bounded like helm's: a provenance search that ran out
         // of budget fails the cell (it is not judged), it never stalls the run or passes.
-        if let (Some(stack), Some(cell)) = (&stack, cell) {
+        if let (Some(Some(stack)), Some(cell)) = (stack_cell.get(), cell) {
             if stack.exhausted() {
                 return self.cell(
                     cell,
