@@ -186,6 +186,77 @@ fn selection(decoded: &Decoded) -> Selection {
     Selection { fields }
 }
 
+/// Whether a layer above the defaults layer `defaults` (`layers`, then `marked`'s inline
+/// values and parameters) puts a mapping back where an earlier one set something other than a
+/// mapping (`null`, a scalar, a list) over a mapping of the defaults. helm merges the layers
+/// before the defaults: the earlier value wiped the marked mapping, and the mapping put back
+/// is merged over the *unmarked* defaults, where the copy's defaults would still be marked.
+fn replaces_a_marked_map(defaults: &serde_json::Value, layers: &[String], marked: &Cell) -> bool {
+    use serde_json::Value;
+    /// Walks `layer` beside `defaults`: where the defaults hold a mapping, a layer's
+    /// non-mapping wipes it (recorded in `wiped`), and a layer's mapping at a wiped place
+    /// brings it back (a clash).
+    fn walk(
+        defaults: &Value,
+        layer: &Value,
+        path: &mut Vec<String>,
+        wiped: &mut Vec<Vec<String>>,
+    ) -> bool {
+        let (Value::Object(d), Value::Object(l)) = (defaults, layer) else {
+            return false;
+        };
+        for (k, v) in l {
+            let Some(dv @ Value::Object(_)) = d.get(k) else {
+                continue;
+            };
+            path.push(k.clone());
+            let clash = match v {
+                Value::Object(_) => wiped.contains(path) || walk(dv, v, path, wiped),
+                _ => {
+                    wiped.push(path.clone());
+                    false
+                }
+            };
+            path.pop();
+            if clash {
+                return true;
+            }
+        }
+        false
+    }
+    let mut wiped: Vec<Vec<String>> = Vec::new();
+    let layers = layers
+        .iter()
+        .map(String::as_str)
+        .chain(marked.inline_values.as_ref().map(|i| i.text.as_str()));
+    for text in layers {
+        let layer = serde_json::from_str::<Value>(text).ok().or_else(|| {
+            imagegate_yaml::load(text, &imagegate_yaml::Limits::default())
+                .ok()
+                .flatten()
+                .map(|n| n.to_json())
+        });
+        match layer {
+            Some(layer) if walk(defaults, &layer, &mut Vec::new(), &mut wiped) => return true,
+            Some(_) => {}
+            None => return true,
+        }
+    }
+    // `--set a.b=…` makes the mappings on its way: one at a wiped place brings it back; one
+    // that ends where the defaults hold a mapping wipes it.
+    for p in &marked.parameters {
+        let keys: Vec<String> = p.name.split('.').map(str::to_string).collect();
+        if (1..keys.len()).any(|n| wiped.contains(&keys[..n].to_vec())) {
+            return true;
+        }
+        let at = keys.iter().try_fold(defaults, |v, key| v.get(key));
+        if matches!(at, Some(Value::Object(_))) {
+            wiped.push(keys);
+        }
+    }
+    false
+}
+
 /// The part of a marked layer that holds one of its markers (ids `markers`): each mapping kept
 /// with only the keys that lead to one, each list that holds one kept whole (helm replaces a list of a layer above,
 /// it never merges it), every other value dropped. `None` when no marker is left.
@@ -246,6 +317,11 @@ fn in_place_fits(repo: &Repo, cell: &Cell, findings: &[Finding]) -> bool {
     {
         return false;
     }
+    // `--set list[0].key=…` edits a list the defaults layer holds (a user layer), where helm
+    // would build a new one: only the copy's defaults are out of its reach.
+    if cell.parameters.iter().any(|p| p.name.contains('[')) {
+        return false;
+    }
     if exists(".helmignore") {
         let Ok(text) = repo.read_to_string(&format!("{chart}/.helmignore"), 1 << 20) else {
             return false;
@@ -292,55 +368,43 @@ fn in_place_fits(repo: &Repo, cell: &Cell, findings: &[Finding]) -> bool {
 const MAX_SCANNED_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Whether anything the chart of `cell` renders from could read its `appVersion`: a file of
-/// its `templates/` folder or its `values.yaml` (template text a `tpl` evaluates), or a values
-/// layer of the cell, that names it in any case (`.Chart.AppVersion`, or the `appVersion` key
-/// of `.Chart` turned into YAML). True when that cannot be read.
+/// the chart (a template, a file `tpl` or `.Files` reads, its `values.yaml`), walked as helm
+/// reads it, or a values layer of the cell, that names it in any case (`.Chart.AppVersion`,
+/// or the `appVersion` key of `.Chart` turned into YAML). True when that cannot be read.
 fn reads_app_version(repo: &Repo, cell: &Cell) -> bool {
-    let chart = &cell.chart;
-    let Ok(mut files) = repo.glob(&format!("{chart}/templates/**")) else {
+    const NEEDLE: &str = "appversion";
+    if imagegate_render::chart_mentions(repo, &cell.chart, NEEDLE, MAX_SCANNED_BYTES) {
         return true;
-    };
-    files.push(format!("{chart}/values.yaml"));
-    files.extend(
-        cell.value_files
-            .iter()
-            .filter(|v| v.present)
-            .map(|v| v.path.clone()),
-    );
-    let mut budget = MAX_SCANNED_BYTES;
-    for file in files {
-        match repo.read_to_string(&file, budget) {
-            Ok(text) => {
-                if text.to_ascii_lowercase().contains("appversion") {
-                    return true;
-                }
-                budget = budget.saturating_sub(text.len() as u64);
-            }
-            Err(_) if file.ends_with("/values.yaml") => {}
-            Err(_) => return true,
-        }
     }
-    cell.inline_values
+    let mentions = |text: &str| text.to_ascii_lowercase().contains(NEEDLE);
+    cell.value_files.iter().filter(|v| v.present).any(|v| {
+        repo.read_to_string(&v.path, MAX_SCANNED_BYTES)
+            .map_or(true, |t| mentions(&t))
+    }) || cell
+        .inline_values
         .as_ref()
-        .is_some_and(|i| i.text.to_ascii_lowercase().contains("appversion"))
+        .is_some_and(|i| mentions(&i.text))
+        || cell.parameters.iter().any(|p| mentions(&p.value))
 }
 
 /// Whether `.helmignore` line `line` can leave the chart's `values.yaml` out, as helm reads
 /// the file: a pattern without a `/` inside is matched against each name (`*`, `?` and
 /// classes as Go's `filepath.Match`), a folder pattern (`name/`) matches folders only, a
-/// pattern with a `/` inside matches a path below the chart's root folder, and a `!` pattern
-/// only brings files back. A pattern this cannot read (a `**`, a malformed class) is taken to
-/// match.
+/// pattern with a `/` inside matches a path below the chart's root folder. A `!` pattern makes
+/// helm leave out every file it does *not* match, so it is taken to match; so is a pattern
+/// this cannot read (a `**`, a malformed class).
 fn may_ignore_values(line: &str) -> bool {
-    if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
+    if line.is_empty() || line.starts_with('#') {
         return false;
+    }
+    if line.starts_with('!') || line.len() > 1024 {
+        return true;
     }
     if line.ends_with('/') {
         return false;
     }
     let pattern = line.strip_prefix('/').unwrap_or(line);
-    // Each `*` tries every split of the name: a bounded number keeps the match bounded.
-    if pattern.contains("**") || pattern.matches('*').count() > 8 || pattern.len() > 1024 {
+    if pattern.contains("**") {
         return true;
     }
     if pattern.contains('/') {
@@ -349,72 +413,106 @@ fn may_ignore_values(line: &str) -> bool {
     glob_match(pattern.as_bytes(), b"values.yaml").unwrap_or(true)
 }
 
-/// Go's `filepath.Match` on one name: `*` any run of bytes, `?` one byte, `[…]` a class
-/// (`^` or `!` negates it, `a-z` ranges, `\` escapes). `None` for a malformed pattern.
+/// One element of a `filepath.Match` pattern.
+enum Glob {
+    /// `*`: any run of bytes.
+    Star,
+    /// `?`, a literal or a class: one byte it accepts.
+    One(Box<dyn Fn(u8) -> bool>),
+}
+
+/// Go's `filepath.Match` on one name: `*` any run of bytes, `?` one byte, `[…]` a class (`^`
+/// negates it; `!` is a byte like any other), `a-z` ranges, `\` escapes. `None` for a
+/// malformed pattern. Linear in the name for each star, never exponential.
 fn glob_match(p: &[u8], name: &[u8]) -> Option<bool> {
-    match p.split_first() {
-        None => Some(name.is_empty()),
-        Some((b'*', rest)) => {
-            for skip in 0..=name.len() {
-                if glob_match(rest, &name[skip..])? {
-                    return Some(true);
-                }
+    let mut globs: Vec<Glob> = Vec::new();
+    let mut i = 0;
+    while i < p.len() {
+        match p[i] {
+            b'*' => {
+                globs.push(Glob::Star);
+                i += 1;
             }
-            Some(false)
-        }
-        Some((b'?', rest)) => match name.split_first() {
-            Some((_, tail)) => glob_match(rest, tail),
-            None => Some(false),
-        },
-        Some((b'[', rest)) => {
-            let (negate, mut rest) = match rest.first() {
-                Some(b'^' | b'!') => (true, &rest[1..]),
-                _ => (false, rest),
-            };
-            let Some((&c, tail)) = name.split_first() else {
-                return Some(false);
-            };
-            let mut hit = false;
-            let mut first = true;
-            loop {
-                match rest.split_first() {
-                    None => return None,
-                    Some((b']', after)) if !first => {
-                        rest = after;
+            b'?' => {
+                globs.push(Glob::One(Box::new(|_| true)));
+                i += 1;
+            }
+            b'\\' => {
+                let c = *p.get(i + 1)?;
+                globs.push(Glob::One(Box::new(move |b| b == c)));
+                i += 2;
+            }
+            b'[' => {
+                i += 1;
+                let negate = p.get(i) == Some(&b'^');
+                if negate {
+                    i += 1;
+                }
+                let mut ranges: Vec<(u8, u8)> = Vec::new();
+                let mut first = true;
+                loop {
+                    let c = *p.get(i)?;
+                    if c == b']' && !first {
+                        i += 1;
                         break;
                     }
-                    Some((&lo, after)) => {
-                        let (lo, after) = if lo == b'\\' {
-                            let (&e, a) = after.split_first()?;
-                            (e, a)
+                    first = false;
+                    let lo = if c == b'\\' {
+                        i += 1;
+                        *p.get(i)?
+                    } else {
+                        c
+                    };
+                    i += 1;
+                    let hi = if p.get(i) == Some(&b'-') && p.get(i + 1).is_some_and(|c| *c != b']')
+                    {
+                        let h = if p[i + 1] == b'\\' {
+                            i += 1;
+                            *p.get(i + 1)?
                         } else {
-                            (lo, after)
+                            p[i + 1]
                         };
-                        let (hi, after) = match after {
-                            [b'-', h, a @ ..] if *h != b']' => (*h, a),
-                            _ => (lo, after),
-                        };
-                        hit |= lo <= c && c <= hi;
-                        rest = after;
-                    }
+                        i += 2;
+                        h
+                    } else {
+                        lo
+                    };
+                    ranges.push((lo, hi));
                 }
-                first = false;
+                globs.push(Glob::One(Box::new(move |b| {
+                    ranges.iter().any(|(lo, hi)| *lo <= b && b <= *hi) != negate
+                })));
             }
-            if hit == negate {
-                return Some(false);
+            c => {
+                globs.push(Glob::One(Box::new(move |b| b == c)));
+                i += 1;
             }
-            glob_match(rest, tail)
         }
-        Some((b'\\', rest)) => match (rest.split_first(), name.split_first()) {
-            (Some((e, rest)), Some((c, tail))) if e == c => glob_match(rest, tail),
-            (Some(_), _) => Some(false),
-            (None, _) => None,
-        },
-        Some((c, rest)) => match name.split_first() {
-            Some((n, tail)) if n == c => glob_match(rest, tail),
-            _ => Some(false),
-        },
     }
+    // Matching with the last star as the only backtracking point.
+    let (mut g, mut n) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while n < name.len() {
+        match globs.get(g) {
+            Some(Glob::Star) => {
+                star = Some((g, n));
+                g += 1;
+            }
+            Some(Glob::One(accepts)) if accepts(name[n]) => {
+                g += 1;
+                n += 1;
+            }
+            _ => match star {
+                Some((sg, sn)) => {
+                    g = sg + 1;
+                    n = sn + 1;
+                    star = Some((sg, sn + 1));
+                }
+                None => return Some(false),
+            },
+        }
+    }
+    Some(globs[g..].iter().all(|x| matches!(x, Glob::Star)))
 }
 
 /// A site's place in its render, stable across the real and the marked render (object names
@@ -508,13 +606,15 @@ impl Trace {
         let mut markers = Markers::new();
         let mut marked = cell.clone();
         marked.value_files.clear();
+        let mut overlay = None;
         let defaults = format!("{}/values.yaml", cell.chart);
         if let Ok(text) = repo.read_to_string(&defaults, MAX_VALUES_BYTES) {
             let from = markers.len();
             let json =
                 markers.mark_values(&defaults, LayerKind::ChartDefault, &[], &text, selection)?;
             let value: serde_json::Value = serde_json::from_str(&json).ok()?;
-            if let Some(overlay) = only_marked(value, &(from..markers.len())) {
+            overlay = only_marked(value, &(from..markers.len()));
+            if let Some(overlay) = &overlay {
                 marked.value_texts.push(overlay.to_string());
             }
         }
@@ -526,6 +626,11 @@ impl Trace {
             marked.value_texts.push(json);
         }
         mark_argocd_inputs(repo, &mut marked, None, &mut markers, selection).ok()?;
+        if let Some(overlay) = &overlay {
+            if replaces_a_marked_map(overlay, &marked.value_texts[1..], &marked) {
+                return None;
+            }
+        }
         let key = rerender.key.map(|k| k.variant(&marked));
         let keys = [key.ok_or_else(|| "the cell has no cache key".to_string())];
         let cache = rerender.cache.map(|cache| CacheUse { cache, keys: &keys });
@@ -1130,22 +1235,25 @@ mod in_place_tests {
             "values\\.yaml",
             "[a-z]alues.yaml",
             "[unterminated",
-            "*a*a*a*a*a*a*a*a*a*",
+            "[!v]alues.yaml",
+            "!values.yaml",
+            "![^v]*",
+            "*?*?*?*?*a*l*",
         ] {
             assert!(may_ignore_values(line), "{line}");
         }
         for line in [
             "",
             "# values.yaml",
-            "!values.yaml",
             "values.yaml/",
             ".git/",
             "*.swp",
             "values.ci.yaml",
             "templates/values.yaml",
             "*.orig",
-            "[!v]alues.yaml",
+            "[^v]alues.yaml",
             "[a-u]alues.yaml",
+            "*?*?*?*?*?*?*?*?*?*?*?*?*?*?q",
             "values.yml",
         ] {
             assert!(!may_ignore_values(line), "{line}");
@@ -1154,7 +1262,14 @@ mod in_place_tests {
 
     #[test]
     fn a_glob_with_many_stars_ends_quickly() {
-        let pattern = "*a".repeat(8) + "*";
-        assert_eq!(glob_match(pattern.as_bytes(), b"values.yaml"), Some(false));
+        let pattern = "*?".repeat(500) + "q";
+        let started = std::time::Instant::now();
+        for _ in 0..1000 {
+            assert_eq!(glob_match(pattern.as_bytes(), b"values.yaml"), Some(false));
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        assert_eq!(glob_match(b"v*l*s.y*l", b"values.yaml"), Some(true));
+        assert_eq!(glob_match(b"*.yaml", b"values.yaml"), Some(true));
+        assert_eq!(glob_match(b"*.yml", b"values.yaml"), Some(false));
     }
 }

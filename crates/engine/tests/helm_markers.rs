@@ -212,7 +212,8 @@ spec:
 /// a digest set to `null` and a default emptied, a map replaced by `null`, a list of the
 /// defaults replaced, an empty list filled, a key the defaults leave `null` set, an anchor and
 /// a merge key, template text a `tpl` evaluates, and a `.helmignore` that leaves other files
-/// out.
+/// out; and a cell the render in place cannot show (a mapping wiped, then put back), which it
+/// leaves to the copy.
 #[test]
 fn the_marker_render_in_place_merges_every_layer_over_the_defaults_as_the_copy_does() {
     let dir = tempfile::tempdir().unwrap();
@@ -232,8 +233,13 @@ fn the_marker_render_in_place_merges_every_layer_over_the_defaults_as_the_copy_d
         ),
         (
             "imagegate.yaml",
-            "version: 1\nenvironments:\n  - name: dev\n  - name: prod\ncomponents:\n  - name: web\n    chart: charts/web\nvalueStacks:\n  environment: [\"values/{env}.yaml\"]\nmissingValueFiles: skip\n",
+            "version: 1\nenvironments:\n  - name: dev\n  - name: prod\n  - name: stage\ncomponents:\n  - name: web\n    chart: charts/web\nvalueStacks:\n  environment: [\"values/{env}.yaml\", \"values/{env}-late.yaml\"]\nmissingValueFiles: skip\n",
         ),
+        // A layer that wipes the image mapping and one that puts a mapping back: helm merges
+        // the layers first, so the defaults' repository and tag come back from the defaults,
+        // which only the copy has marked.
+        ("values/stage.yaml", "image: null\n"),
+        ("values/stage-late.yaml", "image:\n  pullPolicy: Always\n"),
     ];
     for (path, text) in files {
         let p = dir.path().join(path);
@@ -242,7 +248,8 @@ fn the_marker_render_in_place_merges_every_layer_over_the_defaults_as_the_copy_d
     }
     let before = tree(dir.path());
     let (compared, in_place) = compare(&dir.path().join("imagegate.yaml"));
-    assert_eq!((compared, in_place), (2, 2));
+    // The stage cell is rendered from the copy.
+    assert_eq!((compared, in_place), (3, 2));
     // The render in place reads the chart where it is and writes nothing into it.
     assert_eq!(tree(dir.path()), before);
 }

@@ -106,6 +106,35 @@ pub(crate) fn refusal(repo: &Repo, chart_rel: &str) -> Option<String> {
     }
 }
 
+/// Whether any file of chart folder `chart_rel` of `repo`, walked as helm reads the chart
+/// (links followed inside the repository), holds `needle` in any case (ASCII), but its own
+/// `Chart.yaml`: templates see that as `.Chart`, never as text (it is not one of `.Files`). At most
+/// `max_bytes` of it are read; a chart larger than that, or one that cannot be walked or read,
+/// is taken to hold it.
+pub fn chart_mentions(repo: &Repo, chart_rel: &str, needle: &str, max_bytes: u64) -> bool {
+    let Ok(Some(chart)) = repo.resolve(chart_rel) else {
+        return true;
+    };
+    let needle = needle.to_ascii_lowercase();
+    let mut left = max_bytes;
+    let mut found = false;
+    let walked = walk(repo, chart_rel, &chart, |entry, rel| {
+        if found || !entry.file_type().is_file() || rel == Path::new("Chart.yaml") {
+            return Ok(());
+        }
+        let bytes = std::fs::read(entry.path()).map_err(|e| e.to_string())?;
+        left = left
+            .checked_sub(bytes.len() as u64)
+            .ok_or_else(|| "the chart is larger than the scan reads".to_string())?;
+        found = bytes
+            .to_ascii_lowercase()
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes());
+        Ok(())
+    });
+    found || walked.is_err()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +149,39 @@ mod tests {
         std::fs::write(dir.path().join(".git/config"), "token\n").unwrap();
         let repo = Repo::open(dir.path()).unwrap();
         (dir, repo)
+    }
+
+    #[test]
+    fn a_word_anywhere_in_the_chart_is_found_through_links_and_odd_folder_names() {
+        let (dir, repo) = repo();
+        std::fs::write(
+            dir.path().join("charts/web/Chart.yaml"),
+            "name: web\nappVersion: 1.0\n",
+        )
+        .unwrap();
+        assert!(!chart_mentions(&repo, "charts/web", "appVersion", 1 << 20));
+        // In a folder the chart links to, and in any case.
+        std::fs::create_dir_all(dir.path().join("shared")).unwrap();
+        std::fs::write(
+            dir.path().join("shared/_l.tpl"),
+            "{{ .Chart.APPVERSION }}\n",
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(
+            "../../../shared",
+            dir.path().join("charts/web/templates/lib"),
+        )
+        .unwrap();
+        assert!(chart_mentions(&repo, "charts/web", "appversion", 1 << 20));
+        // A file outside `templates/` (read with `.Files`), in a folder named like a glob.
+        std::fs::create_dir_all(dir.path().join("charts/w[1]/files")).unwrap();
+        std::fs::write(dir.path().join("charts/w[1]/Chart.yaml"), "name: w\n").unwrap();
+        assert!(!chart_mentions(&repo, "charts/w[1]", "appversion", 1 << 20));
+        std::fs::write(dir.path().join("charts/w[1]/files/x.tpl"), "appVersion\n").unwrap();
+        assert!(chart_mentions(&repo, "charts/w[1]", "appversion", 1 << 20));
+        // What cannot be read whole is taken to hold it.
+        assert!(chart_mentions(&repo, "charts/web", "nowhere", 4));
+        assert!(chart_mentions(&repo, "charts/missing", "nowhere", 1 << 20));
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub use cache::{
     cell_keys, chart_digest, CacheError, CacheKey, RenderCache, TrimStats, CACHE_FORMAT,
     DEFAULT_MAX_BYTES,
 };
+pub use chart::chart_mentions;
 pub use gotemplate::HelmGoTemplates;
 pub use helm::{Helm, HelmError};
 pub use helm_error::{error_site, ErrorSite};
