@@ -212,7 +212,8 @@ fn run_watched(
         Sink::new(stderr, 1024 * 1024),
     ];
     let mut chunk = vec![0u8; 64 * 1024];
-    let deadline = start + timeout;
+    // A deadline past what an `Instant` holds is no deadline (a `--timeout` of centuries).
+    let deadline = start.checked_add(timeout);
     // When SIGTERM was sent (at the deadline) and SIGKILL is due.
     let mut kill_at: Option<Instant> = None;
     let mut killed = false;
@@ -227,7 +228,8 @@ fn run_watched(
                 status = Some(s);
                 // The leader is gone; make sure nothing it started lingers holding the pipes.
                 signal_group(pgid, Signal::SIGKILL);
-                drain_until = Some(Instant::now().max(deadline) + GRACE);
+                let now = Instant::now();
+                drain_until = Some(deadline.map_or(now, |d| d.max(now)) + GRACE);
             }
         }
         if sinks.iter().all(|s| s.done) && status.is_some() {
@@ -243,12 +245,12 @@ fn run_watched(
                 Some(until) => until,
                 None => now,
             },
-            (false, None) if now >= deadline => {
+            (false, None) if deadline.is_some_and(|d| now >= d) => {
                 signal_group(pgid, Signal::SIGTERM);
                 kill_at = Some(now + GRACE);
                 now + GRACE
             }
-            (false, None) => deadline,
+            (false, None) => deadline.unwrap_or(now + Duration::from_secs(3600)),
             (false, Some(at)) if now >= at && !killed => {
                 signal_group(pgid, Signal::SIGKILL);
                 killed = true;

@@ -179,6 +179,16 @@ pub struct HelmArgs {
 /// mounted with it) and the close after it writes the new ones out (`auto_da_alloc`).
 fn memory_file(text: &str) -> Option<std::os::fd::OwnedFd> {
     use std::io::Write;
+    // helm, a child in imagegate's pid namespace, opens the file by imagegate's pid: only when
+    // the `/proc` mounted here is that namespace's does the path name this file.
+    static OWN_PROC: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let own = *OWN_PROC.get_or_init(|| {
+        std::fs::read_link("/proc/self")
+            .is_ok_and(|p| p.as_os_str() == std::process::id().to_string().as_str())
+    });
+    if !own {
+        return None;
+    }
     let fd = nix::sys::memfd::memfd_create(
         c"imagegate-values",
         nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC,
