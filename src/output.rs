@@ -60,11 +60,12 @@ impl<W: Write> Write for Unpiped<W> {
 }
 
 /// Fails when imagegate was started with standard output closed. The Rust runtime reopens a
-/// closed standard descriptor on `/dev/null` (read-write) before `main`, so the report would be
-/// written nowhere and the run would still exit 0 or 1: a verdict nobody can read must not look
-/// like one. A shell's `> /dev/null` opens it write-only, which is a choice, and is left alone.
+/// closed standard descriptor on `/dev/null` before `main`, so the report would be written
+/// nowhere and the run would still exit 0 or 1: a verdict nobody can read must not look like
+/// one. Standard output sent to `/dev/null` on purpose (a shell's `> /dev/null`, Python's
+/// `subprocess.DEVNULL`, which opens it read-write) is a choice, and is left alone.
 pub fn require_stdout() -> Result<(), crate::Fatal> {
-    if stdout_was_closed() {
+    if STDOUT_CLOSED_AT_START.load(std::sync::atomic::Ordering::Relaxed) {
         return Err(crate::Fatal(
             "standard output is closed: the report would be lost\n  hint: redirect it to a file or /dev/null, or write the reports with --output FORMAT=FILE".into(),
         ));
@@ -72,20 +73,30 @@ pub fn require_stdout() -> Result<(), crate::Fatal> {
     Ok(())
 }
 
-/// Linux: fd 1 is `/dev/null` opened read-write (what the runtime does for a closed fd).
-fn stdout_was_closed() -> bool {
-    let is_null = std::fs::read_link("/proc/self/fd/1").is_ok_and(|p| p == Path::new("/dev/null"));
-    if !is_null {
-        return false;
+/// Set before the Rust runtime starts when descriptor 1 was not open.
+static STDOUT_CLOSED_AT_START: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Runs from `.init_array`, before the Rust runtime reopens closed standard descriptors on
+/// `/dev/null` (it does so in `main`'s start-up, after every constructor): only then can a
+/// closed stdout be told from one sent to `/dev/null` on purpose. Without `/proc` nothing is
+/// known and nothing is set.
+extern "C" fn note_a_closed_stdout() {
+    let fds = Path::new("/proc/self/fd");
+    if fds.is_dir()
+        && std::fs::symlink_metadata(fds.join("1"))
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+    {
+        STDOUT_CLOSED_AT_START.store(true, std::sync::atomic::Ordering::Relaxed);
     }
-    let Ok(info) = std::fs::read_to_string("/proc/self/fdinfo/1") else {
-        return false;
-    };
-    info.lines()
-        .find_map(|l| l.strip_prefix("flags:"))
-        .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
-        .is_some_and(|flags| flags & 0o3 == 0o2)
 }
+
+// SAFETY: a function pointer in `.init_array` is called once by the C runtime before `main`,
+// with no arguments it reads; the function only stats a path and stores an atomic.
+#[allow(unsafe_code)]
+#[used]
+#[link_section = ".init_array"]
+static NOTE_A_CLOSED_STDOUT: extern "C" fn() = note_a_closed_stdout;
 
 /// A one-line field from the repository, made safe for a terminal line: controls, newlines and
 /// bidirectional overrides shown as visible escapes (the report formats' own escaper).

@@ -82,4 +82,12 @@ fn a_run_started_with_stdout_closed_is_exit_2_not_a_lost_verdict() {
         .output()
         .unwrap();
     assert_eq!(null.status.code(), Some(0));
+    // Variant: `/dev/null` opened read-write, as Python's `subprocess.DEVNULL` opens it (and as
+    // the runtime reopens a closed descriptor), is a choice too.
+    let null_rw = Command::new("sh")
+        .args(["-c", "exec \"$0\" scan m.yaml 1<>/dev/null", bin])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(null_rw.status.code(), Some(0));
 }
