@@ -6,26 +6,11 @@
 //! Every expectation is what Argo CD's controller renders (Go's `text/template` with its
 //! function map), written by hand from the manifests.
 
+mod real_helm;
 use imagegate_engine::Config;
 use imagegate_fleet::{Cell, ConfigError, Repo};
-use imagegate_render::{Helm, HelmGoTemplates};
-use std::path::{Path, PathBuf};
-
-/// The helm under test: `IMAGEGATE_TEST_HELM`, else the Helm 3 of `cargo xtask helm`; missing
-/// helm fails the test.
-fn helm() -> Helm {
-    let path = std::env::var_os("IMAGEGATE_TEST_HELM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/tools/helm-3.17.3/helm")
-        });
-    assert!(
-        path.is_file(),
-        "no helm at {} (set IMAGEGATE_TEST_HELM or run cargo xtask helm)",
-        path.display()
-    );
-    Helm::at(&path).expect("helm works")
-}
+use imagegate_render::HelmGoTemplates;
+use real_helm::helm;
 
 const CHART: &str = "apiVersion: v2\nname: web\nversion: 0.1.0\n";
 

@@ -4,30 +4,16 @@
 //! verdict and the per-part origins of each must be the same from both renders, including
 //! "hard-coded in the template" (which a run asks the copy to confirm all the same).
 
+mod real_helm;
 use imagegate_decode::PullPolicy;
 use imagegate_engine::pipeline::decode_options;
 use imagegate_engine::provenance::{Rerender, Trace};
 use imagegate_engine::renderer::render_each;
 use imagegate_engine::{Config, HelmRenderer};
 use imagegate_policy::{CellContext, Finding, RuleId, Severity};
-use imagegate_render::{Helm, RenderOptions};
+use imagegate_render::RenderOptions;
+use real_helm::helm;
 use std::path::{Path, PathBuf};
-
-/// The helm under test: `IMAGEGATE_TEST_HELM`, else the Helm 3 of `cargo xtask helm`; missing
-/// helm fails the test.
-fn helm() -> Helm {
-    let path = std::env::var_os("IMAGEGATE_TEST_HELM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/tools/helm-3.17.3/helm")
-        });
-    assert!(
-        path.is_file(),
-        "no helm at {} (set IMAGEGATE_TEST_HELM or run cargo xtask helm)",
-        path.display()
-    );
-    Helm::at(&path).expect("helm works")
-}
 
 /// One finding of every image rule on each image site of `decoded`.
 fn findings_of(cell: &imagegate_fleet::Cell, decoded: &imagegate_decode::Decoded) -> Vec<Finding> {

@@ -2,23 +2,11 @@
 //! changed by someone else between the plan and the write is not overwritten, and a re-render
 //! that does not show SOURCE's references puts every written file back.
 
+mod real_helm;
 use imagegate_engine::promote::{self, Applied, Request, Tools};
 use imagegate_engine::{Config, HelmRenderer};
-use std::path::{Path, PathBuf};
-
-fn helm_path() -> PathBuf {
-    let p = std::env::var_os("IMAGEGATE_TEST_HELM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/tools/helm-3.17.3/helm")
-        });
-    assert!(
-        p.is_file(),
-        "no helm at {}: set IMAGEGATE_TEST_HELM or run `cargo xtask helm`",
-        p.display()
-    );
-    p
-}
+use real_helm::helm_path;
+use std::path::Path;
 
 fn digest(c: char) -> String {
     format!("sha256:{}", c.to_string().repeat(64))
