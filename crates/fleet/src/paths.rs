@@ -7,19 +7,53 @@
 
 use crate::ConfigError;
 use globset::{GlobBuilder, GlobMatcher};
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Component as PathComponent, Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// Most files a single glob may match (hostile repositories are bounded).
 const MAX_GLOB_MATCHES: usize = 100_000;
 /// Most directory entries a single glob walk may visit.
 const MAX_GLOB_VISITS: usize = 2_000_000;
+/// Most real paths [`Repo::resolve`] remembers (a fleet names a few hundred files).
+const MAX_REMEMBERED: usize = 1 << 16;
+
+/// What walking a path below the root without following links found (see `Repo::plain`).
+enum Plain {
+    /// No component is a symlink: the path is real.
+    Real(PathBuf),
+    /// A component does not exist (and none before it is a symlink).
+    Missing,
+    /// A component is a symlink: the kernel must resolve the path.
+    Link,
+    /// A component could not be looked at (not a folder, no permission).
+    Failed(std::io::Error),
+}
 
 /// The repository under check.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Clones share what [`Repo::resolve`] has found: a fleet names the same values files and
+/// charts for many cells, and resolving a path asks the kernel about every folder of it, from
+/// `/` down (a few hundred calls per cell otherwise).
+#[derive(Debug, Clone)]
 pub struct Repo {
     root: PathBuf,
+    /// Paths below the root none of whose components is a symlink, by normalised relative
+    /// path, with their real path. Only paths found are kept, so a file created later (an
+    /// edit writing a new values file) is found; every answer still passes the `.git` check.
+    /// The repository does not change under a run except by imagegate's own edits, which
+    /// replace files where they are.
+    resolved: Arc<Mutex<HashMap<String, PathBuf>>>,
 }
+
+impl PartialEq for Repo {
+    fn eq(&self, other: &Self) -> bool {
+        self.root == other.root
+    }
+}
+
+impl Eq for Repo {}
 
 impl Repo {
     /// Opens the repository rooted at `root` (resolved to its real path).
@@ -30,7 +64,10 @@ impl Repo {
                 format!("cannot open the repository folder: {e}"),
             )
         })?;
-        Ok(Self { root })
+        Ok(Self {
+            root,
+            resolved: Arc::default(),
+        })
     }
 
     /// The real path of the repository root.
@@ -73,18 +110,31 @@ impl Repo {
     }
 
     /// Resolves `rel` to a real path inside the repository. `Ok(None)` when it does not exist;
-    /// an error when it escapes the repository lexically or through a symlink.
+    /// an error when it escapes the repository lexically or through a symlink, or lies in a
+    /// `.git` folder.
+    ///
+    /// The root is already real, so a path none of whose components below it is a symlink is
+    /// real as it stands: each component is looked at once (`lstat`), from the deepest folder
+    /// this repository has already seen, and only a path through a symlink is resolved by the
+    /// kernel from `/` down.
     pub fn resolve(&self, rel: &str) -> Result<Option<PathBuf>, String> {
         let norm = self.normalise(rel)?;
+        let accept = |real: PathBuf| match self.in_git_dir(&real) {
+            Some(at) => Err(format!(
+                "`{rel}` resolves into the git folder `{at}`, which is git's data, not \
+                 repository content (it holds credentials such as the CI token)"
+            )),
+            None => Ok(Some(real)),
+        };
+        match self.plain(&norm) {
+            Plain::Real(real) => return accept(real),
+            Plain::Missing => return Ok(None),
+            Plain::Failed(e) => return Err(format!("cannot resolve `{rel}`: {e}")),
+            Plain::Link => {}
+        }
         let joined = self.root.join(&norm);
         match joined.canonicalize() {
-            Ok(real) if real.starts_with(&self.root) => match self.in_git_dir(&real) {
-                Some(at) => Err(format!(
-                    "`{rel}` resolves into the git folder `{at}`, which is git's data, not \
-                     repository content (it holds credentials such as the CI token)"
-                )),
-                None => Ok(Some(real)),
-            },
+            Ok(real) if real.starts_with(&self.root) => accept(real),
             Ok(real) => Err(format!(
                 "`{rel}` resolves through a symlink to {}, outside the repository",
                 real.display()
@@ -98,6 +148,38 @@ impl Repo {
             }
             Err(e) => Err(format!("cannot resolve `{rel}`: {e}")),
         }
+    }
+
+    /// `norm` (normalised) walked one component at a time below the root, without following
+    /// anything: its real path when no component is a symlink, and what stopped the walk
+    /// otherwise. Folders and files found real are remembered.
+    fn plain(&self, norm: &str) -> Plain {
+        let parts: Vec<&str> = norm.split('/').collect();
+        let (mut path, mut from) = (self.root.clone(), 0);
+        {
+            let known = self.resolved.lock().unwrap_or_else(|e| e.into_inner());
+            for n in (1..=parts.len()).rev() {
+                if let Some(p) = known.get(&parts[..n].join("/")) {
+                    (path, from) = (p.clone(), n);
+                    break;
+                }
+            }
+        }
+        for n in from..parts.len() {
+            path.push(parts[n]);
+            match std::fs::symlink_metadata(&path) {
+                Ok(m) if m.file_type().is_symlink() => return Plain::Link,
+                Ok(_) => {
+                    let mut known = self.resolved.lock().unwrap_or_else(|e| e.into_inner());
+                    if known.len() < MAX_REMEMBERED {
+                        known.insert(parts[..=n].join("/"), path.clone());
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Plain::Missing,
+                Err(e) => return Plain::Failed(e),
+            }
+        }
+        Plain::Real(path)
     }
 
     /// Whether the real path `real` (inside the root) lies in a `.git` folder (or is one): the
@@ -285,6 +367,77 @@ mod tests {
     }
 
     #[cfg(unix)]
+    #[test]
+    fn remembered_paths_answer_as_the_kernel_does_and_never_turn_a_refusal_into_a_read() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret.yaml"), "a: 1").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        for p in [
+            "v/env/dev/a.yaml",
+            ".git/config",
+            "sub/.Git/x.yaml",
+            "file.yaml",
+        ] {
+            let f = dir.path().join(p);
+            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+            std::fs::write(f, "a: 1").unwrap();
+        }
+        std::os::unix::fs::symlink("env", dir.path().join("v/inner")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("v/out")).unwrap();
+        std::os::unix::fs::symlink("nowhere", dir.path().join("v/dangling.yaml")).unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
+        let clone = repo.clone();
+        let rels = [
+            "v/env/dev/a.yaml",
+            "v/env/dev",
+            "v/env/dev/missing.yaml",
+            "v/missing/deeper/a.yaml",
+            "v/inner/dev/a.yaml",
+            "v/out/secret.yaml",
+            "v/dangling.yaml",
+            "file.yaml/below",
+            ".git",
+            ".git/config",
+            "sub/.Git/x.yaml",
+            "sub/.Git",
+        ];
+        // Each answer three times (the later ones from what was remembered), from the
+        // repository and from a clone, in both orders.
+        let first: Vec<_> = rels.iter().map(|r| repo.resolve(r)).collect();
+        for _ in 0..2 {
+            for (r, want) in rels.iter().rev().zip(first.iter().rev()) {
+                assert_eq!(&clone.resolve(r), want, "{r}");
+                assert_eq!(&repo.resolve(r), want, "{r}");
+            }
+        }
+        let real = |p: &str| Ok(Some(dir.path().join(p).canonicalize().unwrap()));
+        assert_eq!(first[0], real("v/env/dev/a.yaml"));
+        assert_eq!(first[1], real("v/env/dev"));
+        assert_eq!(first[2], Ok(None));
+        assert_eq!(first[3], Ok(None));
+        assert_eq!(first[4], real("v/env/dev/a.yaml"), "a link inside resolves");
+        assert!(first[5].as_ref().unwrap_err().contains("outside"));
+        assert!(first[6]
+            .as_ref()
+            .unwrap_err()
+            .contains("symlink to nowhere"));
+        assert!(first[7].as_ref().unwrap_err().contains("cannot resolve"));
+        for (n, r) in [
+            (8, ".git"),
+            (9, ".git/config"),
+            (10, "sub/.Git/x.yaml"),
+            (11, "sub/.Git"),
+        ] {
+            assert!(first[n].as_ref().unwrap_err().contains("git folder"), "{r}");
+        }
+        // A miss is not remembered: a file made after it is found.
+        std::fs::write(dir.path().join("v/env/dev/missing.yaml"), "a: 1").unwrap();
+        assert_eq!(
+            repo.resolve("v/env/dev/missing.yaml"),
+            real("v/env/dev/missing.yaml")
+        );
+    }
+
     #[test]
     fn git_folders_are_not_repository_content() {
         let dir = tempfile::tempdir().unwrap();
