@@ -207,6 +207,9 @@ pub struct RenderCache {
     hits: AtomicUsize,
     write_errors: AtomicUsize,
     first_write_error: Mutex<Option<String>>,
+    /// Fan-out folders this cache has made (or found) and checked: a `put` into one only
+    /// checks it is not a link since, instead of making it again.
+    ready: Mutex<std::collections::HashSet<PathBuf>>,
 }
 
 impl RenderCache {
@@ -252,6 +255,7 @@ impl RenderCache {
             hits: AtomicUsize::new(0),
             write_errors: AtomicUsize::new(0),
             first_write_error: Mutex::new(None),
+            ready: Mutex::default(),
         })
     }
 
@@ -347,15 +351,26 @@ impl RenderCache {
     ) -> Result<(), CacheError> {
         let path = self.path_of(key);
         let dir = path.parent().unwrap_or(&self.root);
-        no_link(dir)?;
-        std::fs::create_dir_all(dir).map_err(|e| CacheError::new(dir, e))?;
-        // Created just now or earlier: either way never written through a link.
-        no_link(dir)?;
-        let bytes = encode(key, result);
+        let ready = |dir: &Path| -> Result<(), CacheError> {
+            no_link(dir)?;
+            std::fs::create_dir_all(dir).map_err(|e| CacheError::new(dir, e))?;
+            // Created just now or earlier: either way never written through a link.
+            no_link(dir)?;
+            let mut known = self.ready.lock().unwrap_or_else(|e| e.into_inner());
+            known.insert(dir.to_path_buf());
+            Ok(())
+        };
+        // A folder made sure of before is looked at again (never written through a link made
+        // since), but not made again.
+        let known = (self.ready.lock().unwrap_or_else(|e| e.into_inner())).contains(dir);
+        if !known || no_link(dir)?.is_none() {
+            ready(dir)?;
+        }
         let mut tmp = tempfile::Builder::new()
             .prefix(".tmp-")
             .tempfile_in(dir)
             .map_err(|e| CacheError::new(dir, e))?;
+        let bytes = encode(key, result);
         tmp.write_all(&bytes)
             .map_err(|e| CacheError::new(tmp.path(), e))?;
         // A rename replaces a link at `path` itself; it never writes where the link leads.

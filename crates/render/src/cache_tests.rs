@@ -693,3 +693,48 @@ fn values_given_as_text_are_part_of_the_key_and_of_its_variants() {
     // A chart that calls the clock keeps its variants from being stored.
     assert_eq!(own.variant(&variants[1]).reusable(), own.reusable());
 }
+
+/// A fan-out folder the cache made earlier in the run and that is then replaced by a link, or
+/// removed: the next `put` into it is refused, or makes it again.
+#[test]
+fn a_fan_out_folder_changed_after_a_put_is_checked_again() {
+    use std::os::unix::fs::symlink;
+    let elsewhere = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = RenderCache::open(dir.path(), 1 << 20).unwrap();
+    let mut hash = [7; 32];
+    hash[31] = 8;
+    let (a, b) = (
+        key(7),
+        CacheKey {
+            hash,
+            reusable: true,
+        },
+    );
+    let fan = cache.dir().join(&a.hex()[..2]);
+    assert_eq!(
+        &b.hex()[..2],
+        &a.hex()[..2],
+        "both keys share a fan-out folder"
+    );
+
+    cache.put(&a, &rendered("image: a@sha256:0\n"));
+    assert_eq!(cache.write_errors().0, 0);
+    fs::remove_dir_all(&fan).unwrap();
+    cache.put(&b, &rendered("image: b@sha256:0\n"));
+    assert_eq!(cache.write_errors().0, 0, "a removed folder is made again");
+    assert_eq!(
+        stdout_of(cache.get(&b, ANY)).as_deref(),
+        Some("image: b@sha256:0\n")
+    );
+
+    fs::remove_dir_all(&fan).unwrap();
+    symlink(elsewhere.path(), &fan).unwrap();
+    cache.put(&a, &rendered("image: a@sha256:0\n"));
+    assert_eq!(
+        cache.write_errors().0,
+        1,
+        "the write through the link is refused"
+    );
+    assert_eq!(fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+}
