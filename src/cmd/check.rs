@@ -6,26 +6,42 @@ use crate::output::Outputs;
 use anyhow::Result;
 use imagegate_engine::config::OneChart;
 use imagegate_engine::Config;
+use std::path::Path;
 
 pub fn run(args: CheckArgs) -> Result<u8> {
     let outputs = Outputs::parse(&args.output)?;
     let shard = crate::shard::parse(args.fleet.shard.as_deref())?;
-    let cfg = match &args.chart {
-        Some(chart) => Config::one_chart(&OneChart {
-            chart,
-            values: &args.values,
-            environment: args.matrix.envs.first().map_or("default", String::as_str),
-            release: &args.release,
-            namespace: &args.namespace,
-            kube_version: &args.kube_version,
-        })?,
-        None => super::load_config(
-            &super::config_path(&args.matrix.config)?,
-            args.helm.helm.as_deref(),
-        )?,
+    /// Where the matrix comes from.
+    enum Source<'a> {
+        Chart(&'a std::path::PathBuf),
+        File(std::path::PathBuf),
+    }
+    let source = match &args.chart {
+        Some(chart) => Source::Chart(chart),
+        None => Source::File(super::config_path(&args.matrix.config)?),
     };
+    // The repository is the configuration file's folder (the current one for `--chart`).
+    let root = match &source {
+        Source::File(path) => path.parent().filter(|p| !p.as_os_str().is_empty()),
+        Source::Chart(_) => None,
+    }
+    .unwrap_or(Path::new("."));
+    let (cfg, mut cells, helm) = super::located_meanwhile(args.helm.helm.as_deref(), root, || {
+        let cfg = match &source {
+            Source::Chart(chart) => Config::one_chart(&OneChart {
+                chart,
+                values: &args.values,
+                environment: args.matrix.envs.first().map_or("default", String::as_str),
+                release: &args.release,
+                namespace: &args.namespace,
+                kube_version: &args.kube_version,
+            })?,
+            Source::File(path) => super::load_config(path, args.helm.helm.as_deref())?,
+        };
+        let cells = super::select_cells(&cfg, &args.matrix)?;
+        Ok((cfg, cells))
+    })?;
     let outputs = outputs.relative_to(cfg.repo.root());
-    let mut cells = super::select_cells(&cfg, &args.matrix)?;
     // One chart is not a fleet: nothing there can be unused or drifted.
     let coverage = match shard {
         Some(s) => {
@@ -55,6 +71,7 @@ pub fn run(args: CheckArgs) -> Result<u8> {
         &cfg,
         &cells,
         &args.helm,
+        &helm,
         plan,
         &observer,
         remote

@@ -114,21 +114,23 @@ pub fn run_fleet(
     plan: crate::fleet::Plan,
     observer: &dyn imagegate_engine::Observer,
 ) -> Result<crate::fleet::Run> {
-    run_fleet_with(cfg, cells, args, plan, observer, None)
+    let helm = imagegate_render::Helm::locate(args.helm.as_deref(), cfg.repo.root())
+        .map_err(|e| Fatal(e.to_string()))?;
+    run_fleet_with(cfg, cells, args, &helm, plan, observer, None)
 }
 
-/// [`run_fleet`], asking `remote` about pinned images (`check --registry`).
+/// [`run_fleet`] with `helm` already located, asking `remote` about pinned images
+/// (`check --registry`).
 pub fn run_fleet_with(
     cfg: &Config,
     cells: &[Cell],
     args: &HelmArgs,
+    helm: &imagegate_render::Helm,
     plan: crate::fleet::Plan,
     observer: &dyn imagegate_engine::Observer,
     remote: Option<&dyn imagegate_engine::pipeline::RemoteLookup>,
 ) -> Result<crate::fleet::Run> {
-    let helm = imagegate_render::Helm::locate(args.helm.as_deref(), cfg.repo.root())
-        .map_err(|e| Fatal(e.to_string()))?;
-    let renderer = imagegate_engine::HelmRenderer::new(&helm);
+    let renderer = imagegate_engine::HelmRenderer::new(helm);
     let ctx = crate::fleet::Context::new(
         cfg,
         &renderer,
@@ -138,4 +140,37 @@ pub fn run_fleet_with(
     )?;
     let ctx = crate::fleet::Context { remote, ..ctx };
     crate::fleet::run(&ctx, cells, plan)
+}
+
+/// `work` (loading the configuration and its matrix) with helm located meanwhile on another
+/// thread: asking helm its version is a process start as long as a small chart's render,
+/// and it needs nothing of the configuration but the repository root, `root` (the folder of the
+/// configuration file). A helm inside that root is refused before it runs, as always; if the
+/// configuration's repository turns out to be another folder, helm is located again for it.
+pub fn located_meanwhile<T>(
+    explicit: Option<&Path>,
+    root: &Path,
+    work: impl FnOnce() -> Result<(Config, T)>,
+) -> Result<(Config, T, imagegate_render::Helm)> {
+    let (loaded, probed) = std::thread::scope(|s| {
+        let probe = std::thread::Builder::new()
+            .name("helm-version".into())
+            .spawn_scoped(s, || {
+                let real = root.canonicalize().ok()?;
+                Some((imagegate_render::Helm::locate(explicit, &real), real))
+            });
+        let loaded = work();
+        let probed = match probe {
+            Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            Err(_) => None,
+        };
+        (loaded, probed)
+    });
+    let (cfg, rest) = loaded?;
+    let helm = match probed {
+        Some((helm, real)) if real == cfg.repo.root() => helm,
+        _ => imagegate_render::Helm::locate(explicit, cfg.repo.root()),
+    }
+    .map_err(|e| Fatal(e.to_string()))?;
+    Ok((cfg, rest, helm))
 }
