@@ -20,12 +20,11 @@ pub fn run(args: CheckArgs) -> Result<u8> {
         Some(chart) => Source::Chart(chart),
         None => Source::File(super::config_path(&args.matrix.config)?),
     };
-    // The repository is the configuration file's folder (the current one for `--chart`).
+    // The repository is the configuration file's (the current folder for `--chart`).
     let root = match &source {
-        Source::File(path) => path.parent().filter(|p| !p.as_os_str().is_empty()),
-        Source::Chart(_) => None,
-    }
-    .unwrap_or(Path::new("."));
+        Source::File(path) => imagegate_engine::config::repository_root(path),
+        Source::Chart(_) => Path::new("."),
+    };
     let (cfg, mut cells, helm) = super::located_meanwhile(args.helm.helm.as_deref(), root, || {
         let cfg = match &source {
             Source::Chart(chart) => Config::one_chart(&OneChart {

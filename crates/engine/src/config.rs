@@ -454,8 +454,9 @@ fn open_questions(file: &str, root: &Node, model: &ConfigFile) -> Result<(), Con
         )))
 }
 
-/// The repository root of the configuration at `path`: the folder holding it.
-fn repository_root(path: &Path) -> &Path {
+/// The repository root of the configuration at `path`: the folder holding it (the current
+/// folder for a bare file name).
+pub fn repository_root(path: &Path) -> &Path {
     path.parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."))

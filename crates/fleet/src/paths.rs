@@ -154,25 +154,30 @@ impl Repo {
     /// anything: its real path when no component is a symlink, and what stopped the walk
     /// otherwise. Folders and files found real are remembered.
     fn plain(&self, norm: &str) -> Plain {
-        let parts: Vec<&str> = norm.split('/').collect();
+        // Where each component of `norm` ends, so that `&norm[..end]` is a folder or the path.
+        let ends: Vec<usize> = norm
+            .match_indices('/')
+            .map(|(i, _)| i)
+            .chain([norm.len()])
+            .collect();
         let (mut path, mut from) = (self.root.clone(), 0);
         {
             let known = self.resolved.lock().unwrap_or_else(|e| e.into_inner());
-            for n in (1..=parts.len()).rev() {
-                if let Some(p) = known.get(&parts[..n].join("/")) {
-                    (path, from) = (p.clone(), n);
-                    break;
-                }
+            let mut deepest = ends.iter().enumerate().rev();
+            if let Some((n, p)) = deepest.find_map(|(n, &end)| Some((n, known.get(&norm[..end])?)))
+            {
+                (path, from) = (p.clone(), n + 1);
             }
         }
-        for n in from..parts.len() {
-            path.push(parts[n]);
+        for n in from..ends.len() {
+            let (start, end) = (if n == 0 { 0 } else { ends[n - 1] + 1 }, ends[n]);
+            path.push(&norm[start..end]);
             match std::fs::symlink_metadata(&path) {
                 Ok(m) if m.file_type().is_symlink() => return Plain::Link,
                 Ok(_) => {
                     let mut known = self.resolved.lock().unwrap_or_else(|e| e.into_inner());
                     if known.len() < MAX_REMEMBERED {
-                        known.insert(parts[..=n].join("/"), path.clone());
+                        known.insert(norm[..end].to_owned(), path.clone());
                     }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Plain::Missing,
