@@ -217,26 +217,34 @@ fn run_watched(
     // When SIGTERM was sent (at the deadline) and SIGKILL is due.
     let mut kill_at: Option<Instant> = None;
     let mut killed = false;
-    let mut status: Option<std::io::Result<std::process::ExitStatus>> = None;
+    // Whether the leader has exited. It is reaped only after the group's last signal: until
+    // then its zombie holds the group id, so no signal of ours can reach another process that
+    // was given the same id as a new group.
+    let mut exited = false;
+    let mut wait_failed: Option<std::io::Error> = None;
     // Once the leader has exited: how long its pipes may stay open after the group was killed
     // (only a process that left the group can hold them).
     let mut drain_until: Option<Instant> = None;
     let mut lingered = false;
     loop {
-        if status.is_none() {
-            if let Some(s) = spawn::try_wait(pgid) {
-                status = Some(s);
+        if !exited {
+            let now_exited = spawn::has_exited(pgid).unwrap_or_else(|e| {
+                wait_failed = Some(e);
+                true
+            });
+            if now_exited {
+                exited = true;
                 // The leader is gone; make sure nothing it started lingers holding the pipes.
                 signal_group(pgid, Signal::SIGKILL);
                 let now = Instant::now();
                 drain_until = Some(deadline.map_or(now, |d| d.max(now)) + GRACE);
             }
         }
-        if sinks.iter().all(|s| s.done) && status.is_some() {
+        if sinks.iter().all(|s| s.done) && exited {
             break;
         }
         let now = Instant::now();
-        let wake = match (status.is_some(), kill_at) {
+        let wake = match (exited, kill_at) {
             (true, _) => match drain_until {
                 Some(until) if now >= until => {
                     lingered = true;
@@ -269,7 +277,7 @@ fn run_watched(
                 which.push(Some(i));
             }
         }
-        if status.is_none() {
+        if !exited {
             match &exit {
                 Some(pidfd) => {
                     fds.push(std::os::fd::AsRawFd::as_raw_fd(pidfd));
@@ -287,9 +295,6 @@ fn run_watched(
                     s.done = true;
                 }
                 signal_group(pgid, Signal::SIGKILL);
-                if status.is_none() {
-                    status = Some(spawn::wait(pgid));
-                }
                 break;
             }
         };
@@ -301,6 +306,11 @@ fn run_watched(
     }
     signal_group(pgid, Signal::SIGKILL);
     forget_group(pgid);
+    // The group has had its last signal: the leader (exited, or killed just now) is reaped.
+    let status = match wait_failed {
+        Some(e) => Err(e),
+        None => spawn::wait(pgid),
+    };
     let [out, err] = sinks;
     let (stdout, stderr) = (out.buf, err.buf);
     let elapsed = start.elapsed();
@@ -319,13 +329,8 @@ fn run_watched(
         return Err(ProcessError::Unreadable(failed));
     }
     let (status_ok, code, status) = match status {
-        Some(Ok(s)) => (s.success(), s.code(), s.to_string()),
-        Some(Err(e)) => (false, None, format!("wait failed: {e}")),
-        None => (
-            false,
-            None,
-            "wait failed: the child was not reaped".to_string(),
-        ),
+        Ok(s) => (s.success(), s.code(), s.to_string()),
+        Err(e) => (false, None, format!("wait failed: {e}")),
     };
     Ok(Output {
         status_ok,

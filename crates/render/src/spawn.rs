@@ -441,21 +441,29 @@ pub(crate) fn wait(pid: i32) -> io::Result<ExitStatus> {
     }
 }
 
-/// The child `pid` has exited: its status, reaped; `None` while it runs.
-pub(crate) fn try_wait(pid: i32) -> Option<io::Result<ExitStatus>> {
+/// Whether the child `pid` has exited, without reaping it: its zombie keeps the pid, and with
+/// it the process group id, from being given to another process until [`wait`] reaps it, so
+/// the group can still be signalled safely after its leader ended.
+pub(crate) fn has_exited(pid: i32) -> io::Result<bool> {
     loop {
-        let mut status = 0;
-        // SAFETY: waitpid on a child of ours, writing into a local integer.
-        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-        if r == pid {
-            return Some(Ok(ExitStatus::from_raw(status)));
-        }
+        // SAFETY: siginfo_t is plain old data; an all-zero one reads as "no child changed".
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: waitid on a child of ours, writing into a local siginfo_t.
+        let r = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            )
+        };
         if r == 0 {
-            return None;
+            // SAFETY: waitid filled `info` (or left it zeroed: no child has exited).
+            return Ok(unsafe { info.si_pid() } == pid);
         }
         let e = io::Error::last_os_error();
         if e.kind() != io::ErrorKind::Interrupted {
-            return Some(Err(e));
+            return Err(e);
         }
     }
 }
@@ -657,5 +665,45 @@ mod tests {
             .err()
             .expect("an error");
         assert_eq!(e.raw_os_error(), Some(libc::EACCES));
+    }
+
+    /// The state letter of `/proc/<pid>/stat` (`Z` for a zombie), `None` once the pid is gone.
+    fn state(pid: i32) -> Option<char> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        stat.rsplit_once(')')?.1.trim_start().chars().next()
+    }
+
+    #[test]
+    fn an_exited_child_is_seen_without_being_reaped_so_its_group_id_stays_ours() {
+        let mut cmd = Command::new("/bin/sh");
+        cmd.args(["-c", "read x; exit 4"]);
+        let bounds = Bounds {
+            stdin: Some(Vec::new()),
+            ..opts()
+        };
+        let s = spawn(&cmd, &bounds).expect("spawn");
+        // Running (blocked on its input): not exited, and asking again changes nothing.
+        assert!(!has_exited(s.pid).unwrap());
+        assert!(!has_exited(s.pid).unwrap());
+        assert!(matches!(state(s.pid), Some(c) if c != 'Z'));
+        drop(s.stdin);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !has_exited(s.pid).unwrap() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the child never exited"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        // Seen to exit, still a zombie: the pid (and the group it led) cannot be reused, and a
+        // signal to the group is still delivered to nobody else.
+        assert!(has_exited(s.pid).unwrap());
+        assert_eq!(state(s.pid), Some('Z'));
+        // SAFETY: killpg with signal 0 only checks that the group exists.
+        assert_eq!(unsafe { libc::killpg(s.pid, 0) }, 0);
+        // Reaped only by `wait`, with its status.
+        assert_eq!(wait(s.pid).unwrap().code(), Some(4));
+        assert_eq!(state(s.pid), None);
+        assert!(has_exited(s.pid).is_err());
     }
 }
