@@ -649,3 +649,91 @@ spec:
         of("main")
     );
 }
+
+/// A marker render stopped at `helm.timeoutSeconds` is not rendered again from the scratch copy:
+/// the copy renders the same templates with the same markers and would only run into the bound a
+/// second time. helm is run twice for the cell (its render and the marked one), not three times,
+/// and the finding says why helm could not tell where its tag comes from.
+#[test]
+fn a_marker_render_stopped_at_the_timeout_is_not_rendered_again_from_the_copy() {
+    let dir = tree(&[
+        (
+            "charts/slow/Chart.yaml",
+            "apiVersion: v2\nname: slow\nversion: 0.1.0\n",
+        ),
+        (
+            "charts/slow/values.yaml",
+            "image:\n  repository: nginx\n  tag: latest\n",
+        ),
+        (
+            "charts/slow/templates/deploy.yaml",
+            // Only a marked tag (`igm…q`) sends the template into a loop no render finishes.
+            r#"{{- if contains "igm" .Values.image.tag }}{{- range until 100000 }}{{- range until 100000 }}{{- end }}{{- end }}{{- end }}
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: slow }
+spec:
+  selector: { matchLabels: { app: slow } }
+  template:
+    metadata: { labels: { app: slow } }
+    spec:
+      containers:
+        - name: main
+          image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"
+          imagePullPolicy: IfNotPresent
+"#,
+        ),
+        ("values/prod.yaml", "image:\n  repository: nginx\n"),
+    ]);
+    // helm itself, through a wrapper outside the repository that logs each command it runs.
+    let bin = tempfile::tempdir().unwrap();
+    let log = bin.path().join("commands.log");
+    let wrapper = bin.path().join("helm");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho \"$1\" >> '{}'\nexec '{}' \"$@\"\n",
+            log.display(),
+            helm().display()
+        ),
+    )
+    .unwrap();
+    let mut perms = std::fs::metadata(&wrapper).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&wrapper, perms).unwrap();
+    let text = bin.path().join("report.txt");
+    let out = imagegate(
+        &[
+            "check",
+            "--chart",
+            "charts/slow",
+            "-f",
+            "values/prod.yaml",
+            "--format",
+            "json",
+            "--timeout",
+            "2",
+            "--no-cache",
+            "--output",
+            &format!("text={}", text.display()),
+            "--helm",
+            wrapper.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    let tag = find(findings, "mutable-tag", "slow");
+    // The line text search proposes stays, marked as not confirmed by helm.
+    assert_eq!(origin(tag), at("charts/slow/values.yaml", 3), "{tag:#?}");
+    let text = std::fs::read_to_string(&text).unwrap();
+    assert!(
+        text.contains("not confirmed by helm: helm could not render the cell with markers")
+            && text.contains("did not finish within 2s"),
+        "{text}"
+    );
+    let logged = std::fs::read_to_string(&log).unwrap();
+    let templates = logged.lines().filter(|l| *l == "template").count();
+    assert_eq!(templates, 2, "helm ran:\n{logged}");
+}

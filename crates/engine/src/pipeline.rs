@@ -324,6 +324,7 @@ impl<'a> Judge<'a> {
                              split or shrink it"
                                 .into(),
                         ),
+                        exceeded: None,
                     }),
                 );
             }
@@ -460,6 +461,7 @@ fn too_many_documents(docs: &[imagegate_yaml::Document], max: usize) -> Option<R
         hint: Some(
             "raise limits.maxDocuments if this chart legitimately renders that many objects".into(),
         ),
+        exceeded: None,
     })
 }
 

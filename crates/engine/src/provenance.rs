@@ -578,7 +578,7 @@ impl Trace {
                             Some(Verdict::Template(_) | Verdict::Unknown(_))
                         )
                     });
-                    if settled || !reads_app_version(repo, cell) {
+                    if settled || trace.failure.is_some() || !reads_app_version(repo, cell) {
                         return trace;
                     }
                 }
@@ -643,8 +643,20 @@ impl Trace {
             |_, result, _| result,
         )
         .pop()?;
-        // A render that fails is rendered from the copy, whose message names the files.
-        let stdout = rendered.ok()?.stdout;
+        let stdout = match rendered {
+            Ok(r) => r.stdout,
+            // A render stopped at a bound is not asked again of the copy: the copy renders the
+            // same templates with the same markers, and would only run into it a second time
+            // (twice `helm.timeoutSeconds` for one cell).
+            Err(f) if f.exceeded.is_some() => {
+                return Some(Self::failed(format!(
+                    "helm could not render the cell with markers: {}",
+                    f.message
+                )))
+            }
+            // Any other failure is rendered from the copy, whose message names the files.
+            Err(_) => return None,
+        };
         Some(Self::read_back(markers, &stdout, decoded, decode))
     }
 

@@ -155,6 +155,7 @@ where
                 Err(RenderFailure {
                     message: cell.problems.join("; "),
                     hint: None,
+                    exceeded: None,
                 })
             };
             if let Some((cache, key)) = key {

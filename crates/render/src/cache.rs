@@ -507,6 +507,7 @@ fn decode(key: &CacheKey, bytes: &[u8]) -> Option<Result<Rendered, RenderFailure
         2 | 3 => Some(Err(RenderFailure {
             message: text(a)?,
             hint: if kind == 3 { Some(text(b)?) } else { None },
+            exceeded: None,
         })),
         _ => None,
     }

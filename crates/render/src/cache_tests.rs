@@ -32,11 +32,13 @@ fn entries_round_trip_successes_and_helm_refusals() {
     let failure = RenderFailure {
         message: "Error: execution error: image.tag is required".into(),
         hint: Some("set it".into()),
+        exceeded: None,
     };
     cache.put(&key(2), &Err(failure.clone()));
     let bare = RenderFailure {
         message: "Error: parse error".into(),
         hint: None,
+        exceeded: None,
     };
     cache.put(&key(3), &Err(bare.clone()));
 
@@ -445,6 +447,7 @@ fn an_entry_larger_than_todays_output_limit_is_not_served() {
     let refusal = RenderFailure {
         message: "Error: execution error".into(),
         hint: None,
+        exceeded: None,
     };
     cache.put(&key(2), &Err(refusal.clone()));
     assert_eq!(cache.get(&key(2), 0).unwrap().unwrap_err(), refusal);

@@ -39,7 +39,7 @@ pub use process::{
     Bounds, Output, PrivateDir, ProcessError,
 };
 pub use run::{
-    helm_args, render_all, render_all_cached, template_in_repo, CacheUse, Provenance,
+    helm_args, render_all, render_all_cached, template_in_repo, CacheUse, Exceeded, Provenance,
     RenderFailure, RenderOptions, Rendered, HELM_MESSAGES_LOCALE,
 };
 pub use scratch::ScratchChart;

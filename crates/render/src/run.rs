@@ -54,6 +54,18 @@ pub struct RenderFailure {
     pub message: String,
     /// What to do, when we know.
     pub hint: Option<String>,
+    /// The bound helm ran into, when it was stopped for one: the same render, asked again of
+    /// the same chart, runs into it again.
+    pub exceeded: Option<Exceeded>,
+}
+
+/// A bound a render was stopped at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exceeded {
+    /// `helm.timeoutSeconds`.
+    Time,
+    /// `limits.maxRenderedMib`.
+    Output,
 }
 
 impl RenderFailure {
@@ -61,6 +73,7 @@ impl RenderFailure {
         Self {
             message: message.into(),
             hint: None,
+            exceeded: None,
         }
     }
 }
@@ -380,10 +393,12 @@ fn attempt(
         ProcessError::Timeout(t, stderr) => RenderFailure {
             message: format!("helm template did not finish within {}s and was killed{}", t.as_secs(), tail(&stderr)),
             hint: Some("a template loops (tpl/until/range over a huge list) or the chart is too large; raise helm.timeoutSeconds only if the chart is legitimately slow".into()),
+            exceeded: Some(Exceeded::Time),
         },
         ProcessError::OutputTooLarge(n) => RenderFailure {
             message: format!("helm template wrote more than {} MiB; stopped", n / (1024 * 1024)),
             hint: Some("raise limits.maxRenderedMib if this chart is legitimately that large".into()),
+            exceeded: Some(Exceeded::Output),
         },
         other => RenderFailure::new(other.to_string()),
     })?;
@@ -397,7 +412,11 @@ fn attempt(
         let hint = dependency_hint(&message);
         return Err(Failed {
             deterministic: out.code == Some(1) && !out.stderr.is_empty(),
-            failure: RenderFailure { message, hint },
+            failure: RenderFailure {
+                message,
+                hint,
+                exceeded: None,
+            },
         });
     }
     if let Some(message) = empty_success(&out.stdout) {
@@ -577,6 +596,7 @@ where
             (_, Some(msg)) => Err(RenderFailure {
                 message: msg,
                 hint: Some("charts must not link outside the repository under check".into()),
+                exceeded: None,
             }),
             (Ok(sb), None) => match attempt(helm, repo, cell, opts, sb) {
                 Ok(r) => {

@@ -205,6 +205,7 @@ pub fn fake_helm(repo: &Repo, cell: &Cell) -> MemoryRender {
                 "Error: execution error at (app/templates/deploy.yaml:1:1): {message}"
             ),
             hint: None,
+            exceeded: None,
         });
     }
     let name = &cell.component;
