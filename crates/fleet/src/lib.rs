@@ -85,7 +85,15 @@ impl Fleet {
         let environments = matrix::resolve_environments(&repo, file, root, &model);
         let components = matrix::resolve_components(&repo, file, root, &model);
         let argocd = match &model.argocd {
-            Some(settings) => argocd::resolve(&repo, file, root, settings, &model.helm, templates),
+            Some(settings) => argocd::resolve(
+                &repo,
+                file,
+                root,
+                settings,
+                &model.helm,
+                templates,
+                model.limits.max_cells,
+            ),
             None => Ok(ArgoCdFleet::default()),
         };
         let (environments, components, argocd) = match (environments, components, argocd) {

@@ -284,7 +284,7 @@ pub struct LimitSettings {
     pub max_rendered_mib: u64,
     /// Most documents in one cell's rendered output.
     pub max_documents: usize,
-    /// Most cells in one run.
+    /// Most cells in one run; the applications of ApplicationSets count while their generators make them.
     pub max_cells: usize,
     /// Largest address space of one helm process, in MiB (at least 1024: the Go runtime
     /// reserves most of a gigabyte at start). A render that needs more fails as

@@ -105,11 +105,17 @@ pub(crate) fn expand(
     };
     let mut all = Vec::new();
     for (gi, generator) in generators.iter().enumerate() {
-        match g.elements(&format!("generators[{gi}]"), generator, true)? {
-            Ok(elements) => all.extend(elements),
+        let at = format!("generators[{gi}]");
+        match g.elements(&at, generator, true)? {
+            Ok(elements) => {
+                g.bounded(&at, generator, all.len() + elements.len())?;
+                all.extend(elements);
+            }
             Err(not_judged) => out.not_judged.push(not_judged),
         }
     }
+    r.generated
+        .fetch_add(all.len(), std::sync::atomic::Ordering::Relaxed);
     let rendered: Vec<(Node, Option<String>)> = if go {
         go_render(r, manifest, name, missing_key_error, template, patch, &all)?
     } else {
@@ -504,6 +510,35 @@ pub(crate) struct Gen<'a> {
 type Elements = Result<Result<Vec<Element>, super::NotJudged>, ConfigError>;
 
 impl Gen<'_> {
+    /// An error when `count` parameter sets, made by the generator at `at`, are with those of
+    /// the ApplicationSets before it more than `limits.maxCells` applications.
+    fn bounded(&self, at: &str, generator: &Node, count: usize) -> Result<(), ConfigError> {
+        let max = self.r.max_applications;
+        let before = self.r.generated.load(std::sync::atomic::Ordering::Relaxed);
+        if before.saturating_add(count) <= max {
+            return Ok(());
+        }
+        Err(self
+            .err(
+                generator,
+                match before {
+                    0 => format!(
+                        "ApplicationSet `{}`: {at} makes more than {max} applications, over \
+                         limits.maxCells; nothing is judged",
+                        self.name
+                    ),
+                    _ => format!(
+                        "ApplicationSet `{}`: {at} makes more than {} applications: with the \
+                         {before} of the ApplicationSets before it, over limits.maxCells \
+                         ({max}); nothing is judged",
+                        self.name,
+                        max.saturating_sub(before)
+                    ),
+                },
+            )
+            .hint("a matrix makes one application per pair of its children's parameter sets: narrow its generators, or raise limits.maxCells if the fleet really is that large"))
+    }
+
     fn err(&self, node: &Node, message: impl Into<String>) -> ConfigError {
         err(self.manifest, node, message)
     }
@@ -628,6 +663,8 @@ impl Gen<'_> {
                 Ok(e) => e,
                 Err(n) => return Ok(Err(n)),
             };
+            // Checked before the pairs are made: a product past the bound is never built.
+            self.bounded(&format!("{at}.matrix"), matrix, out.len() + seconds.len())?;
             for b in seconds {
                 let mut params = a.params.clone();
                 for (k, v) in &b.params {

@@ -268,6 +268,12 @@ pub(crate) struct Resolver<'a> {
     pub this_repo: Vec<String>,
     /// What evaluates `goTemplate` ApplicationSets, when there is one.
     pub templates: Option<&'a dyn GoTemplates>,
+    /// `limits.maxCells`: the most applications (parameter sets) an ApplicationSet's
+    /// generators may make. A matrix multiplies its children, so the bound is kept while the
+    /// sets are made, never only counted afterwards.
+    pub max_applications: usize,
+    /// The parameter sets the ApplicationSets resolved so far made: the bound is the fleet's.
+    pub generated: std::sync::atomic::AtomicUsize,
 }
 
 /// A repository URL normalised for comparison (Argo CD's `NormalizeGitURL` in spirit): no
@@ -309,6 +315,7 @@ pub(crate) fn resolve(
     settings: &ArgoCdSettings,
     helm: &crate::HelmSettings,
     templates: Option<&dyn GoTemplates>,
+    max_applications: usize,
 ) -> Result<ArgoCdFleet, ConfigError> {
     let here = |path: &str| root.at_path(path);
     if settings.manifests.is_empty() {
@@ -331,6 +338,8 @@ pub(crate) fn resolve(
             .map(|u| normalise_repo_url(u))
             .collect(),
         templates,
+        max_applications,
+        generated: std::sync::atomic::AtomicUsize::new(0),
     };
     let mut out = ArgoCdFleet::default();
     // Every glob, file and object is read, and every error kept: one run shows them all.

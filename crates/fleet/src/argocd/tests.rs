@@ -10,6 +10,15 @@ const CHART: &str = "apiVersion: v2\nname: c\nversion: 0.1.0\n";
 /// A repository holding `files`, and the fleet of an `imagegate.yaml` that is only the `argocd:`
 /// section `section` (YAML of its body).
 fn fleet_of(files: &[(&str, &str)], section: &str) -> Result<Fleet, ConfigError> {
+    fleet_limited(files, section, LimitSettings::default())
+}
+
+/// [`fleet_of`] with `limits:` of its own.
+fn fleet_limited(
+    files: &[(&str, &str)],
+    section: &str,
+    limits: LimitSettings,
+) -> Result<Fleet, ConfigError> {
     let dir = tempfile::tempdir().unwrap();
     for (path, text) in files {
         let p = dir.path().join(path);
@@ -28,7 +37,7 @@ fn fleet_of(files: &[(&str, &str)], section: &str) -> Result<Fleet, ConfigError>
         values_prefix: default_values_prefix(),
         missing_value_files: MissingValueFiles::default(),
         naming: Naming::default(),
-        limits: LimitSettings::default(),
+        limits,
         value_folders: ValueFolders::default(),
         argocd: Some(imagegate_yaml::from_node(root.get("argocd").unwrap()).unwrap()),
     };
@@ -834,6 +843,104 @@ spec:
     assert!(
         e.message
             .contains("both set `path.basename`, to `api` and `x`"),
+        "{e}"
+    );
+}
+
+/// An ApplicationSet whose matrix crosses a list of `a` elements with one of `b`.
+fn product_appset(name: &str, a: usize, b: usize) -> String {
+    let list = |key: &str, n: usize| {
+        (0..n)
+            .map(|i| format!("                - {{{key}: '{key}{i}'}}\n"))
+            .collect::<String>()
+    };
+    format!(
+        "kind: ApplicationSet
+metadata: {{name: {name}}}
+spec:
+  generators:
+    - matrix:
+        generators:
+          - list:
+              elements:
+{}          - list:
+              elements:
+{}  template:
+    metadata: {{name: '{name}-{{{{a}}}}-{{{{b}}}}'}}
+    spec:
+      destination: {{name: dev, namespace: web}}
+      source: {{repoURL: https://github.com/acme/gitops, path: charts/web}}
+",
+        list("a", a),
+        list("b", b)
+    )
+}
+
+#[test]
+fn a_matrix_past_max_cells_is_an_error_before_its_product_is_made() {
+    let limits = |max_cells| LimitSettings {
+        max_cells,
+        ..LimitSettings::default()
+    };
+    // 4 × 3 = 12 applications, one bound of 12 and one of 11.
+    let grid = product_appset("grid", 4, 3);
+    let files = [
+        ("argocd/grid.yaml", grid.as_str()),
+        ("charts/web/Chart.yaml", CHART),
+    ];
+    let fleet = fleet_limited(&files, SECTION, limits(12)).unwrap();
+    assert_eq!(fleet.cells().unwrap().len(), 12);
+    let e = fleet_limited(&files, SECTION, limits(11)).unwrap_err();
+    assert!(
+        e.message.contains(
+            "ApplicationSet `grid`: generators[0].matrix makes more than 11 applications, over \
+             limits.maxCells; nothing is judged"
+        ),
+        "{e}"
+    );
+    assert_eq!(
+        (e.file.as_str(), e.line),
+        ("argocd/grid.yaml", Some(6)),
+        "{e}"
+    );
+    assert!(
+        e.hint.as_deref().unwrap_or_default().contains("narrow"),
+        "{e:?}"
+    );
+    // The bound is the fleet's: a second ApplicationSet counts the first one's applications.
+    let other = product_appset("other", 2, 2);
+    let files = [
+        ("argocd/a-grid.yaml", grid.as_str()),
+        ("argocd/b-other.yaml", other.as_str()),
+        ("charts/web/Chart.yaml", CHART),
+    ];
+    assert_eq!(
+        fleet_limited(&files, SECTION, limits(16))
+            .unwrap()
+            .cells()
+            .unwrap()
+            .len(),
+        16
+    );
+    let e = fleet_limited(&files, SECTION, limits(15)).unwrap_err();
+    assert!(
+        e.message.contains(
+            "ApplicationSet `other`: generators[0].matrix makes more than 3 applications: with the 12 \
+             of the ApplicationSets before it, over limits.maxCells (15)"
+        ),
+        "{e}"
+    );
+    // A million applications from 2 000 lines: refused at the default bound while it is made
+    // (made whole, its parameter sets took gigabytes).
+    let bomb = product_appset("bomb", 1000, 1000);
+    let files = [
+        ("argocd/bomb.yaml", bomb.as_str()),
+        ("charts/web/Chart.yaml", CHART),
+    ];
+    let e = fleet_of(&files, SECTION).unwrap_err();
+    assert!(
+        e.message
+            .contains("`bomb`: generators[0].matrix makes more than 20000 applications"),
         "{e}"
     );
 }
