@@ -95,14 +95,25 @@ pub fn load_config(path: &Path, helm: Option<&Path>) -> Result<Config> {
 /// `imagegate_engine::select::select`).
 pub fn select_cells(cfg: &Config, m: &MatrixArgs) -> Result<Vec<Cell>> {
     let cells = cfg.cells().map_err(|e| Fatal(e.to_string()))?;
-    Ok(imagegate_engine::select::select(
+    let selected = imagegate_engine::select::select(
         &cells,
         &imagegate_engine::select::Selection {
             envs: &m.envs,
             apps: &m.apps,
             skip_cells: &m.skip_cells,
         },
-    )?)
+    );
+    match selected {
+        // With no cell at all, what was passed over is the whole story: say it here.
+        Err(Fatal(mut message)) if cells.is_empty() => {
+            for app in imagegate_engine::fleet::not_judged(cfg) {
+                message.push_str("\n  ");
+                message.push_str(&imagegate_report::terminal_line(&app.sentence()));
+            }
+            Err(Fatal(message).into())
+        }
+        other => Ok(other?),
+    }
 }
 
 /// Renders and judges `cells` with the helm, limits and render cache of the `--helm`, `-j`,

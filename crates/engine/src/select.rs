@@ -80,6 +80,14 @@ pub fn select(cells: &[Cell], m: &Selection<'_>) -> Result<Vec<Cell>, Fatal> {
         .collect();
     // A selection of nothing would pass having judged nothing: the hook and the action are told
     // to narrow with exactly these flags, so an empty intersection is a usage error.
+    if selected.is_empty() && cells.is_empty() {
+        return Err(Fatal(
+            "the configuration makes no cell to render; nothing would be judged\n  hint: \
+             `imagegate cells` lists the cells and every Argo CD application that is not judged, \
+             with why"
+                .to_string(),
+        ));
+    }
     if selected.is_empty() {
         let theirs: Vec<String> = cells.iter().filter(|c| app_ok(c)).map(cell_name).collect();
         let what = if m.apps.is_empty() {
@@ -234,6 +242,9 @@ mod tests {
         let e = select(&cells, &sel(&v(&["dev"]), &v(&["api"]), &[])).unwrap_err();
         assert!(e.0.contains("selects no cell"), "{}", e.0);
         assert!(e.0.contains("prod/api-prod"), "{}", e.0);
+        // A fleet of no cell at all (every Argo CD application not judged, say) is one too.
+        let e = select(&[], &sel(&[], &[], &[])).unwrap_err();
+        assert!(e.0.contains("makes no cell to render"), "{}", e.0);
         let e = select(&cells, &sel(&[], &[], &v(&["*/*"]))).unwrap_err();
         assert!(e.0.contains("nothing would be judged"), "{}", e.0);
     }

@@ -32,6 +32,7 @@ mod clusters;
 mod git;
 pub(crate) mod gotemplate;
 mod lines;
+mod overrides;
 
 pub use gotemplate::{
     lex as lex_go_template, rename_function, GoTemplateFailure, GoTemplateJob, GoTemplates,
@@ -75,6 +76,15 @@ pub struct ArgoCdSettings {
     /// cluster Secrets.
     #[serde(default)]
     pub clusters: Option<Vec<ArgoCluster>>,
+    /// The namespace Argo CD runs in. An Application in another namespace (apps in any
+    /// namespace) reads its own override file as `.argocd-source-<namespace>_<name>.yaml`,
+    /// one in this namespace (or with none) as `.argocd-source-<name>.yaml`.
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+}
+
+fn default_namespace() -> String {
+    "argocd".into()
 }
 
 /// One cluster Argo CD knows, as its cluster Secret declares it.
@@ -524,16 +534,6 @@ impl Resolver<'_> {
                 continue;
             }
             let path = text(source, "path").unwrap_or(".");
-            let explicit: Vec<&str> = ["kustomize", "directory", "plugin"]
-                .into_iter()
-                .filter(|k| source.get(k).is_some())
-                .collect();
-            if let Some(kind) = explicit.first() {
-                out.not_judged.push(not_judged(format!(
-                    "its source is a {kind} application ({path}), not a Helm chart"
-                )));
-                continue;
-            }
             let chart = match self.repo.normalise(path) {
                 Ok(c) => c,
                 Err(m) => {
@@ -541,17 +541,61 @@ impl Resolver<'_> {
                     return Err(err(manifest, at, format!("{}: {m}", field("path"))));
                 }
             };
-            let has_chart_yaml = matches!(self.repo.resolve(&format!("{chart}/Chart.yaml")), Ok(Some(p)) if p.is_file());
-            let helm = source.get("helm").filter(|h| !h.is_null());
-            if helm.is_none() && !has_chart_yaml {
-                let kind = ["kustomization.yaml", "kustomization.yml", "Kustomization"]
-                    .iter()
-                    .any(|k| matches!(self.repo.resolve(&format!("{chart}/{k}")), Ok(Some(_))));
-                let kind = if kind { "kustomize" } else { "directory" };
+            // The override files of the folder are merged in before anything else is read.
+            let instance = instance_name(app, &name, &self.settings.namespace);
+            let overridden = overrides::apply(self.repo, source, &chart, &instance)?;
+            let source = overridden.as_ref().map_or(*source, |o| &o.source);
+            let no_files = BTreeMap::new();
+            let helm_files = overridden.as_ref().map_or(&no_files, |o| &o.helm_files);
+            // Argo CD's `ExplicitType`: a field that is there and not null.
+            let explicit: Vec<&str> = ["helm", "kustomize", "directory", "plugin"]
+                .into_iter()
+                .filter(|k| source.get(k).is_some_and(|n| !n.is_null()))
+                .collect();
+            if explicit.len() > 1 {
                 out.not_judged.push(not_judged(format!(
-                    "its source {path} is a {kind} application (no Chart.yaml), not a Helm chart"
+                    "Argo CD refuses its source ({path}): multiple application sources defined ({})",
+                    explicit.join(", ")
                 )));
                 continue;
+            }
+            if let Some(kind) = explicit.first().filter(|k| **k != "helm") {
+                out.not_judged.push(not_judged(format!(
+                    "its source is a {kind} application ({path}), not a Helm chart"
+                )));
+                continue;
+            }
+            let has_chart_yaml = matches!(self.repo.resolve(&format!("{chart}/Chart.yaml")), Ok(Some(p)) if p.is_file());
+            let helm = source.get("helm").filter(|h| !h.is_null());
+            if helm.is_none() {
+                // No explicit type: Argo CD looks at the folder's files, as `Discover` does.
+                let discovered = match self.repo.resolve(&chart) {
+                    Ok(Some(real)) if real.is_dir() => overrides::discovered_type(&real),
+                    _ => None,
+                };
+                match discovered {
+                    Some("Helm") => {}
+                    Some(_) if has_chart_yaml => {
+                        out.not_judged.push(not_judged(format!(
+                            "its source {path} is a kustomize application: Argo CD renders a \
+                             folder with both Chart.yaml and a kustomization with Kustomize, \
+                             not a Helm chart"
+                        )));
+                        continue;
+                    }
+                    Some(_) => {
+                        out.not_judged.push(not_judged(format!(
+                            "its source {path} is a kustomize application (no Chart.yaml), not a Helm chart"
+                        )));
+                        continue;
+                    }
+                    None => {
+                        out.not_judged.push(not_judged(format!(
+                            "its source {path} is a directory application (no Chart.yaml), not a Helm chart"
+                        )));
+                        continue;
+                    }
+                }
             }
             let empty = Node {
                 value: Value::Map(Vec::new()),
@@ -565,6 +609,8 @@ impl Resolver<'_> {
                 refs: &refs,
                 field: &field,
                 ignore_missing: flag(helm, "ignoreMissingValueFiles"),
+                files: helm_files,
+                mixed_values_object: overridden.as_ref().is_some_and(|o| o.mixed_values_object),
             };
             let resolved = match self.helm_source(&ctx, helm) {
                 Ok(r) => r,
@@ -689,8 +735,9 @@ impl Resolver<'_> {
             .enumerate()
             .map(|(i, n)| {
                 let v = n.as_str().unwrap_or("");
-                let at = format!("{}[{i}]", (ctx.field)("helm.valueFiles"));
-                self.file_path(ctx, v, n, &at).map(|p| (p, *n))
+                let at = format!("{}[{i}]", ctx.label("valueFiles"));
+                self.file_path(ctx, ctx.file("valueFiles"), v, n, &at)
+                    .map(|p| (p, *n))
             })
             .collect::<Result<_, _>>()?;
         let explicit: Vec<&str> = resolved
@@ -708,10 +755,10 @@ impl Resolver<'_> {
                 let matches = self
                     .repo
                     .glob(path)
-                    .map_err(|m| Refused::Config(err(ctx.manifest, node, m)))?;
+                    .map_err(|m| Refused::Config(err(ctx.file("valueFiles"), node, m)))?;
                 if matches.is_empty() && !ctx.ignore_missing {
                     return Err(Refused::Config(
-                        err(ctx.manifest, node, format!("values file glob `{path}` matches no file"))
+                        err(ctx.file("valueFiles"), node, format!("values file glob `{path}` matches no file"))
                             .hint("fix the pattern, or set helm.ignoreMissingValueFiles: true as Argo CD allows"),
                     ));
                 }
@@ -725,12 +772,12 @@ impl Resolver<'_> {
             let present = match self.repo.resolve(path) {
                 Ok(Some(real)) => real.is_file(),
                 Ok(None) => false,
-                Err(m) => return Err(Refused::Config(err(ctx.manifest, node, m))),
+                Err(m) => return Err(Refused::Config(err(ctx.file("valueFiles"), node, m))),
             };
             if !present && !ctx.ignore_missing {
                 return Err(Refused::Config(
                     err(
-                        ctx.manifest,
+                        ctx.file("valueFiles"),
                         node,
                         format!("values file {path} does not exist"),
                     )
@@ -743,17 +790,22 @@ impl Resolver<'_> {
         let inline_values = match (helm.get("valuesObject"), helm.get("values")) {
             (Some(obj), _) if !obj.is_null() && obj.as_map().is_some_and(|m| !m.is_empty()) => {
                 Some(crate::InlineValues {
-                    text: lines::line_preserving(obj),
-                    file: ctx.manifest.to_string(),
+                    // Merged from two files, its keys are of both: one line, the file's.
+                    text: if ctx.mixed_values_object {
+                        lines::pad_to(obj.line, &format!("{}\n", obj.to_json()))
+                    } else {
+                        lines::line_preserving(obj)
+                    },
+                    file: ctx.file("valuesObject").to_string(),
                     line: obj.line,
-                    field: (ctx.field)("helm.valuesObject"),
+                    field: ctx.label("valuesObject"),
                 })
             }
             (Some(obj), _) if !obj.is_null() && obj.as_map().is_none() => {
                 return Err(Refused::Config(err(
-                    ctx.manifest,
+                    ctx.file("valuesObject"),
                     obj,
-                    format!("{} must be a mapping", (ctx.field)("helm.valuesObject")),
+                    format!("{} must be a mapping", ctx.label("valuesObject")),
                 )))
             }
             (_, Some(values)) if values.as_str().is_some_and(|t| !t.trim().is_empty()) => {
@@ -761,17 +813,17 @@ impl Resolver<'_> {
                     // Verbatim, as Argo CD passes it, behind blank lines so that each line of
                     // the text is its line in the manifest.
                     text: lines::pad_to(values.line, values.as_str().unwrap_or_default()),
-                    file: ctx.manifest.to_string(),
+                    file: ctx.file("values").to_string(),
                     line: values.line,
-                    field: (ctx.field)("helm.values"),
+                    field: ctx.label("values"),
                 })
             }
             (_, Some(values)) if values.as_map().is_some() => {
                 return Err(Refused::Config(
                     err(
-                        ctx.manifest,
+                        ctx.file("values"),
                         values,
-                        format!("{} must be a string", (ctx.field)("helm.values")),
+                        format!("{} must be a string", ctx.label("values")),
                     )
                     .hint("write the values as a block (`values: |`) or use valuesObject"),
                 ))
@@ -786,9 +838,9 @@ impl Resolver<'_> {
         for (i, p) in params.iter().enumerate() {
             let Some(name) = text(p, "name").filter(|n| !n.is_empty()) else {
                 return Err(Refused::Config(err(
-                    ctx.manifest,
+                    ctx.file("parameters"),
                     p,
-                    format!("{}[{i}] has no name", (ctx.field)("helm.parameters")),
+                    format!("{}[{i}] has no name", ctx.label("parameters")),
                 )));
             };
             let value = p
@@ -807,7 +859,7 @@ impl Resolver<'_> {
                 } else {
                     ParameterKind::Set
                 },
-                file: ctx.manifest.to_string(),
+                file: ctx.file("parameters").to_string(),
                 line: p.line,
             });
         }
@@ -816,19 +868,19 @@ impl Resolver<'_> {
             .and_then(Node::as_seq)
             .unwrap_or_default();
         for (i, p) in files.iter().enumerate() {
-            let at = format!("{}[{i}]", (ctx.field)("helm.fileParameters"));
+            let at = format!("{}[{i}]", ctx.label("fileParameters"));
             let (Some(name), Some(path)) = (text(p, "name"), text(p, "path")) else {
                 return Err(Refused::Config(err(
-                    ctx.manifest,
+                    ctx.file("fileParameters"),
                     p,
                     format!("{at} needs both name and path"),
                 )));
             };
             let node = p.get("path").unwrap_or(p);
-            let resolved = self.file_path(ctx, path, node, &at)?;
+            let resolved = self.file_path(ctx, ctx.file("fileParameters"), path, node, &at)?;
             if !matches!(self.repo.resolve(&resolved), Ok(Some(real)) if real.is_file()) {
                 return Err(Refused::Config(err(
-                    ctx.manifest,
+                    ctx.file("fileParameters"),
                     node,
                     format!("{at}: file {resolved} does not exist"),
                 )));
@@ -837,7 +889,7 @@ impl Resolver<'_> {
                 name: name.to_string(),
                 value: resolved,
                 kind: ParameterKind::SetFile,
-                file: ctx.manifest.to_string(),
+                file: ctx.file("fileParameters").to_string(),
                 line: p.line,
             });
         }
@@ -855,16 +907,13 @@ impl Resolver<'_> {
     fn file_path(
         &self,
         ctx: &SourceCtx<'_>,
+        file: &str,
         raw: &str,
         node: &Node,
         at: &str,
     ) -> Result<String, Refused> {
         if raw.is_empty() {
-            return Err(Refused::Config(err(
-                ctx.manifest,
-                node,
-                format!("{at} is empty"),
-            )));
+            return Err(Refused::Config(err(file, node, format!("{at} is empty"))));
         }
         let joined = if let Some(rest) = raw.strip_prefix('$') {
             let (name, path) = rest.split_once('/').unwrap_or((rest, ""));
@@ -872,7 +921,7 @@ impl Resolver<'_> {
                 let known: Vec<&str> = ctx.refs.keys().copied().collect();
                 return Err(Refused::Config(
                     err(
-                        ctx.manifest,
+                        file,
                         node,
                         format!("{at} `{raw}` names no source with `ref: {name}`"),
                     )
@@ -902,7 +951,7 @@ impl Resolver<'_> {
         };
         self.repo
             .normalise(&joined)
-            .map_err(|m| Refused::Config(err(ctx.manifest, node, format!("{at}: {m}"))))
+            .map_err(|m| Refused::Config(err(file, node, format!("{at}: {m}"))))
     }
 }
 
@@ -929,6 +978,35 @@ struct SourceCtx<'a> {
     refs: &'a BTreeMap<&'a str, &'a Node>,
     field: &'a dyn Fn(&str) -> String,
     ignore_missing: bool,
+    /// For each `helm` field an override file set, that file (see `overrides`).
+    files: &'a BTreeMap<String, String>,
+    /// Whether `helm.valuesObject` is merged from more than one file.
+    mixed_values_object: bool,
+}
+
+impl SourceCtx<'_> {
+    /// The file `helm.<key>` is written in: an override file that set it, else the manifest.
+    fn file(&self, key: &str) -> &str {
+        self.files.get(key).map_or(self.manifest, String::as_str)
+    }
+
+    /// How messages name `helm.<key>`: as a field of the Application, or of the override file.
+    fn label(&self, key: &str) -> String {
+        if self.files.contains_key(key) {
+            format!("helm.{key}")
+        } else {
+            (self.field)(&format!("helm.{key}"))
+        }
+    }
+}
+
+/// The name Argo CD gives an Application when it asks for its manifests (`InstanceName`): its
+/// name in Argo CD's own namespace (or with none), else `<namespace>_<name>`.
+fn instance_name(app: &Node, name: &str, argocd_namespace: &str) -> String {
+    match app.get("metadata").and_then(|m| text(m, "namespace")) {
+        Some(ns) if !ns.is_empty() && ns != argocd_namespace => format!("{ns}_{name}"),
+        _ => name.to_string(),
+    }
 }
 
 /// What one Helm source gives its cell.

@@ -1150,3 +1150,376 @@ fn every_manifest_error_is_reported_in_one_run() {
         "{e}"
     );
 }
+
+/// An Application `web` (in `namespace`) whose source is `charts/web`, with `helm` (YAML lines
+/// indented by six spaces) as its helm section.
+fn web_app(namespace: &str, helm: &str) -> String {
+    format!(
+        "kind: Application
+metadata: {{name: web, namespace: {namespace}}}
+spec:
+  destination: {{name: dev, namespace: web}}
+  source:
+    repoURL: https://github.com/acme/gitops
+    path: charts/web
+{helm}"
+    )
+}
+
+/// `(flag, name, value, file, line)` of each parameter of `cell`.
+fn params(cell: &crate::Cell) -> Vec<(&str, &str, &str, &str, u32)> {
+    cell.parameters
+        .iter()
+        .map(|p| {
+            (
+                p.flag(),
+                p.name.as_str(),
+                p.value.as_str(),
+                p.file.as_str(),
+                p.line,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_override_files_of_the_source_folder_are_merged_in_as_argo_cds_repo_server_does() {
+    let app = web_app(
+        "argocd",
+        "    helm:
+      releaseName: web
+      parameters:
+        - {name: image.tag, value: '1.0', forceString: true}
+        - {name: image.pullPolicy, value: IfNotPresent}
+",
+    );
+    // Argo CD Image Updater's write-back: `forcestring` as Go reads it, field names folded.
+    let image_updater = "helm:
+  parameters:
+  - name: image.name
+    value: nginx
+    forcestring: true
+  - name: image.tag
+    value: latest
+    forcestring: true
+";
+    let shared = "helm:\n  releaseName: shared\n  valueFiles: [values-dev.yaml]\n";
+    let files = |app_file: &'static str| {
+        vec![
+            ("charts/web/Chart.yaml", CHART),
+            ("charts/web/values.yaml", "a: 1\n"),
+            ("charts/web/values-dev.yaml", "a: 2\n"),
+            ("charts/web/.argocd-source.yaml", shared),
+            ("charts/web/.argocd-source-web.yaml", app_file),
+        ]
+    };
+    let fleet_with = |mut f: Vec<(&'static str, &'static str)>, app: &str| {
+        let app = app.to_string();
+        let app: &'static str = Box::leak(app.into_boxed_str());
+        f.push(("argocd/web.yaml", app));
+        fleet_of(&f, SECTION).unwrap()
+    };
+    let fleet = fleet_with(files(image_updater), &app);
+    let c = cell(&fleet, "web");
+    // The app's own file last: its parameters replace the manifest's; the shared file's
+    // release name and values files stay, as the app's file sets neither.
+    assert_eq!(
+        params(c),
+        [
+            (
+                "--set-string",
+                "image.name",
+                "nginx",
+                "charts/web/.argocd-source-web.yaml",
+                3
+            ),
+            (
+                "--set-string",
+                "image.tag",
+                "latest",
+                "charts/web/.argocd-source-web.yaml",
+                6
+            )
+        ]
+    );
+    assert_eq!(c.release, "shared");
+    assert_eq!(paths(c), [("charts/web/values-dev.yaml", true)]);
+    assert_eq!(c.chart, "charts/web");
+
+    // A replaced entry keeps each field it does not set from the entry at its index before:
+    // Go decodes the new list into the old one's elements.
+    let fleet = fleet_with(
+        files("helm:\n  parameters:\n  - {name: image.tag, value: latest}\n"),
+        &app,
+    );
+    assert_eq!(
+        params(cell(&fleet, "web")),
+        [(
+            "--set-string",
+            "image.tag",
+            "latest",
+            "charts/web/.argocd-source-web.yaml",
+            3
+        )]
+    );
+    // ... and past the end of a shorter list the old entries are still there for a later
+    // file: the shared file leaves one entry, the app's file writes two again.
+    let two = web_app(
+        "argocd",
+        "    helm:
+      parameters:
+        - {name: a, value: '1'}
+        - {name: b, value: '2', forceString: true}
+",
+    );
+    let fleet = fleet_with(
+        vec![
+            ("charts/web/Chart.yaml", CHART),
+            (
+                "charts/web/.argocd-source.yaml",
+                "helm:\n  parameters: [{name: x, value: '9'}]\n",
+            ),
+            (
+                "charts/web/.argocd-source-web.yaml",
+                "helm:\n  parameters: [{name: p}, {name: q}]\n",
+            ),
+        ],
+        &two,
+    );
+    assert_eq!(
+        params(cell(&fleet, "web")),
+        [
+            ("--set", "p", "9", "charts/web/.argocd-source-web.yaml", 2),
+            (
+                "--set-string",
+                "q",
+                "2",
+                "charts/web/.argocd-source-web.yaml",
+                2
+            )
+        ]
+    );
+
+    // A null changes nothing (decoding leaves a field the merged JSON lacks as it was); an
+    // empty file is JSON null.
+    let fleet = fleet_with(
+        vec![
+            ("charts/web/Chart.yaml", CHART),
+            (
+                "charts/web/.argocd-source.yaml",
+                "helm: {parameters: null, releaseName: null}\n",
+            ),
+            ("charts/web/.argocd-source-web.yaml", "# nothing\n"),
+        ],
+        &app,
+    );
+    let c = cell(&fleet, "web");
+    assert_eq!(c.release, "web");
+    assert_eq!(
+        params(c),
+        [
+            (
+                "--set",
+                "image.pullPolicy",
+                "IfNotPresent",
+                "argocd/web.yaml",
+                12
+            ),
+            ("--set-string", "image.tag", "1.0", "argocd/web.yaml", 11),
+        ]
+    );
+}
+
+#[test]
+fn an_override_file_merges_values_object_key_by_key_and_names_its_own_lines() {
+    let app = web_app(
+        "argocd",
+        "    helm:
+      valuesObject:
+        image: {repository: acme/web, tag: '1.0'}
+        replicas: 2
+",
+    );
+    let files = [
+        ("argocd/web.yaml", app.as_str()),
+        ("charts/web/Chart.yaml", CHART),
+        (
+            "charts/web/.argocd-source-web.yaml",
+            "helm:\n  valuesObject:\n    image: {tag: latest}\n    replicas: null\n",
+        ),
+    ];
+    let fleet = fleet_of(&files, SECTION).unwrap();
+    let inline = cell(&fleet, "web").inline_values.clone().unwrap();
+    let layer: serde_json::Value =
+        serde_json::from_str(inline.text.trim_start_matches('\n')).unwrap();
+    assert_eq!(
+        layer,
+        serde_json::json!({"image": {"repository": "acme/web", "tag": "latest"}})
+    );
+    assert_eq!(
+        (inline.file.as_str(), inline.line, inline.field.as_str()),
+        ("charts/web/.argocd-source-web.yaml", 3, "helm.valuesObject")
+    );
+    // Only in the file: its lines are its own, key by key.
+    let plain = web_app("argocd", "");
+    let files = [
+        ("argocd/web.yaml", plain.as_str()),
+        ("charts/web/Chart.yaml", CHART),
+        (
+            "charts/web/.argocd-source.yaml",
+            "helm:\n  valuesObject:\n    image:\n      tag: latest\n      gone: null\n",
+        ),
+    ];
+    let fleet = fleet_of(&files, SECTION).unwrap();
+    let inline = cell(&fleet, "web").inline_values.clone().unwrap();
+    assert_eq!(inline.file, "charts/web/.argocd-source.yaml");
+    let lines: Vec<&str> = inline.text.lines().collect();
+    assert_eq!(lines.len(), 4, "{:?}", inline.text);
+    assert!(
+        lines[3].contains("latest") && !inline.text.contains("gone"),
+        "{:?}",
+        inline.text
+    );
+}
+
+#[test]
+fn the_app_file_of_an_application_in_another_namespace_carries_its_namespace() {
+    let app = web_app("team-a", "    helm: {releaseName: manifest}\n");
+    let files = [
+        ("argocd/web.yaml", app.as_str()),
+        ("charts/web/Chart.yaml", CHART),
+        (
+            "charts/web/.argocd-source-web.yaml",
+            "helm: {releaseName: wrong}\n",
+        ),
+        (
+            "charts/web/.argocd-source-team-a_web.yaml",
+            "helm: {releaseName: right}\n",
+        ),
+    ];
+    let fleet = fleet_of(&files, SECTION).unwrap();
+    assert_eq!(cell(&fleet, "web").release, "right");
+    // With `argocd.namespace: team-a` the Application is in Argo CD's own namespace.
+    let section = format!("{SECTION}  namespace: team-a\n");
+    let fleet = fleet_of(&files, &section).unwrap();
+    assert_eq!(cell(&fleet, "web").release, "wrong");
+}
+
+#[test]
+fn an_override_file_argo_cd_would_read_otherwise_is_refused_at_its_line() {
+    let app = web_app("argocd", "    helm: {releaseName: web}\n");
+    for (text, line, wanted) in [
+        (
+            "Helm:\n  releaseName: x\n",
+            1,
+            "`Helm` is spelled unlike Argo CD's field `helm`",
+        ),
+        (
+            "helm:\n  ReleaseName: x\n",
+            2,
+            "`ReleaseName` is spelled unlike Argo CD's field `releaseName`",
+        ),
+        (
+            "helm:\n  \u{17F}kipTests: true\n",
+            2,
+            "spelled unlike Argo CD's field `skipTests`",
+        ),
+        (
+            "helm:\n  parameters:\n  - {name: a, forceString: true, forcestring: false}\n",
+            3,
+            "`forcestring` sets `forceString` of this `helm.parameters` entry a second time",
+        ),
+        (
+            "helm:\n  parameters: {name: a}\n",
+            2,
+            "`helm.parameters` must be a list",
+        ),
+        (
+            "helm:\n  releaseName: 10\n",
+            2,
+            "`helm.releaseName` must be a string",
+        ),
+        ("- helm\n", 1, "must be a mapping"),
+    ] {
+        let files = [
+            ("argocd/web.yaml", app.as_str()),
+            ("charts/web/Chart.yaml", CHART),
+            ("charts/web/.argocd-source-web.yaml", text),
+        ];
+        let e = fleet_of(&files, SECTION).unwrap_err();
+        assert!(e.message.contains(wanted), "{text:?}: {e}");
+        assert_eq!(
+            (e.file.as_str(), e.line),
+            ("charts/web/.argocd-source-web.yaml", Some(line)),
+            "{text:?}: {e}"
+        );
+    }
+}
+
+#[test]
+fn the_source_type_is_argo_cds_after_the_overrides_and_by_discovery() {
+    let not_judged = |files: &[(&str, &str)], app: &str| -> Vec<String> {
+        let mut all = files.to_vec();
+        all.push(("argocd/web.yaml", app));
+        let fleet = fleet_of(&all, SECTION).unwrap();
+        fleet
+            .argocd
+            .not_judged
+            .iter()
+            .map(|n| n.reason.clone())
+            .collect()
+    };
+    let bare = web_app("argocd", "");
+    let explicit = web_app("argocd", "    helm: {}\n");
+    let kustomization = "resources: [pod.yaml]\n";
+    // Chart.yaml and a kustomization side by side: the later name in byte order wins.
+    for name in ["kustomization.yaml", "kustomization.yml", "Kustomization"] {
+        let files = [
+            ("charts/web/Chart.yaml", CHART),
+            (&format!("charts/web/{name}")[..], kustomization),
+        ];
+        let files: Vec<(&str, &str)> = files.to_vec();
+        let reasons = not_judged(&files, &bare);
+        assert!(
+            reasons.len() == 1 && reasons[0].contains("Argo CD renders a folder with both Chart.yaml and a kustomization with Kustomize"),
+            "{name}: {reasons:?}"
+        );
+        // An explicit `helm:` makes it a Helm source.
+        assert!(not_judged(&files, &explicit).is_empty(), "{name}");
+    }
+    // A later name ending in `Chart.yaml` makes it Helm again.
+    let files = [
+        ("charts/web/Chart.yaml", CHART),
+        ("charts/web/kustomization.yaml", kustomization),
+        ("charts/web/zChart.yaml", CHART),
+    ];
+    assert!(not_judged(&files, &bare).is_empty());
+    // An override file can add a type: with the manifest's `helm:` that is two, which Argo CD
+    // refuses; alone it is that type.
+    let files = [
+        ("charts/web/Chart.yaml", CHART),
+        ("charts/web/.argocd-source.yaml", "kustomize: {}\n"),
+    ];
+    let reasons = not_judged(&files, &explicit);
+    assert!(
+        reasons.len() == 1
+            && reasons[0].contains("multiple application sources defined (helm, kustomize)"),
+        "{reasons:?}"
+    );
+    let reasons = not_judged(&files, &bare);
+    assert!(
+        reasons.len() == 1 && reasons[0].contains("kustomize application"),
+        "{reasons:?}"
+    );
+    // ... and a `helm:` of an override file makes a Helm source of a folder Argo CD would
+    // otherwise render as Kustomize.
+    let files = [
+        ("charts/web/Chart.yaml", CHART),
+        ("charts/web/kustomization.yaml", kustomization),
+        (
+            "charts/web/.argocd-source-web.yaml",
+            "helm: {releaseName: web}\n",
+        ),
+    ];
+    assert!(not_judged(&files, &bare).is_empty());
+}
