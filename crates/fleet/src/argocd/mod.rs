@@ -29,6 +29,7 @@
 
 mod appset;
 mod clusters;
+mod envsubst;
 mod git;
 pub(crate) mod gotemplate;
 mod lines;
@@ -603,6 +604,14 @@ impl Resolver<'_> {
                 col: source.col,
             };
             let helm = helm.unwrap_or(&empty);
+            let build_env = envsubst::variables(
+                &instance,
+                dest_ns,
+                text(spec, "project").unwrap_or(""),
+                repo_url,
+                path,
+                text(source, "targetRevision").unwrap_or(""),
+            );
             let ctx = SourceCtx {
                 manifest,
                 chart: &chart,
@@ -611,6 +620,7 @@ impl Resolver<'_> {
                 ignore_missing: flag(helm, "ignoreMissingValueFiles"),
                 files: helm_files,
                 mixed_values_object: overridden.as_ref().is_some_and(|o| o.mixed_values_object),
+                env: &build_env,
             };
             let resolved = match self.helm_source(&ctx, helm) {
                 Ok(r) => r,
@@ -853,7 +863,8 @@ impl Resolver<'_> {
                 .unwrap_or_default();
             parameters.push(crate::HelmParameter {
                 name: name.to_string(),
-                value: clean_set_value(&value),
+                // Argo CD substitutes its variables, then escapes the commas.
+                value: clean_set_value(&envsubst::envsubst(&value, ctx.env)),
                 kind: if flag(p, "forceString") {
                     ParameterKind::SetString
                 } else {
@@ -915,9 +926,27 @@ impl Resolver<'_> {
         if raw.is_empty() {
             return Err(Refused::Config(err(file, node, format!("{at} is empty"))));
         }
-        let joined = if let Some(rest) = raw.strip_prefix('$') {
-            let (name, path) = rest.split_once('/').unwrap_or((rest, ""));
-            let Some(source) = ctx.refs.get(name) else {
+        let first = raw.split('/').next().unwrap_or(raw);
+        if let Some(name) = first.strip_prefix('$') {
+            if let Some(source) = ctx.refs.get(name) {
+                let url = text(source, "repoURL").unwrap_or("");
+                if !self.is_this_repo(url) {
+                    return Err(Refused::NotJudged(format!(
+                        "its values file {raw} is in another repository ({url})"
+                    )));
+                }
+                // From the root of the `ref:` source; Argo CD's variables are substituted in
+                // what follows the ref.
+                let rest = envsubst::envsubst(&raw[first.len()..], ctx.env);
+                return self
+                    .repo
+                    .normalise(rest.trim_start_matches('/'))
+                    .map_err(|m| Refused::Config(err(file, node, format!("{at}: {m}"))));
+            }
+            // `$name/…` naming neither a ref nor a variable Argo CD sets: Argo CD would read the
+            // path with the name made empty, which is never what was meant.
+            let unknown = envsubst::unknown_names(first, ctx.env);
+            if !unknown.is_empty() {
                 let known: Vec<&str> = ctx.refs.keys().copied().collect();
                 return Err(Refused::Config(
                     err(
@@ -932,15 +961,18 @@ impl Resolver<'_> {
                         format!("refs declared: {}", known.join(", "))
                     }),
                 ));
-            };
-            let url = text(source, "repoURL").unwrap_or("");
-            if !self.is_this_repo(url) {
-                return Err(Refused::NotJudged(format!(
-                    "its values file {raw} is in another repository ({url})"
-                )));
             }
-            path.to_string()
-        } else if raw.contains("://") {
+        }
+        let substituted = envsubst::envsubst(raw, ctx.env);
+        let raw = substituted.as_str();
+        if raw.is_empty() {
+            return Err(Refused::Config(err(
+                file,
+                node,
+                format!("{at} is empty once Argo CD's variables are substituted"),
+            )));
+        }
+        let joined = if raw.contains("://") {
             return Err(Refused::NotJudged(format!(
                 "its values file {raw} is fetched from a URL, which imagegate does not read"
             )));
@@ -982,6 +1014,8 @@ struct SourceCtx<'a> {
     files: &'a BTreeMap<String, String>,
     /// Whether `helm.valuesObject` is merged from more than one file.
     mixed_values_object: bool,
+    /// Argo CD's build environment of the source (see `envsubst`).
+    env: &'a BTreeMap<&'static str, String>,
 }
 
 impl SourceCtx<'_> {

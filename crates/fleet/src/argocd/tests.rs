@@ -1523,3 +1523,83 @@ fn the_source_type_is_argo_cds_after_the_overrides_and_by_discovery() {
     ];
     assert!(not_judged(&files, &bare).is_empty());
 }
+
+#[test]
+fn argo_cds_variables_are_substituted_in_value_files_file_parameters_and_parameters() {
+    let app = "kind: Application
+metadata: {name: web, namespace: argocd}
+spec:
+  project: apps
+  destination: {name: dev, namespace: team}
+  source:
+    repoURL: https://github.com/acme/gitops
+    path: charts/web
+    targetRevision: main
+    helm:
+      valueFiles:
+        - values-$ARGOCD_APP_NAME.yaml
+        - ${ARGOCD_APP_NAMESPACE}/$ARGOCD_APP_PROJECT_NAME.yaml
+        - $ARGOCD_APP_NAME/extra.yaml
+      fileParameters:
+        - {name: config, path: files/$ARGOCD_APP_SOURCE_TARGET_REVISION.txt}
+      parameters:
+        - {name: pinned, value: $UNSET_IN_ARGOCD}
+        - {name: revision, value: '$ARGOCD_APP_REVISION_SHORT,$$HOME'}
+        - {name: path, value: '${ARGOCD_APP_SOURCE_PATH}', forceString: true}
+";
+    let fleet = fleet_of(
+        &[
+            ("argocd/web.yaml", app),
+            ("charts/web/Chart.yaml", CHART),
+            ("charts/web/values-web.yaml", "a: 1\n"),
+            ("charts/web/team/apps.yaml", "a: 2\n"),
+            ("charts/web/web/extra.yaml", "a: 3\n"),
+            ("charts/web/files/main.txt", "x"),
+            // What a literal reading would take instead.
+            ("charts/web/values-$ARGOCD_APP_NAME.yaml", "a: 9\n"),
+        ],
+        SECTION,
+    )
+    .unwrap();
+    let c = cell(&fleet, "web");
+    assert_eq!(
+        paths(c),
+        [
+            ("charts/web/values-web.yaml", true),
+            ("charts/web/team/apps.yaml", true),
+            ("charts/web/web/extra.yaml", true)
+        ]
+    );
+    let got: Vec<(&str, &str, &str)> = c
+        .parameters
+        .iter()
+        .map(|p| (p.flag(), p.name.as_str(), p.value.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            // Unknown to Argo CD: empty, so the chart's unpinned default applies.
+            ("--set", "pinned", ""),
+            ("--set", "revision", "0000000\\,$HOME"),
+            ("--set-string", "path", "charts/web"),
+            ("--set-file", "config", "charts/web/files/main.txt"),
+        ]
+    );
+    // `$name/…` that is neither a ref nor one of Argo CD's variables stays an error.
+    let bad = app.replace("$ARGOCD_APP_NAME/extra.yaml", "$nothing/extra.yaml");
+    let e = fleet_of(
+        &[
+            ("argocd/web.yaml", bad.as_str()),
+            ("charts/web/Chart.yaml", CHART),
+            ("charts/web/values-web.yaml", "a: 1\n"),
+            ("charts/web/team/apps.yaml", "a: 2\n"),
+            ("charts/web/files/main.txt", "x"),
+        ],
+        SECTION,
+    )
+    .unwrap_err();
+    assert!(
+        e.message.contains("names no source with `ref: nothing`"),
+        "{e}"
+    );
+}
