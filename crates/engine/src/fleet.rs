@@ -154,8 +154,10 @@ pub fn run(ctx: &Context<'_>, cells: &[Cell], plan: Plan) -> Result<Run> {
     let mut inventory = Vec::new();
     let mut lineage = Vec::new();
     let mut reached = std::collections::BTreeSet::new();
+    let mut rendered_apps = Vec::new();
     for o in outcomes {
         reached.extend(o.custom_paths_reached);
+        rendered_apps.extend(o.rendered_apps);
         if let Some(p) = &cfg.model.promotion {
             lineage.extend(promotion::lineage_sites(p, &o.report.chart, &o.inventory));
         }
@@ -191,7 +193,8 @@ pub fn run(ctx: &Context<'_>, cells: &[Cell], plan: Plan) -> Result<Run> {
         convert::finding_with_stack(f, None, cell, &cfg.model.exceptions)
     }));
 
-    let not_judged = not_judged(cfg);
+    let mut not_judged = not_judged(cfg);
+    not_judged.extend(rendered_apps);
     for app in &not_judged {
         ctx.observer.warn(&app.sentence());
     }

@@ -105,7 +105,11 @@ pub fn merge(
     let mut lineage = Vec::new();
     let mut matched = ExceptionOutcome::default();
     let mut reached = std::collections::BTreeSet::new();
+    // What the configuration does not judge is the same in every shard; the applications a
+    // shard's cells rendered are that shard's.
+    let mut not_judged = crate::fleet::not_judged(cfg);
     for (_, report, record) in records {
+        not_judged.extend(report.not_judged.iter().cloned());
         reached.extend(
             record
                 .custom_paths_reached
@@ -154,7 +158,7 @@ pub fn merge(
         full: true,
     };
     findings.extend(whole.judge(&lineage, &judged, matched)?);
-    Ok(Report::new(generator, findings, cells).with_not_judged(crate::fleet::not_judged(cfg)))
+    Ok(Report::new(generator, findings, cells).with_not_judged(not_judged))
 }
 
 /// The inventory of the merged run, from the images.json beside each shard report.

@@ -31,6 +31,46 @@ pub struct CellOutcome {
     /// The configured custom image field paths that reached a node in this cell (see
     /// `imagegate_decode::Decoded::custom_paths_reached`).
     pub custom_paths_reached: std::collections::BTreeSet<(usize, String)>,
+    /// The Argo CD `Application`s and `ApplicationSet`s the cell renders (an app of apps):
+    /// Argo CD creates them and deploys what they name, which no cell judges (see
+    /// [`rendered_applications`]).
+    pub rendered_apps: Vec<imagegate_report::NotJudgedApp>,
+}
+
+/// The Argo CD applications among `decoded`'s objects, each listed as not judged: imagegate
+/// reads Applications from the files `argocd.manifests` names, never from a render, so what a
+/// rendered one deploys is not judged, and the run must say so. `chart` is the cell's chart
+/// folder: a template path's first segment (the chart's name) becomes it.
+pub fn rendered_applications(
+    decoded: &Decoded,
+    cell: &str,
+    chart: &str,
+) -> Vec<imagegate_report::NotJudgedApp> {
+    decoded
+        .objects
+        .iter()
+        .filter(|o| {
+            o.object.api_version.starts_with("argoproj.io/")
+                && matches!(o.object.kind.as_str(), "Application" | "ApplicationSet")
+        })
+        .map(|o| {
+            let manifest = match o.template.as_deref().and_then(|t| t.split_once('/')) {
+                Some((_, rest)) if !chart.is_empty() => format!("{chart}/{rest}"),
+                _ => o.template.clone().unwrap_or_else(|| chart.to_string()),
+            };
+            imagegate_report::NotJudgedApp {
+                app: o.object.name.clone(),
+                manifest,
+                line: 1,
+                element: Some(format!("{} rendered by cell {cell}", o.object.kind)),
+                reason: "Argo CD creates it from this render (an app of apps), and imagegate \
+                         reads applications only from the files argocd.manifests names; add \
+                         the charts it deploys as components, or its manifests to \
+                         argocd.manifests"
+                    .to_string(),
+            }
+        })
+        .collect()
 }
 
 /// Shared, read-only inputs of every cell's work.
@@ -143,6 +183,7 @@ impl<'a> Judge<'a> {
                     inventory: Vec::new(),
                     sites: Default::default(),
                     custom_paths_reached: Default::default(),
+                    rendered_apps: Vec::new(),
                 }
             }
             Ok(rendered) => {
@@ -348,6 +389,8 @@ impl<'a> Judge<'a> {
             decoded.documents as u64,
             decoded.image_count() as u64,
         );
+        let rendered_apps =
+            rendered_applications(&decoded, &format!("{}/{}", ctx.environment, ctx.app), chart);
         CellOutcome {
             report,
             findings,
@@ -355,6 +398,7 @@ impl<'a> Judge<'a> {
             inventory,
             sites,
             custom_paths_reached: decoded.custom_paths_reached,
+            rendered_apps,
         }
     }
 }
