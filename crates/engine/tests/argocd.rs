@@ -39,7 +39,7 @@ kind: Application
 metadata: {name: overlay}
 spec:
   destination: {name: prod}
-  source: {repoURL: https://github.com/acme/gitops, path: overlays/prod, kustomize: {}}
+  source: {repoURL: https://github.com/acme/gitops, path: overlays/prod, kustomize: {namePrefix: prod-}}
 ";
 
 fn fleet() -> Fleet {

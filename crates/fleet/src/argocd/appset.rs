@@ -140,16 +140,27 @@ pub(crate) fn expand(
             }
             _ => rendered,
         };
+        // The ApplicationSet controller makes every Application in its own namespace, whatever
+        // the template says (`GenerateApplications`): that namespace names its override file.
+        let mut metadata = rendered
+            .get("metadata")
+            .filter(|m| m.as_map().is_some())
+            .cloned()
+            .unwrap_or_else(|| Node {
+                value: Value::Map(Vec::new()),
+                line: template.line,
+                col: template.col,
+            });
+        let own_namespace = doc
+            .get("metadata")
+            .and_then(|m| m.get("namespace"))
+            .filter(|n| !n.is_null())
+            .cloned();
+        super::overrides::set(&mut metadata, "namespace", own_namespace);
         let app = Node {
             value: Value::Map(vec![
                 (plain("kind", template), plain("Application", template)),
-                (
-                    plain("metadata", template),
-                    rendered
-                        .get("metadata")
-                        .cloned()
-                        .unwrap_or_else(|| plain("", template)),
-                ),
+                (plain("metadata", template), metadata),
                 (
                     plain("spec", template),
                     rendered

@@ -26,6 +26,11 @@ use std::collections::BTreeMap;
 /// Most folders a directories generator looks at.
 const MAX_DIRECTORIES: usize = 100_000;
 
+/// The most steps the git generators of a fleet may take (see `Resolver::generator_work`):
+/// well under a second of matching, and five times what a git generator with one pattern over
+/// a repository of 20 000 folders takes as the second generator of a matrix of 50.
+pub(crate) const MAX_GENERATOR_WORK: u64 = 5_000_000;
+
 /// The parameter sets of one `git` generator, or why its applications are not judged.
 pub(crate) fn elements(
     g: &Gen<'_>,
@@ -90,9 +95,32 @@ pub(crate) fn elements(
         }
         Ok((include, exclude))
     };
+    // Every step is counted against the fleet's bound: a matrix evaluates this generator once
+    // for each parameter set of its first generator.
+    let charge = |steps: u64| -> Result<(), ConfigError> {
+        let before = r
+            .generator_work
+            .fetch_add(steps, std::sync::atomic::Ordering::Relaxed);
+        if before.saturating_add(steps) > MAX_GENERATOR_WORK {
+            return Err(err(
+                manifest,
+                git,
+                format!(
+                    "ApplicationSet `{name}`: its git generators take more than {MAX_GENERATOR_WORK} steps (a path of the repository compared with a pattern, a file read), \
+                     imagegate's bound on reading the manifests; nothing is judged"
+                ),
+            )
+            .hint("a matrix evaluates its second generator once per parameter set of its first: put the git generator first, or narrow the matrix"));
+        }
+        Ok(())
+    };
     let (dir_in, dir_out) = patterns("directories")?;
     if !dir_in.is_empty() || !dir_out.is_empty() {
-        let dirs = directories(r).map_err(|m| err(manifest, git, m))?;
+        let dirs = match r.folders.get_or_init(|| directories(r)) {
+            Ok(d) => d,
+            Err(m) => return Err(err(manifest, git, m.clone())),
+        };
+        charge((dirs.len() as u64).saturating_mul((dir_in.len() + dir_out.len()) as u64))?;
         let selected = dirs.iter().filter(|d| {
             dir_in.iter().any(|p| wildmatch(p, d, true))
                 && !dir_out.iter().any(|p| wildmatch(p, d, true))
@@ -125,10 +153,16 @@ pub(crate) fn elements(
             format!("ApplicationSet `{name}`: the git generator has neither files nor directories"),
         ));
     }
+    let listed = match r.files.get_or_init(|| r.repo.glob("**")) {
+        Ok(f) => f.len() as u64,
+        Err(m) => return Err(err(manifest, git, m.clone())),
+    };
+    charge(listed.saturating_mul((file_in.len() + file_out.len()) as u64))?;
     let files = matching_files(r, &file_in, &file_out).map_err(|m| err(manifest, git, m))?;
     let mut elements = Vec::new();
     for file in files {
         let content = r.repo.read_to_string(&file, crate::MAX_CONFIG_BYTES)?;
+        charge(1 + content.len() as u64 / 64)?;
         let docs = imagegate_yaml::load_all(&content, &imagegate_yaml::Limits::default())
             .map_err(|e| ConfigError::new(&file, e.message).at(Some(e.line), Some(e.col)))?;
         let objects: Vec<Option<&Node>> = match docs.first().map(|d| &d.value) {
@@ -347,12 +381,16 @@ fn matching_files(
         }
         files.retain(|f| !excluded.contains(f));
     } else {
-        let all = r.repo.glob("**")?;
+        let all = match r.files.get_or_init(|| r.repo.glob("**")) {
+            Ok(f) => f,
+            Err(m) => return Err(m.clone()),
+        };
         files = all
-            .into_iter()
+            .iter()
             .filter(|f| {
                 include.iter().any(|p| pathspec(p, f)) && !exclude.iter().any(|p| pathspec(p, f))
             })
+            .cloned()
             .collect();
     }
     files.sort();

@@ -285,6 +285,14 @@ pub(crate) struct Resolver<'a> {
     pub max_applications: usize,
     /// The parameter sets the ApplicationSets resolved so far made: the bound is the fleet's.
     pub generated: std::sync::atomic::AtomicUsize,
+    /// The steps git generators took so far (a path compared with a pattern, a file read):
+    /// bounded by `git::MAX_GENERATOR_WORK` for the fleet, as a matrix evaluates its second
+    /// generator once per parameter set of its first.
+    pub generator_work: std::sync::atomic::AtomicU64,
+    /// The repository's folders, listed once for every git directories generator.
+    pub folders: std::sync::OnceLock<Result<Vec<String>, String>>,
+    /// The repository's files, listed once for every git files generator.
+    pub files: std::sync::OnceLock<Result<Vec<String>, String>>,
 }
 
 /// A repository URL normalised for comparison (Argo CD's `NormalizeGitURL` in spirit): no
@@ -351,6 +359,9 @@ pub(crate) fn resolve(
         templates,
         max_applications,
         generated: std::sync::atomic::AtomicUsize::new(0),
+        generator_work: std::sync::atomic::AtomicU64::new(0),
+        folders: std::sync::OnceLock::new(),
+        files: std::sync::OnceLock::new(),
     };
     let mut out = ArgoCdFleet::default();
     // Every glob, file and object is read, and every error kept: one run shows them all.
@@ -522,7 +533,8 @@ impl Resolver<'_> {
                 reason,
             };
             let repo_url = text(source, "repoURL").unwrap_or("");
-            if let Some(chart) = text(source, "chart") {
+            // `IsHelm()`: a chart of a Helm repository is a non-empty `chart`.
+            if let Some(chart) = text(source, "chart").filter(|c| !c.is_empty()) {
                 out.not_judged.push(not_judged(format!(
                     "its source is chart `{chart}` from the Helm repository {repo_url}, not a chart vendored in this repository"
                 )));
@@ -542,10 +554,12 @@ impl Resolver<'_> {
                     return Err(err(manifest, at, format!("{}: {m}", field("path"))));
                 }
             };
-            // The override files of the folder are merged in before anything else is read.
+            // As Argo CD stores the source, then with the override files of its folder merged
+            // in, before anything else is read.
+            let normalized = overrides::normalize(source);
             let instance = instance_name(app, &name, &self.settings.namespace);
-            let overridden = overrides::apply(self.repo, source, &chart, &instance)?;
-            let source = overridden.as_ref().map_or(*source, |o| &o.source);
+            let overridden = overrides::apply(self.repo, &normalized, &chart, &instance)?;
+            let source = overridden.as_ref().map_or(&normalized, |o| &o.source);
             let no_files = BTreeMap::new();
             let helm_files = overridden.as_ref().map_or(&no_files, |o| &o.helm_files);
             // Argo CD's `ExplicitType`: a field that is there and not null.
@@ -796,9 +810,11 @@ impl Resolver<'_> {
             }
             push(path.clone(), present);
         }
-        // valuesObject takes precedence over values (Argo CD's `ValuesYAML`).
+        // valuesObject takes precedence over values (Argo CD's `ValuesYAML`), even an empty one
+        // (`{}`, which sets nothing).
         let inline_values = match (helm.get("valuesObject"), helm.get("values")) {
-            (Some(obj), _) if !obj.is_null() && obj.as_map().is_some_and(|m| !m.is_empty()) => {
+            (Some(obj), _) if obj.as_map().is_some_and(<[(Node, Node)]>::is_empty) => None,
+            (Some(obj), _) if !obj.is_null() && obj.as_map().is_some() => {
                 Some(crate::InlineValues {
                     // Merged from two files, its keys are of both: one line, the file's.
                     text: if ctx.mixed_values_object {

@@ -11,9 +11,13 @@
 //! - a `null` (or a key the patch removes) leaves the field as it was: decoding writes only the
 //!   fields the JSON holds;
 //! - lists (`parameters`, `valueFiles`, …) and scalars are replaced; a replaced list's entry
-//!   keeps each field it does not set from the entry at the same index before (Go decodes into
-//!   the old slice's elements without zeroing them);
+//!   keeps each field it does not set from the entry at the same index before, and a `null`
+//!   item keeps that entry whole (Go decodes into the old slice's elements without zeroing them,
+//!   and evanphx/json-patch v5.9.11, Argo CD's, keeps the nulls of a list); an empty list is a
+//!   new, empty slice;
 //! - `valuesObject` is merged key by key (RFC 7386: a `null` removes the key);
+//! - an empty file (or one that is only comments, or `null`) is refused, as the merge patch
+//!   refuses a `null` patch (`ErrBadJSONPatch`) and Argo CD then renders nothing;
 //! - field names match without regard to case, as Go matches them. In an entry of `parameters`
 //!   or `fileParameters` such a key is read as its field (Image Updater writes `forcestring`);
 //!   elsewhere a key spelled unlike its field is refused, since the merged JSON then holds both
@@ -145,9 +149,14 @@ pub(crate) fn apply(
         let text = repo.read_to_string(&file, MAX_CONFIG_BYTES)?;
         let patch = imagegate_yaml::load(&text, &imagegate_yaml::Limits::default())
             .map_err(|e| ConfigError::new(&file, e.message).at(Some(e.line), Some(e.col)))?;
-        // An empty file is JSON `null`: decoding it changes nothing.
+        // An empty file is JSON `null`, which the merge patch refuses: Argo CD cannot render the
+        // application at all.
         let Some(patch) = patch.filter(|p| !p.is_null()) else {
-            continue;
+            return Err(ConfigError::new(
+                &file,
+                "Argo CD refuses an empty override file (its JSON is `null`, not a merge patch) and renders nothing for this application",
+            )
+            .hint("give it the fields to override (`helm:` …), or remove it"));
         };
         let state = merged.get_or_insert_with(|| Overridden {
             source: source.clone(),
@@ -260,16 +269,26 @@ fn merge_helm<'p>(
                 let Some(items) = value.as_seq() else {
                     return Err(wrong("a list of strings"));
                 };
-                // JSON merge patch drops the nulls of a list it writes.
+                let backing = backing_of(&mut state.backing, helm, field, items.is_empty());
                 let mut kept = Vec::new();
-                for item in items.iter().filter(|i| !i.is_null()) {
-                    if !item.to_json().is_string() {
+                for (i, item) in items.iter().enumerate() {
+                    // Go ignores a null for a string: the old string at this index stays
+                    // (none: the empty string).
+                    let decoded = if item.is_null() {
+                        backing
+                            .get(i)
+                            .cloned()
+                            .unwrap_or_else(|| text_node("", item))
+                    } else if item.to_json().is_string() {
+                        item.clone()
+                    } else {
                         return Err((
                             Some(item),
                             format!("`helm.{field}` must be a list of strings"),
                         ));
-                    }
-                    kept.push(item.clone());
+                    };
+                    store(backing, i, &decoded);
+                    kept.push(decoded);
                 }
                 Node {
                     value: Value::Seq(kept),
@@ -301,19 +320,20 @@ fn merge_helm<'p>(
                 let Some(items) = value.as_seq() else {
                     return Err(wrong("a list"));
                 };
-                let backing = state.backing.entry(field.to_string()).or_insert_with(|| {
-                    helm.get(field)
-                        .and_then(Node::as_seq)
-                        .map(<[Node]>::to_vec)
-                        .unwrap_or_default()
-                });
+                let backing = backing_of(&mut state.backing, helm, field, items.is_empty());
                 let mut out = Vec::new();
-                for (i, item) in items.iter().filter(|i| !i.is_null()).enumerate() {
-                    let decoded = entry(field, fields, item, backing.get(i))?;
-                    match backing.get_mut(i) {
-                        Some(slot) => *slot = decoded.clone(),
-                        None => backing.push(decoded.clone()),
-                    }
+                for (i, item) in items.iter().enumerate() {
+                    // Go ignores a null for a struct: the old entry at this index stays whole
+                    // (none: an entry with no field set).
+                    let decoded = if item.is_null() {
+                        backing.get(i).cloned().unwrap_or_else(|| Node {
+                            value: Value::Map(Vec::new()),
+                            ..item.clone()
+                        })
+                    } else {
+                        entry(field, fields, item, backing.get(i))?
+                    };
+                    store(backing, i, &decoded);
                     out.push(decoded);
                 }
                 Node {
@@ -326,6 +346,34 @@ fn merge_helm<'p>(
         state.helm_files.insert(field.to_string(), file.to_string());
     }
     Ok(())
+}
+
+/// The entries Go's decoder can reach of list `field` (first the manifest's, as `DeepCopy`
+/// made them); an empty list is decoded as a new, empty slice, which forgets them.
+fn backing_of<'b>(
+    backing: &'b mut BTreeMap<String, Vec<Node>>,
+    helm: &Node,
+    field: &str,
+    empty: bool,
+) -> &'b mut Vec<Node> {
+    let slot = backing.entry(field.to_string()).or_insert_with(|| {
+        helm.get(field)
+            .and_then(Node::as_seq)
+            .map(<[Node]>::to_vec)
+            .unwrap_or_default()
+    });
+    if empty {
+        slot.clear();
+    }
+    slot
+}
+
+/// Writes `decoded` at index `i` of the backing entries, as the decoder does.
+fn store(backing: &mut Vec<Node>, i: usize, decoded: &Node) {
+    match backing.get_mut(i) {
+        Some(slot) => *slot = decoded.clone(),
+        None => backing.push(decoded.clone()),
+    }
 }
 
 /// One entry of a replaced `parameters` / `fileParameters` list as Go decodes it into the old
@@ -406,19 +454,13 @@ fn misspelled<'p>(key: &'p Node, k: &str, field: &str) -> Failure<'p> {
     )
 }
 
-/// RFC 7386 on YAML trees: a mapping patch merges key by key, `null` removes the key, anything
-/// else replaces (with its nulls dropped where it lands on nothing).
+/// evanphx/json-patch v5.9.11's `mergeDocs` on YAML trees (both mappings): a `null` removes
+/// the key; a value where there was none (or a null) is written with its nulls pruned; any other
+/// is merged into what was there (`merge`).
 fn merge_patch(target: &mut Node, patch: &Node) {
     let Some(entries) = patch.as_map() else {
-        *target = patch.clone();
         return;
     };
-    if target.as_map().is_none() {
-        *target = Node {
-            value: Value::Map(Vec::new()),
-            ..patch.clone()
-        };
-    }
     for (key, value) in entries {
         let k = key.key_text().unwrap_or_default();
         let Value::Map(items) = &mut target.value else {
@@ -434,13 +476,17 @@ fn merge_patch(target: &mut Node, patch: &Node) {
             continue;
         }
         match at {
-            Some(i)
-                if !items[i].1.is_null()
-                    && value.as_map().is_some()
-                    && items[i].1.as_map().is_some() =>
-            {
-                merge_patch(&mut items[i].1, value);
-            }
+            // `merge`: into a mapping a mapping merges and anything else replaces as it is;
+            // over anything else the patch replaces, pruned.
+            Some(i) if !items[i].1.is_null() => match (items[i].1.as_map(), value.as_map()) {
+                (Some(_), Some(_)) => merge_patch(&mut items[i].1, value),
+                (Some(_), None) => items[i].1 = value.clone(),
+                (None, _) => {
+                    let mut v = value.clone();
+                    prune_nulls(&mut v);
+                    items[i].1 = v;
+                }
+            },
             Some(i) => {
                 let mut v = value.clone();
                 prune_nulls(&mut v);
@@ -455,8 +501,8 @@ fn merge_patch(target: &mut Node, patch: &Node) {
     }
 }
 
-/// What evanphx/json-patch's `pruneNulls` does to a value a merge writes where there was none:
-/// every null member of a mapping and every null item of a list removed, at any depth.
+/// evanphx/json-patch v5.9.11's `pruneNulls`: every null member of a mapping removed, at any
+/// depth, through lists too; the null items of a list are kept.
 fn prune_nulls(node: &mut Node) {
     match &mut node.value {
         Value::Map(items) => {
@@ -466,12 +512,11 @@ fn prune_nulls(node: &mut Node) {
             }
         }
         Value::Seq(items) => {
-            items.retain(|v| !v.is_null());
             for v in items {
                 prune_nulls(v);
             }
         }
-        _ => {}
+        Value::Scalar(_) => {}
     }
 }
 
@@ -488,7 +533,7 @@ fn text_node(text: &str, at: &Node) -> Node {
 }
 
 /// Sets (or, with `None`, removes) `key` of the mapping `node`.
-fn set(node: &mut Node, key: &str, value: Option<Node>) {
+pub(crate) fn set(node: &mut Node, key: &str, value: Option<Node>) {
     let Value::Map(items) = &mut node.value else {
         return;
     };
@@ -535,4 +580,102 @@ pub(crate) fn discovered_type(real: &std::path::Path) -> Option<&'static str> {
             "Kustomize"
         }
     })
+}
+
+/// Whether `node` is its field's zero value for Go: absent, `null`, `""`, `false`, or an empty
+/// list or mapping.
+fn zero(node: Option<&Node>) -> bool {
+    let Some(node) = node else {
+        return true;
+    };
+    match node.to_json() {
+        serde_json::Value::Null => true,
+        serde_json::Value::String(s) => s.is_empty(),
+        serde_json::Value::Bool(b) => !b,
+        serde_json::Value::Array(a) => a.is_empty(),
+        serde_json::Value::Object(o) => o.is_empty(),
+        serde_json::Value::Number(_) => false,
+    }
+}
+
+/// The source as Argo CD stores it (`NormalizeSource` in `util/argo/argo.go`, which its
+/// controller applies to every Application and its ApplicationSet controller to every one it
+/// makes): a `helm`, `kustomize` or `directory` whose fields are all their zero values (each
+/// type's `IsZero`) is taken away, so it no longer decides the source's type (`helm: {}` beside
+/// a `kustomization.yaml` is a Kustomize source). A `directory` that is zero but for `include`
+/// or `exclude` keeps just those.
+pub(crate) fn normalize(source: &Node) -> Node {
+    let mut out = source.clone();
+    let fields_zero = |node: &Node, fields: &[&str]| fields.iter().all(|f| zero(node.get(f)));
+    if let Some(helm) = source.get("helm").filter(|h| h.as_map().is_some()) {
+        // `ValuesIsEmpty`: no `valuesObject` (even `{}` is the YAML `{}`) and no `values`.
+        let values_empty =
+            helm.get("valuesObject").is_none_or(Node::is_null) && zero(helm.get("values"));
+        if values_empty
+            && fields_zero(
+                helm,
+                &[
+                    "version",
+                    "releaseName",
+                    "valueFiles",
+                    "parameters",
+                    "fileParameters",
+                    "passCredentials",
+                    "ignoreMissingValueFiles",
+                    "skipCrds",
+                    "skipTests",
+                    "skipSchemaValidation",
+                    "kubeVersion",
+                    "apiVersions",
+                    "namespace",
+                ],
+            )
+        {
+            set(&mut out, "helm", None);
+        }
+    }
+    if let Some(k) = source.get("kustomize").filter(|k| k.as_map().is_some()) {
+        if fields_zero(
+            k,
+            &[
+                "namePrefix",
+                "nameSuffix",
+                "version",
+                "namespace",
+                "images",
+                "replicas",
+                "commonLabels",
+                "commonAnnotations",
+                "patches",
+                "components",
+                "kubeVersion",
+                "apiVersions",
+                "ignoreMissingComponents",
+            ],
+        ) {
+            set(&mut out, "kustomize", None);
+        }
+    }
+    if let Some(d) = source.get("directory").filter(|d| d.as_map().is_some()) {
+        let jsonnet_zero = d
+            .get("jsonnet")
+            .is_none_or(|j| fields_zero(j, &["extVars", "tlas", "libs"]));
+        if fields_zero(d, &["recurse", "disableExtensionFilter"]) && jsonnet_zero {
+            let kept: Vec<(Node, Node)> = d
+                .as_map()
+                .unwrap_or_default()
+                .iter()
+                .filter(|(k, v)| {
+                    matches!(k.key_text().as_deref(), Some("include" | "exclude")) && !zero(Some(v))
+                })
+                .cloned()
+                .collect();
+            let replaced = (!kept.is_empty()).then(|| Node {
+                value: Value::Map(kept),
+                ..d.clone()
+            });
+            set(&mut out, "directory", replaced);
+        }
+    }
+    out
 }

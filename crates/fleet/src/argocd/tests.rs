@@ -383,7 +383,7 @@ kind: Application
 metadata: {name: explicit-kust}
 spec:
   destination: {name: dev}
-  source: {repoURL: https://github.com/acme/gitops, path: charts/web, kustomize: {}}
+  source: {repoURL: https://github.com/acme/gitops, path: charts/web, kustomize: {namePrefix: x-}}
 ---
 kind: Application
 metadata: {name: plain}
@@ -1300,8 +1300,7 @@ fn the_override_files_of_the_source_folder_are_merged_in_as_argo_cds_repo_server
         ]
     );
 
-    // A null changes nothing (decoding leaves a field the merged JSON lacks as it was); an
-    // empty file is JSON null.
+    // A null changes nothing (decoding leaves a field the merged JSON lacks as it was).
     let fleet = fleet_with(
         vec![
             ("charts/web/Chart.yaml", CHART),
@@ -1309,7 +1308,6 @@ fn the_override_files_of_the_source_folder_are_merged_in_as_argo_cds_repo_server
                 "charts/web/.argocd-source.yaml",
                 "helm: {parameters: null, releaseName: null}\n",
             ),
-            ("charts/web/.argocd-source-web.yaml", "# nothing\n"),
         ],
         &app,
     );
@@ -1440,6 +1438,12 @@ fn an_override_file_argo_cd_would_read_otherwise_is_refused_at_its_line() {
             "`helm.releaseName` must be a string",
         ),
         ("- helm\n", 1, "must be a mapping"),
+        (
+            "# nothing but a comment\n",
+            0,
+            "Argo CD refuses an empty override file",
+        ),
+        ("~\n", 0, "Argo CD refuses an empty override file"),
     ] {
         let files = [
             ("argocd/web.yaml", app.as_str()),
@@ -1450,7 +1454,10 @@ fn an_override_file_argo_cd_would_read_otherwise_is_refused_at_its_line() {
         assert!(e.message.contains(wanted), "{text:?}: {e}");
         assert_eq!(
             (e.file.as_str(), e.line),
-            ("charts/web/.argocd-source-web.yaml", Some(line)),
+            (
+                "charts/web/.argocd-source-web.yaml",
+                Some(line).filter(|l| *l > 0)
+            ),
             "{text:?}: {e}"
         );
     }
@@ -1470,7 +1477,9 @@ fn the_source_type_is_argo_cds_after_the_overrides_and_by_discovery() {
             .collect()
     };
     let bare = web_app("argocd", "");
-    let explicit = web_app("argocd", "    helm: {}\n");
+    let explicit = web_app("argocd", "    helm: {releaseName: web}\n");
+    // `helm: {}` is no type: Argo CD's `NormalizeSource` takes a zero `helm` away.
+    let zero = web_app("argocd", "    helm: {parameters: [], releaseName: ''}\n");
     let kustomization = "resources: [pod.yaml]\n";
     // Chart.yaml and a kustomization side by side: the later name in byte order wins.
     for name in ["kustomization.yaml", "kustomization.yml", "Kustomization"] {
@@ -1484,8 +1493,9 @@ fn the_source_type_is_argo_cds_after_the_overrides_and_by_discovery() {
             reasons.len() == 1 && reasons[0].contains("Argo CD renders a folder with both Chart.yaml and a kustomization with Kustomize"),
             "{name}: {reasons:?}"
         );
-        // An explicit `helm:` makes it a Helm source.
+        // An explicit `helm:` makes it a Helm source; a zero one does not.
         assert!(not_judged(&files, &explicit).is_empty(), "{name}");
+        assert_eq!(not_judged(&files, &zero).len(), 1, "{name}");
     }
     // A later name ending in `Chart.yaml` makes it Helm again.
     let files = [
@@ -1601,5 +1611,198 @@ spec:
     assert!(
         e.message.contains("names no source with `ref: nothing`"),
         "{e}"
+    );
+}
+
+#[test]
+fn null_items_and_empty_lists_of_an_override_decode_as_go_decodes_them() {
+    let app = web_app(
+        "argocd",
+        "    helm:
+      valueFiles: [sidecar.yaml, base.yaml]
+      parameters:
+        - {name: sidecar.enabled, value: 'true'}
+",
+    );
+    let run = |source: &'static str, app_file: Option<&'static str>| {
+        let mut files = vec![
+            ("argocd/web.yaml", app.as_str()),
+            ("charts/web/Chart.yaml", CHART),
+            ("charts/web/sidecar.yaml", "a: 1\n"),
+            ("charts/web/base.yaml", "a: 2\n"),
+            ("charts/web/pin.yaml", "a: 3\n"),
+            ("charts/web/.argocd-source.yaml", source),
+        ];
+        if let Some(f) = app_file {
+            files.push(("charts/web/.argocd-source-web.yaml", f));
+        }
+        fleet_of(&files, SECTION)
+    };
+    // A null item keeps the entry at its index (evanphx/json-patch keeps it, Go ignores it).
+    let fleet = run(
+        "helm:\n  valueFiles: [null, pin.yaml]\n  parameters: [null, {name: b, value: '2'}]\n",
+        None,
+    )
+    .unwrap();
+    let c = cell(&fleet, "web");
+    assert_eq!(
+        paths(c),
+        [
+            ("charts/web/sidecar.yaml", true),
+            ("charts/web/pin.yaml", true)
+        ]
+    );
+    let names: Vec<(&str, &str)> = c
+        .parameters
+        .iter()
+        .map(|p| (p.name.as_str(), p.value.as_str()))
+        .collect();
+    assert_eq!(names, [("sidecar.enabled", "true"), ("b", "2")]);
+    // A null item with no entry before it is an entry with nothing set: a parameter without a
+    // name, refused.
+    let e = run("helm:\n  parameters: [{name: a}, null]\n", None).unwrap_err();
+    assert!(e.message.contains("has no name"), "{e}");
+    // An empty list is a new slice: a later file's entries inherit nothing.
+    let fleet = run(
+        "helm:\n  parameters: []\n",
+        Some("helm:\n  parameters: [{name: image}]\n"),
+    )
+    .unwrap();
+    let c = cell(&fleet, "web");
+    assert_eq!(
+        c.parameters
+            .iter()
+            .map(|p| (p.name.as_str(), p.value.as_str()))
+            .collect::<Vec<_>>(),
+        [("image", "")]
+    );
+}
+
+#[test]
+fn an_empty_values_object_still_hides_values() {
+    // Argo CD's `ValuesYAML` takes `valuesObject` whenever it is there: `{}` is the YAML `{}`.
+    let app = web_app(
+        "argocd",
+        "    helm:
+      values: |
+        sidecar: {enabled: false}
+      valuesObject: {}
+",
+    );
+    let fleet = fleet_of(
+        &[
+            ("argocd/web.yaml", app.as_str()),
+            ("charts/web/Chart.yaml", CHART),
+        ],
+        SECTION,
+    )
+    .unwrap();
+    assert!(cell(&fleet, "web").inline_values.is_none());
+}
+
+#[test]
+fn an_empty_chart_is_a_git_source_and_a_zero_kustomize_is_no_type() {
+    let app = "kind: Application
+metadata: {name: web}
+spec:
+  destination: {name: dev}
+  source: {repoURL: https://github.com/acme/gitops, path: charts/web, chart: '', kustomize: {}}
+";
+    let fleet = fleet_of(
+        &[("argocd/web.yaml", app), ("charts/web/Chart.yaml", CHART)],
+        SECTION,
+    )
+    .unwrap();
+    assert!(
+        fleet.argocd.not_judged.is_empty(),
+        "{:?}",
+        fleet.argocd.not_judged
+    );
+    assert_eq!(cell(&fleet, "web").chart, "charts/web");
+}
+
+#[test]
+fn an_application_set_makes_its_applications_in_its_own_namespace() {
+    let appset = |own: &str, template: &str| {
+        format!(
+            "kind: ApplicationSet
+metadata: {{name: set{own}}}
+spec:
+  generators: [{{list: {{elements: [{{app: web}}]}}}}]
+  template:
+    metadata: {{name: '{{{{app}}}}'{template}}}
+    spec:
+      destination: {{name: dev, namespace: web}}
+      source: {{repoURL: https://github.com/acme/gitops, path: charts/web}}
+"
+        )
+    };
+    let release = |manifest: &str| {
+        let fleet = fleet_of(
+            &[
+                ("argocd/set.yaml", manifest),
+                ("charts/web/Chart.yaml", CHART),
+                (
+                    "charts/web/.argocd-source-web.yaml",
+                    "helm: {releaseName: web-file}\n",
+                ),
+                (
+                    "charts/web/.argocd-source-team-a_web.yaml",
+                    "helm: {releaseName: team-file}\n",
+                ),
+            ],
+            SECTION,
+        )
+        .unwrap();
+        cell(&fleet, "web").release.clone()
+    };
+    // The template's namespace is overruled by the ApplicationSet's (here: none, Argo CD's).
+    assert_eq!(release(&appset("", ", namespace: team-a")), "web-file");
+    // An ApplicationSet in another namespace makes its applications there.
+    assert_eq!(release(&appset(", namespace: team-a", "")), "team-file");
+}
+
+#[test]
+fn a_matrix_that_evaluates_a_git_generator_too_often_is_refused_quickly() {
+    let elements: String = (0..20_000).map(|i| format!("{{a: '{i}'}},")).collect();
+    let appset = format!(
+        "kind: ApplicationSet
+metadata: {{name: slow}}
+spec:
+  generators:
+    - matrix:
+        generators:
+          - list: {{elements: [{elements}]}}
+          - git:
+              repoURL: https://github.com/acme/gitops
+              directories: [{{path: 'nothing/*'}}]
+  template:
+    metadata: {{name: 'app-{{{{a}}}}'}}
+    spec:
+      destination: {{name: dev}}
+      source: {{repoURL: https://github.com/acme/gitops, path: charts/web}}
+"
+    );
+    let mut files: Vec<(String, String)> = (0..3000)
+        .map(|i| (format!("folders/f{i}/x"), String::new()))
+        .collect();
+    files.push(("argocd/slow.yaml".into(), appset));
+    files.push(("charts/web/Chart.yaml".into(), CHART.into()));
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let started = std::time::Instant::now();
+    let e = fleet_of(&files, SECTION).unwrap_err();
+    assert!(
+        e.message
+            .contains("its git generators take more than 5000000 steps"),
+        "{e}"
+    );
+    // Bounded: generous, since the test only checks it is not the minutes it used to take.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
     );
 }
