@@ -383,3 +383,104 @@ fn helm_check_with_a_warm_cache_serves_every_sound_cell_from_it() {
     assert!(!in_dev(&cold).is_empty());
     assert_eq!(in_dev(&fresh), in_dev(&cold));
 }
+
+/// A change that takes an Argo CD application out of judgement fails the check though no finding
+/// is new: Argo CD still deploys it, and its images are no longer seen. Here a values file
+/// fetched from a URL (which imagegate does not read), then a new Application of a Helm
+/// repository's chart; an application not judged on both sides is listed and fails nothing.
+#[test]
+fn helm_diff_fails_a_change_that_takes_an_application_out_of_judgement() {
+    let app = "apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: web, namespace: argocd}
+spec:
+  destination: {server: https://kubernetes.default.svc, namespace: web}
+  source:
+    repoURL: https://github.com/acme/gitops.git
+    path: chart
+    helm: {releaseName: web}
+";
+    let dir = tree(&[
+        (
+            "imagegate.yaml",
+            "version: 1\nargocd:\n  manifests: [\"argocd/*.yaml\"]\n  repoURL: [\"https://github.com/acme/gitops.git\"]\n",
+        ),
+        ("argocd/app.yaml", app),
+        ("chart/Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\n"),
+        (
+            "chart/templates/pod.yaml",
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - name: a\n      image: ghcr.io/a/b@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n      imagePullPolicy: IfNotPresent\n",
+        ),
+    ]);
+    let repo = dir.path();
+    let commit = |m: &str| {
+        git(repo, &["add", "-A"]);
+        git(repo, &["commit", "-q", "-m", m]);
+    };
+    git(repo, &["init", "-q"]);
+    commit("base");
+    let diff = || {
+        let out = imagegate(
+            &[
+                "diff",
+                "--base",
+                "HEAD~1",
+                "--head",
+                "HEAD",
+                "--format",
+                "json",
+                "--no-progress",
+            ],
+            repo,
+        );
+        let report: Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+        (out.status.code(), report, stderr(&out))
+    };
+    let names = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|x| x["app"].as_str().unwrap().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    std::fs::write(
+        repo.join("argocd/app.yaml"),
+        app.replace(
+            "helm: {releaseName: web}",
+            "helm: {releaseName: web, valueFiles: [\"https://evil.example/values.yaml\"]}",
+        ),
+    )
+    .unwrap();
+    commit("a values file from a URL");
+    let (code, report, err) = diff();
+    assert_eq!(code, Some(1), "{report:#}");
+    assert!(report["new"].as_array().unwrap().is_empty(), "{report:#}");
+    assert_eq!(names(&report["newNotJudged"]), ["web"]);
+    assert!(
+        err.contains("new in this change: it fails the check"),
+        "{err}"
+    );
+
+    // Still not judged, a new one beside it.
+    std::fs::write(
+        repo.join("argocd/miner.yaml"),
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: miner, namespace: argocd}\nspec:\n  destination: {name: in-cluster}\n  source: {repoURL: https://charts.example.com, chart: nginx, targetRevision: 1.0.0}\n",
+    )
+    .unwrap();
+    commit("a chart of a Helm repository");
+    let (code, report, _) = diff();
+    assert_eq!(code, Some(1), "{report:#}");
+    assert_eq!(names(&report["notJudged"]), ["web", "miner"]);
+    assert_eq!(names(&report["newNotJudged"]), ["miner"]);
+
+    // Nothing taken out by this change: listed, and the check passes.
+    std::fs::write(repo.join("README.md"), "x\n").unwrap();
+    commit("unrelated");
+    let (code, report, _) = diff();
+    assert_eq!(code, Some(0), "{report:#}");
+    assert_eq!(names(&report["notJudged"]).len(), 2);
+    assert!(report.get("newNotJudged").is_none(), "{report:#}");
+}

@@ -157,6 +157,37 @@ pub fn diff(sides: &Sides<'_>, run: &DiffRun<'_>) -> Result<DiffReport> {
         base: from_cache(&base_out) as u64,
         head: from_cache(&head_out) as u64,
     };
+    // The Argo CD applications no cell renders, on each side: the configuration's, and those
+    // the rendered cells render (unaffected cells render the same on both sides). One that the
+    // change takes out of judgement fails the check: its images are no longer seen.
+    let side_not_judged = |cfg: Option<&Config>, out: &[SideRender]| {
+        let mut apps = cfg.map(crate::fleet::not_judged).unwrap_or_default();
+        apps.extend(
+            out.iter()
+                .flat_map(|r| r.outcome.rendered_apps.iter().cloned()),
+        );
+        apps.sort_by(|a, b| (&a.manifest, a.line, &a.app).cmp(&(&b.manifest, b.line, &b.app)));
+        apps.dedup();
+        apps
+    };
+    let base_not_judged = side_not_judged(base_cfg, &base_out);
+    report.not_judged = side_not_judged(Some(head_cfg), &head_out);
+    report.new_not_judged = report
+        .not_judged
+        .iter()
+        .filter(|h| {
+            !base_not_judged
+                .iter()
+                .any(|b| b.app == h.app && b.element == h.element)
+        })
+        .cloned()
+        .collect();
+    for app in &report.new_not_judged {
+        run.observer.warn(&format!(
+            "{} (new in this change: it fails the check)",
+            app.sentence()
+        ));
+    }
     let mut base_iter = base_out.into_iter();
     let mut head_iter = head_out.into_iter();
     let mut inputs_memo = InputsMemo::default();

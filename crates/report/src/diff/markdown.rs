@@ -68,6 +68,19 @@ pub(super) fn render(r: &DiffReport, out: &mut dyn Write) -> Result<(), RenderEr
 
 fn heading(r: &DiffReport, out: &mut dyn Write) -> Result<(), RenderError> {
     let failing = r.failing().count();
+    let gone = r.new_not_judged.len();
+    if gone > 0 {
+        writeln!(
+            out,
+            "## ❌ imagegate: this change takes {gone} Argo CD application{} out of judgement",
+            plural(gone)
+        )?;
+        writeln!(out)?;
+        for app in &r.new_not_judged {
+            writeln!(out, "- {}", text(&app.sentence()))?;
+        }
+        writeln!(out)?;
+    }
     if failing > 0 {
         writeln!(
             out,
@@ -105,6 +118,25 @@ fn render_with(r: &DiffReport, limits: Limits, out: &mut dyn Write) -> Result<()
     writeln!(out)?;
     if r.summary.fixes.edits + r.summary.fixes.without_origin > 0 {
         crate::format::markdown::write_fix_list(&r.fix_report(), limits.rows, out)?;
+    }
+    let old: Vec<_> = r
+        .not_judged
+        .iter()
+        .filter(|a| !r.new_not_judged.contains(a))
+        .collect();
+    if !old.is_empty() {
+        writeln!(
+            out,
+            "<details><summary>{} Argo CD application{} not judged on both sides</summary>",
+            old.len(),
+            plural(old.len())
+        )?;
+        writeln!(out)?;
+        for app in old {
+            writeln!(out, "- {}", text(&app.sentence()))?;
+        }
+        writeln!(out, "</details>")?;
+        writeln!(out)?;
     }
     findings_table("New findings", &r.new, limits, out)?;
     findings_table("Fixed findings", &r.fixed, limits, out)?;

@@ -228,6 +228,15 @@ pub struct DiffReport {
     pub fixes: Vec<crate::fixes::Fix>,
     /// Totals.
     pub summary: DiffSummary,
+    /// The head's Argo CD applications that no cell renders (see
+    /// [`crate::model::NotJudgedApp`]); additive within v1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_judged: Vec<crate::model::NotJudgedApp>,
+    /// Of those, the ones the change takes out of judgement: not judged on the head, and judged
+    /// (or absent) on the base. Each fails the check: what Argo CD deploys for it is no longer
+    /// seen. Additive within v1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub new_not_judged: Vec<crate::model::NotJudgedApp>,
 }
 
 impl DiffReport {
@@ -249,6 +258,8 @@ impl DiffReport {
             unchanged: Vec::new(),
             fixes: Vec::new(),
             summary: DiffSummary::default(),
+            not_judged: Vec::new(),
+            new_not_judged: Vec::new(),
         }
     }
 
@@ -303,7 +314,7 @@ impl DiffReport {
     pub fn exit_code(&self) -> i32 {
         let failing = |f: &ReportFinding| f.is_failing(self.warnings_as_errors);
         let strict_fail = self.strict && self.unchanged.iter().any(failing);
-        i32::from(self.new.iter().any(failing) || strict_fail)
+        i32::from(self.new.iter().any(failing) || strict_fail || !self.new_not_judged.is_empty())
     }
 
     /// The findings that fail the check (new ones; with `strict` unchanged ones too).

@@ -60,15 +60,33 @@ pub(super) fn render(r: &DiffReport, out: &mut dyn Write) -> Result<(), RenderEr
             }
         }
     }
-    let failing = r.failing().count();
-    if failing > 0 {
+    for app in &r.not_judged {
+        let new = r.new_not_judged.contains(app);
         writeln!(
             out,
-            "FAILED: {failing} {}finding{} fail{} the check",
+            "{}{}",
+            if new { "NEW, fails the check: " } else { "" },
+            one_line(&app.sentence())
+        )?;
+    }
+    let failing = r.failing().count();
+    if failing > 0 || !r.new_not_judged.is_empty() {
+        let n = r.new_not_judged.len();
+        let apps = format!(
+            "{n} Argo CD application{} the change takes out of judgement",
+            if n == 1 { "" } else { "s" }
+        );
+        let findings = format!(
+            "{failing} {}finding{} fail{} the check",
             if r.strict { "" } else { "new " },
             if failing == 1 { "" } else { "s" },
-            if failing == 1 { "s" } else { "" }
-        )?;
+            if failing == 1 { "s" } else { "" },
+        );
+        match (failing, n) {
+            (_, 0) => writeln!(out, "FAILED: {findings}")?,
+            (0, _) => writeln!(out, "FAILED: {apps}")?,
+            _ => writeln!(out, "FAILED: {findings}, and {apps}")?,
+        }
     } else {
         writeln!(out, "passed: no new failing finding")?;
     }
