@@ -484,3 +484,66 @@ spec:
     assert_eq!(names(&report["notJudged"]).len(), 2);
     assert!(report.get("newNotJudged").is_none(), "{report:#}");
 }
+
+/// Each side renders under its own bounds: a change that lowers `limits.maxRenderedMib` below
+/// what a chart renders (and swaps its image meanwhile) fails on the head alone, a new
+/// `render-failed`, not an unchanged one that both sides share.
+#[test]
+fn helm_diff_renders_the_base_under_its_own_limits() {
+    let big = "x".repeat(1_500_000);
+    let dir = tree(&[
+        (
+            "imagegate.yaml",
+            "version: 1\nenvironments: [{name: dev}]\ncomponents:\n  - {name: web, chart: charts/web}\nvalueStacks:\n  environment: [\"values/{env}/{name}.yaml\"]\n",
+        ),
+        ("charts/web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 0.1.0\n"),
+        ("charts/web/files/big.txt", &big),
+        (
+            "charts/web/templates/all.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big}\ndata:\n  big: {{ .Files.Get \"files/big.txt\" | quote }}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - name: a\n      image: {{ .Values.image }}\n      imagePullPolicy: IfNotPresent\n",
+        ),
+        (
+            "values/dev/web.yaml",
+            "image: ghcr.io/a/b@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n",
+        ),
+    ]);
+    let repo = dir.path();
+    git(repo, &["init", "-q"]);
+    git(repo, &["add", "-A"]);
+    git(repo, &["commit", "-q", "-m", "base"]);
+    let config = std::fs::read_to_string(repo.join("imagegate.yaml")).unwrap();
+    std::fs::write(
+        repo.join("imagegate.yaml"),
+        format!("{config}limits:\n  maxRenderedMib: 1\n"),
+    )
+    .unwrap();
+    std::fs::write(repo.join("values/dev/web.yaml"), "image: miner:latest\n").unwrap();
+    git(repo, &["add", "-A"]);
+    git(
+        repo,
+        &["commit", "-q", "-m", "lower the limit, swap the image"],
+    );
+    let out = imagegate(
+        &[
+            "diff",
+            "--base",
+            "HEAD~1",
+            "--head",
+            "HEAD",
+            "--format",
+            "json",
+            "--no-progress",
+        ],
+        repo,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        rules_of(&report["new"]),
+        BTreeSet::from(["render-failed dev/dev-web -".to_string()])
+    );
+    assert!(
+        report["unchanged"].as_array().unwrap().is_empty(),
+        "{report:#}"
+    );
+}

@@ -20,11 +20,16 @@ pub fn run(args: DiffArgs) -> Result<u8> {
         .map_err(|e| Fatal(e.to_string()))?;
     let cache = crate::cache::open(&args.helm.cache.choice(), &[revisions.git.top()], &observer)?;
     let opts = crate::fleet::render_options(&revisions.head, &args.helm.overrides());
+    let base_opts = crate::fleet::render_options(
+        revisions.sides().base.unwrap_or(&revisions.head),
+        &args.helm.overrides(),
+    );
     let report = imagegate_engine::diff::diff(
         &revisions.sides(),
         &DiffRun {
             renderer: &imagegate_engine::HelmRenderer::new(&located),
             opts: &opts,
+            base_opts: &base_opts,
             cache: cache.as_ref(),
             today: today()?,
             observer: &observer,

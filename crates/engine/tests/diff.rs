@@ -378,6 +378,7 @@ fn diff_run(base: &Fleet, head: &Fleet, strict: bool) -> imagegate_report::diff:
         &DiffRun {
             renderer: &r,
             opts: &opts,
+            base_opts: &opts,
             cache: None,
             today: today(),
             observer: &imagegate_engine::Quiet,

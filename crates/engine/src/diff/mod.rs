@@ -49,8 +49,12 @@ pub struct Sides<'a> {
 pub struct DiffRun<'a> {
     /// What renders the cells.
     pub renderer: &'a dyn Renderer,
-    /// Render bounds (the head's, on both sides).
+    /// The head's render bounds.
     pub opts: &'a RenderOptions,
+    /// The base's render bounds, from its own configuration: a change that lowers a limit so
+    /// that a cell fails on the head must not make it fail on the base too, where it would be
+    /// an unchanged `render-failed` hiding what the head's chart now renders.
+    pub base_opts: &'a RenderOptions,
     /// The render cache, if any.
     pub cache: Option<&'a RenderCache>,
     /// The day exceptions are judged against.
@@ -70,7 +74,7 @@ pub fn diff(sides: &Sides<'_>, run: &DiffRun<'_>) -> Result<DiffReport> {
     let base_cells = sides.base_cells;
     let head_cells = sides.head_cells;
     let base_keys = match &base_cfg {
-        Some(cfg) => cell_keys(&cfg.repo, base_cells, run.renderer.version(), run.opts),
+        Some(cfg) => cell_keys(&cfg.repo, base_cells, run.renderer.version(), run.base_opts),
         None => Vec::new(),
     };
     let head_keys = cell_keys(&head_cfg.repo, head_cells, run.renderer.version(), run.opts);
@@ -106,7 +110,7 @@ pub fn diff(sides: &Sides<'_>, run: &DiffRun<'_>) -> Result<DiffReport> {
             cfg,
             &Subset::of(base_cells, &base_keys, &base_idx),
             run.renderer,
-            run.opts,
+            run.base_opts,
             run.cache,
             today,
             progress,
@@ -125,14 +129,15 @@ pub fn diff(sides: &Sides<'_>, run: &DiffRun<'_>) -> Result<DiffReport> {
     progress.finish();
     // promotion-drift is a rule over whole environments: judged on each side over every cell of
     // its chains (unaffected cells come from the cache, rendered once for both sides).
-    let drift = |cfg: &Config, cells: &[Cell], keys: &[Result<CacheKey, String>]| {
-        side_drift(cfg, cells, keys, run.renderer, run.opts, run.cache, today)
-    };
+    let drift =
+        |cfg: &Config, cells: &[Cell], keys: &[Result<CacheKey, String>], opts: &RenderOptions| {
+            side_drift(cfg, cells, keys, run.renderer, opts, run.cache, today)
+        };
     let base_drift = match &base_cfg {
-        Some(cfg) => drift(cfg, base_cells, &base_keys)?,
+        Some(cfg) => drift(cfg, base_cells, &base_keys, run.base_opts)?,
         None => Vec::new(),
     };
-    let head_drift = drift(head_cfg, head_cells, &head_keys)?;
+    let head_drift = drift(head_cfg, head_cells, &head_keys, run.opts)?;
 
     let mut report = DiffReport::new(
         Generator::new("imagegate", env!("CARGO_PKG_VERSION")).with_helm(run.renderer.version()),

@@ -25,7 +25,7 @@ pub struct Revisions {
     _trees: (Option<Unpacked>, Option<Unpacked>),
     base: Option<Config>,
     base_cells: Vec<Cell>,
-    /// The head's configuration (its render limits bound both sides).
+    /// The head's configuration.
     pub head: Config,
     head_cells: Vec<Cell>,
 }
