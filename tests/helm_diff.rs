@@ -547,3 +547,82 @@ fn helm_diff_renders_the_base_under_its_own_limits() {
         "{report:#}"
     );
 }
+
+/// A submodule inside a chart folder, or holding a values file, is refused (exit 2) on either
+/// side: Argo CD checks submodules out and renders what they hold, a revision (or a checkout
+/// without them) has an empty folder there.
+#[test]
+fn helm_diff_refuses_a_submodule_a_cell_reads() {
+    let dir = tree(&[
+        (
+            "imagegate.yaml",
+            "version: 1\nenvironments: [{name: dev}]\ncomponents:\n  - {name: web, chart: charts/web}\nvalueStacks:\n  environment: [\"values/{env}/{name}.yaml\"]\nmissingValueFiles: skip\n",
+        ),
+        ("charts/web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 0.1.0\n"),
+        (
+            "charts/web/templates/pod.yaml",
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - name: a\n      image: ghcr.io/a/b@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n      imagePullPolicy: IfNotPresent\n",
+        ),
+        ("docs/README.md", "x\n"),
+    ]);
+    let repo = dir.path();
+    git(repo, &["init", "-q"]);
+    git(repo, &["add", "-A"]);
+    git(repo, &["commit", "-q", "-m", "base"]);
+    let commit = git(repo, &["rev-parse", "HEAD"]);
+    let gitlink = |path: &str| {
+        git(
+            repo,
+            &[
+                "update-index",
+                "--add",
+                "--cacheinfo",
+                &format!("160000,{},{path}", commit.trim()),
+            ],
+        );
+    };
+    let diff = |head: Option<&str>| {
+        let mut args = vec![
+            "diff",
+            "--base",
+            "HEAD~1",
+            "--format",
+            "json",
+            "--no-progress",
+        ];
+        if let Some(h) = head {
+            args.extend(["--head", h]);
+        }
+        imagegate(&args, repo)
+    };
+    // A submodule nothing reads is no concern.
+    gitlink("docs/theme");
+    git(repo, &["commit", "-q", "-m", "a theme"]);
+    assert_eq!(diff(Some("HEAD")).status.code(), Some(0));
+    for (path, reads) in [
+        ("charts/web/templates/more", "charts/web"),
+        ("values/dev", "values/dev/web.yaml"),
+    ] {
+        gitlink(path);
+        // The working tree's index already holds it.
+        let out = diff(None);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!(
+                "{path} is a git submodule and cell dev/dev-web reads {reads}"
+            )),
+            "{}",
+            stderr(&out)
+        );
+        git(repo, &["commit", "-q", "-m", "a submodule"]);
+        let out = diff(Some("HEAD"));
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("Argo CD checks submodules out"),
+            "{}",
+            stderr(&out)
+        );
+        git(repo, &["rm", "-q", "--cached", path]);
+        git(repo, &["commit", "-q", "-m", "no submodule"]);
+    }
+}

@@ -41,12 +41,19 @@ pub struct Git {
 /// A revision unpacked into a temporary folder, removed on drop.
 pub struct Unpacked {
     dir: imagegate_render::PrivateDir,
+    submodules: Vec<String>,
 }
 
 impl Unpacked {
     /// The folder the revision's files are in.
     pub fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// The submodules of the revision's folder (paths relative to it), unpacked as empty
+    /// folders: git keeps only a commit id for each.
+    pub fn submodules(&self) -> &[String] {
+        &self.submodules
     }
 }
 
@@ -208,6 +215,31 @@ impl Git {
         run(cmd, "rev-parse", 1024, None).is_ok_and(|o| text(o) == "true")
     }
 
+    /// The submodules the index holds under `subdir` (repository-relative, empty for the root),
+    /// relative to it: the working tree's, as `ls-files --stage` lists gitlinks (mode 160000).
+    pub fn index_submodules(&self, subdir: &str) -> Result<Vec<String>, Fatal> {
+        let mut cmd = self.git();
+        cmd.args(["ls-files", "--stage", "-z", "--"]);
+        cmd.arg(if subdir.is_empty() { "." } else { subdir });
+        let listing = run(cmd, "ls-files --stage", 512 << 20, None)?;
+        let prefix = if subdir.is_empty() {
+            String::new()
+        } else {
+            format!("{subdir}/")
+        };
+        Ok(listing
+            .split(|b| *b == 0)
+            .filter_map(|entry| {
+                let (meta, path) = entry.split_at(entry.iter().position(|b| *b == b'\t')?);
+                meta.starts_with(b"160000 ").then(|| {
+                    let path = String::from_utf8_lossy(&path[1..]).into_owned();
+                    path.strip_prefix(&prefix)
+                        .map_or(path.clone(), str::to_string)
+                })
+            })
+            .collect())
+    }
+
     /// Unpacks the folder `subdir` (repository-relative, empty for the root) of `commit` into a
     /// new private temporary folder, from the raw objects. `Ok(None)` when the commit has no
     /// such folder.
@@ -229,7 +261,12 @@ impl Git {
         let entries = parse_ls_tree(&listing).map_err(|e| Fatal(format!("{tree}: {e}")))?;
         let dir = imagegate_render::private_temp_dir("imagegate-rev-")
             .map_err(|e| Fatal(format!("cannot create a temporary folder: {e}")))?;
-        let unpacked = Unpacked { dir };
+        let submodules = entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::Submodule)
+            .map(|e| String::from_utf8_lossy(&e.path).into_owned())
+            .collect();
+        let unpacked = Unpacked { dir, submodules };
         self.write_entries(&entries, unpacked.path())
             .map_err(|e| Fatal(format!("cannot unpack {tree}: {e}")))?;
         Ok(Some(unpacked))

@@ -63,6 +63,11 @@ impl Revisions {
             None => (None, None, Config::open(config_path)?),
         };
         let head_cells = head_cfg.cells().map_err(|e| Fatal(e.to_string()))?;
+        let head_submodules = match &head_tree {
+            Some(tree) => tree.submodules().to_vec(),
+            None => git.index_submodules(&prefix)?,
+        };
+        refuse_submodules("head", &head_cells, &head_submodules)?;
         let base_cfg =
             super::base_config(base, base_tree.as_ref(), &prefix, &config_file, observer);
         let base_cells = match &base_cfg {
@@ -74,6 +79,9 @@ impl Revisions {
             }),
             None => Vec::new(),
         };
+        if let Some(tree) = &base_tree {
+            refuse_submodules(&format!("base {base}"), &base_cells, tree.submodules())?;
+        }
         Ok(Self {
             git,
             dir: config_dir,
@@ -125,4 +133,41 @@ fn split_config_path(path: &Path) -> Result<(PathBuf, String), Fatal> {
         .map(|f| f.to_string_lossy().into_owned())
         .ok_or_else(|| Fatal(format!("{}: not a file name", path.display())))?;
     Ok((dir, file))
+}
+
+/// A submodule inside a cell's chart folder, or holding one of its values files, is an error:
+/// Argo CD checks submodules out (`ARGOCD_GIT_MODULES_ENABLED`, on by default) and renders what
+/// they hold, while a revision (and a CI checkout that does not ask for them) has an empty
+/// folder there, so the render judged would not be the one deployed.
+fn refuse_submodules(side: &str, cells: &[Cell], submodules: &[String]) -> Result<(), Fatal> {
+    if submodules.is_empty() {
+        return Ok(());
+    }
+    let inside = |path: &str, folder: &str| {
+        path == folder
+            || path
+                .strip_prefix(folder)
+                .is_some_and(|rest| rest.starts_with('/'))
+    };
+    for cell in cells {
+        for sub in submodules {
+            let hit = if inside(sub, &cell.chart) || inside(&cell.chart, sub) {
+                Some(cell.chart.as_str())
+            } else {
+                cell.value_files
+                    .iter()
+                    .map(|v| v.path.as_str())
+                    .find(|v| inside(v, sub))
+            };
+            if let Some(what) = hit {
+                return Err(Fatal(format!(
+                    "{side}: {sub} is a git submodule and cell {}/{} reads {what}: Argo CD checks \
+                     submodules out and renders what they hold, which imagegate cannot see\n  \
+                     hint: vendor the submodule's files into the repository",
+                    cell.environment, cell.app
+                )));
+            }
+        }
+    }
+    Ok(())
 }
