@@ -73,7 +73,10 @@ pub fn unified(base: &str, head: &str, label: &str) -> Option<(String, bool)> {
 
 /// What identifies a finding across the two sides: rule, cell, object, container, field and the
 /// image, but not its message. The image is part of it: a violation swapped for another image
-/// (`x:latest` for `docker.io/attacker/miner:latest`) is a new finding, never "unchanged".
+/// (`x:latest` for `docker.io/attacker/miner:latest`) is a new finding, never "unchanged". So are
+/// its severity and whether an exception covers it: a finding that fails the head is never
+/// "unchanged" from one that did not fail the base (an exception scoped to a cell the change
+/// renamed, a warning made an error).
 type Identity = (
     String,
     String,
@@ -82,6 +85,7 @@ type Identity = (
     Option<String>,
     Option<String>,
     Option<String>,
+    (imagegate_report::Severity, bool),
 );
 
 fn identity(f: &ReportFinding, app: &str) -> Identity {
@@ -95,6 +99,7 @@ fn identity(f: &ReportFinding, app: &str) -> Identity {
         f.container.clone(),
         f.field.clone(),
         f.image.clone(),
+        (f.severity, f.excepted),
     )
 }
 
@@ -150,6 +155,32 @@ mod tests {
         f.field = Some(format!("spec.template.spec.containers[{container}].image"));
         f.image = Some(image.into());
         f
+    }
+
+    #[test]
+    fn a_failing_head_finding_is_never_unchanged_from_one_that_did_not_fail() {
+        let excepted = {
+            let mut f = finding("mutable-tag", "dev-legacy", "a", "nginx:latest");
+            f.excepted = true;
+            f
+        };
+        let warning = {
+            let mut f = finding("digest-required", "dev-legacy", "a", "nginx:latest");
+            f.severity = Severity::Warning;
+            f
+        };
+        let head = vec![
+            finding("mutable-tag", "dev-payments", "a", "nginx:latest"),
+            finding("digest-required", "dev-payments", "a", "nginx:latest"),
+        ];
+        // The cell renamed: an exception scoped to the old name no longer covers it, and the
+        // warning became an error. Both are new; the base's are fixed.
+        let [new, fixed, unchanged] =
+            classify(vec![excepted, warning], head.clone(), "dev-payments");
+        assert_eq!((new.len(), fixed.len(), unchanged.len()), (2, 2, 0));
+        // The same on both sides: unchanged.
+        let [new, _, unchanged] = classify(head.clone(), head, "dev-payments");
+        assert_eq!((new.len(), unchanged.len()), (0, 2));
     }
 
     #[test]
