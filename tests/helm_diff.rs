@@ -604,6 +604,20 @@ fn helm_diff_refuses_a_submodule_a_cell_reads() {
         ("values/dev", "values/dev/web.yaml"),
     ] {
         gitlink(path);
+        // check on the working tree: refused while the submodule is not checked out (its
+        // folder missing), read as it is once it is.
+        let check = || imagegate(&["check", "--format", "json", "--no-progress"], repo);
+        let out = check();
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("actions/checkout `submodules: true`"),
+            "{}",
+            stderr(&out)
+        );
+        std::fs::create_dir_all(repo.join(path)).unwrap();
+        std::fs::write(repo.join(path).join("_kept.tpl"), "{{/* checked out */}}\n").unwrap();
+        assert_eq!(check().status.code(), Some(0), "{}", stderr(&check()));
+        std::fs::remove_dir_all(repo.join(path)).unwrap();
         // The working tree's index already holds it.
         let out = diff(None);
         assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));

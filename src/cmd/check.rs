@@ -40,6 +40,9 @@ pub fn run(args: CheckArgs) -> Result<u8> {
         let cells = super::select_cells(&cfg, &args.matrix)?;
         Ok((cfg, cells))
     })?;
+    if let Source::File(_) = &source {
+        imagegate_engine::diff::refuse_absent_submodules(root, &cells)?;
+    }
     let outputs = outputs.relative_to(cfg.repo.root());
     // One chart is not a fleet: nothing there can be unused or drifted.
     let coverage = match shard {

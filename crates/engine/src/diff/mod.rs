@@ -8,7 +8,7 @@ pub mod compare;
 pub mod plan;
 mod revisions;
 
-pub use revisions::Revisions;
+pub use revisions::{refuse_absent_submodules, Revisions};
 
 use crate::pipeline::{CellOutcome, Judge};
 use crate::renderer::render_each;

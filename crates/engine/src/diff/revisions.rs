@@ -139,7 +139,11 @@ fn split_config_path(path: &Path) -> Result<(PathBuf, String), Fatal> {
 /// Argo CD checks submodules out (`ARGOCD_GIT_MODULES_ENABLED`, on by default) and renders what
 /// they hold, while a revision (and a CI checkout that does not ask for them) has an empty
 /// folder there, so the render judged would not be the one deployed.
-fn refuse_submodules(side: &str, cells: &[Cell], submodules: &[String]) -> Result<(), Fatal> {
+pub(crate) fn refuse_submodules(
+    side: &str,
+    cells: &[Cell],
+    submodules: &[String],
+) -> Result<(), Fatal> {
     if submodules.is_empty() {
         return Ok(());
     }
@@ -163,11 +167,39 @@ fn refuse_submodules(side: &str, cells: &[Cell], submodules: &[String]) -> Resul
                 return Err(Fatal(format!(
                     "{side}: {sub} is a git submodule and cell {}/{} reads {what}: Argo CD checks \
                      submodules out and renders what they hold, which imagegate cannot see\n  \
-                     hint: vendor the submodule's files into the repository",
-                    cell.environment, cell.app
+                     hint: vendor the submodule's files into the repository{}",
+                    cell.environment,
+                    cell.app,
+                    if side == "check" {
+                        " (or check it out before the run: actions/checkout `submodules: true`)"
+                    } else {
+                        ""
+                    }
                 )));
             }
         }
     }
     Ok(())
+}
+
+/// For `check` on a working tree: a submodule the index holds that is not checked out (its
+/// folder missing or empty) and that a cell reads is an error, as in `diff`; one that is checked
+/// out is read as Argo CD reads it. Outside a git checkout (or with the configuration outside
+/// the one imagegate runs in) there is nothing to ask.
+pub fn refuse_absent_submodules(root: &std::path::Path, cells: &[Cell]) -> Result<(), Fatal> {
+    let Ok(git) = crate::git::Git::discover() else {
+        return Ok(());
+    };
+    let Ok(real) = std::fs::canonicalize(root) else {
+        return Ok(());
+    };
+    let Ok(prefix) = git.prefix_of(&real) else {
+        return Ok(());
+    };
+    let absent: Vec<String> = git
+        .index_submodules(&prefix)?
+        .into_iter()
+        .filter(|sub| std::fs::read_dir(real.join(sub)).map_or(true, |mut d| d.next().is_none()))
+        .collect();
+    refuse_submodules("check", cells, &absent)
 }
