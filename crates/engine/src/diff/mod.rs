@@ -180,11 +180,9 @@ pub fn diff(sides: &Sides<'_>, run: &DiffRun<'_>) -> Result<DiffReport> {
     report.new_not_judged = report
         .not_judged
         .iter()
-        .filter(|h| {
-            !base_not_judged
-                .iter()
-                .any(|b| b.app == h.app && b.element == h.element)
-        })
+        // By name alone: Argo CD names applications uniquely, and an ApplicationSet element
+        // that moves (a list item inserted before it) is the same application.
+        .filter(|h| !base_not_judged.iter().any(|b| b.app == h.app))
         .cloned()
         .collect();
     for app in &report.new_not_judged {

@@ -69,6 +69,18 @@ pub(crate) fn elements(
             ),
         }));
     }
+    let revision = text(git, "revision").unwrap_or("");
+    if !r.settings.is_checked_revision(revision) {
+        return Ok(Err(NotJudged {
+            app: name.to_string(),
+            manifest: manifest.to_string(),
+            line: git.line,
+            element: Some(format!("{at}.git")),
+            reason: format!(
+                "its git generator reads revision `{revision}`, not the one under check (argocd.targetRevisions)"
+            ),
+        }));
+    }
     let prefix = match text(git, "pathParamPrefix").filter(|p| !p.is_empty()) {
         Some(p) => format!("{p}.path"),
         None => "path".to_string(),

@@ -82,6 +82,25 @@ pub struct ArgoCdSettings {
     /// one in this namespace (or with none) as `.argocd-source-<name>.yaml`.
     #[serde(default = "default_namespace")]
     pub namespace: String,
+    /// The `targetRevision`s that mean the revision under check: a source of this repository
+    /// at any other (a tag, a commit, another branch) deploys what that revision holds, which
+    /// this checkout does not show, so it is not judged. An empty `targetRevision` is `HEAD`;
+    /// `refs/heads/<branch>` is `<branch>`.
+    #[serde(default = "default_target_revisions", rename = "targetRevisions")]
+    pub target_revisions: Vec<String>,
+}
+
+fn default_target_revisions() -> Vec<String> {
+    ["HEAD", "main", "master"].map(String::from).to_vec()
+}
+
+impl ArgoCdSettings {
+    /// Whether `revision` (a source's `targetRevision`) is one of [`Self::target_revisions`].
+    pub fn is_checked_revision(&self, revision: &str) -> bool {
+        let r = revision.trim();
+        let r = r.strip_prefix("refs/heads/").unwrap_or(r);
+        r.is_empty() || self.target_revisions.iter().any(|t| t == r)
+    }
 }
 
 fn default_namespace() -> String {
@@ -546,6 +565,13 @@ impl Resolver<'_> {
                 )));
                 continue;
             }
+            let revision = text(source, "targetRevision").unwrap_or("");
+            if !self.settings.is_checked_revision(revision) {
+                out.not_judged.push(not_judged(format!(
+                    "its source is revision `{revision}` of this repository, which Argo CD renders instead of the one under check; argocd.targetRevisions lists the revisions that mean it"
+                )));
+                continue;
+            }
             let path = text(source, "path").unwrap_or(".");
             let chart = match self.repo.normalise(path) {
                 Ok(c) => c,
@@ -949,6 +975,12 @@ impl Resolver<'_> {
                 if !self.is_this_repo(url) {
                     return Err(Refused::NotJudged(format!(
                         "its values file {raw} is in another repository ({url})"
+                    )));
+                }
+                let revision = text(source, "targetRevision").unwrap_or("");
+                if !self.settings.is_checked_revision(revision) {
+                    return Err(Refused::NotJudged(format!(
+                        "its values file {raw} is read at revision `{revision}`, not the one under check (argocd.targetRevisions)"
                     )));
                 }
                 // From the root of the `ref:` source; Argo CD's variables are substituted in

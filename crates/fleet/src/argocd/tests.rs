@@ -1806,3 +1806,54 @@ spec:
         started.elapsed()
     );
 }
+
+#[test]
+fn a_source_at_another_revision_is_not_judged() {
+    let app = |revision: &str| {
+        format!(
+            "kind: Application
+metadata: {{name: web}}
+spec:
+  destination: {{name: dev}}
+  source: {{repoURL: https://github.com/acme/gitops, path: charts/web, targetRevision: '{revision}'}}
+"
+        )
+    };
+    let judged = |manifest: &str, section: &str| {
+        let fleet = fleet_of(
+            &[
+                ("argocd/web.yaml", manifest),
+                ("charts/web/Chart.yaml", CHART),
+            ],
+            section,
+        )
+        .unwrap();
+        let reasons: Vec<String> = fleet
+            .argocd
+            .not_judged
+            .iter()
+            .map(|n| n.reason.clone())
+            .collect();
+        (fleet.argocd.cells.len(), reasons)
+    };
+    for revision in ["", "HEAD", "main", "master", "refs/heads/main"] {
+        assert_eq!(judged(&app(revision), SECTION).0, 1, "{revision:?}");
+    }
+    // A commit, a tag, another branch: Argo CD renders that revision, not this checkout.
+    for revision in [
+        "0123456789abcdef0123456789abcdef01234567",
+        "v1.2.0",
+        "release-1",
+    ] {
+        let (cells, reasons) = judged(&app(revision), SECTION);
+        assert_eq!(cells, 0, "{revision}");
+        assert!(
+            reasons[0].contains(&format!("its source is revision `{revision}`")),
+            "{reasons:?}"
+        );
+    }
+    // argocd.targetRevisions names the branch a fleet deploys from.
+    let section = format!("{SECTION}  targetRevisions: [release-1]\n");
+    assert_eq!(judged(&app("release-1"), &section).0, 1);
+    assert_eq!(judged(&app("main"), &section).0, 0);
+}
