@@ -225,6 +225,54 @@ mod name_tests {
     }
 
     #[test]
+    fn a_component_file_naming_another_revision_or_repository_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |path: &str, text: &str| {
+            let p = dir.path().join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        write(
+            "charts/web/Chart.yaml",
+            "apiVersion: v2\nname: web\nversion: 0.1.0\n",
+        );
+        let component = |name: &str, url: &str, version: &str| {
+            format!("name: {name}\nchart:\n  repoURL: {url}\n  path: charts/web\n  version: {version}\n")
+        };
+        let ours = "https://github.com/acme/gitops.git";
+        let text = "environments:\n  - {name: dev}\ncomponents:\n  - from: \"c/*.yaml\"\n";
+        let resolve = || fleet(Repo::open(dir.path()).unwrap(), text);
+        write("c/a.yaml", &component("a", ours, "main"));
+        write(
+            "c/b.yaml",
+            &component("b", "git@github.com:acme/gitops", "refs/heads/main"),
+        );
+        write("c/c.yaml", &component("c", ours, "HEAD"));
+        assert_eq!(resolve().unwrap().cells().unwrap().len(), 3);
+        // A commit: Argo CD renders that revision, not this checkout.
+        write("c/b.yaml", &component("b", ours, "0123456789abcdef"));
+        let e = resolve().unwrap_err();
+        assert!(
+            e.message
+                .contains("chart.version `0123456789abcdef` is not the revision under check"),
+            "{e}"
+        );
+        assert_eq!((e.file.as_str(), e.line), ("c/b.yaml", Some(5)), "{e}");
+        // Another repository than the one the other files name.
+        write(
+            "c/b.yaml",
+            &component("b", "https://github.com/attacker/charts.git", "main"),
+        );
+        let e = resolve().unwrap_err();
+        assert!(e.message.contains("chart.repoURL `https://github.com/attacker/charts.git` is not the repository the other component files name"), "{e}");
+        assert_eq!((e.file.as_str(), e.line), ("c/b.yaml", Some(3)), "{e}");
+        // targetRevisions names the branch the fleet deploys from.
+        write("c/b.yaml", &component("b", ours, "production"));
+        let text = "environments:\n  - {name: dev}\ncomponents:\n  - {from: \"c/*.yaml\", targetRevisions: [main, HEAD, production]}\n";
+        assert!(fleet(Repo::open(dir.path()).unwrap(), text).is_ok());
+    }
+
+    #[test]
     fn a_fleet_resolves_without_any_policy() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("web")).unwrap();

@@ -501,7 +501,9 @@ struct ComponentFile {
 #[serde(rename_all = "camelCase")]
 struct ComponentChart {
     #[serde(default, rename = "repoURL")]
-    repo_url: Option<String>,
+    repo_url: Option<Spanned<String>>,
+    #[serde(default)]
+    version: Option<Spanned<String>>,
     #[serde(default)]
     path: Option<Spanned<String>>,
     #[serde(default)]
@@ -580,8 +582,11 @@ pub(crate) fn resolve_components(
                     );
                     continue;
                 }
+                // Every component file of an entry names the one repository its charts are in:
+                // this one. One that names another is a chart this checkout does not hold.
+                let mut urls: Vec<(String, String, String, u32, u32)> = Vec::new();
                 for cf in files {
-                    let one = || -> Result<Component, ConfigError> {
+                    let mut one = || -> Result<Component, ConfigError> {
                         let c = component_file(repo, &cf)?;
                         let at = |s: &Spanned<String>| (Some(s.line), Some(s.col));
                         validate_name(&c.name).map_err(|m| {
@@ -593,13 +598,41 @@ pub(crate) fn resolve_components(
                             .at(Some(c.chart.line), Some(c.chart.col))
                             .hint(format!(
                             "imagegate renders charts vendored in the repository; vendor {} and set chart.path",
-                            c.chart.repo_url.as_deref().unwrap_or("the chart")
+                            c.chart.repo_url.as_ref().map_or("the chart", |u| u.value.as_str())
                         )));
                         };
                         let chart = repo.normalise(path).map_err(|m| {
                             let (line, col) = at(path);
                             ConfigError::new(&cf, format!("chart.path: {m}")).at(line, col)
                         })?;
+                        if let Some(v) = &c.chart.version {
+                            let r = v.value.trim();
+                            let r = r.strip_prefix("refs/heads/").unwrap_or(r);
+                            if !r.is_empty() && !d.target_revisions.iter().any(|t| t == r) {
+                                let (line, col) = at(v);
+                                return Err(ConfigError::new(
+                                    &cf,
+                                    format!(
+                                        "chart.version `{}` is not the revision under check: Argo CD renders the chart at that revision, which this checkout does not show",
+                                        v.value
+                                    ),
+                                )
+                                .at(line, col)
+                                .hint(format!(
+                                    "point it at the branch this repository deploys from, or list that branch in the component entry's targetRevisions (now {})",
+                                    d.target_revisions.join(", ")
+                                )));
+                            }
+                        }
+                        if let Some(u) = &c.chart.repo_url {
+                            urls.push((
+                                crate::argocd::normalise_repo_url(&u.value),
+                                u.value.clone(),
+                                cf.clone(),
+                                u.line,
+                                u.col,
+                            ));
+                        }
                         let chart_settings = c.chart.value;
                         let (name_line, name_col) = (c.name.line, c.name.col);
                         Ok(Component {
@@ -621,6 +654,32 @@ pub(crate) fn resolve_components(
                     match one() {
                         Ok(c) => out.push(c),
                         Err(e) => errors.push(e),
+                    }
+                }
+                let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+                for (url, ..) in &urls {
+                    *counts.entry(url.as_str()).or_default() += 1;
+                }
+                if counts.len() > 1 {
+                    // The repository most files name is taken for this one; the others err.
+                    let (this, _) = counts
+                        .iter()
+                        .max_by_key(|(_, n)| **n)
+                        .map(|(u, n)| (*u, *n))
+                        .unwrap_or_default();
+                    for (url, written, cf, line, col) in &urls {
+                        if url != this {
+                            errors.push(
+                                ConfigError::new(
+                                    cf,
+                                    format!(
+                                        "chart.repoURL `{written}` is not the repository the other component files name ({this}): Argo CD renders this chart from there, which this checkout does not hold"
+                                    ),
+                                )
+                                .at(Some(*line), Some(*col))
+                                .hint("vendor the chart into this repository and point repoURL here"),
+                            );
+                        }
                     }
                 }
             }
