@@ -640,3 +640,67 @@ fn helm_diff_refuses_a_submodule_a_cell_reads() {
         git(repo, &["commit", "-q", "-m", "no submodule"]);
     }
 }
+
+/// A file a cell reads that a checkout rewrites (`ident`, `eol=crlf`, `working-tree-encoding`)
+/// is refused in a revision diff reads from git's objects: Argo CD renders the checked-out bytes,
+/// and a template can tell them apart (`$Id$` expanded or not).
+#[test]
+fn helm_diff_refuses_a_chart_file_a_checkout_would_rewrite() {
+    let dir = tree(&[
+        (
+            "imagegate.yaml",
+            "version: 1\nenvironments: [{name: dev}]\ncomponents:\n  - {name: web, chart: charts/web}\n",
+        ),
+        ("charts/web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 0.1.0\n"),
+        ("charts/web/stamp.txt", "$Id$\n"),
+        (
+            "charts/web/templates/pod.yaml",
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - name: a\n      image: ghcr.io/a/b@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n      imagePullPolicy: IfNotPresent\n",
+        ),
+        ("docs/notes.txt", "$Id$\n"),
+    ]);
+    let repo = dir.path();
+    git(repo, &["init", "-q"]);
+    // An attribute on a file no cell reads is no concern.
+    std::fs::write(repo.join(".gitattributes"), "docs/*.txt ident\n").unwrap();
+    git(repo, &["add", "-A"]);
+    git(repo, &["commit", "-q", "-m", "base"]);
+    std::fs::write(repo.join("README.md"), "x\n").unwrap();
+    git(repo, &["add", "-A"]);
+    git(repo, &["commit", "-q", "-m", "readme"]);
+    let diff = || {
+        imagegate(
+            &[
+                "diff",
+                "--base",
+                "HEAD~1",
+                "--head",
+                "HEAD",
+                "--format",
+                "json",
+                "--no-progress",
+            ],
+            repo,
+        )
+    };
+    assert_eq!(diff().status.code(), Some(0), "{}", stderr(&diff()));
+    for attr in ["ident", "eol=crlf", "working-tree-encoding=UTF-16"] {
+        std::fs::write(
+            repo.join(".gitattributes"),
+            format!("docs/*.txt ident\ncharts/web/stamp.txt {attr}\n"),
+        )
+        .unwrap();
+        // Only the attributes change: the file is stored as it was.
+        git(repo, &["add", ".gitattributes"]);
+        git(repo, &["commit", "-q", "-m", attr]);
+        let out = diff();
+        assert_eq!(out.status.code(), Some(2), "{attr}: {}", stderr(&out));
+        let shown = attr.split('=').next().unwrap();
+        assert!(
+            stderr(&out).contains("charts/web/stamp.txt has the git attribute")
+                && stderr(&out).contains(shown),
+            "{attr}: {}",
+            stderr(&out)
+        );
+    }
+}

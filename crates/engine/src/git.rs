@@ -42,6 +42,9 @@ pub struct Git {
 pub struct Unpacked {
     dir: imagegate_render::PrivateDir,
     submodules: Vec<String>,
+    files: Vec<String>,
+    commit: String,
+    subdir: String,
 }
 
 impl Unpacked {
@@ -54,6 +57,75 @@ impl Unpacked {
     /// folders: git keeps only a commit id for each.
     pub fn submodules(&self) -> &[String] {
         &self.submodules
+    }
+
+    /// The revision's files (relative to its folder).
+    pub fn files(&self) -> &[String] {
+        &self.files
+    }
+
+    /// Of `files` (relative to the folder), those a checkout of this revision writes otherwise
+    /// than git stores them, each with the attribute that does it: `ident` (expands `$Id$`),
+    /// `eol=crlf`, `working-tree-encoding`. Argo CD checks revisions out; a revision read from
+    /// its objects has the stored bytes.
+    pub fn rewritten_on_checkout(
+        &self,
+        git: &Git,
+        files: &[&str],
+    ) -> Result<Vec<(String, String)>, Fatal> {
+        if files.is_empty() {
+            return Ok(Vec::new());
+        }
+        let full = |f: &str| {
+            if self.subdir.is_empty() {
+                f.to_string()
+            } else {
+                format!("{}/{f}", self.subdir)
+            }
+        };
+        let mut input = Vec::new();
+        for f in files {
+            input.extend_from_slice(full(f).as_bytes());
+            input.push(0);
+        }
+        let mut cmd = git.git();
+        cmd.arg("check-attr")
+            .arg(format!("--source={}", self.commit))
+            .args(["-z", "--stdin", "ident", "eol", "working-tree-encoding"]);
+        let out = run(cmd, "check-attr", 512 << 20, Some(input))?;
+        let fields: Vec<&[u8]> = out.split(|b| *b == 0).collect();
+        let mut hits = Vec::new();
+        for triple in fields.chunks(3) {
+            let [path, attr, value] = triple else {
+                continue;
+            };
+            let (attr, value) = (
+                String::from_utf8_lossy(attr),
+                String::from_utf8_lossy(value),
+            );
+            let rewrites = match attr.as_ref() {
+                "ident" => value == "set",
+                "eol" => value == "crlf",
+                "working-tree-encoding" => !matches!(value.as_ref(), "unspecified" | "unset"),
+                _ => false,
+            };
+            if rewrites {
+                let path = String::from_utf8_lossy(path).into_owned();
+                let rel = match self.subdir.is_empty() {
+                    true => path,
+                    false => path
+                        .strip_prefix(&format!("{}/", self.subdir))
+                        .map_or(path.clone(), str::to_string),
+                };
+                let shown = if value == "set" {
+                    attr.into_owned()
+                } else {
+                    format!("{attr}={value}")
+                };
+                hits.push((rel, shown));
+            }
+        }
+        Ok(hits)
     }
 }
 
@@ -266,7 +338,18 @@ impl Git {
             .filter(|e| e.kind == EntryKind::Submodule)
             .map(|e| String::from_utf8_lossy(&e.path).into_owned())
             .collect();
-        let unpacked = Unpacked { dir, submodules };
+        let files = entries
+            .iter()
+            .filter(|e| e.kind != EntryKind::Submodule)
+            .map(|e| String::from_utf8_lossy(&e.path).into_owned())
+            .collect();
+        let unpacked = Unpacked {
+            dir,
+            submodules,
+            files,
+            commit: commit.to_string(),
+            subdir: subdir.to_string(),
+        };
         self.write_entries(&entries, unpacked.path())
             .map_err(|e| Fatal(format!("cannot unpack {tree}: {e}")))?;
         Ok(Some(unpacked))

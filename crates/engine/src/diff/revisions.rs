@@ -68,6 +68,9 @@ impl Revisions {
             None => git.index_submodules(&prefix)?,
         };
         refuse_submodules("head", &head_cells, &head_submodules)?;
+        if let Some(tree) = &head_tree {
+            refuse_rewritten("head", &git, tree, &head_cells)?;
+        }
         let base_cfg =
             super::base_config(base, base_tree.as_ref(), &prefix, &config_file, observer);
         let base_cells = match &base_cfg {
@@ -81,6 +84,7 @@ impl Revisions {
         };
         if let Some(tree) = &base_tree {
             refuse_submodules(&format!("base {base}"), &base_cells, tree.submodules())?;
+            refuse_rewritten(&format!("base {base}"), &git, tree, &base_cells)?;
         }
         Ok(Self {
             git,
@@ -202,4 +206,36 @@ pub fn refuse_absent_submodules(root: &std::path::Path, cells: &[Cell]) -> Resul
         .filter(|sub| std::fs::read_dir(real.join(sub)).map_or(true, |mut d| d.next().is_none()))
         .collect();
     refuse_submodules("check", cells, &absent)
+}
+
+/// A file a cell reads (of its chart folder, or a values file) that a checkout of the revision
+/// rewrites (`ident`, `eol=crlf`, `working-tree-encoding` in its `.gitattributes`) is an error:
+/// Argo CD renders the checked-out file, imagegate the stored one, and a template can tell them
+/// apart (`.Files.Get` of a file holding `$Id$`).
+fn refuse_rewritten(
+    side: &str,
+    git: &crate::git::Git,
+    tree: &crate::git::Unpacked,
+    cells: &[Cell],
+) -> Result<(), Fatal> {
+    let charts: std::collections::HashSet<&str> = cells.iter().map(|c| c.chart.as_str()).collect();
+    let values: std::collections::HashSet<&str> = cells
+        .iter()
+        .flat_map(|c| c.value_files.iter().map(|v| v.path.as_str()))
+        .collect();
+    // A file is read when it is a values file, or inside a chart folder: one of its ancestors.
+    let read: Vec<&str> = tree
+        .files()
+        .iter()
+        .map(String::as_str)
+        .filter(|f| {
+            values.contains(f) || f.match_indices('/').any(|(i, _)| charts.contains(&f[..i]))
+        })
+        .collect();
+    if let Some((file, attr)) = tree.rewritten_on_checkout(git, &read)?.first() {
+        return Err(Fatal(format!(
+            "{side}: {file} has the git attribute `{attr}`: a checkout (Argo CD's) writes it otherwise than git stores it, and imagegate reads what git stores\n  hint: drop the attribute for chart and values files (in .gitattributes)"
+        )));
+    }
+    Ok(())
 }
