@@ -57,29 +57,24 @@ pub(crate) fn elements(
             ));
         }
     }
+    let not_judged = |reason: String| NotJudged {
+        app: name.to_string(),
+        manifest: manifest.to_string(),
+        line: git.line,
+        element: Some(format!("{at}.git")),
+        reason,
+    };
     let url = text(git, "repoURL").unwrap_or("");
     if !r.is_this_repo(url) {
-        return Ok(Err(NotJudged {
-            app: name.to_string(),
-            manifest: manifest.to_string(),
-            line: git.line,
-            element: Some(format!("{at}.git")),
-            reason: format!(
-                "its git generator reads another repository ({url}); argocd.repoURL names this one"
-            ),
-        }));
+        return Ok(Err(not_judged(format!(
+            "its git generator reads another repository ({url}); argocd.repoURL names this one"
+        ))));
     }
     let revision = text(git, "revision").unwrap_or("");
     if !r.settings.is_checked_revision(revision) {
-        return Ok(Err(NotJudged {
-            app: name.to_string(),
-            manifest: manifest.to_string(),
-            line: git.line,
-            element: Some(format!("{at}.git")),
-            reason: format!(
-                "its git generator reads revision `{revision}`, not the one under check (argocd.targetRevisions)"
-            ),
-        }));
+        return Ok(Err(not_judged(format!(
+            "its git generator reads revision `{revision}`, not the one under check (argocd.targetRevisions)"
+        ))));
     }
     let prefix = match text(git, "pathParamPrefix").filter(|p| !p.is_empty()) {
         Some(p) => format!("{p}.path"),
