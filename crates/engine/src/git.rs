@@ -88,10 +88,26 @@ impl Unpacked {
             input.extend_from_slice(full(f).as_bytes());
             input.push(0);
         }
+        // The revision's attributes, as git applies them when it checks the revision out: its
+        // tree in an index of its own, asked with `--cached` (`check-attr --source` needs git
+        // 2.40; this works with any).
+        let scratch = imagegate_render::private_temp_dir("imagegate-attr-")
+            .map_err(|e| Fatal(format!("cannot create a temporary folder: {e}")))?;
+        let index = scratch.path().join("index");
+        let mut read = git.git();
+        read.env("GIT_INDEX_FILE", &index)
+            .args(["read-tree", &self.commit]);
+        run(read, "read-tree", 1024 * 1024, None)?;
         let mut cmd = git.git();
-        cmd.arg("check-attr")
-            .arg(format!("--source={}", self.commit))
-            .args(["-z", "--stdin", "ident", "eol", "working-tree-encoding"]);
+        cmd.env("GIT_INDEX_FILE", &index).args([
+            "check-attr",
+            "--cached",
+            "-z",
+            "--stdin",
+            "ident",
+            "eol",
+            "working-tree-encoding",
+        ]);
         let out = run(cmd, "check-attr", 512 << 20, Some(input))?;
         let fields: Vec<&[u8]> = out.split(|b| *b == 0).collect();
         let mut hits = Vec::new();
