@@ -192,7 +192,7 @@ fn merge_source<'p>(
             ),
         ));
     };
-    for (key, value) in entries {
+    for (key, value) in last_of_each(entries) {
         let k = key.key_text().unwrap_or_default();
         let Some((field, exact)) = field_of(&k, SOURCE_FIELDS.iter().copied()) else {
             // Go ignores a field the source does not have.
@@ -244,7 +244,7 @@ fn merge_helm<'p>(
     patch: &'p Node,
     file: &str,
 ) -> Result<(), Failure<'p>> {
-    for (key, value) in patch.as_map().unwrap_or_default() {
+    for (key, value) in last_of_each(patch.as_map().unwrap_or_default()) {
         let k = key.key_text().unwrap_or_default();
         let Some((field, exact)) = field_of(&k, HELM_FIELDS.iter().map(|(f, _)| *f)) else {
             continue;
@@ -392,7 +392,7 @@ fn entry<'p>(
         ));
     };
     let mut set_here: BTreeMap<&str, &Node> = BTreeMap::new();
-    for (key, value) in map {
+    for (key, value) in last_of_each(map) {
         let k = key.key_text().unwrap_or_default();
         let Some((field, _)) = field_of(&k, fields.iter().copied()) else {
             continue;
@@ -461,17 +461,22 @@ fn merge_patch(target: &mut Node, patch: &Node) {
     let Some(entries) = patch.as_map() else {
         return;
     };
-    for (key, value) in entries {
-        let k = key.key_text().unwrap_or_default();
-        let Value::Map(items) = &mut target.value else {
-            return;
-        };
-        let at = items
-            .iter()
-            .position(|(tk, _)| tk.key_text().unwrap_or_default() == k);
+    let Value::Map(items) = &mut target.value else {
+        return;
+    };
+    // Keys found through an index, never by scanning: both sides may hold thousands.
+    let mut index: std::collections::HashMap<String, usize> = items
+        .iter()
+        .enumerate()
+        .map(|(i, (k, _))| (k.key_text().unwrap_or_default().into_owned(), i))
+        .collect();
+    let mut removed = vec![false; items.len()];
+    for (key, value) in last_of_each(entries) {
+        let k = key.key_text().unwrap_or_default().into_owned();
+        let at = index.get(&k).copied().filter(|i| !removed[*i]);
         if value.is_null() {
             if let Some(i) = at {
-                items.remove(i);
+                removed[i] = true;
             }
             continue;
         }
@@ -496,9 +501,17 @@ fn merge_patch(target: &mut Node, patch: &Node) {
                 let mut v = value.clone();
                 prune_nulls(&mut v);
                 items.push((key.clone(), v));
+                removed.push(false);
+                index.insert(k, items.len() - 1);
             }
         }
     }
+    let mut i = 0;
+    items.retain(|_| {
+        let keep = !removed[i];
+        i += 1;
+        keep
+    });
 }
 
 /// evanphx/json-patch v5.9.11's `pruneNulls`: every null member of a mapping removed, at any
@@ -518,6 +531,21 @@ fn prune_nulls(node: &mut Node) {
         }
         Value::Scalar(_) => {}
     }
+}
+
+/// The entries of a mapping with each key's last occurrence only: YAML-to-JSON keeps the last
+/// of a repeated key, so a patch is what its last `helm:` says.
+fn last_of_each(entries: &[(Node, Node)]) -> impl Iterator<Item = &(Node, Node)> {
+    let mut last: std::collections::HashMap<Option<std::borrow::Cow<'_, str>>, usize> =
+        std::collections::HashMap::with_capacity(entries.len());
+    for (i, (k, _)) in entries.iter().enumerate() {
+        last.insert(k.key_text(), i);
+    }
+    entries
+        .iter()
+        .enumerate()
+        .filter(move |(i, (k, _))| last.get(&k.key_text()) == Some(i))
+        .map(|(_, e)| e)
 }
 
 /// A string scalar `text` at the position of `at`.

@@ -1857,3 +1857,55 @@ spec:
     assert_eq!(judged(&app("release-1"), &section).0, 1);
     assert_eq!(judged(&app("main"), &section).0, 0);
 }
+
+#[test]
+fn an_override_reads_the_last_of_a_repeated_key_and_merges_large_maps_in_linear_time() {
+    let app = web_app("argocd", "    helm: {releaseName: manifest}\n");
+    // YAML-to-JSON keeps the last `helm:`: the first one's release name is gone with it.
+    let files = [
+        ("argocd/web.yaml", app.as_str()),
+        ("charts/web/Chart.yaml", CHART),
+        (
+            "charts/web/.argocd-source.yaml",
+            "helm: {releaseName: first, namespace: first}\nhelm: {namespace: last}\n",
+        ),
+    ];
+    let fleet = fleet_of(&files, SECTION).unwrap();
+    let c = cell(&fleet, "web");
+    assert_eq!(
+        (c.release.as_str(), c.namespace.as_str()),
+        ("manifest", "last")
+    );
+    // 40 000 keys on each side of a valuesObject merge.
+    let keys = |prefix: &str, n: usize| -> String {
+        (0..n)
+            .map(|i| format!("        k{i}: {prefix}{i}\n"))
+            .collect()
+    };
+    let app = web_app(
+        "argocd",
+        &format!("    helm:\n      valuesObject:\n{}", keys("a", 40_000)),
+    );
+    let patch = format!(
+        "helm:\n  valuesObject:\n{}",
+        keys("b", 40_000).replace("        ", "    ")
+    );
+    let files = [
+        ("argocd/web.yaml", app.as_str()),
+        ("charts/web/Chart.yaml", CHART),
+        ("charts/web/.argocd-source.yaml", patch.as_str()),
+    ];
+    let started = std::time::Instant::now();
+    let fleet = fleet_of(&files, SECTION).unwrap();
+    let inline = cell(&fleet, "web").inline_values.clone().unwrap();
+    assert!(
+        inline.text.contains("\"k39999\":\"b39999\""),
+        "{}",
+        &inline.text[..200]
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+}
