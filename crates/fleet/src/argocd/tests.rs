@@ -1903,8 +1903,9 @@ fn an_override_reads_the_last_of_a_repeated_key_and_merges_large_maps_in_linear_
         "{}",
         &inline.text[..200]
     );
+    // A bound, not a speed target: a scan per key took half a minute here, the index 0.6 s.
     assert!(
-        started.elapsed() < std::time::Duration::from_secs(60),
+        started.elapsed() < std::time::Duration::from_secs(10),
         "{:?}",
         started.elapsed()
     );
