@@ -420,19 +420,7 @@ spec:
     git(repo, &["init", "-q"]);
     commit("base");
     let diff = || {
-        let out = imagegate(
-            &[
-                "diff",
-                "--base",
-                "HEAD~1",
-                "--head",
-                "HEAD",
-                "--format",
-                "json",
-                "--no-progress",
-            ],
-            repo,
-        );
+        let out = last_commit_diff(repo);
         let report: Value =
             serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
         (out.status.code(), report, stderr(&out))
@@ -523,19 +511,7 @@ fn helm_diff_renders_the_base_under_its_own_limits() {
         repo,
         &["commit", "-q", "-m", "lower the limit, swap the image"],
     );
-    let out = imagegate(
-        &[
-            "diff",
-            "--base",
-            "HEAD~1",
-            "--head",
-            "HEAD",
-            "--format",
-            "json",
-            "--no-progress",
-        ],
-        repo,
-    );
+    let out = last_commit_diff(repo);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
@@ -668,21 +644,7 @@ fn helm_diff_refuses_a_chart_file_a_checkout_would_rewrite() {
     std::fs::write(repo.join("README.md"), "x\n").unwrap();
     git(repo, &["add", "-A"]);
     git(repo, &["commit", "-q", "-m", "readme"]);
-    let diff = || {
-        imagegate(
-            &[
-                "diff",
-                "--base",
-                "HEAD~1",
-                "--head",
-                "HEAD",
-                "--format",
-                "json",
-                "--no-progress",
-            ],
-            repo,
-        )
-    };
+    let diff = || last_commit_diff(repo);
     assert_eq!(diff().status.code(), Some(0), "{}", stderr(&diff()));
     for attr in ["ident", "eol=crlf", "working-tree-encoding=UTF-16"] {
         std::fs::write(
@@ -703,4 +665,21 @@ fn helm_diff_refuses_a_chart_file_a_checkout_would_rewrite() {
             stderr(&out)
         );
     }
+}
+
+/// `imagegate diff --base HEAD~1 --head HEAD --format json` in `repo`: the last commit's change.
+fn last_commit_diff(repo: &std::path::Path) -> std::process::Output {
+    imagegate(
+        &[
+            "diff",
+            "--base",
+            "HEAD~1",
+            "--head",
+            "HEAD",
+            "--format",
+            "json",
+            "--no-progress",
+        ],
+        repo,
+    )
 }

@@ -606,9 +606,7 @@ pub(crate) fn resolve_components(
                             ConfigError::new(&cf, format!("chart.path: {m}")).at(line, col)
                         })?;
                         if let Some(v) = &c.chart.version {
-                            let r = v.value.trim();
-                            let r = r.strip_prefix("refs/heads/").unwrap_or(r);
-                            if !r.is_empty() && !d.target_revisions.iter().any(|t| t == r) {
+                            if !crate::argocd::is_checked_revision(&d.target_revisions, &v.value) {
                                 let (line, col) = at(v);
                                 return Err(ConfigError::new(
                                     &cf,

@@ -200,12 +200,8 @@ pub struct ComponentDiscovery {
     /// mean the revision under check. A component file naming another (a commit, a tag, another
     /// branch) deploys what that revision holds, which this checkout does not show: a
     /// configuration error. An empty or missing `version` is `HEAD`.
-    #[serde(default = "default_target_revisions")]
+    #[serde(default = "crate::argocd::default_target_revisions")]
     pub target_revisions: Vec<String>,
-}
-
-fn default_target_revisions() -> Vec<String> {
-    ["HEAD", "main", "master"].map(String::from).to_vec()
 }
 
 /// One component listed inline.

@@ -90,16 +90,23 @@ pub struct ArgoCdSettings {
     pub target_revisions: Vec<String>,
 }
 
-fn default_target_revisions() -> Vec<String> {
+/// The revisions that mean the one under check when a configuration names none.
+pub(crate) fn default_target_revisions() -> Vec<String> {
     ["HEAD", "main", "master"].map(String::from).to_vec()
+}
+
+/// Whether `revision` (an Argo CD `targetRevision`, a component's `chart.version`) is one of
+/// `checked`: empty is `HEAD`, `refs/heads/<branch>` is `<branch>`.
+pub(crate) fn is_checked_revision(checked: &[String], revision: &str) -> bool {
+    let r = revision.trim();
+    let r = r.strip_prefix("refs/heads/").unwrap_or(r);
+    r.is_empty() || checked.iter().any(|t| t == r)
 }
 
 impl ArgoCdSettings {
     /// Whether `revision` (a source's `targetRevision`) is one of [`Self::target_revisions`].
     pub fn is_checked_revision(&self, revision: &str) -> bool {
-        let r = revision.trim();
-        let r = r.strip_prefix("refs/heads/").unwrap_or(r);
-        r.is_empty() || self.target_revisions.iter().any(|t| t == r)
+        is_checked_revision(&self.target_revisions, revision)
     }
 }
 
